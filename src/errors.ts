@@ -1,0 +1,62 @@
+/**
+ * Expected failures, as values the GraphQL errors plugin turns into typed results. Domain services
+ * throw these; anything else is a bug and is masked by the server.
+ */
+
+/** Every error code Herald returns, namespaced by domain, defined once. */
+export const ErrorCode = {
+  validation: 'validation/invalid_input',
+  notFound: 'resource/not_found',
+  conflict: 'resource/conflict',
+  apiKeyNotFound: 'api_key/not_found',
+  workspaceNotFound: 'workspace/not_found',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export abstract class HeraldError extends Error {
+  abstract readonly code: ErrorCode;
+}
+
+export interface FieldError {
+  path: string[];
+  message: string;
+}
+
+export class ValidationError extends HeraldError {
+  readonly code = ErrorCode.validation;
+  constructor(readonly fieldErrors: FieldError[]) {
+    super(fieldErrors.map((error) => `${error.path.join('.')}: ${error.message}`).join('; ') || 'Invalid input');
+  }
+
+  static field(path: string[], message: string): ValidationError {
+    return new ValidationError([{ path, message }]);
+  }
+}
+
+export class NotFoundError extends HeraldError {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class ConflictError extends HeraldError {
+  constructor(
+    message: string,
+    readonly code: ErrorCode = ErrorCode.conflict,
+  ) {
+    super(message);
+  }
+}
+
+/** Turns zod issues into field errors; `prefix` places them under the mutation's input path. */
+export function fromZodIssues(
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+  prefix: string[] = [],
+): ValidationError {
+  return new ValidationError(
+    issues.map((issue) => ({ path: [...prefix, ...issue.path.map(String)], message: issue.message })),
+  );
+}

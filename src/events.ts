@@ -1,0 +1,27 @@
+import { createPubSub } from '@graphql-yoga/subscription';
+import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
+import { Redis } from 'ioredis';
+
+/**
+ * In-process events that live dashboards listen to. With REDIS_URL they travel through Redis, so
+ * a change made on one Herald instance reaches subscribers connected to another.
+ */
+export type EventMap = {
+  /** Something counted by `workspaceStats` changed in this workspace. */
+  'workspace:changed': [workspaceId: string, change: { reason: string }];
+};
+
+export type Events = ReturnType<typeof createPubSub<EventMap>> & { close(): Promise<void> };
+
+export function createEvents(redisUrl?: string): Events {
+  if (!redisUrl) return Object.assign(createPubSub<EventMap>(), { close: async () => {} });
+  const publishClient = new Redis(redisUrl);
+  const subscribeClient = new Redis(redisUrl);
+  const eventTarget = createRedisEventTarget<any>({ publishClient, subscribeClient });
+  return Object.assign(createPubSub<EventMap>({ eventTarget }), {
+    async close() {
+      publishClient.disconnect();
+      subscribeClient.disconnect();
+    },
+  });
+}

@@ -1,0 +1,14 @@
+import type { Config } from './config.ts';
+import type { PrismaClient } from './db/prisma.ts';
+import type { Logger } from './logger.ts';
+import type { Events } from './events.ts';
+
+/** The long-lived pieces every domain service may need, created once per Herald instance. */
+export interface Herald {
+  config: Config;
+  prisma: PrismaClient;
+  log: Logger;
+  events: Events;
+  /** HERALD_ADMIN_TOKEN, or the one generated into the data folder. */
+  adminToken: string;
+}

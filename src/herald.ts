@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Config } from './config.ts';
+import { ensureDatabase, startEmbeddedPostgres } from './db/embedded.ts';
+import { applyMigrations } from './db/migrate.ts';
+import { createPrisma } from './db/prisma.ts';
+import { createEvents } from './events.ts';
+import type { Herald } from './herald-context.ts';
+import { createAgenda } from './jobs/agenda.ts';
+import type { Logger } from './logger.ts';
+import { createHttpServer } from './server/http.ts';
+import { attachWebSocket } from './server/ws.ts';
+import { createGraphQL } from './server/yoga.ts';
+
+export interface RunningHerald {
+  herald: Herald;
+  /** Where the HTTP server listens, e.g. http://127.0.0.1:4000 */
+  url: string;
+  /** True when the admin token was generated into the data folder rather than configured. */
+  adminTokenGenerated: boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one Herald process: database (embedded unless DATABASE_URL), migrations, Agenda, and for
+ * the api role the GraphQL server. `stop()` undoes it all in reverse, letting running jobs finish.
+ */
+export async function startHerald(config: Config, log: Logger): Promise<RunningHerald> {
+  const dataDir = path.resolve(config.HERALD_DATA_DIR);
+  await mkdir(dataDir, { recursive: true });
+  const cleanup: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const step of cleanup.reverse()) {
+      await step().catch((error: unknown) => log.error({ err: error }, 'error while stopping'));
+    }
+    cleanup.length = 0;
+  };
+
+  try {
+    let databaseUrl = config.DATABASE_URL;
+    if (databaseUrl) {
+      await ensureDatabase(databaseUrl);
+    } else {
+      const embedded = await startEmbeddedPostgres(dataDir, log);
+      cleanup.push(embedded.stop);
+      databaseUrl = embedded.url;
+    }
+    const applied = await applyMigrations(databaseUrl, log);
+    log.info({ applied: applied.length }, 'database schema is up to date');
+
+    const prisma = createPrisma(databaseUrl);
+    cleanup.push(() => prisma.$disconnect());
+    const events = createEvents(config.REDIS_URL);
+    cleanup.push(events.close);
+    const { token: adminToken, generated } = await adminTokenFor(config, dataDir);
+    const herald: Herald = { config, prisma, log, events, adminToken };
+
+    const jobs = await createAgenda({ databaseUrl, mongoUrl: config.AGENDA_MONGO_URL, log });
+    await jobs.agenda.start();
+    cleanup.push(jobs.close);
+
+    let stopping = false;
+    const yoga = createGraphQL(herald);
+    const server = createHttpServer({
+      herald,
+      yoga: config.HERALD_ROLE === 'worker' ? undefined : yoga,
+      ready: async () => !stopping && (await prisma.$queryRaw`SELECT 1`.then(() => true)),
+    });
+    const ws = config.HERALD_ROLE === 'worker' ? undefined : attachWebSocket(server, yoga);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.PORT, config.HOST, resolve);
+    });
+    cleanup.push(async () => {
+      stopping = true;
+      await ws?.close();
+      await closeServer(server);
+    });
+
+    const { port } = server.address() as AddressInfo;
+    const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    log.info({ url, role: config.HERALD_ROLE }, 'Herald is listening');
+    return { herald, url, adminTokenGenerated: generated, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function adminTokenFor(config: Config, dataDir: string): Promise<{ token: string; generated: boolean }> {
+  if (config.HERALD_ADMIN_TOKEN) return { token: config.HERALD_ADMIN_TOKEN, generated: false };
+  const file = path.join(dataDir, 'admin-token');
+  if (existsSync(file)) return { token: (await readFile(file, 'utf8')).trim(), generated: true };
+  const token = `adm_${randomBytes(24).toString('base64url')}`;
+  await writeFile(file, `${token}\n`, { mode: 0o600 });
+  return { token, generated: true };
+}
+
+/** Stops taking connections, lets in-flight requests end, then cuts what is left after 10 s. */
+async function closeServer(server: import('node:http').Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), 10_000);
+  await closed;
+  clearTimeout(timer);
+}

@@ -1,0 +1,32 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/** Structured JSON logs. Secrets are redacted wherever they might appear. */
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    base: { service: 'herald' },
+    redact: {
+      paths: [
+        'authorization',
+        '*.authorization',
+        'headers.authorization',
+        '*.headers.authorization',
+        'secretKey',
+        '*.secretKey',
+        'publishableKey',
+        '*.publishableKey',
+        'key',
+        '*.key',
+        'token',
+        '*.token',
+        'adminToken',
+        'vapidPrivateKey',
+        '*.vapidPrivateKey',
+        'password',
+      ],
+      censor: '[redacted]',
+    },
+  });
+}

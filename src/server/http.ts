@@ -1,0 +1,95 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { YogaServerInstance } from 'graphql-yoga';
+import type { Context } from '../graphql/context.ts';
+import type { Herald } from '../herald-context.ts';
+import { httpDuration, httpRequests, registry } from './metrics.ts';
+
+export interface HttpOptions {
+  herald: Herald;
+  /** Absent for the worker role, which serves only health and metrics. */
+  yoga: YogaServerInstance<any, Context> | undefined;
+  /** Answers /readyz: whether this instance should get traffic now. */
+  ready: () => Promise<boolean>;
+}
+
+class BodyTooLarge extends Error {}
+
+/** Routes: /graphql (Yoga), /healthz, /readyz, /metrics. Request bodies are capped. */
+export function createHttpServer({ herald, yoga, ready }: HttpOptions): Server {
+  const maxBody = herald.config.HERALD_MAX_BODY_BYTES;
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<string> {
+    const path = (req.url ?? '/').split('?')[0];
+    switch (path) {
+      case '/healthz':
+        sendJson(res, 200, { status: 'ok' });
+        return 'healthz';
+      case '/readyz': {
+        const ok = await ready().catch(() => false);
+        sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'unavailable' });
+        return 'readyz';
+      }
+      case '/metrics':
+        res.writeHead(200, { 'content-type': registry.contentType });
+        res.end(await registry.metrics());
+        return 'metrics';
+      case '/graphql': {
+        if (!yoga) break;
+        if (req.method === 'POST') {
+          // Read the body ourselves so an oversized one is refused before any parsing;
+          // Yoga's node adapter uses a body that is already there.
+          (req as IncomingMessage & { body?: Buffer }).body = await readBody(req, maxBody);
+        }
+        await yoga.requestListener(req, res);
+        return 'graphql';
+      }
+    }
+    sendJson(res, 404, { error: 'not found' });
+    return 'other';
+  }
+
+  return createServer((req, res) => {
+    const stop = httpDuration.startTimer();
+    route(req, res)
+      .then((name) => {
+        stop({ route: name });
+        httpRequests.inc({ route: name, status: res.statusCode });
+      })
+      .catch((error: unknown) => {
+        if (error instanceof BodyTooLarge) {
+          res.setHeader('connection', 'close');
+          sendJson(res, 413, { errors: [{ message: `Request body is larger than ${maxBody} bytes` }] });
+          req.resume();
+        } else {
+          herald.log.error({ err: error }, 'request failed');
+          if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Unexpected error.' }] });
+          else res.destroy();
+        }
+        httpRequests.inc({ route: 'error', status: res.statusCode });
+      });
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify(body));
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length'] ?? 0) > limit) return reject(new BodyTooLarge());
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      // Stop keeping the body but keep reading it, so the 413 reaches the client intact.
+      req.off('data', onData);
+      req.resume();
+      reject(new BodyTooLarge());
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}

@@ -1,0 +1,43 @@
+import type { Plugin } from 'graphql-yoga';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/** Prometheus metrics served at /metrics; one registry per process. */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'herald_' });
+
+export const httpRequests = new Counter({
+  name: 'herald_http_requests_total',
+  help: 'HTTP requests by route and status',
+  labelNames: ['route', 'status'] as const,
+  registers: [registry],
+});
+
+export const httpDuration = new Histogram({
+  name: 'herald_http_request_duration_seconds',
+  help: 'HTTP request duration by route',
+  labelNames: ['route'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [registry],
+});
+
+const graphqlOperations = new Counter({
+  name: 'herald_graphql_operations_total',
+  help: 'GraphQL operations executed, by type and whether they returned errors',
+  labelNames: ['type', 'errors'] as const,
+  registers: [registry],
+});
+
+export function graphqlMetrics(): Plugin {
+  return {
+    onExecute: ({ args }) => {
+      const operation = args.document.definitions.find((definition: { kind: string }) => definition.kind === 'OperationDefinition');
+      const type = operation && 'operation' in operation ? operation.operation : 'unknown';
+      return {
+        onExecuteDone: ({ result }) => {
+          const errors = 'errors' in result && result.errors?.length ? 'yes' : 'no';
+          graphqlOperations.inc({ type, errors });
+        },
+      };
+    },
+  };
+}

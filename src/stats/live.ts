@@ -1,0 +1,37 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * A live view for dashboards: the current snapshot first, then a fresh one after changes, at most
+ * one per `minIntervalMs` however many changes arrive (changes in between are coalesced).
+ */
+export async function* liveSnapshots<T>(
+  changes: AsyncIterable<unknown>,
+  load: () => Promise<T>,
+  minIntervalMs = 100,
+): AsyncGenerator<T> {
+  const iterator = changes[Symbol.asyncIterator]();
+  let dirty = false;
+  let ended = false;
+  let wake: (() => void) | undefined;
+  const listening = (async () => {
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      dirty = true;
+      wake?.();
+    }
+    ended = true;
+    wake?.();
+  })();
+  try {
+    yield await load();
+    while (true) {
+      if (!dirty && !ended) await new Promise<void>((resolve) => (wake = resolve));
+      if (ended) return;
+      await sleep(minIntervalMs);
+      dirty = false;
+      yield await load();
+    }
+  } finally {
+    await iterator.return?.();
+    await listening;
+  }
+}

@@ -1,0 +1,160 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { ErrorCode } from '../errors.ts';
+import { builder } from '../graphql/builder.ts';
+import { workspaceIdOf } from '../graphql/context.ts';
+import { requireLocalId } from '../graphql/ids.ts';
+import { createApiKey, revokeApiKey } from './api-keys.ts';
+import { createWorkspace, frequencyCapsOf, getWorkspace, listWorkspaces, updateWorkspaceSettings } from './service.ts';
+import { CapPeriods, type FrequencyCap } from './settings.ts';
+import type { ApiKey, Workspace } from '../generated/prisma/client.ts';
+
+const CapPeriod = builder.enumType('CapPeriod', { values: CapPeriods });
+const ApiKeyKind = builder.enumType('ApiKeyKind', { values: ['SECRET', 'PUBLISHABLE'] as const });
+
+const QuietHours = builder.objectRef<{ start: string; end: string }>('QuietHours').implement({
+  description: 'Hours in the workspace time zone when no push is sent; messages wait until they end.',
+  fields: (t) => ({ start: t.expose('start', { type: 'LocalTime' }), end: t.expose('end', { type: 'LocalTime' }) }),
+});
+
+const FrequencyCapRef = builder.objectRef<FrequencyCap>('FrequencyCap').implement({
+  description: 'At most `limit` pushes per contact per `period`, counted across campaigns.',
+  fields: (t) => ({ limit: t.exposeInt('limit'), period: t.expose('period', { type: CapPeriod }) }),
+});
+
+const WorkspaceSettings = builder.objectRef<Workspace>('WorkspaceSettings').implement({
+  fields: (t) => ({
+    timezone: t.expose('timezone', { type: 'TimeZone' }),
+    quietHours: t.field({
+      type: QuietHours,
+      nullable: true,
+      resolve: (w) => (w.quietHoursStart && w.quietHoursEnd ? { start: w.quietHoursStart, end: w.quietHoursEnd } : null),
+    }),
+    frequencyCaps: t.field({ type: [FrequencyCapRef], resolve: frequencyCapsOf }),
+    consentTag: t.exposeString('consentTag', { description: 'Tag given to a contact when they consent to push.' }),
+  }),
+});
+
+export const WorkspaceRef = builder.prismaNode('Workspace', {
+  id: { field: 'id' },
+  // A key reaches only its own workspace, whatever id it asks for.
+  findUnique: (id, context) => ({ id, AND: [{ id: workspaceIdOf(context) }] }),
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    vapidPublicKey: t.exposeString('vapidPublicKey', { description: 'Give it to pushManager.subscribe as applicationServerKey.' }),
+    settings: t.field({ type: WorkspaceSettings, resolve: (workspace) => workspace }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    apiKeys: t.relation('apiKeys', {
+      authScopes: { secretKey: true },
+      query: { orderBy: { createdAt: 'asc' } },
+    }),
+  }),
+});
+
+export const ApiKeyRef = builder.prismaNode('ApiKey', {
+  id: { field: 'id' },
+  findUnique: (id, context) => ({ id, workspaceId: workspaceIdOf(context) }),
+  fields: (t) => ({
+    kind: t.expose('kind', { type: ApiKeyKind }),
+    prefix: t.exposeString('prefix', { description: 'The first characters of the key, to recognise it.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+const PublicConfig = builder.objectRef<{ workspaceId: string; vapidPublicKey: string }>('PublicConfig').implement({
+  description: 'What a web page needs to subscribe a browser; safe to read with a publishable key.',
+  fields: (t) => ({
+    workspaceId: t.exposeID('workspaceId'),
+    vapidPublicKey: t.exposeString('vapidPublicKey'),
+  }),
+});
+
+builder.queryFields((t) => ({
+  viewer: t.prismaField({
+    type: 'Workspace',
+    description: 'The workspace of the key used.',
+    resolve: (query, _root, _args, context) =>
+      context.herald.prisma.workspace.findUniqueOrThrow({ ...query, where: { id: workspaceIdOf(context) } }),
+  }),
+  publicConfig: t.field({
+    type: PublicConfig,
+    skipTypeScopes: true,
+    authScopes: { secretKey: true, publishableKey: true },
+    resolve: async (_root, _args, context) => {
+      const workspace = await getWorkspace(context.herald, workspaceIdOf(context));
+      return { workspaceId: encodeGlobalID('Workspace', workspace.id), vapidPublicKey: workspace.vapidPublicKey };
+    },
+  }),
+  workspaces: t.prismaField({
+    type: ['Workspace'],
+    description: 'All workspaces (admin token only).',
+    skipTypeScopes: true,
+    authScopes: { admin: true },
+    resolve: (_query, _root, _args, context) => listWorkspaces(context.herald),
+  }),
+}));
+
+const WorkspaceCreated = builder
+  .objectRef<{ workspace: Workspace; secretKey: string; publishableKey: string }>('WorkspaceCreated')
+  .implement({
+    fields: (t) => ({
+      workspace: t.field({ type: WorkspaceRef, resolve: (created) => created.workspace }),
+      secretKey: t.exposeString('secretKey', { description: 'Shown once: store it now.' }),
+      publishableKey: t.exposeString('publishableKey', { description: 'Shown once; safe to ship in a web page.' }),
+    }),
+  });
+
+const ApiKeyCreated = builder.objectRef<{ key: string; apiKey: ApiKey }>('ApiKeyCreated').implement({
+  fields: (t) => ({
+    key: t.exposeString('key', { description: 'Shown once: store it now.' }),
+    apiKey: t.field({ type: ApiKeyRef, resolve: (created) => created.apiKey }),
+  }),
+});
+
+const QuietHoursInput = builder.inputType('QuietHoursInput', {
+  fields: (t) => ({ start: t.field({ type: 'LocalTime', required: true }), end: t.field({ type: 'LocalTime', required: true }) }),
+});
+const FrequencyCapInput = builder.inputType('FrequencyCapInput', {
+  fields: (t) => ({ limit: t.int({ required: true }), period: t.field({ type: CapPeriod, required: true }) }),
+});
+
+builder.mutationFields((t) => ({
+  createWorkspace: t.fieldWithInput({
+    type: WorkspaceCreated,
+    skipTypeScopes: true,
+    authScopes: { admin: true },
+    input: { name: t.input.string({ required: true }) },
+    errors: {},
+    resolve: (_root, { input }, context) => createWorkspace(context.herald, input),
+  }),
+  createApiKey: t.fieldWithInput({
+    type: ApiKeyCreated,
+    input: { kind: t.input.field({ type: ApiKeyKind, required: true }) },
+    errors: {},
+    resolve: (_root, { input }, context) => createApiKey(context.herald, workspaceIdOf(context), input.kind),
+  }),
+  revokeApiKey: t.fieldWithInput({
+    type: ApiKeyRef,
+    input: { id: t.input.id({ required: true }) },
+    errors: {},
+    resolve: (_root, { input }, context) =>
+      revokeApiKey(context.herald, workspaceIdOf(context), requireLocalId(String(input.id), 'ApiKey', ErrorCode.apiKeyNotFound)),
+  }),
+  updateWorkspaceSettings: t.fieldWithInput({
+    type: WorkspaceRef,
+    input: {
+      timezone: t.input.field({ type: 'TimeZone' }),
+      quietHours: t.input.field({ type: QuietHoursInput, description: 'null removes quiet hours.' }),
+      frequencyCaps: t.input.field({ type: [FrequencyCapInput] }),
+      consentTag: t.input.string(),
+    },
+    errors: {},
+    resolve: (_root, { input }, context) =>
+      updateWorkspaceSettings(context.herald, workspaceIdOf(context), {
+        timezone: input.timezone ?? undefined,
+        quietHours: input.quietHours,
+        frequencyCaps: input.frequencyCaps ?? undefined,
+        consentTag: input.consentTag ?? undefined,
+      }),
+  }),
+}));

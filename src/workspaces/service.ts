@@ -1,0 +1,69 @@
+import webpush from 'web-push';
+import { z } from 'zod';
+import { ErrorCode, fromZodIssues, NotFoundError } from '../errors.ts';
+import type { Workspace } from '../generated/prisma/client.ts';
+import type { Herald } from '../herald-context.ts';
+import { newKey } from './api-keys.ts';
+import { type FrequencyCap, type SettingsInput, settingsInput } from './settings.ts';
+
+export type { Workspace };
+
+const workspaceInput = z.object({ name: z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters') });
+
+/** Creates a workspace with its own VAPID key pair and one secret and one publishable key. */
+export async function createWorkspace(herald: Herald, input: { name: string }) {
+  const parsed = workspaceInput.safeParse(input);
+  if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
+  const vapid = webpush.generateVAPIDKeys();
+  const secret = newKey('SECRET');
+  const publishable = newKey('PUBLISHABLE');
+  const workspace = await herald.prisma.workspace.create({
+    data: {
+      name: parsed.data.name,
+      vapidPublicKey: vapid.publicKey,
+      vapidPrivateKey: vapid.privateKey,
+      apiKeys: {
+        create: [
+          { kind: 'SECRET', prefix: secret.prefix, hash: secret.hash },
+          { kind: 'PUBLISHABLE', prefix: publishable.prefix, hash: publishable.hash },
+        ],
+      },
+    },
+  });
+  herald.log.info({ workspaceId: workspace.id }, 'workspace created');
+  return { workspace, secretKey: secret.key, publishableKey: publishable.key };
+}
+
+export async function getWorkspace(herald: Herald, id: string): Promise<Workspace> {
+  const workspace = await herald.prisma.workspace.findUnique({ where: { id } });
+  if (!workspace) throw new NotFoundError(ErrorCode.workspaceNotFound, 'Workspace not found');
+  return workspace;
+}
+
+export function listWorkspaces(herald: Herald): Promise<Workspace[]> {
+  return herald.prisma.workspace.findMany({ orderBy: { createdAt: 'asc' } });
+}
+
+/** Validates the whole input first, so a bad value changes nothing. */
+export async function updateWorkspaceSettings(herald: Herald, workspaceId: string, input: SettingsInput): Promise<Workspace> {
+  const parsed = settingsInput.safeParse(input);
+  if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
+  const { timezone, quietHours, frequencyCaps, consentTag } = parsed.data;
+  const workspace = await herald.prisma.workspace.update({
+    where: { id: workspaceId },
+    data: {
+      timezone,
+      consentTag,
+      frequencyCaps,
+      ...(quietHours === undefined
+        ? {}
+        : { quietHoursStart: quietHours?.start ?? null, quietHoursEnd: quietHours?.end ?? null }),
+    },
+  });
+  herald.events.publish('workspace:changed', workspaceId, { reason: 'settings_updated' });
+  return workspace;
+}
+
+export function frequencyCapsOf(workspace: Workspace): FrequencyCap[] {
+  return workspace.frequencyCaps as unknown as FrequencyCap[];
+}

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+
+export const CapPeriods = ['DAY', 'WEEK'] as const;
+export type CapPeriod = (typeof CapPeriods)[number];
+export interface FrequencyCap {
+  limit: number;
+  period: CapPeriod;
+}
+
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    // Intl also accepts offsets such as "+01:00"; only IANA names are meant here.
+    return /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(name);
+  } catch {
+    return false;
+  }
+}
+
+export const timeZone = z.string().refine(isTimeZone, 'must be an IANA time zone name, e.g. "Europe/Warsaw"');
+export const localTime = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time "HH:MM" between 00:00 and 23:59');
+
+/** What `updateWorkspaceSettings` accepts: absent fields stay as they are, `quietHours: null` clears. */
+export const settingsInput = z.object({
+  timezone: timeZone.optional(),
+  quietHours: z
+    .object({ start: localTime, end: localTime })
+    .refine((hours) => hours.start !== hours.end, { message: 'start and end must differ', path: ['end'] })
+    .nullable()
+    .optional(),
+  frequencyCaps: z
+    .array(
+      z.object({
+        limit: z.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000'),
+        period: z.enum(CapPeriods),
+      }),
+    )
+    .max(CapPeriods.length, 'at most one cap per period')
+    .refine((caps) => new Set(caps.map((cap) => cap.period)).size === caps.length, 'at most one cap per period')
+    .optional(),
+  consentTag: z
+    .string()
+    .trim()
+    .regex(/^[\w:.-]{1,64}$/, 'must be 1-64 letters, digits or _ : . -')
+    .optional(),
+});
+
+export type SettingsInput = z.input<typeof settingsInput>;

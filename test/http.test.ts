@@ -1,0 +1,87 @@
+import { auditServer } from 'graphql-http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorCodes } from './kit/client.ts';
+import { createWorkspace } from './kit/flow.ts';
+import { startTestHerald, type TestHerald } from './kit/herald.ts';
+
+let kit: TestHerald;
+let shop: Awaited<ReturnType<typeof createWorkspace>>;
+
+beforeAll(async () => {
+  kit = await startTestHerald();
+  shop = await createWorkspace(kit);
+});
+afterAll(() => kit?.stop());
+
+describe('GraphQL over HTTP', () => {
+  it('passes every graphql-http server audit', async () => {
+    // The audits query `{ __typename }`; they run as a workspace would, with its secret key.
+    const authorized: typeof fetch = (input, init) =>
+      fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), authorization: `Bearer ${shop.secretKey}` } });
+    const results = await auditServer({ url: kit.graphqlUrl, fetchFn: authorized });
+    const failures = results.filter((result) => result.status === 'error');
+    expect(failures.map((failure) => `${failure.name}: ${'reason' in failure ? failure.reason : ''}`)).toEqual([]);
+    expect(results.length).toBeGreaterThanOrEqual(50);
+  });
+
+  it('refuses a body over the limit with 413', async () => {
+    const response = await fetch(kit.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.secretKey}` },
+      body: JSON.stringify({ query: '{ __typename }', variables: { padding: 'x'.repeat(kit.herald.config.HERALD_MAX_BODY_BYTES) } }),
+    });
+    expect(response.status).toBe(413);
+    // The server is still fine afterwards.
+    expect((await fetch(`${kit.url}/healthz`)).status).toBe(200);
+  });
+
+  it('refuses queries nested too deep', async () => {
+    // Herald's types do not nest this deep, but the limit is checked on the document first.
+    const deep = `{ viewer { ${'settings { '.repeat(14)}timezone${' }'.repeat(14)} } }`;
+    const response = await post(deep);
+    expect(response.errors?.map((error) => error.message).join('\n')).toMatch(/depth limit/i);
+  });
+
+  it('answers a broken document with a clear error and no stack', async () => {
+    const response = await post('{ viewer { id } ');
+    expect(response.errors?.[0]?.message).toMatch(/Syntax Error/);
+    expect(JSON.stringify(response)).not.toMatch(/at .*\.ts:\d+/);
+  });
+
+  it('refuses a malformed key', async () => {
+    const result = await fetch(kit.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: 'Bearer sk_nope' },
+      body: JSON.stringify({ query: '{ viewer { id } }' }),
+    });
+    expect(errorCodes((await result.json()) as never)).toEqual(['UNAUTHENTICATED']);
+  });
+});
+
+describe('operations endpoints', () => {
+  it('answers /healthz and /readyz', async () => {
+    expect(await (await fetch(`${kit.url}/healthz`)).json()).toEqual({ status: 'ok' });
+    expect(await (await fetch(`${kit.url}/readyz`)).json()).toEqual({ status: 'ready' });
+  });
+
+  it('serves Prometheus metrics', async () => {
+    const text = await (await fetch(`${kit.url}/metrics`)).text();
+    expect(text).toMatch(/^herald_http_requests_total\{route="graphql",status="200"\} \d+/m);
+    expect(text).toMatch(/^herald_graphql_operations_total\{type="query",errors="no"\} \d+/m);
+    expect(text).toContain('herald_process_cpu_seconds_total');
+  });
+
+  it('answers unknown paths with 404', async () => {
+    expect((await fetch(`${kit.url}/nope`)).status).toBe(404);
+  });
+});
+
+async function post(query: string) {
+  const response = await fetch(kit.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${shop.secretKey}` },
+    body: JSON.stringify({ query }),
+  });
+  return (await response.json()) as { errors?: { message: string; extensions?: { code?: string } }[] };
+}
+

@@ -1,0 +1,68 @@
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { type ExecutionResult, print } from 'graphql';
+import { type Client, createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+
+export type Result<T> = ExecutionResult<T, { code?: string }>;
+
+/** A GraphQL-over-HTTP client for one credential (or none). */
+export function httpClient(graphqlUrl: string, credential?: string) {
+  return async function request<TData, TVariables>(
+    document: TypedDocumentNode<TData, TVariables>,
+    ...[variables]: TVariables extends Record<string, never> ? [] : [TVariables]
+  ): Promise<Result<TData>> {
+    const response = await fetch(graphqlUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/graphql-response+json',
+        ...(credential ? { authorization: `Bearer ${credential}` } : {}),
+      },
+      body: JSON.stringify({ query: print(document), variables }),
+    });
+    return (await response.json()) as Result<TData>;
+  };
+}
+
+/** Data of a successful response; fails the test with the errors otherwise. */
+export function dataOf<T>(result: Result<T>): T {
+  if (result.errors?.length || !result.data) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+  return result.data;
+}
+
+export function errorCodes(result: Result<unknown>): (string | undefined)[] {
+  return (result.errors ?? []).map((error) => error.extensions?.code as string | undefined);
+}
+
+/** A graphql-ws client (graphql-transport-ws) that authenticates in connection_init. */
+export function wsClient(wsUrl: string, credential?: string): Client {
+  return createClient({
+    url: wsUrl,
+    webSocketImpl: WebSocket,
+    connectionParams: credential ? { authorization: `Bearer ${credential}` } : {},
+    retryAttempts: 0,
+    lazy: true,
+  });
+}
+
+/** Collects the first `count` results of a subscription, then unsubscribes. */
+export function take<TData, TVariables extends Record<string, unknown>>(
+  client: Client,
+  document: TypedDocumentNode<TData, TVariables>,
+  variables: TVariables,
+  count: number,
+  onFirst?: () => void,
+): Promise<Result<TData>[]> {
+  return new Promise((resolve, reject) => {
+    const results: Result<TData>[] = [];
+    const subscription = client.iterate<TData>({ query: print(document), variables });
+    (async () => {
+      for await (const result of subscription) {
+        results.push(result as Result<TData>);
+        if (results.length === 1) onFirst?.();
+        if (results.length >= count) break;
+      }
+      resolve(results);
+    })().catch(reject);
+  });
+}

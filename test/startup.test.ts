@@ -1,0 +1,81 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
+import { graphql } from './generated/index.ts';
+import { dataOf, httpClient } from './kit/client.ts';
+import { runHeraldExpectingFailure, spawnHerald } from './kit/process.ts';
+
+const CreateWorkspace = graphql(`
+  mutation StartupCreateWorkspace($name: String!) {
+    createWorkspace(input: { name: $name }) {
+      ... on MutationCreateWorkspaceSuccess { data { secretKey workspace { id } } }
+    }
+  }
+`);
+const Workspaces = graphql(`query StartupWorkspaces { workspaces { id name } }`);
+const Viewer = graphql(`query StartupViewer { viewer { id name } }`);
+
+let dataDir: string;
+beforeAll(async () => {
+  // Under /tmp: embedded PostgreSQL runs as user `postgres`, which must be able to read the folder.
+  dataDir = await mkdtemp(path.join(tmpdir(), 'herald-startup-'));
+});
+afterAll(() => rm(dataDir, { recursive: true, force: true }));
+
+describe('zero-setup start on embedded PostgreSQL', () => {
+  it('starts, prints the admin token, and keeps data across a restart', async () => {
+    const first = await spawnHerald({ HERALD_DATA_DIR: dataDir });
+    expect(first.output()).toContain('Create your first workspace');
+    expect(existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
+    expect((await readFile(path.join(dataDir, 'admin-token'), 'utf8')).trim()).toBe(first.adminToken);
+    // JSON logs never carry the token.
+    const logLines = first.output().split('\n').filter((line) => line.startsWith('{'));
+    expect(logLines.length).toBeGreaterThan(0);
+    expect(logLines.join('\n')).not.toContain(first.adminToken);
+
+    const created = dataOf(await httpClient(`${first.url}/graphql`, first.adminToken)(CreateWorkspace, { name: 'Kept' }))
+      .createWorkspace;
+    if (!('data' in created)) throw new Error('createWorkspace failed');
+    expect(await first.stop('SIGTERM')).toBe(0);
+    expect(first.output()).toMatch(/"msg":"shutting down"/);
+
+    const second = await spawnHerald({ HERALD_DATA_DIR: dataDir });
+    try {
+      expect(second.adminToken).toBe(first.adminToken);
+      const { workspaces } = dataOf(await httpClient(`${second.url}/graphql`, second.adminToken)(Workspaces));
+      expect(workspaces).toEqual([{ id: created.data.workspace.id, name: 'Kept' }]);
+      const { viewer } = dataOf(await httpClient(`${second.url}/graphql`, created.data.secretKey)(Viewer));
+      expect(viewer.id).toBe(created.data.workspace.id);
+    } finally {
+      expect(await second.stop('SIGINT')).toBe(0);
+    }
+  }, 120_000);
+});
+
+describe('configuration', () => {
+  it('refuses a bad value with one line naming the variable', async () => {
+    const { code, output } = await runHeraldExpectingFailure({ PORT: 'eighty', HERALD_DATA_DIR: dataDir });
+    expect(code).toBe(1);
+    expect(output.trim().split('\n')).toHaveLength(1);
+    expect(output).toMatch(/^Invalid configuration: PORT="eighty"/);
+  });
+
+  it.each([
+    ['PORT', '70000'],
+    ['DATABASE_URL', 'mysql://localhost/x'],
+    ['HERALD_PUBLIC_URL', 'not a url'],
+    ['REDIS_URL', 'localhost:6379'],
+    ['HERALD_ROLE', 'scheduler'],
+    ['LOG_LEVEL', 'loud'],
+    ['HERALD_ADMIN_TOKEN', 'short'],
+  ])('names %s when it is %s', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration: ${name}=`));
+  });
+
+  it('has defaults for everything', () => {
+    expect(loadConfig({})).toMatchObject({ PORT: 4000, HERALD_DATA_DIR: './.herald', HERALD_ROLE: 'all', LOG_LEVEL: 'info' });
+  });
+});
