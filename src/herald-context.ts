@@ -2,6 +2,7 @@ import type { Config } from './config.ts';
 import type { PrismaClient } from './db/prisma.ts';
 import type { Logger } from './logger.ts';
 import type { Events } from './events.ts';
+import type { Agenda } from './jobs/agenda.ts';
 
 /** The long-lived pieces every domain service may need, created once per Herald instance. */
 export interface Herald {
@@ -9,6 +10,8 @@ export interface Herald {
   prisma: PrismaClient;
   log: Logger;
   events: Events;
+  /** Background jobs; every role has a started instance so schedules wake the workers at once. */
+  agenda: Agenda;
   /** HERALD_ADMIN_TOKEN, or the one generated into the data folder. */
   adminToken: string;
 }

@@ -9,7 +9,8 @@ import { applyMigrations } from './db/migrate.ts';
 import { createPrisma } from './db/prisma.ts';
 import { createEvents } from './events.ts';
 import type { Herald } from './herald-context.ts';
-import { createAgenda } from './jobs/agenda.ts';
+import { type Agenda, startAgenda } from './jobs/agenda.ts';
+import { defineJobs } from './jobs/registry.ts';
 import type { Logger } from './logger.ts';
 import { createHttpServer } from './server/http.ts';
 import { attachWebSocket } from './server/ws.ts';
@@ -28,7 +29,12 @@ export interface RunningHerald {
  * Starts one Herald process: database (embedded unless DATABASE_URL), migrations, Agenda, and for
  * the api role the GraphQL server. `stop()` undoes it all in reverse, letting running jobs finish.
  */
-export async function startHerald(config: Config, log: Logger): Promise<RunningHerald> {
+export interface StartOptions {
+  /** More job definitions for this process, besides Herald's own (used by tests and extensions). */
+  defineJobs?: (agenda: Agenda, herald: Herald) => void;
+}
+
+export async function startHerald(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningHerald> {
   const dataDir = path.resolve(config.HERALD_DATA_DIR);
   await mkdir(dataDir, { recursive: true });
   const cleanup: Array<() => Promise<void>> = [];
@@ -56,10 +62,20 @@ export async function startHerald(config: Config, log: Logger): Promise<RunningH
     const events = createEvents(config.REDIS_URL);
     cleanup.push(events.close);
     const { token: adminToken, generated } = await adminTokenFor(config, dataDir);
-    const herald: Herald = { config, prisma, log, events, adminToken };
 
-    const jobs = await createAgenda({ databaseUrl, mongoUrl: config.AGENDA_MONGO_URL, log });
-    await jobs.agenda.start();
+    // `agenda` is filled in below: job definitions need the herald they run against.
+    const herald = { config, prisma, log, events, adminToken } as Herald;
+    const runsJobs = config.HERALD_ROLE !== 'api';
+    const jobs = await startAgenda({
+      databaseUrl,
+      mongoUrl: config.AGENDA_MONGO_URL,
+      log,
+      define: (agenda) => {
+        if (runsJobs) defineJobs(agenda, herald);
+        options.defineJobs?.(agenda, herald);
+      },
+    });
+    herald.agenda = jobs.agenda;
     cleanup.push(jobs.close);
 
     let stopping = false;

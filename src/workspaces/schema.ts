@@ -35,6 +35,7 @@ const WorkspaceSettings = builder.objectRef<Workspace>('WorkspaceSettings').impl
 });
 
 export const WorkspaceRef = builder.prismaNode('Workspace', {
+  nullable: true,
   id: { field: 'id' },
   // A key reaches only its own workspace, whatever id it asks for.
   findUnique: (id, context) => ({ id, AND: [{ id: workspaceIdOf(context) }] }),
@@ -51,6 +52,7 @@ export const WorkspaceRef = builder.prismaNode('Workspace', {
 });
 
 export const ApiKeyRef = builder.prismaNode('ApiKey', {
+  nullable: true,
   id: { field: 'id' },
   findUnique: (id, context) => ({ id, workspaceId: workspaceIdOf(context) }),
   fields: (t) => ({

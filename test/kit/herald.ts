@@ -5,7 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import { type RunningHerald, startHerald } from '../../src/herald.ts';
+import { type RunningHerald, type StartOptions, startHerald } from '../../src/herald.ts';
 import { createLogger } from '../../src/logger.ts';
 
 export interface TestHerald extends RunningHerald {
@@ -41,7 +41,7 @@ function withDatabase(server: URL, name: string): string {
 }
 
 /** Starts Herald in this process on a random port with a fresh database. */
-export async function startTestHerald(env: Record<string, string> = {}): Promise<TestHerald> {
+export async function startTestHerald(env: Record<string, string> = {}, options: StartOptions = {}): Promise<TestHerald> {
   const databaseUrl = env.DATABASE_URL ?? (await freshDatabase());
   const dataDir = await mkdtemp(path.join(tmpdir(), 'herald-test-'));
   const adminToken = `test-admin-${randomBytes(12).toString('hex')}`;
@@ -55,7 +55,7 @@ export async function startTestHerald(env: Record<string, string> = {}): Promise
     ...env,
     DATABASE_URL: databaseUrl,
   });
-  const running = await startHerald(config, createLogger(config.LOG_LEVEL));
+  const running = await startHerald(config, createLogger(config.LOG_LEVEL), options);
   return {
     ...running,
     graphqlUrl: `${running.url}/graphql`,
