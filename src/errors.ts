@@ -10,6 +10,10 @@ export const ErrorCode = {
   conflict: 'resource/conflict',
   apiKeyNotFound: 'api_key/not_found',
   workspaceNotFound: 'workspace/not_found',
+  contactNotFound: 'contact/not_found',
+  contactKeyTaken: 'contact/key_taken',
+  subscriptionNotFound: 'push_subscription/not_found',
+  rateLimited: 'request/rate_limited',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -1,0 +1,113 @@
+import { v7 as uuidv7 } from 'uuid';
+import type { FieldError } from '../errors.ts';
+import { Prisma } from '../db/prisma.ts';
+import type { ValidContact } from './validation.ts';
+
+type Tx = Prisma.TransactionClient;
+
+export interface AppliedContacts {
+  /** The contact each input row landed on, by row index; absent for rows that failed. */
+  ids: Map<number, string>;
+  created: number;
+  updated: number;
+  failed: { index: number; errors: FieldError[] }[];
+}
+
+interface Existing {
+  id: string;
+  externalId: string | null;
+  email: string | null;
+  anonymousId: string | null;
+}
+
+/**
+ * Creates or updates many contacts in two statements. Each row matches a contact by externalId,
+ * else email, else anonymousId (earlier rows of the same batch count too). Given fields replace
+ * the stored ones, attributes are merged key by key and tags added. A row whose keys belong to two
+ * different contacts fails alone; the others are applied. Run it inside a transaction.
+ */
+export async function applyContacts(tx: Tx, workspaceId: string, rows: readonly (ValidContact | null)[]): Promise<AppliedContacts> {
+  const present = rows.filter((row): row is ValidContact => row !== null);
+  const existing = await tx.$queryRaw<Existing[]>`
+    SELECT id, "externalId", email, "anonymousId" FROM "Contact"
+    WHERE "workspaceId" = ${workspaceId}::uuid AND (
+      "externalId" = ANY(${present.flatMap((row) => row.externalId ?? [])}::text[])
+      OR email = ANY(${present.flatMap((row) => row.email ?? [])}::text[])
+      OR "anonymousId" = ANY(${present.flatMap((row) => row.anonymousId ?? [])}::text[]))`;
+
+  const owners = { externalId: new Map<string, string>(), email: new Map<string, string>(), anonymousId: new Map<string, string>() };
+  const keys = ['externalId', 'email', 'anonymousId'] as const;
+  const claim = (id: string, row: Partial<Record<(typeof keys)[number], string | null>>) => {
+    for (const key of keys) if (row[key]) owners[key].set(row[key], id);
+  };
+  for (const contact of existing) claim(contact.id, contact);
+  const existingIds = new Set(existing.map((contact) => contact.id));
+
+  const merged = new Map<string, ValidContact>();
+  const result: AppliedContacts = { ids: new Map(), created: 0, updated: 0, failed: [] };
+  rows.forEach((row, index) => {
+    if (!row) return;
+    const match = keys.map((key) => row[key] && owners[key].get(row[key])).find(Boolean);
+    const id = match || uuidv7();
+    // Setting a key that another contact already owns would merge two people silently.
+    const taken = keys.filter((key) => row[key] && owners[key].has(row[key]!) && owners[key].get(row[key]!) !== id);
+    if (taken.length) {
+      result.failed.push({ index, errors: taken.map((key) => ({ path: [key], message: `already belongs to another contact` })) });
+      return;
+    }
+    claim(id, row);
+    result.ids.set(index, id);
+    if (existingIds.has(id) || merged.has(id)) result.updated++;
+    else result.created++;
+    merged.set(id, mergeRows(merged.get(id), row));
+  });
+
+  const toJson = (entries: [string, ValidContact][]) =>
+    JSON.stringify(entries.map(([id, row]) => ({ ...row, id, tags: row.tags ?? [], attributes: row.attributes ?? {} })));
+  const creates = [...merged].filter(([id]) => !existingIds.has(id));
+  const updates = [...merged].filter(([id]) => existingIds.has(id));
+  if (creates.length) {
+    await tx.$executeRaw`
+      INSERT INTO "Contact" (id, "workspaceId", "externalId", "anonymousId", email, phone, "firstName", "lastName",
+                             locale, timezone, attributes, tags, identified)
+      SELECT r.id, ${workspaceId}::uuid, r."externalId", r."anonymousId", r.email, r.phone, r."firstName", r."lastName",
+             r.locale, r.timezone, r.attributes, ARRAY(SELECT DISTINCT jsonb_array_elements_text(r.tags)),
+             r."externalId" IS NOT NULL OR r.email IS NOT NULL
+      FROM jsonb_to_recordset(${toJson(creates)}::jsonb) AS r(
+        id uuid, "externalId" text, "anonymousId" text, email text, phone text, "firstName" text, "lastName" text,
+        locale text, timezone text, attributes jsonb, tags jsonb)`;
+  }
+  if (updates.length) {
+    await tx.$executeRaw`
+      UPDATE "Contact" c SET
+        "externalId" = COALESCE(r."externalId", c."externalId"),
+        "anonymousId" = COALESCE(r."anonymousId", c."anonymousId"),
+        email = COALESCE(r.email, c.email),
+        phone = COALESCE(r.phone, c.phone),
+        "firstName" = COALESCE(r."firstName", c."firstName"),
+        "lastName" = COALESCE(r."lastName", c."lastName"),
+        locale = COALESCE(r.locale, c.locale),
+        timezone = COALESCE(r.timezone, c.timezone),
+        attributes = c.attributes || r.attributes,
+        tags = ARRAY(SELECT DISTINCT t FROM unnest(c.tags || ARRAY(SELECT jsonb_array_elements_text(r.tags))) AS t),
+        identified = COALESCE(r."externalId", c."externalId", r.email, c.email) IS NOT NULL,
+        "updatedAt" = now()
+      FROM jsonb_to_recordset(${toJson(updates)}::jsonb) AS r(
+        id uuid, "externalId" text, "anonymousId" text, email text, phone text, "firstName" text, "lastName" text,
+        locale text, timezone text, attributes jsonb, tags jsonb)
+      WHERE c.id = r.id AND c."workspaceId" = ${workspaceId}::uuid`;
+  }
+  return result;
+}
+
+/** Two rows for the same contact in one batch: the later one's fields win. */
+function mergeRows(earlier: ValidContact | undefined, later: ValidContact): ValidContact {
+  if (!earlier) return later;
+  const defined = Object.fromEntries(Object.entries(later).filter(([, value]) => value !== undefined));
+  return {
+    ...earlier,
+    ...defined,
+    attributes: { ...earlier.attributes, ...later.attributes },
+    tags: [...new Set([...(earlier.tags ?? []), ...(later.tags ?? [])])],
+  };
+}

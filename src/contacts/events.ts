@@ -1,0 +1,75 @@
+import { v7 as uuidv7 } from 'uuid';
+import { z } from 'zod';
+import { ErrorCode, NotFoundError, ValidationError } from '../errors.ts';
+import type { Event } from '../generated/prisma/client.ts';
+import type { Herald } from '../herald-context.ts';
+import { resolveContacts } from './resolve.ts';
+import { type EventInput, eventInput, MAX_BATCH } from './validation.ts';
+
+export type { Event };
+
+/**
+ * Stores many events at once: all valid or none stored. An idempotency key seen before stores
+ * nothing new (counted as a duplicate). Each contact's lastSeenAt moves to its newest event.
+ */
+export async function trackEvents(
+  herald: Herald,
+  workspaceId: string,
+  inputs: readonly unknown[],
+  /** Where field errors point: a batch's `input.events.<index>`, or a single event's `input`. */
+  single = false,
+): Promise<{ count: number; duplicates: number; ids: (string | null)[] }> {
+  const at = (index: number, ...rest: string[]) => (single ? ['input', ...rest] : ['input', 'events', String(index), ...rest]);
+  if (inputs.length > MAX_BATCH) throw ValidationError.field(['input', 'events'], `at most ${MAX_BATCH} events per call`);
+  const parsed = z.array(eventInput(new Date())).safeParse(inputs);
+  if (!parsed.success) {
+    throw new ValidationError(
+      parsed.error.issues.map((issue) => ({ path: at(Number(issue.path[0]), ...issue.path.slice(1).map(String)), message: issue.message })),
+    );
+  }
+  const events = parsed.data;
+
+  const stored = await herald.prisma.$transaction(async (tx) => {
+    const contactIds = await resolveContacts(tx, workspaceId, events);
+    const missing = contactIds.findIndex((id) => id === null);
+    if (missing >= 0) throw ValidationError.field(at(missing, 'contactId'), 'no contact with this id');
+
+    const now = new Date();
+    const rows = events.map((event, index) => ({
+      id: uuidv7(),
+      contactId: contactIds[index],
+      name: event.name,
+      properties: event.properties ?? {},
+      occurredAt: (event.occurredAt ?? now).toISOString(),
+      idempotencyKey: event.idempotencyKey ?? null,
+    }));
+    const inserted = await tx.$queryRaw<{ id: string }[]>`
+      INSERT INTO "Event" (id, "workspaceId", "contactId", name, properties, "occurredAt", "idempotencyKey")
+      SELECT r.id, ${workspaceId}::uuid, r."contactId", r.name, r.properties, r."occurredAt", r."idempotencyKey"
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        AS r(id uuid, "contactId" uuid, name text, properties jsonb, "occurredAt" timestamptz, "idempotencyKey" text)
+      ON CONFLICT ("workspaceId", "idempotencyKey") DO NOTHING
+      RETURNING id`;
+    const insertedIds = new Set(inserted.map((row) => row.id));
+    await tx.$executeRaw`
+      UPDATE "Contact" c SET "lastSeenAt" = GREATEST(c."lastSeenAt", e.latest)
+      FROM (SELECT "contactId", max("occurredAt") AS latest FROM "Event" WHERE id = ANY(${[...insertedIds]}::uuid[]) GROUP BY "contactId") e
+      WHERE c.id = e."contactId"`;
+    return rows.map((row) => (insertedIds.has(row.id) ? row.id : null));
+  }, { timeout: 60_000 });
+
+  const count = stored.filter(Boolean).length;
+  if (count) herald.events.publish('workspace:changed', workspaceId, { reason: 'events_tracked' });
+  return { count, duplicates: events.length - count, ids: stored };
+}
+
+/** One event; for an idempotency key seen before, the event first stored with it. */
+export async function trackEvent(herald: Herald, workspaceId: string, input: EventInput | unknown): Promise<Event> {
+  const { ids } = await trackEvents(herald, workspaceId, [input], true);
+  const id = ids[0];
+  if (id) return herald.prisma.event.findUniqueOrThrow({ where: { id } });
+  const idempotencyKey = (input as { idempotencyKey: string }).idempotencyKey;
+  const first = await herald.prisma.event.findUnique({ where: { workspaceId_idempotencyKey: { workspaceId, idempotencyKey } } });
+  if (!first) throw new NotFoundError(ErrorCode.contactNotFound, 'The event was not stored');
+  return first;
+}

@@ -1,0 +1,95 @@
+import { GraphQLError } from 'graphql';
+import { builder } from '../graphql/builder.ts';
+import { workspaceIdOf } from '../graphql/context.ts';
+import { localId } from '../graphql/ids.ts';
+import { findContact } from './service.ts';
+
+/** Readable with a secret key only: a publishable key lives in web pages anyone can read. */
+const secretOnly = { authScopes: { secretKey: true } } as const;
+
+export const ContactRef = builder.prismaNode('Contact', {
+  id: { field: 'id' },
+  nullable: true,
+  findUnique: (id, context) => ({ id, workspaceId: workspaceIdOf(context) }),
+  fields: (t) => ({
+    externalId: t.exposeString('externalId', { nullable: true }),
+    anonymousId: t.exposeString('anonymousId', { nullable: true }),
+    identified: t.exposeBoolean('identified'),
+    email: t.exposeString('email', { nullable: true, ...secretOnly }),
+    phone: t.exposeString('phone', { nullable: true, ...secretOnly }),
+    firstName: t.exposeString('firstName', { nullable: true, ...secretOnly }),
+    lastName: t.exposeString('lastName', { nullable: true, ...secretOnly }),
+    locale: t.exposeString('locale', { nullable: true }),
+    timezone: t.expose('timezone', { type: 'TimeZone', nullable: true }),
+    attributes: t.expose('attributes', { type: 'JSON', ...secretOnly }),
+    tags: t.exposeStringList('tags', secretOnly),
+    consentedAt: t.expose('consentedAt', { type: 'DateTime', nullable: true }),
+    lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    pushSubscriptions: t.relation('pushSubscriptions', { ...secretOnly, query: { orderBy: { createdAt: 'asc' } } }),
+    events: t.relatedConnection('events', {
+      ...secretOnly,
+      description: 'Newest first.',
+      cursor: 'contactId_occurredAt_id',
+      totalCount: true,
+      query: { orderBy: [{ occurredAt: 'desc' }, { id: 'desc' }] },
+    }),
+  }),
+});
+
+const SubscriptionStatus = builder.enumType('PushSubscriptionStatus', { values: ['ACTIVE', 'EXPIRED', 'REVOKED'] as const });
+
+export const PushSubscriptionRef = builder.prismaNode('PushSubscription', {
+  id: { field: 'id' },
+  nullable: true,
+  findUnique: (id, context) => ({ id, workspaceId: workspaceIdOf(context) }),
+  fields: (t) => ({
+    endpoint: t.exposeString('endpoint'),
+    status: t.expose('status', { type: SubscriptionStatus }),
+    userAgent: t.exposeString('userAgent', { nullable: true }),
+    timezone: t.expose('timezone', { type: 'TimeZone', nullable: true }),
+    locale: t.exposeString('locale', { nullable: true }),
+    expirationTime: t.expose('expirationTime', { type: 'DateTime', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
+    contact: t.relation('contact', secretOnly),
+  }),
+});
+
+export const EventRef = builder.prismaNode('Event', {
+  id: { field: 'id' },
+  nullable: true,
+  findUnique: (id, context) => ({ id, workspaceId: workspaceIdOf(context) }),
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    properties: t.expose('properties', { type: 'JSON' }),
+    occurredAt: t.expose('occurredAt', { type: 'DateTime' }),
+    idempotencyKey: t.exposeString('idempotencyKey', { nullable: true }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  contact: t.prismaField({
+    type: 'Contact',
+    nullable: true,
+    description: 'One contact, by exactly one of id, externalId or email.',
+    args: { id: t.arg.id(), externalId: t.arg.string(), email: t.arg.string() },
+    resolve: async (_query, _root, args, context) => {
+      if ([args.id, args.externalId, args.email].filter((value) => value != null).length !== 1) {
+        throw new GraphQLError('Give exactly one of id, externalId or email', { extensions: { code: 'BAD_USER_INPUT' } });
+      }
+      const id = args.id == null ? null : localId(String(args.id), 'Contact');
+      if (args.id != null && !id) return null;
+      return findContact(context.herald, workspaceIdOf(context), { id, externalId: args.externalId, email: args.email });
+    },
+  }),
+  contacts: t.prismaConnection({
+    type: 'Contact',
+    cursor: 'id',
+    defaultSize: 50,
+    maxSize: 1000,
+    totalCount: (_connection, _args, context) => context.herald.prisma.contact.count({ where: { workspaceId: workspaceIdOf(context) } }),
+    resolve: (query, _root, _args, context) =>
+      context.herald.prisma.contact.findMany({ ...query, where: { workspaceId: workspaceIdOf(context) } }),
+  }),
+}));

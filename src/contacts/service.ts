@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { ConflictError, ErrorCode, type FieldError, fromZodIssues, NotFoundError, ValidationError } from '../errors.ts';
+import type { Contact } from '../generated/prisma/client.ts';
+import type { Herald } from '../herald-context.ts';
+import { applyContacts } from './apply.ts';
+import { type ContactInput, contactInput, MAX_BATCH, tags as tagList } from './validation.ts';
+
+export type { Contact };
+
+/** Creates or updates one contact, matched by externalId, else email, else anonymousId. */
+export async function upsertContact(herald: Herald, workspaceId: string, input: ContactInput | unknown): Promise<Contact> {
+  const parsed = contactInput.safeParse(input);
+  if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
+  const applied = await herald.prisma.$transaction((tx) => applyContacts(tx, workspaceId, [parsed.data]));
+  const failure = applied.failed[0];
+  if (failure) throw new ConflictError(`${failure.errors.map((error) => error.path.join('.')).join(', ')} already belongs to another contact`, ErrorCode.contactKeyTaken);
+  herald.events.publish('workspace:changed', workspaceId, { reason: 'contacts_changed' });
+  return herald.prisma.contact.findUniqueOrThrow({ where: { id: applied.ids.get(0)! } });
+}
+
+export interface ImportResult {
+  created: number;
+  updated: number;
+  failed: { index: number; errors: FieldError[] }[];
+}
+
+/** Up to 10,000 contacts at once: valid rows are applied together, invalid ones reported by index. */
+export async function importContacts(herald: Herald, workspaceId: string, inputs: readonly unknown[]): Promise<ImportResult> {
+  if (inputs.length > MAX_BATCH) throw ValidationError.field(['input', 'contacts'], `at most ${MAX_BATCH} contacts per call`);
+  const failed: ImportResult['failed'] = [];
+  const rows = inputs.map((input, index) => {
+    const parsed = contactInput.safeParse(input);
+    if (parsed.success) return parsed.data;
+    failed.push({ index, errors: fromZodIssues(parsed.error.issues).fieldErrors });
+    return null;
+  });
+  const applied = await herald.prisma.$transaction((tx) => applyContacts(tx, workspaceId, rows), { timeout: 60_000 });
+  if (applied.created + applied.updated > 0) herald.events.publish('workspace:changed', workspaceId, { reason: 'contacts_changed' });
+  herald.log.info({ workspaceId, created: applied.created, updated: applied.updated, failed: failed.length + applied.failed.length }, 'contacts imported');
+  return { created: applied.created, updated: applied.updated, failed: [...failed, ...applied.failed].sort((a, b) => a.index - b.index) };
+}
+
+export type ContactLookup = { id?: string | null; externalId?: string | null; email?: string | null };
+
+/** One contact by exactly one of id, externalId or email; null when there is none. */
+export async function findContact(herald: Herald, workspaceId: string, lookup: ContactLookup): Promise<Contact | null> {
+  const given = Object.entries(lookup).filter(([, value]) => value != null);
+  if (given.length !== 1) throw ValidationError.field(['id'], 'give exactly one of id, externalId or email');
+  const { id, externalId, email } = lookup;
+  if (id) return herald.prisma.contact.findFirst({ where: { id, workspaceId } });
+  if (externalId) return herald.prisma.contact.findUnique({ where: { workspaceId_externalId: { workspaceId, externalId } } });
+  return herald.prisma.contact.findUnique({ where: { workspaceId_email: { workspaceId, email: email!.toLowerCase() } } });
+}
+
+/** Erases a contact with its events and subscriptions (the database cascades). */
+export async function deleteContact(herald: Herald, workspaceId: string, id: string): Promise<{ id: string }> {
+  const { count } = await herald.prisma.contact.deleteMany({ where: { id, workspaceId } });
+  if (!count) throw new NotFoundError(ErrorCode.contactNotFound, 'No contact with this id');
+  herald.events.publish('workspace:changed', workspaceId, { reason: 'contacts_changed' });
+  return { id };
+}
+
+const tagInput = z.object({
+  ids: z.array(z.string()).min(1, 'give at least one contact').max(MAX_BATCH, `at most ${MAX_BATCH} contacts`),
+  tags: tagList.min(1, 'give at least one tag'),
+});
+
+/** Adds (or with `remove`, takes away) tags on many contacts; answers how many contacts changed. */
+export async function setTags(
+  herald: Herald,
+  workspaceId: string,
+  input: { ids: string[]; tags: string[] },
+  remove = false,
+): Promise<{ count: number }> {
+  const parsed = tagInput.safeParse(input);
+  if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
+  const { ids, tags } = parsed.data;
+  const count = remove
+    ? await herald.prisma.$executeRaw`
+        UPDATE "Contact" SET tags = ARRAY(SELECT unnest(tags) EXCEPT SELECT unnest(${tags}::text[])), "updatedAt" = now()
+        WHERE "workspaceId" = ${workspaceId}::uuid AND id = ANY(${ids}::uuid[]) AND tags && ${tags}::text[]`
+    : await herald.prisma.$executeRaw`
+        UPDATE "Contact" SET tags = ARRAY(SELECT DISTINCT unnest(tags || ${tags}::text[])), "updatedAt" = now()
+        WHERE "workspaceId" = ${workspaceId}::uuid AND id = ANY(${ids}::uuid[]) AND NOT tags @> ${tags}::text[]`;
+  if (count) herald.events.publish('workspace:changed', workspaceId, { reason: 'contacts_changed' });
+  return { count };
+}

@@ -1,0 +1,115 @@
+import { ECDH } from 'node:crypto';
+import { z } from 'zod';
+import { isTimeZone } from '../workspaces/settings.ts';
+
+export const MAX_ATTRIBUTES_BYTES = 16 * 1024;
+export const MAX_PROPERTIES_BYTES = 8 * 1024;
+export const MAX_BATCH = 10_000;
+
+const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
+
+/** A JSON object (not an array or a scalar) whose serialised size is at most `maxBytes`. */
+export function jsonObject(maxBytes: number) {
+  return z
+    .custom<Record<string, unknown>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), {
+      message: 'must be a JSON object',
+    })
+    .refine((value) => jsonBytes(value) <= maxBytes, { message: `must be at most ${maxBytes / 1024} KB as JSON` });
+}
+
+const identifier = z.string().trim().min(1, 'must not be empty').max(255, 'must be at most 255 characters');
+export const tag = z.string().trim().regex(/^[\w:.-]{1,64}$/, 'must be 1-64 letters, digits or _ : . -');
+export const tags = z.array(tag).max(100, 'at most 100 tags');
+
+export const locale = z.string().refine(
+  (value) => {
+    try {
+      return Intl.getCanonicalLocales(value).length === 1;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be a BCP 47 locale such as "en-US"' },
+);
+export const timezone = z.string().refine(isTimeZone, { message: 'must be an IANA time zone name, e.g. "Europe/Warsaw"' });
+
+/** Fields a contact can be given; absent fields stay as they are. */
+export const contactInput = z
+  .object({
+    externalId: identifier.optional(),
+    anonymousId: identifier.optional(),
+    email: z.email('must be an email address').max(254).transform((email) => email.toLowerCase()).optional(),
+    phone: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +48123456789').optional(),
+    firstName: z.string().trim().max(100, 'must be at most 100 characters').optional(),
+    lastName: z.string().trim().max(100, 'must be at most 100 characters').optional(),
+    locale: locale.optional(),
+    timezone: timezone.optional(),
+    attributes: jsonObject(MAX_ATTRIBUTES_BYTES).optional(),
+    tags: tags.optional(),
+  })
+  .refine((contact) => contact.externalId || contact.email || contact.anonymousId, {
+    message: 'give at least one of externalId, email or anonymousId',
+    path: ['externalId'],
+  });
+export type ContactInput = z.input<typeof contactInput>;
+export type ValidContact = z.output<typeof contactInput>;
+
+/** Who an event or subscription belongs to: one of three ways to name a contact. */
+export const contactRef = z.object({
+  contactId: z.string().uuid().optional(),
+  externalId: identifier.optional(),
+  anonymousId: identifier.optional(),
+});
+export type ContactRef = z.output<typeof contactRef>;
+const hasContactRef = (ref: ContactRef) => Boolean(ref.contactId || ref.externalId || ref.anonymousId);
+const contactRefMessage = { message: 'give one of contactId, externalId or anonymousId', path: ['contactId'] };
+
+function base64urlBytes(value: string): Buffer | null {
+  return /^[A-Za-z0-9_-]+={0,2}$/.test(value) ? Buffer.from(value, 'base64url') : null;
+}
+
+/** The browser's PushSubscription.toJSON(), checked the way a push service would. */
+export const pushSubscriptionInput = contactRef
+  .extend({
+    subscription: z.object({
+      endpoint: z
+        .url({ protocol: /^https$/, message: 'must be an https:// URL' })
+        .max(2048, 'must be at most 2048 characters'),
+      keys: z.object({
+        p256dh: z.string().refine(isP256Point, { message: 'must be a base64url P-256 public key (65 bytes, uncompressed)' }),
+        auth: z.string().refine((value) => base64urlBytes(value)?.length === 16, { message: 'must be 16 bytes, base64url' }),
+      }),
+      expirationTime: z.date().nullable().optional(),
+    }),
+    userAgent: z.string().max(512).optional(),
+    timezone: timezone.optional(),
+    locale: locale.optional(),
+  })
+  .refine(hasContactRef, contactRefMessage);
+export type PushSubscriptionInput = z.output<typeof pushSubscriptionInput>;
+
+function isP256Point(value: string): boolean {
+  const bytes = base64urlBytes(value);
+  if (bytes?.length !== 65 || bytes[0] !== 0x04) return false;
+  try {
+    // Throws unless the bytes are a point on the curve.
+    ECDH.convertKey(bytes, 'prime256v1');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One behavioural event. `now` is passed in so a batch is judged against one clock. */
+export function eventInput(now: Date) {
+  const latest = new Date(now.getTime() + 24 * 3600 * 1000);
+  return contactRef
+    .extend({
+      name: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 letters, digits or _ . -'),
+      properties: jsonObject(MAX_PROPERTIES_BYTES).optional(),
+      occurredAt: z.date().max(latest, 'must not be more than 24 hours in the future').optional(),
+      idempotencyKey: identifier.optional(),
+    })
+    .refine(hasContactRef, contactRefMessage);
+}
+export type EventInput = z.output<ReturnType<typeof eventInput>>;
