@@ -74,13 +74,13 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'One contact, by exactly one of id, externalId or email.',
     args: { id: t.arg.id(), externalId: t.arg.string(), email: t.arg.string() },
-    resolve: async (_query, _root, args, context) => {
+    resolve: async (query, _root, args, context) => {
       if ([args.id, args.externalId, args.email].filter((value) => value != null).length !== 1) {
         throw new GraphQLError('Give exactly one of id, externalId or email', { extensions: { code: 'BAD_USER_INPUT' } });
       }
       const id = args.id == null ? null : localId(String(args.id), 'Contact');
       if (args.id != null && !id) return null;
-      return findContact(context.herald, workspaceIdOf(context), { id, externalId: args.externalId, email: args.email });
+      return findContact(context.herald, workspaceIdOf(context), { id, externalId: args.externalId, email: args.email }, query);
     },
   }),
   contacts: t.prismaConnection({

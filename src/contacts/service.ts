@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ConflictError, ErrorCode, type FieldError, fromZodIssues, NotFoundError, ValidationError } from '../errors.ts';
 import type { Contact } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
+import type { Prisma } from '../db/prisma.ts';
 import { applyContacts } from './apply.ts';
 import { type ContactInput, contactInput, MAX_BATCH, tags as tagList } from './validation.ts';
 
@@ -43,13 +44,19 @@ export async function importContacts(herald: Herald, workspaceId: string, inputs
 export type ContactLookup = { id?: string | null; externalId?: string | null; email?: string | null };
 
 /** One contact by exactly one of id, externalId or email; null when there is none. */
-export async function findContact(herald: Herald, workspaceId: string, lookup: ContactLookup): Promise<Contact | null> {
+export async function findContact(
+  herald: Herald,
+  workspaceId: string,
+  lookup: ContactLookup,
+  /** Prisma `include`/`select` for related rows, so a caller loads them in the same query. */
+  query: { include?: Prisma.ContactInclude; select?: Prisma.ContactSelect } = {},
+): Promise<Contact | null> {
   const given = Object.entries(lookup).filter(([, value]) => value != null);
   if (given.length !== 1) throw ValidationError.field(['id'], 'give exactly one of id, externalId or email');
   const { id, externalId, email } = lookup;
-  if (id) return herald.prisma.contact.findFirst({ where: { id, workspaceId } });
-  if (externalId) return herald.prisma.contact.findUnique({ where: { workspaceId_externalId: { workspaceId, externalId } } });
-  return herald.prisma.contact.findUnique({ where: { workspaceId_email: { workspaceId, email: email!.toLowerCase() } } });
+  if (id) return herald.prisma.contact.findFirst({ ...query, where: { id, workspaceId } });
+  if (externalId) return herald.prisma.contact.findUnique({ ...query, where: { workspaceId_externalId: { workspaceId, externalId } } });
+  return herald.prisma.contact.findUnique({ ...query, where: { workspaceId_email: { workspaceId, email: email!.toLowerCase() } } });
 }
 
 /** Erases a contact with its events and subscriptions (the database cascades). */
