@@ -19,6 +19,7 @@ const schema = z.object({
   HERALD_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   LOG_LEVEL: z.enum(logLevels).default('info'),
   AGENDA_MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL').optional(),
+  HERALD_PUBLIC_RATE_LIMIT: z.coerce.number().int().positive().default(600),
   HERALD_MAX_BODY_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
   NODE_ENV: z.string().default('production'),
 });

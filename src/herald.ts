@@ -13,6 +13,8 @@ import { type Agenda, startAgenda } from './jobs/agenda.ts';
 import { defineJobs } from './jobs/registry.ts';
 import type { Logger } from './logger.ts';
 import { createHttpServer } from './server/http.ts';
+import { databaseQueries } from './server/metrics.ts';
+import { createPublicRateLimit } from './server/rate-limit.ts';
 import { attachWebSocket } from './server/ws.ts';
 import { createGraphQL } from './server/yoga.ts';
 
@@ -57,7 +59,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     const applied = await applyMigrations(databaseUrl, log);
     log.info({ applied: applied.length }, 'database schema is up to date');
 
-    const prisma = createPrisma(databaseUrl);
+    const prisma = createPrisma(databaseUrl, () => databaseQueries.inc());
     cleanup.push(() => prisma.$disconnect());
     const events = createEvents(config.REDIS_URL);
     cleanup.push(events.close);
@@ -79,7 +81,9 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     cleanup.push(jobs.close);
 
     let stopping = false;
-    const yoga = createGraphQL(herald);
+    const publicRateLimit = createPublicRateLimit(config.HERALD_PUBLIC_RATE_LIMIT, config.REDIS_URL);
+    cleanup.push(publicRateLimit.close);
+    const yoga = createGraphQL(herald, publicRateLimit);
     const server = createHttpServer({
       herald,
       yoga: config.HERALD_ROLE === 'worker' ? undefined : yoga,

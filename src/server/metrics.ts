@@ -20,6 +20,12 @@ export const httpDuration = new Histogram({
   registers: [registry],
 });
 
+export const databaseQueries = new Counter({
+  name: 'herald_db_queries_total',
+  help: 'SQL statements sent to PostgreSQL through Prisma',
+  registers: [registry],
+});
+
 const graphqlOperations = new Counter({
   name: 'herald_graphql_operations_total',
   help: 'GraphQL operations executed, by type and whether they returned errors',

@@ -1,15 +1,18 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import type { IncomingMessage } from 'node:http';
+import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Context } from '../graphql/context.ts';
 import { schema } from '../graphql/schema.ts';
 import type { Herald } from '../herald-context.ts';
 import { principalFor } from './auth.ts';
 import { graphqlMetrics } from './metrics.ts';
+import type { PublicRateLimit } from './rate-limit.ts';
 
-type ServerContext = { connectionParams?: Record<string, unknown> };
+type ServerContext = { connectionParams?: Record<string, unknown>; req?: IncomingMessage };
 
 /** The GraphQL endpoint: one schema for HTTP, SSE and (through ws.ts) WebSocket. */
-export function createGraphQL(herald: Herald): YogaServerInstance<ServerContext, Context> {
+export function createGraphQL(herald: Herald, publicRateLimit: PublicRateLimit): YogaServerInstance<ServerContext, Context> {
   const development = herald.config.NODE_ENV === 'development';
   return createYoga<ServerContext, Context>({
     schema,
@@ -35,11 +38,23 @@ export function createGraphQL(herald: Herald): YogaServerInstance<ServerContext,
       }),
       graphqlMetrics(),
     ],
-    context: async ({ request, connectionParams }): Promise<Context> => {
+    context: async ({ request, connectionParams, req }): Promise<Context> => {
       // WebSocket clients authenticate in connection_init; HTTP and SSE with the header.
       const fromConnection = connectionParams?.authorization ?? connectionParams?.Authorization;
       const authorization = typeof fromConnection === 'string' ? fromConnection : request.headers.get('authorization');
-      return { herald, principal: await principalFor(herald, authorization) };
+      const principal = await principalFor(herald, authorization);
+      if (principal.kind === 'publishable') {
+        const verdict = await publicRateLimit.consume(`${principal.apiKeyId}:${req?.socket.remoteAddress ?? 'unknown'}`);
+        if (!verdict.ok) {
+          throw new GraphQLError('Too many requests for this key from this address', {
+            extensions: {
+              code: 'RATE_LIMITED',
+              http: { status: 429, headers: { 'retry-after': String(verdict.retryAfterSeconds) } },
+            },
+          });
+        }
+      }
+      return { herald, principal };
     },
   });
 }
