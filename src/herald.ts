@@ -22,6 +22,8 @@ export interface RunningHerald {
   herald: Herald;
   /** Where the HTTP server listens, e.g. http://127.0.0.1:4000 */
   url: string;
+  /** The PostgreSQL database Herald uses (the embedded one unless DATABASE_URL was given). */
+  databaseUrl: string;
   /** True when the admin token was generated into the data folder rather than configured. */
   adminTokenGenerated: boolean;
   stop(): Promise<void>;
@@ -104,7 +106,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     log.info({ url, role: config.HERALD_ROLE }, 'Herald is listening');
-    return { herald, url, adminTokenGenerated: generated, stop };
+    return { herald, url, databaseUrl, adminTokenGenerated: generated, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -12,7 +12,6 @@ export interface TestHerald extends RunningHerald {
   graphqlUrl: string;
   wsUrl: string;
   adminToken: string;
-  databaseUrl: string;
 }
 
 /** A database of its own on the run's PostgreSQL server, dropped by `dropDatabase`. */
