@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './generated/index.ts';
-import { dataOf, errorCodes } from './kit/client.ts';
+import { dataOf, errorCodes, type Result } from './kit/client.ts';
 import { createWorkspace } from './kit/flow.ts';
 import { startTestHerald, type TestHerald } from './kit/herald.ts';
 import { browserSubscription } from './kit/push-keys.ts';
@@ -231,6 +231,22 @@ describe('events', () => {
 
   it('keeps trackEvents to the secret key', async () => {
     expect(errorCodes(await shop.publishable(TrackMany, { events: [] }))).toEqual(['FORBIDDEN']);
+  });
+});
+
+describe('what a publishable key may not do', () => {
+  it.each([
+    ['upsertContact', graphql(`mutation PkUpsert { upsertContact(input: { externalId: "x" }) { __typename } }`)],
+    ['importContacts', graphql(`mutation PkImport { importContacts(input: { contacts: [] }) { __typename } }`)],
+    ['deleteContact', graphql(`mutation PkDelete { deleteContact(input: { id: "x" }) { __typename } }`)],
+    ['tagContacts', graphql(`mutation PkTag { tagContacts(input: { ids: [], tags: ["x"] }) { __typename } }`)],
+    ['untagContacts', graphql(`mutation PkUntag { untagContacts(input: { ids: [], tags: ["x"] }) { __typename } }`)],
+    ['contacts', graphql(`query PkContacts { contacts(first: 1) { totalCount } }`)],
+    ['contact', graphql(`query PkContact { contact(externalId: "x") { id } }`)],
+  ])('refuses %s as FORBIDDEN and changes nothing', async (_name, document) => {
+    const before = await counts();
+    expect(errorCodes(await (shop.publishable as (doc: unknown) => Promise<Result<unknown>>)(document))).toEqual(['FORBIDDEN']);
+    expect(await counts()).toEqual(before);
   });
 });
 
