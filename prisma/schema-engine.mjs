@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
-import { loadSchemaEngineWasm, openSchemaEngine, pgConfigFromUrl, runSql } from './wasm-engine.mjs';
+import { lastPanic, loadSchemaEngineWasm, openSchemaEngine, pgConfigFromUrl, runSql } from './wasm-engine.mjs';
 
 const { values: args, positionals } = parseArgs({
   strict: false,
@@ -24,7 +24,7 @@ const datasource = args.datasource ? JSON.parse(args.datasource) : {};
 
 if (args.version) {
   const { version } = await loadSchemaEngineWasm();
-  console.log(`schema-engine-cli ${version()} (wasm, prisma/schema-engine.mjs)`);
+  console.log(`schema-engine-cli ${version()} (@prisma/schema-engine-wasm)`);
 } else if (positionals[0] === 'cli') {
   await runCliCommand(positionals[1]);
 } else {
@@ -87,9 +87,10 @@ function serveJsonRpc() {
 
   const engine = () => {
     enginePromise ??= (async () => {
-      const datamodels = await Promise.all(
-        (args.datamodels ?? []).map(async (file) => [file, await readFile(file, 'utf8')]),
-      );
+      // No schema files (e.g. `migrate diff`) must be `undefined`: an empty list panics the engine.
+      const datamodels = args.datamodels
+        ? await Promise.all(args.datamodels.map(async (file) => [file, await readFile(file, 'utf8')]))
+        : undefined;
       return openSchemaEngine({ ...datasource, url: requireUrl(), datamodels, log });
     })();
     return enginePromise.then((opened) => opened.engine);
@@ -130,8 +131,19 @@ function serveJsonRpc() {
         if (result.stdout !== null) await printThroughCli(result.stdout);
         return { ...result, stdout: null };
       }
-      case 'debugPanic':
-        throw Object.assign(new Error('This is the debugPanic artificial panic'), { isPanic: true });
+      case 'evaluateDataLoss':
+      case 'createMigration': {
+        // The wasm engine computes the migrations' schema right only on diagnoseMigrationHistory's
+        // drift-check path; these two would fail on their own ("PostgreSQL shadow DB must be provided
+        // through an external factory"). That path caches it per migrations list, and they reuse it.
+        // It runs when the database is up to date with the list, as `migrate dev` makes it first.
+        const target = await engine();
+        const { migrationsList, filters } = params;
+        await target.diagnoseMigrationHistory({ migrationsList, filters, optInToShadowDatabase: true }).catch(() => {});
+        return target[method](params);
+      }
+      case 'debugPanic': // the CLI's FORCE_PANIC_SCHEMA_ENGINE=1 test hook; needs no database
+        return (await openSchemaEngine({ offline: true })).engine.debugPanic();
       default: {
         const target = await engine();
         if (typeof target[method] !== 'function') {
@@ -142,26 +154,45 @@ function serveJsonRpc() {
     }
   }
 
+  const errorResponse = (id, data) => ({
+    jsonrpc: '2.0',
+    id,
+    error: { code: 4466, message: 'An error happened. Check the data field for details.', data },
+  });
+
+  let inFlight; // the request being handled, answered by panic() if the engine panics meanwhile
   async function onRequest({ id, method, params }) {
+    inFlight = id;
     try {
       send({ jsonrpc: '2.0', id, result: (await handle(method, params)) ?? {} });
     } catch (error) {
-      const isPanic = error instanceof WebAssembly.RuntimeError || error.isPanic === true;
-      const data = { is_panic: isPanic, message: String(error?.message ?? error) };
+      if (error instanceof WebAssembly.RuntimeError) return panic(error);
+      const data = { is_panic: false, message: String(error?.message ?? error) };
       if (error?.code) Object.assign(data, { error_code: error.code, meta: error.meta ?? {} });
-      send({ jsonrpc: '2.0', id, error: { code: 4466, message: 'An error happened. Check the data field for details.', data } });
-      if (isPanic) await shutdown(101); // a panicked wasm instance is unusable, as a panicked binary
+      send(errorResponse(id, data));
+    } finally {
+      inFlight = undefined;
     }
   }
 
+  // A Rust panic traps the wasm instance (`unreachable`), mostly outside any promise chain, and
+  // leaves it unusable: answer as the native engine does (is_panic), then exit 101 like it.
+  function panic(error) {
+    if (inFlight !== undefined) {
+      const message = lastPanic() ?? String(error?.stack ?? error);
+      send(errorResponse(inFlight, { is_panic: true, message, error: { message } }));
+      inFlight = undefined;
+    }
+    void closeEngine().finally(() => process.exit(101));
+  }
+  process.on('uncaughtException', panic);
+
+  // Closing the engine's pools also drops a shadow database still open.
+  const closeEngine = () => (enginePromise ?? Promise.resolve()).then((opened) => opened?.close(), () => {});
+
   let closing;
-  async function shutdown(code = 0) {
-    closing ??= (async () => {
-      await queue;
-      // Closing the engine's pools drops any shadow database still open.
-      if (enginePromise) await enginePromise.then((opened) => opened.close(), () => {});
-      process.exit(code);
-    })();
+  function shutdown() {
+    closing ??= queue.then(closeEngine).finally(() => process.exit(0));
     return closing;
   }
 
@@ -178,6 +209,6 @@ function serveJsonRpc() {
     queue = queue.then(() => onRequest(message));
   });
   // The CLI stops the engine by closing stdin, then kills it straight away: clean up either way.
-  lines.on('close', () => shutdown(0));
-  for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => shutdown(0));
+  lines.on('close', shutdown);
+  for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, shutdown);
 }

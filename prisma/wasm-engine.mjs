@@ -19,6 +19,14 @@ const TEXT_OID = 25;
 
 let wasmModule;
 
+/**
+ * The engine's Rust panic hook reports the message here before the wasm traps (`unreachable`);
+ * without this global, the report itself throws and crashes the process. Read it with lastPanic().
+ */
+let panicMessage;
+globalThis.PRISMA_WASM_PANIC_REGISTRY ??= { set_message: (message) => (panicMessage = message) };
+export const lastPanic = () => panicMessage;
+
 /** The wasm-bindgen module, instantiated by hand: Node 20 cannot `import` a .wasm file. */
 export async function loadSchemaEngineWasm() {
   wasmModule ??= (async () => {
@@ -223,8 +231,11 @@ export async function openSchemaEngine({ url, shadowDatabaseUrl, datamodels, off
     return {
       engine,
       async close() {
-        engine.free();
-        await adapters.close();
+        try {
+          engine.free();
+        } finally {
+          await adapters.close(); // also after a panic, when free() throws
+        }
       },
     };
   } catch (error) {

@@ -14,6 +14,7 @@ export const ErrorCode = {
   contactKeyTaken: 'contact/key_taken',
   subscriptionNotFound: 'push_subscription/not_found',
   rateLimited: 'request/rate_limited',
+  segmentNotFound: 'segment/not_found',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

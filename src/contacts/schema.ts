@@ -33,7 +33,7 @@ export const ContactRef = builder.prismaNode('Contact', {
       cursor: 'contactId_occurredAt_id',
       totalCount: true,
       query: { orderBy: [{ occurredAt: 'desc' }, { id: 'desc' }] },
-    }),
+    }, { name: 'EventConnection' }, { name: 'EventEdge' }),
   }),
 });
 
@@ -82,14 +82,5 @@ builder.queryFields((t) => ({
       if (args.id != null && !id) return null;
       return findContact(context.herald, workspaceIdOf(context), { id, externalId: args.externalId, email: args.email }, query);
     },
-  }),
-  contacts: t.prismaConnection({
-    type: 'Contact',
-    cursor: 'id',
-    defaultSize: 50,
-    maxSize: 1000,
-    totalCount: (_connection, _args, context) => context.herald.prisma.contact.count({ where: { workspaceId: workspaceIdOf(context) } }),
-    resolve: (query, _root, _args, context) =>
-      context.herald.prisma.contact.findMany({ ...query, where: { workspaceId: workspaceIdOf(context) } }),
   }),
 }));

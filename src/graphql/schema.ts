@@ -4,5 +4,6 @@ import '../workspaces/schema.ts';
 import '../stats/schema.ts';
 import '../contacts/schema.ts';
 import '../contacts/mutations.ts';
+import '../segments/schema.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });

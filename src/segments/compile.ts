@@ -1,0 +1,163 @@
+import { Prisma } from '../db/prisma.ts';
+import { type Audience, type Comparison, type Condition, isIsoDate, type Op, type Rule } from './rule.ts';
+
+const sql = Prisma.sql;
+const TRUE = sql`TRUE`;
+const FALSE = sql`FALSE`;
+
+/** Contact columns a rule can name directly; any other path reads the contact's attributes. */
+export const CONTACT_FIELDS: Record<string, string> = {
+  externalId: '"externalId"',
+  anonymousId: '"anonymousId"',
+  email: 'email',
+  phone: 'phone',
+  firstName: '"firstName"',
+  lastName: '"lastName"',
+  locale: 'locale',
+  timezone: 'timezone',
+  createdAt: '"createdAt"',
+  lastSeenAt: '"lastSeenAt"',
+  consentedAt: '"consentedAt"',
+};
+
+/** Turns zone-less ISO dates into UTC ones, so PostgreSQL and JavaScript read them alike. */
+export function normalizeIsoDate(value: string): string {
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return `${value}T00:00:00Z`;
+  return /(Z|[+-]\d{2}:?\d{2})$/.test(value) ? value : `${value}Z`;
+}
+
+/**
+ * Compiles a validated rule into a WHERE condition on `"Contact" c`. Every value is a bound
+ * parameter; the SQL text depends only on the rule's shape. `now` fixes "the last N days".
+ */
+export interface CompileContext {
+  workspaceId: string;
+  now: Date;
+}
+
+export function compileRule(rule: Rule, context: CompileContext): Prisma.Sql {
+  const { now } = context;
+  if ('and' in rule) return sql`(${Prisma.join(rule.and.map((child) => compileRule(child, context)), ' AND ')})`;
+  if ('or' in rule) return sql`(${Prisma.join(rule.or.map((child) => compileRule(child, context)), ' OR ')})`;
+  if ('not' in rule) return sql`(NOT ${compileRule(rule.not, context)})`;
+  if ('attribute' in rule) return compareJson(contactValue(rule.attribute.path), rule.attribute);
+  if ('tag' in rule) return sql`(c.tags @> ARRAY[${rule.tag.has}]::text[])`;
+  if ('identified' in rule) return sql`(c.identified = ${rule.identified})`;
+  if ('pushSubscribed' in rule) {
+    const exists = sql`EXISTS (SELECT 1 FROM "PushSubscription" s WHERE s."contactId" = c.id AND s.status = 'ACTIVE')`;
+    return rule.pushSubscribed ? exists : sql`(NOT ${exists})`;
+  }
+  if ('lastSeen' in rule) {
+    const parts: Prisma.Sql[] = [];
+    // Never seen counts as "not seen for N days".
+    if (rule.lastSeen.olderThanDays != null) parts.push(sql`(c."lastSeenAt" IS NULL OR c."lastSeenAt" < ${daysBefore(now, rule.lastSeen.olderThanDays)})`);
+    if (rule.lastSeen.withinDays != null) parts.push(sql`(c."lastSeenAt" >= ${daysBefore(now, rule.lastSeen.withinDays)})`);
+    return sql`(${Prisma.join(parts, ' AND ')})`;
+  }
+  if ('event' in rule) {
+    const { name, where, count, withinDays } = rule.event;
+    const filters = [sql`e.name = ${name}`, ...(where ?? []).map((condition) => compareJson(sql`(e.properties #> ${pathOf(condition.path)}::text[])`, condition))];
+    if (withinDays != null) filters.push(sql`e."occurredAt" >= ${daysBefore(now, withinDays)}`);
+    return countedEvents(context, Prisma.join(filters, ' AND '), sql`count(*)`, count ?? { op: 'GTE', value: 1 }, true);
+  }
+  const { event, property, fn, op, value, withinDays } = rule.aggregate;
+  const number = sql`(CASE WHEN jsonb_typeof(e.properties #> ${pathOf(property)}::text[]) = 'number' THEN (e.properties #> ${pathOf(property)}::text[])::numeric END)`;
+  const filters = [sql`e.name = ${event}`];
+  if (withinDays != null) filters.push(sql`e."occurredAt" >= ${daysBefore(now, withinDays)}`);
+  const aggregate = { SUM: sql`COALESCE(sum(${number}), 0)`, COUNT: sql`count(${number})`, AVG: sql`avg(${number})`, MIN: sql`min(${number})`, MAX: sql`max(${number})` }[fn];
+  // With no matching events SUM and COUNT are 0; AVG, MIN and MAX are undefined and never match.
+  return countedEvents(context, Prisma.join(filters, ' AND '), aggregate, { op, value }, fn === 'SUM' || fn === 'COUNT');
+}
+
+/** The audience restriction, as a WHERE condition on `"Contact" c`. */
+export function compileAudience(audience: Audience): Prisma.Sql {
+  return audience === 'ALL' ? TRUE : audience === 'IDENTIFIED' ? sql`c.identified` : sql`(NOT c.identified)`;
+}
+
+/**
+ * Contacts whose events (matching `filters`) give an aggregate satisfying `comparison`. Written
+ * as a set of contact ids so PostgreSQL scans events once and hash-joins. When contacts without
+ * any matching event satisfy it too (count < 3, sum ≤ 0), the complement is taken instead.
+ */
+function countedEvents(
+  { workspaceId }: CompileContext,
+  filters: Prisma.Sql,
+  aggregate: Prisma.Sql,
+  comparison: Comparison,
+  zeroWhenEmpty: boolean,
+): Prisma.Sql {
+  const holds = compareNumbers(aggregate, comparison.op, comparison.value);
+  // Not correlated with c: PostgreSQL runs the subquery once and hashes its contact ids.
+  const matching = (having: Prisma.Sql) =>
+    sql`c.id IN (SELECT e."contactId" FROM "Event" e WHERE e."workspaceId" = ${workspaceId}::uuid AND ${filters} GROUP BY e."contactId" HAVING ${having})`;
+  if (zeroWhenEmpty && satisfies(0, comparison.op, comparison.value)) {
+    return sql`(NOT ${matching(sql`NOT (${holds})`)})`;
+  }
+  return sql`(${matching(holds)})`;
+}
+
+function compareNumbers(left: Prisma.Sql, op: Op, value: number): Prisma.Sql {
+  const operator = { EQ: '=', NEQ: '<>', GT: '>', GTE: '>=', LT: '<', LTE: '<=' }[op as 'EQ'];
+  return sql`COALESCE(${left} ${Prisma.raw(operator)} ${value}, FALSE)`;
+}
+
+export function satisfies(left: number, op: Op, right: number): boolean {
+  switch (op) {
+    case 'EQ': return left === right;
+    case 'NEQ': return left !== right;
+    case 'GT': return left > right;
+    case 'GTE': return left >= right;
+    case 'LT': return left < right;
+    case 'LTE': return left <= right;
+    default: return false;
+  }
+}
+
+function contactValue(path: string): Prisma.Sql {
+  const column = CONTACT_FIELDS[path];
+  if (column) return sql`to_jsonb(c.${Prisma.raw(column)})`;
+  const attributePath = path.startsWith('attributes.') ? path.slice('attributes.'.length) : path;
+  return sql`(c.attributes #> ${pathOf(attributePath)}::text[])`;
+}
+
+function pathOf(path: string): string[] {
+  return path.split('.');
+}
+
+function daysBefore(now: Date, days: number): Prisma.Sql {
+  return sql`${new Date(now.getTime() - days * 86_400_000).toISOString()}::timestamptz`;
+}
+
+/** One comparison on a JSON value `x` (a contact field, an attribute or an event property). */
+function compareJson(x: Prisma.Sql, { path, op, value }: Condition): Prisma.Sql {
+  // Emails are stored lowercased.
+  const given = path === 'email' && typeof value === 'string' ? value.toLowerCase() : value;
+  const negated: Partial<Record<Op, Op>> = { NEQ: 'EQ', NOT_IN: 'IN', NOT_EXISTS: 'EXISTS' };
+  const positive = negated[op];
+  if (positive) return sql`(NOT ${compareJson(x, { path, op: positive, value: given })})`;
+
+  const text = sql`(${x} #>> '{}')`;
+  const isString = sql`jsonb_typeof(${x}) = 'string'`;
+  switch (op) {
+    case 'EXISTS':
+      return sql`COALESCE(jsonb_typeof(${x}) <> 'null', FALSE)`;
+    case 'IN':
+      return sql`COALESCE(jsonb_typeof(${x}) IN ('string', 'number', 'boolean') AND ${JSON.stringify(given)}::jsonb @> ${x}, FALSE)`;
+    case 'CONTAINS':
+      return sql`COALESCE(CASE jsonb_typeof(${x}) WHEN 'array' THEN ${x} @> ${JSON.stringify([given])}::jsonb
+                                                  WHEN 'string' THEN strpos(${text}, ${given as string}) > 0 ELSE FALSE END, FALSE)`;
+    case 'STARTS_WITH':
+      return sql`COALESCE(${isString} AND starts_with(${text}, ${given as string}), FALSE)`;
+    default: {
+      const operator = Prisma.raw({ EQ: '=', GT: '>', GTE: '>=', LT: '<', LTE: '<=' }[op as 'EQ']);
+      if (isIsoDate(given)) {
+        return sql`COALESCE(${isString} AND herald_timestamptz(${text}) ${operator} ${new Date(normalizeIsoDate(given)).toISOString()}::timestamptz, FALSE)`;
+      }
+      if (typeof given === 'number') {
+        return sql`COALESCE(jsonb_typeof(${x}) = 'number' AND (${x})::numeric ${operator} ${given}, FALSE)`;
+      }
+      if (op === 'EQ') return sql`COALESCE(${x} = ${JSON.stringify(given)}::jsonb, FALSE)`;
+      return sql`COALESCE(${isString} AND ${text} COLLATE "C" ${operator} ${String(given)} COLLATE "C", FALSE)`;
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { Prisma } from '../db/prisma.ts';
+import { ErrorCode, fromZodIssues, NotFoundError } from '../errors.ts';
+import type { Segment } from '../generated/prisma/client.ts';
+import type { Herald } from '../herald-context.ts';
+import { compileAudience, compileRule } from './compile.ts';
+import { type Audience, Audiences, type Rule, validateRule } from './rule.ts';
+
+export type { Segment };
+
+/** Who a query is about: a rule (or none: everyone) within an audience. */
+export interface Selection {
+  rule?: Rule | null;
+  audience?: Audience;
+}
+
+/** The one WHERE clause, on `"Contact" c`, that counting, paging and campaigns all use. */
+export function selectionSql(workspaceId: string, { rule, audience = 'ALL' }: Selection, now = new Date()): Prisma.Sql {
+  const conditions = [Prisma.sql`c."workspaceId" = ${workspaceId}::uuid`, compileAudience(audience)];
+  if (rule) conditions.push(compileRule(rule, { workspaceId, now }));
+  return Prisma.join(conditions, ' AND ');
+}
+
+export async function countContacts(herald: Herald, workspaceId: string, selection: Selection): Promise<number> {
+  const [row] = await herald.prisma.$queryRaw<{ count: bigint }[]>`
+    SELECT count(*) AS count FROM "Contact" c WHERE ${selectionSql(workspaceId, selection)}`;
+  return Number(row!.count);
+}
+
+/** Contact ids in id order after `afterId`: keyset paging, stable while contacts are added. */
+export async function contactIdsPage(
+  herald: Herald,
+  workspaceId: string,
+  selection: Selection,
+  { afterId, limit }: { afterId?: string | null; limit: number },
+): Promise<string[]> {
+  const after = afterId ? Prisma.sql`AND c.id > ${afterId}::uuid` : Prisma.empty;
+  const rows = await herald.prisma.$queryRaw<{ id: string }[]>`
+    SELECT c.id FROM "Contact" c WHERE ${selectionSql(workspaceId, selection)} ${after} ORDER BY c.id LIMIT ${limit}`;
+  return rows.map((row) => row.id);
+}
+
+const segmentInput = z.object({
+  name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+  audience: z.enum(Audiences).default('ALL'),
+});
+
+export async function createSegment(herald: Herald, workspaceId: string, input: { name: string; rule: unknown; audience?: Audience | null }): Promise<Segment> {
+  const parsed = segmentInput.safeParse({ name: input.name, audience: input.audience ?? undefined });
+  if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
+  const rule = validateRule(input.rule, ['input', 'rule']);
+  return herald.prisma.segment.create({ data: { workspaceId, ...parsed.data, rule: rule as Prisma.InputJsonObject } });
+}
+
+export async function updateSegment(
+  herald: Herald,
+  workspaceId: string,
+  id: string,
+  input: { name?: string | null; rule?: unknown; audience?: Audience | null },
+): Promise<Segment> {
+  const segment = await getSegment(herald, workspaceId, id);
+  const parsed = segmentInput.safeParse({ name: input.name ?? segment.name, audience: input.audience ?? segment.audience });
+  if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
+  const rule = input.rule == null ? undefined : (validateRule(input.rule, ['input', 'rule']) as Prisma.InputJsonObject);
+  return herald.prisma.segment.update({ where: { id: segment.id }, data: { ...parsed.data, rule } });
+}
+
+export async function deleteSegment(herald: Herald, workspaceId: string, id: string): Promise<{ id: string }> {
+  const segment = await getSegment(herald, workspaceId, id);
+  await herald.prisma.segment.delete({ where: { id: segment.id } });
+  return { id };
+}
+
+export async function getSegment(herald: Herald, workspaceId: string, id: string): Promise<Segment> {
+  const segment = await herald.prisma.segment.findFirst({ where: { id, workspaceId } });
+  if (!segment) throw new NotFoundError(ErrorCode.segmentNotFound, 'No segment with this id');
+  return segment;
+}
+
+export function selectionOf(segment: Segment): Selection {
+  return { rule: segment.rule as unknown as Rule, audience: segment.audience };
+}
