@@ -35,13 +35,10 @@ if (args.version) {
 
 async function runCliCommand(command) {
   const config = pgConfigFromUrl(requireUrl());
-  const quoted = `"${config.database.replaceAll('"', '""')}"`;
-  // CREATE/DROP DATABASE run from the server's maintenance database, as the native engine does.
-  const maintenance = { ...config, database: config.database === 'postgres' ? 'template1' : 'postgres' };
   try {
     if (command === 'can-connect-to-database') await runSql(config, 'SELECT 1');
-    else if (command === 'create-database') await runSql(maintenance, `CREATE DATABASE ${quoted}`);
-    else if (command === 'drop-database') await runSql(maintenance, `DROP DATABASE ${quoted}`);
+    else if (command === 'create-database') await createOrDropDatabase('CREATE', config);
+    else if (command === 'drop-database') await createOrDropDatabase('DROP', config);
     else throw new Error(`Unknown command: cli ${command}`);
     console.log(`${command}: ok`);
   } catch (error) {
@@ -51,6 +48,12 @@ async function runCliCommand(command) {
     process.stderr.write(`${JSON.stringify({ level: 'ERROR', target: 'schema_engine::logger', fields })}\n`);
     process.exitCode = 1;
   }
+}
+
+// Run from the server's maintenance database, as the native engine does.
+function createOrDropDatabase(verb, config) {
+  const maintenance = { ...config, database: config.database === 'postgres' ? 'template1' : 'postgres' };
+  return runSql(maintenance, `${verb} DATABASE "${config.database.replaceAll('"', '""')}"`);
 }
 
 function requireUrl() {
@@ -122,9 +125,9 @@ function serveJsonRpc() {
       case 'getDatabaseVersion':
         return (await engine()).version(params);
       case 'createDatabase': {
-        const { database } = pgConfigFromUrl(requireUrl());
-        await runSql({ ...pgConfigFromUrl(requireUrl()), database: 'postgres' }, `CREATE DATABASE "${database}"`);
-        return { databaseName: database };
+        const config = pgConfigFromUrl(requireUrl());
+        await createOrDropDatabase('CREATE', config);
+        return { databaseName: config.database };
       }
       case 'diff': {
         const result = await diff(params);
@@ -168,7 +171,8 @@ function serveJsonRpc() {
     } catch (error) {
       if (error instanceof WebAssembly.RuntimeError) return panic(error);
       const data = { is_panic: false, message: String(error?.message ?? error) };
-      if (error?.code) Object.assign(data, { error_code: error.code, meta: error.meta ?? {} });
+      const code = /^P\d{4}$/.test(error?.code ?? '') ? error.code : userFacingCode(error ?? {});
+      if (code) Object.assign(data, { error_code: code, meta: error.meta ?? {} });
       send(errorResponse(id, data));
     } finally {
       inFlight = undefined;

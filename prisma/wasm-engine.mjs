@@ -42,8 +42,9 @@ export async function loadSchemaEngineWasm() {
 }
 
 /**
- * node-postgres settings from a postgresql:// URL, as separate fields: adapter-pg builds the shadow
- * database's pool as `{ ...config, database }`, and a connectionString would override that database.
+ * node-postgres settings from a postgresql:// URL, as separate fields, so that `{ ...config, database }`
+ * reaches another database on the same server: pg lets a connectionString override `database` (which
+ * is why adapter-pg's own shadow database pool, given a connectionString, hits the main database).
  */
 export function pgConfigFromUrl(databaseUrl) {
   const url = new URL(databaseUrl);

@@ -41,7 +41,8 @@ export function compileRule(rule: Rule, context: CompileContext): Prisma.Sql {
   if ('or' in rule) return sql`(${Prisma.join(rule.or.map((child) => compileRule(child, context)), ' OR ')})`;
   if ('not' in rule) return sql`(NOT ${compileRule(rule.not, context)})`;
   if ('attribute' in rule) return compareJson(contactValue(rule.attribute.path), rule.attribute);
-  if ('tag' in rule) return sql`(c.tags @> ARRAY[${rule.tag.has}]::text[])`;
+  // Every condition is TRUE or FALSE, never NULL, so NOT means "everyone else".
+  if ('tag' in rule) return sql`COALESCE(c.tags @> ARRAY[${rule.tag.has}]::text[], FALSE)`;
   if ('identified' in rule) return sql`(c.identified = ${rule.identified})`;
   if ('pushSubscribed' in rule) {
     const exists = sql`EXISTS (SELECT 1 FROM "PushSubscription" s WHERE s."contactId" = c.id AND s.status = 'ACTIVE')`;
@@ -51,7 +52,7 @@ export function compileRule(rule: Rule, context: CompileContext): Prisma.Sql {
     const parts: Prisma.Sql[] = [];
     // Never seen counts as "not seen for N days".
     if (rule.lastSeen.olderThanDays != null) parts.push(sql`(c."lastSeenAt" IS NULL OR c."lastSeenAt" < ${daysBefore(now, rule.lastSeen.olderThanDays)})`);
-    if (rule.lastSeen.withinDays != null) parts.push(sql`(c."lastSeenAt" >= ${daysBefore(now, rule.lastSeen.withinDays)})`);
+    if (rule.lastSeen.withinDays != null) parts.push(sql`COALESCE(c."lastSeenAt" >= ${daysBefore(now, rule.lastSeen.withinDays)}, FALSE)`);
     return sql`(${Prisma.join(parts, ' AND ')})`;
   }
   if ('event' in rule) {
@@ -98,7 +99,8 @@ function countedEvents(
 
 function compareNumbers(left: Prisma.Sql, op: Op, value: number): Prisma.Sql {
   const operator = { EQ: '=', NEQ: '<>', GT: '>', GTE: '>=', LT: '<', LTE: '<=' }[op as 'EQ'];
-  return sql`COALESCE(${left} ${Prisma.raw(operator)} ${value}, FALSE)`;
+  // Typed explicitly: PostgreSQL would otherwise infer bigint from count(*) and refuse 150.5.
+  return sql`COALESCE((${left})::numeric ${Prisma.raw(operator)} ${value}::numeric, FALSE)`;
 }
 
 export function satisfies(left: number, op: Op, right: number): boolean {
@@ -154,7 +156,7 @@ function compareJson(x: Prisma.Sql, { path, op, value }: Condition): Prisma.Sql 
         return sql`COALESCE(${isString} AND herald_timestamptz(${text}) ${operator} ${new Date(normalizeIsoDate(given)).toISOString()}::timestamptz, FALSE)`;
       }
       if (typeof given === 'number') {
-        return sql`COALESCE(jsonb_typeof(${x}) = 'number' AND (${x})::numeric ${operator} ${given}, FALSE)`;
+        return sql`COALESCE(jsonb_typeof(${x}) = 'number' AND (${x})::numeric ${operator} ${given}::numeric, FALSE)`;
       }
       if (op === 'EQ') return sql`COALESCE(${x} = ${JSON.stringify(given)}::jsonb, FALSE)`;
       return sql`COALESCE(${isString} AND ${text} COLLATE "C" ${operator} ${String(given)} COLLATE "C", FALSE)`;
