@@ -5,6 +5,7 @@ import { type Context, workspaceIdOf } from '../graphql/context.ts';
 import { localId, requireLocalId } from '../graphql/ids.ts';
 import { type Audience, validateRule } from './rule.ts';
 import { AudienceEnum, SegmentRuleInput } from './inputs.ts';
+import { ContactRef } from '../contacts/schema.ts';
 import {
   contactIdsPage,
   countContacts,
@@ -38,6 +39,23 @@ async function contactsPage(
   return context.herald.prisma.contact.findMany({ ...loadRelations, where: { id: { in: ids } }, orderBy: { id: 'asc' } });
 }
 
+/** One connection type for every list of contacts: all contacts, a rule's, a segment's. */
+const ContactConnection = builder.connectionObject(
+  {
+    type: ContactRef,
+    name: 'ContactConnection',
+    fields: (t) => ({
+      totalCount: t.int({
+        resolve: (connection) => {
+          const { totalCount } = connection as { totalCount?: number | (() => number | Promise<number>) };
+          return typeof totalCount === 'function' ? totalCount() : (totalCount ?? 0);
+        },
+      }),
+    }),
+  },
+  { name: 'ContactEdge' },
+);
+
 const SegmentRef = builder.prismaNode('Segment', {
   id: { field: 'id' },
   nullable: true,
@@ -58,7 +76,7 @@ const SegmentRef = builder.prismaNode('Segment', {
       description: 'Members in a stable order (new contacts appear at the end).',
       totalCount: (segment, _args, context) => countContacts(context.herald, workspaceIdOf(context), selectionOf(segment)),
       resolve: (query, segment, _args, context) => contactsPage(context, selectionOf(segment), query),
-    }),
+    }, ContactConnection),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
@@ -117,7 +135,7 @@ builder.queryField('contacts', (t) =>
     args: { segment: t.arg({ type: SegmentRuleInput }), segmentId: t.arg.id() },
     totalCount: async (_parent, args, context) => countContacts(context.herald, workspaceIdOf(context), await selectionForContacts(args, context)),
     resolve: async (query, _root, args, context) => contactsPage(context, await selectionForContacts(args, context), query),
-  }, { name: 'ContactConnection' }, { name: 'ContactEdge' }),
+  }, ContactConnection),
 );
 
 async function selectionForContacts(args: { segment?: unknown; segmentId?: string | number | null }, context: Context): Promise<Selection> {
