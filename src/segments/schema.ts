@@ -7,7 +7,7 @@ import { type Audience, validateRule } from './rule.ts';
 import { AudienceEnum, SegmentRuleInput } from './inputs.ts';
 import { ContactRef } from '../contacts/schema.ts';
 import {
-  contactIdsPage,
+  contactsPage,
   countContacts,
   createSegment,
   deleteSegment,
@@ -26,17 +26,15 @@ function selectionFromArgs(rule: unknown, audience: Audience | null | undefined,
   }
 }
 
-/** Loads one page of a selection's contacts for a Pothos prisma connection (first/after only). */
-async function contactsPage(
+/** Translates a Pothos prisma connection's query (first/after only) into a keyset page. */
+function connectionPage(
   context: Context,
   selection: Selection,
   query: { take?: number; skip?: number; cursor?: { id?: string }; include?: object; select?: object },
 ) {
-  const { take = 21, skip: _skip, cursor, ...loadRelations } = query;
+  const { take = 21, skip: _skip, cursor, ...relations } = query;
   if (take < 0) throw new GraphQLError('Page forward with first and after', { extensions: { code: 'BAD_USER_INPUT' } });
-  const workspaceId = workspaceIdOf(context);
-  const ids = await contactIdsPage(context.herald, workspaceId, selection, { afterId: cursor?.id, limit: take });
-  return context.herald.prisma.contact.findMany({ ...loadRelations, where: { id: { in: ids } }, orderBy: { id: 'asc' } });
+  return contactsPage(context.herald, workspaceIdOf(context), selection, { afterId: cursor?.id, limit: take }, relations);
 }
 
 /** One connection type for every list of contacts: all contacts, a rule's, a segment's. */
@@ -75,7 +73,7 @@ const SegmentRef = builder.prismaNode('Segment', {
       maxSize: 1000,
       description: 'Members in a stable order (new contacts appear at the end).',
       totalCount: (segment, _args, context) => countContacts(context.herald, workspaceIdOf(context), selectionOf(segment)),
-      resolve: (query, segment, _args, context) => contactsPage(context, selectionOf(segment), query),
+      resolve: (query, segment, _args, context) => connectionPage(context, selectionOf(segment), query),
     }, ContactConnection),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -90,8 +88,7 @@ const SegmentPreview = builder.objectRef<Selection>('SegmentPreview').implement(
       args: { first: t.arg.int({ defaultValue: 10 }) },
       resolve: async (query, selection, { first }, context) => {
         const limit = Math.min(Math.max(first ?? 10, 0), 100);
-        const ids = await contactIdsPage(context.herald, workspaceIdOf(context), selection, { limit });
-        return context.herald.prisma.contact.findMany({ ...query, where: { id: { in: ids } }, orderBy: { id: 'asc' } });
+        return contactsPage(context.herald, workspaceIdOf(context), selection, { limit }, query);
       },
     }),
   }),
@@ -134,7 +131,7 @@ builder.queryField('contacts', (t) =>
     description: 'Contacts in a stable order, optionally only those matching a rule or a saved segment.',
     args: { segment: t.arg({ type: SegmentRuleInput }), segmentId: t.arg.id() },
     totalCount: async (_parent, args, context) => countContacts(context.herald, workspaceIdOf(context), await selectionForContacts(args, context)),
-    resolve: async (query, _root, args, context) => contactsPage(context, await selectionForContacts(args, context), query),
+    resolve: async (query, _root, args, context) => connectionPage(context, await selectionForContacts(args, context), query),
   }, ContactConnection),
 );
 

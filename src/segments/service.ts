@@ -40,6 +40,18 @@ export async function contactIdsPage(
   return rows.map((row) => row.id);
 }
 
+/** One page of a selection's contacts in id order, with the relations a caller asks for loaded alongside. */
+export async function contactsPage(
+  herald: Herald,
+  workspaceId: string,
+  selection: Selection,
+  page: { afterId?: string | null; limit: number },
+  relations: { include?: Prisma.ContactInclude; select?: Prisma.ContactSelect } = {},
+) {
+  const ids = await contactIdsPage(herald, workspaceId, selection, page);
+  return herald.prisma.contact.findMany({ ...relations, where: { id: { in: ids } }, orderBy: { id: 'asc' } });
+}
+
 const segmentInput = z.object({
   name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
   audience: z.enum(Audiences).default('ALL'),
