@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
-import { ErrorCode, NotFoundError, ValidationError } from '../errors.ts';
+import { ValidationError } from '../errors.ts';
 import type { Event } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { resolveContacts } from './resolve.ts';
@@ -68,8 +68,7 @@ export async function trackEvent(herald: Herald, workspaceId: string, input: Eve
   const { ids } = await trackEvents(herald, workspaceId, [input], true);
   const id = ids[0];
   if (id) return herald.prisma.event.findUniqueOrThrow({ where: { id } });
+  // Not stored only because its idempotency key was seen before: answer the first event.
   const idempotencyKey = (input as { idempotencyKey: string }).idempotencyKey;
-  const first = await herald.prisma.event.findUnique({ where: { workspaceId_idempotencyKey: { workspaceId, idempotencyKey } } });
-  if (!first) throw new NotFoundError(ErrorCode.contactNotFound, 'The event was not stored');
-  return first;
+  return herald.prisma.event.findUniqueOrThrow({ where: { workspaceId_idempotencyKey: { workspaceId, idempotencyKey } } });
 }
