@@ -1,6 +1,6 @@
-import { GraphQLError } from 'graphql';
 import { builder } from '../graphql/builder.ts';
 import { workspaceIdOf } from '../graphql/context.ts';
+import { inQuery } from '../graphql/errors.ts';
 import { localId } from '../graphql/ids.ts';
 import { findContact } from './service.ts';
 
@@ -74,13 +74,10 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'One contact, by exactly one of id, externalId or email.',
     args: { id: t.arg.id(), externalId: t.arg.string(), email: t.arg.string() },
-    resolve: async (query, _root, args, context) => {
-      if ([args.id, args.externalId, args.email].filter((value) => value != null).length !== 1) {
-        throw new GraphQLError('Give exactly one of id, externalId or email', { extensions: { code: 'BAD_USER_INPUT' } });
-      }
-      const id = args.id == null ? null : localId(String(args.id), 'Contact');
-      if (args.id != null && !id) return null;
+    resolve: (query, _root, args, context) => inQuery(async () => {
+      // A malformed id is still "an id was given": it just finds nobody.
+      const id = args.id == null ? null : (localId(String(args.id), 'Contact') ?? '');
       return findContact(context.herald, workspaceIdOf(context), { id, externalId: args.externalId, email: args.email }, query);
-    },
+    }),
   }),
 }));

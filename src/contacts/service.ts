@@ -54,7 +54,7 @@ export async function findContact(
   const given = Object.entries(lookup).filter(([, value]) => value != null);
   if (given.length !== 1) throw ValidationError.field(['id'], 'give exactly one of id, externalId or email');
   const { id, externalId, email } = lookup;
-  if (id) return herald.prisma.contact.findFirst({ ...query, where: { id, workspaceId } });
+  if (id != null) return id ? herald.prisma.contact.findFirst({ ...query, where: { id, workspaceId } }) : null;
   if (externalId) return herald.prisma.contact.findUnique({ ...query, where: { workspaceId_externalId: { workspaceId, externalId } } });
   return herald.prisma.contact.findUnique({ ...query, where: { workspaceId_email: { workspaceId, email: email!.toLowerCase() } } });
 }

@@ -1,3 +1,4 @@
+import { GraphQLError } from 'graphql';
 import { ConflictError, type FieldError, HeraldError, NotFoundError, ValidationError } from '../errors.ts';
 import { builder } from './builder.ts';
 
@@ -40,3 +41,19 @@ builder.objectType(ConflictError, {
 });
 
 export { FieldErrorRef };
+
+/**
+ * Queries have no typed result union, so there an expected failure becomes a GraphQL error with a
+ * code (and the field errors) instead of being masked as unexpected.
+ */
+export async function inQuery<T>(run: () => T | Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof ValidationError) {
+      throw new GraphQLError(error.message, { extensions: { code: 'BAD_USER_INPUT', fieldErrors: error.fieldErrors } });
+    }
+    if (error instanceof NotFoundError) throw new GraphQLError(error.message, { extensions: { code: 'NOT_FOUND' } });
+    throw error;
+  }
+}

@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
-import { ErrorCode, ValidationError } from '../errors.ts';
+import { ErrorCode } from '../errors.ts';
+import { inQuery } from '../graphql/errors.ts';
 import { builder } from '../graphql/builder.ts';
 import { type Context, workspaceIdOf } from '../graphql/context.ts';
 import { localId, requireLocalId } from '../graphql/ids.ts';
@@ -9,6 +10,7 @@ import { ContactRef } from '../contacts/schema.ts';
 import {
   contactsPage,
   countContacts,
+  getSegment,
   createSegment,
   deleteSegment,
   type Selection,
@@ -16,14 +18,8 @@ import {
   updateSegment,
 } from './service.ts';
 
-/** In a query (not a mutation, which has typed results) a bad rule is a BAD_USER_INPUT error naming where. */
 function selectionFromArgs(rule: unknown, audience: Audience | null | undefined, path: string[]): Selection {
-  try {
-    return { rule: rule == null ? null : validateRule(rule, path), audience: audience ?? 'ALL' };
-  } catch (error) {
-    if (!(error instanceof ValidationError)) throw error;
-    throw new GraphQLError(error.message, { extensions: { code: 'BAD_USER_INPUT', fieldErrors: error.fieldErrors } });
-  }
+  return { rule: rule == null ? null : validateRule(rule, path), audience: audience ?? 'ALL' };
 }
 
 /** Translates a Pothos prisma connection's query (first/after only) into a keyset page. */
@@ -117,7 +113,7 @@ builder.queryFields((t) => ({
       rule: t.arg({ type: SegmentRuleInput, required: true }),
       audience: t.arg({ type: AudienceEnum, defaultValue: 'ALL' }),
     },
-    resolve: (_root, { rule, audience }) => selectionFromArgs(rule, audience, ['rule']),
+    resolve: (_root, { rule, audience }) => inQuery(() => selectionFromArgs(rule, audience, ['rule'])),
   }),
 }));
 
@@ -130,19 +126,15 @@ builder.queryField('contacts', (t) =>
     maxSize: 1000,
     description: 'Contacts in a stable order, optionally only those matching a rule or a saved segment.',
     args: { segment: t.arg({ type: SegmentRuleInput }), segmentId: t.arg.id() },
-    totalCount: async (_parent, args, context) => countContacts(context.herald, workspaceIdOf(context), await selectionForContacts(args, context)),
-    resolve: async (query, _root, args, context) => connectionPage(context, await selectionForContacts(args, context), query),
+    totalCount: (_parent, args, context) => inQuery(async () => countContacts(context.herald, workspaceIdOf(context), await selectionForContacts(args, context))),
+    resolve: (query, _root, args, context) => inQuery(async () => connectionPage(context, await selectionForContacts(args, context), query)),
   }, ContactConnection),
 );
 
 async function selectionForContacts(args: { segment?: unknown; segmentId?: string | number | null }, context: Context): Promise<Selection> {
-  if (args.segmentId != null) {
-    const id = localId(String(args.segmentId), 'Segment');
-    const segment = id ? await context.herald.prisma.segment.findFirst({ where: { id, workspaceId: workspaceIdOf(context) } }) : null;
-    if (!segment) throw new GraphQLError('No segment with this id', { extensions: { code: 'NOT_FOUND' } });
-    return selectionOf(segment);
-  }
-  return selectionFromArgs(args.segment, 'ALL', ['segment']);
+  if (args.segmentId == null) return selectionFromArgs(args.segment, 'ALL', ['segment']);
+  const id = requireLocalId(String(args.segmentId), 'Segment', ErrorCode.segmentNotFound);
+  return selectionOf(await getSegment(context.herald, workspaceIdOf(context), id));
 }
 
 const DeletedSegment = builder.objectRef<{ id: string }>('DeletedSegment').implement({ fields: (t) => ({ id: t.exposeID('id') }) });
