@@ -21,6 +21,14 @@ const schema = z.object({
   AGENDA_MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL').optional(),
   HERALD_PUBLIC_RATE_LIMIT: z.coerce.number().int().positive().default(600),
   HERALD_MAX_BODY_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
+  /** Extra CA certificates (PEM file) trusted for push services: a private or test push service. */
+  HERALD_PUSH_CA: z.string().min(1).optional(),
+  HERALD_PUSH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
+  HERALD_PUSH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  HERALD_PUSH_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  HERALD_PUSH_RETRY_BASE_MS: z.coerce.number().int().min(1).default(2_000),
+  /** The VAPID `sub` claim: a mailto: or https: contact push services may use to reach you. */
+  HERALD_VAPID_SUBJECT: z.string().regex(/^(mailto:|https:)/, 'must start with mailto: or https:').default('mailto:push@herald.invalid'),
   NODE_ENV: z.string().default('production'),
 });
 

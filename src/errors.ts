@@ -15,6 +15,10 @@ export const ErrorCode = {
   subscriptionNotFound: 'push_subscription/not_found',
   rateLimited: 'request/rate_limited',
   segmentNotFound: 'segment/not_found',
+  segmentInUse: 'segment/in_use',
+  campaignNotFound: 'campaign/not_found',
+  campaignIllegalTransition: 'campaign/illegal_transition',
+  messageNotFound: 'message/not_found',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -9,6 +9,8 @@ import { Redis } from 'ioredis';
 export type EventMap = {
   /** Something counted by `workspaceStats` changed in this workspace. */
   'workspace:changed': [workspaceId: string, change: { reason: string }];
+  /** A campaign's status or counters changed. */
+  'campaign:changed': [campaignId: string, change: { reason: string }];
 };
 
 export type Events = ReturnType<typeof createPubSub<EventMap>> & { close(): Promise<void> };

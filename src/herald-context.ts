@@ -3,6 +3,7 @@ import type { PrismaClient } from './db/prisma.ts';
 import type { Logger } from './logger.ts';
 import type { Events } from './events.ts';
 import type { Agenda } from './jobs/agenda.ts';
+import type { PushClient } from './delivery/push-client.ts';
 
 /** The long-lived pieces every domain service may need, created once per Herald instance. */
 export interface Herald {
@@ -14,4 +15,8 @@ export interface Herald {
   agenda: Agenda;
   /** HERALD_ADMIN_TOKEN, or the one generated into the data folder. */
   adminToken: string;
+  /** HERALD_PUBLIC_URL, else the address this process listens on: the base of tracking URLs. */
+  publicUrl: string;
+  /** Keep-alive HTTPS connections to push services, shared by every send of this process. */
+  push: PushClient;
 }

@@ -10,8 +10,9 @@ import { applyMigrations } from './db/migrate.ts';
 import { createPrisma } from './db/prisma.ts';
 import { createEvents } from './events.ts';
 import type { Herald } from './herald-context.ts';
-import { type Agenda, startAgenda } from './jobs/agenda.ts';
-import { defineJobs } from './jobs/registry.ts';
+import { type Agenda, createAgenda } from './jobs/agenda.ts';
+import { defineJobs, startRecurringJobs } from './jobs/registry.ts';
+import { PushClient } from './delivery/push-client.ts';
 import type { Logger } from './logger.ts';
 import { createHttpServer } from './server/http.ts';
 import { databaseQueries } from './server/metrics.ts';
@@ -69,9 +70,12 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     const { token: adminToken, generated } = await adminTokenFor(config, dataDir);
 
     // `agenda` is filled in below: job definitions need the herald they run against.
-    const herald = { config, prisma, log, events, adminToken } as Herald;
+    const push = new PushClient(config);
+    cleanup.push(async () => push.close());
+    const publicUrl = (config.HERALD_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, '');
+    const herald = { config, prisma, log, events, adminToken, publicUrl, push } as Herald;
     const runsJobs = config.HERALD_ROLE !== 'api';
-    const jobs = await startAgenda({
+    const jobs = await createAgenda({
       databaseUrl,
       mongoUrl: config.AGENDA_MONGO_URL,
       log,
@@ -106,6 +110,10 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     const { port } = server.address() as AddressInfo;
     const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    if (!config.HERALD_PUBLIC_URL) herald.publicUrl = url;
+    // Jobs start last: they may send pushes, whose tracking URLs need the address above.
+    await jobs.start();
+    if (runsJobs) await startRecurringJobs(jobs.agenda);
     log.info({ url, role: config.HERALD_ROLE }, 'Herald is listening');
     return { herald, url, databaseUrl, adminTokenGenerated: generated, stop };
   } catch (error) {

@@ -5,5 +5,8 @@ import '../stats/schema.ts';
 import '../contacts/schema.ts';
 import '../contacts/mutations.ts';
 import '../segments/schema.ts';
+import '../campaigns/schema.ts';
+import '../campaigns/mutations.ts';
+import '../delivery/schema.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -21,14 +21,20 @@ const AGENDA_SCHEMA_LOCK = 72707370;
  * A started Agenda on PostgreSQL, its tables in their own `agenda` schema so Prisma never sees
  * them as drift. Every role starts one: only a started instance sends the LISTEN/NOTIFY wake-up.
  */
-export async function startAgenda({ databaseUrl, mongoUrl, log, define }: JobStoreOptions): Promise<{ agenda: Agenda; close(): Promise<void> }> {
+export interface JobStore {
+  agenda: Agenda;
+  /** Starts processing jobs: called once the rest of the process is ready for them. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createAgenda({ databaseUrl, mongoUrl, log, define }: JobStoreOptions): Promise<JobStore> {
   if (mongoUrl) {
     const { MongoBackend } = await import('@agendajs/mongo-backend');
     const agenda = new Agenda({ backend: new MongoBackend({ address: mongoUrl }), processEvery: '5 seconds' });
     define?.(agenda);
-    await agenda.start();
     log.info('Agenda jobs are stored in MongoDB');
-    return { agenda, close: async () => void (await agenda.drain({ timeout: 30_000 })) };
+    return { agenda, start: () => agenda.start(), close: async () => void (await agenda.drain({ timeout: 30_000 })) };
   }
 
   // The LISTEN connection holds one pooled client for good, hence max ≥ 2.
@@ -43,14 +49,18 @@ export async function startAgenda({ databaseUrl, mongoUrl, log, define }: JobSto
     // Agenda creates its tables as soon as it is constructed, so that happens under the lock too.
     agenda = new Agenda({ backend: new PostgresBackend({ pool }), processEvery: '5 seconds' });
     define?.(agenda);
-    await agenda.start();
+    await agenda.ready;
   } finally {
     await setup.query('SELECT pg_advisory_unlock($1)', [AGENDA_SCHEMA_LOCK]).catch(() => {});
     await setup.end();
   }
 
+  agenda.on('fail', (error: Error, job: { attrs: { name: string; data: unknown } }) =>
+    log.error({ err: error, job: job.attrs.name, data: job.attrs.data }, 'job failed'),
+  );
   return {
     agenda,
+    start: () => agenda.start(),
     async close() {
       // Running jobs finish (up to 30 s); jobs not yet started stay queued for the next worker.
       const result = await agenda.drain({ timeout: 30_000 });

@@ -5,7 +5,7 @@ export const OpEnum = builder.enumType('Op', { values: Ops });
 export const AudienceEnum = builder.enumType('Audience', { values: Audiences });
 const AggregateFnEnum = builder.enumType('AggregateFn', { values: AggregateFns });
 
-const ConditionInput = builder.inputType('ConditionInput', {
+export const ConditionInput = builder.inputType('ConditionInput', {
   description: 'A comparison on a contact field ("email", "createdAt"…), an attribute ("address.country") or an event property.',
   fields: (t) => ({
     path: t.string({ required: true }),

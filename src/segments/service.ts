@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Prisma } from '../db/prisma.ts';
-import { ErrorCode, fromZodIssues, NotFoundError } from '../errors.ts';
+import { ConflictError, ErrorCode, fromZodIssues, NotFoundError } from '../errors.ts';
 import type { Segment } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { compileAudience, compileRule } from './compile.ts';
@@ -77,9 +77,31 @@ export async function updateSegment(
   return herald.prisma.segment.update({ where: { id: segment.id }, data: { ...parsed.data, rule } });
 }
 
+/** Campaigns in these states still read their segment; it cannot be deleted under them. */
+const SEGMENT_IN_USE = ['SCHEDULED', 'SENDING', 'ACTIVE', 'PAUSED'] as const;
+
+/**
+ * Deletes a segment no live campaign uses. Drafts and finished campaigns that named it keep its
+ * rule as their own, so their audience still reads the same.
+ */
 export async function deleteSegment(herald: Herald, workspaceId: string, id: string): Promise<{ id: string }> {
   const segment = await getSegment(herald, workspaceId, id);
-  await herald.prisma.segment.delete({ where: { id: segment.id } });
+  await herald.prisma.$transaction(async (tx) => {
+    // Lock the segment first: a campaign scheduled meanwhile waits for this to finish, then fails its segment check.
+    await tx.$queryRaw`SELECT id FROM "Segment" WHERE id = ${segment.id}::uuid FOR UPDATE`;
+    const live = await tx.campaign.findMany({ where: { segmentId: segment.id, status: { in: [...SEGMENT_IN_USE] } }, select: { name: true, status: true }, take: 3 });
+    if (live.length) {
+      const names = live.map((campaign) => `"${campaign.name}" (${campaign.status})`).join(', ');
+      throw new ConflictError(`The segment is used by ${names}; pause and cancel those campaigns or change their audience first`, ErrorCode.segmentInUse);
+    }
+    const users = await tx.campaign.findMany({ where: { segmentId: segment.id }, select: { id: true, audienceRule: true } });
+    for (const campaign of users) {
+      const rules = [segment.rule, campaign.audienceRule].filter((rule) => rule != null) as Prisma.InputJsonObject[];
+      const rule = rules.length === 1 ? rules[0]! : { and: rules };
+      await tx.campaign.update({ where: { id: campaign.id }, data: { segmentId: null, audienceRule: rule } });
+    }
+    await tx.segment.delete({ where: { id: segment.id } });
+  });
   return { id };
 }
 

@@ -1,0 +1,198 @@
+import { Liquid, type Template } from 'liquidjs';
+import { z } from 'zod';
+
+/**
+ * What a push shows. Title, body and every URL are Liquid templates over `contact` (and `event`
+ * for triggered campaigns), checked when the campaign is saved and rendered once per message.
+ */
+export const Urgencies = ['VERY_LOW', 'LOW', 'NORMAL', 'HIGH'] as const;
+export type Urgency = (typeof Urgencies)[number];
+
+/** Push services refuse encrypted bodies over 4,096 bytes. */
+export const MAX_ENCRYPTED_BYTES = 4096;
+/** aes128gcm adds a 86-byte header (salt, record size, sender key), a padding delimiter and a 16-byte tag. */
+export const ENCRYPTION_OVERHEAD_BYTES = 86 + 1 + 16;
+/** At save time each `{{ … }}` counts as this many bytes: the worst case Herald promises to fit. */
+export const WORST_CASE_OUTPUT_BYTES = 64;
+export const MAX_TTL_SECONDS = 28 * 24 * 3600;
+
+export const liquid = new Liquid({
+  strictFilters: true,
+  ownPropertyOnly: true,
+  // A template is a few lines of text: stop one that loops or allocates its way into a DoS.
+  parseLimit: 10_000,
+  renderLimit: 50,
+  memoryLimit: 1_000_000,
+});
+
+const template = (max: number) =>
+  z
+    .string()
+    .max(max, `must be at most ${max} characters`)
+    .superRefine((source, context) => {
+      try {
+        liquid.parse(source);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: `is not a valid Liquid template: ${firstLine(error)}` });
+      }
+    });
+
+/** An absolute http(s) URL, possibly with Liquid in it; checked with every `{{ … }}` filled in. */
+const urlTemplate = template(2048).superRefine((source, context) => {
+  if (!isHttpUrl(worstCaseSource(source))) context.addIssue({ code: 'custom', message: 'must be an absolute http(s) URL' });
+});
+
+export const contentInput = z.object({
+  title: template(250).refine((title) => title.trim().length > 0, 'must not be empty'),
+  body: template(1000).nullish(),
+  iconUrl: urlTemplate.nullish(),
+  imageUrl: urlTemplate.nullish(),
+  badgeUrl: urlTemplate.nullish(),
+  url: urlTemplate,
+  actions: z
+    .array(
+      z.object({
+        action: z.string().regex(/^[\w-]{1,64}$/, 'must be 1-64 letters, digits, _ or -'),
+        title: template(100).refine((title) => title.trim().length > 0, 'must not be empty'),
+        url: urlTemplate.nullish(),
+      }),
+    )
+    .max(2, 'at most 2 actions')
+    .nullish(),
+  ttlSeconds: z.number().int().min(0, 'must be at least 0').max(MAX_TTL_SECONDS, `must be at most ${MAX_TTL_SECONDS} (28 days)`).nullish(),
+  urgency: z.enum(Urgencies).nullish(),
+  // RFC 8030: at most 32 characters of the URL-safe base64 alphabet.
+  topic: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1-32 characters of A-Z a-z 0-9 _ -').nullish(),
+  requireInteraction: z.boolean().nullish(),
+});
+export type Content = z.output<typeof contentInput>;
+
+/** The JSON the service worker receives (API.md "Push payload"). */
+export interface PushPayload {
+  title: string;
+  body: string;
+  icon?: string;
+  image?: string;
+  badge?: string;
+  url: string;
+  actions: { action: string; title: string; url?: string }[];
+  requireInteraction: boolean;
+  tag: string;
+  token: string;
+  trackUrl: string;
+}
+
+/** A campaign's templates parsed once, rendered per recipient. */
+export class CompiledContent {
+  private readonly templates = new Map<string, Template[]>();
+
+  constructor(readonly content: Content) {
+    for (const [key, source] of templateSources(content)) this.templates.set(key, liquid.parse(source));
+  }
+
+  /** Renders every template for one recipient; throws a RenderError naming the field. */
+  render(scope: Record<string, unknown>, ids: { tag: string; token: string; trackUrl: string }): PushPayload {
+    const text = (key: string) => {
+      const templates = this.templates.get(key);
+      if (!templates) return undefined;
+      try {
+        return liquid.renderSync(templates, scope) as string;
+      } catch (error) {
+        throw new RenderError(key, firstLine(error));
+      }
+    };
+    const url = (key: string) => {
+      const value = text(key)?.trim();
+      if (value !== undefined && !isHttpUrl(value)) throw new RenderError(key, 'did not render to an absolute http(s) URL');
+      return value || undefined;
+    };
+    const { content } = this;
+    return withoutUndefined({
+      title: text('title')!,
+      body: text('body') ?? '',
+      icon: url('iconUrl'),
+      image: url('imageUrl'),
+      badge: url('badgeUrl'),
+      url: url('url')!,
+      actions: (content.actions ?? []).map((action, index) =>
+        withoutUndefined({ action: action.action, title: text(`actions.${index}.title`)!, url: url(`actions.${index}.url`) }),
+      ),
+      requireInteraction: content.requireInteraction ?? false,
+      ...ids,
+    });
+  }
+}
+
+export class RenderError extends Error {
+  constructor(
+    readonly field: string,
+    detail: string,
+  ) {
+    super(`${field}: ${detail}`);
+  }
+}
+
+/** Bytes a payload occupies once encrypted for a push service. */
+export function encryptedSize(payload: PushPayload | string): number {
+  return Buffer.byteLength(typeof payload === 'string' ? payload : JSON.stringify(payload)) + ENCRYPTION_OVERHEAD_BYTES;
+}
+
+/**
+ * The largest payload this content can produce, with every `{{ … }}` taken as
+ * WORST_CASE_OUTPUT_BYTES of text that JSON must escape, and the longest token and trackUrl.
+ */
+export function worstCaseSize(content: Content, trackUrl: string): number {
+  const worst = (source: string | null | undefined) => (source == null ? undefined : worstCaseSource(source));
+  const payload: PushPayload = {
+    title: worst(content.title)!,
+    body: worst(content.body) ?? '',
+    icon: worst(content.iconUrl),
+    image: worst(content.imageUrl),
+    badge: worst(content.badgeUrl),
+    url: worst(content.url)!,
+    actions: (content.actions ?? []).map((action) => ({ action: action.action, title: worst(action.title)!, url: worst(action.url) })),
+    requireInteraction: content.requireInteraction ?? false,
+    tag: '0'.repeat(36),
+    token: '0'.repeat(TOKEN_LENGTH),
+    trackUrl,
+  };
+  return encryptedSize(payload);
+}
+
+/** Length of a tracking token (see tracking/token.ts): 16-byte id and 16-byte MAC, base64url, a dot. */
+export const TOKEN_LENGTH = 22 + 1 + 22;
+
+function worstCaseSource(source: string): string {
+  // Tags ({% … %}) render to nothing here; outputs to the worst-case filler.
+  const filled = source.replace(/\{\{-?[\s\S]*?-?\}\}/g, 'x'.repeat(WORST_CASE_OUTPUT_BYTES));
+  return filled.replace(/\{%-?[\s\S]*?-?%\}/g, '');
+}
+
+function* templateSources(content: Content): Generator<[string, string]> {
+  for (const key of ['title', 'body', 'iconUrl', 'imageUrl', 'badgeUrl', 'url'] as const) {
+    const source = content[key];
+    if (source != null) yield [key, source];
+  }
+  for (const [index, action] of (content.actions ?? []).entries()) {
+    yield [`actions.${index}.title`, action.title];
+    if (action.url != null) yield [`actions.${index}.url`, action.url];
+  }
+}
+
+function isHttpUrl(value: string): boolean {
+  if (!/^https?:\/\//i.test(value)) return false;
+  try {
+    new URL(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function firstLine(error: unknown): string {
+  return String(error instanceof Error ? error.message : error).split('\n')[0]!;
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as T;
+}

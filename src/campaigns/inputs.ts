@@ -1,0 +1,84 @@
+import { builder } from '../graphql/builder.ts';
+import { AudienceEnum, ConditionInput, SegmentRuleInput } from '../segments/inputs.ts';
+import { Urgencies } from './content.ts';
+import { CampaignKinds, CampaignStatuses } from './validation.ts';
+
+export const CampaignKindEnum = builder.enumType('CampaignKind', { values: CampaignKinds });
+export const CampaignStatusEnum = builder.enumType('CampaignStatus', { values: CampaignStatuses });
+export const UrgencyEnum = builder.enumType('Urgency', { values: Urgencies });
+
+const ActionInput = builder.inputType('CampaignActionInput', {
+  description: 'A button on the notification; without url it opens the campaign url.',
+  fields: (t) => ({
+    action: t.string({ required: true, description: 'An id for the button: letters, digits, _ or - (at most 64).' }),
+    title: t.string({ required: true }),
+    url: t.string(),
+  }),
+});
+
+export const ContentInput = builder.inputType('CampaignContentInput', {
+  description: 'Title, body and URLs are Liquid templates over `contact` (fields and attributes), e.g. "Hi {{ contact.firstName | default: \'there\' }}".',
+  fields: (t) => ({
+    title: t.string({ required: true }),
+    body: t.string(),
+    iconUrl: t.string(),
+    imageUrl: t.string({ description: 'A large image: set it for a rich push.' }),
+    badgeUrl: t.string(),
+    url: t.string({ required: true, description: 'Opened when the notification is clicked.' }),
+    actions: t.field({ type: [ActionInput], description: 'At most 2.' }),
+    ttlSeconds: t.int({ description: 'How long a push service keeps the message for an offline browser (default and at most 28 days).' }),
+    urgency: t.field({ type: UrgencyEnum }),
+    topic: t.string({ description: 'A newer push with the same topic replaces one not yet delivered.' }),
+    requireInteraction: t.boolean(),
+  }),
+});
+
+const CampaignAudienceInput = builder.inputType('CampaignAudienceInput', {
+  description: "A saved segment, a rule of the campaign's own, or both (contacts must match both); none means everyone of `type`.",
+  fields: (t) => ({
+    segmentId: t.id(),
+    rule: t.field({ type: SegmentRuleInput }),
+    type: t.field({ type: AudienceEnum, description: "Defaults to the segment's audience, else ALL." }),
+  }),
+});
+
+const TriggerInput = builder.inputType('CampaignTriggerInput', {
+  fields: (t) => ({
+    event: t.string({ required: true }),
+    where: t.field({ type: [ConditionInput], description: 'Filters on the event properties, e.g. cart_value GT 100.' }),
+    delaySeconds: t.int(),
+    exceptionEvents: t.stringList({ description: 'Any of these between the trigger and the send cancels the message.' }),
+    reEligibleAfterSeconds: t.int({ description: 'How soon the same contact may get this campaign again; absent: once ever.' }),
+  }),
+});
+
+const WindowInput = builder.inputType('DeliveryWindowInput', {
+  description: "Hours in the recipient's time zone when messages may go out; may wrap midnight (22:00-07:00).",
+  fields: (t) => ({ start: t.field({ type: 'LocalTime', required: true }), end: t.field({ type: 'LocalTime', required: true }) }),
+});
+
+const ConversionInput = builder.inputType('ConversionInput', {
+  fields: (t) => ({ event: t.string({ required: true }), withinSeconds: t.int({ required: true }) }),
+});
+
+/** The fields of a campaign; createCampaign requires name, kind and content, updateCampaign none. */
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+const campaignFields = <Required extends boolean>(required: Required) => (t: PothosSchemaTypes.InputFieldBuilder<Types, 'InputObject'>) => ({
+  name: t.string({ required }),
+  kind: t.field({ type: CampaignKindEnum, required }),
+  content: t.field({ type: ContentInput, required }),
+  audience: t.field({ type: CampaignAudienceInput }),
+  activeUntil: t.field({ type: 'DateTime', description: 'Not shown after this; also shortens the push TTL.' }),
+  startAt: t.field({ type: 'DateTime', description: 'TRIGGERED: triggers before this are ignored.' }),
+  endAt: t.field({ type: 'DateTime', description: 'TRIGGERED: triggers after this are ignored.' }),
+  trigger: t.field({ type: TriggerInput, description: 'TRIGGERED only.' }),
+  deliveryWindow: t.field({ type: WindowInput }),
+  frequencyCapped: t.boolean({ description: "Counts against the workspace's frequency caps (default true); false for transactional pushes." }),
+  conversion: t.field({ type: ConversionInput }),
+});
+
+export const CampaignInput = builder.inputType('CampaignInput', { fields: campaignFields(true) });
+export const UpdateCampaignInput = builder.inputType('UpdateCampaignInput', {
+  description: 'Fields left out keep their values.',
+  fields: (t) => ({ id: t.id({ required: true }), ...campaignFields(false)(t) }),
+});

@@ -1,0 +1,98 @@
+import type { Prisma } from '../db/prisma.ts';
+import { ValidationError } from '../errors.ts';
+import { transition } from '../delivery/ledger.ts';
+import { enqueueDeliver, enqueuePrepare } from '../delivery/queue.ts';
+import { earliestLocalInstant } from '../delivery/time.ts';
+import type { Herald } from '../herald-context.ts';
+import { type Campaign, conflictNow, getCampaign, requireKind, requireStatus } from './service.ts';
+import type { CampaignStatus } from './validation.ts';
+
+/**
+ * The campaign state machine: DRAFT → SCHEDULED → SENDING → SENT for broadcasts, DRAFT → ACTIVE
+ * for triggered campaigns, PAUSED in between, CANCELED and ARCHIVED at the end. Every move is one
+ * conditional UPDATE, so two callers racing cannot both win; the loser gets a ConflictError.
+ */
+async function move(
+  herald: Herald,
+  workspaceId: string,
+  id: string,
+  from: readonly CampaignStatus[],
+  action: string,
+  data: Prisma.CampaignUpdateManyMutationInput & { status: CampaignStatus },
+): Promise<Campaign> {
+  const campaign = await getCampaign(herald, workspaceId, id);
+  requireStatus(campaign, from, action);
+  const { count } = await herald.prisma.campaign.updateMany({ where: { id, workspaceId, status: { in: [...from] } }, data });
+  if (count === 0) return conflictNow(herald, workspaceId, id, action);
+  herald.events.publish('campaign:changed', id, { reason: data.status.toLowerCase() });
+  return getCampaign(herald, workspaceId, id);
+}
+
+const MAX_SCHEDULE_AHEAD_MS = 366 * 24 * 3600 * 1000;
+
+/** Sends a broadcast at `sendAt`, or with `localTime` at sendAt's wall-clock time in each recipient's zone. */
+export async function scheduleCampaign(herald: Herald, workspaceId: string, input: { id: string; sendAt: Date; localTime?: boolean | null }): Promise<Campaign> {
+  const campaign = await getCampaign(herald, workspaceId, input.id);
+  requireKind(campaign, 'BROADCAST', 'scheduled');
+  const now = Date.now();
+  if (input.sendAt.getTime() < now - 60_000) throw ValidationError.field(['input', 'sendAt'], 'must not be in the past');
+  if (input.sendAt.getTime() > now + MAX_SCHEDULE_AHEAD_MS) throw ValidationError.field(['input', 'sendAt'], 'must be within a year');
+  const localTime = input.localTime ?? false;
+  const scheduled = await move(herald, workspaceId, input.id, ['DRAFT', 'SCHEDULED'], 'scheduled', { status: 'SCHEDULED', sendAt: input.sendAt, localTime });
+  const { timezone } = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: workspaceId }, select: { timezone: true } });
+  await enqueuePrepare(herald, scheduled.id, localTime ? earliestLocalInstant(input.sendAt, timezone) : input.sendAt);
+  return scheduled;
+}
+
+export async function sendCampaignNow(herald: Herald, workspaceId: string, id: string): Promise<Campaign> {
+  requireKind(await getCampaign(herald, workspaceId, id), 'BROADCAST', 'sent');
+  const now = new Date();
+  const sending = await move(herald, workspaceId, id, ['DRAFT', 'SCHEDULED'], 'sent', { status: 'SENDING', sendAt: now, localTime: false, startedAt: now });
+  await enqueuePrepare(herald, id);
+  return sending;
+}
+
+/** A TRIGGERED campaign starts listening for its trigger event. */
+export async function activateCampaign(herald: Herald, workspaceId: string, id: string): Promise<Campaign> {
+  requireKind(await getCampaign(herald, workspaceId, id), 'TRIGGERED', 'activated');
+  return move(herald, workspaceId, id, ['DRAFT'], 'activated', { status: 'ACTIVE', startedAt: new Date() });
+}
+
+/** Stops sending (within a second) or listening; resumeCampaign continues where it stopped. */
+export async function pauseCampaign(herald: Herald, workspaceId: string, id: string): Promise<Campaign> {
+  const campaign = await getCampaign(herald, workspaceId, id);
+  return move(herald, workspaceId, id, ['SCHEDULED', 'SENDING', 'ACTIVE'], 'paused', { status: 'PAUSED', pausedFrom: campaign.status });
+}
+
+export async function resumeCampaign(herald: Herald, workspaceId: string, id: string): Promise<Campaign> {
+  const campaign = await getCampaign(herald, workspaceId, id);
+  requireStatus(campaign, ['PAUSED'], 'resumed');
+  const resumed = await move(herald, workspaceId, id, ['PAUSED'], 'resumed', { status: campaign.pausedFrom ?? 'DRAFT', pausedFrom: null });
+  if (resumed.status === 'SENDING') {
+    if (resumed.preparedAt) await enqueueDeliver(herald, id);
+    else await enqueuePrepare(herald, id);
+  } else if (resumed.status === 'SCHEDULED' && resumed.sendAt) {
+    const { timezone } = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: workspaceId }, select: { timezone: true } });
+    await enqueuePrepare(herald, id, resumed.localTime ? earliestLocalInstant(resumed.sendAt, timezone) : resumed.sendAt);
+  }
+  return resumed;
+}
+
+/** Stops for good: messages still waiting become CANCELED (reason CAMPAIGN_CANCELED). */
+export async function cancelCampaign(herald: Herald, workspaceId: string, id: string): Promise<Campaign> {
+  const canceled = await move(herald, workspaceId, id, ['DRAFT', 'SCHEDULED', 'SENDING', 'ACTIVE', 'PAUSED'], 'canceled', {
+    status: 'CANCELED',
+    completedAt: new Date(),
+  });
+  for (;;) {
+    const waiting = await herald.prisma.message.findMany({ where: { campaignId: id, status: 'QUEUED' }, select: { id: true }, take: 5_000 });
+    if (waiting.length === 0) break;
+    await transition(herald.prisma, waiting.map((row) => ({ id: row.id, from: 'QUEUED', status: 'CANCELED', reason: 'CAMPAIGN_CANCELED' })));
+  }
+  return canceled;
+}
+
+/** Hides a finished (or never started) campaign from the default lists; its ledger stays. */
+export async function archiveCampaign(herald: Herald, workspaceId: string, id: string): Promise<Campaign> {
+  return move(herald, workspaceId, id, ['DRAFT', 'SENT', 'CANCELED'], 'archived', { status: 'ARCHIVED' });
+}

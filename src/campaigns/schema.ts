@@ -1,0 +1,164 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { builder } from '../graphql/builder.ts';
+import { workspaceIdOf } from '../graphql/context.ts';
+import { localId } from '../graphql/ids.ts';
+import { AudienceEnum } from '../segments/inputs.ts';
+import type { Content } from './content.ts';
+import { CampaignKindEnum, CampaignStatusEnum, UrgencyEnum } from './inputs.ts';
+import type { Campaign } from './service.ts';
+import { type CampaignStats, campaignStats, SuppressionReasons } from './stats.ts';
+import type { Trigger } from './validation.ts';
+
+const ContentRef = builder.objectRef<Content>('CampaignContent').implement({
+  fields: (t) => ({
+    title: t.exposeString('title'),
+    body: t.exposeString('body', { nullable: true }),
+    iconUrl: t.exposeString('iconUrl', { nullable: true }),
+    imageUrl: t.exposeString('imageUrl', { nullable: true }),
+    badgeUrl: t.exposeString('badgeUrl', { nullable: true }),
+    url: t.exposeString('url'),
+    actions: t.field({
+      type: [
+        builder.objectRef<NonNullable<Content['actions']>[number]>('CampaignAction').implement({
+          fields: (t) => ({ action: t.exposeString('action'), title: t.exposeString('title'), url: t.exposeString('url', { nullable: true }) }),
+        }),
+      ],
+      resolve: (content) => content.actions ?? [],
+    }),
+    ttlSeconds: t.exposeInt('ttlSeconds', { nullable: true }),
+    urgency: t.field({ type: UrgencyEnum, nullable: true, resolve: (content) => content.urgency ?? null }),
+    topic: t.exposeString('topic', { nullable: true }),
+    requireInteraction: t.boolean({ resolve: (content) => content.requireInteraction ?? false }),
+    rich: t.boolean({ description: 'A rich push: it has a large image.', resolve: (content) => Boolean(content.imageUrl) }),
+  }),
+});
+
+const AudienceRef = builder.objectRef<Campaign>('CampaignAudience').implement({
+  fields: (t) => ({
+    segment: t.prismaField({
+      type: 'Segment',
+      nullable: true,
+      resolve: (query, campaign, _args, context) =>
+        campaign.segmentId ? context.herald.prisma.segment.findUnique({ ...query, where: { id: campaign.segmentId } }) : null,
+    }),
+    rule: t.expose('audienceRule', { type: 'JSON', nullable: true }),
+    type: t.expose('audienceType', { type: AudienceEnum }),
+  }),
+});
+
+const ScheduleRef = builder.objectRef<Campaign>('CampaignSchedule').implement({
+  fields: (t) => ({
+    sendAt: t.expose('sendAt', { type: 'DateTime', nullable: true }),
+    localTime: t.exposeBoolean('localTime', { description: "sendAt's wall-clock time in each recipient's time zone." }),
+  }),
+});
+
+const TriggerRef = builder.objectRef<Trigger>('CampaignTrigger').implement({
+  fields: (t) => ({
+    event: t.exposeString('event'),
+    where: t.field({ type: 'JSON', nullable: true, resolve: (trigger) => trigger.where ?? null }),
+    delaySeconds: t.int({ resolve: (trigger) => trigger.delaySeconds ?? 0 }),
+    exceptionEvents: t.stringList({ resolve: (trigger) => trigger.exceptionEvents ?? [] }),
+    reEligibleAfterSeconds: t.exposeInt('reEligibleAfterSeconds', { nullable: true }),
+  }),
+});
+
+const WindowRef = builder.objectRef<{ start: string; end: string }>('DeliveryWindow').implement({
+  fields: (t) => ({ start: t.expose('start', { type: 'LocalTime' }), end: t.expose('end', { type: 'LocalTime' }) }),
+});
+
+const ConversionRef = builder.objectRef<{ event: string; withinSeconds: number }>('CampaignConversion').implement({
+  fields: (t) => ({ event: t.exposeString('event'), withinSeconds: t.exposeInt('withinSeconds') }),
+});
+
+export const SuppressionReasonEnum = builder.enumType('SuppressionReason', { values: SuppressionReasons });
+
+export const CampaignStatsRef = builder.objectRef<CampaignStats>('CampaignStats').implement({
+  fields: (t) => ({
+    campaignId: t.id({ resolve: (stats) => encodeGlobalID('Campaign', stats.campaignId) }),
+    targeted: t.exposeInt('targeted', { description: 'Ledger rows written: one per browser, or per contact without one.' }),
+    queued: t.exposeInt('queued', { description: 'Waiting or being sent now.' }),
+    sent: t.exposeInt('sent'),
+    failed: t.exposeInt('failed'),
+    expired: t.exposeInt('expired', { description: 'Not sent because activeUntil had passed.' }),
+    suppressed: t.exposeInt('suppressed'),
+    suppressedBy: t.field({
+      type: [
+        builder.objectRef<{ reason: (typeof SuppressionReasons)[number]; count: number }>('SuppressionCount').implement({
+          fields: (t) => ({ reason: t.expose('reason', { type: SuppressionReasonEnum }), count: t.exposeInt('count') }),
+        }),
+      ],
+      resolve: (stats) => stats.suppressedBy,
+    }),
+    displayed: t.exposeInt('displayed'),
+    clicked: t.exposeInt('clicked'),
+    closed: t.exposeInt('closed'),
+    conversions: t.exposeInt('conversions'),
+    clickRate: t.exposeFloat('clickRate', { description: 'clicked / displayed (0 when nothing was displayed).' }),
+    conversionRate: t.exposeFloat('conversionRate', { description: 'conversions / sent (0 when nothing was sent).' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+export const CampaignRef = builder.prismaNode('Campaign', {
+  id: { field: 'id' },
+  nullable: true,
+  findUnique: (id, context) => ({ id, workspaceId: workspaceIdOf(context) }),
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    kind: t.expose('kind', { type: CampaignKindEnum }),
+    status: t.expose('status', { type: CampaignStatusEnum }),
+    content: t.field({ type: ContentRef, resolve: (campaign) => campaign.content as Content }),
+    audience: t.field({ type: AudienceRef, resolve: (campaign) => campaign }),
+    schedule: t.field({ type: ScheduleRef, nullable: true, resolve: (campaign) => (campaign.sendAt ? campaign : null) }),
+    trigger: t.field({ type: TriggerRef, nullable: true, resolve: (campaign) => campaign.trigger as Trigger | null }),
+    deliveryWindow: t.field({
+      type: WindowRef,
+      nullable: true,
+      resolve: ({ deliveryWindowStart: start, deliveryWindowEnd: end }) => (start && end ? { start, end } : null),
+    }),
+    frequencyCapped: t.exposeBoolean('frequencyCapped'),
+    conversion: t.field({ type: ConversionRef, nullable: true, resolve: (campaign) => campaign.conversion as { event: string; withinSeconds: number } | null }),
+    activeUntil: t.expose('activeUntil', { type: 'DateTime', nullable: true }),
+    startAt: t.expose('startAt', { type: 'DateTime', nullable: true }),
+    endAt: t.expose('endAt', { type: 'DateTime', nullable: true }),
+    stats: t.field({ type: CampaignStatsRef, resolve: (campaign, _args, context) => campaignStats(context.herald, campaign.id) }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
+    completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  campaign: t.prismaField({
+    type: 'Campaign',
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (query, _root, { id }, context) => {
+      const campaignId = localId(String(id), 'Campaign');
+      return campaignId ? context.herald.prisma.campaign.findFirst({ ...query, where: { id: campaignId, workspaceId: workspaceIdOf(context) } }) : null;
+    },
+  }),
+  campaigns: t.prismaConnection(
+    {
+      type: 'Campaign',
+      cursor: 'id',
+      description: 'Newest first. Without `status`, ARCHIVED campaigns are left out.',
+      args: { status: t.arg({ type: [CampaignStatusEnum] }), kind: t.arg({ type: CampaignKindEnum }) },
+      totalCount: (_parent, args, context) => context.herald.prisma.campaign.count({ where: campaignFilter(workspaceIdOf(context), args) }),
+      resolve: (query, _root, args, context) =>
+        context.herald.prisma.campaign.findMany({ ...query, where: campaignFilter(workspaceIdOf(context), args), orderBy: { id: 'desc' } }),
+    },
+    { name: 'CampaignConnection' },
+    { name: 'CampaignEdge' },
+  ),
+}));
+
+function campaignFilter(workspaceId: string, args: { status?: readonly Campaign['status'][] | null; kind?: Campaign['kind'] | null }) {
+  return {
+    workspaceId,
+    status: args.status?.length ? { in: [...args.status] } : { not: 'ARCHIVED' as const },
+    ...(args.kind ? { kind: args.kind } : {}),
+  };
+}

@@ -1,0 +1,133 @@
+import { Prisma } from '../db/prisma.ts';
+import { ConflictError, ErrorCode, NotFoundError, ValidationError } from '../errors.ts';
+import type { Campaign } from '../generated/prisma/client.ts';
+import type { Herald } from '../herald-context.ts';
+import type { Rule } from '../segments/rule.ts';
+import { trackUrlOf } from '../tracking/urls.ts';
+import { type Content, MAX_ENCRYPTED_BYTES, worstCaseSize } from './content.ts';
+import { type CampaignInput, type CampaignKind, type CampaignStatus, parseCampaign } from './validation.ts';
+
+export type { Campaign };
+
+/**
+ * Saves a new DRAFT campaign. Its templates parse, its URLs are absolute and its worst-case
+ * payload fits a push service's limit, or nothing is saved.
+ */
+export async function createCampaign(herald: Herald, workspaceId: string, input: CampaignInput): Promise<Campaign> {
+  const data = await campaignData(herald, workspaceId, input);
+  return herald.prisma.campaign.create({ data: { workspaceId, ...data } });
+}
+
+/** Changes a campaign that has not started sending; fields left out keep their values. */
+export async function updateCampaign(herald: Herald, workspaceId: string, id: string, changes: Partial<CampaignInput>): Promise<Campaign> {
+  const campaign = await getCampaign(herald, workspaceId, id);
+  requireStatus(campaign, ['DRAFT', 'SCHEDULED'], 'edited');
+  const merged = { ...inputOf(campaign), ...withoutUndefined(changes) } as CampaignInput;
+  const data = await campaignData(herald, workspaceId, merged);
+  // Only while it is still DRAFT or SCHEDULED: a send that started meanwhile wins.
+  const { count } = await herald.prisma.campaign.updateMany({ where: { id, workspaceId, status: { in: ['DRAFT', 'SCHEDULED'] } }, data });
+  if (count === 0) return conflictNow(herald, workspaceId, id, 'edited');
+  return getCampaign(herald, workspaceId, id);
+}
+
+/** A new DRAFT with the same content, audience and settings. */
+export async function duplicateCampaign(herald: Herald, workspaceId: string, id: string): Promise<Campaign> {
+  const campaign = await getCampaign(herald, workspaceId, id);
+  const input = { ...inputOf(campaign), name: `${campaign.name} (copy)`.slice(0, 200) };
+  return herald.prisma.campaign.create({ data: { workspaceId, ...(await campaignData(herald, workspaceId, input)) } });
+}
+
+export async function getCampaign(herald: Herald, workspaceId: string, id: string): Promise<Campaign> {
+  const campaign = await herald.prisma.campaign.findFirst({ where: { id, workspaceId } });
+  if (!campaign) throw new NotFoundError(ErrorCode.campaignNotFound, 'No campaign with this id');
+  return campaign;
+}
+
+export function requireStatus(campaign: Campaign, allowed: readonly CampaignStatus[], action: string): void {
+  if (!allowed.includes(campaign.status)) throw illegal(campaign.status, action, allowed);
+}
+
+export function requireKind(campaign: Campaign, kind: CampaignKind, action: string): void {
+  if (campaign.kind !== kind) {
+    throw new ValidationError([{ path: ['input', 'id'], message: `only ${kind} campaigns can be ${action}; this one is ${campaign.kind}` }]);
+  }
+}
+
+/** Re-reads a campaign whose conditional update matched nothing, and answers why. */
+export async function conflictNow(herald: Herald, workspaceId: string, id: string, action: string): Promise<never> {
+  const campaign = await getCampaign(herald, workspaceId, id);
+  throw illegal(campaign.status, action, []);
+}
+
+function illegal(status: CampaignStatus, action: string, allowed: readonly CampaignStatus[]) {
+  const hint = allowed.length ? ` (only ${allowed.join(', ')})` : '';
+  return new ConflictError(`A ${status} campaign cannot be ${action}${hint}`, ErrorCode.campaignIllegalTransition);
+}
+
+/** Validates a whole CampaignInput and turns it into the row's columns. */
+async function campaignData(herald: Herald, workspaceId: string, input: CampaignInput) {
+  const campaign = parseCampaign(input);
+  const segmentId = campaign.audience?.segmentId ?? null;
+  let audienceType = campaign.audience?.type ?? null;
+  if (segmentId) {
+    const segment = await herald.prisma.segment.findFirst({ where: { id: segmentId, workspaceId }, select: { audience: true } });
+    if (!segment) throw ValidationError.field(['input', 'audience', 'segmentId'], 'no segment with this id');
+    audienceType ??= segment.audience;
+  }
+  const size = worstCaseSize(campaign.content, trackUrlOf(herald));
+  if (size > MAX_ENCRYPTED_BYTES) {
+    throw ValidationError.field(
+      ['input', 'content'],
+      `the push could reach ${size} bytes encrypted (each {{ … }} counted as 64 characters); push services accept at most ${MAX_ENCRYPTED_BYTES}`,
+    );
+  }
+  const json = (value: unknown) => (value == null ? Prisma.DbNull : (value as Prisma.InputJsonValue));
+  return {
+    name: campaign.name,
+    kind: campaign.kind,
+    content: withoutUndefined(campaign.content) as Prisma.InputJsonObject,
+    segmentId,
+    audienceRule: json(campaign.rule),
+    audienceType: audienceType ?? 'ALL',
+    activeUntil: campaign.activeUntil ?? null,
+    startAt: campaign.startAt ?? null,
+    endAt: campaign.endAt ?? null,
+    trigger: json(campaign.trigger ? withoutUndefined(campaign.trigger) : null),
+    deliveryWindowStart: campaign.deliveryWindow?.start ?? null,
+    deliveryWindowEnd: campaign.deliveryWindow?.end ?? null,
+    frequencyCapped: campaign.frequencyCapped ?? true,
+    conversion: json(campaign.conversion),
+  };
+}
+
+/** A stored campaign as the CampaignInput that would create it again. */
+export function inputOf(campaign: Campaign): CampaignInput {
+  return {
+    name: campaign.name,
+    kind: campaign.kind,
+    content: campaign.content as Content,
+    audience: { segmentId: campaign.segmentId, rule: campaign.audienceRule ?? undefined, type: campaign.audienceType },
+    activeUntil: campaign.activeUntil,
+    startAt: campaign.startAt,
+    endAt: campaign.endAt,
+    trigger: campaign.trigger as CampaignInput['trigger'],
+    deliveryWindow: campaign.deliveryWindowStart && campaign.deliveryWindowEnd ? { start: campaign.deliveryWindowStart, end: campaign.deliveryWindowEnd } : null,
+    frequencyCapped: campaign.frequencyCapped,
+    conversion: campaign.conversion as CampaignInput['conversion'],
+  };
+}
+
+/** The contacts a campaign is for: its segment's rule and its own rule, both when both are set. */
+export async function audienceOf(herald: Herald, campaign: Campaign): Promise<{ rule: Rule | null; audience: Campaign['audienceType'] }> {
+  const rules: Rule[] = [];
+  if (campaign.segmentId) {
+    const segment = await herald.prisma.segment.findUniqueOrThrow({ where: { id: campaign.segmentId } });
+    rules.push(segment.rule as unknown as Rule);
+  }
+  if (campaign.audienceRule) rules.push(campaign.audienceRule as unknown as Rule);
+  return { rule: rules.length === 0 ? null : rules.length === 1 ? rules[0]! : { and: rules }, audience: campaign.audienceType };
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as T;
+}

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { ValidationError } from '../errors.ts';
+import { type Condition, validateRule } from '../segments/rule.ts';
+import { Audiences } from '../segments/rule.ts';
+import { localTime } from '../workspaces/settings.ts';
+import { contentInput } from './content.ts';
+
+export const CampaignKinds = ['BROADCAST', 'TRIGGERED'] as const;
+export const CampaignStatuses = ['DRAFT', 'SCHEDULED', 'SENDING', 'SENT', 'ACTIVE', 'PAUSED', 'CANCELED', 'ARCHIVED'] as const;
+export type CampaignKind = (typeof CampaignKinds)[number];
+export type CampaignStatus = (typeof CampaignStatuses)[number];
+
+const DAY = 24 * 3600;
+const eventName = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be an event name (letters, digits, _ . -)');
+
+export const triggerInput = z.object({
+  event: eventName,
+  /** Property filters, with the operators of segment rules; checked by validateRule below. */
+  where: z.array(z.unknown()).max(20, 'at most 20 conditions').nullish(),
+  delaySeconds: z.number().int().min(0, 'must be at least 0').max(30 * DAY, 'must be at most 30 days').nullish(),
+  exceptionEvents: z.array(eventName).max(10, 'at most 10 exception events').nullish(),
+  reEligibleAfterSeconds: z.number().int().min(0, 'must be at least 0').max(3650 * DAY, 'must be at most 10 years').nullish(),
+});
+export type Trigger = z.output<typeof triggerInput> & { where?: Condition[] | null };
+
+/** Everything CampaignInput carries besides the audience rule, which validateRule checks. */
+export const campaignInput = z
+  .object({
+    name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+    kind: z.enum(CampaignKinds),
+    content: contentInput,
+    audience: z
+      .object({ segmentId: z.string().nullish(), rule: z.unknown().optional(), type: z.enum(Audiences).nullish() })
+      .nullish(),
+    activeUntil: z.date().nullish(),
+    startAt: z.date().nullish(),
+    endAt: z.date().nullish(),
+    trigger: triggerInput.nullish(),
+    deliveryWindow: z
+      .object({ start: localTime, end: localTime })
+      .refine((window) => window.start !== window.end, { message: 'start and end must differ', path: ['end'] })
+      .nullish(),
+    frequencyCapped: z.boolean().nullish(),
+    conversion: z
+      .object({ event: eventName, withinSeconds: z.number().int().min(60, 'must be at least 60').max(90 * DAY, 'must be at most 90 days') })
+      .nullish(),
+  })
+  .superRefine((campaign, context) => {
+    if (campaign.kind === 'TRIGGERED' && !campaign.trigger) context.addIssue({ code: 'custom', path: ['trigger'], message: 'a TRIGGERED campaign needs a trigger' });
+    if (campaign.kind === 'BROADCAST' && campaign.trigger) context.addIssue({ code: 'custom', path: ['trigger'], message: 'only TRIGGERED campaigns have a trigger' });
+    if (campaign.startAt && campaign.endAt && campaign.endAt <= campaign.startAt) {
+      context.addIssue({ code: 'custom', path: ['endAt'], message: 'must be after startAt' });
+    }
+  });
+export type CampaignInput = z.input<typeof campaignInput>;
+export type ValidCampaign = z.output<typeof campaignInput>;
+
+/** Parses a whole CampaignInput; every problem comes back at once, under `prefix`. */
+export function parseCampaign(input: unknown, prefix: string[] = ['input']): ValidCampaign & { rule: ReturnType<typeof validateRule> | null } {
+  const parsed = campaignInput.safeParse(input);
+  const errors = parsed.success ? [] : parsed.error.issues.map((issue) => ({ path: [...prefix, ...issue.path.map(String)], message: issue.message }));
+  let rule = null;
+  const audienceRule = (input as { audience?: { rule?: unknown } } | null)?.audience?.rule;
+  if (audienceRule != null) rule = collect(errors, () => validateRule(audienceRule, [...prefix, 'audience', 'rule']));
+  const where = (input as { trigger?: { event?: unknown; where?: unknown } } | null)?.trigger?.where;
+  if (Array.isArray(where) && where.length) {
+    // Trigger filters are event property conditions: check them as the event rule they are.
+    collect(errors, () => validateRule({ event: { name: 'trigger', where } }, [...prefix, 'trigger']), (path) =>
+      path.filter((part, index) => !(index === prefix.length + 1 && part === 'event')),
+    );
+  }
+  if (errors.length) throw new ValidationError(errors);
+  return { ...parsed.data!, rule };
+}
+
+function collect<T>(errors: { path: string[]; message: string }[], check: () => T, mapPath = (path: string[]) => path): T | null {
+  try {
+    return check();
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    errors.push(...error.fieldErrors.map((fieldError) => ({ ...fieldError, path: mapPath(fieldError.path) })));
+    return null;
+  }
+}

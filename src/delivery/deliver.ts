@@ -1,0 +1,272 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CompiledContent, type Content, encryptedSize, MAX_ENCRYPTED_BYTES, MAX_TTL_SECONDS, RenderError } from '../campaigns/content.ts';
+import { Prisma } from '../db/prisma.ts';
+import type { Campaign } from '../generated/prisma/client.ts';
+import type { Herald } from '../herald-context.ts';
+import { signToken } from '../tracking/token.ts';
+import { trackUrlOf } from '../tracking/urls.ts';
+import { type Transition, transition } from './ledger.ts';
+import type { PushOutcome, Vapid } from './push-client.ts';
+import { enqueueDeliver } from './queue.ts';
+
+/** A due ledger row with what rendering and sending it needs. */
+export interface DueMessage {
+  id: string;
+  attempts: number;
+  subscriptionId: string;
+  endpoint: string;
+  p256dh: string;
+  auth: string;
+  subscriptionStatus: 'ACTIVE' | 'EXPIRED' | 'REVOKED';
+  contact: Record<string, unknown>;
+}
+
+/** A message ready to go: either a request to send, or already settled before sending. */
+type Prepared = { message: DueMessage; body: Buffer } | { message: DueMessage; settle: Transition };
+
+const STATUS_CHECK_MS = 250;
+const FLUSH_MS = 100;
+const FLUSH_ROWS = 500;
+
+/** Campaigns this process is delivering now: a second job for one of them has nothing to add. */
+const active = new Set<string>();
+
+/**
+ * Sends a campaign's due ledger rows until none are left, the campaign stops SENDING (paused or
+ * canceled: noticed within STATUS_CHECK_MS), or the process stops. Each row is claimed
+ * (QUEUED → SENDING) only once its request is built, right before it is written, so a crash
+ * leaves at most the requests in flight unconfirmed; those are settled SENT/UNCONFIRMED later,
+ * never sent twice.
+ */
+export async function deliverCampaign(herald: Herald, campaignId: string, heartbeat: () => Promise<void> = async () => {}): Promise<void> {
+  if (active.has(campaignId)) return;
+  active.add(campaignId);
+  try {
+    await deliverLoop(herald, campaignId, heartbeat);
+  } finally {
+    active.delete(campaignId);
+  }
+}
+
+async function deliverLoop(herald: Herald, campaignId: string, heartbeat: () => Promise<void>): Promise<void> {
+  const campaign = await herald.prisma.campaign.findUnique({ where: { id: campaignId } });
+  if (!campaign || campaign.status !== 'SENDING') return;
+  const sender = await messageSender(herald, campaign);
+  const concurrency = herald.config.HERALD_PUSH_CONCURRENCY;
+  const results = new ResultBuffer(herald);
+  const inFlight = new Set<Promise<void>>();
+  let checkedAt = Date.now();
+  let sent = 0;
+
+  for (;;) {
+    if (Date.now() - checkedAt > STATUS_CHECK_MS) {
+      checkedAt = Date.now();
+      const current = await herald.prisma.campaign.findUnique({ where: { id: campaignId }, select: { status: true } });
+      if (current?.status !== 'SENDING') break;
+      await heartbeat();
+    }
+    if (results.due()) await results.flush();
+    const free = concurrency - inFlight.size;
+    // Fetch in handfuls, not one row per finished request: fewer, larger queries.
+    if (inFlight.size > 0 && free < Math.max(1, concurrency / 4)) {
+      await Promise.race(inFlight);
+      continue;
+    }
+    const due = await dueMessages(herald, campaignId, free);
+    if (due.length === 0) {
+      if (inFlight.size === 0) break;
+      await Promise.race([...inFlight, sleep(FLUSH_MS)]);
+      continue;
+    }
+    const prepared = due.map((message) => sender.prepare(message));
+    const ready = prepared.filter((item): item is { message: DueMessage; body: Buffer } => 'body' in item);
+    const claims: Transition[] = ready.map(({ message }) => ({ id: message.id, from: 'QUEUED', status: 'SENDING' }));
+    const settled = prepared.flatMap((item) => ('settle' in item ? [item.settle] : []));
+    const moved = await transition(herald.prisma, [...claims, ...settled]);
+    for (const { message, body } of ready) {
+      if (!moved.has(message.id)) continue; // another worker claimed it first
+      const request = sender
+        .send(message, body)
+        .then((outcome) => results.add(message, outcome))
+        .finally(() => inFlight.delete(request));
+      inFlight.add(request);
+      sent++;
+    }
+  }
+  await Promise.all(inFlight);
+  await results.flush();
+  herald.log.debug({ campaignId, sent }, 'delivery pass finished');
+  await finishPass(herald, campaignId);
+}
+
+/** Up to `limit` rows whose time has come, oldest due first. */
+function dueMessages(herald: Herald, campaignId: string, limit: number): Promise<DueMessage[]> {
+  return queryDue(herald, Prisma.sql`m."campaignId" = ${campaignId}::uuid AND m.status = 'QUEUED' AND m."dueAt" <= now()`, limit);
+}
+
+/** Ledger rows matching `where` (on "Message" m), with their browser and contact. */
+export function queryDue(herald: Herald, where: Prisma.Sql, limit: number): Promise<DueMessage[]> {
+  return herald.prisma.$queryRaw<DueMessage[]>`
+    SELECT m.id::text, m.attempts, s.id::text AS "subscriptionId", s.endpoint, s.p256dh, s.auth, s.status::text AS "subscriptionStatus",
+      jsonb_build_object('id', c.id, 'externalId', c."externalId", 'anonymousId', c."anonymousId", 'email', c.email,
+        'phone', c.phone, 'firstName', c."firstName", 'lastName', c."lastName", 'locale', c.locale,
+        'timezone', c.timezone, 'tags', to_jsonb(c.tags), 'identified', c.identified, 'attributes', c.attributes) AS contact
+    FROM "Message" m
+    JOIN "PushSubscription" s ON s.id = m."subscriptionId"
+    JOIN "Contact" c ON c.id = m."contactId"
+    WHERE ${where}
+    ORDER BY m."dueAt"
+    LIMIT ${limit}`;
+}
+
+/** Renders, checks and encrypts one campaign's messages, and sends them. */
+export async function messageSender(herald: Herald, campaign: Campaign) {
+  const workspace = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: campaign.workspaceId } });
+  const vapid: Vapid = { publicKey: workspace.vapidPublicKey, privateKey: workspace.vapidPrivateKey };
+  const content = campaign.content as Content;
+  const compiled = new CompiledContent(content);
+  const trackUrl = trackUrlOf(herald);
+  const { push } = herald;
+
+  const fail = (message: DueMessage, status: Transition['status'], reason: Transition['reason'], error?: string): Prepared => ({
+    message,
+    settle: { id: message.id, from: 'QUEUED', status, reason, error },
+  });
+
+  return {
+    prepare(message: DueMessage): Prepared {
+      if (campaign.activeUntil && campaign.activeUntil.getTime() <= Date.now()) return fail(message, 'EXPIRED', 'EXPIRED', 'activeUntil has passed');
+      if (message.subscriptionStatus === 'EXPIRED') return fail(message, 'FAILED', 'SUBSCRIPTION_GONE', 'the subscription expired before this send');
+      if (message.subscriptionStatus === 'REVOKED') return fail(message, 'SUPPRESSED', 'NOT_ELIGIBLE', 'the visitor unsubscribed before this send');
+      let payload: string;
+      try {
+        const token = signToken(message.id, workspace.vapidPrivateKey);
+        const scope = { contact: { ...(message.contact.attributes as object), ...message.contact } };
+        payload = JSON.stringify(compiled.render(scope, { tag: message.id, token, trackUrl }));
+      } catch (error) {
+        if (error instanceof RenderError) return fail(message, 'FAILED', 'TEMPLATE_ERROR', error.message);
+        throw error;
+      }
+      const size = encryptedSize(payload);
+      if (size > MAX_ENCRYPTED_BYTES) return fail(message, 'FAILED', 'PAYLOAD_TOO_LARGE', `${size} bytes encrypted; push services accept ${MAX_ENCRYPTED_BYTES}`);
+      return { message, body: push.encrypt(message, payload) };
+    },
+
+    send(message: DueMessage, body: Buffer): Promise<PushOutcome> {
+      return push.send({
+        endpoint: message.endpoint,
+        body,
+        ttlSeconds: ttlSeconds(content, campaign.activeUntil),
+        urgency: content.urgency ? content.urgency.toLowerCase().replace('_', '-') : null,
+        topic: content.topic,
+        authorization: push.authorization(message.endpoint, vapid),
+      });
+    },
+  };
+}
+
+/** The smaller of the campaign's TTL and the time left until activeUntil. */
+export function ttlSeconds(content: Content, activeUntil: Date | null, now = Date.now()): number {
+  const ttl = content.ttlSeconds ?? MAX_TTL_SECONDS;
+  if (!activeUntil) return ttl;
+  return Math.max(0, Math.min(ttl, Math.floor((activeUntil.getTime() - now) / 1000)));
+}
+
+/** Push results waiting to be written to the ledger in one statement. */
+class ResultBuffer {
+  private rows: Transition[] = [];
+  private gone: string[] = [];
+  private since = Date.now();
+
+  constructor(private readonly herald: Herald) {}
+
+  add(message: DueMessage, outcome: PushOutcome): void {
+    if (this.rows.length === 0) this.since = Date.now();
+    this.rows.push(settleOutcome(this.herald, message, outcome));
+    if (outcome.kind === 'gone') this.gone.push(message.subscriptionId);
+  }
+
+  due(): boolean {
+    return this.rows.length >= FLUSH_ROWS || (this.rows.length > 0 && Date.now() - this.since >= FLUSH_MS);
+  }
+
+  async flush(): Promise<void> {
+    const rows = this.rows;
+    const gone = this.gone;
+    this.rows = [];
+    this.gone = [];
+    if (gone.length) await expireSubscriptions(this.herald, gone);
+    await transition(this.herald.prisma, rows);
+  }
+}
+
+/** How a push service's answer moves the ledger row (SENDING → final, or back to QUEUED to retry). */
+export function settleOutcome(herald: Herald, message: DueMessage, outcome: PushOutcome, maxAttempts = herald.config.HERALD_PUSH_MAX_ATTEMPTS): Transition {
+  const base = { id: message.id, from: 'SENDING' as const };
+  switch (outcome.kind) {
+    case 'sent':
+      return { ...base, status: 'SENT', reason: 'ACCEPTED' };
+    case 'gone':
+      return { ...base, status: 'FAILED', reason: 'SUBSCRIPTION_GONE', error: outcome.error };
+    case 'rejected':
+      return { ...base, status: 'FAILED', reason: outcome.tooLarge ? 'PAYLOAD_TOO_LARGE' : 'PUSH_SERVICE_REJECTED', error: outcome.error };
+    case 'retry': {
+      const attempts = message.attempts + 1;
+      if (attempts >= maxAttempts) return { ...base, status: 'FAILED', reason: 'RETRIES_EXHAUSTED', error: outcome.error };
+      return { ...base, status: 'QUEUED', error: outcome.error, dueAt: new Date(Date.now() + retryDelayMs(herald, attempts, outcome.retryAfterMs)) };
+    }
+  }
+}
+
+/** Retry-After when the service gave one (capped at an hour), else exponential backoff with full jitter. */
+export function retryDelayMs(herald: Herald, attempts: number, retryAfterMs?: number): number {
+  if (retryAfterMs !== undefined) return Math.min(retryAfterMs, 3600_000);
+  const ceiling = herald.config.HERALD_PUSH_RETRY_BASE_MS * 2 ** (attempts - 1);
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
+
+async function expireSubscriptions(herald: Herald, ids: string[]): Promise<void> {
+  await herald.prisma.pushSubscription.updateMany({ where: { id: { in: ids }, status: 'ACTIVE' }, data: { status: 'EXPIRED' } });
+}
+
+/**
+ * After a pass: settle claims whose sender died (at most once: SENT/UNCONFIRMED), wake up again
+ * for rows due later, or mark the campaign SENT when every row is final.
+ */
+export async function finishPass(herald: Herald, campaignId: string): Promise<void> {
+  const leaseMs = herald.config.HERALD_PUSH_TIMEOUT_MS + 5_000;
+  const stale = await herald.prisma.message.findMany({
+    where: { campaignId, status: 'SENDING', claimedAt: { lt: new Date(Date.now() - leaseMs) } },
+    select: { id: true },
+  });
+  if (stale.length) {
+    await transition(herald.prisma, stale.map(({ id }) => ({ id, from: 'SENDING', status: 'SENT', reason: 'UNCONFIRMED', error: 'the sender stopped before the push service answered' })));
+    herald.log.warn({ campaignId, count: stale.length }, 'settled claims of a stopped sender as unconfirmed');
+  }
+  const [next] = await herald.prisma.$queryRaw<{ queued: Date | null; claimed: Date | null }[]>`
+    SELECT (SELECT min("dueAt") FROM "Message" WHERE "campaignId" = ${campaignId}::uuid AND status = 'QUEUED') AS queued,
+           (SELECT min("claimedAt") FROM "Message" WHERE "campaignId" = ${campaignId}::uuid AND status = 'SENDING') AS claimed`;
+  const wakeAt = [next?.queued, next?.claimed && new Date(next.claimed.getTime() + leaseMs)]
+    .filter((date): date is Date => date instanceof Date)
+    .sort((a, b) => a.getTime() - b.getTime())[0];
+  if (wakeAt) return scheduleWake(herald, campaignId, wakeAt);
+
+  const { count } = await herald.prisma.campaign.updateMany({
+    where: { id: campaignId, status: 'SENDING', preparedAt: { not: null }, messages: { none: { status: { in: ['QUEUED', 'SENDING'] } } } },
+    data: { status: 'SENT', completedAt: new Date() },
+  });
+  if (count) {
+    herald.log.info({ campaignId }, 'campaign sent');
+    herald.events.publish('campaign:changed', campaignId, { reason: 'sent' });
+  }
+}
+
+/** One job per wake-up time: a later or equal wake already planned is not planned again. */
+async function scheduleWake(herald: Herald, campaignId: string, at: Date): Promise<void> {
+  const when = new Date(Math.max(at.getTime(), Date.now() + 50));
+  const { count } = await herald.prisma.campaign.updateMany({
+    where: { id: campaignId, OR: [{ wakeAt: null }, { wakeAt: { lte: new Date() } }, { wakeAt: { gt: when } }] },
+    data: { wakeAt: when },
+  });
+  if (count) await enqueueDeliver(herald, campaignId, when);
+}

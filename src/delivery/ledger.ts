@@ -1,0 +1,87 @@
+import { Prisma } from '../db/prisma.ts';
+import type { Herald } from '../herald-context.ts';
+
+export type MessageStatus = 'QUEUED' | 'SENDING' | 'SENT' | 'FAILED' | 'EXPIRED' | 'SUPPRESSED' | 'CANCELED';
+export type MessageReason =
+  | 'ACCEPTED'
+  | 'UNCONFIRMED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'SUBSCRIPTION_GONE'
+  | 'PUSH_SERVICE_REJECTED'
+  | 'RETRIES_EXHAUSTED'
+  | 'TEMPLATE_ERROR'
+  | 'FREQUENCY_CAP'
+  | 'QUIET_HOURS'
+  | 'EXCEPTION_EVENT'
+  | 'NO_SUBSCRIPTION'
+  | 'NOT_ELIGIBLE'
+  | 'EXPIRED'
+  | 'CAMPAIGN_CANCELED';
+
+export const FINAL_STATUSES: readonly MessageStatus[] = ['SENT', 'FAILED', 'EXPIRED', 'SUPPRESSED', 'CANCELED'];
+
+/** One ledger row moving from one status to another; applied only if it is still in `from`. */
+export interface Transition {
+  id: string;
+  from: MessageStatus;
+  status: MessageStatus;
+  reason?: MessageReason | null;
+  error?: string | null;
+  /** For a retry: when the row may be tried again. */
+  dueAt?: Date | null;
+}
+
+type Db = Pick<Herald['prisma'], '$queryRaw'>;
+
+/**
+ * Moves many ledger rows in one statement and keeps the campaign counters in step in the same
+ * statement, so stats always equal the ledger. A row no longer in its `from` status (another
+ * worker got there first) is left alone and not counted. Returns the ids that moved.
+ */
+export async function transition(db: Db, rows: readonly Transition[]): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const input = rows.map((row) => ({
+    id: row.id,
+    from: row.from,
+    status: row.status,
+    reason: row.reason ?? null,
+    error: row.error?.slice(0, 500) ?? null,
+    dueAt: row.dueAt?.toISOString() ?? null,
+  }));
+  const moved = await db.$queryRaw<{ id: string }[]>`
+    WITH input AS (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
+        AS r(id uuid, "from" "MessageStatus", status "MessageStatus", reason "MessageReason", error text, "dueAt" timestamptz)
+    ), changed AS (
+      UPDATE "Message" m SET
+        status = i.status,
+        reason = i.reason,
+        error = COALESCE(i.error, m.error),
+        "dueAt" = COALESCE(i."dueAt", m."dueAt"),
+        "sentAt" = CASE WHEN i.status = 'SENT' THEN now() ELSE m."sentAt" END,
+        "claimedAt" = CASE WHEN i.status = 'SENDING' THEN now() ELSE m."claimedAt" END,
+        attempts = m.attempts + CASE WHEN i.status = 'SENDING' THEN 1 ELSE 0 END,
+        "updatedAt" = now()
+      FROM input i
+      WHERE m.id = i.id AND m.status = i."from"
+      RETURNING m.id, m."campaignId", m.test, i."from", i.status, i.reason
+    ), deltas AS (
+      SELECT "campaignId", 'status:' || "from" AS metric, -1 AS delta FROM changed WHERE NOT test
+      UNION ALL SELECT "campaignId", 'status:' || status, 1 FROM changed WHERE NOT test
+      UNION ALL SELECT "campaignId", 'reason:' || reason, 1 FROM changed WHERE NOT test AND reason IS NOT NULL
+    ), counted AS (
+      INSERT INTO "CampaignCount" ("campaignId", metric, count)
+      SELECT "campaignId", metric, sum(delta)::int FROM deltas GROUP BY 1, 2
+      ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + excluded.count
+    )
+    SELECT id::text FROM changed`;
+  return new Set(moved.map((row) => row.id));
+}
+
+/** Counter rows of a campaign as a map, e.g. { targeted: 10, "status:SENT": 8, "reason:NO_SUBSCRIPTION": 2 }. */
+export async function campaignCounts(db: Herald['prisma'], campaignId: string): Promise<Map<string, number>> {
+  const rows = await db.campaignCount.findMany({ where: { campaignId } });
+  return new Map(rows.map((row) => [row.metric, row.count]));
+}
+
+export const sqlStatuses = (statuses: readonly MessageStatus[]) => Prisma.join(statuses.map((status) => Prisma.sql`${status}::"MessageStatus"`));

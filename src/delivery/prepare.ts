@@ -1,0 +1,73 @@
+import { Prisma } from '../db/prisma.ts';
+import type { Campaign } from '../generated/prisma/client.ts';
+import type { Herald } from '../herald-context.ts';
+import { audienceOf } from '../campaigns/service.ts';
+import { selectionSql } from '../segments/service.ts';
+import { enqueueDeliver } from './queue.ts';
+import { wallClock } from './time.ts';
+
+const BATCH = 5_000;
+
+/**
+ * Writes one ledger row per browser of every contact in a broadcast's audience (or a SUPPRESSED
+ * NO_SUBSCRIPTION row for a contact without one), in keyset batches of contacts. Row ids are
+ * derived from (campaign, occurrence, browser), so running this again after a crash adds nothing
+ * twice. Delivery starts after the first batch; the campaign is marked prepared at the end.
+ */
+export async function prepareBroadcast(herald: Herald, campaign: Campaign): Promise<void> {
+  const workspace = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: campaign.workspaceId }, select: { timezone: true } });
+  const selection = await audienceOf(herald, campaign);
+  const where = selectionSql(campaign.workspaceId, selection);
+  const sendAt = campaign.sendAt ?? new Date();
+  // With localTime, each row is due at sendAt's wall-clock time in the recipient's own zone.
+  const due = campaign.localTime
+    ? Prisma.sql`(${wallClock(sendAt, workspace.timezone)}::timestamp AT TIME ZONE COALESCE(b.timezone, s.timezone, ${workspace.timezone}))`
+    : Prisma.sql`${sendAt}::timestamptz`;
+  const log = herald.log.child({ campaignId: campaign.id });
+
+  let after: string | null = null;
+  let contacts = 0;
+  let rows = 0;
+  for (;;) {
+    const status = await herald.prisma.campaign.findUnique({ where: { id: campaign.id }, select: { status: true } });
+    if (status?.status !== 'SENDING' && status?.status !== 'PAUSED') return log.info({ contacts }, 'preparation stopped: campaign is no longer sending');
+    const afterSql: Prisma.Sql = after ? Prisma.sql`AND c.id > ${after}::uuid` : Prisma.empty;
+    const [result] = await herald.prisma.$queryRaw<{ last: string | null; contacts: number; inserted: number }[]>`
+      WITH batch AS (
+        SELECT c.id, c.timezone FROM "Contact" c WHERE ${where} ${afterSql} ORDER BY c.id LIMIT ${BATCH}
+      ), recipients AS (
+        SELECT b.id AS "contactId", s.id AS "subscriptionId", ${due} AS "scheduledFor"
+        FROM batch b LEFT JOIN "PushSubscription" s ON s."contactId" = b.id AND s.status = 'ACTIVE'
+      ), inserted AS (
+        INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, status, reason, "scheduledFor", "dueAt", "updatedAt")
+        SELECT md5(${campaign.id}::text || '/broadcast/' || COALESCE(r."subscriptionId"::text, 'contact:' || r."contactId"))::uuid,
+          ${campaign.workspaceId}::uuid, ${campaign.id}::uuid, r."contactId", r."subscriptionId", 'broadcast',
+          (CASE WHEN r."subscriptionId" IS NULL THEN 'SUPPRESSED' ELSE 'QUEUED' END)::"MessageStatus",
+          (CASE WHEN r."subscriptionId" IS NULL THEN 'NO_SUBSCRIPTION' END)::"MessageReason",
+          r."scheduledFor", GREATEST(r."scheduledFor", now()), now()
+        FROM recipients r
+        ON CONFLICT DO NOTHING
+        RETURNING status, reason
+      ), counted AS (
+        INSERT INTO "CampaignCount" ("campaignId", metric, count)
+        SELECT ${campaign.id}::uuid, metric, count(*)::int FROM (
+          SELECT 'targeted' AS metric FROM inserted
+          UNION ALL SELECT 'status:' || status FROM inserted
+          UNION ALL SELECT 'reason:' || reason FROM inserted WHERE reason IS NOT NULL
+        ) metrics GROUP BY metric
+        ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + excluded.count
+      )
+      SELECT (SELECT id::text FROM batch ORDER BY id DESC LIMIT 1) AS last, (SELECT count(*)::int FROM batch) AS contacts, (SELECT count(*)::int FROM inserted) AS inserted`;
+    if (!result?.last) break;
+    after = result.last;
+    contacts += result.contacts;
+    rows += result.inserted;
+    log.info({ contacts, rows }, 'audience batch written to the ledger');
+    if (contacts === result.contacts) await enqueueDeliver(herald, campaign.id);
+    if (result.contacts < BATCH) break;
+  }
+  await herald.prisma.campaign.update({ where: { id: campaign.id }, data: { preparedAt: new Date() } });
+  herald.events.publish('campaign:changed', campaign.id, { reason: 'prepared' });
+  log.info({ contacts, rows }, 'audience prepared');
+  await enqueueDeliver(herald, campaign.id);
+}

@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import tls from 'node:tls';
+import webpush from 'web-push';
+import type { Config } from '../config.ts';
+
+/** What a push service said, sorted by what Herald does next (Dittofeed-style discriminated union). */
+export type PushOutcome =
+  | { kind: 'sent' }
+  /** 404/410: the browser unsubscribed; the subscription is never tried again. */
+  | { kind: 'gone'; error: string }
+  /** 400/401/403/413 and other 4xx: retrying cannot help. */
+  | { kind: 'rejected'; error: string; tooLarge: boolean }
+  /** 429, 5xx, resets, timeouts: try again later (after `retryAfterMs` when the service said). */
+  | { kind: 'retry'; error: string; retryAfterMs?: number };
+
+export interface PushRequest {
+  endpoint: string;
+  body: Buffer;
+  ttlSeconds: number;
+  urgency?: string | null;
+  topic?: string | null;
+  authorization: string;
+}
+
+export interface Vapid {
+  publicKey: string;
+  privateKey: string;
+}
+
+/** A VAPID JWT is valid up to 24 h; Herald signs one per origin for 12 h and renews it an hour early. */
+const VAPID_LIFETIME_S = 12 * 3600;
+const VAPID_RENEW_S = 3600;
+
+/**
+ * Sends encrypted pushes over one keep-alive HTTPS agent per push-service origin, reusing the
+ * signed VAPID header per (key, origin) for hours: signing per message is the naive loop's cost.
+ */
+export class PushClient {
+  private readonly agents = new Map<string, https.Agent>();
+  private readonly vapidHeaders = new Map<string, { header: string; renewAt: number }>();
+  private readonly ca: string | undefined;
+
+  constructor(private readonly config: Pick<Config, 'HERALD_PUSH_CA' | 'HERALD_PUSH_CONCURRENCY' | 'HERALD_PUSH_TIMEOUT_MS' | 'HERALD_VAPID_SUBJECT'>) {
+    this.ca = config.HERALD_PUSH_CA ? readFileSync(config.HERALD_PUSH_CA, 'utf8') : undefined;
+  }
+
+  /** aes128gcm-encrypts a payload for one browser (RFC 8291). */
+  encrypt(subscription: { p256dh: string; auth: string }, payload: string): Buffer {
+    return webpush.encrypt(subscription.p256dh, subscription.auth, payload, 'aes128gcm').cipherText;
+  }
+
+  authorization(endpoint: string, vapid: Vapid): string {
+    const origin = new URL(endpoint).origin;
+    const key = `${vapid.publicKey}|${origin}`;
+    const now = Date.now() / 1000;
+    const cached = this.vapidHeaders.get(key);
+    if (cached && cached.renewAt > now) return cached.header;
+    const expiration = Math.floor(now) + VAPID_LIFETIME_S;
+    const { Authorization } = webpush.getVapidHeaders(origin, this.config.HERALD_VAPID_SUBJECT, vapid.publicKey, vapid.privateKey, 'aes128gcm', expiration) as {
+      Authorization: string;
+    };
+    this.vapidHeaders.set(key, { header: Authorization, renewAt: expiration - VAPID_RENEW_S });
+    return Authorization;
+  }
+
+  send(request: PushRequest): Promise<PushOutcome> {
+    const url = new URL(request.endpoint);
+    const headers: Record<string, string | number> = {
+      'content-type': 'application/octet-stream',
+      'content-encoding': 'aes128gcm',
+      'content-length': request.body.length,
+      ttl: request.ttlSeconds,
+      authorization: request.authorization,
+    };
+    if (request.urgency) headers.urgency = request.urgency;
+    if (request.topic) headers.topic = request.topic;
+    return new Promise((resolve) => {
+      let settled = false;
+      const done = (outcome: PushOutcome) => {
+        if (!settled) resolve(outcome);
+        settled = true;
+      };
+      const req = https.request(url, { method: 'POST', agent: this.agentFor(url.origin), headers, timeout: this.config.HERALD_PUSH_TIMEOUT_MS }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.length < 16 && chunks.push(chunk));
+        res.on('error', (error) => done({ kind: 'retry', error: `response: ${error.message}` }));
+        res.on('end', () => done(classify(res.statusCode ?? 0, res.headers['retry-after'], Buffer.concat(chunks).toString('utf8', 0, 200))));
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.config.HERALD_PUSH_TIMEOUT_MS} ms`)));
+      req.on('error', (error) => done({ kind: 'retry', error: error.message }));
+      req.end(request.body);
+    });
+  }
+
+  close(): void {
+    for (const agent of this.agents.values()) agent.destroy();
+    this.agents.clear();
+  }
+
+  private agentFor(origin: string): https.Agent {
+    let agent = this.agents.get(origin);
+    if (!agent) {
+      // Node's own roots stay trusted next to the extra CA, so public push services keep working.
+      agent = new https.Agent({ keepAlive: true, maxSockets: this.config.HERALD_PUSH_CONCURRENCY, ca: this.ca ? [...tls.rootCertificates, this.ca] : undefined });
+      this.agents.set(origin, agent);
+    }
+    return agent;
+  }
+}
+
+function classify(status: number, retryAfter: string | undefined, body: string): PushOutcome {
+  if (status >= 200 && status < 300) return { kind: 'sent' };
+  const error = `push service answered ${status}${body ? `: ${body.trim()}` : ''}`;
+  if (status === 404 || status === 410) return { kind: 'gone', error };
+  if (status === 429) return { kind: 'retry', error, retryAfterMs: retryAfterMs(retryAfter) };
+  if (status >= 500 || status === 408) return { kind: 'retry', error, retryAfterMs: retryAfterMs(retryAfter) };
+  return { kind: 'rejected', error, tooLarge: status === 413 };
+}
+
+/** Retry-After is seconds or an HTTP date (RFC 9110). */
+function retryAfterMs(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}

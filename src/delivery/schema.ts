@@ -1,0 +1,88 @@
+import { builder } from '../graphql/builder.ts';
+import { workspaceIdOf } from '../graphql/context.ts';
+import type { MessageReason, MessageStatus } from './ledger.ts';
+
+export const MessageStatusEnum = builder.enumType('MessageStatus', {
+  values: ['QUEUED', 'SENDING', 'SENT', 'FAILED', 'EXPIRED', 'SUPPRESSED', 'CANCELED'] as const satisfies readonly MessageStatus[],
+});
+export const MessageReasonEnum = builder.enumType('MessageReason', {
+  description: 'Why a message is in its state: ACCEPTED by the push service, or why it was not sent.',
+  values: [
+    'ACCEPTED',
+    'UNCONFIRMED',
+    'PAYLOAD_TOO_LARGE',
+    'SUBSCRIPTION_GONE',
+    'PUSH_SERVICE_REJECTED',
+    'RETRIES_EXHAUSTED',
+    'TEMPLATE_ERROR',
+    'FREQUENCY_CAP',
+    'QUIET_HOURS',
+    'EXCEPTION_EVENT',
+    'NO_SUBSCRIPTION',
+    'NOT_ELIGIBLE',
+    'EXPIRED',
+    'CAMPAIGN_CANCELED',
+  ] as const satisfies readonly MessageReason[],
+});
+
+/** A ledger row: one push to one browser (or why a contact got none). */
+export const MessageRef = builder.prismaNode('Message', {
+  id: { field: 'id' },
+  nullable: true,
+  findUnique: (id, context) => ({ id, workspaceId: workspaceIdOf(context) }),
+  fields: (t) => ({
+    status: t.expose('status', { type: MessageStatusEnum }),
+    reason: t.expose('reason', { type: MessageReasonEnum, nullable: true }),
+    campaign: t.relation('campaign'),
+    contact: t.relation('contact'),
+    subscription: t.relation('subscription', { nullable: true }),
+    test: t.exposeBoolean('test', { description: 'Sent by sendTestPush; not in the stats.' }),
+    attempts: t.exposeInt('attempts'),
+    scheduledFor: t.expose('scheduledFor', { type: 'DateTime' }),
+    sentAt: t.expose('sentAt', { type: 'DateTime', nullable: true }),
+    displayedAt: t.expose('displayedAt', { type: 'DateTime', nullable: true }),
+    clickedAt: t.expose('clickedAt', { type: 'DateTime', nullable: true }),
+    closedAt: t.expose('closedAt', { type: 'DateTime', nullable: true }),
+    convertedAt: t.expose('convertedAt', { type: 'DateTime', nullable: true }),
+    error: t.exposeString('error', { nullable: true, description: 'The last error, e.g. what the push service answered.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+const filter = (args: { status?: MessageStatus | null; reason?: MessageReason | null }) => ({
+  ...(args.status ? { status: args.status } : {}),
+  ...(args.reason ? { reason: args.reason } : {}),
+});
+
+const MessageConnection = builder.connectionObject(
+  {
+    type: MessageRef,
+    name: 'MessageConnection',
+    fields: (t) => ({
+      totalCount: t.int({
+        resolve: (connection) => {
+          const { totalCount } = connection as { totalCount?: number | (() => number | Promise<number>) };
+          return typeof totalCount === 'function' ? totalCount() : (totalCount ?? 0);
+        },
+      }),
+    }),
+  },
+  { name: 'MessageEdge' },
+);
+
+// Campaign.messages and Contact.messages: the ledger seen from either side, newest first.
+for (const [model, scopes] of [['Campaign', {}], ['Contact', { authScopes: { secretKey: true } }]] as const) {
+  builder.prismaObjectField(model, 'messages', (t) =>
+    t.relatedConnection(
+      'messages',
+      {
+        ...scopes,
+        cursor: 'id',
+        args: { status: t.arg({ type: MessageStatusEnum }), reason: t.arg({ type: MessageReasonEnum }) },
+        totalCount: true,
+        query: (args) => ({ where: filter(args), orderBy: { id: 'desc' } }),
+      },
+      MessageConnection,
+    ),
+  );
+}
