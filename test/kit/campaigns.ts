@@ -56,7 +56,7 @@ export async function subscribeBrowser(publishable: Client, push: TestPushServic
 
 /** Creates a campaign from a plain CampaignInput object; fails the test on any error. */
 export async function createCampaign(secret: Client, input: Record<string, unknown>) {
-  const result = dataOf(await secret(CreateCampaign, { input: input as never })).createCampaign;
+  const result = dataOf(await secret(CreateCampaign, { input } as never)).createCampaign;
   if (result.__typename !== 'MutationCreateCampaignSuccess') throw new Error(`createCampaign failed: ${JSON.stringify(result)}`);
   return result.data.id;
 }

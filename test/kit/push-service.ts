@@ -25,7 +25,7 @@ export interface ReceivedPush {
   receivedAt: number; // Date.now()
 }
 export type PushBehaviour =
-  | { status: 201 } // default: accept
+  | { status: 201; delayMs?: number } // default: accept (the answer may come delayMs later: a slow service)
   | { status: 404 | 410 | 413 | 400 | 401 | 403 | 500 | 502 | 503 }
   | { status: 429; retryAfterSeconds: number }
   | { hang: true } // never answers (until close)
@@ -145,7 +145,9 @@ export async function startPushService(options: { vapidPublicKey?: string } = {}
       reject(behaviour.status, `behaviour: ${behaviour.status}`, retryAfter);
     } else {
       accepted.push({ ...push, receivedAt: Date.now() });
-      res.writeHead(201, { location: `/message/${accepted.length}`, 'content-length': '0' }).end();
+      const answer = () => res.writeHead(201, { location: `/message/${accepted.length}`, 'content-length': '0' }).end();
+      if ('delayMs' in behaviour && behaviour.delayMs) setTimeout(answer, behaviour.delayMs);
+      else answer();
     }
   };
 
