@@ -9,6 +9,8 @@ import type { PushClient } from './delivery/push-client.ts';
 export interface Herald {
   config: Config;
   prisma: PrismaClient;
+  /** The pool under `prisma`, for the few hot queries where Prisma's overhead shows. */
+  pool: import('pg').Pool;
   log: Logger;
   events: Events;
   /** Background jobs; every role has a started instance so schedules wake the workers at once. */

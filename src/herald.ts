@@ -63,8 +63,11 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     const applied = await applyMigrations(databaseUrl, log);
     log.info({ applied: applied.length }, 'database schema is up to date');
 
-    const prisma = createPrisma(databaseUrl, () => databaseQueries.inc());
-    cleanup.push(() => prisma.$disconnect());
+    const { prisma, pool } = createPrisma(databaseUrl, () => databaseQueries.inc());
+    cleanup.push(async () => {
+      await prisma.$disconnect();
+      await pool.end();
+    });
     const events = createEvents(config.REDIS_URL);
     cleanup.push(events.close);
     const { token: adminToken, generated } = await adminTokenFor(config, dataDir);
@@ -73,7 +76,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     const push = new PushClient(config);
     cleanup.push(async () => push.close());
     const publicUrl = (config.HERALD_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, '');
-    const herald = { config, prisma, log, events, adminToken, publicUrl, push } as Herald;
+    const herald = { config, prisma, pool, log, events, adminToken, publicUrl, push } as Herald;
     const runsJobs = config.HERALD_ROLE !== 'api';
     const jobs = await createAgenda({
       databaseUrl,

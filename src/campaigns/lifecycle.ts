@@ -87,7 +87,7 @@ export async function cancelCampaign(herald: Herald, workspaceId: string, id: st
   for (;;) {
     const waiting = await herald.prisma.message.findMany({ where: { campaignId: id, status: 'QUEUED' }, select: { id: true }, take: 5_000 });
     if (waiting.length === 0) break;
-    await transition(herald.prisma, waiting.map((row) => ({ id: row.id, from: 'QUEUED', status: 'CANCELED', reason: 'CAMPAIGN_CANCELED' })));
+    await transition(herald, waiting.map((row) => ({ id: row.id, from: 'QUEUED', status: 'CANCELED', reason: 'CAMPAIGN_CANCELED' })));
   }
   return canceled;
 }

@@ -6,7 +6,7 @@ import type { Herald } from '../herald-context.ts';
 import { signToken } from '../tracking/token.ts';
 import { trackUrlOf } from '../tracking/urls.ts';
 import { type Transition, transition } from './ledger.ts';
-import type { PushOutcome, Vapid } from './push-client.ts';
+import type { OpenPush, PushOutcome, Vapid } from './push-client.ts';
 import { enqueueDeliver } from './queue.ts';
 
 /** A due ledger row with what rendering and sending it needs. */
@@ -33,10 +33,11 @@ const active = new Set<string>();
 
 /**
  * Sends a campaign's due ledger rows until none are left, the campaign stops SENDING (paused or
- * canceled: noticed within STATUS_CHECK_MS), or the process stops. Each row is claimed
- * (QUEUED → SENDING) only once its request is built, right before it is written, so a crash
- * leaves at most the requests in flight unconfirmed; those are settled SENT/UNCONFIRMED later,
- * never sent twice.
+ * canceled: noticed within STATUS_CHECK_MS), or the process stops. A row is claimed
+ * (QUEUED → SENDING) after its request's headers went out and before its body does: a crash
+ * before the claim leaves an incomplete request the push service drops (the row goes again), a
+ * crash after it at worst a request already written. Claims a dead sender leaves behind are
+ * settled SENT/UNCONFIRMED after a lease: never sent twice.
  */
 export async function deliverCampaign(herald: Herald, campaignId: string, heartbeat: () => Promise<void> = async () => {}): Promise<void> {
   if (active.has(campaignId)) return;
@@ -80,13 +81,18 @@ async function deliverLoop(herald: Herald, campaignId: string, heartbeat: () => 
     }
     const prepared = due.map((message) => sender.prepare(message));
     const ready = prepared.filter((item): item is { message: DueMessage; body: Buffer } => 'body' in item);
+    // Headers first, claim second, bodies last: see PushClient.open.
+    const opened = await Promise.all(ready.map(async (item) => ({ ...item, push: await sender.open(item.message, item.body.length) })));
     const claims: Transition[] = ready.map(({ message }) => ({ id: message.id, from: 'QUEUED', status: 'SENDING' }));
     const settled = prepared.flatMap((item) => ('settle' in item ? [item.settle] : []));
-    const moved = await transition(herald.prisma, [...claims, ...settled]);
-    for (const { message, body } of ready) {
-      if (!moved.has(message.id)) continue; // another worker claimed it first
-      const request = sender
-        .send(message, body)
+    const moved = await transition(herald, [...claims, ...settled]);
+    for (const { message, body, push } of opened) {
+      if (!moved.has(message.id)) {
+        push.abort(); // another worker claimed it first
+        continue;
+      }
+      const request = push
+        .send(body)
         .then((outcome) => results.add(message, outcome))
         .finally(() => inFlight.delete(request));
       inFlight.add(request);
@@ -152,10 +158,10 @@ export async function messageSender(herald: Herald, campaign: Campaign) {
       return { message, body: push.encrypt(message, payload) };
     },
 
-    send(message: DueMessage, body: Buffer): Promise<PushOutcome> {
-      return push.send({
+    open(message: DueMessage, bodyLength: number): Promise<OpenPush> {
+      return push.open({
         endpoint: message.endpoint,
-        body,
+        bodyLength,
         ttlSeconds: ttlSeconds(content, campaign.activeUntil),
         urgency: content.urgency ? content.urgency.toLowerCase().replace('_', '-') : null,
         topic: content.topic,
@@ -196,7 +202,7 @@ class ResultBuffer {
     this.rows = [];
     this.gone = [];
     if (gone.length) await expireSubscriptions(this.herald, gone);
-    await transition(this.herald.prisma, rows);
+    await transition(this.herald, rows);
   }
 }
 
@@ -240,7 +246,7 @@ export async function finishPass(herald: Herald, campaignId: string): Promise<vo
     select: { id: true },
   });
   if (stale.length) {
-    await transition(herald.prisma, stale.map(({ id }) => ({ id, from: 'SENDING', status: 'SENT', reason: 'UNCONFIRMED', error: 'the sender stopped before the push service answered' })));
+    await transition(herald, stale.map(({ id }) => ({ id, from: 'SENDING', status: 'SENT', reason: 'UNCONFIRMED', error: 'the sender stopped before the push service answered' })));
     herald.log.warn({ campaignId, count: stale.length }, 'settled claims of a stopped sender as unconfirmed');
   }
   const [next] = await herald.prisma.$queryRaw<{ queued: Date | null; claimed: Date | null }[]>`

@@ -31,14 +31,13 @@ export interface Transition {
   dueAt?: Date | null;
 }
 
-type Db = Pick<Herald['prisma'], '$queryRaw'>;
 
 /**
  * Moves many ledger rows in one statement and keeps the campaign counters in step in the same
  * statement, so stats always equal the ledger. A row no longer in its `from` status (another
  * worker got there first) is left alone and not counted. Returns the ids that moved.
  */
-export async function transition(db: Db, rows: readonly Transition[]): Promise<Set<string>> {
+export async function transition(herald: Pick<Herald, 'pool'>, rows: readonly Transition[]): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
   const input = rows.map((row) => ({
     id: row.id,
@@ -48,9 +47,14 @@ export async function transition(db: Db, rows: readonly Transition[]): Promise<S
     error: row.error?.slice(0, 500) ?? null,
     dueAt: row.dueAt?.toISOString() ?? null,
   }));
-  const moved = await db.$queryRaw<{ id: string }[]>`
+  // Plain pg: this runs once per batch the sender claims, and sits between claim and send.
+  const { rows: moved } = await herald.pool.query<{ id: string }>(TRANSITION_SQL, [JSON.stringify(input)]);
+  return new Set(moved.map((row) => row.id));
+}
+
+const TRANSITION_SQL = `
     WITH input AS (
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
+      SELECT * FROM jsonb_to_recordset($1::jsonb)
         AS r(id uuid, "from" "MessageStatus", status "MessageStatus", reason "MessageReason", error text, "dueAt" timestamptz)
     ), changed AS (
       UPDATE "Message" m SET
@@ -75,8 +79,6 @@ export async function transition(db: Db, rows: readonly Transition[]): Promise<S
       ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + excluded.count
     )
     SELECT id::text FROM changed`;
-  return new Set(moved.map((row) => row.id));
-}
 
 /** Counter rows of a campaign as a map, e.g. { targeted: 10, "status:SENT": 8, "reason:NO_SUBSCRIPTION": 2 }. */
 export async function campaignCounts(db: Herald['prisma'], campaignId: string): Promise<Map<string, number>> {

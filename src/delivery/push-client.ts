@@ -23,6 +23,13 @@ export interface PushRequest {
   authorization: string;
 }
 
+export interface OpenPush {
+  /** Writes the body: from here on the push service may deliver the message. */
+  send(body: Buffer): Promise<PushOutcome>;
+  /** Gives the request up before its body was written; the push service delivers nothing. */
+  abort(): void;
+}
+
 export interface Vapid {
   publicKey: string;
   privateKey: string;
@@ -64,24 +71,30 @@ export class PushClient {
     return Authorization;
   }
 
-  send(request: PushRequest): Promise<PushOutcome> {
+  /**
+   * Opens a push request and sends its headers, but holds the body back until `send`: the caller
+   * records the message as being sent in between. A process that dies before `send` leaves the
+   * push service an incomplete request, which it discards, so the message can safely go again.
+   */
+  async open(request: Omit<PushRequest, 'body'> & { bodyLength: number }): Promise<OpenPush> {
     const url = new URL(request.endpoint);
     const headers: Record<string, string | number> = {
       'content-type': 'application/octet-stream',
       'content-encoding': 'aes128gcm',
-      'content-length': request.body.length,
+      'content-length': request.bodyLength,
       ttl: request.ttlSeconds,
       authorization: request.authorization,
     };
     if (request.urgency) headers.urgency = request.urgency;
     if (request.topic) headers.topic = request.topic;
-    return new Promise((resolve) => {
+    const req = https.request(url, { method: 'POST', agent: this.agentFor(url.origin), headers, timeout: this.config.HERALD_PUSH_TIMEOUT_MS });
+    const outcome = new Promise<PushOutcome>((resolve) => {
       let settled = false;
-      const done = (outcome: PushOutcome) => {
-        if (!settled) resolve(outcome);
+      const done = (result: PushOutcome) => {
+        if (!settled) resolve(result);
         settled = true;
       };
-      const req = https.request(url, { method: 'POST', agent: this.agentFor(url.origin), headers, timeout: this.config.HERALD_PUSH_TIMEOUT_MS }, (res) => {
+      req.on('response', (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.length < 16 && chunks.push(chunk));
         res.on('error', (error) => done({ kind: 'retry', error: `response: ${error.message}` }));
@@ -89,8 +102,31 @@ export class PushClient {
       });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.config.HERALD_PUSH_TIMEOUT_MS} ms`)));
       req.on('error', (error) => done({ kind: 'retry', error: error.message }));
-      req.end(request.body);
     });
+    req.flushHeaders();
+    // Ready once the connection is up and the headers are on their way (or the request failed).
+    await new Promise<void>((resolve) => {
+      req.once('error', () => resolve());
+      req.once('socket', (socket) => {
+        const connected = () => setImmediate(resolve);
+        // A new socket is usable only after its TLS handshake; a reused keep-alive one already is.
+        if ((socket as { _secureEstablished?: boolean })._secureEstablished) connected();
+        else socket.once('secureConnect', connected);
+      });
+    });
+    return {
+      send: (body) => {
+        if (!req.destroyed) req.end(body);
+        return outcome;
+      },
+      abort: () => req.destroy(),
+    };
+  }
+
+  /** Opens and sends at once, for callers with nothing to record in between. */
+  async send(request: PushRequest): Promise<PushOutcome> {
+    const { body, ...rest } = request;
+    return (await this.open({ ...rest, bodyLength: body.length })).send(body);
   }
 
   close(): void {

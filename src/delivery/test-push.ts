@@ -31,13 +31,14 @@ export async function sendTestPush(herald: Herald, workspaceId: string, campaign
   const sender = await messageSender(herald, campaign);
   const prepared = sender.prepare(message!);
   if ('settle' in prepared) {
-    await transition(herald.prisma, [prepared.settle]);
+    await transition(herald, [prepared.settle]);
   } else {
-    await transition(herald.prisma, [{ id, from: 'QUEUED', status: 'SENDING' }]);
-    const outcome = await sender.send(message!, prepared.body);
+    const request = await sender.open(message!, prepared.body.length);
+    await transition(herald, [{ id, from: 'QUEUED', status: 'SENDING' }]);
+    const outcome = await request.send(prepared.body);
     const settled = settleOutcome(herald, message!, outcome, 1);
     if (outcome.kind === 'gone') await herald.prisma.pushSubscription.update({ where: { id: subscription.id }, data: { status: 'EXPIRED' } });
-    await transition(herald.prisma, [settled]);
+    await transition(herald, [settled]);
   }
   return herald.prisma.message.findUniqueOrThrow({ where: { id } });
 }

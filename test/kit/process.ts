@@ -49,7 +49,7 @@ export async function spawnHerald(env: Record<string, string>): Promise<HeraldPr
     adminToken: banner[2]!,
     output: () => output,
     async stop(signal = 'SIGTERM') {
-      if (child.exitCode !== null) return child.exitCode;
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill(signal);
       const [code] = await once(child, 'exit');
       return code as number | null;

@@ -41,7 +41,7 @@ export interface TestPushService {
   caFile: string; // path to a file holding that PEM (for NODE_EXTRA_CA_CERTS / HERALD_PUSH_CA)
   subscribe(): PushServiceSubscription; // new subscription with a real P-256 key pair + 16-byte auth secret
   received(subscriptionId?: string): ReceivedPush[]; // accepted (201) messages, all or for one subscription
-  rejected(): { subscriptionId: string; status: number | 'hang' | 'reset'; reason: string }[]; // every non-201 outcome incl. verification failures
+  rejected(): { subscriptionId: string; status: number | 'hang' | 'reset' | 'aborted'; reason: string }[]; // every non-201 outcome incl. verification failures
   requests(): number; // total requests seen
   /** behaviour for one subscription (or all, when id omitted); `times` = only the next N requests, then back to 201 */
   behave(behaviour: PushBehaviour, options?: { subscriptionId?: string; times?: number }): void;
@@ -53,6 +53,8 @@ export interface TestPushService {
 export const MAX_PUSH_BODY_BYTES = 4096;
 const MAX_VAPID_LIFETIME_SECONDS = 24 * 60 * 60;
 const URGENCIES = new Set(['very-low', 'low', 'normal', 'high']);
+
+const idOf = (req: IncomingMessage) => /^\/push\/([^/?#]+)$/.exec(req.url ?? '')?.[1] ?? '';
 
 /** A fresh self-signed P-256 certificate for 127.0.0.1/localhost, written as key.pem and cert.pem into dir. */
 export async function createSelfSignedCertificate(dir: string) {
@@ -115,7 +117,7 @@ export async function startPushService(options: { vapidPublicKey?: string } = {}
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     requestCount++;
-    const id = /^\/push\/([^/?#]+)$/.exec(req.url ?? '')?.[1] ?? '';
+    const id = idOf(req);
     const body = await readBody(req);
     const reject = (status: number, reason: string, headers: Record<string, string> = {}) => {
       refused.push({ subscriptionId: id, status, reason });
@@ -153,7 +155,8 @@ export async function startPushService(options: { vapidPublicKey?: string } = {}
 
   const server = https.createServer({ key, cert }, (req, res) => {
     handle(req, res).catch((error: unknown) => {
-      if (!req.complete) return; // the client went away mid-body: nothing to answer
+      // The client went away mid-body: nothing is delivered, but the attempt is on record.
+      if (!req.complete) return void refused.push({ subscriptionId: idOf(req), status: 'aborted', reason: 'request ended before its body' });
       // A bug here should be loud in the test that hit it, not a hung request.
       refused.push({ subscriptionId: '', status: 500, reason: `push service error: ${String(error)}` });
       if (!res.headersSent) res.writeHead(500).end(String(error));
