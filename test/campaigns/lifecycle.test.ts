@@ -120,7 +120,7 @@ describe('campaign input', () => {
 
     const triggered = dataOf(await secret(CreateCampaign, { input: { name: 'T', kind: 'TRIGGERED', content } })).createCampaign;
     expect(triggered).toMatchObject({ __typename: 'ValidationError', fieldErrors: [{ path: ['input', 'trigger'] }] });
-    expect(dataOf(await secret(List, {})).campaigns.totalCount).toBe(0);
+    expect(dataOf(await secret(List, { status: null })).campaigns.totalCount).toBe(0);
   });
 });
 
@@ -152,7 +152,7 @@ describe('campaign lifecycle', () => {
     ]) {
       expect(result).toMatchObject({ __typename: 'ConflictError', code: 'campaign/illegal_transition' });
     }
-    const lists = dataOf(await secret(List, {})).campaigns;
+    const lists = dataOf(await secret(List, { status: null })).campaigns;
     expect(lists.edges.map((edge) => edge.node)).toEqual([{ name: 'Launch v2 (copy)', status: 'SENT', kind: 'BROADCAST' }]);
     expect(dataOf(await secret(List, { status: ['ARCHIVED'] })).campaigns.totalCount).toBe(1);
   });
