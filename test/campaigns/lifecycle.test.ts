@@ -73,6 +73,22 @@ const Messages = graphql(`
   }
 `);
 
+const CreateSegment = graphql(`
+  mutation LifecycleSegment($rule: SegmentRuleInput!) {
+    createSegment(input: { name: "Gold", rule: $rule, audience: IDENTIFIED }) { ... on MutationCreateSegmentSuccess { data { id } } }
+  }
+`);
+const DeleteSegment = graphql(`
+  mutation LifecycleDeleteSegment($id: ID!) {
+    deleteSegment(input: { id: $id }) { __typename ... on Error { code message } }
+  }
+`);
+const Audience = graphql(`
+  query LifecycleAudience($id: ID!) {
+    campaign(id: $id) { audience { segment { id } rule type } }
+  }
+`);
+
 let push: TestPushService;
 let kit: TestHerald;
 
@@ -230,5 +246,22 @@ describe('campaign lifecycle', () => {
     const canceled = rows.filter((row) => row.status === 'CANCELED');
     expect(canceled.every((row) => row.reason === 'CAMPAIGN_CANCELED')).toBe(true);
     expect(stats.sent + canceled.length + stats.queued).toBe(60);
+  });
+
+  it('keeps a segment while a live campaign uses it, and hands its rule to the others when deleted', async () => {
+    const { secret } = await createWorkspace(kit);
+    const rule = { attribute: { path: 'plan', op: 'EQ', value: 'gold' } };
+    const created = dataOf(await secret(CreateSegment, { rule })).createSegment;
+    const segmentId = (created as { data: { id: string } }).data.id;
+    const id = await createCampaign(secret, { name: 'Gold news', kind: 'BROADCAST', content, audience: { segmentId } });
+    await secret(Schedule, { id, sendAt: new Date(Date.now() + 3_600_000).toISOString() });
+
+    const refused = dataOf(await secret(DeleteSegment, { id: segmentId })).deleteSegment;
+    expect(refused).toMatchObject({ __typename: 'ConflictError', code: 'segment/in_use' });
+    expect(refused.__typename === 'ConflictError' && refused.message).toContain('Gold news');
+
+    await secret(Cancel, { id });
+    expect(dataOf(await secret(DeleteSegment, { id: segmentId })).deleteSegment.__typename).toBe('MutationDeleteSegmentSuccess');
+    expect(dataOf(await secret(Audience, { id })).campaign!.audience).toEqual({ segment: null, rule, type: 'IDENTIFIED' });
   });
 });

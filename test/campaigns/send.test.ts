@@ -156,4 +156,21 @@ describe('a broadcast sent now', () => {
     const campaign = await campaignState(secret, id);
     expect(campaign).toMatchObject({ status: 'DRAFT', stats: { targeted: 0, sent: 0 } });
   });
+
+  it('caps the TTL at activeUntil and expires what could not go out before it', async () => {
+    const { secret, publishable } = await createWorkspace(kit);
+    const soon = await subscribeBrowser(publishable, push, { externalId: 'soon' });
+    const late = await subscribeBrowser(publishable, push, { externalId: 'late' });
+    // The push service asks Herald to come back for `late` in 2 s: by then the campaign is over.
+    push.behave({ status: 429, retryAfterSeconds: 2 }, { subscriptionId: late.browser.id, times: 1 });
+    const activeUntil = new Date(Date.now() + 1_500);
+    const id = await createCampaign(secret, { name: 'Flash', kind: 'BROADCAST', content: { ...content, ttlSeconds: 7200 }, activeUntil: activeUntil.toISOString() });
+    await secret(SendNow, { id });
+    const campaign = await waitForStatus(secret, id);
+    expect(campaign.stats).toMatchObject({ targeted: 2, sent: 1, expired: 1, failed: 0 });
+    expect(push.received(soon.browser.id)[0]!.ttl).toBeLessThanOrEqual(2);
+    expect(push.received(late.browser.id)).toHaveLength(0);
+    const expired = dataOf(await secret(Messages, { id, status: 'EXPIRED' })).campaign!.messages.edges;
+    expect(expired.map(({ node }) => node)).toMatchObject([{ reason: 'EXPIRED', contact: { externalId: 'late' }, attempts: 1 }]);
+  });
 });
