@@ -98,6 +98,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
       herald,
       yoga: config.HERALD_ROLE === 'worker' ? undefined : yoga,
       ready: async () => !stopping && (await prisma.$queryRaw`SELECT 1`.then(() => true)),
+      publicRateLimit,
     });
     const ws = config.HERALD_ROLE === 'worker' ? undefined : attachWebSocket(server, yoga);
     await new Promise<void>((resolve, reject) => {

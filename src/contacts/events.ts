@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { ValidationError } from '../errors.ts';
 import type { Event } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
+import { publishDeliveryEvents } from '../delivery/events.ts';
+import { recordConversions } from '../tracking/conversions.ts';
 import { resolveContacts } from './resolve.ts';
 import { type EventInput, eventInput, MAX_BATCH } from './validation.ts';
 
@@ -55,12 +57,14 @@ export async function trackEvents(
       UPDATE "Contact" c SET "lastSeenAt" = GREATEST(c."lastSeenAt", e.latest)
       FROM (SELECT "contactId", max("occurredAt") AS latest FROM "Event" WHERE id = ANY(${[...insertedIds]}::uuid[]) GROUP BY "contactId") e
       WHERE c.id = e."contactId"`;
-    return rows.map((row) => (insertedIds.has(row.id) ? row.id : null));
+    const conversions = await recordConversions(tx, workspaceId, [...insertedIds]);
+    return { ids: rows.map((row) => (insertedIds.has(row.id) ? row.id : null)), conversions };
   }, { timeout: 60_000 });
 
-  const count = stored.filter(Boolean).length;
+  const count = stored.ids.filter(Boolean).length;
   if (count) herald.events.publish('workspace:changed', workspaceId, { reason: 'events_tracked' });
-  return { count, duplicates: events.length - count, ids: stored };
+  publishDeliveryEvents(herald, workspaceId, stored.conversions);
+  return { count, duplicates: events.length - count, ids: stored.ids };
 }
 
 /** One event; for an idempotency key seen before, the event first stored with it. */

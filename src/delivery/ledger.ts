@@ -1,5 +1,6 @@
 import { Prisma } from '../db/prisma.ts';
 import type { Herald } from '../herald-context.ts';
+import { type DeliveryEvent, type DeliveryEventType, publishDeliveryEvents } from './events.ts';
 
 export type MessageStatus = 'QUEUED' | 'SENDING' | 'SENT' | 'FAILED' | 'EXPIRED' | 'SUPPRESSED' | 'CANCELED';
 export type MessageReason =
@@ -37,7 +38,7 @@ export interface Transition {
  * statement, so stats always equal the ledger. A row no longer in its `from` status (another
  * worker got there first) is left alone and not counted. Returns the ids that moved.
  */
-export async function transition(herald: Pick<Herald, 'pool'>, rows: readonly Transition[]): Promise<Set<string>> {
+export async function transition(herald: Pick<Herald, 'pool' | 'events'>, rows: readonly Transition[]): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
   const input = rows.map((row) => ({
     id: row.id,
@@ -48,7 +49,8 @@ export async function transition(herald: Pick<Herald, 'pool'>, rows: readonly Tr
     dueAt: row.dueAt?.toISOString() ?? null,
   }));
   // Plain pg: this runs once per batch the sender claims, and sits between claim and send.
-  const { rows: moved } = await herald.pool.query<{ id: string }>(TRANSITION_SQL, [JSON.stringify(input)]);
+  const { rows: moved } = await herald.pool.query<MovedRow>(TRANSITION_SQL, [JSON.stringify(input)]);
+  announce(herald, moved);
   return new Set(moved.map((row) => row.id));
 }
 
@@ -68,7 +70,7 @@ const TRANSITION_SQL = `
         "updatedAt" = now()
       FROM input i
       WHERE m.id = i.id AND m.status = i."from"
-      RETURNING m.id, m."campaignId", m.test, i."from", i.status, i.reason
+      RETURNING m.id, m."workspaceId", m."campaignId", m."contactId", m.test, i."from", i.status, i.reason
     ), deltas AS (
       SELECT "campaignId", 'status:' || "from" AS metric, -1 AS delta FROM changed WHERE NOT test
       UNION ALL SELECT "campaignId", 'status:' || status, 1 FROM changed WHERE NOT test
@@ -78,7 +80,29 @@ const TRANSITION_SQL = `
       SELECT "campaignId", metric, sum(delta)::int FROM deltas GROUP BY 1, 2
       ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + excluded.count
     )
-    SELECT id::text FROM changed`;
+    SELECT id::text, "workspaceId"::text, "campaignId"::text, "contactId"::text, test, status::text, reason::text FROM changed`;
+
+interface MovedRow {
+  id: string;
+  workspaceId: string;
+  campaignId: string;
+  contactId: string;
+  test: boolean;
+  status: MessageStatus;
+  reason: MessageReason | null;
+}
+
+/** Final steps go to the live feed; SENDING and retries are the sender's business. */
+function announce(herald: Pick<Herald, 'events'>, rows: MovedRow[]): void {
+  const byWorkspace = new Map<string, DeliveryEvent[]>();
+  for (const row of rows) {
+    if (row.test || row.status === 'SENDING' || row.status === 'QUEUED') continue;
+    const events = byWorkspace.get(row.workspaceId) ?? [];
+    events.push({ type: row.status as DeliveryEventType, messageId: row.id, campaignId: row.campaignId, contactId: row.contactId, reason: row.reason, at: '' });
+    byWorkspace.set(row.workspaceId, events);
+  }
+  for (const [workspaceId, events] of byWorkspace) publishDeliveryEvents(herald, workspaceId, events);
+}
 
 /** Counter rows of a campaign as a map, e.g. { targeted: 10, "status:SENT": 8, "reason:NO_SUBSCRIPTION": 2 }. */
 export async function campaignCounts(db: Herald['prisma'], campaignId: string): Promise<Map<string, number>> {

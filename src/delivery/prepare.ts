@@ -3,6 +3,7 @@ import type { Campaign } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { audienceOf } from '../campaigns/service.ts';
 import { selectionSql } from '../segments/service.ts';
+import { type DeliveryEvent, publishDeliveryEvents } from './events.ts';
 import { enqueueDeliver } from './queue.ts';
 import { wallClock } from './time.ts';
 
@@ -32,7 +33,7 @@ export async function prepareBroadcast(herald: Herald, campaign: Campaign): Prom
     const status = await herald.prisma.campaign.findUnique({ where: { id: campaign.id }, select: { status: true } });
     if (status?.status !== 'SENDING' && status?.status !== 'PAUSED') return log.info({ contacts }, 'preparation stopped: campaign is no longer sending');
     const afterSql: Prisma.Sql = after ? Prisma.sql`AND c.id > ${after}::uuid` : Prisma.empty;
-    const [result] = await herald.prisma.$queryRaw<{ last: string | null; contacts: number; inserted: number }[]>`
+    const [result] = await herald.prisma.$queryRaw<{ last: string | null; contacts: number; inserted: number; events: Omit<DeliveryEvent, 'at' | 'campaignId'>[] }[]>`
       WITH batch AS (
         SELECT c.id, c.timezone FROM "Contact" c WHERE ${where} ${afterSql} ORDER BY c.id LIMIT ${BATCH}
       ), recipients AS (
@@ -47,7 +48,7 @@ export async function prepareBroadcast(herald: Herald, campaign: Campaign): Prom
           r."scheduledFor", GREATEST(r."scheduledFor", now()), now()
         FROM recipients r
         ON CONFLICT DO NOTHING
-        RETURNING status, reason
+        RETURNING id, "contactId", status, reason
       ), counted AS (
         INSERT INTO "CampaignCount" ("campaignId", metric, count)
         SELECT ${campaign.id}::uuid, metric, count(*)::int FROM (
@@ -57,8 +58,11 @@ export async function prepareBroadcast(herald: Herald, campaign: Campaign): Prom
         ) metrics GROUP BY metric
         ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + excluded.count
       )
-      SELECT (SELECT id::text FROM batch ORDER BY id DESC LIMIT 1) AS last, (SELECT count(*)::int FROM batch) AS contacts, (SELECT count(*)::int FROM inserted) AS inserted`;
+      SELECT (SELECT id::text FROM batch ORDER BY id DESC LIMIT 1) AS last, (SELECT count(*)::int FROM batch) AS contacts,
+        (SELECT count(*)::int FROM inserted) AS inserted,
+        (SELECT COALESCE(json_agg(json_build_object('messageId', id, 'contactId', "contactId", 'type', status, 'reason', reason)), '[]') FROM inserted) AS events`;
     if (!result?.last) break;
+    publishDeliveryEvents(herald, campaign.workspaceId, result.events.map((event) => ({ ...event, campaignId: campaign.id })));
     after = result.last;
     contacts += result.contacts;
     rows += result.inserted;

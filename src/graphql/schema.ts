@@ -8,5 +8,7 @@ import '../segments/schema.ts';
 import '../campaigns/schema.ts';
 import '../campaigns/mutations.ts';
 import '../delivery/schema.ts';
+import '../tracking/schema.ts';
+import '../analytics/schema.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -2,7 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Context } from '../graphql/context.ts';
 import type { Herald } from '../herald-context.ts';
+import { handleTrack } from '../tracking/http.ts';
 import { httpDuration, httpRequests, registry } from './metrics.ts';
+import type { PublicRateLimit } from './rate-limit.ts';
 
 export interface HttpOptions {
   herald: Herald;
@@ -10,12 +12,14 @@ export interface HttpOptions {
   yoga: YogaServerInstance<any, Context> | undefined;
   /** Answers /readyz: whether this instance should get traffic now. */
   ready: () => Promise<boolean>;
+  /** Limits tracking beacons per address. */
+  publicRateLimit: PublicRateLimit;
 }
 
 class BodyTooLarge extends Error {}
 
-/** Routes: /graphql (Yoga), /healthz, /readyz, /metrics. Request bodies are capped. */
-export function createHttpServer({ herald, yoga, ready }: HttpOptions): Server {
+/** Routes: /graphql (Yoga), /track (service worker beacons), /healthz, /readyz, /metrics. Request bodies are capped. */
+export function createHttpServer({ herald, yoga, ready, publicRateLimit }: HttpOptions): Server {
   const maxBody = herald.config.HERALD_MAX_BODY_BYTES;
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<string> {
@@ -43,6 +47,10 @@ export function createHttpServer({ herald, yoga, ready }: HttpOptions): Server {
         await yoga.requestListener(req, res);
         return 'graphql';
       }
+      case '/track':
+        if (!yoga) break;
+        await handleTrack(herald, publicRateLimit, req, res);
+        return 'track';
     }
     sendJson(res, 404, { error: 'not found' });
     return 'other';

@@ -2,9 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCampaign, SendNow, waitForStatus } from '../kit/campaigns.ts';
+import { createCampaign, seedBrowsers, SendNow, waitForStatus } from '../kit/campaigns.ts';
 import { dataOf, httpClient } from '../kit/client.ts';
 import { dropDatabase, freshDatabase } from '../kit/herald.ts';
 import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
@@ -48,30 +47,12 @@ function start() {
   }).then((started) => (processes.push(started), started));
 }
 
-/** Contacts with one subscribed browser each, written straight into the database. */
-async function seedBrowsers(workspaceId: string) {
-  const browsers = Array.from({ length: RECIPIENTS }, () => push.subscribe());
-  const rows = browsers.map((browser) => ({ contactId: uuidv7(), subscriptionId: uuidv7(), ...browser.json, ...browser.json.keys }));
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  await client.query(
-    `WITH r AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS r("contactId" uuid, "subscriptionId" uuid, endpoint text, p256dh text, auth text)),
-     contacts AS (INSERT INTO "Contact" (id, "workspaceId", "anonymousId", "updatedAt") SELECT "contactId", $1::uuid, "contactId"::text, now() FROM r)
-     INSERT INTO "PushSubscription" (id, "workspaceId", "contactId", endpoint, p256dh, auth, "updatedAt")
-     SELECT "subscriptionId", $1::uuid, "contactId", endpoint, p256dh, auth, now() FROM r`,
-    [workspaceId, JSON.stringify(rows)],
-  );
-  await client.end();
-  return browsers;
-}
-
 describe('a send killed with SIGKILL', () => {
   it('resumes after a restart: everyone not yet handed to the push service gets exactly one push, nobody gets two', async () => {
     let herald = await start();
     const admin = httpClient(`${herald.url}/graphql`, herald.adminToken);
     const { secretKey, workspace } = (dataOf(await admin(CreateWorkspace)).createWorkspace as { data: { secretKey: string; workspace: { id: string } } }).data;
-    const workspaceId = Buffer.from(workspace.id, 'base64').toString().split(':')[1]!;
-    const browsers = await seedBrowsers(workspaceId);
+    const browsers = await seedBrowsers(databaseUrl, workspace.id, push, RECIPIENTS);
     // A push service that answers in 20 ms keeps the send going for a few seconds.
     push.behave({ status: 201, delayMs: 20 });
 

@@ -251,7 +251,7 @@ describe('campaign lifecycle', () => {
   it('keeps a segment while a live campaign uses it, and hands its rule to the others when deleted', async () => {
     const { secret } = await createWorkspace(kit);
     const rule = { attribute: { path: 'plan', op: 'EQ', value: 'gold' } };
-    const created = dataOf(await secret(CreateSegment, { rule })).createSegment;
+    const created = dataOf(await secret(CreateSegment, { rule: rule as any })).createSegment;
     const segmentId = (created as { data: { id: string } }).data.id;
     const id = await createCampaign(secret, { name: 'Gold news', kind: 'BROADCAST', content, audience: { segmentId } });
     await secret(Schedule, { id, sendAt: new Date(Date.now() + 3_600_000).toISOString() });

@@ -1,3 +1,5 @@
+import pg from 'pg';
+import { v7 as uuidv7 } from 'uuid';
 import { graphql } from '../generated/index.ts';
 import { dataOf, type httpClient } from './client.ts';
 import type { TestPushService } from './push-service.ts';
@@ -76,4 +78,22 @@ export async function waitForStatus(secret: Client, id: string, status = 'SENT',
     if (Date.now() > deadline) throw new Error(`campaign still ${campaign.status} after ${timeoutMs} ms: ${JSON.stringify(campaign.stats)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** `count` contacts with one subscribed browser each, written straight into the database (fast). */
+export async function seedBrowsers(databaseUrl: string, workspaceGlobalId: string, push: TestPushService, count: number) {
+  const workspaceId = Buffer.from(workspaceGlobalId, 'base64').toString().split(':')[1]!;
+  const browsers = Array.from({ length: count }, () => push.subscribe());
+  const rows = browsers.map((browser) => ({ contactId: uuidv7(), subscriptionId: uuidv7(), ...browser.json, ...browser.json.keys }));
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  await client.query(
+    `WITH r AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS r("contactId" uuid, "subscriptionId" uuid, endpoint text, p256dh text, auth text)),
+     contacts AS (INSERT INTO "Contact" (id, "workspaceId", "anonymousId", "updatedAt") SELECT "contactId", $1::uuid, "contactId"::text, now() FROM r)
+     INSERT INTO "PushSubscription" (id, "workspaceId", "contactId", endpoint, p256dh, auth, "updatedAt")
+     SELECT "subscriptionId", $1::uuid, "contactId", endpoint, p256dh, auth, now() FROM r`,
+    [workspaceId, JSON.stringify(rows)],
+  );
+  await client.end();
+  return browsers;
 }

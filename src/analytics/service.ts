@@ -1,0 +1,58 @@
+import { ValidationError } from '../errors.ts';
+import type { Herald } from '../herald-context.ts';
+
+export const Intervals = ['HOUR', 'DAY', 'WEEK', 'MONTH'] as const;
+export type Interval = (typeof Intervals)[number];
+
+export interface AnalyticsBucket {
+  start: Date;
+  sent: number;
+  displayed: number;
+  clicked: number;
+  conversions: number;
+}
+
+export interface WorkspaceAnalytics {
+  from: Date;
+  to: Date;
+  interval: Interval;
+  timezone: string;
+  buckets: AnalyticsBucket[];
+}
+
+const MAX_BUCKETS = 1000;
+const HOURS: Record<Interval, number> = { HOUR: 1, DAY: 24, WEEK: 168, MONTH: 672 };
+
+/**
+ * Sent, displayed, clicked and converted messages per hour, day, week or month of the workspace's
+ * time zone, each counted when it happened (a push sent Monday and clicked Tuesday is a Tuesday click).
+ */
+export async function workspaceAnalytics(herald: Herald, workspaceId: string, from: Date, to: Date, interval: Interval): Promise<WorkspaceAnalytics> {
+  if (!(to > from)) throw ValidationError.field(['to'], 'must be after from');
+  if ((to.getTime() - from.getTime()) / 3600_000 / HOURS[interval] > MAX_BUCKETS) {
+    throw ValidationError.field(['interval'], `at most ${MAX_BUCKETS} buckets: choose a longer interval or a shorter range`);
+  }
+  const { timezone } = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: workspaceId }, select: { timezone: true } });
+  const unit = interval.toLowerCase();
+  const step = `1 ${unit}`;
+  const fact = (column: string) => `SELECT '${column}' AS kind, "${column}" AS ts FROM "Message"
+      WHERE "workspaceId" = $1::uuid AND NOT test AND "${column}" >= $2 AND "${column}" < $3`;
+  const { rows } = await herald.pool.query<AnalyticsBucket>(
+    `WITH buckets AS (
+       SELECT b AS local FROM generate_series(date_trunc($5, $2::timestamptz AT TIME ZONE $4), $3::timestamptz AT TIME ZONE $4 - interval '1 millisecond', $6::interval) b
+     ), facts AS (
+       SELECT date_trunc($5, ts AT TIME ZONE $4) AS local, kind FROM (
+         ${fact('sentAt')} UNION ALL ${fact('displayedAt')} UNION ALL ${fact('clickedAt')} UNION ALL ${fact('convertedAt')}
+       ) f
+     )
+     SELECT b.local AT TIME ZONE $4 AS start,
+       count(*) FILTER (WHERE kind = 'sentAt')::int AS sent,
+       count(*) FILTER (WHERE kind = 'displayedAt')::int AS displayed,
+       count(*) FILTER (WHERE kind = 'clickedAt')::int AS clicked,
+       count(*) FILTER (WHERE kind = 'convertedAt')::int AS conversions
+     FROM buckets b LEFT JOIN facts f USING (local)
+     GROUP BY b.local ORDER BY b.local`,
+    [workspaceId, from, to, timezone, unit, step],
+  );
+  return { from, to, interval, timezone, buckets: rows };
+}

@@ -1,0 +1,59 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { NotFoundError, ValidationError } from '../errors.ts';
+import type { Herald } from '../herald-context.ts';
+import type { PublicRateLimit } from '../server/rate-limit.ts';
+import { type MessageEventType, MessageEventTypes, recordMessageEvent } from './service.ts';
+
+const MAX_BEACON_BYTES = 2048;
+const CORS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'POST, OPTIONS',
+  'access-control-allow-headers': 'content-type',
+  'access-control-max-age': '86400',
+};
+
+/**
+ * `POST /track { token, type }`: the service worker's beacon, from any origin (CORS). Accepts
+ * JSON with any content type, as `navigator.sendBeacon` sends text/plain. Answers 204, or 400 for
+ * a malformed beacon, 404 for a token that is not Herald's, 429 when one address sends too many.
+ */
+export async function handleTrack(herald: Herald, limit: PublicRateLimit, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method === 'OPTIONS') return void res.writeHead(204, CORS).end();
+  if (req.method !== 'POST') return reply(res, 405, { error: 'use POST' });
+  const verdict = await limit.consume(`track:${req.socket.remoteAddress ?? 'unknown'}`);
+  if (!verdict.ok) return reply(res, 429, { error: 'too many beacons from this address' }, { 'retry-after': String(verdict.retryAfterSeconds) });
+
+  const body = await readSmallBody(req);
+  let beacon: { token?: unknown; type?: unknown };
+  try {
+    beacon = body === null ? {} : (JSON.parse(body) as typeof beacon);
+  } catch {
+    return reply(res, 400, { error: 'the body must be JSON: { "token": "…", "type": "DISPLAYED" | "CLICKED" | "CLOSED" }' });
+  }
+  if (typeof beacon?.token !== 'string' || !MessageEventTypes.includes(beacon.type as MessageEventType)) {
+    return reply(res, 400, { error: 'expected { "token": "…", "type": "DISPLAYED" | "CLICKED" | "CLOSED" }' });
+  }
+  try {
+    await recordMessageEvent(herald, { token: beacon.token, type: beacon.type as MessageEventType });
+    res.writeHead(204, CORS).end();
+  } catch (error) {
+    if (error instanceof NotFoundError) return reply(res, 404, { error: error.message });
+    if (error instanceof ValidationError) return reply(res, 400, { error: error.message });
+    throw error;
+  }
+}
+
+function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...CORS, ...headers, 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
+}
+
+/** The body as text, or null when it is larger than a beacon can be. */
+async function readSmallBody(req: IncomingMessage): Promise<string | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size <= MAX_BEACON_BYTES) chunks.push(chunk);
+  }
+  return size > MAX_BEACON_BYTES ? null : Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,212 @@
+import { type DocumentNode, print } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { graphql } from './generated/index.ts';
+import { createCampaign, seedBrowsers, SendNow, subscribeBrowser, waitForStatus } from './kit/campaigns.ts';
+import { dataOf, take, wsClient } from './kit/client.ts';
+import { createWorkspace } from './kit/flow.ts';
+import { startTestHerald, type TestHerald } from './kit/herald.ts';
+import { startPushService, type TestPushService } from './kit/push-service.ts';
+
+const Record = graphql(`
+  mutation TrackRecord($token: String!, $type: MessageEventType!) {
+    recordMessageEvent(input: { token: $token, type: $type }) {
+      __typename
+      ... on MutationRecordMessageEventSuccess { data { status displayedAt clickedAt closedAt } }
+      ... on Error { code message }
+    }
+  }
+`);
+const Stats = graphql(`
+  query TrackStats($id: ID!) {
+    campaign(id: $id) {
+      stats { targeted sent displayed clicked closed conversions clickRate conversionRate }
+      all: messages(first: 1) { totalCount }
+      sent: messages(first: 1, status: SENT) { totalCount }
+      messages(first: 10) { edges { node { displayedAt clickedAt closedAt convertedAt contact { externalId } } } }
+    }
+  }
+`);
+const Track = graphql(`
+  mutation TrackPurchase($externalId: String!, $occurredAt: DateTime) {
+    trackEvent(input: { externalId: $externalId, name: "purchase", occurredAt: $occurredAt }) { __typename }
+  }
+`);
+const Analytics = graphql(`
+  query TrackAnalytics($from: DateTime!, $to: DateTime!) {
+    analytics(from: $from, to: $to, interval: HOUR) { timezone buckets { start sent } totals { sent displayed clicked conversions } }
+  }
+`);
+const LiveStats = graphql(`
+  subscription TrackLiveStats($id: ID!) { campaignStats(campaignId: $id) { sent queued targeted displayed } }
+`);
+const LiveEvents = graphql(`
+  subscription TrackLiveEvents($id: ID!) { deliveryEvents(campaignId: $id) { type messageId reason } }
+`);
+
+let push: TestPushService;
+let kit: TestHerald;
+
+beforeAll(async () => {
+  push = await startPushService();
+  kit = await startTestHerald({ HERALD_PUSH_CA: push.caFile });
+});
+afterAll(async () => {
+  await kit?.stop();
+  await push?.close();
+});
+
+const content = { title: 'Sale', url: 'https://shop.example/' };
+const payloadOf = (browserId: string) => push.received(browserId)[0]!.json as { token: string; trackUrl: string };
+
+function beacon(url: string, body: string, contentType = 'text/plain;charset=UTF-8') {
+  return fetch(url, { method: 'POST', headers: { origin: 'https://shop.example', 'content-type': contentType }, body });
+}
+
+describe('tracking and conversions', () => {
+  it('counts beacons from any origin and the mutation once per message, refuses forged tokens, credits conversions in the window', async () => {
+    const { secret, publishable } = await createWorkspace(kit);
+    const ada = await subscribeBrowser(publishable, push, { externalId: 'ada' });
+    const bob = await subscribeBrowser(publishable, push, { externalId: 'bob' });
+    const id = await createCampaign(secret, { name: 'Sale', kind: 'BROADCAST', content, conversion: { event: 'purchase', withinSeconds: 3600 } });
+    await secret(SendNow, { id });
+    await waitForStatus(secret, id);
+    const toAda = payloadOf(ada.browser.id);
+    const toBob = payloadOf(bob.browser.id);
+    expect(toAda.trackUrl).toBe(`${kit.url}/track`);
+
+    // The service worker's path: CORS preflight, then beacons (sendBeacon posts text/plain).
+    const preflight = await fetch(toAda.trackUrl, { method: 'OPTIONS', headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST' } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    const shown = await beacon(toAda.trackUrl, JSON.stringify({ token: toAda.token, type: 'DISPLAYED' }));
+    expect(shown.status).toBe(204);
+    expect(shown.headers.get('access-control-allow-origin')).toBe('*');
+    expect((await beacon(toAda.trackUrl, JSON.stringify({ token: toAda.token, type: 'DISPLAYED' }), 'application/json')).status).toBe(204);
+    // A click without a display beacon counts as displayed too; the mutation works like the beacon.
+    expect(dataOf(await publishable(Record, { token: toBob.token, type: 'CLICKED' })).recordMessageEvent).toMatchObject({
+      data: { status: 'SENT', displayedAt: expect.any(String), clickedAt: expect.any(String) },
+    });
+    expect(dataOf(await publishable(Record, { token: toBob.token, type: 'CLICKED' })).recordMessageEvent.__typename).toBe('MutationRecordMessageEventSuccess');
+    expect(dataOf(await secret(Record, { token: toAda.token, type: 'CLOSED' })).recordMessageEvent).toMatchObject({ data: { closedAt: expect.any(String) } });
+
+    // Forged, malformed and foreign tokens change nothing.
+    const forged = `${toAda.token.slice(0, -2)}${toAda.token.endsWith('AA') ? 'AB' : 'AA'}`;
+    expect((await beacon(toAda.trackUrl, JSON.stringify({ token: forged, type: 'CLICKED' }))).status).toBe(404);
+    expect((await beacon(toAda.trackUrl, '{"token":')).status).toBe(400);
+    expect((await beacon(toAda.trackUrl, JSON.stringify({ token: toAda.token, type: 'BOUGHT' }))).status).toBe(400);
+    expect(dataOf(await publishable(Record, { token: 'nonsense', type: 'CLICKED' })).recordMessageEvent).toMatchObject({ __typename: 'NotFoundError' });
+    const other = await createWorkspace(kit, 'Other shop');
+    expect(dataOf(await other.publishable(Record, { token: toAda.token, type: 'CLICKED' })).recordMessageEvent).toMatchObject({ __typename: 'NotFoundError' });
+
+    // Conversions: a purchase in the window converts the most recent message, once; later or earlier ones do not.
+    await secret(Track, { externalId: 'ada' });
+    await secret(Track, { externalId: 'ada' });
+    await secret(Track, { externalId: 'bob', occurredAt: new Date(Date.now() + 2 * 3600_000).toISOString() });
+    await secret(Track, { externalId: 'bob', occurredAt: new Date(Date.now() - 3600_000).toISOString() });
+
+    const campaign = dataOf(await secret(Stats, { id })).campaign!;
+    expect(campaign.stats).toEqual({ targeted: 2, sent: 2, displayed: 2, clicked: 1, closed: 1, conversions: 1, clickRate: 0.5, conversionRate: 0.5 });
+    // The counters are what the ledger says.
+    const rows = campaign.messages.edges.map(({ node }) => node);
+    expect(campaign.sent.totalCount).toBe(campaign.stats.sent);
+    expect(rows.filter((row) => row.displayedAt).length).toBe(campaign.stats.displayed);
+    expect(rows.filter((row) => row.clickedAt).length).toBe(campaign.stats.clicked);
+    expect(rows.filter((row) => row.closedAt).length).toBe(campaign.stats.closed);
+    expect(rows.filter((row) => row.convertedAt).map((row) => row.contact.externalId)).toEqual(['ada']);
+
+    const now = Date.now();
+    const analytics = dataOf(await secret(Analytics, { from: new Date(now - 3600_000).toISOString(), to: new Date(now + 3600_000).toISOString() })).analytics;
+    expect(analytics.totals).toEqual({ sent: 2, displayed: 2, clicked: 1, conversions: 1 });
+    expect(analytics.buckets.length).toBeGreaterThanOrEqual(2);
+    expect(analytics.timezone).toBe('UTC');
+  });
+});
+
+describe('live stats', () => {
+  it('streams the snapshot and then the final counts of a 1,000-recipient send over graphql-ws and SSE', async () => {
+    const { secret, secretKey, workspace } = await createWorkspace(kit);
+    const browsers = await seedBrowsers(kit.databaseUrl, workspace.id, push, 1_000);
+    const id = await createCampaign(secret, { name: 'Live', kind: 'BROADCAST', content });
+
+    const client = wsClient(kit.wsUrl, secretKey);
+    const snapshots: { sent: number; queued: number; targeted: number }[] = [];
+    const sentEvents: string[] = [];
+    let started!: () => void;
+    const subscribed = new Promise<void>((resolve) => (started = resolve));
+    const wsDone = (async () => {
+      for await (const result of client.iterate({ query: printDoc(LiveStats), variables: { id } })) {
+        const stats = (result.data as { campaignStats: (typeof snapshots)[number] }).campaignStats;
+        snapshots.push(stats);
+        if (snapshots.length === 1) started();
+        if (stats.sent === 1_000) break;
+      }
+    })();
+    const eventsDone = (async () => {
+      for await (const result of client.iterate({ query: printDoc(LiveEvents), variables: { id } })) {
+        const event = (result.data as { deliveryEvents: { type: string; messageId: string } }).deliveryEvents;
+        if (event.type === 'SENT') sentEvents.push(event.messageId);
+        if (sentEvents.length === 1_000) break;
+      }
+    })();
+    const sse = sseStats(`${kit.graphqlUrl}`, secretKey, id);
+    await subscribed;
+    await sse.first;
+    await new Promise((resolve) => setTimeout(resolve, 200)); // let the deliveryEvents subscription settle
+
+    await secret(SendNow, { id });
+    await Promise.all([wsDone, eventsDone, sse.done]);
+    await client.dispose();
+
+    expect(snapshots[0]).toEqual({ sent: 0, queued: 0, targeted: 0, displayed: 0 });
+    expect(snapshots.at(-1)).toMatchObject({ sent: 1_000, queued: 0, targeted: 1_000 });
+    // Coalesced: far fewer updates than messages.
+    expect(snapshots.length).toBeLessThan(200);
+    expect(new Set(sentEvents).size).toBe(1_000);
+    expect(sse.snapshots[0]).toMatchObject({ sent: 0 });
+    expect(sse.snapshots.at(-1)).toMatchObject({ sent: 1_000 });
+    for (const browser of browsers) expect(push.received(browser.id)).toHaveLength(1);
+  }, 60_000);
+
+  it("refuses another workspace's campaign", async () => {
+    const { secret } = await createWorkspace(kit);
+    const id = await createCampaign(secret, { name: 'Mine', kind: 'BROADCAST', content });
+    const other = await createWorkspace(kit, 'Other');
+    const [result] = await take(wsClient(kit.wsUrl, other.secretKey), LiveStats, { id }, 1);
+    expect(result!.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+});
+
+const printDoc = (document: unknown) => print(document as DocumentNode);
+
+/** A GraphQL-over-SSE client reading campaignStats until sent reaches 1,000. */
+function sseStats(url: string, key: string, id: string) {
+  const snapshots: { sent: number }[] = [];
+  let gotFirst!: () => void;
+  const first = new Promise<void>((resolve) => (gotFirst = resolve));
+  const done = (async () => {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ query: printDoc(LiveStats), variables: { id } }),
+    });
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    for (;;) {
+      const { value, done: ended } = await reader.read();
+      if (ended) break;
+      buffer += value;
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const chunk = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = chunk.split('\n').find((line) => line.startsWith('data:'));
+        if (!data || data === 'data:') continue;
+        const stats = (JSON.parse(data.slice(5)) as { data: { campaignStats: { sent: number } } }).data.campaignStats;
+        snapshots.push(stats);
+        if (snapshots.length === 1) gotFirst();
+        if (stats.sent === 1_000) return void (await reader.cancel());
+      }
+    }
+  })();
+  return { snapshots, first, done };
+}
