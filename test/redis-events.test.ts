@@ -1,9 +1,16 @@
 import { createConnection } from 'node:net';
+import { type DocumentNode, print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './generated/index.ts';
 import { dataOf, take, wsClient } from './kit/client.ts';
 import { createWorkspace } from './kit/flow.ts';
 import { startTestHerald, type TestHerald } from './kit/herald.ts';
+import { createCampaign, seedBrowsers, SendNow, waitForStatus } from './kit/campaigns.ts';
+import { type HeraldProcess, spawnHerald } from './kit/process.ts';
+import { startPushService, type TestPushService } from './kit/push-service.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -50,4 +57,55 @@ describe.runIf(available)('live events through Redis (REDIS_URL)', () => {
       await client.dispose();
     }
   });
+});
+
+const LiveStats = graphql(`subscription RedisCampaignStats($id: ID!) { campaignStats(campaignId: $id) { sent targeted } }`);
+
+describe.runIf(available)('campaign stats across processes through Redis', () => {
+  let api: TestHerald;
+  let worker: HeraldProcess;
+  let push: TestPushService;
+  let dataDir: string;
+  beforeAll(async () => {
+    push = await startPushService();
+    api = await startTestHerald({ REDIS_URL, HERALD_ROLE: 'api' });
+    dataDir = await mkdtemp(path.join(tmpdir(), 'herald-worker-'));
+    worker = await spawnHerald({
+      REDIS_URL,
+      HERALD_ROLE: 'worker',
+      DATABASE_URL: api.databaseUrl,
+      HERALD_DATA_DIR: dataDir,
+      HERALD_ADMIN_TOKEN: api.adminToken,
+      HERALD_PUSH_CA: push.caFile,
+      LOG_LEVEL: 'warn',
+    });
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await api?.stop();
+    await push?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('shows a dashboard on the api process the sends that a separate worker process performs', async () => {
+    const shop = await createWorkspace(api);
+    const browsers = await seedBrowsers(api.databaseUrl, shop.workspace.id, push, 200);
+    const id = await createCampaign(shop.secret, { name: 'Across', kind: 'BROADCAST', content: { title: 'Hi', url: 'https://shop.example/' } });
+    const client = wsClient(api.wsUrl, shop.secretKey);
+    try {
+      const seen: { sent: number; targeted: number }[] = [];
+      for await (const result of client.iterate({ query: print(LiveStats as DocumentNode), variables: { id } })) {
+        const stats = (result.data as { campaignStats: { sent: number; targeted: number } }).campaignStats;
+        seen.push(stats);
+        if (seen.length === 1) await shop.secret(SendNow, { id });
+        if (stats.sent === 200) break;
+      }
+      expect(seen[0]).toEqual({ sent: 0, targeted: 0 });
+      expect(seen.at(-1)).toEqual({ sent: 200, targeted: 200 });
+      await waitForStatus(shop.secret, id);
+      for (const browser of browsers) expect(push.received(browser.id)).toHaveLength(1);
+    } finally {
+      await client.dispose();
+    }
+  }, 60_000);
 });
