@@ -1,15 +1,18 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config.ts';
+import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { startHerald } from '../src/herald.ts';
 import { createLogger } from '../src/logger.ts';
+import { spawnHerald } from '../test/kit/process.ts';
 
 /** Herald on a fresh embedded PostgreSQL, as a new user runs it, with one workspace to load. */
-export async function benchHerald() {
+export async function benchHerald(env: Record<string, string> = {}) {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'herald-bench-'));
   const adminToken = 'bench-admin-token-0123456789';
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', HERALD_DATA_DIR: dataDir, HERALD_ADMIN_TOKEN: adminToken, LOG_LEVEL: 'warn' });
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', HERALD_DATA_DIR: dataDir, HERALD_ADMIN_TOKEN: adminToken, LOG_LEVEL: 'warn', ...env });
   const running = await startHerald(config, createLogger('warn'));
   const graphqlUrl = `${running.url}/graphql`;
   const request = async (key: string, query: string, variables?: unknown) => {
@@ -39,3 +42,35 @@ export async function benchHerald() {
 }
 
 export const perSecond = (count: number, ms: number) => Math.round(count / (ms / 1000));
+
+/**
+ * Herald in a process of its own (as `npm start` runs it) on an embedded PostgreSQL this process
+ * owns, so a benchmark can read Herald's own resident memory (`rssMb`) apart from its driver.
+ */
+export async function spawnBenchHerald(env: Record<string, string> = {}) {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'herald-bench-'));
+  const database = await startEmbeddedPostgres(dataDir, createLogger('warn'));
+  const adminToken = 'bench-admin-token-0123456789';
+  const herald = await spawnHerald({ DATABASE_URL: database.url, HERALD_DATA_DIR: dataDir, HERALD_ADMIN_TOKEN: adminToken, LOG_LEVEL: 'warn', ...env });
+  const graphqlUrl = `${herald.url}/graphql`;
+  const request = async (key: string, query: string, variables?: unknown) => {
+    const response = await fetch(graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query, variables }) });
+    const body = (await response.json()) as { data?: any; errors?: unknown };
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+    return body.data;
+  };
+  const created = await request(adminToken, 'mutation { createWorkspace(input: { name: "Bench" }) { ... on MutationCreateWorkspaceSuccess { data { secretKey workspace { id } } } } }');
+  const { secretKey, workspace } = created.createWorkspace.data;
+  return {
+    secret: (query: string, variables?: unknown) => request(secretKey, query, variables),
+    workspaceId: Buffer.from(workspace.id, 'base64').toString().split(':')[1]!,
+    databaseUrl: database.url,
+    /** Herald's resident memory now, from /proc. */
+    rssMb: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${herald.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024,
+    async stop() {
+      await herald.stop();
+      await database.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

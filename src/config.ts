@@ -23,7 +23,7 @@ const schema = z.object({
   HERALD_MAX_BODY_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
   /** Extra CA certificates (PEM file) trusted for push services: a private or test push service. */
   HERALD_PUSH_CA: z.string().min(1).optional(),
-  HERALD_PUSH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
+  HERALD_PUSH_CONCURRENCY: z.coerce.number().int().min(2).max(1000).default(256),
   HERALD_PUSH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   HERALD_PUSH_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
   HERALD_PUSH_RETRY_BASE_MS: z.coerce.number().int().min(1).default(2_000),

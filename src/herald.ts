@@ -63,7 +63,10 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     const applied = await applyMigrations(databaseUrl, log);
     log.info({ applied: applied.length }, 'database schema is up to date');
 
-    const { prisma, pool } = createPrisma(databaseUrl, () => databaseQueries.inc());
+    const { prisma, pool } = createPrisma(databaseUrl, {
+      onQuery: () => databaseQueries.inc(),
+      onPoolError: (error) => log.warn({ error: error.message }, 'database connection lost'),
+    });
     cleanup.push(async () => {
       await prisma.$disconnect();
       await pool.end();

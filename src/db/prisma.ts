@@ -9,8 +9,13 @@ export { Prisma } from '../generated/prisma/client.ts';
  * Prisma over a pg pool Herald also uses directly where Prisma's per-query overhead matters (the
  * delivery loop's ledger updates).
  */
-export function createPrisma(databaseUrl: string, onQuery?: (durationMs: number) => void): { prisma: PrismaClient; pool: pg.Pool } {
+export function createPrisma(
+  databaseUrl: string,
+  { onQuery, onPoolError }: { onQuery?: (durationMs: number) => void; onPoolError?: (error: Error) => void } = {},
+): { prisma: PrismaClient; pool: pg.Pool } {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+  // An idle connection the server closed (a restart, an admin) must not take the process down.
+  pool.on('error', (error) => onPoolError?.(error));
   const prisma = new PrismaClient({
     adapter: new PrismaPg(pool),
     log: onQuery ? [{ emit: 'event', level: 'query' }] : [],
