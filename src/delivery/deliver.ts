@@ -57,11 +57,15 @@ async function deliverLoop(herald: Herald, campaignId: string, heartbeat: () => 
   const sender = await messageSender(herald, campaign);
   const results = new ResultBuffer(herald);
   let stopped = false;
+  let touchedAt = Date.now();
   const watcher = setInterval(() => {
     herald.prisma.campaign
       .findUnique({ where: { id: campaignId }, select: { status: true } })
       .then((current) => {
         if (current?.status !== 'SENDING') stopped = true;
+        // Agenda's lock lasts a minute; renewing it every 10 s is plenty.
+        if (Date.now() - touchedAt < 10_000) return;
+        touchedAt = Date.now();
         return heartbeat();
       })
       .catch((error: unknown) => herald.log.warn({ err: error, campaignId }, 'campaign status check failed'));
