@@ -14,7 +14,7 @@ const identifyInput = z.object({
 
 /**
  * The visitor logged in: the anonymous contact of `anonymousId` becomes (or merges into) the
- * identified contact of `externalId`. Its events and subscriptions move over, tags are united and
+ * identified contact of `externalId`. Its events, subscriptions and messages move over, tags are united and
  * attributes merged with the identified contact's values winning; the anonymous contact is gone.
  * Calling it again changes nothing more.
  */
@@ -38,6 +38,8 @@ export async function identifyContact(herald: Herald, workspaceId: string, input
     if (anonymous && !anonymous.externalId && known) {
       await tx.event.updateMany({ where: { contactId: anonymous.id }, data: { contactId: known.id } });
       await tx.pushSubscription.updateMany({ where: { contactId: anonymous.id }, data: { contactId: known.id } });
+      // The ledger goes with them: its rows are the contact's message history and back the stats.
+      await tx.message.updateMany({ where: { contactId: anonymous.id }, data: { contactId: known.id } });
       await tx.contact.delete({ where: { id: anonymous.id } });
       await tx.contact.update({
         where: { id: known.id },

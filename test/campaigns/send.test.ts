@@ -33,6 +33,17 @@ const TestPush = graphql(`
   }
 `);
 
+const Identify = graphql(`
+  mutation SendIdentify($anonymousId: String!, $externalId: String!) {
+    identifyContact(input: { anonymousId: $anonymousId, externalId: $externalId }) { __typename }
+  }
+`);
+const ContactMessages = graphql(`
+  query SendContactMessages($externalId: String!) {
+    contact(externalId: $externalId) { messages(first: 10) { totalCount edges { node { status campaign { name } } } } }
+  }
+`);
+
 let push: TestPushService;
 let kit: TestHerald;
 
@@ -172,5 +183,21 @@ describe('a broadcast sent now', () => {
     expect(push.received(late.browser.id)).toHaveLength(0);
     const expired = dataOf(await secret(Messages, { id, status: 'EXPIRED' })).campaign!.messages.edges;
     expect(expired.map(({ node }) => node)).toMatchObject([{ reason: 'EXPIRED', contact: { externalId: 'late' }, attempts: 1 }]);
+  });
+
+  it("keeps a visitor's message history when the visitor logs in and merges into a known contact", async () => {
+    const { secret, publishable } = await createWorkspace(kit);
+    await secret(Upsert, { input: { externalId: 'known' } });
+    await subscribeBrowser(publishable, push, { anonymousId: 'visitor-1' });
+    const id = await createCampaign(secret, { name: 'Welcome', kind: 'BROADCAST', content });
+    await secret(SendNow, { id });
+    await waitForStatus(secret, id);
+    expect(dataOf(await publishable(Identify, { anonymousId: 'visitor-1', externalId: 'known' })).identifyContact.__typename).toBe('MutationIdentifyContactSuccess');
+    const messages = dataOf(await secret(ContactMessages, { externalId: 'known' })).contact!.messages;
+    expect(messages.edges.map(({ node }) => node).sort((a, b) => a.status.localeCompare(b.status))).toEqual([
+      { status: 'SENT', campaign: { name: 'Welcome' } },
+      { status: 'SUPPRESSED', campaign: { name: 'Welcome' } },
+    ]);
+    expect((await campaignState(secret, id)).stats).toMatchObject({ targeted: 2, sent: 1, suppressed: 1 });
   });
 });
