@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "Message_workspaceId_sentAt_idx" ON "Message"("workspaceId", "sentAt");
