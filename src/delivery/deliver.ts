@@ -77,49 +77,66 @@ async function deliverLoop(herald: Herald, campaignId: string, heartbeat: () => 
   let sent = 0;
   const lane = async (index: number) => {
     const inFlight = new Set<Promise<void>>();
-    while (!stopped) {
-      if (results.due()) await results.flush();
-      const free = perLane - inFlight.size;
-      // Refill when half the lane is free: a few large batches cost far less than many small ones
-      // (claiming 4 rows took as long as claiming 60).
-      if (inFlight.size > 0 && free < Math.max(1, perLane / 2)) {
-        await Promise.race(inFlight);
-        continue;
-      }
-      const due = await dueMessages(herald, campaignId, free, index);
-      if (due.length === 0) {
-        if (inFlight.size === 0) break;
-        await Promise.race([...inFlight, sleep(FLUSH_MS)]);
-        continue;
-      }
-      const prepared = due.map((message) => sender.prepare(message));
-      const ready = prepared.filter((item): item is { message: DueMessage; body: Buffer } => 'body' in item);
-      // Headers first, claim second, bodies last: see PushClient.open.
-      const opened = await Promise.all(ready.map(async (item) => ({ ...item, push: await sender.open(item.message, item.body.length) })));
-      const claims: Transition[] = ready.map(({ message }) => ({ id: message.id, from: 'QUEUED', status: 'SENDING' }));
-      const settled = prepared.flatMap((item) => ('settle' in item ? [item.settle] : []));
-      const moved = await transition(herald, [...claims, ...settled]);
-      for (const { message, body, push } of opened) {
-        if (!moved.has(message.id)) {
-          push.abort(); // another worker claimed it first
+    try {
+      while (!stopped) {
+        if (results.due()) await results.flush();
+        const free = perLane - inFlight.size;
+        // Refill when half the lane is free: a few large batches cost far less than many small ones
+        // (claiming 4 rows took as long as claiming 60).
+        if (inFlight.size > 0 && free < Math.max(1, perLane / 2)) {
+          await Promise.race(inFlight);
           continue;
         }
-        const request = push
-          .send(body)
-          .then((outcome) => results.add(message, outcome))
-          .finally(() => inFlight.delete(request));
-        inFlight.add(request);
-        sent++;
+        const due = await dueMessages(herald, campaignId, free, index);
+        if (due.length === 0) {
+          if (inFlight.size === 0) break;
+          await Promise.race([...inFlight, sleep(FLUSH_MS)]);
+          continue;
+        }
+        const prepared = due.map((message) => sender.prepare(message));
+        const ready = prepared.filter((item): item is { message: DueMessage; body: Buffer } => 'body' in item);
+        // Headers first, claim second, bodies last: see PushClient.open.
+        const opened = await Promise.all(ready.map(async (item) => ({ ...item, push: await sender.open(item.message, item.body.length) })));
+        const claims: Transition[] = ready.map(({ message }) => ({ id: message.id, from: 'QUEUED', status: 'SENDING' }));
+        const settled = prepared.flatMap((item) => ('settle' in item ? [item.settle] : []));
+        let moved: Set<string>;
+        try {
+          moved = await transition(herald, [...claims, ...settled]);
+        } catch (error) {
+          for (const { push } of opened) push.abort(); // nothing claimed: these bodies must never go out
+          throw error;
+        }
+        for (const { message, body, push } of opened) {
+          if (!moved.has(message.id)) {
+            push.abort(); // another worker claimed it first
+            continue;
+          }
+          const request = push
+            .send(body)
+            .then((outcome) => results.add(message, outcome))
+            .finally(() => inFlight.delete(request));
+          inFlight.add(request);
+          sent++;
+        }
       }
+    } finally {
+      // Requests already written finish and are recorded, whatever stopped the lane.
+      await Promise.allSettled(inFlight);
     }
-    await Promise.all(inFlight);
   };
-  try {
-    await Promise.all(Array.from({ length: LANES }, (_, index) => lane(index)));
-  } finally {
-    clearInterval(watcher);
-    await results.flush();
-  }
+  // A lane that fails stops the others, and the pass ends with its error once they have settled.
+  const lanes = await Promise.allSettled(
+    Array.from({ length: LANES }, (_, index) =>
+      lane(index).catch((error: unknown) => {
+        stopped = true;
+        throw error;
+      }),
+    ),
+  );
+  clearInterval(watcher);
+  await results.flush();
+  const failed = lanes.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
   herald.log.debug({ campaignId, sent }, 'delivery pass finished');
   await finishPass(herald, campaignId);
 }
