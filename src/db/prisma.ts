@@ -14,8 +14,10 @@ export function createPrisma(
   { onQuery, onPoolError }: { onQuery?: (durationMs: number) => void; onPoolError?: (error: Error) => void } = {},
 ): { prisma: PrismaClient; pool: pg.Pool } {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
-  // An idle connection the server closed (a restart, an admin) must not take the process down.
+  // A connection the server closed (a restart, an admin) must not take the process down: idle ones
+  // report on the pool, checked-out ones on themselves, so every client gets a listener.
   pool.on('error', (error) => onPoolError?.(error));
+  pool.on('connect', (client) => client.on('error', (error) => onPoolError?.(error)));
   const prisma = new PrismaClient({
     adapter: new PrismaPg(pool),
     log: onQuery ? [{ emit: 'event', level: 'query' }] : [],

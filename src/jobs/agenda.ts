@@ -39,7 +39,9 @@ export async function createAgenda({ databaseUrl, mongoUrl, log, define }: JobSt
 
   // The LISTEN connection holds one pooled client for good, hence max ≥ 2.
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4, options: '-c search_path=agenda' });
-  pool.on('error', (error) => log.warn({ err: error }, 'agenda pool error'));
+  pool.on('error', (error) => log.warn({ error: error.message }, 'agenda pool error'));
+  // Agenda's LISTEN connection stays checked out: its errors are emitted on the client itself.
+  pool.on('connect', (client) => client.on('error', (error) => log.warn({ error: error.message }, 'agenda connection error')));
   const setup = new pg.Client({ connectionString: databaseUrl });
   await setup.connect();
   let agenda: Agenda;
