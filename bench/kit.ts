@@ -63,6 +63,8 @@ export async function spawnBenchHerald(env: Record<string, string> = {}) {
   const { secretKey, workspace } = created.createWorkspace.data;
   return {
     secret: (query: string, variables?: unknown) => request(secretKey, query, variables),
+    secretKey: secretKey as string,
+    url: herald.url,
     workspaceId: Buffer.from(workspace.id, 'base64').toString().split(':')[1]!,
     databaseUrl: database.url,
     /** Herald's resident memory now, from /proc. */

@@ -22,12 +22,16 @@ export async function* liveSnapshots<T>(
     wake?.();
   })();
   try {
+    let sentAt = Date.now();
     yield await load();
     while (true) {
       if (!dirty && !ended) await new Promise<void>((resolve) => (wake = resolve));
       if (ended) return;
-      await sleep(minIntervalMs);
+      // A change after a quiet spell goes out at once; during a burst, one snapshot per interval.
+      const wait = sentAt + minIntervalMs - Date.now();
+      if (wait > 0) await sleep(wait);
       dirty = false;
+      sentAt = Date.now();
       yield await load();
     }
   } finally {
