@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { CampaignStatsRef } from '../campaigns/schema.ts';
-import { campaignStats } from '../campaigns/stats.ts';
+import { sharedCampaignStats } from '../campaigns/stats.ts';
 import { type DeliveryEvent, DeliveryEventTypes } from '../delivery/events.ts';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../graphql/builder.ts';
@@ -84,7 +84,7 @@ builder.subscriptionFields((t) => ({
     args: { campaignId: t.arg.id({ required: true }) },
     subscribe: async (_root, { campaignId }, context) => {
       const id = await ownCampaignId(context, campaignId);
-      return liveSnapshots(context.herald.events.subscribe('campaign:changed', id), () => campaignStats(context.herald, id));
+      return liveSnapshots(context.herald.events.subscribe('campaign:changed', id), (changedAt) => sharedCampaignStats(context.herald, id, changedAt));
     },
     resolve: (stats) => stats,
   }),

@@ -52,3 +52,24 @@ export async function campaignStats(herald: Herald, campaignId: string): Promise
     updatedAt: new Date(),
   };
 }
+
+/** Snapshots being read or just read, per campaign: many dashboards on one campaign share one query. */
+const recent = new Map<string, { at: number; stats: Promise<CampaignStats> }>();
+const SHARE_MS = 50;
+
+/**
+ * campaignStats for live subscribers: a snapshot read in the last 50 ms is shared, so a thousand
+ * dashboards watching one send cost one query per update, not a thousand.
+ */
+export function sharedCampaignStats(herald: Herald, campaignId: string, changedAt = Date.now()): Promise<CampaignStats> {
+  const now = Date.now();
+  const hit = recent.get(campaignId);
+  // Shared only if that read began after the change this caller must see.
+  if (hit && now - hit.at < SHARE_MS && hit.at > changedAt) return hit.stats;
+  const stats = campaignStats(herald, campaignId);
+  recent.set(campaignId, { at: now, stats });
+  stats.catch(() => recent.delete(campaignId));
+  // Forget it soon; the map holds only campaigns someone is watching right now.
+  setTimeout(() => recent.get(campaignId)?.at === now && recent.delete(campaignId), SHARE_MS * 2).unref();
+  return stats;
+}

@@ -6,16 +6,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
  */
 export async function* liveSnapshots<T>(
   changes: AsyncIterable<unknown>,
-  load: () => Promise<T>,
+  /** Reads a snapshot; `changedAt` is when the newest change it must include arrived. */
+  load: (changedAt: number) => Promise<T>,
   minIntervalMs = 100,
 ): AsyncGenerator<T> {
   const iterator = changes[Symbol.asyncIterator]();
   let dirty = false;
+  let changedAt = Date.now();
   let ended = false;
   let wake: (() => void) | undefined;
   const listening = (async () => {
     for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
       dirty = true;
+      changedAt = Date.now();
       wake?.();
     }
     ended = true;
@@ -23,7 +26,7 @@ export async function* liveSnapshots<T>(
   })();
   try {
     let sentAt = Date.now();
-    yield await load();
+    yield await load(changedAt);
     while (true) {
       if (!dirty && !ended) await new Promise<void>((resolve) => (wake = resolve));
       if (ended) return;
@@ -32,7 +35,7 @@ export async function* liveSnapshots<T>(
       if (wait > 0) await sleep(wait);
       dirty = false;
       sentAt = Date.now();
-      yield await load();
+      yield await load(changedAt);
     }
   } finally {
     await iterator.return?.();
