@@ -210,3 +210,23 @@ function sseStats(url: string, key: string, id: string) {
   })();
   return { snapshots, first, done };
 }
+
+describe('the beacon endpoint', () => {
+  it('limits beacons per address and says when to come back', async () => {
+    const limited = await startTestHerald({ HERALD_PUBLIC_RATE_LIMIT: '3' });
+    try {
+      const statuses: number[] = [];
+      let retryAfter: string | null = null;
+      for (let index = 0; index < 5; index++) {
+        const response = await beacon(`${limited.url}/track`, JSON.stringify({ token: 'nonsense', type: 'DISPLAYED' }));
+        statuses.push(response.status);
+        retryAfter ??= response.headers.get('retry-after');
+      }
+      // Three bad beacons are answered (and change nothing); after that the address waits.
+      expect(statuses).toEqual([404, 404, 404, 429, 429]);
+      expect(Number(retryAfter)).toBeGreaterThan(0);
+    } finally {
+      await limited.stop();
+    }
+  });
+});
