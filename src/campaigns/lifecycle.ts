@@ -1,6 +1,6 @@
 import type { Prisma } from '../db/prisma.ts';
 import { ValidationError } from '../errors.ts';
-import { transition } from '../delivery/ledger.ts';
+import { cancelWaiting } from '../delivery/ledger.ts';
 import { enqueueDeliver, enqueuePrepare } from '../delivery/queue.ts';
 import { earliestLocalInstant } from '../delivery/time.ts';
 import type { Herald } from '../herald-context.ts';
@@ -84,11 +84,7 @@ export async function cancelCampaign(herald: Herald, workspaceId: string, id: st
     status: 'CANCELED',
     completedAt: new Date(),
   });
-  for (;;) {
-    const waiting = await herald.prisma.message.findMany({ where: { campaignId: id, status: 'QUEUED' }, select: { id: true }, take: 5_000 });
-    if (waiting.length === 0) break;
-    await transition(herald, waiting.map((row) => ({ id: row.id, from: 'QUEUED', status: 'CANCELED', reason: 'CAMPAIGN_CANCELED' })));
-  }
+  await cancelWaiting(herald, id);
   return canceled;
 }
 

@@ -111,3 +111,12 @@ export async function campaignCounts(db: Herald['prisma'], campaignId: string): 
 }
 
 export const sqlStatuses = (statuses: readonly MessageStatus[]) => Prisma.join(statuses.map((status) => Prisma.sql`${status}::"MessageStatus"`));
+
+/** Every row of a campaign still waiting becomes CANCELED/CAMPAIGN_CANCELED, in batches. */
+export async function cancelWaiting(herald: Pick<Herald, 'pool' | 'events' | 'prisma'>, campaignId: string): Promise<void> {
+  for (;;) {
+    const waiting = await herald.prisma.message.findMany({ where: { campaignId, status: 'QUEUED' }, select: { id: true }, take: 5_000 });
+    if (waiting.length === 0) return;
+    await transition(herald, waiting.map((row) => ({ id: row.id, from: 'QUEUED' as const, status: 'CANCELED' as const, reason: 'CAMPAIGN_CANCELED' as const })));
+  }
+}

@@ -4,6 +4,7 @@ import type { Herald } from '../herald-context.ts';
 import { audienceOf } from '../campaigns/service.ts';
 import { selectionSql } from '../segments/service.ts';
 import { type DeliveryEvent, publishDeliveryEvents } from './events.ts';
+import { cancelWaiting } from './ledger.ts';
 import { enqueueDeliver } from './queue.ts';
 import { wallClock } from './time.ts';
 
@@ -31,7 +32,11 @@ export async function prepareBroadcast(herald: Herald, campaign: Campaign): Prom
   let rows = 0;
   for (;;) {
     const status = await herald.prisma.campaign.findUnique({ where: { id: campaign.id }, select: { status: true } });
-    if (status?.status !== 'SENDING' && status?.status !== 'PAUSED') return log.info({ contacts }, 'preparation stopped: campaign is no longer sending');
+    if (status?.status !== 'SENDING' && status?.status !== 'PAUSED') {
+      // Canceled while its audience was being written: what this job added after the cancel goes too.
+      if (status?.status === 'CANCELED') await cancelWaiting(herald, campaign.id);
+      return log.info({ contacts }, 'preparation stopped: campaign is no longer sending');
+    }
     const afterSql: Prisma.Sql = after ? Prisma.sql`AND c.id > ${after}::uuid` : Prisma.empty;
     const [result] = await herald.prisma.$queryRaw<{ last: string | null; contacts: number; inserted: number; events: Omit<DeliveryEvent, 'at' | 'campaignId'>[] }[]>`
       WITH batch AS (
@@ -70,7 +75,8 @@ export async function prepareBroadcast(herald: Herald, campaign: Campaign): Prom
     if (contacts === result.contacts) await enqueueDeliver(herald, campaign.id);
     if (result.contacts < BATCH) break;
   }
-  await herald.prisma.campaign.update({ where: { id: campaign.id }, data: { preparedAt: new Date() } });
+  const { status } = await herald.prisma.campaign.update({ where: { id: campaign.id }, data: { preparedAt: new Date() }, select: { status: true } });
+  if (status === 'CANCELED') await cancelWaiting(herald, campaign.id);
   herald.events.publish('campaign:changed', campaign.id, { reason: 'prepared' });
   log.info({ contacts, rows }, 'audience prepared');
   await enqueueDeliver(herald, campaign.id);
