@@ -26,7 +26,14 @@ export function verifyToken(token: string, messageId: string, workspaceSecret: s
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
+/** Derived keys by workspace secret: a send signs one token per message with the same key. */
+const keys = new Map<string, Buffer>();
+
 function mac(id: Buffer, workspaceSecret: string): Buffer {
-  const key = createHmac('sha256', workspaceSecret).update('herald/tracking-token').digest();
+  let key = keys.get(workspaceSecret);
+  if (!key) {
+    key = createHmac('sha256', workspaceSecret).update('herald/tracking-token').digest();
+    keys.set(workspaceSecret, key);
+  }
   return createHmac('sha256', key).update(id).digest().subarray(0, 16);
 }
