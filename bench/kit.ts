@@ -1,7 +1,9 @@
+import { createECDH, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { startHerald } from '../src/herald.ts';
@@ -75,4 +77,28 @@ export async function spawnBenchHerald(env: Record<string, string> = {}) {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * `count` contacts ("visitor-1"…, first name Ada) with one subscribed browser each at
+ * `${origin}/push/visitor-N`, written in one SQL statement. Sixty-four real P-256 key pairs are
+ * reused round-robin (the sender's key is new for every message anyway); they are returned.
+ */
+export async function seedBrowsers(db: pg.Client, workspaceId: string, count: number, origin: string) {
+  const keys = Array.from({ length: 64 }, () => {
+    const ecdh = createECDH('prime256v1');
+    ecdh.generateKeys();
+    return { p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') };
+  });
+  await db.query(
+    `WITH k AS (SELECT ordinality - 1 AS n, value->>'p256dh' AS p256dh, value->>'auth' AS auth FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY),
+     c AS (INSERT INTO "Contact" (id, "workspaceId", "anonymousId", "firstName", "updatedAt")
+           SELECT gen_random_uuid(), $1::uuid, 'visitor-' || i, 'Ada', now() FROM generate_series(1, $2::int) i RETURNING id, "anonymousId")
+     INSERT INTO "PushSubscription" (id, "workspaceId", "contactId", endpoint, p256dh, auth, "updatedAt")
+     SELECT gen_random_uuid(), $1::uuid, c.id, $4 || '/push/' || c."anonymousId", k.p256dh, k.auth, now()
+     FROM c JOIN k ON k.n = (substring(c."anonymousId" from 9)::int % 64)`,
+    [workspaceId, count, JSON.stringify(keys), origin],
+  );
+  await db.query('ANALYZE "Contact", "PushSubscription"');
+  return keys;
 }

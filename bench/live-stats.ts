@@ -7,13 +7,12 @@
  *   npx tsx bench/live-stats.ts [messages=100000] [subscribers=1000] [beacons=200]
  */
 import { spawn } from 'node:child_process';
-import { createECDH, randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { createClient } from 'graphql-ws';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { signToken } from '../src/tracking/token.ts';
-import { spawnBenchHerald } from './kit.ts';
+import { seedBrowsers, spawnBenchHerald } from './kit.ts';
 
 const messages = Number(process.argv[2] ?? 100_000);
 const subscribers = Number(process.argv[3] ?? 1_000);
@@ -31,20 +30,7 @@ const bench = await spawnBenchHerald({
 const db = new pg.Client({ connectionString: bench.databaseUrl });
 await db.connect();
 
-const keys = Array.from({ length: 64 }, () => {
-  const ecdh = createECDH('prime256v1');
-  ecdh.generateKeys();
-  return { p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') };
-});
-await db.query(
-  `WITH k AS (SELECT ordinality - 1 AS n, value->>'p256dh' AS p256dh, value->>'auth' AS auth FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY),
-   c AS (INSERT INTO "Contact" (id, "workspaceId", "anonymousId", "updatedAt")
-         SELECT gen_random_uuid(), $1::uuid, 'visitor-' || i, now() FROM generate_series(1, $2::int) i RETURNING id, "anonymousId")
-   INSERT INTO "PushSubscription" (id, "workspaceId", "contactId", endpoint, p256dh, auth, "updatedAt")
-   SELECT gen_random_uuid(), $1::uuid, c.id, $4 || '/push/' || c."anonymousId", k.p256dh, k.auth, now()
-   FROM c JOIN k ON k.n = (substring(c."anonymousId" from 9)::int % 64)`,
-  [bench.workspaceId, messages, JSON.stringify(keys), origin],
-);
+await seedBrowsers(db, bench.workspaceId, messages, origin);
 console.log(`seeded ${messages.toLocaleString()} contacts with a browser each`);
 
 const createCampaign = async (name: string) =>

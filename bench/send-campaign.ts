@@ -19,14 +19,13 @@
  *   (HERALD_PUSH_CONCURRENCY=… and HERALD_NODE_OPTIONS=… are passed to Herald when set)
  */
 import { spawn } from 'node:child_process';
-import { createECDH, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import { cpus } from 'node:os';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 import webpush from 'web-push';
-import { perSecond, spawnBenchHerald } from './kit.ts';
+import { perSecond, seedBrowsers, spawnBenchHerald } from './kit.ts';
 
 const total = Number(process.argv[2] ?? 100_000);
 const sample = Math.min(total, Number(process.argv[3] ?? 5_000));
@@ -61,23 +60,8 @@ const bench = await spawnBenchHerald({
 const db = new pg.Client({ connectionString: bench.databaseUrl });
 await db.connect();
 
-// Sixty-four real key pairs, reused round-robin: the sender's key is new for every message anyway.
-const keys = Array.from({ length: 64 }, () => {
-  const ecdh = createECDH('prime256v1');
-  ecdh.generateKeys();
-  return { p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') };
-});
 const seeded = performance.now();
-await db.query(
-  `WITH k AS (SELECT ordinality - 1 AS n, value->>'p256dh' AS p256dh, value->>'auth' AS auth FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY),
-   c AS (INSERT INTO "Contact" (id, "workspaceId", "anonymousId", "firstName", "updatedAt")
-         SELECT gen_random_uuid(), $1::uuid, 'visitor-' || i, 'Ada', now() FROM generate_series(1, $2::int) i RETURNING id, "anonymousId")
-   INSERT INTO "PushSubscription" (id, "workspaceId", "contactId", endpoint, p256dh, auth, "updatedAt")
-   SELECT gen_random_uuid(), $1::uuid, c.id, $4 || '/push/' || c."anonymousId", k.p256dh, k.auth, now()
-   FROM c JOIN k ON k.n = (substring(c."anonymousId" from 9)::int % 64)`,
-  [bench.workspaceId, total, JSON.stringify(keys), origin],
-);
-await db.query('ANALYZE "Contact", "PushSubscription"');
+const keys = await seedBrowsers(db, bench.workspaceId, total, origin);
 console.log(`seeded ${total.toLocaleString()} contacts with a browser each in ${((performance.now() - seeded) / 1000).toFixed(1)} s`);
 
 const content = { title: 'Hi {{ contact.firstName }}', body: 'Our spring sale starts now: 20% off everything until Sunday.', url: 'https://shop.example/sale', imageUrl: 'https://cdn.example/sale.png' };
