@@ -1,4 +1,5 @@
 import { builder } from '../graphql/builder.ts';
+import { totalCountField } from '../graphql/connections.ts';
 import { workspaceIdOf } from '../graphql/context.ts';
 import type { MessageReason, MessageStatus } from './ledger.ts';
 
@@ -59,12 +60,7 @@ const MessageConnection = builder.connectionObject(
     type: MessageRef,
     name: 'MessageConnection',
     fields: (t) => ({
-      totalCount: t.int({
-        resolve: (connection) => {
-          const { totalCount } = connection as { totalCount?: number | (() => number | Promise<number>) };
-          return typeof totalCount === 'function' ? totalCount() : (totalCount ?? 0);
-        },
-      }),
+      totalCount: totalCountField(t),
     }),
   },
   { name: 'MessageEdge' },

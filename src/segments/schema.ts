@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import { ErrorCode } from '../errors.ts';
 import { inQuery } from '../graphql/errors.ts';
 import { builder } from '../graphql/builder.ts';
+import { totalCountField } from '../graphql/connections.ts';
 import { type Context, workspaceIdOf } from '../graphql/context.ts';
 import { localId, requireLocalId } from '../graphql/ids.ts';
 import { type Audience, validateRule } from './rule.ts';
@@ -39,12 +40,7 @@ const ContactConnection = builder.connectionObject(
     type: ContactRef,
     name: 'ContactConnection',
     fields: (t) => ({
-      totalCount: t.int({
-        resolve: (connection) => {
-          const { totalCount } = connection as { totalCount?: number | (() => number | Promise<number>) };
-          return typeof totalCount === 'function' ? totalCount() : (totalCount ?? 0);
-        },
-      }),
+      totalCount: totalCountField(t),
     }),
   },
   { name: 'ContactEdge' },
