@@ -145,8 +145,16 @@ function checkValue(op: Op, value: unknown, at: string[], fail: (at: string[], m
   }
 }
 
-/** ISO 8601 dates ("2024-05-01", "2024-05-01T10:00:00Z") are compared as instants, not text. */
+/**
+ * ISO 8601 dates ("2024-05-01", "2024-05-01T10:00:00Z") are compared as instants, not text. A value
+ * naming a day the calendar lacks ("2024-02-30") is not a date: JavaScript would roll it over to
+ * March, PostgreSQL refuses it, so Herald compares it as the string it is.
+ */
 export const ISO_DATE = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)?)?$/;
 export function isIsoDate(value: unknown): value is string {
-  return typeof value === 'string' && ISO_DATE.test(value) && !Number.isNaN(Date.parse(value));
+  if (typeof value !== 'string' || !ISO_DATE.test(value)) return false;
+  const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const calendar = new Date(0);
+  calendar.setUTCFullYear(year, month - 1, day); // unlike Date.UTC, keeps years 0-99 as they are
+  return calendar.getUTCDate() === day;
 }
