@@ -18,7 +18,9 @@ export interface HeraldProcess {
  */
 export async function spawnHerald(env: Record<string, string>): Promise<HeraldProcess> {
   const { DATABASE_URL: _ignored, HERALD_ADMIN_TOKEN: _token, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  // HERALD_NODE_ARGS adds flags NODE_OPTIONS refuses, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = process.env.HERALD_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: { ...inherited, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
