@@ -11,6 +11,8 @@ export type EventMap = {
   'workspace:changed': [workspaceId: string, change: { reason: string }];
   /** A campaign's status or counters changed. */
   'campaign:changed': [campaignId: string, change: { reason: string }];
+  /** A campaign has messages due now: a process running jobs starts a delivery pass at once. */
+  'delivery:due': [campaignId: string];
   /** Ledger rows of a workspace moved (see delivery/events.ts). */
   'delivery:events': [workspaceId: string, events: import('./delivery/events.ts').DeliveryEvent[]];
 };

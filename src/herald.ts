@@ -12,6 +12,7 @@ import { createEvents } from './events.ts';
 import type { Herald } from './herald-context.ts';
 import { type Agenda, createAgenda } from './jobs/agenda.ts';
 import { defineJobs, startRecurringJobs } from './jobs/registry.ts';
+import { listenForDueDeliveries } from './delivery/jobs.ts';
 import { PushClient } from './delivery/push-client.ts';
 import type { Logger } from './logger.ts';
 import { createHttpServer } from './server/http.ts';
@@ -120,7 +121,10 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     if (!config.HERALD_PUBLIC_URL) herald.publicUrl = url;
     // Jobs start last: they may send pushes, whose tracking URLs need the address above.
     await jobs.start();
-    if (runsJobs) await startRecurringJobs(jobs.agenda);
+    if (runsJobs) {
+      await startRecurringJobs(jobs.agenda);
+      cleanup.push(listenForDueDeliveries(herald));
+    }
     log.info({ url, role: config.HERALD_ROLE }, 'Herald is listening');
     return { herald, url, databaseUrl, adminTokenGenerated: generated, stop };
   } catch (error) {

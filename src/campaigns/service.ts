@@ -3,6 +3,7 @@ import { ConflictError, ErrorCode, NotFoundError, ValidationError } from '../err
 import type { Campaign } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import type { Rule } from '../segments/rule.ts';
+import type { Selection } from '../segments/service.ts';
 import { trackUrlOf } from '../tracking/urls.ts';
 import { type Content, MAX_ENCRYPTED_BYTES, worstCaseSize } from './content.ts';
 import { type CampaignInput, type CampaignKind, type CampaignStatus, parseCampaign } from './validation.ts';
@@ -118,12 +119,15 @@ export function inputOf(campaign: Campaign): CampaignInput {
 }
 
 /** The contacts a campaign is for: its segment's rule and its own rule, both when both are set. */
-export async function audienceOf(herald: Herald, campaign: Campaign): Promise<{ rule: Rule | null; audience: Campaign['audienceType'] }> {
+export async function audienceOf(herald: Herald, campaign: Campaign): Promise<Selection> {
+  const segment = campaign.segmentId ? await herald.prisma.segment.findUniqueOrThrow({ where: { id: campaign.segmentId }, select: { rule: true } }) : null;
+  return audienceFrom(campaign, segment);
+}
+
+/** `audienceOf` with the segment already loaded. */
+export function audienceFrom(campaign: Pick<Campaign, 'audienceRule' | 'audienceType'>, segment: { rule: unknown } | null): Selection {
   const rules: Rule[] = [];
-  if (campaign.segmentId) {
-    const segment = await herald.prisma.segment.findUniqueOrThrow({ where: { id: campaign.segmentId } });
-    rules.push(segment.rule as unknown as Rule);
-  }
+  if (segment) rules.push(segment.rule as Rule);
   if (campaign.audienceRule) rules.push(campaign.audienceRule as unknown as Rule);
   return { rule: rules.length === 0 ? null : rules.length === 1 ? rules[0]! : { and: rules }, audience: campaign.audienceType };
 }

@@ -5,6 +5,7 @@ import type { Event } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { publishDeliveryEvents } from '../delivery/events.ts';
 import { recordConversions } from '../tracking/conversions.ts';
+import { announceTriggers, applyTriggers, type StoredEvent } from '../delivery/triggers.ts';
 import { resolveContacts } from './resolve.ts';
 import { type EventInput, eventInput, MAX_BATCH } from './validation.ts';
 
@@ -58,12 +59,14 @@ export async function trackEvents(
       FROM (SELECT "contactId", max("occurredAt") AS latest FROM "Event" WHERE id = ANY(${[...insertedIds]}::uuid[]) GROUP BY "contactId") e
       WHERE c.id = e."contactId"`;
     const conversions = await recordConversions(tx, workspaceId, [...insertedIds]);
-    return { ids: rows.map((row) => (insertedIds.has(row.id) ? row.id : null)), conversions };
+    const triggers = await applyTriggers(tx, workspaceId, rows.filter((row) => insertedIds.has(row.id)) as StoredEvent[]);
+    return { ids: rows.map((row) => (insertedIds.has(row.id) ? row.id : null)), conversions, triggers };
   }, { timeout: 60_000 });
 
   const count = stored.ids.filter(Boolean).length;
   if (count) herald.events.publish('workspace:changed', workspaceId, { reason: 'events_tracked' });
   publishDeliveryEvents(herald, workspaceId, stored.conversions);
+  await announceTriggers(herald, workspaceId, stored.triggers);
   return { count, duplicates: events.length - count, ids: stored.ids };
 }
 

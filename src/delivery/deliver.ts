@@ -7,11 +7,15 @@ import { signToken } from '../tracking/token.ts';
 import { trackUrlOf } from '../tracking/urls.ts';
 import { type Transition, transition } from './ledger.ts';
 import type { OpenPush, PushOutcome, Vapid } from './push-client.ts';
+import { deliveryPolicy } from './policy.ts';
 import { enqueueDeliver } from './queue.ts';
 
 /** A due ledger row with what rendering and sending it needs. */
 export interface DueMessage {
   id: string;
+  contactId: string;
+  occurrence: string;
+  timezone: string | null;
   attempts: number;
   subscriptionId: string;
   endpoint: string;
@@ -19,6 +23,8 @@ export interface DueMessage {
   auth: string;
   subscriptionStatus: 'ACTIVE' | 'EXPIRED' | 'REVOKED';
   contact: Record<string, unknown>;
+  /** A triggered message's event: { name, properties, occurredAt }. */
+  event: Record<string, unknown> | null;
 }
 
 /** A message ready to go: either a request to send, or already settled before sending. */
@@ -30,8 +36,11 @@ const LANES = 2;
 const FLUSH_MS = 100;
 const FLUSH_ROWS = 500;
 
-/** Campaigns this process is delivering now: a second job for one of them has nothing to add. */
-const active = new Set<string>();
+/** Campaigns whose messages go out: broadcasts while SENDING, triggered campaigns while ACTIVE. */
+const DELIVERING = new Set(['SENDING', 'ACTIVE']);
+
+/** Campaigns this process is delivering now, and whether more rows came due meanwhile. */
+const active = new Map<string, { again: boolean }>();
 
 /**
  * Sends a campaign's due ledger rows until none are left, the campaign stops SENDING (paused or
@@ -42,10 +51,19 @@ const active = new Set<string>();
  * settled SENT/UNCONFIRMED after a lease: never sent twice.
  */
 export async function deliverCampaign(herald: Herald, campaignId: string, heartbeat: () => Promise<void> = async () => {}): Promise<void> {
-  if (active.has(campaignId)) return;
-  active.add(campaignId);
+  const running = active.get(campaignId);
+  if (running) {
+    // The running pass may have looked for due rows already: it makes one more pass.
+    running.again = true;
+    return;
+  }
+  const state = { again: false };
+  active.set(campaignId, state);
   try {
-    await deliverLoop(herald, campaignId, heartbeat);
+    do {
+      state.again = false;
+      await deliverLoop(herald, campaignId, heartbeat);
+    } while (state.again);
   } finally {
     active.delete(campaignId);
   }
@@ -53,8 +71,9 @@ export async function deliverCampaign(herald: Herald, campaignId: string, heartb
 
 async function deliverLoop(herald: Herald, campaignId: string, heartbeat: () => Promise<void>): Promise<void> {
   const campaign = await herald.prisma.campaign.findUnique({ where: { id: campaignId } });
-  if (!campaign || campaign.status !== 'SENDING') return;
+  if (!campaign || !DELIVERING.has(campaign.status)) return;
   const sender = await messageSender(herald, campaign);
+  const policy = await deliveryPolicy(herald, campaign, sender.workspace);
   const results = new ResultBuffer(herald);
   let stopped = false;
   let touchedAt = Date.now();
@@ -62,7 +81,7 @@ async function deliverLoop(herald: Herald, campaignId: string, heartbeat: () => 
     herald.prisma.campaign
       .findUnique({ where: { id: campaignId }, select: { status: true } })
       .then((current) => {
-        if (current?.status !== 'SENDING') stopped = true;
+        if (!current || !DELIVERING.has(current.status)) stopped = true;
         // Agenda's lock lasts a minute; renewing it every 10 s is plenty.
         if (Date.now() - touchedAt < 10_000) return;
         touchedAt = Date.now();
@@ -93,22 +112,23 @@ async function deliverLoop(herald: Herald, campaignId: string, heartbeat: () => 
           await Promise.race([...inFlight, sleep(FLUSH_MS)]);
           continue;
         }
-        const prepared = due.map((message) => sender.prepare(message));
+        const { go, settle: held } = await policy.gate(due);
+        const prepared = go.map((message) => sender.prepare(message));
         const ready = prepared.filter((item): item is { message: DueMessage; body: Buffer } => 'body' in item);
         // Headers first, claim second, bodies last: see PushClient.open.
         const opened = await Promise.all(ready.map(async (item) => ({ ...item, push: await sender.open(item.message, item.body.length) })));
-        const claims: Transition[] = ready.map(({ message }) => ({ id: message.id, from: 'QUEUED', status: 'SENDING' }));
-        const settled = prepared.flatMap((item) => ('settle' in item ? [item.settle] : []));
+        const claims = ready.map(({ message }) => ({ id: message.id, from: 'QUEUED' as const, status: 'SENDING' as const, row: message }));
+        const settled = [...held, ...prepared.flatMap((item) => ('settle' in item ? [item.settle] : []))];
         let moved: Set<string>;
         try {
-          moved = await transition(herald, [...claims, ...settled]);
+          moved = await policy.claim(claims, settled);
         } catch (error) {
           for (const { push } of opened) push.abort(); // nothing claimed: these bodies must never go out
           throw error;
         }
         for (const { message, body, push } of opened) {
           if (!moved.has(message.id)) {
-            push.abort(); // another worker claimed it first
+            push.abort(); // another worker claimed it first, or a frequency cap stopped it
             continue;
           }
           const request = push
@@ -153,13 +173,16 @@ function dueMessages(herald: Herald, campaignId: string, limit: number, lane: nu
 /** Ledger rows matching `where` (on "Message" m), with their browser and contact. */
 export function queryDue(herald: Herald, where: Prisma.Sql, limit: number): Promise<DueMessage[]> {
   return herald.prisma.$queryRaw<DueMessage[]>`
-    SELECT m.id::text, m.attempts, s.id::text AS "subscriptionId", s.endpoint, s.p256dh, s.auth, s.status::text AS "subscriptionStatus",
+    SELECT m.id::text, m."contactId"::text, m.occurrence, COALESCE(c.timezone, s.timezone) AS timezone,
+      m.attempts, s.id::text AS "subscriptionId", s.endpoint, s.p256dh, s.auth, s.status::text AS "subscriptionStatus",
       jsonb_build_object('id', c.id, 'externalId', c."externalId", 'anonymousId', c."anonymousId", 'email', c.email,
         'phone', c.phone, 'firstName', c."firstName", 'lastName', c."lastName", 'locale', c.locale,
-        'timezone', c.timezone, 'tags', to_jsonb(c.tags), 'identified', c.identified, 'attributes', c.attributes) AS contact
+        'timezone', c.timezone, 'tags', to_jsonb(c.tags), 'identified', c.identified, 'attributes', c.attributes) AS contact,
+      CASE WHEN e.id IS NOT NULL THEN jsonb_build_object('name', e.name, 'properties', e.properties, 'occurredAt', e."occurredAt") END AS event
     FROM "Message" m
     JOIN "PushSubscription" s ON s.id = m."subscriptionId"
     JOIN "Contact" c ON c.id = m."contactId"
+    LEFT JOIN "Event" e ON e.id = m."eventId"
     WHERE ${where}
     ORDER BY m."dueAt"
     LIMIT ${limit}`;
@@ -180,6 +203,8 @@ export async function messageSender(herald: Herald, campaign: Campaign) {
   });
 
   return {
+    workspace,
+
     prepare(message: DueMessage): Prepared {
       if (campaign.activeUntil && campaign.activeUntil.getTime() <= Date.now()) return fail(message, 'EXPIRED', 'EXPIRED', 'activeUntil has passed');
       if (message.subscriptionStatus === 'EXPIRED') return fail(message, 'FAILED', 'SUBSCRIPTION_GONE', 'the subscription expired before this send');
@@ -187,7 +212,7 @@ export async function messageSender(herald: Herald, campaign: Campaign) {
       let payload: string;
       try {
         const token = signToken(message.id, workspace.vapidPrivateKey);
-        const scope = { contact: { ...(message.contact.attributes as object), ...message.contact } };
+        const scope = { contact: { ...(message.contact.attributes as object), ...message.contact }, event: message.event };
         payload = JSON.stringify(compiled.render(scope, { tag: message.id, token, trackUrl }));
       } catch (error) {
         if (error instanceof RenderError) return fail(message, 'FAILED', 'TEMPLATE_ERROR', error.message);
@@ -308,7 +333,7 @@ export async function finishPass(herald: Herald, campaignId: string): Promise<vo
 }
 
 /** One job per wake-up time: a later or equal wake already planned is not planned again. */
-async function scheduleWake(herald: Herald, campaignId: string, at: Date): Promise<void> {
+export async function scheduleWake(herald: Herald, campaignId: string, at: Date): Promise<void> {
   const when = new Date(Math.max(at.getTime(), Date.now() + 50));
   const { count } = await herald.prisma.campaign.updateMany({
     where: { id: campaignId, OR: [{ wakeAt: null }, { wakeAt: { lte: new Date() } }, { wakeAt: { gt: when } }] },

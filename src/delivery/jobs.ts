@@ -24,6 +24,28 @@ export function defineDeliveryJobs(agenda: Agenda, herald: Herald): void {
   agenda.define(Jobs.sweep, async () => sweep(herald), { concurrency: 1, lockLifetime: 60_000 });
 }
 
+/**
+ * Starts a delivery pass whenever `delivery:due` says a campaign has messages due now (a trigger
+ * with no delay): Agenda's queue would add its polling to the trigger's latency. Returns the stop.
+ */
+export function listenForDueDeliveries(herald: Herald): () => Promise<void> {
+  const signals = herald.events.subscribe('delivery:due')[Symbol.asyncIterator]();
+  const passes = new Set<Promise<void>>();
+  void (async () => {
+    for (let next = await signals.next(); !next.done; next = await signals.next()) {
+      const campaignId = next.value;
+      const pass = deliverCampaign(herald, campaignId)
+        .catch((error: unknown) => herald.log.error({ err: error, campaignId }, 'delivery pass failed; the sweep will retry'))
+        .finally(() => passes.delete(pass));
+      passes.add(pass);
+    }
+  })();
+  return async () => {
+    await signals.return?.();
+    await Promise.allSettled(passes);
+  };
+}
+
 /** Starts sweeping once a minute, and once now: after a restart, interrupted sends resume at once. */
 export async function startDeliverySweep(agenda: Agenda): Promise<void> {
   await agenda.every('1 minute', Jobs.sweep);
@@ -47,14 +69,24 @@ export async function startBroadcast(herald: Herald, campaignId: string): Promis
   if (campaign.status === 'SENDING' && !campaign.preparedAt) await prepareBroadcast(herald, campaign);
 }
 
-/** Restarts delivery wherever rows wait that no job is looking after (a crash, a lost wake-up). */
+/**
+ * Restarts delivery wherever rows wait that no job is looking after (a crash, a lost wake-up or
+ * `delivery:due` signal), and ends triggered campaigns past their endAt with nothing left to send.
+ */
 async function sweep(herald: Herald): Promise<void> {
-  const waiting = await herald.prisma.$queryRaw<{ id: string; preparedAt: Date | null }[]>`
-    SELECT c.id::text, c."preparedAt" FROM "Campaign" c
-    WHERE c.status = 'SENDING' AND (c."preparedAt" IS NULL OR EXISTS (
-      SELECT 1 FROM "Message" m WHERE m."campaignId" = c.id AND m.status IN ('QUEUED', 'SENDING') AND m."dueAt" <= now()))`;
+  const ended = await herald.prisma.$executeRaw`
+    UPDATE "Campaign" c SET status = 'SENT', "completedAt" = now(), "updatedAt" = now()
+    WHERE c.kind = 'TRIGGERED' AND c.status = 'ACTIVE' AND c."endAt" < now()
+      AND NOT EXISTS (SELECT 1 FROM "Message" m WHERE m."campaignId" = c.id AND m.status IN ('QUEUED', 'SENDING'))`;
+  if (ended) herald.log.info({ campaigns: ended }, 'triggered campaigns past their end marked sent');
+  const waiting = await herald.prisma.$queryRaw<{ id: string; status: string; preparedAt: Date | null }[]>`
+    SELECT c.id::text, c.status::text, c."preparedAt" FROM "Campaign" c
+    WHERE (c.status = 'ACTIVE' AND EXISTS (
+      SELECT 1 FROM "Message" m WHERE m."campaignId" = c.id AND m.status IN ('QUEUED', 'SENDING') AND m."dueAt" <= now()))
+    OR (c.status = 'SENDING' AND (c."preparedAt" IS NULL OR EXISTS (
+      SELECT 1 FROM "Message" m WHERE m."campaignId" = c.id AND m.status IN ('QUEUED', 'SENDING') AND m."dueAt" <= now())))`;
   for (const campaign of waiting) {
-    if (!campaign.preparedAt) await herald.agenda.now(Jobs.prepare, { campaignId: campaign.id });
+    if (campaign.status === 'SENDING' && !campaign.preparedAt) await herald.agenda.now(Jobs.prepare, { campaignId: campaign.id });
     else await enqueueDeliver(herald, campaign.id);
   }
   if (waiting.length) herald.log.info({ campaigns: waiting.length }, 'sweep restarted delivery');

@@ -39,7 +39,18 @@ export interface Transition {
  * worker got there first) is left alone and not counted. Returns the ids that moved.
  */
 export async function transition(herald: Pick<Herald, 'pool' | 'events'>, rows: readonly Transition[]): Promise<Set<string>> {
-  if (rows.length === 0) return new Set();
+  // Plain pg: this runs once per batch the sender claims, and sits between claim and send.
+  const moved = await moveRows((text, values) => herald.pool.query<MovedRow>(text, values).then((result) => result.rows), rows);
+  announce(herald, moved);
+  return new Set(moved.map((row) => row.id));
+}
+
+/** Runs one SQL statement with positional parameters: on the pool, a pg client, or a Prisma transaction. */
+export type RunSql = (text: string, values: unknown[]) => Promise<MovedRow[]>;
+
+/** `transition` inside a caller's transaction: the caller announces the moved rows once it commits. */
+export async function moveRows(run: RunSql, rows: readonly Transition[]): Promise<MovedRow[]> {
+  if (rows.length === 0) return [];
   const input = rows.map((row) => ({
     id: row.id,
     from: row.from,
@@ -48,10 +59,7 @@ export async function transition(herald: Pick<Herald, 'pool' | 'events'>, rows: 
     error: row.error?.slice(0, 500) ?? null,
     dueAt: row.dueAt?.toISOString() ?? null,
   }));
-  // Plain pg: this runs once per batch the sender claims, and sits between claim and send.
-  const { rows: moved } = await herald.pool.query<MovedRow>(TRANSITION_SQL, [JSON.stringify(input)]);
-  announce(herald, moved);
-  return new Set(moved.map((row) => row.id));
+  return run(TRANSITION_SQL, [JSON.stringify(input)]);
 }
 
 const TRANSITION_SQL = `
@@ -82,7 +90,7 @@ const TRANSITION_SQL = `
     )
     SELECT id::text, "workspaceId"::text, "campaignId"::text, "contactId"::text, test, status::text, reason::text FROM changed`;
 
-interface MovedRow {
+export interface MovedRow {
   id: string;
   workspaceId: string;
   campaignId: string;
@@ -93,7 +101,7 @@ interface MovedRow {
 }
 
 /** Final steps go to the live feed; SENDING and retries are the sender's business. */
-function announce(herald: Pick<Herald, 'events'>, rows: MovedRow[]): void {
+export function announce(herald: Pick<Herald, 'events'>, rows: MovedRow[]): void {
   const byWorkspace = new Map<string, DeliveryEvent[]>();
   for (const row of rows) {
     if (row.test || row.status === 'SENDING' || row.status === 'QUEUED') continue;
@@ -108,6 +116,31 @@ function announce(herald: Pick<Herald, 'events'>, rows: MovedRow[]): void {
 export async function campaignCounts(db: Herald['prisma'], campaignId: string): Promise<Map<string, number>> {
   const rows = await db.campaignCount.findMany({ where: { campaignId } });
   return new Map(rows.map((row) => [row.metric, row.count]));
+}
+
+/**
+ * Counters for the rows a statement has just added to the ledger: the body of a CTE that follows
+ * one named `inserted` returning "campaignId", status and reason. Same statement, so stats never
+ * miss a row.
+ */
+export const COUNT_INSERTED = Prisma.sql`
+  INSERT INTO "CampaignCount" ("campaignId", metric, count)
+  SELECT "campaignId", metric, count(*)::int FROM (
+    SELECT "campaignId", 'targeted' AS metric FROM inserted
+    UNION ALL SELECT "campaignId", 'status:' || status FROM inserted
+    UNION ALL SELECT "campaignId", 'reason:' || reason FROM inserted WHERE reason IS NOT NULL
+  ) metrics GROUP BY 1, 2
+  ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + excluded.count`;
+
+/** Advisory-lock namespace for one contact's sends: trigger entry and frequency caps serialize on it. */
+export const CONTACT_LOCK = 72_510;
+
+/** Takes the per-contact locks, in one order everywhere so two holders never wait on each other. */
+export async function lockContacts(run: (sql: Prisma.Sql) => Promise<unknown>, contactIds: readonly string[]): Promise<void> {
+  if (contactIds.length === 0) return;
+  await run(Prisma.sql`
+    SELECT count(pg_advisory_xact_lock(${CONTACT_LOCK}::int, key))
+    FROM (SELECT DISTINCT hashtext(id::text) AS key FROM unnest(${[...contactIds]}::uuid[]) id ORDER BY 1) keys`);
 }
 
 export const sqlStatuses = (statuses: readonly MessageStatus[]) => Prisma.join(statuses.map((status) => Prisma.sql`${status}::"MessageStatus"`));

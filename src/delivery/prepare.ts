@@ -4,7 +4,7 @@ import type { Herald } from '../herald-context.ts';
 import { audienceOf } from '../campaigns/service.ts';
 import { selectionSql } from '../segments/service.ts';
 import { type DeliveryEvent, publishDeliveryEvents } from './events.ts';
-import { cancelWaiting } from './ledger.ts';
+import { cancelWaiting, COUNT_INSERTED } from './ledger.ts';
 import { enqueueDeliver } from './queue.ts';
 import { wallClock } from './time.ts';
 
@@ -53,16 +53,8 @@ export async function prepareBroadcast(herald: Herald, campaign: Campaign): Prom
           r."scheduledFor", GREATEST(r."scheduledFor", now()), now()
         FROM recipients r
         ON CONFLICT DO NOTHING
-        RETURNING id, "contactId", status, reason
-      ), counted AS (
-        INSERT INTO "CampaignCount" ("campaignId", metric, count)
-        SELECT ${campaign.id}::uuid, metric, count(*)::int FROM (
-          SELECT 'targeted' AS metric FROM inserted
-          UNION ALL SELECT 'status:' || status FROM inserted
-          UNION ALL SELECT 'reason:' || reason FROM inserted WHERE reason IS NOT NULL
-        ) metrics GROUP BY metric
-        ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + excluded.count
-      )
+        RETURNING id, "campaignId", "contactId", status, reason
+      ), counted AS (${COUNT_INSERTED})
       SELECT (SELECT id::text FROM batch ORDER BY id DESC LIMIT 1) AS last, (SELECT count(*)::int FROM batch) AS contacts,
         (SELECT count(*)::int FROM inserted) AS inserted,
         (SELECT COALESCE(json_agg(json_build_object('messageId', id, 'contactId', "contactId", 'type', status, 'reason', reason)), '[]') FROM inserted) AS events`;

@@ -58,7 +58,7 @@ export function compileRule(rule: Rule, context: CompileContext): Prisma.Sql {
   }
   if ('event' in rule) {
     const { name, where, count, withinDays } = rule.event;
-    const filters = [sql`e.name = ${name}`, ...(where ?? []).map((condition) => compareJson(sql`(e.properties #> ${pathOf(condition.path)}::text[])`, condition))];
+    const filters = [sql`e.name = ${name}`, compileEventWhere(where ?? [])];
     if (withinDays != null) filters.push(sql`e."occurredAt" >= ${daysBefore(now, withinDays)}`);
     return countedEvents(context, Prisma.join(filters, ' AND '), sql`count(*)`, count ?? { op: 'GTE', value: 1 }, true);
   }
@@ -69,6 +69,12 @@ export function compileRule(rule: Rule, context: CompileContext): Prisma.Sql {
   const aggregate = { SUM: sql`COALESCE(sum(${number}), 0)`, COUNT: sql`count(${number})`, AVG: sql`avg(${number})`, MIN: sql`min(${number})`, MAX: sql`max(${number})` }[fn];
   // With no matching events SUM and COUNT are 0; AVG, MIN and MAX are undefined and never match.
   return countedEvents(context, Prisma.join(filters, ' AND '), aggregate, { op, value }, fn === 'SUM' || fn === 'COUNT');
+}
+
+/** Conditions on an event's properties (a rule's or a trigger's `where`), as a WHERE condition on `"Event" e`. */
+export function compileEventWhere(where: readonly Condition[]): Prisma.Sql {
+  if (where.length === 0) return TRUE;
+  return Prisma.join(where.map((condition) => compareJson(sql`(e.properties #> ${pathOf(condition.path)}::text[])`, condition)), ' AND ');
 }
 
 /** The audience restriction, as a WHERE condition on `"Contact" c`. */

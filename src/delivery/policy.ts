@@ -1,0 +1,145 @@
+import type pg from 'pg';
+import { Prisma } from '../db/prisma.ts';
+import type { Campaign, Workspace } from '../generated/prisma/client.ts';
+import type { Herald } from '../herald-context.ts';
+import { audienceOf } from '../campaigns/service.ts';
+import type { Trigger } from '../campaigns/validation.ts';
+import { selectionSql } from '../segments/service.ts';
+import { frequencyCapsOf } from '../workspaces/service.ts';
+import type { CapPeriod } from '../workspaces/settings.ts';
+import { announce, lockContacts, moveRows, type Transition, transition } from './ledger.ts';
+import { allowedBy, type LocalWindow, nextOpening } from './time.ts';
+
+/** What the policy needs to know of a due ledger row. */
+export interface DueRow {
+  id: string;
+  contactId: string;
+  occurrence: string;
+  /** The recipient's zone: contact's, else the browser's (the workspace's when both are unknown). */
+  timezone: string | null;
+}
+
+const PERIOD_SECONDS: Record<CapPeriod, number> = { DAY: 86_400, WEEK: 7 * 86_400 };
+
+/**
+ * The rules a due message must pass at send time, checked per batch:
+ *  - a triggered message's contact must still be in the audience (else SUPPRESSED NOT_ELIGIBLE)
+ *    and must not have performed an exception event since the trigger (SUPPRESSED EXCEPTION_EVENT);
+ *  - outside the delivery window (the campaign's, else the workspace's quiet hours) in the
+ *    recipient's zone it waits, QUEUED, for the window's next opening; if that is past
+ *    activeUntil it is SUPPRESSED QUIET_HOURS;
+ *  - frequency caps are checked when the sender claims the rows (see `claim`).
+ */
+export async function deliveryPolicy(herald: Herald, campaign: Campaign, workspace: Workspace) {
+  const trigger = campaign.kind === 'TRIGGERED' ? (campaign.trigger as unknown as Trigger) : null;
+  const audience = trigger ? selectionSql(campaign.workspaceId, await audienceOf(herald, campaign)) : null;
+  const exceptionEvents = trigger?.exceptionEvents ?? [];
+  const window: LocalWindow | null =
+    campaign.deliveryWindowStart && campaign.deliveryWindowEnd
+      ? { start: campaign.deliveryWindowStart, end: campaign.deliveryWindowEnd }
+      : workspace.quietHoursStart && workspace.quietHoursEnd
+        ? allowedBy({ start: workspace.quietHoursStart, end: workspace.quietHoursEnd })
+        : null;
+  const caps = campaign.frequencyCapped ? frequencyCapsOf(workspace).map((cap) => ({ limit: cap.limit, seconds: PERIOD_SECONDS[cap.period] })) : [];
+  const source = campaign.deliveryWindowStart ? 'the campaign’s delivery window' : 'the workspace’s quiet hours';
+
+  /** Splits due rows into those that may go now and ledger moves for the others. */
+  async function gate<T extends DueRow>(rows: T[]): Promise<{ go: T[]; settle: Transition[] }> {
+    const settle: Transition[] = [];
+    let go = rows;
+    if (trigger && rows.length) {
+      const verdicts = await herald.prisma.$queryRaw<{ id: string; reason: 'NOT_ELIGIBLE' | 'EXCEPTION_EVENT' | null }[]>`
+        SELECT m.id::text, CASE
+          WHEN NOT EXISTS (SELECT 1 FROM "Contact" c WHERE c.id = m."contactId" AND ${audience!}) THEN 'NOT_ELIGIBLE'
+          WHEN EXISTS (
+            SELECT 1 FROM "Event" t JOIN "Event" x ON x."contactId" = t."contactId" AND x.name = ANY(${exceptionEvents}::text[])
+              AND x."occurredAt" >= t."occurredAt" AND x.id <> t.id
+            WHERE t.id = m."eventId") THEN 'EXCEPTION_EVENT'
+        END AS reason
+        FROM "Message" m WHERE m.id = ANY(${rows.map((row) => row.id)}::uuid[])`;
+      const refused = new Map(verdicts.filter((verdict) => verdict.reason).map((verdict) => [verdict.id, verdict.reason!]));
+      for (const [id, reason] of refused) {
+        const error = reason === 'NOT_ELIGIBLE' ? 'the contact left the audience before the send' : 'an exception event happened after the trigger';
+        settle.push({ id, from: 'QUEUED', status: 'SUPPRESSED', reason, error });
+      }
+      go = go.filter((row) => !refused.has(row.id));
+    }
+    if (window) {
+      const now = new Date();
+      const openings = new Map<string, Date>(); // per zone: rows of one batch share "now"
+      go = go.filter((row) => {
+        const zone = row.timezone ?? workspace.timezone;
+        let opening = openings.get(zone);
+        if (!opening) openings.set(zone, (opening = nextOpening(now, zone, window)));
+        if (opening.getTime() <= now.getTime()) return true;
+        const hours = `${window.start}-${window.end}`;
+        if (campaign.activeUntil && opening >= campaign.activeUntil) {
+          settle.push({ id: row.id, from: 'QUEUED', status: 'SUPPRESSED', reason: 'QUIET_HOURS', error: `${source} (${hours} ${zone}) opens only after activeUntil` });
+        } else {
+          settle.push({ id: row.id, from: 'QUEUED', status: 'QUEUED', dueAt: opening, error: `waits for ${source} (${hours} ${zone}) to open` });
+        }
+        return false;
+      });
+    }
+    return { go, settle };
+  }
+
+  /**
+   * Moves claims (QUEUED → SENDING) and other settled rows in one statement. Under frequency
+   * caps it first takes the recipients' advisory locks in a transaction, then counts what each
+   * was sent (or is being sent) across all campaigns in each rolling period: two campaigns
+   * claiming for one contact at once take turns, and the second sees the first's claims. Claims
+   * over a cap become SUPPRESSED FREQUENCY_CAP. Returns the ids that moved.
+   */
+  async function claim(claims: (Transition & { row: DueRow })[], settled: Transition[]): Promise<Set<string>> {
+    if (caps.length === 0 || claims.length === 0) {
+      return transition(herald, [...claims.map(({ row: _row, ...claim }) => claim), ...settled]);
+    }
+    const client = await herald.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const run = (sql: Prisma.Sql) => client.query(sql.text, sql.values);
+      await lockContacts(run, claims.map(({ row }) => row.contactId));
+      const over = await overCap(client, campaign.id, claims.map(({ row }) => row), caps);
+      const moves = claims.map(({ row: _row, ...claim }) =>
+        over.has(claim.id) ? { ...claim, status: 'SUPPRESSED' as const, reason: 'FREQUENCY_CAP' as const, error: 'the contact reached a frequency cap' } : claim,
+      );
+      const moved = await moveRows((text, values) => client.query(text, values).then((result) => result.rows), [...moves, ...settled]);
+      await client.query('COMMIT');
+      announce(herald, moved);
+      // Suppressed rows moved too, but only claims are to be sent.
+      return new Set(moved.filter((row) => row.status === 'SENDING').map((row) => row.id));
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  return { gate, claim, capped: caps.length > 0 };
+}
+
+/**
+ * Rows that would take their contact over a cap. A message is one (campaign, occurrence) per
+ * contact, whatever the number of browsers; within the batch, a contact's messages count in order.
+ */
+async function overCap(client: pg.PoolClient, campaignId: string, rows: DueRow[], caps: { limit: number; seconds: number }[]): Promise<Set<string>> {
+  const { rows: over } = await client.query<{ id: string }>(
+    `WITH candidates AS (
+       SELECT r.*, dense_rank() OVER (PARTITION BY r."contactId" ORDER BY r.occurrence) AS rank
+       FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, "contactId" uuid, occurrence text)
+     ), caps AS (
+       SELECT * FROM jsonb_to_recordset($2::jsonb) AS k("limit" int, seconds int)
+     )
+     SELECT DISTINCT c.id::text FROM candidates c CROSS JOIN caps k
+     WHERE c.rank + (
+       SELECT count(DISTINCT (m."campaignId", m.occurrence)) FROM "Message" m
+       WHERE m."contactId" = c."contactId" AND NOT m.test AND m.status IN ('SENT', 'SENDING')
+         AND COALESCE(m."sentAt", m."claimedAt") > now() - make_interval(secs => k.seconds)
+         AND NOT (m."campaignId" = $3::uuid AND m.occurrence = c.occurrence)
+     ) > k."limit"`,
+    [JSON.stringify(rows.map(({ id, contactId, occurrence }) => ({ id, contactId, occurrence }))), JSON.stringify(caps), campaignId],
+  );
+  return new Set(over.map((row) => row.id));
+}

@@ -1,0 +1,143 @@
+import { Prisma } from '../db/prisma.ts';
+import type { Campaign } from '../generated/prisma/client.ts';
+import type { Herald } from '../herald-context.ts';
+import { audienceFrom } from '../campaigns/service.ts';
+import type { Trigger } from '../campaigns/validation.ts';
+import { compileEventWhere } from '../segments/compile.ts';
+import { selectionSql } from '../segments/service.ts';
+import { type DeliveryEvent, publishDeliveryEvents } from './events.ts';
+import { scheduleWake } from './deliver.ts';
+import { announce, COUNT_INSERTED, lockContacts, type MovedRow, moveRows } from './ledger.ts';
+
+type Tx = Prisma.TransactionClient;
+
+export interface StoredEvent {
+  id: string;
+  contactId: string;
+  name: string;
+}
+
+type TriggeredCampaign = Campaign & { segment: { rule: unknown } | null };
+
+/** What the events of one batch did to triggered campaigns, to announce once they are committed. */
+export interface TriggerOutcome {
+  suppressed: MovedRow[];
+  queued: (Omit<DeliveryEvent, 'at'> & { dueAt: Date })[];
+}
+
+const NONE: TriggerOutcome = { suppressed: [], queued: [] };
+
+/**
+ * Runs inside the transaction that stores a batch of events, so an event counts for triggers
+ * exactly when it is stored (a replayed idempotency key stores nothing and triggers nothing).
+ *  1. An exception event suppresses (EXCEPTION_EVENT) the contact's waiting messages of campaigns
+ *     listing it, for triggers that happened before it.
+ *  2. A trigger event of an ACTIVE campaign, inside startAt/endAt, passing the campaign's `where`,
+ *     from a contact in its audience and eligible again, queues one message per browser at
+ *     occurredAt + delay. Ledger ids derive from (campaign, event, browser): never two rows.
+ * Per-contact advisory locks make two batches of one contact enter a campaign one after the other.
+ */
+export async function applyTriggers(tx: Tx, workspaceId: string, events: readonly StoredEvent[]): Promise<TriggerOutcome> {
+  if (events.length === 0) return NONE;
+  const campaigns: TriggeredCampaign[] = await tx.campaign.findMany({
+    where: { workspaceId, kind: 'TRIGGERED', status: { in: ['ACTIVE', 'PAUSED'] } },
+    include: { segment: { select: { rule: true } } },
+  });
+  if (campaigns.length === 0) return NONE;
+  const names = new Set(events.map((event) => event.name));
+  const triggerOf = (campaign: Campaign) => campaign.trigger as unknown as Trigger;
+  const triggered = campaigns.filter((campaign) => campaign.status === 'ACTIVE' && names.has(triggerOf(campaign).event));
+  const exceptions = campaigns.flatMap((campaign) =>
+    (triggerOf(campaign).exceptionEvents ?? []).filter((name) => names.has(name)).map((name) => ({ campaignId: campaign.id, name })),
+  );
+  if (triggered.length === 0 && exceptions.length === 0) return NONE;
+
+  await lockContacts((sql) => tx.$queryRaw(sql), events.map((event) => event.contactId));
+  const ids = events.map((event) => event.id);
+  const suppressed = exceptions.length ? await suppressExcepted(tx, ids, exceptions) : [];
+  const queued = triggered.length ? await enterTriggered(tx, workspaceId, ids, triggered) : [];
+  return { suppressed, queued };
+}
+
+async function suppressExcepted(tx: Tx, eventIds: string[], exceptions: { campaignId: string; name: string }[]): Promise<MovedRow[]> {
+  const waiting = await tx.$queryRaw<{ id: string; name: string }[]>`
+    WITH pairs AS (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(exceptions)}::jsonb) AS p("campaignId" uuid, name text)
+    ), happened AS (
+      SELECT e."contactId", e.name, e."occurredAt", p."campaignId" FROM "Event" e JOIN pairs p ON p.name = e.name WHERE e.id = ANY(${eventIds}::uuid[])
+    )
+    SELECT DISTINCT ON (m.id) m.id::text, h.name
+    FROM happened h
+    JOIN "Message" m ON m."contactId" = h."contactId" AND m."campaignId" = h."campaignId" AND m.status = 'QUEUED' AND NOT m.test
+    JOIN "Event" t ON t.id = m."eventId"
+    WHERE t."occurredAt" <= h."occurredAt"`;
+  return moveRows(
+    (text, values) => tx.$queryRawUnsafe<MovedRow[]>(text, ...values),
+    waiting.map(({ id, name }) => ({ id, from: 'QUEUED', status: 'SUPPRESSED', reason: 'EXCEPTION_EVENT', error: `"${name}" happened after the trigger` })),
+  );
+}
+
+async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], campaigns: TriggeredCampaign[]): Promise<TriggerOutcome['queued']> {
+  const now = new Date();
+  const matched = campaigns.map((campaign) => {
+    const trigger = campaign.trigger as unknown as Trigger;
+    // Events from before the campaign listened (or before startAt) do not count, nor after endAt.
+    const since = new Date(Math.max(campaign.startAt?.getTime() ?? 0, campaign.startedAt?.getTime() ?? 0));
+    const until = campaign.endAt ? Prisma.sql`AND e."occurredAt" <= ${campaign.endAt}` : Prisma.empty;
+    return Prisma.sql`
+      SELECT ${campaign.id}::uuid AS "campaignId", e.id AS "eventId", e."contactId",
+        e."occurredAt" + make_interval(secs => ${trigger.delaySeconds ?? 0}::double precision) AS due,
+        ${trigger.reEligibleAfterSeconds ?? null}::int AS "reEligibleAfter"
+      FROM "Event" e JOIN "Contact" c ON c.id = e."contactId"
+      WHERE e.id = ANY(${eventIds}::uuid[]) AND e.name = ${trigger.event} AND e."occurredAt" >= ${since} ${until}
+        AND ${compileEventWhere(trigger.where ?? [])}
+        AND ${selectionSql(workspaceId, audienceFrom(campaign, campaign.segment), now)}`;
+  });
+  return tx.$queryRaw<TriggerOutcome['queued']>`
+    WITH matched AS (${Prisma.join(matched, ' UNION ALL ')}),
+    first AS (
+      -- Two triggers of one contact in one batch enter once, like two batches would.
+      SELECT DISTINCT ON ("campaignId", "contactId") * FROM matched ORDER BY "campaignId", "contactId", due
+    ), eligible AS (
+      -- Not while a message of this campaign waits for the contact; again only reEligibleAfter
+      -- seconds after the last one sent (never again when absent).
+      SELECT f.* FROM first f WHERE NOT EXISTS (
+        SELECT 1 FROM "Message" x
+        WHERE x."contactId" = f."contactId" AND x."campaignId" = f."campaignId" AND NOT x.test
+          AND (x.status IN ('QUEUED', 'SENDING')
+            OR (x.status = 'SENT' AND (f."reEligibleAfter" IS NULL OR x."sentAt" > f.due - make_interval(secs => f."reEligibleAfter")))))
+    ), recipients AS (
+      SELECT f.*, s.id AS "subscriptionId"
+      FROM eligible f LEFT JOIN "PushSubscription" s ON s."contactId" = f."contactId" AND s.status = 'ACTIVE'
+    ), inserted AS (
+      INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, "eventId", status, reason, "scheduledFor", "dueAt", "updatedAt")
+      SELECT md5(r."campaignId"::text || '/event:' || r."eventId"::text || '/' || COALESCE(r."subscriptionId"::text, 'contact:' || r."contactId"))::uuid,
+        ${workspaceId}::uuid, r."campaignId", r."contactId", r."subscriptionId", 'event:' || r."eventId"::text, r."eventId",
+        (CASE WHEN r."subscriptionId" IS NULL THEN 'SUPPRESSED' ELSE 'QUEUED' END)::"MessageStatus",
+        (CASE WHEN r."subscriptionId" IS NULL THEN 'NO_SUBSCRIPTION' END)::"MessageReason",
+        r.due, GREATEST(r.due, now()), now()
+      FROM recipients r
+      ON CONFLICT DO NOTHING
+      RETURNING id, "campaignId", "contactId", status, reason, "dueAt"
+    ), counted AS (${COUNT_INSERTED})
+    SELECT id::text AS "messageId", "campaignId"::text, "contactId"::text, status::text AS type, reason::text, "dueAt" FROM inserted`;
+}
+
+/**
+ * After the events' transaction commits: tells dashboards, and gets the new messages sent, at
+ * once when due now (the `delivery:due` signal reaches whichever process runs jobs), else by a
+ * wake-up job at the earliest due time.
+ */
+export async function announceTriggers(herald: Herald, workspaceId: string, outcome: TriggerOutcome): Promise<void> {
+  announce(herald, outcome.suppressed);
+  publishDeliveryEvents(herald, workspaceId, outcome.queued.map(({ dueAt: _dueAt, ...event }) => event));
+  const earliest = new Map<string, number>();
+  for (const row of outcome.queued) {
+    if (row.type !== 'QUEUED') continue;
+    earliest.set(row.campaignId, Math.min(earliest.get(row.campaignId) ?? Infinity, new Date(row.dueAt).getTime()));
+  }
+  for (const [campaignId, dueAt] of earliest) {
+    if (dueAt <= Date.now()) herald.events.publish('delivery:due', campaignId);
+    else await scheduleWake(herald, campaignId, new Date(dueAt));
+  }
+}
