@@ -1,0 +1,215 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { graphql } from '../generated/index.ts';
+import { campaignState, createCampaign, subscribeBrowser } from '../kit/campaigns.ts';
+import { dataOf, type httpClient } from '../kit/client.ts';
+import { createWorkspace } from '../kit/flow.ts';
+import { startTestHerald, type TestHerald } from '../kit/herald.ts';
+import { startPushService, type TestPushService } from '../kit/push-service.ts';
+
+type Client = ReturnType<typeof httpClient>;
+
+const Upsert = graphql(`
+  mutation TriggerUpsert($input: ContactInput!) {
+    upsertContact(input: $input) { __typename ... on MutationUpsertContactSuccess { data { id } } ... on Error { message } }
+  }
+`);
+const Activate = graphql(`
+  mutation TriggerActivate($id: ID!) {
+    activateCampaign(input: { id: $id }) { __typename ... on MutationActivateCampaignSuccess { data { status } } ... on Error { code message } }
+  }
+`);
+const Track = graphql(`
+  mutation TriggerTrack($input: EventInput!) {
+    trackEvent(input: $input) { __typename ... on MutationTrackEventSuccess { data { id } } ... on Error { message } }
+  }
+`);
+const TrackMany = graphql(`
+  mutation TriggerTrackMany($events: [EventInput!]!) {
+    trackEvents(input: { events: $events }) { __typename ... on MutationTrackEventsSuccess { data { count duplicates } } ... on Error { message } }
+  }
+`);
+const Messages = graphql(`
+  query TriggerMessages($id: ID!) {
+    campaign(id: $id) {
+      messages(first: 100) { totalCount edges { node { status reason error scheduledFor sentAt contact { externalId } } } }
+    }
+  }
+`);
+
+let push: TestPushService;
+let kit: TestHerald;
+
+beforeAll(async () => {
+  push = await startPushService();
+  kit = await startTestHerald({ HERALD_PUSH_CA: push.caFile, HERALD_PUSH_RETRY_BASE_MS: '50', HERALD_PUSH_TIMEOUT_MS: '1000' });
+});
+afterAll(async () => {
+  await kit?.stop();
+  await push?.close();
+});
+
+const content = {
+  title: 'You left {{ event.properties.item }} behind, {{ contact.firstName | default: "friend" }}',
+  body: 'Your cart is worth {{ event.properties.cart_value }}',
+  url: 'https://shop.example/cart',
+};
+
+/** A workspace with one ACTIVE triggered campaign and a function to add subscribed shoppers. */
+async function shopWith(trigger: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  const { secret, publishable } = await createWorkspace(kit);
+  const id = await createCampaign(secret, { name: 'Abandoned cart', kind: 'TRIGGERED', content, trigger, ...extra });
+  const activated = dataOf(await secret(Activate, { id })).activateCampaign;
+  expect(activated).toMatchObject({ data: { status: 'ACTIVE' } });
+  const shopper = async (externalId: string, attributes: Record<string, unknown> = {}) => {
+    await secret(Upsert, { input: { externalId, firstName: externalId, attributes } });
+    return (await subscribeBrowser(publishable, push, { externalId })).browser;
+  };
+  return { secret, id, shopper };
+}
+
+async function track(secret: Client, externalId: string, name: string, properties: Record<string, unknown> = {}, idempotencyKey?: string) {
+  const result = dataOf(await secret(Track, { input: { externalId, name, properties, idempotencyKey } })).trackEvent;
+  expect(result.__typename).toBe('MutationTrackEventSuccess');
+}
+
+async function messages(secret: Client, id: string) {
+  const campaign = dataOf(await secret(Messages, { id })).campaign!;
+  return campaign.messages.edges.map(({ node }) => node);
+}
+
+const titles = (browser: { id: string }) => push.received(browser.id).map((received) => (received.json as { title: string }).title);
+
+describe('triggered campaigns', () => {
+  it('sends after the delay, not before, with the event in the template, only when the filter matches', async () => {
+    const { secret, id, shopper } = await shopWith({ event: 'cart_abandoned', where: [{ path: 'cart_value', op: 'GT', value: 100 }], delaySeconds: 2 });
+    const ada = await shopper('ada');
+    const bob = await shopper('bob');
+
+    const trackedAt = Date.now();
+    await track(secret, 'ada', 'cart_abandoned', { cart_value: 150, item: 'the red shoes' });
+    await track(secret, 'bob', 'cart_abandoned', { cart_value: 40, item: 'socks' }); // below the filter
+    await sleep(1500);
+    expect(push.received(ada.id)).toHaveLength(0);
+
+    await push.waitFor(() => push.received(ada.id).length === 1, 5_000);
+    const latency = push.received(ada.id)[0]!.receivedAt - trackedAt;
+    expect(latency).toBeGreaterThanOrEqual(2000);
+    expect(latency).toBeLessThan(3500); // woken at the due time, not at the next poll
+    expect(titles(ada)).toEqual(['You left the red shoes behind, ada']);
+    expect((push.received(ada.id)[0]!.json as { body: string }).body).toBe('Your cart is worth 150');
+    expect(push.received(bob.id)).toHaveLength(0);
+    const rows = await messages(secret, id);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ status: 'SENT', reason: 'ACCEPTED', contact: { externalId: 'ada' } });
+    expect(new Date(rows[0]!.scheduledFor).getTime() - trackedAt).toBeGreaterThanOrEqual(1900);
+  });
+
+  it('cancels the message when an exception event arrives during the delay, and not after the send', async () => {
+    const { secret, id, shopper } = await shopWith({ event: 'cart_abandoned', delaySeconds: 2, exceptionEvents: ['purchase'] });
+    const ada = await shopper('ada');
+    await track(secret, 'ada', 'cart_abandoned', { item: 'a hat' });
+    await sleep(300);
+    await track(secret, 'ada', 'purchase', { total: 30 });
+    await sleep(2500);
+    expect(push.received(ada.id)).toHaveLength(0);
+    expect(await messages(secret, id)).toMatchObject([{ status: 'SUPPRESSED', reason: 'EXCEPTION_EVENT' }]);
+    const stats = (await campaignState(secret, id)).stats;
+    expect(stats).toMatchObject({ targeted: 1, sent: 0, suppressed: 1, suppressedBy: [{ reason: 'EXCEPTION_EVENT', count: 1 }] });
+
+    // Once sent, a purchase changes nothing.
+    const { secret: secret2, id: id2, shopper: shopper2 } = await shopWith({ event: 'cart_abandoned', exceptionEvents: ['purchase'] });
+    const bob = await shopper2('bob');
+    await track(secret2, 'bob', 'cart_abandoned', { item: 'a scarf' });
+    await push.waitFor(() => push.received(bob.id).length === 1, 5_000);
+    await track(secret2, 'bob', 'purchase');
+    await sleep(300);
+    expect(await messages(secret2, id2)).toMatchObject([{ status: 'SENT', reason: 'ACCEPTED' }]);
+  });
+
+  it('ignores triggers outside startAt/endAt', async () => {
+    const later = await shopWith({ event: 'signup' }, { startAt: new Date(Date.now() + 3600_000).toISOString() });
+    const ada = await later.shopper('ada');
+    await track(later.secret, 'ada', 'signup');
+
+    const soon = await shopWith({ event: 'signup' }, { endAt: new Date(Date.now() + 1500).toISOString() });
+    const bob = await soon.shopper('bob');
+    const carol = await soon.shopper('carol');
+    await track(soon.secret, 'bob', 'signup');
+    await push.waitFor(() => push.received(bob.id).length === 1, 5_000);
+    await sleep(1600);
+    await track(soon.secret, 'carol', 'signup'); // after endAt
+
+    await sleep(500);
+    expect(push.received(ada.id)).toHaveLength(0);
+    expect(await messages(later.secret, later.id)).toHaveLength(0);
+    expect(push.received(carol.id)).toHaveLength(0);
+    expect((await messages(soon.secret, soon.id)).map((row) => row.contact.externalId)).toEqual(['bob']);
+  });
+
+  it('sends once ever without reEligibleAfterSeconds, and again only after it with it', async () => {
+    const once = await shopWith({ event: 'visit' });
+    const ada = await once.shopper('ada');
+    await track(once.secret, 'ada', 'visit');
+    await push.waitFor(() => push.received(ada.id).length === 1, 5_000);
+    await track(once.secret, 'ada', 'visit');
+    await sleep(500);
+    expect(push.received(ada.id)).toHaveLength(1);
+
+    const again = await shopWith({ event: 'visit', reEligibleAfterSeconds: 2 });
+    const bob = await again.shopper('bob');
+    await track(again.secret, 'bob', 'visit');
+    await push.waitFor(() => push.received(bob.id).length === 1, 5_000);
+    await track(again.secret, 'bob', 'visit'); // too soon
+    await sleep(2200);
+    expect(push.received(bob.id)).toHaveLength(1);
+    await track(again.secret, 'bob', 'visit'); // eligible again
+    await push.waitFor(() => push.received(bob.id).length === 2, 5_000);
+    expect((await messages(again.secret, again.id)).filter((row) => row.status === 'SENT')).toHaveLength(2);
+  });
+
+  it('never sends twice for a replayed event, nor for two triggers in one batch', async () => {
+    const { secret, id, shopper } = await shopWith({ event: 'checkout_started', reEligibleAfterSeconds: 0 });
+    const ada = await shopper('ada');
+    const bob = await shopper('bob');
+    await track(secret, 'ada', 'checkout_started', {}, 'order-1');
+    await track(secret, 'ada', 'checkout_started', {}, 'order-1'); // replayed by a retrying integration
+    const batch = dataOf(
+      await secret(TrackMany, {
+        events: [
+          { externalId: 'bob', name: 'checkout_started', idempotencyKey: 'order-2' },
+          { externalId: 'bob', name: 'checkout_started', idempotencyKey: 'order-3' },
+          { externalId: 'bob', name: 'checkout_started', idempotencyKey: 'order-2' },
+        ],
+      }),
+    ).trackEvents;
+    expect(batch).toMatchObject({ data: { count: 2, duplicates: 1 } });
+    await push.waitFor(() => push.received(ada.id).length === 1 && push.received(bob.id).length === 1, 5_000);
+    await sleep(500);
+    expect(push.received(ada.id)).toHaveLength(1);
+    expect(push.received(bob.id)).toHaveLength(1);
+    expect(await messages(secret, id)).toHaveLength(2);
+  });
+
+  it('checks the audience when the event arrives and again when the message is due', async () => {
+    const { secret, id, shopper } = await shopWith(
+      { event: 'cart_abandoned', delaySeconds: 1 },
+      { audience: { rule: { attribute: { path: 'plan', op: 'EQ', value: 'gold' } } } },
+    );
+    const gold = await shopper('gold', { plan: 'gold' });
+    const free = await shopper('free', { plan: 'free' });
+    const leaver = await shopper('leaver', { plan: 'gold' });
+    for (const who of ['gold', 'free', 'leaver']) await track(secret, who, 'cart_abandoned');
+    await secret(Upsert, { input: { externalId: 'leaver', attributes: { plan: 'free' } } }); // leaves during the delay
+
+    await push.waitFor(() => push.received(gold.id).length === 1, 5_000);
+    await sleep(500);
+    expect(push.received(free.id)).toHaveLength(0);
+    expect(push.received(leaver.id)).toHaveLength(0);
+    const rows = await messages(secret, id);
+    expect(rows.map((row) => [row.contact.externalId, row.status, row.reason]).sort()).toEqual([
+      ['gold', 'SENT', 'ACCEPTED'],
+      ['leaver', 'SUPPRESSED', 'NOT_ELIGIBLE'],
+    ]);
+  });
+});
