@@ -1,0 +1,213 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { graphql } from '../generated/index.ts';
+import { deliveryPolicy } from '../../src/delivery/policy.ts';
+import { campaignState, createCampaign, seedBrowsers, SendNow, subscribeBrowser, waitForStatus } from '../kit/campaigns.ts';
+import { dataOf } from '../kit/client.ts';
+import { createWorkspace } from '../kit/flow.ts';
+import { startTestHerald, type TestHerald } from '../kit/herald.ts';
+import { startPushService, type TestPushService } from '../kit/push-service.ts';
+
+const Upsert = graphql(`
+  mutation PolicyUpsert($input: ContactInput!) {
+    upsertContact(input: $input) { __typename ... on MutationUpsertContactSuccess { data { id } } ... on Error { message } }
+  }
+`);
+const Settings = graphql(`
+  mutation PolicySettings($input: MutationUpdateWorkspaceSettingsInput!) {
+    updateWorkspaceSettings(input: $input) { __typename ... on Error { message } }
+  }
+`);
+const Activate = graphql(`
+  mutation PolicyActivate($id: ID!) {
+    activateCampaign(input: { id: $id }) { __typename ... on Error { code message } }
+  }
+`);
+const Track = graphql(`
+  mutation PolicyTrack($externalId: String!, $name: String!) {
+    trackEvent(input: { externalId: $externalId, name: $name }) { __typename ... on Error { message } }
+  }
+`);
+const Messages = graphql(`
+  query PolicyMessages($id: ID!) {
+    campaign(id: $id) { messages(first: 100) { edges { node { id status reason error contact { externalId } } } } }
+  }
+`);
+
+let push: TestPushService;
+let kit: TestHerald;
+
+beforeAll(async () => {
+  push = await startPushService();
+  kit = await startTestHerald({ HERALD_PUSH_CA: push.caFile, HERALD_PUSH_RETRY_BASE_MS: '50', HERALD_PUSH_TIMEOUT_MS: '1000' });
+});
+afterAll(async () => {
+  await kit?.stop();
+  await push?.close();
+});
+
+const content = { title: 'News', body: 'Something new', url: 'https://shop.example/' };
+const hhmm = (date: Date) => date.toISOString().slice(11, 16);
+const MINUTE = 60_000;
+
+/** The ledger's own dueAt (not in the API): when a waiting message will be tried. */
+async function dueAt(messageId: string): Promise<Date> {
+  const rawId = Buffer.from(messageId, 'base64').toString().split(':')[1]!;
+  const row = await kit.herald.prisma.message.findUniqueOrThrow({ where: { id: rawId }, select: { dueAt: true } });
+  return row.dueAt;
+}
+
+describe('delivery windows', () => {
+  it('holds a broadcast outside its window until the window opens in each recipient’s zone', async () => {
+    const { secret, publishable } = await createWorkspace(kit);
+    // The window opens at the next whole minute (UTC) at least 5 s away and stays open two hours.
+    const opening = new Date(Math.ceil((Date.now() + 5_000) / MINUTE) * MINUTE);
+    const window = { start: hhmm(opening), end: hhmm(new Date(opening.getTime() + 120 * MINUTE)) };
+    await secret(Upsert, { input: { externalId: 'london', timezone: 'UTC' } });
+    await secret(Upsert, { input: { externalId: 'tokyo', timezone: 'Asia/Tokyo' } });
+    const london = (await subscribeBrowser(publishable, push, { externalId: 'london' })).browser;
+    const tokyo = (await subscribeBrowser(publishable, push, { externalId: 'tokyo' })).browser;
+
+    const id = await createCampaign(secret, { name: 'Windowed', kind: 'BROADCAST', content, deliveryWindow: window });
+    await secret(SendNow, { id });
+    await sleep(1_000);
+    const waiting = dataOf(await secret(Messages, { id })).campaign!.messages.edges.map(({ node }) => node);
+    expect(waiting.map((row) => row.status)).toEqual(['QUEUED', 'QUEUED']);
+    expect(waiting.find((row) => row.contact.externalId === 'london')!.error).toBe(`waits for the campaign’s delivery window (${window.start}-${window.end} UTC) to open`);
+    // Tokyo (UTC+9 all year) reaches the same wall-clock time nine hours earlier in UTC: the next such moment.
+    let tokyoOpening = opening.getTime() - 9 * 3600_000;
+    if (tokyoOpening <= Date.now()) tokyoOpening += 24 * 3600_000;
+    expect((await dueAt(waiting.find((row) => row.contact.externalId === 'tokyo')!.id)).getTime()).toBe(tokyoOpening);
+
+    await push.waitFor(() => push.received(london.id).length === 1, opening.getTime() - Date.now() + 5_000);
+    expect(push.received(london.id)[0]!.receivedAt).toBeGreaterThanOrEqual(opening.getTime());
+    expect(push.received(tokyo.id)).toHaveLength(0);
+    expect((await campaignState(secret, id)).status).toBe('SENDING'); // Tokyo's message still waits
+  }, 90_000);
+
+  it('applies the workspace’s quiet hours to triggered messages, and suppresses what activeUntil would outlive', async () => {
+    const { secret, publishable } = await createWorkspace(kit);
+    // Quiet from an hour ago to an hour from now, in the workspace's zone (UTC), wrapping midnight if need be.
+    const now = Date.now();
+    const quietHours = { start: hhmm(new Date(now - 60 * MINUTE)), end: hhmm(new Date(now + 60 * MINUTE)) };
+    await secret(Settings, { input: { quietHours } });
+    await secret(Upsert, { input: { externalId: 'ada' } }); // no zone of her own: the workspace's
+    const ada = (await subscribeBrowser(publishable, push, { externalId: 'ada' })).browser;
+
+    const waits = await createCampaign(secret, { name: 'Welcome', kind: 'TRIGGERED', content, trigger: { event: 'signup' } });
+    const brief = await createCampaign(secret, {
+      name: 'Flash offer',
+      kind: 'TRIGGERED',
+      content,
+      trigger: { event: 'signup' },
+      activeUntil: new Date(now + 10 * MINUTE).toISOString(),
+    });
+    for (const id of [waits, brief]) await secret(Activate, { id });
+    await secret(Track, { externalId: 'ada', name: 'signup' });
+    await sleep(1_000);
+
+    expect(push.received(ada.id)).toHaveLength(0);
+    const [held] = dataOf(await secret(Messages, { id: waits })).campaign!.messages.edges.map(({ node }) => node);
+    expect(held).toMatchObject({ status: 'QUEUED', reason: null, error: `waits for the workspace’s quiet hours (${quietHours.end}-${quietHours.start} UTC) to open` });
+    const quietEnds = new Date(`${new Date(now + 60 * MINUTE).toISOString().slice(0, 16)}:00.000Z`);
+    expect((await dueAt(held!.id)).getTime()).toBe(quietEnds.getTime());
+    expect((await campaignState(secret, brief)).stats).toMatchObject({ suppressed: 1, suppressedBy: [{ reason: 'QUIET_HOURS', count: 1 }] });
+  });
+});
+
+const TrackMany = graphql(`
+  mutation PolicyTrackMany($events: [EventInput!]!) {
+    trackEvents(input: { events: $events }) { __typename ... on Error { message } }
+  }
+`);
+
+describe('frequency caps', () => {
+  it('hold when campaigns race for the same people at the same moment; transactional pushes bypass them', async () => {
+    const { secret, publishable } = await createWorkspace(kit);
+    await secret(Settings, { input: { frequencyCaps: [{ limit: 2, period: 'DAY' }, { limit: 10, period: 'WEEK' }] } });
+    const people = Array.from({ length: 30 }, (_, index) => `p${index}`);
+    const browsers = new Map<string, string[]>();
+    for (const externalId of people) {
+      const count = externalId === 'p0' ? 2 : 1; // p0 has a laptop and a phone: one message reaches both
+      for (let n = 0; n < count; n++) {
+        const { browser } = await subscribeBrowser(publishable, push, { externalId });
+        browsers.set(externalId, [...(browsers.get(externalId) ?? []), browser.id]);
+      }
+    }
+    const received = (externalId: string) => browsers.get(externalId)!.map((id) => push.received(id).length);
+
+    // Six campaigns on one event, no delay: one batch of events starts six sends at once.
+    const campaigns: string[] = [];
+    for (const name of ['Welcome', 'Tips', 'Coupon', 'Survey', 'Quiz', 'Badge']) {
+      const id = await createCampaign(secret, { name, kind: 'TRIGGERED', content, trigger: { event: 'signup' } });
+      await secret(Activate, { id });
+      campaigns.push(id);
+    }
+    await secret(TrackMany, { events: people.map((externalId) => ({ externalId, name: 'signup' })) });
+    const settled = async () => {
+      const all = await Promise.all(campaigns.map((id) => campaignState(secret, id)));
+      return all.every(({ stats }) => stats.sent + stats.suppressed === 31) ? all : null;
+    };
+    let states = await settled();
+    for (let tries = 0; !states && tries < 100; tries++) states = (await sleep(100), await settled());
+    expect(states).not.toBeNull();
+    for (const externalId of people.slice(1)) expect(received(externalId)).toEqual([2]);
+    expect(received('p0')).toEqual([2, 2]);
+    const sent = states!.map(({ stats }) => stats.sent);
+    expect(sent.reduce((sum, count) => sum + count, 0)).toBe(62);
+    for (const { stats } of states!) {
+      expect(stats.suppressedBy).toEqual(stats.suppressed ? [{ reason: 'FREQUENCY_CAP', count: stats.suppressed }] : []);
+    }
+
+    // A transactional push goes anyway (and counts: the next marketing push finds everyone capped).
+    const receipt = await createCampaign(secret, { name: 'Order shipped', kind: 'BROADCAST', content, frequencyCapped: false });
+    await secret(SendNow, { id: receipt });
+    expect((await waitForStatus(secret, receipt)).stats).toMatchObject({ sent: 31, suppressed: 0 });
+    for (const externalId of people.slice(1)) expect(received(externalId)).toEqual([3]);
+    const promo = await createCampaign(secret, { name: 'Promo', kind: 'BROADCAST', content });
+    await secret(SendNow, { id: promo });
+    expect((await waitForStatus(secret, promo)).stats).toMatchObject({ sent: 0, suppressed: 31, suppressedBy: [{ reason: 'FREQUENCY_CAP', count: 31 }] });
+  });
+
+  it('let two senders claiming for the same contacts at once stay within the cap (per-contact locks)', async () => {
+    const { secret, workspace } = await createWorkspace(kit);
+    await secret(Settings, { input: { frequencyCaps: [{ limit: 1, period: 'DAY' }] } });
+    const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
+    const ids = [
+      await createCampaign(secret, { name: 'Left', kind: 'BROADCAST', content }),
+      await createCampaign(secret, { name: 'Right', kind: 'BROADCAST', content }),
+    ].map(rawId);
+    const db = kit.herald.prisma;
+    const campaigns = await Promise.all(ids.map((id) => db.campaign.findUniqueOrThrow({ where: { id } })));
+    const ws = await db.workspace.findUniqueOrThrow({ where: { id: rawId(workspace.id) } });
+    const policies = await Promise.all(campaigns.map((campaign) => deliveryPolicy(kit.herald, campaign, ws)));
+
+    for (let round = 0; round < 5; round++) {
+      await seedBrowsers(kit.databaseUrl, workspace.id, push, 40);
+      // Both campaigns' rows for every contact without any yet, as prepare would write them.
+      await db.$executeRaw`
+        INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, "scheduledFor", "dueAt", "updatedAt")
+        SELECT gen_random_uuid(), s."workspaceId", c.id, s."contactId", s.id, 'broadcast', now(), now(), now()
+        FROM "PushSubscription" s CROSS JOIN unnest(${ids}::uuid[]) AS c(id)
+        WHERE s."workspaceId" = ${ws.id}::uuid AND NOT EXISTS (SELECT 1 FROM "Message" m WHERE m."subscriptionId" = s.id)`;
+      const due = await Promise.all(
+        ids.map((campaignId) =>
+          db.message.findMany({ where: { campaignId, status: 'QUEUED' }, select: { id: true, contactId: true, occurrence: true } }),
+        ),
+      );
+      // Both claim every row at the same moment, in opposite orders.
+      await Promise.all(
+        policies.map((policy, index) => {
+          const rows = index === 0 ? due[index]! : [...due[index]!].reverse();
+          return policy.claim(rows.map((row) => ({ id: row.id, from: 'QUEUED', status: 'SENDING', row: { ...row, timezone: null } })), []);
+        }),
+      );
+    }
+    const perContact = await db.$queryRaw<{ claimed: number; suppressed: number }[]>`
+      SELECT count(*) FILTER (WHERE status = 'SENDING')::int AS claimed, count(*) FILTER (WHERE status = 'SUPPRESSED' AND reason = 'FREQUENCY_CAP')::int AS suppressed
+      FROM "Message" WHERE "workspaceId" = ${ws.id}::uuid GROUP BY "contactId"`;
+    expect(perContact).toHaveLength(200);
+    expect(perContact.every((contact) => contact.claimed === 1 && contact.suppressed === 1)).toBe(true);
+  });
+});
+
