@@ -2,7 +2,9 @@
  * A push endpoint for benchmarks that costs as little as possible: it answers 201 to any
  * `POST /push/<id>` carrying an Authorization header, without decrypting or verifying VAPID, so
  * the numbers measure Herald rather than the receiver. Run: npx tsx bench/push-sink.ts
- * It prints {"origin","caFile"} on one line; GET /stats answers {"received","bytes"}.
+ * It prints {"origin","caFile"} on one line; GET /stats answers {"received","bytes"}. With
+ * `--arrivals` it also keeps when each push arrived (ms since the epoch, sub-millisecond precise):
+ * GET /arrivals answers {"<id>": [t, …]}, for latency benchmarks.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
@@ -15,10 +17,15 @@ const dir = await mkdtemp(path.join(tmpdir(), 'herald-push-sink-'));
 const { key, cert, certFile } = await createSelfSignedCertificate(dir);
 let received = 0;
 let bytes = 0;
+const arrivals = process.argv.includes('--arrivals') ? new Map<string, number[]>() : undefined;
 
 const server = https.createServer({ key, cert }, (req, res) => {
   if (req.method === 'GET' && req.url === '/stats') {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ received, bytes }));
+    return;
+  }
+  if (req.method === 'GET' && req.url === '/arrivals') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(Object.fromEntries(arrivals ?? [])));
     return;
   }
   const push = req.method === 'POST' && req.url?.startsWith('/push/');
@@ -30,6 +37,10 @@ const server = https.createServer({ key, cert }, (req, res) => {
     if (status === 201) {
       received++;
       bytes += length;
+      if (arrivals) {
+        const id = req.url!.slice('/push/'.length);
+        arrivals.set(id, [...(arrivals.get(id) ?? []), performance.timeOrigin + performance.now()]);
+      }
     }
     res.writeHead(status, { 'content-length': '0' }).end();
   });

@@ -112,6 +112,9 @@ export class PushClient {
     await new Promise<void>((resolve) => {
       req.once('error', () => resolve());
       req.once('socket', (socket) => {
+        // Headers and body leave in two writes: with Nagle's algorithm the body would wait for
+        // the push service's delayed ACK of the headers, 40 ms on Linux, for every message.
+        socket.setNoDelay(true);
         const connected = () => setImmediate(resolve);
         // A new socket is usable only after its TLS handshake; a reused keep-alive one already is.
         if ((socket as { _secureEstablished?: boolean })._secureEstablished) connected();
