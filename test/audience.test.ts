@@ -198,6 +198,21 @@ describe('events', () => {
     expect(person.identified).toBe(true);
   });
 
+  it('stores concurrent batches sharing contacts without a deadlock', async () => {
+    // Batches over overlapping random subsets of 100 known visitors, 16 at a time: every event stored.
+    const visitors = Array.from({ length: 100 }, (_, index) => `crowd-${index}`);
+    await shop.secret(TrackMany, { events: visitors.map((anonymousId) => ({ anonymousId, name: 'arrived' })) });
+    for (let round = 0; round < 3; round++) {
+      const batches = Array.from({ length: 16 }, () =>
+        visitors.filter(() => Math.random() < 0.6).map((anonymousId) => ({ anonymousId, name: 'page_view' })),
+      );
+      const results = await Promise.all(batches.map((events) => shop.secret(TrackMany, { events })));
+      expect(results.map((result) => dataOf(result).trackEvents)).toEqual(
+        batches.map((events) => ({ __typename: 'MutationTrackEventsSuccess', data: { count: events.length, duplicates: 0 } })),
+      );
+    }
+  });
+
   it('counts duplicates in a batch', async () => {
     const events = [1, 2, 2, 3].map((n) => ({ anonymousId: 'batcher', name: 'page_view', idempotencyKey: `pv-${n}` }));
     expect(dataOf(await shop.secret(TrackMany, { events })).trackEvents).toMatchObject({ data: { count: 3, duplicates: 1 } });

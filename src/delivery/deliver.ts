@@ -334,10 +334,18 @@ export async function finishPass(herald: Herald, campaignId: string): Promise<vo
 
 /** One job per wake-up time: a later or equal wake already planned is not planned again. */
 export async function scheduleWake(herald: Herald, campaignId: string, at: Date): Promise<void> {
-  const when = new Date(Math.max(at.getTime(), Date.now() + 50));
-  const { count } = await herald.prisma.campaign.updateMany({
-    where: { id: campaignId, OR: [{ wakeAt: null }, { wakeAt: { lte: new Date() } }, { wakeAt: { gt: when } }] },
-    data: { wakeAt: when },
-  });
-  if (count) await enqueueDeliver(herald, campaignId, when);
+  await scheduleWakes(herald, new Map([[campaignId, at]]));
+}
+
+/** `scheduleWake` for many campaigns in one statement (a batch of events may touch twenty). */
+export async function scheduleWakes(herald: Herald, wakes: ReadonlyMap<string, Date>): Promise<void> {
+  if (wakes.size === 0) return;
+  const minimum = Date.now() + 50;
+  const planned = [...wakes].map(([id, at]) => ({ id, at: new Date(Math.max(at.getTime(), minimum)).toISOString() }));
+  const moved = await herald.prisma.$queryRaw<{ id: string; wakeAt: Date }[]>`
+    UPDATE "Campaign" c SET "wakeAt" = w.at
+    FROM jsonb_to_recordset(${JSON.stringify(planned)}::jsonb) AS w(id uuid, at timestamptz)
+    WHERE c.id = w.id AND (c."wakeAt" IS NULL OR c."wakeAt" <= now() OR c."wakeAt" > w.at)
+    RETURNING c.id::text, c."wakeAt"`;
+  for (const { id, wakeAt } of moved) await enqueueDeliver(herald, id, wakeAt);
 }

@@ -85,7 +85,7 @@ const TRANSITION_SQL = `
       UNION ALL SELECT "campaignId", 'reason:' || reason, 1 FROM changed WHERE NOT test AND reason IS NOT NULL
     ), counted AS (
       INSERT INTO "CampaignCount" ("campaignId", metric, count)
-      SELECT "campaignId", metric, sum(delta)::int FROM deltas GROUP BY 1, 2
+      SELECT "campaignId", metric, sum(delta)::int FROM deltas GROUP BY 1, 2 ORDER BY 1, 2
       ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + excluded.count
     )
     SELECT id::text, "workspaceId"::text, "campaignId"::text, "contactId"::text, test, status::text, reason::text FROM changed`;
@@ -129,7 +129,7 @@ export const COUNT_INSERTED = Prisma.sql`
     SELECT "campaignId", 'targeted' AS metric FROM inserted
     UNION ALL SELECT "campaignId", 'status:' || status FROM inserted
     UNION ALL SELECT "campaignId", 'reason:' || reason FROM inserted WHERE reason IS NOT NULL
-  ) metrics GROUP BY 1, 2
+  ) metrics GROUP BY 1, 2 ORDER BY 1, 2 -- one lock order for all writers: no deadlocks
   ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + excluded.count`;
 
 /** Advisory-lock namespace for one contact's sends: trigger entry and frequency caps serialize on it. */

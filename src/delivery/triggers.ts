@@ -6,7 +6,7 @@ import type { Trigger } from '../campaigns/validation.ts';
 import { compileEventWhere } from '../segments/compile.ts';
 import { selectionSql } from '../segments/service.ts';
 import { type DeliveryEvent, publishDeliveryEvents } from './events.ts';
-import { scheduleWake } from './deliver.ts';
+import { scheduleWakes } from './deliver.ts';
 import { announce, COUNT_INSERTED, lockContacts, type MovedRow, moveRows } from './ledger.ts';
 
 type Tx = Prisma.TransactionClient;
@@ -131,13 +131,16 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
 export async function announceTriggers(herald: Herald, workspaceId: string, outcome: TriggerOutcome): Promise<void> {
   announce(herald, outcome.suppressed);
   publishDeliveryEvents(herald, workspaceId, outcome.queued.map(({ dueAt: _dueAt, ...event }) => event));
-  const earliest = new Map<string, number>();
+  const earliest = new Map<string, Date>();
   for (const row of outcome.queued) {
-    if (row.type !== 'QUEUED') continue;
-    earliest.set(row.campaignId, Math.min(earliest.get(row.campaignId) ?? Infinity, new Date(row.dueAt).getTime()));
+    const dueAt = new Date(row.dueAt);
+    const known = earliest.get(row.campaignId);
+    if (row.type === 'QUEUED' && (!known || dueAt < known)) earliest.set(row.campaignId, dueAt);
   }
+  const later = new Map<string, Date>();
   for (const [campaignId, dueAt] of earliest) {
-    if (dueAt <= Date.now()) herald.events.publish('delivery:due', campaignId);
-    else await scheduleWake(herald, campaignId, new Date(dueAt));
+    if (dueAt.getTime() <= Date.now()) herald.events.publish('delivery:due', campaignId);
+    else later.set(campaignId, dueAt);
   }
+  await scheduleWakes(herald, later);
 }
