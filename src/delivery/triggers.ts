@@ -79,22 +79,37 @@ async function suppressExcepted(tx: Tx, eventIds: string[], exceptions: { campai
 
 async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], campaigns: TriggeredCampaign[]): Promise<TriggerOutcome['queued']> {
   const now = new Date();
-  const matched = campaigns.map((campaign) => {
+  // One join of the batch's events with the campaigns listening; each campaign's own filter and
+  // audience sit in one CASE arm. (A UNION of one query per campaign took PostgreSQL longer to
+  // plan than to run, and twenty campaigns halved ingestion.)
+  const listening = campaigns.map((campaign) => {
     const trigger = campaign.trigger as unknown as Trigger;
-    // Events from before the campaign listened (or before startAt) do not count, nor after endAt.
-    const since = new Date(Math.max(campaign.startAt?.getTime() ?? 0, campaign.startedAt?.getTime() ?? 0));
-    const until = campaign.endAt ? Prisma.sql`AND e."occurredAt" <= ${campaign.endAt}` : Prisma.empty;
-    return Prisma.sql`
-      SELECT ${campaign.id}::uuid AS "campaignId", e.id AS "eventId", e."contactId",
-        e."occurredAt" + make_interval(secs => ${trigger.delaySeconds ?? 0}::double precision) AS due,
-        ${trigger.reEligibleAfterSeconds ?? null}::int AS "reEligibleAfter"
-      FROM "Event" e JOIN "Contact" c ON c.id = e."contactId"
-      WHERE e.id = ANY(${eventIds}::uuid[]) AND e.name = ${trigger.event} AND e."occurredAt" >= ${since} ${until}
-        AND ${compileEventWhere(trigger.where ?? [])}
-        AND ${selectionSql(workspaceId, audienceFrom(campaign, campaign.segment), now)}`;
+    return {
+      id: campaign.id,
+      event: trigger.event,
+      // Events from before the campaign listened (or before startAt) do not count, nor after endAt.
+      since: new Date(Math.max(campaign.startAt?.getTime() ?? 0, campaign.startedAt?.getTime() ?? 0)).toISOString(),
+      until: campaign.endAt?.toISOString() ?? null,
+      delay: trigger.delaySeconds ?? 0,
+      reEligibleAfter: trigger.reEligibleAfterSeconds ?? null,
+    };
   });
+  const arms = campaigns.map((campaign) => {
+    const trigger = campaign.trigger as unknown as Trigger;
+    const rule = Prisma.sql`${compileEventWhere(trigger.where ?? [])} AND ${selectionSql(workspaceId, audienceFrom(campaign, campaign.segment), now)}`;
+    return Prisma.sql`WHEN ${campaign.id}::uuid THEN ${rule}`;
+  });
+  const matched = Prisma.sql`
+    SELECT k.id AS "campaignId", e.id AS "eventId", e."contactId",
+      e."occurredAt" + make_interval(secs => k.delay) AS due, k."reEligibleAfter"
+    FROM "Event" e
+    JOIN jsonb_to_recordset(${JSON.stringify(listening)}::jsonb)
+      AS k(id uuid, event text, since timestamptz, until timestamptz, delay double precision, "reEligibleAfter" int)
+      ON k.event = e.name AND e."occurredAt" >= k.since AND (k.until IS NULL OR e."occurredAt" <= k.until)
+    JOIN "Contact" c ON c.id = e."contactId"
+    WHERE e.id = ANY(${eventIds}::uuid[]) AND CASE k.id ${Prisma.join(arms, ' ')} END`;
   return tx.$queryRaw<TriggerOutcome['queued']>`
-    WITH matched AS (${Prisma.join(matched, ' UNION ALL ')}),
+    WITH matched AS (${matched}),
     first AS (
       -- Two triggers of one contact in one batch enter once, like two batches would.
       SELECT DISTINCT ON ("campaignId", "contactId") * FROM matched ORDER BY "campaignId", "contactId", due
