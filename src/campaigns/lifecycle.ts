@@ -68,7 +68,9 @@ export async function resumeCampaign(herald: Herald, workspaceId: string, id: st
   const campaign = await getCampaign(herald, workspaceId, id);
   requireStatus(campaign, ['PAUSED'], 'resumed');
   const resumed = await move(herald, workspaceId, id, ['PAUSED'], 'resumed', { status: campaign.pausedFrom ?? 'DRAFT', pausedFrom: null });
-  if (resumed.status === 'SENDING') {
+  if (resumed.status === 'ACTIVE') {
+    await enqueueDeliver(herald, id); // messages that came due while paused
+  } else if (resumed.status === 'SENDING') {
     if (resumed.preparedAt) await enqueueDeliver(herald, id);
     else await enqueuePrepare(herald, id);
   } else if (resumed.status === 'SCHEDULED' && resumed.sendAt) {

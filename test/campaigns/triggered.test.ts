@@ -29,6 +29,12 @@ const TrackMany = graphql(`
     trackEvents(input: { events: $events }) { __typename ... on MutationTrackEventsSuccess { data { count duplicates } } ... on Error { message } }
   }
 `);
+const Pause = graphql(`
+  mutation TriggerPause($id: ID!) { pauseCampaign(input: { id: $id }) { __typename ... on Error { message } } }
+`);
+const Resume = graphql(`
+  mutation TriggerResume($id: ID!) { resumeCampaign(input: { id: $id }) { __typename ... on Error { message } } }
+`);
 const Messages = graphql(`
   query TriggerMessages($id: ID!) {
     campaign(id: $id) {
@@ -212,4 +218,23 @@ describe('triggered campaigns', () => {
       ['leaver', 'SUPPRESSED', 'NOT_ELIGIBLE'],
     ]);
   });
+
+  it('holds due messages while paused, ignores triggers meanwhile, and sends the held ones on resume', async () => {
+    const { secret, id, shopper } = await shopWith({ event: 'cart_abandoned', delaySeconds: 1 });
+    const ada = await shopper('ada');
+    const bob = await shopper('bob');
+    await track(secret, 'ada', 'cart_abandoned', { item: 'gloves' });
+    await secret(Pause, { id });
+    await track(secret, 'bob', 'cart_abandoned', { item: 'boots' }); // not listening
+    await sleep(1800);
+    expect(push.received(ada.id)).toHaveLength(0);
+    expect(await messages(secret, id)).toMatchObject([{ status: 'QUEUED', contact: { externalId: 'ada' } }]);
+
+    await secret(Resume, { id });
+    await push.waitFor(() => push.received(ada.id).length === 1, 5_000);
+    expect(titles(ada)).toEqual(['You left gloves behind, ada']);
+    expect(push.received(bob.id)).toHaveLength(0);
+    expect((await campaignState(secret, id)).status).toBe('ACTIVE');
+  });
 });
+
