@@ -153,8 +153,10 @@ export async function announceTriggers(herald: Herald, workspaceId: string, outc
     if (row.type === 'QUEUED' && (!known || dueAt < known)) earliest.set(row.campaignId, dueAt);
   }
   const later = new Map<string, Date>();
+  // An api-only process without Redis has no worker listening for the signal: Agenda carries it.
+  const signalReachesWorker = herald.config.HERALD_ROLE !== 'api' || Boolean(herald.config.REDIS_URL);
   for (const [campaignId, dueAt] of earliest) {
-    if (dueAt.getTime() <= Date.now()) herald.events.publish('delivery:due', campaignId);
+    if (dueAt.getTime() <= Date.now() && signalReachesWorker) herald.events.publish('delivery:due', campaignId);
     else later.set(campaignId, dueAt);
   }
   await scheduleWakes(herald, later);
