@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Context } from '../graphql/context.ts';
 import type { Herald } from '../herald-context.ts';
+import { isBrowserFile, serveBrowserFile } from '../sdk/serve.ts';
 import { handleTrack } from '../tracking/http.ts';
 import { httpDuration, httpRequests, registry } from './metrics.ts';
 import type { PublicRateLimit } from './rate-limit.ts';
@@ -18,7 +19,7 @@ export interface HttpOptions {
 
 class BodyTooLarge extends Error {}
 
-/** Routes: /graphql (Yoga), /track (service worker beacons), /healthz, /readyz, /metrics. Request bodies are capped. */
+/** Routes: /graphql (Yoga), /track (service worker beacons), /sdk/* and /demo, /healthz, /readyz, /metrics. Request bodies are capped. */
 export function createHttpServer({ herald, yoga, ready, publicRateLimit }: HttpOptions): Server {
   const maxBody = herald.config.HERALD_MAX_BODY_BYTES;
 
@@ -51,6 +52,10 @@ export function createHttpServer({ herald, yoga, ready, publicRateLimit }: HttpO
         if (!yoga) break;
         await handleTrack(herald, publicRateLimit, req, res);
         return 'track';
+    }
+    if (yoga && isBrowserFile(path!)) {
+      await serveBrowserFile(path!, req, res);
+      return path!.startsWith('/sdk/') ? 'sdk' : 'demo';
     }
     sendJson(res, 404, { error: 'not found' });
     return 'other';

@@ -1,0 +1,304 @@
+/**
+ * Herald's browser SDK, served as /sdk/herald.js (an ES module that also sets `window.Herald`)
+ * and /sdk/herald.global.js (a classic script). No framework, no dependencies.
+ *
+ *   Herald.init({ publishableKey: 'pk_…', apiUrl: 'https://herald.example', serviceWorkerPath: '/herald-sw.js' });
+ *   await Herald.subscribe();                  // asks for permission, subscribes, registers with Herald
+ *   await Herald.identify('customer-42', { plan: 'gold' });
+ *   await Herald.track('added_to_cart', { sku: 'A1', value: 30 });
+ *
+ * Consent: the browser is asked only when `subscribe()` is called (from a button, or by the
+ * optional soft prompt). After "not now" the soft prompt waits `askAgainAfterDays` days or
+ * `askAgainAfterVisits` visits; after the browser's "block" it never asks again.
+ */
+
+export interface SoftPrompt {
+  title?: string;
+  text?: string;
+  allow?: string;
+  later?: string;
+}
+
+export interface HeraldOptions {
+  publishableKey: string;
+  /** Where Herald answers, e.g. "https://herald.example" (default: this page's origin). */
+  apiUrl?: string;
+  /** The site's service worker, which imports /sdk/herald-sw.js (default "/herald-sw.js"). */
+  serviceWorkerPath?: string;
+  /** Show a soft prompt of Herald's own before the browser's, when it is time to ask. */
+  softPrompt?: SoftPrompt | false;
+  askAgainAfterDays?: number;
+  askAgainAfterVisits?: number;
+}
+
+interface ConsentState {
+  dismissedAt?: number;
+  visitsSinceDismissed?: number;
+}
+
+const KEYS = {
+  anonymousId: 'herald:anonymousId',
+  externalId: 'herald:externalId',
+  endpoint: 'herald:endpoint',
+  consent: 'herald:consent',
+  visit: 'herald:visit',
+} as const;
+
+const DAY_MS = 86_400_000;
+
+let options: Required<Omit<HeraldOptions, 'softPrompt'>> & { softPrompt: SoftPrompt | false };
+let ready: Promise<void> | undefined;
+
+function store(key: string, value?: string): string | null {
+  try {
+    if (value !== undefined) localStorage.setItem(key, value);
+    return localStorage.getItem(key);
+  } catch {
+    return null; // storage blocked: Herald still works for this page
+  }
+}
+
+/** The visitor's anonymous id, made once per browser and kept in local storage. */
+export function anonymousId(): string {
+  return store(KEYS.anonymousId) ?? store(KEYS.anonymousId, crypto.randomUUID())!;
+}
+
+function contactRef(): { anonymousId: string } | { externalId: string } {
+  const externalId = store(KEYS.externalId);
+  return externalId ? { externalId } : { anonymousId: anonymousId() };
+}
+
+async function graphql<T>(query: string, variables: Record<string, unknown>): Promise<T> {
+  const response = await fetch(`${options.apiUrl}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${options.publishableKey}` },
+    body: JSON.stringify({ query, variables }),
+    keepalive: true,
+  });
+  const body = (await response.json()) as { data?: T; errors?: { message: string }[] };
+  if (body.errors?.length) throw new Error(`Herald: ${body.errors.map((error) => error.message).join('; ')}`);
+  return body.data as T;
+}
+
+/** Mutations answer a union: the Success member has `data`, the others `message`. */
+function unwrap(result: { __typename: string; message?: string }): void {
+  if (!result.__typename.endsWith('Success')) throw new Error(`Herald: ${result.message ?? result.__typename}`);
+}
+
+function pushSupported(): boolean {
+  return typeof window !== 'undefined' && 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window;
+}
+
+/** "granted", "denied" or "default" (not asked yet); "unsupported" where the browser has no web push. */
+export function permission(): NotificationPermission | 'unsupported' {
+  return pushSupported() ? Notification.permission : 'unsupported';
+}
+
+export function init(given: HeraldOptions): Promise<void> {
+  if (!given?.publishableKey) throw new Error('Herald.init: publishableKey is required');
+  options = {
+    apiUrl: (given.apiUrl ?? location.origin).replace(/\/+$/, ''),
+    serviceWorkerPath: given.serviceWorkerPath ?? '/herald-sw.js',
+    softPrompt: given.softPrompt ?? false,
+    askAgainAfterDays: given.askAgainAfterDays ?? 7,
+    askAgainAfterVisits: given.askAgainAfterVisits ?? 3,
+    publishableKey: given.publishableKey,
+  };
+  countVisit();
+  ready = resync().then(() => {
+    if (options.softPrompt && shouldAsk()) showSoftPrompt(options.softPrompt);
+  });
+  return ready;
+}
+
+/** One visit per browser session (not per page view) counts towards asking again. */
+function countVisit(): void {
+  try {
+    if (sessionStorage.getItem(KEYS.visit)) return;
+    sessionStorage.setItem(KEYS.visit, '1');
+  } catch {
+    return;
+  }
+  const consent = readConsent();
+  if (consent.dismissedAt) writeConsent({ ...consent, visitsSinceDismissed: (consent.visitsSinceDismissed ?? 0) + 1 });
+}
+
+function readConsent(): ConsentState {
+  try {
+    return JSON.parse(store(KEYS.consent) ?? '{}') as ConsentState;
+  } catch {
+    return {};
+  }
+}
+
+function writeConsent(state: ConsentState): void {
+  store(KEYS.consent, JSON.stringify(state));
+}
+
+/** Whether it is time to ask: never after "block", and after "not now" only when enough days or visits passed. */
+export function shouldAsk(now = Date.now()): boolean {
+  if (permission() !== 'default') return false;
+  const { dismissedAt, visitsSinceDismissed = 0 } = readConsent();
+  if (!dismissedAt) return true;
+  return now - dismissedAt >= options.askAgainAfterDays * DAY_MS || visitsSinceDismissed >= options.askAgainAfterVisits;
+}
+
+/** The visitor said "not now" (to the soft prompt, or closed the browser's): ask again later. */
+export function notNow(now = Date.now()): void {
+  writeConsent({ dismissedAt: now, visitsSinceDismissed: 0 });
+}
+
+async function registration(): Promise<ServiceWorkerRegistration> {
+  const url = new URL(options.serviceWorkerPath, location.href);
+  // The worker learns where Herald is from its own URL (it cannot read local storage).
+  url.searchParams.set('herald', options.apiUrl);
+  url.searchParams.set('key', options.publishableKey);
+  url.searchParams.set('anonymousId', anonymousId());
+  await navigator.serviceWorker.register(url.href);
+  return navigator.serviceWorker.ready;
+}
+
+/**
+ * Asks for permission if needed, subscribes this browser (userVisibleOnly) with the workspace's
+ * VAPID key and registers the subscription with Herald. Resolves to null when the visitor does
+ * not agree (or the browser cannot).
+ */
+export async function subscribe(): Promise<PushSubscription | null> {
+  if (!pushSupported()) return null;
+  if (Notification.permission === 'default') {
+    const answer = await Notification.requestPermission();
+    if (answer === 'default') notNow(); // closed without answering: like "not now"
+    if (answer !== 'granted') return null;
+  }
+  if (Notification.permission !== 'granted') return null;
+  const worker = await registration();
+  const existing = await worker.pushManager.getSubscription();
+  const subscription = existing ?? (await worker.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: await vapidKey() }));
+  await register(subscription);
+  return subscription;
+}
+
+async function vapidKey(): Promise<Uint8Array<ArrayBuffer>> {
+  const { publicConfig } = await graphql<{ publicConfig: { vapidPublicKey: string } }>('query { publicConfig { vapidPublicKey } }', {});
+  const base64 = publicConfig.vapidPublicKey.replace(/-/g, '+').replace(/_/g, '/');
+  const raw = atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4));
+  return Uint8Array.from(raw, (char) => char.charCodeAt(0));
+}
+
+async function register(subscription: PushSubscription): Promise<void> {
+  const { registerPushSubscription } = await graphql<{ registerPushSubscription: { __typename: string; message?: string } }>(
+    `mutation($input: MutationRegisterPushSubscriptionInput!) {
+      registerPushSubscription(input: $input) { __typename ... on Error { message } }
+    }`,
+    {
+      input: {
+        ...contactRef(),
+        subscription: subscription.toJSON(),
+        timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+        locale: navigator.language,
+        userAgent: navigator.userAgent,
+      },
+    },
+  );
+  unwrap(registerPushSubscription);
+  store(KEYS.endpoint, subscription.endpoint);
+}
+
+/**
+ * On every page load: if the visitor allowed pushes but the browser's subscription is gone (site
+ * data cleared) or changed, subscribe and register again.
+ */
+async function resync(): Promise<void> {
+  if (permission() !== 'granted') return;
+  const worker = await registration();
+  const current = await worker.pushManager.getSubscription();
+  if (current && current.endpoint === store(KEYS.endpoint)) return;
+  await subscribe();
+}
+
+/** Stops pushes to this browser: unsubscribes it and tells Herald. */
+export async function unsubscribe(): Promise<void> {
+  if (!pushSupported()) return;
+  const worker = await navigator.serviceWorker.getRegistration(new URL(options.serviceWorkerPath, location.href).href);
+  const subscription = await worker?.pushManager.getSubscription();
+  if (!subscription) return;
+  await subscription.unsubscribe();
+  const { revokePushSubscription } = await graphql<{ revokePushSubscription: { __typename: string; message?: string } }>(
+    'mutation($endpoint: String!) { revokePushSubscription(input: { endpoint: $endpoint }) { __typename ... on Error { message } } }',
+    { endpoint: subscription.endpoint },
+  );
+  unwrap(revokePushSubscription);
+  try {
+    localStorage.removeItem(KEYS.endpoint);
+  } catch {
+    // storage blocked
+  }
+}
+
+/** The visitor logged in: their anonymous history joins the customer `externalId`. */
+export async function identify(externalId: string, attributes?: Record<string, unknown>): Promise<void> {
+  const { identifyContact } = await graphql<{ identifyContact: { __typename: string; message?: string } }>(
+    'mutation($input: MutationIdentifyContactInput!) { identifyContact(input: $input) { __typename ... on Error { message } } }',
+    { input: { anonymousId: anonymousId(), externalId, attributes } },
+  );
+  unwrap(identifyContact);
+  store(KEYS.externalId, externalId);
+}
+
+/** Records what the visitor did (it may trigger campaigns, or count as a conversion). */
+export async function track(name: string, properties?: Record<string, unknown>): Promise<void> {
+  const { trackEvent } = await graphql<{ trackEvent: { __typename: string; message?: string } }>(
+    'mutation($input: EventInput!) { trackEvent(input: $input) { __typename ... on Error { message } } }',
+    { input: { ...contactRef(), name, properties } },
+  );
+  unwrap(trackEvent);
+}
+
+function showSoftPrompt(prompt: SoftPrompt): void {
+  const box = document.createElement('div');
+  box.setAttribute('role', 'dialog');
+  box.dataset.herald = 'soft-prompt';
+  box.style.cssText =
+    'position:fixed;right:16px;bottom:16px;max-width:320px;padding:16px;background:#fff;color:#111;' +
+    'border-radius:8px;box-shadow:0 4px 24px rgba(0,0,0,.2);font:14px/1.4 system-ui,sans-serif;z-index:2147483647';
+  const title = document.createElement('strong');
+  title.textContent = prompt.title ?? 'Get notified?';
+  const text = document.createElement('p');
+  text.textContent = prompt.text ?? 'We can send you a notification about offers and your orders.';
+  const allow = document.createElement('button');
+  allow.textContent = prompt.allow ?? 'Allow';
+  const later = document.createElement('button');
+  later.textContent = prompt.later ?? 'Not now';
+  later.style.marginLeft = '8px';
+  allow.onclick = () => {
+    box.remove();
+    void subscribe();
+  };
+  later.onclick = () => {
+    box.remove();
+    notNow();
+  };
+  box.append(title, text, allow, later);
+  document.body.append(box);
+}
+
+export const Herald = {
+  init,
+  subscribe,
+  unsubscribe,
+  identify,
+  track,
+  shouldAsk,
+  notNow,
+  anonymousId,
+  get permission() {
+    return permission();
+  },
+  /** Resolves when init's checks (re-registration, soft prompt) are done. */
+  get ready() {
+    return ready ?? Promise.resolve();
+  },
+};
+
+(globalThis as { Herald?: typeof Herald }).Herald = Herald;
+export default Herald;
