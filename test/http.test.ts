@@ -85,3 +85,29 @@ async function post(query: string) {
   return (await response.json()) as { errors?: { message: string; extensions?: { code?: string } }[] };
 }
 
+describe('browser files', () => {
+  it('serves the SDK as a bundled ES module and as a classic script, loadable from any origin', async () => {
+    const module = await fetch(`${kit.url}/sdk/herald.js`, { headers: { origin: 'https://shop.example' } });
+    expect(module.status).toBe(200);
+    expect(module.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(module.headers.get('access-control-allow-origin')).toBe('*');
+    const code = await module.text();
+    expect(code).toMatch(/export\s*\{/); // an ES module…
+    expect(code).not.toMatch(/\bimport\s*[{*\w]/); // …with nothing left to fetch
+    expect(code.length).toBeLessThan(12_000);
+    const classic = await (await fetch(`${kit.url}/sdk/herald.global.js`)).text();
+    expect(classic).not.toMatch(/\bexport\s*\{/);
+    const worker = await (await fetch(`${kit.url}/sdk/herald-sw.js`)).text();
+    expect(worker).toContain('notificationclick');
+    expect(worker).not.toMatch(/\bexport\s*\{/); // importScripts needs a classic script
+  });
+
+  it('serves the demo shop and its one-line service worker', async () => {
+    const page = await fetch(`${kit.url}/demo`);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await page.text()).toContain("import Herald from '/sdk/herald.js'");
+    expect(await (await fetch(`${kit.url}/demo/herald-sw.js`)).text()).toContain("importScripts('/sdk/herald-sw.js')");
+    expect((await fetch(`${kit.url}/sdk/herald.js`, { method: 'POST' })).status).toBe(405);
+  });
+});
+
