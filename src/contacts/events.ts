@@ -58,7 +58,9 @@ export async function trackEvents(
     // batches lock them in their own orders and deadlock. NO KEY UPDATE, the lock the UPDATE
     // takes, does not wait for the key-share locks of other batches' event inserts.
     const touched = [...new Set(rows.filter((row) => insertedIds.has(row.id)).map((row) => row.contactId!))].sort();
-    await tx.$queryRaw`SELECT count(*)::int FROM (SELECT 1 FROM "Contact" WHERE id = ANY(${touched}::uuid[]) ORDER BY id FOR NO KEY UPDATE) locked`;
+    if (touched.length > 1) {
+      await tx.$queryRaw`SELECT count(*)::int FROM (SELECT 1 FROM "Contact" WHERE id = ANY(${touched}::uuid[]) ORDER BY id FOR NO KEY UPDATE) locked`;
+    }
     await tx.$executeRaw`
       UPDATE "Contact" c SET "lastSeenAt" = GREATEST(c."lastSeenAt", e.latest)
       FROM (SELECT "contactId", max("occurredAt") AS latest FROM "Event" WHERE id = ANY(${[...insertedIds]}::uuid[]) GROUP BY "contactId") e
