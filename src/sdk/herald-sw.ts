@@ -32,9 +32,12 @@ interface ServiceWorkerScope {
   location: Location;
   registration: ServiceWorkerRegistration;
   clients: {
+    claim(): Promise<void>;
     matchAll(options: { type: 'window'; includeUncontrolled: boolean }): Promise<WindowClient[]>;
     openWindow(url: string): Promise<WindowClient | null>;
   };
+  skipWaiting(): Promise<void>;
+  addEventListener(type: 'install' | 'activate', listener: (event: ExtendableEvent) => void): void;
   addEventListener(type: 'push', listener: (event: PushEvent) => void): void;
   addEventListener(type: 'notificationclick' | 'notificationclose', listener: (event: NotificationEvent) => void): void;
   addEventListener(type: 'pushsubscriptionchange', listener: (event: PushSubscriptionChangeEvent) => void): void;
@@ -63,6 +66,10 @@ interface NotificationData {
 }
 
 const worker = self as unknown as ServiceWorkerScope;
+
+// A new version of this code takes over at once, in every open tab.
+worker.addEventListener('install', (event) => event.waitUntil(worker.skipWaiting()));
+worker.addEventListener('activate', (event) => event.waitUntil(worker.clients.claim()));
 
 function readPayload(data: PushEvent['data']): Payload | null {
   if (!data) return null;

@@ -173,9 +173,17 @@ export async function subscribe(): Promise<PushSubscription | null> {
   if (Notification.permission !== 'granted') return null;
   const worker = await registration();
   const existing = await worker.pushManager.getSubscription();
-  const subscription = existing ?? (await worker.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: await vapidKey() }));
+  const subscription = existing ?? (await withTimeout(worker.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: await vapidKey() })));
   await register(subscription);
   return subscription;
+}
+
+/** A browser that cannot reach its push service may never answer `subscribe`: give up after 20 s. */
+function withTimeout<T>(promise: Promise<T>, ms = 20_000): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('Herald: the browser’s push service did not answer')), ms)),
+  ]);
 }
 
 async function vapidKey(): Promise<Uint8Array<ArrayBuffer>> {
