@@ -103,7 +103,9 @@ describe('browser files', () => {
   });
 
   it('serves the demo shop and its one-line service worker', async () => {
-    const page = await fetch(`${kit.url}/demo`);
+    const redirect = await fetch(`${kit.url}/demo?key=pk_x`, { redirect: 'manual' });
+    expect([redirect.status, redirect.headers.get('location')]).toEqual([301, '/demo/?key=pk_x']);
+    const page = await fetch(`${kit.url}/demo/`);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(await page.text()).toContain("import Herald from '/sdk/herald.js'");
     expect(await (await fetch(`${kit.url}/demo/herald-sw.js`)).text()).toContain("importScripts('/sdk/herald-sw.js')");

@@ -154,8 +154,17 @@ async function registration(): Promise<ServiceWorkerRegistration> {
   url.searchParams.set('herald', options.apiUrl);
   url.searchParams.set('key', options.publishableKey);
   url.searchParams.set('anonymousId', anonymousId());
-  await navigator.serviceWorker.register(url.href);
-  return navigator.serviceWorker.ready;
+  const registered = await navigator.serviceWorker.register(url.href);
+  // Not `navigator.serviceWorker.ready`: it never settles on a page outside the worker's scope.
+  const pending = registered.installing ?? registered.waiting;
+  if (!registered.active && pending) {
+    await new Promise<void>((resolve) => {
+      const check = () => pending.state === 'activated' && resolve();
+      pending.addEventListener('statechange', check);
+      check();
+    });
+  }
+  return registered;
 }
 
 /**

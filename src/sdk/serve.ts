@@ -33,13 +33,12 @@ function compile(path: SdkPath): Promise<string> {
 
 /** The demo shop (src/demo): its page and its one-line service worker. */
 const DEMO_FILES: Record<string, { file: string; type: string }> = {
-  '/demo': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/demo/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/demo/herald-sw.js': { file: 'herald-sw.js', type: 'text/javascript; charset=utf-8' },
 };
 
 export function isBrowserFile(path: string): boolean {
-  return path in SDK_FILES || path in DEMO_FILES;
+  return path in SDK_FILES || path in DEMO_FILES || path === '/demo';
 }
 
 /** Serves /sdk/* (any origin may load them) and /demo. */
@@ -56,6 +55,12 @@ export async function serveBrowserFile(path: string, req: IncomingMessage, res: 
       'cache-control': 'public, max-age=300',
     });
     res.end(req.method === 'HEAD' ? undefined : code);
+    return;
+  }
+  if (path === '/demo') {
+    // The page must sit inside its worker's scope (/demo/).
+    const query = req.url?.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
+    res.writeHead(301, { location: `/demo/${query}` }).end();
     return;
   }
   const { file, type } = DEMO_FILES[path]!;

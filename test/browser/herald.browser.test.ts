@@ -1,0 +1,106 @@
+/**
+ * The whole chain in real Firefox ESR: the demo page subscribes through Herald's SDK → the
+ * subscription is stored in Herald → a campaign is sent → Firefox receives it from our autopush
+ * server, decrypts it, and Herald's service worker shows it (seen on the D-Bus notification
+ * daemon) → DISPLAYED is counted → a click opens the landing page → CLICKED is counted.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { createCampaign, SendNow } from '../kit/campaigns.ts';
+import { createWorkspace } from '../kit/flow.ts';
+import { startTestHerald, type TestHerald } from '../kit/herald.ts';
+import { type Autopush, startAutopush } from './kit/autopush.ts';
+import { type Firefox, launchFirefox } from './kit/firefox.ts';
+import { type NotificationBus, startNotificationBus } from './kit/notifications.ts';
+
+let push: Autopush;
+let bus: NotificationBus;
+let firefox: Firefox;
+let kit: TestHerald;
+
+beforeAll(async () => {
+  push = await startAutopush();
+  bus = await startNotificationBus();
+  kit = await startTestHerald({ HERALD_PUSH_CA: push.caFile });
+  firefox = await launchFirefox({ pushServerUrl: push.wsUrl, dbusAddress: bus.address });
+});
+afterAll(async () => {
+  await firefox?.close();
+  await kit?.stop();
+  await bus?.close();
+  await push?.close();
+});
+
+/** Polls `check` every 100 ms until it returns a value, or fails saying what did not happen. */
+async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+const SUBSCRIPTIONS = `query { contacts(first: 10) { edges { node { anonymousId pushSubscriptions { endpoint status timezone userAgent } } } } }`;
+const STATS = `query($id: ID!) { campaign(id: $id) { status stats { sent displayed clicked } } }`;
+
+describe('Herald in real Firefox', () => {
+  it('subscribe → send → display → click, counted', async () => {
+    onTestFailed(() => console.log(`Firefox said:\n${firefox.logs().join('\n')}\n${firefox.output()}`));
+    const shop = await createWorkspace(kit);
+    const query = async (text: string, variables: Record<string, unknown> = {}) => {
+      const response = await fetch(kit.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.secretKey}` },
+        body: JSON.stringify({ query: text, variables }),
+      });
+      return ((await response.json()) as { data: any }).data;
+    };
+
+    // The visitor opens the demo shop and agrees to notifications.
+    await firefox.grantNotifications(kit.url);
+    await firefox.navigate(`${kit.url}/demo?key=${shop.publishableKey}`);
+    await firefox.evaluate('Herald.ready');
+    const endpoint = await firefox.evaluate<string>('Herald.subscribe().then((subscription) => subscription && subscription.endpoint)');
+    expect(endpoint.startsWith(`${push.origin}/push/`)).toBe(true);
+    expect(await firefox.evaluate('Herald.permission')).toBe('granted');
+
+    // Herald stored it, for the page's anonymous visitor.
+    const anonymousId = await firefox.evaluate<string>('Herald.anonymousId()');
+    const { contacts } = await query(SUBSCRIPTIONS);
+    const visitor = contacts.edges.map((edge: any) => edge.node).find((node: any) => node.anonymousId === anonymousId);
+    expect(visitor.pushSubscriptions).toMatchObject([{ endpoint, status: 'ACTIVE' }]);
+    expect(visitor.pushSubscriptions[0].userAgent).toContain('Firefox');
+
+    // A rich push goes out; Firefox decrypts it and the worker shows it.
+    const landing = `${kit.url}/demo/?landed=yes`;
+    const id = await createCampaign(shop.secret, {
+      name: 'Browser test',
+      kind: 'BROADCAST',
+      content: { title: 'Hello from Herald', body: 'Your {{ contact.anonymousId | slice: 0, 8 }} cart', imageUrl: `${kit.url}/demo/shoes.png`, url: landing },
+    });
+    await shop.secret(SendNow, { id });
+    const shown = await bus.waitFor((notification) => notification.summary === 'Hello from Herald', 20_000);
+    expect(shown.body).toContain(`Your ${anonymousId.slice(0, 8)} cart`);
+    expect(push.deliveries().filter((delivery) => delivery.ack === 100)).toHaveLength(1); // decrypted and delivered once
+
+    const displayed = await eventually('DISPLAYED counted', async () => {
+      const { campaign } = await query(STATS, { id });
+      return campaign.stats.displayed === 1 && campaign;
+    });
+    expect(displayed.stats).toMatchObject({ sent: 1, displayed: 1, clicked: 0 });
+
+    // The visitor clicks it: the landing page opens and the click is counted.
+    bus.click(shown.id);
+    await eventually('the landing page opened', async () => {
+      const tree = await firefox.bidi.send<{ contexts: { url: string }[] }>('browsingContext.getTree', {});
+      return tree.contexts.some((context) => context.url === landing);
+    });
+    const clicked = await eventually('CLICKED counted', async () => {
+      const { campaign } = await query(STATS, { id });
+      return campaign.stats.clicked === 1 && campaign;
+    });
+    expect(clicked.stats).toMatchObject({ sent: 1, displayed: 1, clicked: 1 });
+  });
+});
