@@ -103,4 +103,71 @@ describe('Herald in real Firefox', () => {
     });
     expect(clicked.stats).toMatchObject({ sent: 1, displayed: 1, clicked: 1 });
   });
+
+  it('asks again after "not now" only after N visits or days, and never after "block"', async () => {
+    onTestFailed(() => console.log(`Firefox said:\n${firefox.logs().join('\n')}`));
+    const shop = await createWorkspace(kit);
+    const setPermission = (state: 'prompt' | 'denied') =>
+      firefox.bidi.send('permissions.setPermission', { descriptor: { name: 'notifications' }, state, origin: kit.url });
+    await setPermission('prompt');
+    await firefox.navigate(`${kit.url}/demo/?key=${shop.publishableKey}`);
+    await firefox.evaluate('localStorage.clear(), sessionStorage.clear()');
+    // A new visit (a new browser session) of a page with the soft prompt on.
+    const visit = () =>
+      firefox.evaluate(`(sessionStorage.clear(), document.querySelectorAll('[data-herald]').forEach((box) => box.remove()),
+        Herald.init({ publishableKey: '${shop.publishableKey}', serviceWorkerPath: '/demo/herald-sw.js',
+          softPrompt: { title: 'Deals for you?' }, askAgainAfterDays: 7, askAgainAfterVisits: 3 }))`);
+    const prompt = () => firefox.evaluate<string | null>(`document.querySelector('[data-herald="soft-prompt"] strong')?.textContent ?? null`);
+
+    await visit();
+    expect(await firefox.evaluate('Herald.permission')).toBe('default');
+    expect(await prompt()).toBe('Deals for you?');
+    await firefox.evaluate(`[...document.querySelectorAll('[data-herald] button')].find((button) => button.textContent === 'Not now').click()`);
+    expect(await prompt()).toBeNull();
+    expect(await firefox.evaluate('Herald.shouldAsk()')).toBe(false);
+
+    await visit();
+    await visit();
+    expect(await prompt()).toBeNull(); // two visits since "not now"
+    await visit();
+    expect(await prompt()).toBe('Deals for you?'); // the third
+    await firefox.evaluate(`Herald.notNow(Date.now() - 8 * 86400000)`); // "not now", eight days ago
+    expect(await firefox.evaluate('Herald.shouldAsk()')).toBe(true);
+
+    await setPermission('denied'); // the browser's "Block"
+    await visit();
+    expect(await firefox.evaluate('Herald.permission')).toBe('denied');
+    expect(await firefox.evaluate('Herald.shouldAsk()')).toBe(false);
+    expect(await prompt()).toBeNull();
+  });
+
+  it('subscribes again on the next page load when the browser lost the subscription', async () => {
+    onTestFailed(() => console.log(`Firefox said:\n${firefox.logs().join('\n')}`));
+    const shop = await createWorkspace(kit);
+    const endpoints = async () => {
+      const response = await fetch(kit.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.secretKey}` },
+        body: JSON.stringify({ query: SUBSCRIPTIONS }),
+      });
+      const { data } = (await response.json()) as { data: any };
+      return data.contacts.edges.flatMap((edge: any) => edge.node.pushSubscriptions.map((subscription: any) => subscription.endpoint)) as string[];
+    };
+    await firefox.grantNotifications(kit.url);
+    await firefox.navigate(`${kit.url}/demo/?key=${shop.publishableKey}`);
+    await firefox.evaluate('Herald.ready');
+    const first = await firefox.evaluate<string>('Herald.subscribe().then((subscription) => subscription.endpoint)');
+
+    // The visitor clears the site's data: the subscription and local storage are gone.
+    await firefox.evaluate(`navigator.serviceWorker.getRegistration('/demo/')
+      .then((registration) => registration.pushManager.getSubscription()).then((subscription) => subscription.unsubscribe())
+      .then(() => localStorage.clear())`);
+    await firefox.navigate(`${kit.url}/demo/?key=${shop.publishableKey}&again=1`);
+    await firefox.evaluate('Herald.ready');
+    const second = await firefox.evaluate<string>(`navigator.serviceWorker.getRegistration('/demo/')
+      .then((registration) => registration.pushManager.getSubscription()).then((subscription) => subscription.endpoint)`);
+    expect(second).not.toBe(first);
+    expect(await endpoints()).toEqual(expect.arrayContaining([first, second]));
+  });
 });
+
