@@ -169,5 +169,38 @@ describe('Herald in real Firefox', () => {
     expect(second).not.toBe(first);
     expect(await endpoints()).toEqual(expect.arrayContaining([first, second]));
   });
+
+  it('identifies the visitor and tracks events through the SDK, and counts a dismissed push as CLOSED', async () => {
+    onTestFailed(() => console.log(`Firefox said:\n${firefox.logs().join('\n')}`));
+    const shop = await createWorkspace(kit);
+    const query = async (text: string, variables: Record<string, unknown> = {}) => {
+      const response = await fetch(kit.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.secretKey}` },
+        body: JSON.stringify({ query: text, variables }),
+      });
+      return ((await response.json()) as { data: any }).data;
+    };
+    await firefox.grantNotifications(kit.url);
+    await firefox.navigate(`${kit.url}/demo/?key=${shop.publishableKey}`);
+    await firefox.evaluate('localStorage.clear(), Herald.ready');
+    await firefox.evaluate('Herald.subscribe()');
+    await firefox.evaluate(`Herald.identify('ada', { plan: 'gold' }).then(() => Herald.track('added_to_cart', { sku: 'shoes', price: 120 }))`);
+    const { contact } = await query(
+      `query { contact(externalId: "ada") { identified attributes pushSubscriptions { status } events(first: 5) { edges { node { name properties } } } } }`,
+    );
+    expect(contact).toMatchObject({ identified: true, attributes: { plan: 'gold' }, pushSubscriptions: [{ status: 'ACTIVE' }] });
+    expect(contact.events.edges.map((edge: any) => edge.node)).toEqual([{ name: 'added_to_cart', properties: { sku: 'shoes', price: 120 } }]);
+
+    const id = await createCampaign(shop.secret, { name: 'Dismissed', kind: 'BROADCAST', content: { title: 'Dismiss me, {{ contact.externalId }}', url: `${kit.url}/demo/` } });
+    await shop.secret(SendNow, { id });
+    const shown = await bus.waitFor((notification) => notification.summary === 'Dismiss me, ada', 20_000);
+    bus.dismiss(shown.id);
+    const closed = await eventually('CLOSED counted', async () => {
+      const { campaign } = await query(`query($id: ID!) { campaign(id: $id) { stats { displayed clicked closed } } }`, { id });
+      return campaign.stats.closed === 1 && campaign;
+    });
+    expect(closed.stats).toEqual({ displayed: 1, clicked: 0, closed: 1 });
+  });
 });
 
