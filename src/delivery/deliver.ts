@@ -43,7 +43,7 @@ const DELIVERING = new Set(['SENDING', 'ACTIVE']);
 const active = new Map<string, { again: boolean }>();
 
 /**
- * Sends a campaign's due ledger rows until none are left, the campaign stops SENDING (paused or
+ * Sends a campaign's due ledger rows until none are left, the campaign stops SENDING or ACTIVE (paused or
  * canceled: noticed within STATUS_CHECK_MS), or the process stops. A row is claimed
  * (QUEUED → SENDING) after its request's headers went out and before its body does: a crash
  * before the claim leaves an incomplete request the push service drops (the row goes again), a

@@ -42,6 +42,16 @@ async function eventually<T>(what: string, check: () => Promise<T | undefined | 
   }
 }
 
+/** Untyped GraphQL over HTTP with a workspace key: this file reads results loosely. */
+const queryAs = (key: string) => async (text: string, variables: Record<string, unknown> = {}) => {
+  const response = await fetch(kit.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query: text, variables }),
+  });
+  return ((await response.json()) as { data: any }).data;
+};
+
 const SUBSCRIPTIONS = `query { contacts(first: 10) { edges { node { anonymousId pushSubscriptions { endpoint status timezone userAgent } } } } }`;
 const STATS = `query($id: ID!) { campaign(id: $id) { status stats { sent displayed clicked } } }`;
 
@@ -49,14 +59,7 @@ describe('Herald in real Firefox', () => {
   it('subscribe → send → display → click, counted', async () => {
     onTestFailed(() => console.log(`Firefox said:\n${firefox.logs().join('\n')}\n${firefox.output()}`));
     const shop = await createWorkspace(kit);
-    const query = async (text: string, variables: Record<string, unknown> = {}) => {
-      const response = await fetch(kit.graphqlUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.secretKey}` },
-        body: JSON.stringify({ query: text, variables }),
-      });
-      return ((await response.json()) as { data: any }).data;
-    };
+    const query = queryAs(shop.secretKey);
 
     // The visitor opens the demo shop and agrees to notifications.
     await firefox.grantNotifications(kit.url);
@@ -145,13 +148,8 @@ describe('Herald in real Firefox', () => {
     onTestFailed(() => console.log(`Firefox said:\n${firefox.logs().join('\n')}`));
     const shop = await createWorkspace(kit);
     const endpoints = async () => {
-      const response = await fetch(kit.graphqlUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.secretKey}` },
-        body: JSON.stringify({ query: SUBSCRIPTIONS }),
-      });
-      const { data } = (await response.json()) as { data: any };
-      return data.contacts.edges.flatMap((edge: any) => edge.node.pushSubscriptions.map((subscription: any) => subscription.endpoint)) as string[];
+      const { contacts } = await queryAs(shop.secretKey)(SUBSCRIPTIONS);
+      return contacts.edges.flatMap((edge: any) => edge.node.pushSubscriptions.map((subscription: any) => subscription.endpoint)) as string[];
     };
     await firefox.grantNotifications(kit.url);
     await firefox.navigate(`${kit.url}/demo/?key=${shop.publishableKey}`);
@@ -173,14 +171,7 @@ describe('Herald in real Firefox', () => {
   it('identifies the visitor and tracks events through the SDK, and counts a dismissed push as CLOSED', async () => {
     onTestFailed(() => console.log(`Firefox said:\n${firefox.logs().join('\n')}`));
     const shop = await createWorkspace(kit);
-    const query = async (text: string, variables: Record<string, unknown> = {}) => {
-      const response = await fetch(kit.graphqlUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.secretKey}` },
-        body: JSON.stringify({ query: text, variables }),
-      });
-      return ((await response.json()) as { data: any }).data;
-    };
+    const query = queryAs(shop.secretKey);
     await firefox.grantNotifications(kit.url);
     await firefox.navigate(`${kit.url}/demo/?key=${shop.publishableKey}`);
     await firefox.evaluate('localStorage.clear(), Herald.ready');
