@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type BidiClient, connectBidi, fromRemoteValue, type RemoteValue } from './bidi.ts';
+import { startBrowserProcess } from './browser-process.ts';
 
 export type Pref = string | number | boolean;
 
@@ -62,33 +62,6 @@ function prefsFor(options: LaunchOptions): Record<string, Pref> {
   };
 }
 
-/** Resolves with the BiDi WebSocket URL Firefox prints ("WebDriver BiDi listening on ws://…"). */
-function bidiUrlOf(child: ChildProcess, output: () => string, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const url = /WebDriver BiDi listening on (ws:\/\/\S+)/.exec(output())?.[1];
-      if (url) done(() => resolve(url));
-    };
-    const fail = (why: string) => done(() => reject(new Error(`Firefox ${why}; its output:\n${output()}`)));
-    const done = (settle: () => void) => {
-      clearTimeout(timer);
-      child.stdout?.off('data', check);
-      child.stderr?.off('data', check);
-      child.off('exit', onExit);
-      child.off('error', onError);
-      settle();
-    };
-    const onExit = (code: number | null, signal: string | null) => fail(`exited (${code ?? signal}) before WebDriver BiDi listened`);
-    const onError = (error: Error) =>
-      fail(`could not start: ${error.message} (is ${FIREFOX} installed? see test/browser/kit/ensure-browsers.sh)`);
-    const timer = setTimeout(() => fail(`printed no WebDriver BiDi address within ${timeoutMs} ms`), timeoutMs);
-    child.stdout?.on('data', check);
-    child.stderr?.on('data', check);
-    child.on('exit', onExit);
-    child.on('error', onError);
-  });
-}
-
 /**
  * Starts headless Firefox ESR on a fresh temporary profile whose push service is `pushServerUrl`
  * and whose desktop notifications go to the D-Bus at `dbusAddress`, and drives it over WebDriver
@@ -101,56 +74,25 @@ export async function launchFirefox(options: LaunchOptions): Promise<Firefox> {
   const prefs = Object.entries(prefsFor(options)).map(([name, value]) => `user_pref(${JSON.stringify(name)}, ${JSON.stringify(value)});\n`);
   await writeFile(path.join(profile, 'user.js'), prefs.join(''));
 
-  const child = spawn(FIREFOX, ['--headless', '--no-remote', '--profile', profile, '--remote-debugging-port=0', 'about:blank'], {
-    detached: true, // its own process group, so close() also ends the content processes
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      DBUS_SESSION_BUS_ADDRESS: options.dbusAddress,
-      MOZ_HEADLESS: '1',
-      MOZ_CRASHREPORTER_DISABLE: '1',
-      NO_AT_BRIDGE: '1', // no accessibility bus to look for
-    },
-  });
-  let printed = ''; // the last 20,000 characters of stdout and stderr
-  const collect = (chunk: Buffer) => (printed = (printed + String(chunk)).slice(-20_000));
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const output = () => printed;
-
-  let running = true;
-  const exited = new Promise<void>((resolve) => {
-    const stopped = () => {
-      running = false;
-      resolve();
-    };
-    child.once('exit', stopped);
-    child.once('error', stopped); // it never started (no such binary)
-  });
-  const kill = () => {
-    try {
-      if (child.pid) process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  };
-  process.once('exit', kill); // the test process ending without close() must not leave Firefox behind
+  const browser = startBrowserProcess(
+    'Firefox',
+    FIREFOX,
+    ['--headless', '--no-remote', '--profile', profile, '--remote-debugging-port=0', 'about:blank'],
+    { DBUS_SESSION_BUS_ADDRESS: options.dbusAddress, MOZ_HEADLESS: '1', MOZ_CRASHREPORTER_DISABLE: '1' },
+    profile,
+  );
+  const output = browser.output;
   let bidi: BidiClient | undefined;
-  const close = async () => {
-    process.off('exit', kill);
-    if (bidi && running) await bidi.send('browser.close', {}, 5_000).catch(() => undefined); // a clean shutdown
-    bidi?.close();
-    const timer = setTimeout(kill, 10_000);
-    await exited;
-    clearTimeout(timer);
-    kill(); // content processes left in the group, if any
-    await rm(profile, { recursive: true, force: true });
-  };
+  const close = () =>
+    browser.stop(async () => {
+      await bidi?.send('browser.close', {}, 5_000); // a clean shutdown
+      bidi?.close();
+    });
 
   const logs: string[] = [];
   let context = '';
   try {
-    const url = await bidiUrlOf(child, output, timeoutMs);
+    const url = await browser.waitForOutput(/WebDriver BiDi listening on (ws:\/\/\S+)/, 'a WebDriver BiDi address', timeoutMs);
     bidi = await connectBidi(`${url}/session`, timeoutMs);
     await bidi.send('session.new', { capabilities: {} });
     bidi.on('log.entryAdded', (entry) => {
