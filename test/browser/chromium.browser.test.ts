@@ -7,7 +7,6 @@
  * Herald's worker shows it (seen on the D-Bus notification daemon) → DISPLAYED is counted → a
  * click on an action button opens that action's page → CLICKED is counted.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createCampaign, SendNow, subscribeBrowser } from '../kit/campaigns.ts';
 import { createWorkspace } from '../kit/flow.ts';
@@ -15,6 +14,7 @@ import { startTestHerald, type TestHerald } from '../kit/herald.ts';
 import { startPushService, type TestPushService } from '../kit/push-service.ts';
 import { type Chromium, launchChromium } from './kit/chromium.ts';
 import { type NotificationBus, startNotificationBus } from './kit/notifications.ts';
+import { eventually, queryAs } from './kit/api.ts';
 
 let push: TestPushService;
 let bus: NotificationBus;
@@ -34,17 +34,6 @@ afterAll(async () => {
   await push?.close();
 });
 
-/** Polls `check` every 100 ms until it returns a value, or fails saying what did not happen. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
-    await sleep(100);
-  }
-}
-
 const STATS = `query($id: ID!) { campaign(id: $id) { status stats { sent displayed clicked } } }`;
 
 /** What `registration.getNotifications()` tells the page about the notification the worker showed. */
@@ -62,14 +51,7 @@ describe('Herald in real Chromium', () => {
     onTestFailed(() => console.log(`Chromium said:\n${chromium.logs().join('\n')}\n${chromium.output()}`));
     const origin = new URL(kit.url).origin;
     const shop = await createWorkspace(kit);
-    const query = async (text: string, variables: Record<string, unknown> = {}) => {
-      const response = await fetch(kit.graphqlUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.secretKey}` },
-        body: JSON.stringify({ query: text, variables }),
-      });
-      return ((await response.json()) as { data: any }).data;
-    };
+    const query = queryAs(kit.graphqlUrl, shop.secretKey);
 
     // The visitor opens the demo shop. Only then is the permission granted: with it, Herald.init
     // would subscribe, and Chromium's subscribe hangs offline. The worker is registered without

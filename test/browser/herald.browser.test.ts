@@ -4,7 +4,6 @@
  * server, decrypts it, and Herald's service worker shows it (seen on the D-Bus notification
  * daemon) → DISPLAYED is counted → a click opens the landing page → CLICKED is counted.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createCampaign, SendNow } from '../kit/campaigns.ts';
 import { createWorkspace } from '../kit/flow.ts';
@@ -12,6 +11,7 @@ import { startTestHerald, type TestHerald } from '../kit/herald.ts';
 import { type Autopush, startAutopush } from './kit/autopush.ts';
 import { type Firefox, launchFirefox } from './kit/firefox.ts';
 import { type NotificationBus, startNotificationBus } from './kit/notifications.ts';
+import { eventually, queryAs } from './kit/api.ts';
 
 let push: Autopush;
 let bus: NotificationBus;
@@ -31,27 +31,6 @@ afterAll(async () => {
   await push?.close();
 });
 
-/** Polls `check` every 100 ms until it returns a value, or fails saying what did not happen. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
-    await sleep(100);
-  }
-}
-
-/** Untyped GraphQL over HTTP with a workspace key: this file reads results loosely. */
-const queryAs = (key: string) => async (text: string, variables: Record<string, unknown> = {}) => {
-  const response = await fetch(kit.graphqlUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query: text, variables }),
-  });
-  return ((await response.json()) as { data: any }).data;
-};
-
 const SUBSCRIPTIONS = `query { contacts(first: 10) { edges { node { anonymousId pushSubscriptions { endpoint status timezone userAgent } } } } }`;
 const STATS = `query($id: ID!) { campaign(id: $id) { status stats { sent displayed clicked } } }`;
 
@@ -59,7 +38,7 @@ describe('Herald in real Firefox', () => {
   it('subscribe → send → display → click, counted', async () => {
     onTestFailed(() => console.log(`Firefox said:\n${firefox.logs().join('\n')}\n${firefox.output()}`));
     const shop = await createWorkspace(kit);
-    const query = queryAs(shop.secretKey);
+    const query = queryAs(kit.graphqlUrl, shop.secretKey);
 
     // The visitor opens the demo shop and agrees to notifications.
     await firefox.grantNotifications(kit.url);
@@ -148,7 +127,7 @@ describe('Herald in real Firefox', () => {
     onTestFailed(() => console.log(`Firefox said:\n${firefox.logs().join('\n')}`));
     const shop = await createWorkspace(kit);
     const endpoints = async () => {
-      const { contacts } = await queryAs(shop.secretKey)(SUBSCRIPTIONS);
+      const { contacts } = await queryAs(kit.graphqlUrl, shop.secretKey)(SUBSCRIPTIONS);
       return contacts.edges.flatMap((edge: any) => edge.node.pushSubscriptions.map((subscription: any) => subscription.endpoint)) as string[];
     };
     await firefox.grantNotifications(kit.url);
@@ -171,7 +150,7 @@ describe('Herald in real Firefox', () => {
   it('identifies the visitor and tracks events through the SDK, and counts a dismissed push as CLOSED', async () => {
     onTestFailed(() => console.log(`Firefox said:\n${firefox.logs().join('\n')}`));
     const shop = await createWorkspace(kit);
-    const query = queryAs(shop.secretKey);
+    const query = queryAs(kit.graphqlUrl, shop.secretKey);
     await firefox.grantNotifications(kit.url);
     await firefox.navigate(`${kit.url}/demo/?key=${shop.publishableKey}`);
     await firefox.evaluate('localStorage.clear(), Herald.ready');
