@@ -142,19 +142,20 @@ worker.addEventListener('pushsubscriptionchange', (event) => {
   if (!apiUrl || !key || !anonymousId) return;
   event.waitUntil(
     (async () => {
-      const subscription =
-        event.newSubscription ??
-        (await worker.registration.pushManager.subscribe({
-          userVisibleOnly: true,
-          applicationServerKey: event.oldSubscription?.options.applicationServerKey ?? null,
-        }));
-      await fetch(`${apiUrl}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-        body: JSON.stringify({
-          query: 'mutation($input: MutationRegisterPushSubscriptionInput!) { registerPushSubscription(input: $input) { __typename } }',
-          variables: { input: { anonymousId, subscription: subscription.toJSON(), userAgent: navigator.userAgent } },
-        }),
+      const graphql = async (query: string, variables: Record<string, unknown> = {}) => {
+        const response = await fetch(`${apiUrl}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          body: JSON.stringify({ query, variables }),
+        });
+        return ((await response.json()) as { data: any }).data;
+      };
+      // Browsers do not always say which key the old subscription had: ask Herald.
+      const applicationServerKey =
+        event.oldSubscription?.options.applicationServerKey ?? (await graphql('query { publicConfig { vapidPublicKey } }')).publicConfig.vapidPublicKey;
+      const subscription = event.newSubscription ?? (await worker.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey }));
+      await graphql('mutation($input: MutationRegisterPushSubscriptionInput!) { registerPushSubscription(input: $input) { __typename } }', {
+        input: { anonymousId, subscription: subscription.toJSON(), userAgent: navigator.userAgent },
       });
     })(),
   );

@@ -172,5 +172,29 @@ describe('Herald in real Firefox', () => {
     });
     expect(closed.stats).toEqual({ displayed: 1, clicked: 0, closed: 1 });
   });
+
+  it('registers the new subscription when the browser replaces it (pushsubscriptionchange)', async () => {
+    onTestFailed(() => console.log(`Firefox said:\n${firefox.logs().join('\n')}`));
+    const shop = await createWorkspace(kit);
+    const query = queryAs(kit.graphqlUrl, shop.secretKey);
+    const endpoints = async () => {
+      const { contacts } = await query(SUBSCRIPTIONS);
+      return contacts.edges.flatMap((edge: any) => edge.node.pushSubscriptions.map((subscription: any) => subscription.endpoint)) as string[];
+    };
+    await firefox.grantNotifications(kit.url);
+    await firefox.navigate(`${kit.url}/demo/?key=${shop.publishableKey}`);
+    await firefox.evaluate('localStorage.clear(), Herald.ready');
+    const first = await firefox.evaluate<string>('Herald.subscribe().then((subscription) => subscription.endpoint)');
+
+    // The push service loses its state; Firefox reconnects, drops the subscription and tells the worker.
+    push.forgetBrowsers();
+    const second = await eventually(
+      'a new subscription registered by the worker',
+      async () => (await endpoints()).find((endpoint) => endpoint !== first),
+      30_000,
+    );
+    expect(second.startsWith(`${push.origin}/push/`)).toBe(true);
+    expect(push.endpoints()).toContain(second);
+  });
 });
 

@@ -24,6 +24,12 @@ export interface Autopush {
   caFile: string; // the same PEM as a file
   endpoints(): string[]; // push endpoints of the channels registered now
   deliveries(): AutopushDelivery[];
+  /**
+   * Forgets every browser and drops their connections, as a push service that lost its state
+   * would: a browser reconnecting gets a new uaid, drops its subscriptions and fires
+   * `pushsubscriptionchange` in their service workers.
+   */
+  forgetBrowsers(): void;
   close(): Promise<void>;
 }
 
@@ -164,6 +170,11 @@ export async function startAutopush(): Promise<Autopush> {
     caFile: certFile,
     endpoints: () => [...channels.values()].map((c) => c.endpoint),
     deliveries: () => delivered.map((d) => ({ ...d })),
+    forgetBrowsers() {
+      channels.clear();
+      queued.clear();
+      for (const socket of wss.clients) socket.terminate();
+    },
     async close() {
       for (const socket of wss.clients) socket.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
