@@ -2,6 +2,7 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { rejectUnstorableText } from './text-input.ts';
 import type { Context } from '../graphql/context.ts';
 import { schema } from '../graphql/schema.ts';
 import type { Herald } from '../herald-context.ts';
@@ -37,6 +38,7 @@ export function createGraphQL(herald: Herald, publicRateLimit: PublicRateLimit):
         blockFieldSuggestion: { enabled: !development },
       }),
       graphqlMetrics(),
+      rejectUnstorableText(),
     ],
     context: async ({ request, connectionParams, req }): Promise<Context> => {
       // WebSocket clients authenticate in connection_init; HTTP and SSE with the header.

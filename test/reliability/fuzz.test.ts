@@ -1,0 +1,170 @@
+/**
+ * Hostile input (issue #9): every mutation, fed inputs that fast-check builds from the GraphQL
+ * schema itself — right shapes with wrong contents (NUL and lone surrogates, huge and negative
+ * numbers, junk ids and dates, deep JSON), and sometimes real ids. Whatever comes in: never a 5xx,
+ * never an unexpected error, and a mutation that answers with an error changed nothing.
+ */
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import {
+  buildSchema,
+  type GraphQLInputType,
+  isEnumType,
+  isInputObjectType,
+  isListType,
+  isNonNullType,
+  isScalarType,
+} from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCampaign } from '../kit/campaigns.ts';
+import { createWorkspace } from '../kit/flow.ts';
+import { startTestHerald, type TestHerald } from '../kit/herald.ts';
+
+const schema = buildSchema(readFileSync(new URL('../../schema/schema.graphql', import.meta.url), 'utf8'));
+const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
+
+let kit: TestHerald;
+let shop: Awaited<ReturnType<typeof createWorkspace>>;
+/** Ids of things that exist, so some inputs reach past "not found". */
+const realIds: string[] = [];
+
+beforeAll(async () => {
+  kit = await startTestHerald();
+  shop = await createWorkspace(kit);
+  const upsert = await post(`mutation { upsertContact(input: { externalId: "ada", email: "ada@example.com" }) { ... on MutationUpsertContactSuccess { data { id } } } }`);
+  realIds.push(upsert.data.upsertContact.data.id);
+  const segment = await post(`mutation { createSegment(input: { name: "All", rule: { identified: true } }) { ... on MutationCreateSegmentSuccess { data { id } } } }`);
+  realIds.push(segment.data.createSegment.data.id);
+  realIds.push(await createCampaign(shop.secret, { name: 'Fuzzed', kind: 'BROADCAST', content: { title: 'Hi', url: 'https://shop.example/' } }));
+});
+afterAll(() => kit?.stop());
+
+async function post(query: string, variables?: unknown): Promise<{ status: number; data?: any; errors?: { message: string; extensions?: { code?: string } }[] }> {
+  const response = await fetch(kit.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.secretKey}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const text = await response.text();
+  let body: any;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = { errors: [{ message: `not JSON: ${text.slice(0, 200)}` }] };
+  }
+  return { status: response.status, ...body };
+}
+
+/** Strings a careless server trips on. */
+const nasty = fc.oneof(
+  { arbitrary: fc.string(), weight: 12 },
+  { arbitrary: fc.string({ unit: 'binary', maxLength: 40 }), weight: 1 }, // any code point, lone surrogates included
+  { arbitrary: fc.constantFrom('', ' ', '\u0000', 'a\u0000b', '\ud800', '💥'.repeat(300), 'x'.repeat(20_000), "'; DROP TABLE \"Contact\"; --", '{{ x | nope }}', '../../etc/passwd', 'null', '2024-02-30'), weight: 3 },
+);
+
+/** Valid nine times in ten, else something invalid. */
+const mostly = <T>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<unknown> = nasty) =>
+  fc.oneof({ arbitrary: valid, weight: 9 }, { arbitrary: invalid, weight: 1 });
+
+function arbitraryFor(type: GraphQLInputType, depth = 0): fc.Arbitrary<unknown> {
+  if (isNonNullType(type)) return arbitraryFor(type.ofType, depth);
+  if (isListType(type)) return fc.array(arbitraryFor(type.ofType, depth + 1), { maxLength: depth > 3 ? 1 : 4 });
+  if (isEnumType(type)) return fc.constantFrom(...type.getValues().map((value) => value.name));
+  if (isScalarType(type)) {
+    switch (type.name) {
+      case 'Int':
+        return fc.oneof(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.constantFrom(0, -1, 1, 2 ** 31 - 1));
+      case 'Float':
+        return fc.double({ noNaN: true, noDefaultInfinity: true });
+      case 'Boolean':
+        return fc.boolean();
+      case 'ID':
+        return fc.oneof(fc.constantFrom(...realIds), nasty, fc.uuid().map((uuid) => Buffer.from(`Campaign:${uuid}`).toString('base64')));
+      // Scalars GraphQL itself checks are mostly valid, or the input rarely gets past coercion.
+      case 'DateTime':
+        return mostly(fc.date({ noInvalidDate: true, min: new Date('1900-01-01'), max: new Date('2200-01-01') }).map((date) => date.toISOString()));
+      case 'JSON':
+        return fc.jsonValue({ maxDepth: 4 });
+      case 'JSONObject':
+        return fc.dictionary(nasty, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 5 });
+      case 'LocalTime':
+        return mostly(fc.constantFrom('00:00', '07:30', '23:59'), fc.constantFrom('24:00', '7:5', '12:60'));
+      case 'TimeZone':
+        return mostly(fc.constantFrom('Europe/Berlin', 'UTC', 'America/New_York'), fc.constantFrom('Mars/Olympus', '+01:00'));
+      default:
+        return nasty;
+    }
+  }
+  if (!isInputObjectType(type)) throw new Error(`unexpected input type ${String(type)}`);
+  const fields = Object.values(type.getFields());
+  // A deep rule stops nesting: only leaf alternatives below depth 4.
+  const usable = depth > 4 ? fields.filter((field) => !/Rule|Input$/.test(String(field.type)) || isNonNullType(field.type)) : fields;
+  if (type.isOneOf) {
+    const choices = (usable.length ? usable : fields).map((field) => arbitraryFor(field.type, depth + 1).map((value) => ({ [field.name]: value })));
+    return fc.oneof(...choices);
+  }
+  const shape = Object.fromEntries(fields.map((field) => [field.name, arbitraryFor(field.type, depth + 1)]));
+  const requiredKeys = fields.filter((field) => isNonNullType(field.type)).map((field) => field.name);
+  return fc.record(shape, { requiredKeys });
+}
+
+/** What a mutation answering with an error must have left alone. */
+async function fingerprint(): Promise<string> {
+  const [row] = await kit.herald.prisma.$queryRaw<Record<string, unknown>[]>`
+    SELECT (SELECT count(*) FROM "Contact") AS contacts, (SELECT max("updatedAt") FROM "Contact") AS contacts_at,
+      (SELECT count(*) FROM "Event") AS events, (SELECT count(*) FROM "PushSubscription") AS subscriptions,
+      (SELECT max("updatedAt") FROM "PushSubscription") AS subscriptions_at,
+      (SELECT count(*) FROM "Segment") AS segments, (SELECT max("updatedAt") FROM "Segment") AS segments_at,
+      (SELECT count(*) FROM "Campaign") AS campaigns, (SELECT max("updatedAt") FROM "Campaign") AS campaigns_at,
+      (SELECT count(*) FROM "Message") AS messages, (SELECT count(*) FROM "ApiKey") AS keys,
+      (SELECT max("updatedAt") FROM "Workspace") AS workspaces_at`;
+  return JSON.stringify(row, (_key, value) => (typeof value === 'bigint' ? String(value) : value));
+}
+
+const mutations = Object.values(schema.getMutationType()!.getFields()).filter((field) => field.name !== 'createWorkspace');
+
+describe('every mutation under hostile input', () => {
+  it.each(mutations.map((field) => [field.name, field] as const))('%s: never a 5xx, a typed error changes nothing', async (name, field) => {
+    const inputType = field.args.find((arg) => arg.name === 'input')!.type;
+    const query = `mutation($input: ${String(inputType)}) { ${name}(input: $input) { __typename ... on Error { code message } } }`;
+    let reached = 0;
+    await fc.assert(
+      fc.asyncProperty(arbitraryFor(inputType), async (input) => {
+        const before = await fingerprint();
+        const answer = await post(query, { input });
+        expect(answer.status, JSON.stringify(answer.errors)).toBeLessThan(500);
+        const unexpected = (answer.errors ?? []).filter((error) => error.extensions?.code === 'INTERNAL_SERVER_ERROR' || error.message === 'Unexpected error.');
+        expect(unexpected, JSON.stringify(input).slice(0, 500)).toEqual([]);
+        const result = answer.data?.[name];
+        if (result) reached++;
+        if (result && !String(result.__typename).endsWith('Success')) {
+          expect(result.message).toEqual(expect.any(String));
+          expect(await fingerprint()).toBe(before);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+    // The generator must reach the resolvers, not only GraphQL's own input coercion.
+    expect(reached).toBeGreaterThan(0);
+  }, 120_000);
+});
+
+describe('text PostgreSQL cannot store', () => {
+  it.each([
+    ['a NUL in a variable', `mutation($input: ContactInput!) { upsertContact(input: $input) { __typename } }`, { input: { externalId: 'a\u0000b' } }, 'variables.input.externalId'],
+    ['a lone surrogate in JSON', `mutation($input: ContactInput!) { upsertContact(input: $input) { __typename } }`, { input: { externalId: 'x', attributes: { city: '\ud800' } } }, 'variables.input.attributes.city'],
+    ['a NUL in the query text', `mutation { upsertContact(input: { externalId: "a\\u0000b" }) { __typename } }`, undefined, 'a string in the query'],
+  ])('refuses %s as bad input, changing nothing', async (_name, query, variables, where) => {
+    const before = await fingerprint();
+    const answer = await post(query, variables);
+    expect(answer.status).toBe(400);
+    expect(answer.errors).toEqual([
+      expect.objectContaining({
+        message: `Text must be well-formed Unicode without the NUL character (U+0000): not so in ${where}`,
+        extensions: { code: 'BAD_USER_INPUT' },
+      }),
+    ]);
+    expect(await fingerprint()).toBe(before);
+  });
+});
+
