@@ -27,6 +27,9 @@ let kit: TestHerald;
 let shop: Awaited<ReturnType<typeof createWorkspace>>;
 /** Ids of things that exist, so some inputs reach past "not found". */
 const realIds: string[] = [];
+/** Ids of another workspace's things (see "another workspace"), and its secret key. */
+const foreignIds: string[] = [];
+let other: Awaited<ReturnType<typeof createWorkspace>>;
 
 beforeAll(async () => {
   kit = await startTestHerald();
@@ -79,6 +82,7 @@ function arbitraryFor(type: GraphQLInputType, depth = 0): fc.Arbitrary<unknown> 
       case 'Boolean':
         return fc.boolean();
       case 'ID':
+        if (foreignIds.length) return fc.constantFrom(...foreignIds);
         return fc.oneof(fc.constantFrom(...realIds), nasty, fc.uuid().map((uuid) => Buffer.from(`Campaign:${uuid}`).toString('base64')));
       // Scalars GraphQL itself checks are mostly valid, or the input rarely gets past coercion.
       case 'DateTime':
@@ -166,5 +170,67 @@ describe('text PostgreSQL cannot store', () => {
     ]);
     expect(await fingerprint()).toBe(before);
   });
+});
+
+describe('another workspace', () => {
+  /** Workspace `other`'s own rows: counts and last changes, all tables. */
+  async function otherFingerprint(): Promise<string> {
+    const workspaceId = Buffer.from(other.workspace.id, 'base64').toString().split(':')[1]!;
+    const [row] = await kit.herald.prisma.$queryRaw<Record<string, unknown>[]>`
+      SELECT (SELECT count(*) || '/' || max("updatedAt") FROM "Contact" WHERE "workspaceId" = ${workspaceId}::uuid) AS contacts,
+        (SELECT count(*) FROM "Event" WHERE "workspaceId" = ${workspaceId}::uuid) AS events,
+        (SELECT count(*) || '/' || max("updatedAt") FROM "PushSubscription" WHERE "workspaceId" = ${workspaceId}::uuid) AS subscriptions,
+        (SELECT count(*) || '/' || max("updatedAt") FROM "Segment" WHERE "workspaceId" = ${workspaceId}::uuid) AS segments,
+        (SELECT count(*) || '/' || max("updatedAt") FROM "Campaign" WHERE "workspaceId" = ${workspaceId}::uuid) AS campaigns,
+        (SELECT count(*) || '/' || max("updatedAt") FROM "Message" WHERE "workspaceId" = ${workspaceId}::uuid) AS messages,
+        (SELECT count(*) || '/' || count("revokedAt") FROM "ApiKey" WHERE "workspaceId" = ${workspaceId}::uuid) AS keys,
+        (SELECT "updatedAt" FROM "Workspace" WHERE id = ${workspaceId}::uuid) AS workspace`;
+    return JSON.stringify(row, (_key, value) => (typeof value === 'bigint' ? String(value) : value));
+  }
+
+  beforeAll(async () => {
+    other = await createWorkspace(kit, 'Other shop');
+    const as = async (query: string) => {
+      const response = await fetch(kit.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${other.secretKey}` },
+        body: JSON.stringify({ query }),
+      });
+      return ((await response.json()) as { data: any }).data;
+    };
+    const contact = await as(`mutation { upsertContact(input: { externalId: "bob", attributes: { plan: "gold" } }) { ... on MutationUpsertContactSuccess { data { id } } } }`);
+    const segment = await as(`mutation { createSegment(input: { name: "Gold", rule: { identified: true } }) { ... on MutationCreateSegmentSuccess { data { id } } } }`);
+    const campaign = await as(`mutation { createCampaign(input: { name: "Theirs", kind: TRIGGERED, content: { title: "Hi", url: "https://other.example/" }, trigger: { event: "signup" } }) { ... on MutationCreateCampaignSuccess { data { id } } } }`);
+    const viewer = await as(`query { viewer { apiKeys { id } } }`);
+    foreignIds.push(contact.upsertContact.data.id, segment.createSegment.data.id, campaign.createCampaign.data.id, other.workspace.id);
+    foreignIds.push(...viewer.viewer.apiKeys.map((key: { id: string }) => key.id));
+  });
+  afterAll(() => foreignIds.splice(0));
+
+  it('is invisible through node(id) and the id-taking queries', async () => {
+    for (const id of foreignIds) {
+      const answer = await post(`query($id: ID!) { node(id: $id) { id } campaign(id: $id) { id } segment(id: $id) { id } contact(id: $id) { id } }`, { id });
+      expect(answer.errors ?? []).toEqual([]);
+      expect(answer.data).toEqual({ node: null, campaign: null, segment: null, contact: null });
+    }
+    expect((await post(`query { contact(externalId: "bob") { id } }`)).data).toEqual({ contact: null });
+  });
+
+  it.each(mutations.map((field) => [field.name, field] as const))('%s with its ids changes nothing of it', async (name, field) => {
+    const inputType = field.args.find((arg) => arg.name === 'input')!.type;
+    const query = `mutation($input: ${String(inputType)}) { ${name}(input: $input) { __typename ... on Error { code message } } }`;
+    const before = await otherFingerprint();
+    let reached = 0;
+    await fc.assert(
+      fc.asyncProperty(arbitraryFor(inputType), async (input) => {
+        const answer = await post(query, { input });
+        expect(answer.status).toBeLessThan(500);
+        if (answer.data?.[name]) reached++;
+      }),
+      { numRuns: RUNS },
+    );
+    expect(reached).toBeGreaterThan(0);
+    expect(await otherFingerprint()).toBe(before);
+  }, 120_000);
 });
 
