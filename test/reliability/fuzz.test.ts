@@ -17,6 +17,7 @@ import {
 } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaign } from '../kit/campaigns.ts';
+import { wsClient } from '../kit/client.ts';
 import { createWorkspace } from '../kit/flow.ts';
 import { startTestHerald, type TestHerald } from '../kit/herald.ts';
 
@@ -214,6 +215,30 @@ describe('another workspace', () => {
       expect(answer.data).toEqual({ node: null, campaign: null, segment: null, contact: null });
     }
     expect((await post(`query { contact(externalId: "bob") { id } }`)).data).toEqual({ contact: null });
+  });
+
+  it('streams none of its campaign figures or delivery events to a subscription', async () => {
+    const client = wsClient(kit.wsUrl, shop.secretKey);
+    try {
+      const campaignId = foreignIds[2]!;
+      for (const query of [
+        `subscription($id: ID!) { campaignStats(campaignId: $id) { sent } }`,
+        `subscription($id: ID) { deliveryEvents(campaignId: $id) { type } }`,
+      ]) {
+        const outcome = await new Promise<{ data?: unknown; errors?: unknown }>((resolve, reject) => {
+          const results = client.iterate({ query, variables: { id: campaignId } });
+          results
+            .next()
+            .then((first) => resolve(first.value ?? {}), (error: unknown) => resolve({ errors: [error] }))
+            .finally(() => void results.return?.());
+          setTimeout(() => reject(new Error(`${query} neither answered nor failed within 5 s`)), 5_000);
+        });
+        expect(outcome.data ?? null).toBeNull();
+        expect(outcome.errors).toBeDefined();
+      }
+    } finally {
+      await client.dispose();
+    }
   });
 
   it.each(mutations.map((field) => [field.name, field] as const))('%s with its ids changes nothing of it', async (name, field) => {
