@@ -45,6 +45,8 @@ export interface TestPushService {
   requests(): number; // total requests seen
   /** behaviour for one subscription (or all, when id omitted); `times` = only the next N requests, then back to 201 */
   behave(behaviour: PushBehaviour, options?: { subscriptionId?: string; times?: number }): void;
+  /** a random `rate` of all requests (0..1) meet one of `behaviours`, picked at random; 0 turns it off */
+  injectFaults(rate: number, behaviours: PushBehaviour[]): void;
   waitFor(predicate: () => boolean, timeoutMs?: number): Promise<void>; // polls every 10ms, rejects with a clear message on timeout (default 10_000)
   close(): Promise<void>; // closes server, ends hanging requests, removes temp files
 }
@@ -105,7 +107,9 @@ export async function startPushService(options: { vapidPublicKey?: string } = {}
   let origin = '';
 
   // The per-subscription rule wins; `times` counts down only on the rule that was used.
+  let faults: { rate: number; behaviours: PushBehaviour[] } = { rate: 0, behaviours: [] };
   const nextBehaviour = (id: string): PushBehaviour => {
+    if (faults.rate > 0 && Math.random() < faults.rate) return faults.behaviours[Math.floor(Math.random() * faults.behaviours.length)]!;
     const rule = rules.get(id) ?? globalRule;
     if (!rule) return { status: 201 };
     if (rule.remaining !== null && --rule.remaining <= 0) {
@@ -199,6 +203,10 @@ export async function startPushService(options: { vapidPublicKey?: string } = {}
       const rule = { behaviour, remaining: times ?? null };
       if (subscriptionId === undefined) globalRule = rule;
       else rules.set(subscriptionId, rule);
+    },
+    injectFaults(rate, behaviours) {
+      if (rate < 0 || rate > 1 || (rate > 0 && behaviours.length === 0)) throw new Error(`injectFaults: rate must be 0..1 with behaviours, got ${rate}`);
+      faults = { rate, behaviours };
     },
     async waitFor(predicate, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
