@@ -11,6 +11,22 @@ import { announce, COUNT_INSERTED, lockContacts, type MovedRow, moveRows } from 
 
 type Tx = Prisma.TransactionClient;
 
+/** Delays up to this long are also timed in memory, for a wake-up on the dot. */
+const SHORT_DELAY_MS = 60_000;
+/** In-memory wake-ups planned, per campaign and 100 ms slot: at most ten a second per campaign. */
+const kicks = new Set<string>();
+
+function kickAt(herald: Herald, campaignId: string, at: number): void {
+  const slot = Math.ceil(at / 100) * 100;
+  const key = `${campaignId}@${slot}`;
+  if (kicks.has(key)) return;
+  kicks.add(key);
+  setTimeout(() => {
+    kicks.delete(key);
+    herald.events.publish('delivery:due', campaignId);
+  }, slot - Date.now()).unref();
+}
+
 export interface StoredEvent {
   id: string;
   contactId: string;
@@ -156,8 +172,15 @@ export async function announceTriggers(herald: Herald, workspaceId: string, outc
   // An api-only process without Redis has no worker listening for the signal: Agenda carries it.
   const signalReachesWorker = herald.config.HERALD_ROLE !== 'api' || Boolean(herald.config.REDIS_URL);
   for (const [campaignId, dueAt] of earliest) {
-    if (dueAt.getTime() <= Date.now() && signalReachesWorker) herald.events.publish('delivery:due', campaignId);
-    else later.set(campaignId, dueAt);
+    const wait = dueAt.getTime() - Date.now();
+    if (wait <= 0 && signalReachesWorker) {
+      herald.events.publish('delivery:due', campaignId);
+      continue;
+    }
+    later.set(campaignId, dueAt);
+    // A short delay is also timed here: Agenda finds due jobs only when it polls (every 5 s). Its
+    // job stays the durable wake-up, should this process stop first.
+    if (wait > 0 && wait <= SHORT_DELAY_MS && signalReachesWorker) kickAt(herald, campaignId, dueAt.getTime());
   }
   await scheduleWakes(herald, later);
 }
