@@ -49,7 +49,11 @@ export async function createAgenda({ databaseUrl, mongoUrl, log, define }: JobSt
     await setup.query('SELECT pg_advisory_lock($1)', [AGENDA_SCHEMA_LOCK]);
     await setup.query('CREATE SCHEMA IF NOT EXISTS agenda');
     // Agenda creates its tables as soon as it is constructed, so that happens under the lock too.
-    agenda = new Agenda({ backend: new PostgresBackend({ pool }), processEvery: '5 seconds' });
+    const backend = new PostgresBackend({ pool });
+    // The LISTEN channel re-emits a lost connection as an 'error' event before it reconnects: one
+    // nobody listened to took the whole process down when PostgreSQL restarted.
+    backend.notificationChannel?.on('error', (error: Error) => log.warn({ error: error.message }, 'agenda notification channel lost its connection; reconnecting'));
+    agenda = new Agenda({ backend, processEvery: '5 seconds' });
     define?.(agenda);
     await agenda.ready;
   } finally {

@@ -1,0 +1,120 @@
+/**
+ * The database goes away in the middle of a send (issue #9): every Herald connection is cut and
+ * new ones are refused for a few seconds, as in a PostgreSQL restart. Herald must not crash,
+ * `/readyz` says 503 meanwhile, and once the database is back the send resumes: nobody gets two
+ * pushes, and anyone without one is a message claimed just before the cut, settled
+ * SENT/UNCONFIRMED (Herald prefers a missed push to a duplicate, as after a crash).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCampaign, seedBrowsers, SendNow, waitForStatus } from '../kit/campaigns.ts';
+import { dataOf, httpClient } from '../kit/client.ts';
+import { dropDatabase, freshDatabase } from '../kit/herald.ts';
+import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
+import { startPushService, type TestPushService } from '../kit/push-service.ts';
+import { graphql } from '../generated/index.ts';
+
+const CreateWorkspace = graphql(`
+  mutation OutageWorkspace {
+    createWorkspace(input: { name: "Outage" }) { ... on MutationCreateWorkspaceSuccess { data { secretKey workspace { id } } } }
+  }
+`);
+
+const RECIPIENTS = 1_500;
+
+let push: TestPushService;
+let herald: HeraldProcess;
+let databaseUrl: string;
+let dataDir: string;
+
+// Herald runs as its own process, as in production: an error it does not handle would end it.
+beforeAll(async () => {
+  push = await startPushService();
+  databaseUrl = await freshDatabase();
+  dataDir = await mkdtemp(path.join(tmpdir(), 'herald-outage-'));
+  herald = await spawnHerald({
+    DATABASE_URL: databaseUrl,
+    HERALD_DATA_DIR: dataDir,
+    HERALD_PUSH_CA: push.caFile,
+    HERALD_PUSH_CONCURRENCY: '16',
+    HERALD_PUSH_TIMEOUT_MS: '1000',
+    HERALD_PUSH_RETRY_BASE_MS: '50',
+    LOG_LEVEL: 'warn',
+  });
+});
+afterAll(async () => {
+  await herald?.stop();
+  await push?.close();
+  if (databaseUrl) await dropDatabase(databaseUrl);
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+/** Cuts every connection to Herald's database and refuses new ones until `restore()`. */
+async function outage(databaseUrl: string) {
+  const name = new URL(databaseUrl).pathname.slice(1);
+  const server = new URL(databaseUrl);
+  server.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: server.toString() });
+  await admin.connect();
+  await admin.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS false`);
+  await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [name]);
+  return {
+    async restore() {
+      await admin.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS true`);
+      await admin.end();
+    },
+  };
+}
+
+describe('a database outage in the middle of a send', () => {
+  it('is survived: 503 on /readyz meanwhile, then the send resumes without duplicates', async () => {
+    const admin = httpClient(`${herald.url}/graphql`, herald.adminToken);
+    const { secretKey, workspace } = (dataOf(await admin(CreateWorkspace)).createWorkspace as { data: { secretKey: string; workspace: { id: string } } }).data;
+    const shop = { secret: httpClient(`${herald.url}/graphql`, secretKey) };
+    const browsers = await seedBrowsers(databaseUrl, workspace.id, push, RECIPIENTS);
+    push.behave({ status: 201, delayMs: 20 }); // keeps the send going for a few seconds
+    const id = await createCampaign(shop.secret, { name: 'Outage', kind: 'BROADCAST', content: { title: 'Once', url: 'https://shop.example/' } });
+    await shop.secret(SendNow, { id });
+    await push.waitFor(() => push.received().length > 200, 30_000);
+
+    const cut = await outage(databaseUrl);
+    const ready: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      ready.push((await fetch(`${herald.url}/readyz`)).status);
+      await sleep(200);
+    }
+    expect((await fetch(`${herald.url}/healthz`)).status).toBe(200); // alive, only not ready
+    const receivedDuringOutage = push.received().length;
+    await cut.restore();
+    expect(ready).toContain(503);
+
+    await eventuallyReady();
+    const done = await waitForStatus(shop.secret, id, 'SENT', 150_000);
+    const counts = browsers.map((browser) => push.received(browser.id).length);
+    expect(counts.filter((count) => count > 1)).toEqual([]); // nobody got two
+    const missing = counts.filter((count) => count === 0).length;
+    const db = new pg.Client({ connectionString: databaseUrl });
+    await db.connect();
+    const { rows } = await db.query(`SELECT count(*)::int AS n FROM "Message" WHERE "campaignId" = $1 AND reason = 'UNCONFIRMED'`, [
+      Buffer.from(id, 'base64').toString().split(':')[1],
+    ]);
+    await db.end();
+    const unconfirmed = rows[0].n as number;
+    expect(missing).toBeLessThanOrEqual(unconfirmed); // a missed push is only ever an unconfirmed claim
+    expect(done.stats).toMatchObject({ targeted: RECIPIENTS, sent: RECIPIENTS, failed: 0 });
+    expect(herald.child.exitCode).toBeNull(); // still running
+    console.log(`outage: ${receivedDuringOutage} received before/during it, ${RECIPIENTS - missing} in all, ${missing} missed (unconfirmed claims: ${unconfirmed})`);
+  }, 200_000);
+});
+
+async function eventuallyReady(): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await fetch(`${herald.url}/readyz`)).status === 200) return;
+    await sleep(100);
+  }
+  throw new Error('/readyz did not come back within 10 s of the database');
+}
