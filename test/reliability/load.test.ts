@@ -1,0 +1,91 @@
+/**
+ * Mixed load on one instance (issue #9): events in batches, queries, mutations and live
+ * subscriptions at once, for LOAD_SECONDS (10 in CI; the issue's run: LOAD_SECONDS=60). No request
+ * may fail; latencies (p50/p99 per kind) and the event rate are printed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCampaign } from '../kit/campaigns.ts';
+import { wsClient } from '../kit/client.ts';
+import { createWorkspace } from '../kit/flow.ts';
+import { startTestHerald, type TestHerald } from '../kit/herald.ts';
+
+const SECONDS = Number(process.env.LOAD_SECONDS ?? 10);
+
+let kit: TestHerald;
+let shop: Awaited<ReturnType<typeof createWorkspace>>;
+
+beforeAll(async () => {
+  kit = await startTestHerald();
+  shop = await createWorkspace(kit);
+});
+afterAll(() => kit?.stop());
+
+/** What dashboards watch: the campaign's live figures and the workspace's. */
+const LIVE = ['subscription($id: ID!) { campaignStats(campaignId: $id) { sent } }', 'subscription { workspaceStats { updatedAt } }'];
+
+const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))] ?? 0;
+
+describe(`${SECONDS} s of mixed traffic`, () => {
+  it('serves every request and every subscriber', async () => {
+    const campaignId = await createCampaign(shop.secret, { name: 'Load', kind: 'BROADCAST', content: { title: 'Hi', url: 'https://shop.example/' } });
+    const latencies: Record<string, number[]> = { events: [], queries: [], mutations: [] };
+    const failures: string[] = [];
+    let events = 0;
+    const deadline = Date.now() + SECONDS * 1000;
+    const call = async (kind: string, query: string, variables: unknown) => {
+      const at = performance.now();
+      const response = await fetch(kit.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.secretKey}` },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await response.json()) as { data?: Record<string, { __typename?: string } | null>; errors?: unknown[] };
+      latencies[kind]!.push(performance.now() - at);
+      const result = body.data && Object.values(body.data)[0];
+      if (response.status !== 200 || body.errors || (result?.__typename && !result.__typename.endsWith('Success') && !result.__typename.startsWith('Campaign'))) {
+        failures.push(`${kind}: ${response.status} ${JSON.stringify(body).slice(0, 200)}`);
+      }
+    };
+    const loop = (work: () => Promise<void>) => (async () => {
+      while (Date.now() < deadline) await work();
+    })();
+
+    // Dashboards: 20 live subscribers for the whole run.
+    const dashboards = Array.from({ length: 20 }, () => wsClient(kit.wsUrl, shop.secretKey));
+    const updates = new Array<number>(dashboards.length).fill(0);
+    const stops = dashboards.map((client, index) =>
+      client.subscribe({ query: LIVE[index % 2]!, variables: { id: campaignId } }, {
+        next: () => void updates[index]!++,
+        error: (error) => failures.push(`subscription: ${JSON.stringify(error).slice(0, 200)}`),
+        complete: () => {},
+      }),
+    );
+
+    let n = 0;
+    await Promise.all([
+      ...Array.from({ length: 4 }, () =>
+        loop(async () => {
+          const batch = Array.from({ length: 100 }, () => ({ anonymousId: `visitor-${n++ % 5_000}`, name: 'page_viewed', properties: { path: '/home' } }));
+          await call('events', 'mutation($events: [EventInput!]!) { trackEvents(input: { events: $events }) { __typename } }', { events: batch });
+          events += batch.length;
+        }),
+      ),
+      ...Array.from({ length: 3 }, () =>
+        loop(() => call('queries', 'query($id: ID!) { campaign(id: $id) { __typename stats { sent } } contacts(first: 20) { totalCount edges { node { id } } } }', { id: campaignId })),
+      ),
+      ...Array.from({ length: 2 }, (_, worker) =>
+        loop(() => call('mutations', 'mutation($input: ContactInput!) { upsertContact(input: $input) { __typename } }', { input: { externalId: `customer-${worker}-${n++ % 500}`, attributes: { plan: 'gold' } } })),
+      ),
+    ]);
+    for (const stop of stops) stop();
+    await Promise.all(dashboards.map((client) => client.dispose()));
+
+    const report = Object.entries(latencies)
+      .map(([kind, values]) => `${kind} ${values.length} calls p50 ${percentile(values, 50).toFixed(0)} ms p99 ${percentile(values, 99).toFixed(0)} ms`)
+      .join('; ');
+    console.log(`load ${SECONDS} s: ${Math.round(events / SECONDS)} events/s; ${report}; ${updates.filter((count) => count > 0).length}/20 dashboards updated`);
+    expect(failures).toEqual([]);
+    expect(updates.every((count) => count > 0)).toBe(true);
+    expect(Object.values(latencies).every((values) => values.length > 0)).toBe(true);
+  }, SECONDS * 1000 + 60_000);
+});
