@@ -7,7 +7,7 @@ import { signToken } from '../tracking/token.ts';
 import { trackUrlOf } from '../tracking/urls.ts';
 import { type Transition, transition } from './ledger.ts';
 import type { OpenPush, PushOutcome, Vapid } from './push-client.ts';
-import { deliveryPolicy } from './policy.ts';
+import { type Claim, deliveryPolicy } from './policy.ts';
 import { enqueueDeliver } from './queue.ts';
 
 /** A due ledger row with what rendering and sending it needs. */
@@ -39,16 +39,33 @@ const FLUSH_ROWS = 500;
 /** Campaigns whose messages go out: broadcasts while SENDING, triggered campaigns while ACTIVE. */
 const DELIVERING = new Set(['SENDING', 'ACTIVE']);
 
+/**
+ * Messages whose bodies went out while the COMMIT of their claim failed (the database connection
+ * was lost): the push service has them, but the ledger may still say QUEUED. Recorded as
+ * SENT/UNCONFIRMED before the campaign's next pass in this process, so they never go twice.
+ */
+const unrecorded = new Map<string, Set<string>>();
+
+async function recordUnrecorded(herald: Herald, campaignId: string): Promise<void> {
+  const ids = unrecorded.get(campaignId);
+  if (!ids) return;
+  const error = 'sent while the database connection was lost; the push service’s answer is unknown';
+  await transition(herald, [...ids].map((id) => ({ id, from: 'QUEUED' as const, status: 'SENT' as const, reason: 'UNCONFIRMED' as const, error })));
+  unrecorded.delete(campaignId);
+  herald.log.warn({ campaignId, count: ids.size }, 'recorded messages sent while the database was away');
+}
+
 /** Campaigns this process is delivering now, and whether more rows came due meanwhile. */
 const active = new Map<string, { again: boolean }>();
 
 /**
  * Sends a campaign's due ledger rows until none are left, the campaign stops SENDING or ACTIVE (paused or
  * canceled: noticed within STATUS_CHECK_MS), or the process stops. A row is claimed
- * (QUEUED → SENDING) after its request's headers went out and before its body does: a crash
- * before the claim leaves an incomplete request the push service drops (the row goes again), a
- * crash after it at worst a request already written. Claims a dead sender leaves behind are
- * settled SENT/UNCONFIRMED after a lease: never sent twice.
+ * (QUEUED → SENDING) in a transaction after its request's headers went out, and the COMMIT is
+ * written in the same tick as the body: a crash before leaves an incomplete request the push
+ * service drops and a claim the database rolls back (the row goes again), a crash after leaves
+ * both done. Claims whose sender died before the push service answered are settled
+ * SENT/UNCONFIRMED after a lease: never sent twice.
  */
 export async function deliverCampaign(herald: Herald, campaignId: string, heartbeat: () => Promise<void> = async () => {}): Promise<void> {
   const running = active.get(campaignId);
@@ -70,6 +87,7 @@ export async function deliverCampaign(herald: Herald, campaignId: string, heartb
 }
 
 async function deliverLoop(herald: Herald, campaignId: string, heartbeat: () => Promise<void>): Promise<void> {
+  await recordUnrecorded(herald, campaignId);
   const campaign = await herald.prisma.campaign.findUnique({ where: { id: campaignId } });
   if (!campaign || !DELIVERING.has(campaign.status)) return;
   const sender = await messageSender(herald, campaign);
@@ -119,15 +137,20 @@ async function deliverLoop(herald: Herald, campaignId: string, heartbeat: () => 
         const opened = await Promise.all(ready.map(async (item) => ({ ...item, push: await sender.open(item.message, item.body.length) })));
         const claims = ready.map(({ message }) => ({ id: message.id, from: 'QUEUED' as const, status: 'SENDING' as const, row: message }));
         const settled = [...held, ...prepared.flatMap((item) => ('settle' in item ? [item.settle] : []))];
-        let moved: Set<string>;
+        let claim: Claim;
         try {
-          moved = await policy.claim(claims, settled);
+          claim = await policy.claim(claims, settled);
         } catch (error) {
           for (const { push } of opened) push.abort(); // nothing claimed: these bodies must never go out
           throw error;
         }
+        // COMMIT and the bodies leave in the same tick: a process killed at any moment has either
+        // written both (the push service delivers, the claim stands) or neither (the push service
+        // drops the incomplete requests, the database rolls the claim back and the rows go again).
+        const committed = claim.commit();
+        const written: string[] = [];
         for (const { message, body, push } of opened) {
-          if (!moved.has(message.id)) {
+          if (!claim.sending.has(message.id)) {
             push.abort(); // another worker claimed it first, or a frequency cap stopped it
             continue;
           }
@@ -136,7 +159,18 @@ async function deliverLoop(herald: Herald, campaignId: string, heartbeat: () => 
             .then((outcome) => results.add(message, outcome))
             .finally(() => inFlight.delete(request));
           inFlight.add(request);
+          written.push(message.id);
           sent++;
+        }
+        try {
+          await committed;
+        } catch (error) {
+          // The bodies are out but the claim may be lost with the connection: remember them, so
+          // they are recorded as sent before anything claims them again.
+          const ids = unrecorded.get(campaignId) ?? new Set<string>();
+          for (const id of written) ids.add(id);
+          unrecorded.set(campaignId, ids);
+          throw error;
         }
       }
     } finally {

@@ -7,7 +7,7 @@ import type { Trigger } from '../campaigns/validation.ts';
 import { selectionSql } from '../segments/service.ts';
 import { frequencyCapsOf } from '../workspaces/service.ts';
 import type { CapPeriod } from '../workspaces/settings.ts';
-import { announce, lockContacts, moveRows, type Transition, transition } from './ledger.ts';
+import { announce, lockContacts, type MovedRow, moveRows, type Transition, transition } from './ledger.ts';
 import { allowedBy, type LocalWindow, nextOpening } from './time.ts';
 
 /** What the policy needs to know of a due ledger row. */
@@ -17,6 +17,12 @@ export interface DueRow {
   occurrence: string;
   /** The recipient's zone: contact's, else the browser's (the workspace's when both are unknown). */
   timezone: string | null;
+}
+
+/** Rows claimed in an open transaction; `commit()` writes COMMIT at once and settles when it is done. */
+export interface Claim {
+  sending: Set<string>;
+  commit(): Promise<void>;
 }
 
 const PERIOD_SECONDS: Record<CapPeriod, number> = { DAY: 86_400, WEEK: 7 * 86_400 };
@@ -85,36 +91,53 @@ export async function deliveryPolicy(herald: Herald, campaign: Campaign, workspa
   }
 
   /**
-   * Moves claims (QUEUED → SENDING) and other settled rows in one statement. Under frequency
-   * caps it first takes the recipients' advisory locks in a transaction, then counts what each
-   * was sent (or is being sent) across all campaigns in each rolling period: two campaigns
+   * Moves claims (QUEUED → SENDING) and other settled rows in one statement, inside a transaction
+   * left open: the caller writes COMMIT (`commit()`) in the same tick as the claimed requests'
+   * bodies, so a process killed at any moment has done both or neither (see deliver.ts). Under
+   * frequency caps the transaction first takes the recipients' advisory locks, then counts what
+   * each was sent (or is being sent) across all campaigns in each rolling period: two campaigns
    * claiming for one contact at once take turns, and the second sees the first's claims. Claims
-   * over a cap become SUPPRESSED FREQUENCY_CAP. Returns the ids that moved.
+   * over a cap become SUPPRESSED FREQUENCY_CAP. `sending` holds the ids to send.
    */
-  async function claim(claims: (Transition & { row: DueRow })[], settled: Transition[]): Promise<Set<string>> {
-    if (caps.length === 0 || claims.length === 0) {
-      return transition(herald, [...claims.map(({ row: _row, ...claim }) => claim), ...settled]);
+  async function claim(claims: (Transition & { row: DueRow })[], settled: Transition[]): Promise<Claim> {
+    if (claims.length === 0) {
+      await transition(herald, settled);
+      return { sending: new Set(), commit: async () => {} };
     }
     const client = await herald.pool.connect();
+    let moved: MovedRow[];
     try {
       await client.query('BEGIN');
-      const run = (sql: Prisma.Sql) => client.query(sql.text, sql.values);
-      await lockContacts(run, claims.map(({ row }) => row.contactId));
-      const over = await overCap(client, campaign.id, claims.map(({ row }) => row), caps);
-      const moves = claims.map(({ row: _row, ...claim }) =>
-        over.has(claim.id) ? { ...claim, status: 'SUPPRESSED' as const, reason: 'FREQUENCY_CAP' as const, error: 'the contact reached a frequency cap' } : claim,
-      );
-      const moved = await moveRows((text, values) => client.query(text, values).then((result) => result.rows), [...moves, ...settled]);
-      await client.query('COMMIT');
-      announce(herald, moved);
-      // Suppressed rows moved too, but only claims are to be sent.
-      return new Set(moved.filter((row) => row.status === 'SENDING').map((row) => row.id));
+      let moves: Transition[] = claims.map(({ row: _row, ...claim }) => claim);
+      if (caps.length) {
+        const run = (sql: Prisma.Sql) => client.query(sql.text, sql.values);
+        await lockContacts(run, claims.map(({ row }) => row.contactId));
+        const over = await overCap(client, campaign.id, claims.map(({ row }) => row), caps);
+        moves = moves.map((claim) =>
+          over.has(claim.id) ? { ...claim, status: 'SUPPRESSED' as const, reason: 'FREQUENCY_CAP' as const, error: 'the contact reached a frequency cap' } : claim,
+        );
+      }
+      moved = await moveRows((text, values) => client.query(text, values).then((result) => result.rows), [...moves, ...settled]);
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
       client.release();
+      throw error;
     }
+    return {
+      // Suppressed rows moved too, but only claims are to be sent.
+      sending: new Set(moved.filter((row) => row.status === 'SENDING').map((row) => row.id)),
+      commit: () =>
+        client.query('COMMIT').then(
+          () => {
+            client.release();
+            announce(herald, moved);
+          },
+          (error: unknown) => {
+            client.release(error instanceof Error ? error : true); // a connection in an unknown state is not reused
+            throw error;
+          },
+        ),
+    };
   }
 
   return { gate, claim, capped: caps.length > 0 };

@@ -199,7 +199,8 @@ describe('frequency caps', () => {
       await Promise.all(
         policies.map((policy, index) => {
           const rows = index === 0 ? due[index]! : [...due[index]!].reverse();
-          return policy.claim(rows.map((row) => ({ id: row.id, from: 'QUEUED', status: 'SENDING', row: { ...row, timezone: null } })), []);
+          const claims = rows.map((row) => ({ id: row.id, from: 'QUEUED' as const, status: 'SENDING' as const, row: { ...row, timezone: null } }));
+          return policy.claim(claims, []).then((claim) => claim.commit());
         }),
       );
     }
