@@ -95,5 +95,6 @@ export async function seedBrowsers(databaseUrl: string, workspaceGlobalId: strin
     [workspaceId, JSON.stringify(rows)],
   );
   await client.end();
-  return browsers;
+  // Each seeded contact's anonymousId is its id: events can name it.
+  return browsers.map((browser, index) => ({ ...browser, anonymousId: rows[index]!.contactId }));
 }

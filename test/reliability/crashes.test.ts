@@ -1,14 +1,16 @@
 /**
- * Repeated crashes (issue #9): a broadcast whose Herald process is killed with SIGKILL at several
- * random moments and started again each time. Counted at the test push service: nobody gets two,
- * and the campaign's counters equal its ledger. A claim's COMMIT and its bodies are written in the
- * same tick, so everyone gets one unless a kill lands in the microseconds between those writes: such
- * a miss must be a claim settled SENT/UNCONFIRMED, and the test prints how many there were.
+ * Repeated crashes (issue #9): a broadcast, and a triggered campaign fed by a stream of events,
+ * whose Herald process is killed with SIGKILL at several random moments and started again each
+ * time. Counted at the test push service: nobody gets two, and the campaign's counters equal its
+ * ledger. A claim's COMMIT and its bodies are written in the same tick, so everyone gets one unless
+ * a kill lands in the microseconds between those writes: such a miss must be a claim settled
+ * SENT/UNCONFIRMED, and the test prints how many there were.
  * CI scale by default; the issue's full numbers: CHAOS_RECIPIENTS=20000 CHAOS_KILLS=5.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.ts';
@@ -21,12 +23,22 @@ import { startPushService, type TestPushService } from '../kit/push-service.ts';
 const RECIPIENTS = Number(process.env.CHAOS_RECIPIENTS ?? 4_000);
 const KILLS = Number(process.env.CHAOS_KILLS ?? 3);
 const CONCURRENCY = 16;
+/** Events per trackEvents call in the triggered run; one in four is the trigger. */
+const BATCH = 200;
 
 const CreateWorkspace = graphql(`
   mutation ChaosWorkspace {
     createWorkspace(input: { name: "Chaos" }) { ... on MutationCreateWorkspaceSuccess { data { secretKey workspace { id } } } }
   }
 `);
+const Activate = graphql(`
+  mutation ChaosActivate($id: ID!) {
+    activateCampaign(input: { id: $id }) { __typename ... on Error { code message } }
+  }
+`);
+const TRACK = `mutation ChaosTrack($events: [EventInput!]!) {
+  trackEvents(input: { events: $events }) { __typename ... on MutationTrackEventsSuccess { data { count duplicates } } ... on Error { message } }
+}`;
 
 let push: TestPushService;
 let databaseUrl: string;
@@ -55,64 +67,149 @@ const start = () =>
     LOG_LEVEL: 'warn',
   });
 
-describe(`a broadcast killed ${KILLS} times`, () => {
-  it('reaches everyone at most once, misses only claims cut by a kill, and keeps counters equal to the ledger', async () => {
+/** A fresh workspace on a running Herald; the push service answers after 20 ms, so sends last a while. */
+async function chaosShop(recipients: number) {
+  herald ??= await start();
+  const admin = httpClient(`${herald.url}/graphql`, herald.adminToken);
+  const { secretKey, workspace } = (dataOf(await admin(CreateWorkspace)).createWorkspace as { data: { secretKey: string; workspace: { id: string } } }).data;
+  const browsers = await seedBrowsers(databaseUrl, workspace.id, push, recipients);
+  push.behave({ status: 201, delayMs: 20 });
+  return { secretKey, browsers, secret: () => httpClient(`${herald!.url}/graphql`, secretKey) };
+}
+
+/** Kills Herald at `kills` random moments while pushes arrive, restarting it each time; returns what had arrived at each kill. */
+async function killWhileSending(kills: number, done: () => boolean): Promise<number[]> {
+  const at: number[] = [];
+  for (let kill = 0; kill < kills; kill++) {
+    const before = push.received().length;
+    await push.waitFor(() => push.received().length > before || done(), 60_000); // sending again
+    await sleep(200 + Math.random() * 1000);
+    if (done()) break;
+    await herald!.stop('SIGKILL');
+    at.push(push.received().length);
     herald = await start();
-    const admin = httpClient(`${herald.url}/graphql`, herald.adminToken);
-    const { secretKey, workspace } = (dataOf(await admin(CreateWorkspace)).createWorkspace as { data: { secretKey: string; workspace: { id: string } } }).data;
-    const browsers = await seedBrowsers(databaseUrl, workspace.id, push, RECIPIENTS);
-    push.behave({ status: 201, delayMs: 20 }); // a send of several seconds, with kills in the middle
+  }
+  return at;
+}
 
-    let secret = httpClient(`${herald.url}/graphql`, secretKey);
-    const id = await createCampaign(secret, { name: 'Chaos', kind: 'BROADCAST', content: { title: 'Once', url: 'https://shop.example/' } });
-    await secret(SendNow, { id });
-    const kills: number[] = [];
-    for (let kill = 0; kill < KILLS; kill++) {
-      const before = push.received().length;
-      await push.waitFor(() => push.received().length > before, 60_000); // sending again
-      await new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 1000));
-      if (push.received().length >= RECIPIENTS) break;
-      await herald.stop('SIGKILL');
-      kills.push(push.received().length);
-      herald = await start();
-      secret = httpClient(`${herald.url}/graphql`, secretKey);
-    }
-    const campaign = await waitForStatus(secret, id, 'SENT', 120_000);
+/**
+ * Counted at the push service: nobody got two; anyone without one is an unconfirmed claim, at most
+ * the requests in flight per kill. The campaign's counters equal its ledger. Returns how many missed.
+ */
+async function checkOnce(campaignGlobalId: string, browsers: { id: string; json: { endpoint: string } }[], kills: number): Promise<number> {
+  const counts = browsers.map((browser) => push.received(browser.id).length);
+  expect(counts.filter((count) => count > 1)).toEqual([]); // nobody got two
+  const campaignId = Buffer.from(campaignGlobalId, 'base64').toString().split(':')[1]!;
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const { rows: unconfirmed } = await db.query<{ endpoint: string }>(
+      `SELECT s.endpoint FROM "Message" m JOIN "PushSubscription" s ON s.id = m."subscriptionId" WHERE m."campaignId" = $1 AND m.reason = 'UNCONFIRMED'`,
+      [campaignId],
+    );
+    const missed = browsers.filter((_, index) => counts[index] === 0).map((browser) => browser.json.endpoint);
+    expect(missed.every((endpoint) => unconfirmed.some((row) => row.endpoint === endpoint))).toBe(true);
+    expect(missed.length).toBeLessThanOrEqual(CONCURRENCY * kills);
 
-    const counts = browsers.map((browser) => push.received(browser.id).length);
-    expect(counts.filter((count) => count > 1)).toEqual([]); // nobody got two
-    const campaignId = Buffer.from(id, 'base64').toString().split(':')[1]!;
+    // Counters equal the ledger, status by status and reason by reason.
+    const { rows: ledger } = await db.query<{ metric: string; count: number }>(
+      `SELECT 'status:' || status AS metric, count(*)::int AS count FROM "Message" WHERE "campaignId" = $1 GROUP BY status
+       UNION ALL SELECT 'reason:' || reason, count(*)::int FROM "Message" WHERE "campaignId" = $1 AND reason IS NOT NULL GROUP BY reason
+       UNION ALL SELECT 'targeted', count(*)::int FROM "Message" WHERE "campaignId" = $1`,
+      [campaignId],
+    );
+    const { rows: counters } = await db.query<{ metric: string; count: number }>(
+      `SELECT metric, count FROM "CampaignCount" WHERE "campaignId" = $1 AND (metric LIKE 'status:%' OR metric LIKE 'reason:%' OR metric = 'targeted') AND count <> 0`,
+      [campaignId],
+    );
+    const byMetric = (rows: { metric: string; count: number }[]) => Object.fromEntries(rows.map((row) => [row.metric, row.count]));
+    expect(byMetric(counters)).toEqual(byMetric(ledger));
+    return missed.length;
+  } finally {
+    await db.end();
+  }
+}
+
+describe(`a broadcast killed ${KILLS} times`, () => {
+  it('reaches everyone once, and keeps counters equal to the ledger', async () => {
+    const shop = await chaosShop(RECIPIENTS);
+    const id = await createCampaign(shop.secret(), { name: 'Chaos', kind: 'BROADCAST', content: { title: 'Once', url: 'https://shop.example/' } });
+    await shop.secret()(SendNow, { id });
+    const kills = await killWhileSending(KILLS, () => push.received().length >= RECIPIENTS);
+    const campaign = await waitForStatus(shop.secret(), id, 'SENT', 120_000);
+
+    const missed = await checkOnce(id, shop.browsers, kills.length);
+    expect(campaign.stats).toMatchObject({ targeted: RECIPIENTS, sent: RECIPIENTS, failed: 0, queued: 0 });
+    console.log(
+      `chaos broadcast: ${kills.length} kills (after ${kills.join(', ')} received), ${RECIPIENTS - missed} of ${RECIPIENTS} received exactly once, ` +
+        `${missed} missed (unconfirmed claims cut by a kill), 0 duplicates, counters = ledger`,
+    );
+  }, 300_000);
+});
+
+describe(`a triggered campaign under event load killed ${KILLS} times`, () => {
+  it('sends each trigger once, whatever the kills cut: events, claims or sends', async () => {
+    const recipients = Math.ceil(RECIPIENTS / 2);
+    const shop = await chaosShop(recipients);
+    const id = await createCampaign(shop.secret(), {
+      name: 'Chaos checkout',
+      kind: 'TRIGGERED',
+      content: { title: 'Thanks for {{ event.properties.item }}', url: 'https://shop.example/' },
+      trigger: { event: 'checkout' },
+    });
+    expect((dataOf(await shop.secret()(Activate, { id })).activateCampaign as { __typename: string }).__typename).toBe('MutationActivateCampaignSuccess');
+
+    // The event stream: page views with one checkout per contact among them, each event with its
+    // own idempotency key. A batch that failed (Herald was killed) is sent again, as an SDK would.
+    const triggers = shop.browsers.map((browser) => browser.anonymousId);
+    let retried = 0;
+    const events = (async () => {
+      for (let next = 0; next < triggers.length; ) {
+        const chunk = triggers.slice(next, next + BATCH / 4);
+        const batch = chunk.flatMap((anonymousId) => [
+          { anonymousId, name: 'checkout', properties: { item: 'boots' }, idempotencyKey: `checkout-${anonymousId}` },
+          ...[1, 2, 3].map((n) => ({ anonymousId, name: 'page_view', properties: { n }, idempotencyKey: `view-${anonymousId}-${n}` })),
+        ]);
+        try {
+          const response = await fetch(`${herald!.url}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.secretKey}` },
+            body: JSON.stringify({ query: TRACK, variables: { events: batch } }),
+          });
+          const result = ((await response.json()) as { data?: { trackEvents?: { __typename: string } } }).data?.trackEvents;
+          if (result?.__typename !== 'MutationTrackEventsSuccess') throw new Error(`trackEvents: ${JSON.stringify(result)}`);
+          next += chunk.length;
+        } catch {
+          retried++;
+          await sleep(100); // killed mid-request, or restarting: the same batch again
+        }
+      }
+    })();
+    const kills = await killWhileSending(KILLS, () => push.received().length >= recipients);
+    await events;
+
+    // Every trigger's message ends final: claims cut by a kill are settled after the lease.
     const db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
-    try {
-      const { rows: unconfirmed } = await db.query<{ endpoint: string }>(
-        `SELECT s.endpoint FROM "Message" m JOIN "PushSubscription" s ON s.id = m."subscriptionId" WHERE m."campaignId" = $1 AND m.reason = 'UNCONFIRMED'`,
-        [campaignId],
-      );
-      const missed = browsers.filter((_, index) => counts[index] === 0).map((browser) => browser.json.endpoint);
-      expect(missed.every((endpoint) => unconfirmed.some((row) => row.endpoint === endpoint))).toBe(true);
-      expect(missed.length).toBeLessThanOrEqual(CONCURRENCY * kills.length);
+    const campaignId = Buffer.from(id, 'base64').toString().split(':')[1]!;
+    const pending = async () =>
+      (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Message" WHERE "campaignId" = $1 AND status IN ('QUEUED', 'SENDING')`, [campaignId])).rows[0]!.n;
+    const deadline = Date.now() + 120_000;
+    let left = await pending();
+    for (; left > 0 && Date.now() < deadline; left = await pending()) await sleep(250);
+    const { rows } = await db.query<{ messages: number; events: number }>(
+      `SELECT (SELECT count(*)::int FROM "Message" WHERE "campaignId" = $1) AS messages,
+              (SELECT count(*)::int FROM "Event" WHERE "workspaceId" = (SELECT "workspaceId" FROM "Campaign" WHERE id = $1)) AS events`,
+      [campaignId],
+    );
+    await db.end();
+    expect(left).toBe(0);
+    expect(rows[0]).toEqual({ messages: recipients, events: recipients * 4 }); // replayed batches stored nothing twice
 
-      // Counters equal the ledger, status by status and reason by reason.
-      const { rows: ledger } = await db.query<{ metric: string; count: number }>(
-        `SELECT 'status:' || status AS metric, count(*)::int AS count FROM "Message" WHERE "campaignId" = $1 GROUP BY status
-         UNION ALL SELECT 'reason:' || reason, count(*)::int FROM "Message" WHERE "campaignId" = $1 AND reason IS NOT NULL GROUP BY reason
-         UNION ALL SELECT 'targeted', count(*)::int FROM "Message" WHERE "campaignId" = $1`,
-        [campaignId],
-      );
-      const { rows: counters } = await db.query<{ metric: string; count: number }>(
-        `SELECT metric, count FROM "CampaignCount" WHERE "campaignId" = $1 AND (metric LIKE 'status:%' OR metric LIKE 'reason:%' OR metric = 'targeted') AND count <> 0`,
-        [campaignId],
-      );
-      const byMetric = (rows: { metric: string; count: number }[]) => Object.fromEntries(rows.map((row) => [row.metric, row.count]));
-      expect(byMetric(counters)).toEqual(byMetric(ledger));
-      expect(campaign.stats).toMatchObject({ targeted: RECIPIENTS, sent: RECIPIENTS, failed: 0, queued: 0 });
-      console.log(
-        `chaos: ${kills.length} kills (after ${kills.join(', ')} received), ${RECIPIENTS - missed.length} of ${RECIPIENTS} received exactly once, ` +
-          `${missed.length} missed (unconfirmed claims cut by a kill), 0 duplicates, counters = ledger`,
-      );
-    } finally {
-      await db.end();
-    }
+    const missed = await checkOnce(id, shop.browsers, kills.length);
+    console.log(
+      `chaos triggered: ${kills.length} kills (after ${kills.join(', ')} received), ${recipients * 4} events (${retried} batches sent again), ` +
+        `${recipients - missed} of ${recipients} triggers received exactly once, ${missed} missed (unconfirmed claims cut by a kill), 0 duplicates, counters = ledger`,
+    );
   }, 300_000);
 });
