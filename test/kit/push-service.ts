@@ -28,7 +28,7 @@ export type PushBehaviour =
   | { status: 201; delayMs?: number } // default: accept (the answer may come delayMs later: a slow service)
   | { status: 404 | 410 | 413 | 400 | 401 | 403 | 500 | 502 | 503 }
   | { status: 429; retryAfterSeconds: number }
-  | { hang: true } // never answers (until close)
+  | { hang: true; forMs?: number } // never answers: until close, or resets the connection after forMs
   | { reset: true }; // destroys the socket without answering
 export interface PushServiceSubscription {
   id: string;
@@ -41,7 +41,7 @@ export interface TestPushService {
   caFile: string; // path to a file holding that PEM (for NODE_EXTRA_CA_CERTS / HERALD_PUSH_CA)
   subscribe(): PushServiceSubscription; // new subscription with a real P-256 key pair + 16-byte auth secret
   received(subscriptionId?: string): ReceivedPush[]; // accepted (201) messages, all or for one subscription
-  rejected(): { subscriptionId: string; status: number | 'hang' | 'reset' | 'aborted'; reason: string }[]; // every non-201 outcome incl. verification failures
+  rejected(): { subscriptionId: string; status: number | 'hang' | 'reset' | 'aborted'; reason: string; at: number }[]; // every non-201 outcome incl. verification failures; at = Date.now()
   requests(): number; // total requests seen
   /** behaviour for one subscription (or all, when id omitted); `times` = only the next N requests, then back to 201 */
   behave(behaviour: PushBehaviour, options?: { subscriptionId?: string; times?: number }): void;
@@ -124,7 +124,7 @@ export async function startPushService(options: { vapidPublicKey?: string } = {}
     const id = idOf(req);
     const body = await readBody(req);
     const reject = (status: number, reason: string, headers: Record<string, string> = {}) => {
-      refused.push({ subscriptionId: id, status, reason });
+      refused.push({ subscriptionId: id, status, reason, at: Date.now() });
       res.writeHead(status, { 'content-type': 'text/plain', ...headers }).end(reason);
     };
 
@@ -140,11 +140,15 @@ export async function startPushService(options: { vapidPublicKey?: string } = {}
 
     const behaviour = nextBehaviour(id);
     if ('hang' in behaviour) {
-      refused.push({ subscriptionId: id, status: 'hang', reason: 'behaviour: hang' });
+      refused.push({ subscriptionId: id, status: 'hang', reason: 'behaviour: hang', at: Date.now() });
       hanging.add(res);
-      res.once('close', () => hanging.delete(res));
+      const timer = behaviour.forMs === undefined ? undefined : setTimeout(() => req.socket.destroy(), behaviour.forMs);
+      res.once('close', () => {
+        clearTimeout(timer);
+        hanging.delete(res);
+      });
     } else if ('reset' in behaviour) {
-      refused.push({ subscriptionId: id, status: 'reset', reason: 'behaviour: reset' });
+      refused.push({ subscriptionId: id, status: 'reset', reason: 'behaviour: reset', at: Date.now() });
       req.socket.destroy();
     } else if (behaviour.status !== 201) {
       const retryAfter = 'retryAfterSeconds' in behaviour ? { 'retry-after': String(behaviour.retryAfterSeconds) } : undefined;
@@ -160,9 +164,9 @@ export async function startPushService(options: { vapidPublicKey?: string } = {}
   const server = https.createServer({ key, cert }, (req, res) => {
     handle(req, res).catch((error: unknown) => {
       // The client went away mid-body: nothing is delivered, but the attempt is on record.
-      if (!req.complete) return void refused.push({ subscriptionId: idOf(req), status: 'aborted', reason: 'request ended before its body' });
+      if (!req.complete) return void refused.push({ subscriptionId: idOf(req), status: 'aborted', reason: 'request ended before its body', at: Date.now() });
       // A bug here should be loud in the test that hit it, not a hung request.
-      refused.push({ subscriptionId: '', status: 500, reason: `push service error: ${String(error)}` });
+      refused.push({ subscriptionId: '', status: 500, reason: `push service error: ${String(error)}`, at: Date.now() });
       if (!res.headersSent) res.writeHead(500).end(String(error));
       else res.destroy();
     });
