@@ -15,7 +15,7 @@ const CreateWorkspace = graphql(`
 `);
 
 /** Creates a workspace with the admin token; returns its keys and clients for each. */
-export async function createWorkspace(kit: TestHerald, name = 'Test shop') {
+export async function createWorkspace(kit: Pick<TestHerald, 'graphqlUrl' | 'adminToken'>, name = 'Test shop') {
   const result = dataOf(await httpClient(kit.graphqlUrl, kit.adminToken)(CreateWorkspace, { name })).createWorkspace;
   if (result.__typename !== 'MutationCreateWorkspaceSuccess') throw new Error(`createWorkspace failed: ${JSON.stringify(result)}`);
   const { workspace, secretKey, publishableKey } = result.data;
