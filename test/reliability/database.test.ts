@@ -17,6 +17,7 @@ import { dropDatabase, freshDatabase } from '../kit/herald.ts';
 import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
 import { startPushService, type TestPushService } from '../kit/push-service.ts';
 import { graphql } from '../generated/index.ts';
+import { tally } from '../kit/tally.ts';
 
 const CreateWorkspace = graphql(`
   mutation OutageWorkspace {
@@ -107,6 +108,7 @@ describe('a database outage in the middle of a send', () => {
     expect(missing).toBeLessThanOrEqual(unconfirmed); // a missed push is only ever an unconfirmed claim
     expect(done.stats).toMatchObject({ targeted: RECIPIENTS, sent: RECIPIENTS, failed: 0 });
     expect(herald.child.exitCode).toBeNull(); // still running
+    tally({ check: 'database cut mid-send', trials: 1, faults: 1, inputs: RECIPIENTS, duplicates: counts.filter((count) => count > 1).length, losses: missing });
     console.log(`outage: ${receivedDuringOutage} received before/during it, ${RECIPIENTS - missing} in all, ${missing} missed (unconfirmed claims: ${unconfirmed})`);
   }, 200_000);
 });

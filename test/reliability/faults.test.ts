@@ -14,6 +14,7 @@ import { campaignState, createCampaign, seedBrowsers, SendNow, waitForStatus } f
 import { createWorkspace } from '../kit/flow.ts';
 import { startTestHerald, type TestHerald } from '../kit/herald.ts';
 import { startPushService, type TestPushService } from '../kit/push-service.ts';
+import { tally } from '../kit/tally.ts';
 
 const RECIPIENTS = Number(process.env.FAULT_RECIPIENTS ?? 300);
 const HANG_MS = Number(process.env.FAULT_HANG_MS ?? 1_000);
@@ -89,6 +90,15 @@ describe('a push service failing 30% of the time', () => {
     const waited = limited.map(({ subscriptionId, at }) => Math.min(...attempts.get(subscriptionId)!.filter((next) => next > at)) - at);
     expect(limited.length).toBeGreaterThan(0);
     expect(Math.min(...waited)).toBeGreaterThanOrEqual(990);
+    const counts = faultyBrowsers.map((browser) => faulty.received(browser.id).length);
+    tally({
+      check: 'push service failing 30% (429, 500, resets, hangs)',
+      trials: 1,
+      faults: faulty.rejected().length,
+      inputs: faulty.requests(),
+      duplicates: counts.filter((count) => count > 1).length,
+      losses: counts.filter((count) => count === 0).length,
+    });
     console.log(
       `faults: ${faulty.rejected().length} refused of ${faulty.requests()} requests; the healthy campaign took ${fastMs} ms; ` +
         `API max ${Math.max(...latencies).toFixed(0)} ms during the send; ${limited.length} retries after a 429 waited >= ${Math.min(...waited)} ms`,

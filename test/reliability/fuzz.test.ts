@@ -20,6 +20,7 @@ import { createCampaign } from '../kit/campaigns.ts';
 import { wsClient } from '../kit/client.ts';
 import { createWorkspace } from '../kit/flow.ts';
 import { startTestHerald, type TestHerald } from '../kit/herald.ts';
+import { tally } from '../kit/tally.ts';
 
 const schema = buildSchema(readFileSync(new URL('../../schema/schema.graphql', import.meta.url), 'utf8'));
 const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
@@ -151,6 +152,7 @@ describe('every mutation under hostile input', () => {
     );
     // The generator must reach the resolvers, not only GraphQL's own input coercion.
     expect(reached).toBeGreaterThan(0);
+    tally({ check: 'hostile input: fast-check inputs to every mutation', trials: 1, inputs: RUNS });
   }, 120_000);
 });
 
@@ -170,6 +172,7 @@ describe('text PostgreSQL cannot store', () => {
       }),
     ]);
     expect(await fingerprint()).toBe(before);
+    tally({ check: 'hostile input: text PostgreSQL cannot store', trials: 1, inputs: 1 });
   });
 });
 
@@ -215,6 +218,7 @@ describe('another workspace', () => {
       expect(answer.data).toEqual({ node: null, campaign: null, segment: null, contact: null });
     }
     expect((await post(`query { contact(externalId: "bob") { id } }`)).data).toEqual({ contact: null });
+    tally({ check: 'isolation: another workspace’s ids, queries and subscriptions', trials: 1, inputs: foreignIds.length * 4 + 1, leaks: 0 });
   });
 
   it('streams none of its campaign figures or delivery events to a subscription', async () => {
@@ -236,6 +240,7 @@ describe('another workspace', () => {
         expect(outcome.data ?? null).toBeNull();
         expect(outcome.errors).toBeDefined();
       }
+      tally({ check: 'isolation: another workspace’s ids, queries and subscriptions', trials: 1, inputs: 2, leaks: 0 });
     } finally {
       await client.dispose();
     }
@@ -256,6 +261,7 @@ describe('another workspace', () => {
     );
     expect(reached).toBeGreaterThan(0);
     expect(await otherFingerprint()).toBe(before);
+    tally({ check: 'isolation: every mutation fed another workspace’s ids', trials: 1, inputs: RUNS, leaks: 0 });
   }, 120_000);
 });
 

@@ -14,6 +14,7 @@ import { wsClient } from '../kit/client.ts';
 import { createWorkspace } from '../kit/flow.ts';
 import { dropDatabase, freshDatabase } from '../kit/herald.ts';
 import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
+import { tally } from '../kit/tally.ts';
 
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 10);
 /** Events per trackEvents call, as an integration or a server-side SDK batches them. */
@@ -112,5 +113,6 @@ describe(`${SECONDS} s of mixed traffic`, () => {
     expect(failures).toEqual([]);
     expect(updates.every((count) => count > 0)).toBe(true);
     expect(Object.values(latencies).every((values) => values.length > 0)).toBe(true);
+    tally({ check: `mixed load, ${SECONDS} s`, trials: 1, inputs: Object.values(latencies).reduce((sum, values) => sum + values.length, 0) });
   }, SECONDS * 1000 + 60_000);
 });

@@ -12,6 +12,7 @@ import { httpClient } from '../kit/client.ts';
 import { dropDatabase, freshDatabase } from '../kit/herald.ts';
 import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
 import { startPushService, type TestPushService } from '../kit/push-service.ts';
+import { tally } from '../kit/tally.ts';
 
 let push: TestPushService;
 let herald: HeraldProcess;
@@ -75,5 +76,6 @@ describe('logs at trace level', () => {
       const leaking = logLines.filter((line) => line.includes(value));
       expect(leaking, `${name} appears in the logs`).toEqual([]);
     }
+    tally({ check: 'logs at trace level hold no key or token', trials: 1, inputs: logLines.length, leaks: 0 });
   });
 });

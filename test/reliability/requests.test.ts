@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspace } from '../kit/flow.ts';
 import { startTestHerald, type TestHerald } from '../kit/herald.ts';
+import { tally } from '../kit/tally.ts';
 
 let kit: TestHerald;
 let shop: Awaited<ReturnType<typeof createWorkspace>>;
@@ -46,5 +47,6 @@ describe('hostile requests', () => {
     // Still serving.
     const after = await send(json('{ viewer { id } }'));
     expect(after.status).toBe(200);
+    tally({ check: 'hostile requests: size, JSON, UTF-8, depth, aliases, cost, batch', trials: 1, inputs: 1 });
   });
 });
