@@ -92,8 +92,8 @@ describe('test push service', () => {
     expect(await statusOf(send(sub.json, 'x', { vapidDetails: { subject, ...stranger } }))).toBe(403);
     expect(service.received(sub.id)).toEqual([]);
     expect(service.rejected().filter((r) => r.subscriptionId === sub.id)).toEqual([
-      { subscriptionId: sub.id, status: 401, reason: expect.stringMatching(/signature/) },
-      { subscriptionId: sub.id, status: 403, reason: expect.stringMatching(/application server key/) },
+      { subscriptionId: sub.id, status: 401, reason: expect.stringMatching(/signature/), at: expect.any(Number) },
+      { subscriptionId: sub.id, status: 403, reason: expect.stringMatching(/application server key/), at: expect.any(Number) },
     ]);
   });
 
@@ -160,6 +160,15 @@ describe('test push service', () => {
     await expect(send(sub.json, 'x', { timeout: 200 })).rejects.toThrow(/Socket timeout/);
     expect(await statusOf(send(sub.json, 'x'))).toBe(201);
     expect(service.rejected().filter((r) => r.subscriptionId === sub.id).map((r) => r.status)).toEqual(['hang']);
+  });
+
+  it('hangs for forMs, then drops the connection unanswered', async () => {
+    const sub = service.subscribe();
+    service.behave({ hang: true, forMs: 300 }, { subscriptionId: sub.id, times: 1 });
+    const started = Date.now();
+    await expect(send(sub.json, 'x', { timeout: 5_000 })).rejects.toThrow(/socket hang up|ECONNRESET/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(service.received(sub.id)).toEqual([]);
   });
 
   it('applies a global behaviour when a subscription has none of its own', async () => {
