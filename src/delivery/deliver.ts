@@ -61,10 +61,9 @@ const active = new Map<string, { again: boolean }>();
 /**
  * Sends a campaign's due ledger rows until none are left, the campaign stops SENDING or ACTIVE (paused or
  * canceled: noticed within STATUS_CHECK_MS), or the process stops. A row is claimed
- * (QUEUED → SENDING) in a transaction after its request's headers went out, and the COMMIT is
- * written in the same tick as the body: a crash before leaves an incomplete request the push
- * service drops and a claim the database rolls back (the row goes again), a crash after leaves
- * both done. Claims whose sender died before the push service answered are settled
+ * (QUEUED → SENDING) in a transaction once its request has a connected socket, and the COMMIT is
+ * written in the same tick as the request: a crash before has sent the push service nothing and
+ * leaves a claim the database rolls back (the row goes again), a crash after leaves both done. Claims whose sender died before the push service answered are settled
  * SENT/UNCONFIRMED after a lease: never sent twice.
  */
 export async function deliverCampaign(herald: Herald, campaignId: string, heartbeat: () => Promise<void> = async () => {}): Promise<void> {
@@ -133,7 +132,7 @@ async function deliverLoop(herald: Herald, campaignId: string, heartbeat: () => 
         const { go, settle: held } = await policy.gate(due);
         const prepared = go.map((message) => sender.prepare(message));
         const ready = prepared.filter((item): item is { message: DueMessage; body: Buffer } => 'body' in item);
-        // Headers first, claim second, bodies last: see PushClient.open.
+        // Connections first, claims second, requests last: see PushClient.open.
         const opened = await Promise.all(ready.map(async (item) => ({ ...item, push: await sender.open(item.message, item.body.length) })));
         const claims = ready.map(({ message }) => ({ id: message.id, from: 'QUEUED' as const, status: 'SENDING' as const, row: message }));
         const settled = [...held, ...prepared.flatMap((item) => ('settle' in item ? [item.settle] : []))];
@@ -141,12 +140,12 @@ async function deliverLoop(herald: Herald, campaignId: string, heartbeat: () => 
         try {
           claim = await policy.claim(claims, settled);
         } catch (error) {
-          for (const { push } of opened) push.abort(); // nothing claimed: these bodies must never go out
+          for (const { push } of opened) push.abort(); // nothing claimed: these requests must never go out
           throw error;
         }
-        // COMMIT and the bodies leave in the same tick: a process killed at any moment has either
+        // COMMIT and the requests leave in the same tick: a process killed at any moment has either
         // written both (the push service delivers, the claim stands) or neither (the push service
-        // drops the incomplete requests, the database rolls the claim back and the rows go again).
+        // got nothing, the database rolls the claim back and the rows go again).
         const committed = claim.commit();
         const written: string[] = [];
         for (const { message, body, push } of opened) {

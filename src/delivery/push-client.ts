@@ -24,9 +24,9 @@ export interface PushRequest {
 }
 
 export interface OpenPush {
-  /** Writes the body: from here on the push service may deliver the message. */
+  /** Writes the request, headers and body in one go: from here on the push service may deliver the message. */
   send(body: Buffer): Promise<PushOutcome>;
-  /** Gives the request up before its body was written; the push service delivers nothing. */
+  /** Gives the request up before anything was written; the push service delivers nothing. */
   abort(): void;
 }
 
@@ -76,9 +76,9 @@ export class PushClient {
   }
 
   /**
-   * Opens a push request and sends its headers, but holds the body back until `send`: the caller
-   * records the message as being sent in between. A process that dies before `send` leaves the
-   * push service an incomplete request, which it discards, so the message can safely go again.
+   * Opens a push request on a connected socket but writes nothing until `send`: the caller records
+   * the message as being sent in between, and `send` then costs one write. A process that dies
+   * before `send` has sent the push service nothing, so the message can safely go again.
    */
   async open(request: Omit<PushRequest, 'body'> & { bodyLength: number }): Promise<OpenPush> {
     const url = new URL(request.endpoint);
@@ -107,13 +107,12 @@ export class PushClient {
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.config.HERALD_PUSH_TIMEOUT_MS} ms`)));
       req.on('error', (error) => done({ kind: 'retry', error: error.message }));
     });
-    req.flushHeaders();
-    // Ready once the connection is up and the headers are on their way (or the request failed).
+    // Ready once the request has its connection, TLS handshake done (or the request failed).
     await new Promise<void>((resolve) => {
       req.once('error', () => resolve());
       req.once('socket', (socket) => {
-        // Headers and body leave in two writes: with Nagle's algorithm the body would wait for
-        // the push service's delayed ACK of the headers, 40 ms on Linux, for every message.
+        // A push is one small write that waits for its answer: with Nagle's algorithm a write
+        // behind an unacknowledged one would wait for the delayed ACK, 40 ms on Linux.
         socket.setNoDelay(true);
         const connected = () => setImmediate(resolve);
         // A new socket is usable only after its TLS handshake; a reused keep-alive one already is.
