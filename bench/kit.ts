@@ -8,7 +8,7 @@ import { loadConfig } from '../src/config.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { startHerald } from '../src/herald.ts';
 import { createLogger } from '../src/logger.ts';
-import { spawnHerald } from '../test/kit/process.ts';
+import { buildMain, spawnHerald } from '../test/kit/process.ts';
 
 /** Herald on a fresh embedded PostgreSQL, as a new user runs it, with one workspace to load. */
 export async function benchHerald(env: Record<string, string> = {}) {
@@ -50,6 +50,7 @@ export const perSecond = (count: number, ms: number) => Math.round(count / (ms /
  * owns, so a benchmark can read Herald's own resident memory (`rssMb`) apart from its driver.
  */
 export async function spawnBenchHerald(env: Record<string, string> = {}) {
+  buildMain();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'herald-bench-'));
   const database = await startEmbeddedPostgres(dataDir, createLogger('warn'));
   const adminToken = 'bench-admin-token-0123456789';

@@ -1,7 +1,7 @@
 /**
  * A broadcast end to end (issue #5): `sendCampaignNow` until the last ledger row is SENT, for
  * 100,000 subscribed browsers (seeded in SQL, real P-256 keys) against bench/push-sink.ts in a
- * separate process. Herald runs in a process of its own (`node --import tsx src/main.ts`, with the
+ * separate process. Herald runs in a process of its own (`node dist/main.mjs`, as `npm start` runs it, with the
  * heap flags we recommend in production, NODE_OPTIONS="--max-old-space-size=256
  * --max-semi-space-size=8"; set HERALD_NODE_OPTIONS to run it with others, '' for none) so its
  * resident memory is read from /proc apart from this driver: sampled every 100 ms during the send
@@ -97,7 +97,7 @@ const roleOf = (pid: number, table: ReturnType<typeof processTable>): Role | und
       if (pid === process.pid) return 'driver';
       if (pid === sink.pid) return 'sink';
       if (table.get(pid)!.comm === 'postgres') return 'PostgreSQL';
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('src/main.ts')) return 'Herald';
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('dist/main.mjs')) return 'Herald';
       return 'other';
     }
   }

@@ -27,6 +27,7 @@ const schema = z.object({
   HERALD_PUSH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   HERALD_PUSH_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
   HERALD_PUSH_RETRY_BASE_MS: z.coerce.number().int().min(1).default(2_000),
+  HERALD_ENCRYPT_THREADS: z.coerce.number().int().min(0).max(64).default(1),
   /** The VAPID `sub` claim: a mailto: or https: contact push services may use to reach you. */
   HERALD_VAPID_SUBJECT: z.string().regex(/^(mailto:|https:)/, 'must start with mailto: or https:').default('mailto:push@herald.invalid'),
   NODE_ENV: z.string().default('production'),

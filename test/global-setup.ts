@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { createLogger } from '../src/logger.ts';
+import { buildMain } from './kit/process.ts';
 import { tallyTable } from './kit/tally-table.ts';
 
 declare module 'vitest' {
@@ -19,6 +20,7 @@ declare module 'vitest' {
  * reliability checks tally what they did; its totals are printed at the end of the run.
  */
 export default async function setup(project: TestProject) {
+  buildMain(); // tests that run Herald as a process run what `npm start` runs
   const tallyDir = await mkdtemp(path.join(tmpdir(), 'herald-tally-'));
   const tallyFile = path.join(tallyDir, 'tally.jsonl');
   project.provide('tallyFile', tallyFile);

@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
+import { fromRoot } from '../paths.ts';
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations', import.meta.url));
+export const MIGRATIONS_DIR = fromRoot('prisma', 'migrations');
 
 /** The advisory lock key Prisma Migrate takes, so Herald and `prisma migrate deploy` never overlap. */
 const PRISMA_ADVISORY_LOCK = 72707369;

@@ -1,10 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { MigrationList } from '@prisma/schema-engine-wasm';
 import { openSchemaEngine } from '../../prisma/wasm-engine.mjs';
+import { fromRoot } from '../paths.ts';
 
-const PRISMA_DIR = fileURLToPath(new URL('../../prisma', import.meta.url));
+const PRISMA_DIR = fromRoot('prisma');
 
 export interface MigrationsDriftOptions {
   /** Any database on the PostgreSQL server to use: the temporary shadow database is created there. */

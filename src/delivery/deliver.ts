@@ -27,12 +27,13 @@ export interface DueMessage {
   event: Record<string, unknown> | null;
 }
 
-/** A message ready to go: either a request to send, or already settled before sending. */
-type Prepared = { message: DueMessage; body: Buffer } | { message: DueMessage; settle: Transition };
+/** A message rendered and checked: either a payload to encrypt and send, or already settled. */
+type Prepared = Ready | { message: DueMessage; settle: Transition };
+type Ready = { message: DueMessage; payload: string };
 
 const STATUS_CHECK_MS = 250;
 /** Sending lanes per campaign (a power of two). */
-const LANES = 2;
+const LANES = 4;
 const FLUSH_MS = 100;
 const FLUSH_ROWS = 500;
 
@@ -131,9 +132,17 @@ async function deliverLoop(herald: Herald, campaignId: string, heartbeat: () => 
         }
         const { go, settle: held } = await policy.gate(due);
         const prepared = go.map((message) => sender.prepare(message));
-        const ready = prepared.filter((item): item is { message: DueMessage; body: Buffer } => 'body' in item);
-        // Connections first, claims second, requests last: see PushClient.open.
-        const opened = await Promise.all(ready.map(async (item) => ({ ...item, push: await sender.open(item.message, item.body.length) })));
+        const ready = prepared.filter((item): item is Ready => 'payload' in item);
+        // Connections and encryption (on its own thread) first, claims second, requests last: see PushClient.open.
+        const pushes = Promise.all(ready.map((item) => sender.open(item.message)));
+        let bodies: Buffer[];
+        try {
+          bodies = await sender.encrypt(ready);
+        } catch (error) {
+          for (const push of await pushes) push.abort();
+          throw error;
+        }
+        const opened = (await pushes).map((push, index) => ({ message: ready[index]!.message, body: bodies[index]!, push }));
         const claims = ready.map(({ message }) => ({ id: message.id, from: 'QUEUED' as const, status: 'SENDING' as const, row: message }));
         const settled = [...held, ...prepared.flatMap((item) => ('settle' in item ? [item.settle] : []))];
         let claim: Claim;
@@ -203,9 +212,9 @@ function dueMessages(herald: Herald, campaignId: string, limit: number, lane: nu
   );
 }
 
-/** Ledger rows matching `where` (on "Message" m), with their browser and contact. */
-export function queryDue(herald: Herald, where: Prisma.Sql, limit: number): Promise<DueMessage[]> {
-  return herald.prisma.$queryRaw<DueMessage[]>`
+/** Ledger rows matching `where` (on "Message" m), with their browser and contact. Plain pg: it runs for every batch sent. */
+export async function queryDue(herald: Herald, where: Prisma.Sql, limit: number): Promise<DueMessage[]> {
+  const query = Prisma.sql`
     SELECT m.id::text, m."contactId"::text, m.occurrence, COALESCE(c.timezone, s.timezone) AS timezone,
       m.attempts, s.id::text AS "subscriptionId", s.endpoint, s.p256dh, s.auth, s.status::text AS "subscriptionStatus",
       jsonb_build_object('id', c.id, 'externalId', c."externalId", 'anonymousId', c."anonymousId", 'email', c.email,
@@ -219,6 +228,7 @@ export function queryDue(herald: Herald, where: Prisma.Sql, limit: number): Prom
     WHERE ${where}
     ORDER BY m."dueAt"
     LIMIT ${limit}`;
+  return (await herald.pool.query<DueMessage>(query.text, query.values)).rows;
 }
 
 /** Renders, checks and encrypts one campaign's messages, and sends them. */
@@ -253,13 +263,17 @@ export async function messageSender(herald: Herald, campaign: Campaign) {
       }
       const size = encryptedSize(payload);
       if (size > MAX_ENCRYPTED_BYTES) return fail(message, 'FAILED', 'PAYLOAD_TOO_LARGE', `${size} bytes encrypted; push services accept ${MAX_ENCRYPTED_BYTES}`);
-      return { message, body: push.encrypt(message, payload) };
+      return { message, payload };
     },
 
-    open(message: DueMessage, bodyLength: number): Promise<OpenPush> {
+    /** The bodies of prepared messages, in order. */
+    encrypt(ready: Ready[]): Promise<Buffer[]> {
+      return push.encrypt(ready.map(({ message, payload }) => ({ p256dh: message.p256dh, auth: message.auth, payload })));
+    },
+
+    open(message: DueMessage): Promise<OpenPush> {
       return push.open({
         endpoint: message.endpoint,
-        bodyLength,
         ttlSeconds: ttlSeconds(content, campaign.activeUntil),
         urgency: content.urgency ? content.urgency.toLowerCase().replace('_', '-') : null,
         topic: content.topic,

@@ -3,6 +3,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import webpush from 'web-push';
 import type { Config } from '../config.ts';
+import { type EncryptJob, Encryptor } from './encryption.ts';
 
 /** What a push service said, sorted by what Herald does next (Dittofeed-style discriminated union). */
 export type PushOutcome =
@@ -48,17 +49,21 @@ export class PushClient {
   private readonly vapidHeaders = new Map<string, { header: string; renewAt: number }>();
   /** One TLS context for every connection: building one per socket (or hashing a CA list into every request's agent key) cost a third of the CPU. */
   private readonly secureContext: tls.SecureContext | undefined;
+  private readonly encryptor: Encryptor;
 
-  constructor(private readonly config: Pick<Config, 'HERALD_PUSH_CA' | 'HERALD_PUSH_CONCURRENCY' | 'HERALD_PUSH_TIMEOUT_MS' | 'HERALD_VAPID_SUBJECT'>) {
+  constructor(
+    private readonly config: Pick<Config, 'HERALD_PUSH_CA' | 'HERALD_PUSH_CONCURRENCY' | 'HERALD_PUSH_TIMEOUT_MS' | 'HERALD_VAPID_SUBJECT' | 'HERALD_ENCRYPT_THREADS'>,
+  ) {
+    this.encryptor = new Encryptor(config.HERALD_ENCRYPT_THREADS);
     // Node's own roots stay trusted next to the extra CA, so public push services keep working.
     this.secureContext = config.HERALD_PUSH_CA
       ? tls.createSecureContext({ ca: [...tls.rootCertificates, readFileSync(config.HERALD_PUSH_CA, 'utf8')] })
       : undefined;
   }
 
-  /** aes128gcm-encrypts a payload for one browser (RFC 8291). */
-  encrypt(subscription: { p256dh: string; auth: string }, payload: string): Buffer {
-    return webpush.encrypt(subscription.p256dh, subscription.auth, payload, 'aes128gcm').cipherText;
+  /** aes128gcm-encrypts payloads, each for its browser (RFC 8291), in order; off the main thread unless HERALD_ENCRYPT_THREADS=0. */
+  encrypt(jobs: EncryptJob[]): Promise<Buffer[]> {
+    return this.encryptor.encrypt(jobs);
   }
 
   authorization(endpoint: string, vapid: Vapid): string {
@@ -80,12 +85,11 @@ export class PushClient {
    * the message as being sent in between, and `send` then costs one write. A process that dies
    * before `send` has sent the push service nothing, so the message can safely go again.
    */
-  async open(request: Omit<PushRequest, 'body'> & { bodyLength: number }): Promise<OpenPush> {
+  async open(request: Omit<PushRequest, 'body'>): Promise<OpenPush> {
     const url = new URL(request.endpoint);
     const headers: Record<string, string | number> = {
       'content-type': 'application/octet-stream',
       'content-encoding': 'aes128gcm',
-      'content-length': request.bodyLength,
       ttl: request.ttlSeconds,
       authorization: request.authorization,
     };
@@ -122,7 +126,10 @@ export class PushClient {
     });
     return {
       send: (body) => {
-        if (!req.destroyed) req.end(body);
+        if (!req.destroyed) {
+          req.setHeader('content-length', body.length);
+          req.end(body);
+        }
         return outcome;
       },
       abort: () => req.destroy(),
@@ -132,10 +139,11 @@ export class PushClient {
   /** Opens and sends at once, for callers with nothing to record in between. */
   async send(request: PushRequest): Promise<PushOutcome> {
     const { body, ...rest } = request;
-    return (await this.open({ ...rest, bodyLength: body.length })).send(body);
+    return (await this.open(rest)).send(body);
   }
 
   close(): void {
+    this.encryptor.close();
     for (const agent of this.agents.values()) agent.destroy();
     this.agents.clear();
   }

@@ -33,9 +33,10 @@ export async function sendTestPush(herald: Herald, workspaceId: string, campaign
   if ('settle' in prepared) {
     await transition(herald, [prepared.settle]);
   } else {
-    const request = await sender.open(message!, prepared.body.length);
+    const [body] = await sender.encrypt([prepared]);
+    const request = await sender.open(message!);
     await transition(herald, [{ id, from: 'QUEUED', status: 'SENDING' }]);
-    const outcome = await request.send(prepared.body);
+    const outcome = await request.send(body!);
     const settled = settleOutcome(herald, message!, outcome, 1);
     if (outcome.kind === 'gone') await herald.prisma.pushSubscription.update({ where: { id: subscription.id }, data: { status: 'EXPIRED' } });
     await transition(herald, [settled]);

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { build } from 'esbuild';
+import { fromRoot } from '../paths.ts';
 
 /** The browser files Herald serves, compiled from TypeScript once, on first request. */
 const SDK_FILES = {
@@ -17,7 +18,7 @@ function compile(path: SdkPath): Promise<string> {
   if (!code) {
     const { entry, format } = SDK_FILES[path];
     code = build({
-      entryPoints: [new URL(entry, import.meta.url).pathname],
+      entryPoints: [fromRoot('src', 'sdk', entry)],
       bundle: true,
       format,
       minify: true,
@@ -64,7 +65,7 @@ export async function serveBrowserFile(path: string, req: IncomingMessage, res: 
     return;
   }
   const { file, type } = DEMO_FILES[path]!;
-  const body = await readFile(new URL(`../demo/${file}`, import.meta.url));
+  const body = await readFile(fromRoot('src', 'demo', file));
   res.writeHead(200, { 'content-type': type, 'cache-control': 'no-cache' });
   res.end(req.method === 'HEAD' ? undefined : body);
 }

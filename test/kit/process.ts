@@ -1,8 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
+import { fromRoot, ROOT } from '../../src/paths.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** What `npm start` runs: the bundle `npm run build` writes. */
+const MAIN = fromRoot('dist', 'main.mjs');
+
+/** `npm run build`, as `npm start` does first; test/global-setup.ts runs it once per test run. */
+export function buildMain(): void {
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+}
 
 export interface HeraldProcess {
   child: ChildProcess;
@@ -13,14 +19,14 @@ export interface HeraldProcess {
 }
 
 /**
- * Runs `npm start`'s command (tsx src/main.ts) as a real process, as a user would, and waits for
- * the banner that says where Herald listens.
+ * Runs `npm start`'s command (node dist/main.mjs, built by `buildMain`) as a real process, as a
+ * user would, and waits for the banner that says where Herald listens.
  */
 export async function spawnHerald(env: Record<string, string>): Promise<HeraldProcess> {
   const { DATABASE_URL: _ignored, HERALD_ADMIN_TOKEN: _token, ...inherited } = process.env;
   // HERALD_NODE_ARGS adds flags NODE_OPTIONS refuses, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = process.env.HERALD_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...nodeArgs, MAIN], {
     cwd: ROOT,
     env: { ...inherited, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -62,7 +68,7 @@ export async function spawnHerald(env: Record<string, string>): Promise<HeraldPr
 /** Runs Herald expecting it to refuse to start; returns its exit code and output. */
 export async function runHeraldExpectingFailure(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const { DATABASE_URL: _ignored, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [MAIN], {
     cwd: ROOT,
     env: { ...inherited, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
