@@ -221,6 +221,75 @@ describe('another workspace', () => {
     tally({ check: 'isolation: another workspace’s ids, queries and subscriptions', trials: 1, inputs: foreignIds.length * 4 + 1, leaks: 0 });
   });
 
+  it('is absent from every root field of the API', async () => {
+    const markers = [...foreignIds, other.workspace.vapidPublicKey, '"bob"'];
+    const day = 86_400_000;
+    const range = { from: new Date(Date.now() - day).toISOString(), to: new Date(Date.now() + day).toISOString() };
+    // Each root field of Query, asked by this workspace's key, with the other's ids where one is taken.
+    const asked: [string, string, unknown?][] = [
+      ['analytics', `query($from: DateTime!, $to: DateTime!) { analytics(from: $from, to: $to) { totals { sent } buckets { sent } } }`, range],
+      ['campaign', `query($id: ID!) { campaign(id: $id) { id name } }`, { id: foreignIds[2] }],
+      ['campaigns', `{ campaigns(first: 100) { edges { node { id name } } } }`],
+      ['contact', `{ contact(externalId: "bob") { id } }`],
+      ['contacts', `{ contacts(first: 100) { edges { node { id externalId } } } }`],
+      ['contacts in its segment', `query($id: ID!) { contacts(first: 100, segmentId: $id) { edges { node { id externalId } } } }`, { id: foreignIds[1] }],
+      ['node', `query($id: ID!) { node(id: $id) { id } }`, { id: foreignIds[0] }],
+      ['previewSegment', `{ previewSegment(rule: { identified: true }) { count sample(first: 100) { id externalId } } }`],
+      ['publicConfig', `{ publicConfig { vapidPublicKey workspaceId } }`],
+      ['segment', `query($id: ID!) { segment(id: $id) { id name } }`, { id: foreignIds[1] }],
+      ['segments', `{ segments(first: 100) { edges { node { id name } } } }`],
+      ['viewer', `{ viewer { id name vapidPublicKey apiKeys { id } } }`],
+      ['workspaces', `{ workspaces { id name } }`],
+    ];
+    const rootFields = Object.keys(schema.getQueryType()!.getFields());
+    expect(new Set(asked.map(([name]) => name.split(' ')[0]))).toEqual(new Set(rootFields));
+    for (const [name, query, variables] of asked) {
+      const answer = await post(query, variables);
+      expect(answer.status, name).toBeLessThan(500);
+      const text = JSON.stringify(answer);
+      expect(markers.filter((marker) => text.includes(marker)), `${name} shows the other workspace`).toEqual([]);
+    }
+    // The lists did answer, with this workspace's own things.
+    const own = JSON.stringify((await post(`{ campaigns(first: 100) { edges { node { id } } } segments(first: 100) { edges { node { id } } } contacts(first: 100) { edges { node { id } } } }`)).data);
+    expect(realIds.every((id) => own.includes(id))).toBe(true);
+    expect((await post(`{ workspaces { id } }`)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    tally({ check: 'isolation: another workspace’s ids, queries and subscriptions', trials: 1, inputs: asked.length, leaks: 0 });
+  });
+
+  it('streams none of its delivery events to a workspace-wide subscription', async () => {
+    const mine = wsClient(kit.wsUrl, shop.secretKey);
+    const theirs = wsClient(kit.wsUrl, other.secretKey);
+    const seen = { mine: [] as unknown[], theirs: [] as unknown[] };
+    const query = 'subscription { deliveryEvents { type messageId campaignId } }';
+    const stops = [
+      mine.subscribe({ query }, { next: (event) => void seen.mine.push(event), error: () => {}, complete: () => {} }),
+      theirs.subscribe({ query }, { next: (event) => void seen.theirs.push(event), error: () => {}, complete: () => {} }),
+    ];
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300)); // both subscribed
+      // Their triggered campaign goes live and its trigger arrives: bob has no browser, so the
+      // ledger row is SUPPRESSED at once, a delivery event for their workspace.
+      const as = (query: string, variables?: unknown) =>
+        fetch(kit.graphqlUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${other.secretKey}` },
+          body: JSON.stringify({ query, variables }),
+        }).then((response) => response.json() as Promise<{ data: any }>);
+      const activated = await as(`mutation($id: ID!) { activateCampaign(input: { id: $id }) { __typename } }`, { id: foreignIds[2] });
+      expect(activated.data.activateCampaign.__typename).toBe('MutationActivateCampaignSuccess');
+      await as(`mutation { trackEvent(input: { externalId: "bob", name: "signup" }) { __typename } }`);
+      const deadline = Date.now() + 5_000;
+      while (seen.theirs.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(seen.theirs.length).toBeGreaterThan(0); // the event exists
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(seen.mine).toEqual([]);
+      tally({ check: 'isolation: another workspace’s ids, queries and subscriptions', trials: 1, inputs: 1, leaks: 0 });
+    } finally {
+      for (const stop of stops) stop();
+      await Promise.all([mine.dispose(), theirs.dispose()]);
+    }
+  });
+
   it('streams none of its campaign figures or delivery events to a subscription', async () => {
     const client = wsClient(kit.wsUrl, shop.secretKey);
     try {
