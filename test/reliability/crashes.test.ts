@@ -2,9 +2,9 @@
  * Repeated crashes (issue #9): a broadcast, and a triggered campaign fed by a stream of events,
  * whose Herald process is killed with SIGKILL at several random moments and started again each
  * time. Counted at the test push service: nobody gets two, and the campaign's counters equal its
- * ledger. A claim's COMMIT and its bodies are written in the same tick, so everyone gets one unless
- * a kill lands in the microseconds between those writes: such a miss must be a claim settled
- * SENT/UNCONFIRMED, and the test prints how many there were.
+ * ledger. A claim's COMMIT and its requests are written in the same tick, so everyone gets one
+ * unless a kill lands in the fraction of a millisecond between those writes: such a miss must be a
+ * claim settled SENT/UNCONFIRMED, and the test prints how many there were.
  * CI scale by default; the issue's full numbers: CHAOS_RECIPIENTS=20000 CHAOS_KILLS=5.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
