@@ -41,7 +41,7 @@ const FLUSH_ROWS = 500;
 const DELIVERING = new Set(['SENDING', 'ACTIVE']);
 
 /**
- * Messages whose bodies went out while the COMMIT of their claim failed (the database connection
+ * Messages whose requests went out while the COMMIT of their claim failed (the database connection
  * was lost): the push service has them, but the ledger may still say QUEUED. Recorded as
  * SENT/UNCONFIRMED before the campaign's next pass in this process, so they never go twice.
  */
@@ -64,8 +64,9 @@ const active = new Map<string, { again: boolean }>();
  * canceled: noticed within STATUS_CHECK_MS), or the process stops. A row is claimed
  * (QUEUED → SENDING) in a transaction once its request has a connected socket, and the COMMIT is
  * written in the same tick as the request: a crash before has sent the push service nothing and
- * leaves a claim the database rolls back (the row goes again), a crash after leaves both done. Claims whose sender died before the push service answered are settled
- * SENT/UNCONFIRMED after a lease: never sent twice.
+ * leaves a claim the database rolls back (the row goes again), a crash after leaves both done.
+ * Claims whose sender died before the push service answered are settled SENT/UNCONFIRMED after a
+ * lease: never sent twice.
  */
 export async function deliverCampaign(herald: Herald, campaignId: string, heartbeat: () => Promise<void> = async () => {}): Promise<void> {
   const running = active.get(campaignId);
@@ -173,7 +174,7 @@ async function deliverLoop(herald: Herald, campaignId: string, heartbeat: () => 
         try {
           await committed;
         } catch (error) {
-          // The bodies are out but the claim may be lost with the connection: remember them, so
+          // The requests are out but the claim may be lost with the connection: remember them, so
           // they are recorded as sent before anything claims them again.
           const ids = unrecorded.get(campaignId) ?? new Set<string>();
           for (const id of written) ids.add(id);

@@ -92,8 +92,8 @@ export async function deliveryPolicy(herald: Herald, campaign: Campaign, workspa
 
   /**
    * Moves claims (QUEUED → SENDING) and other settled rows in one statement, inside a transaction
-   * left open: the caller writes COMMIT (`commit()`) in the same tick as the claimed requests'
-   * bodies, so a process killed at any moment has done both or neither (see deliver.ts). Under
+   * left open: the caller writes COMMIT (`commit()`) in the same tick as the claimed requests, so
+   * a process killed at any moment has done both or neither (see deliver.ts). Under
    * frequency caps the transaction first takes the recipients' advisory locks, then counts what
    * each was sent (or is being sent) across all campaigns in each rolling period: two campaigns
    * claiming for one contact at once take turns, and the second sees the first's claims. Claims
@@ -119,8 +119,11 @@ export async function deliveryPolicy(herald: Herald, campaign: Campaign, workspa
       }
       moved = await moveRows((text, values) => client.query(text, values).then((result) => result.rows), [...moves, ...settled]);
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      client.release();
+      const rolledBack = await client.query('ROLLBACK').then(
+        () => true,
+        () => false,
+      );
+      client.release(!rolledBack); // a connection that cannot even roll back is not reused
       throw error;
     }
     return {
