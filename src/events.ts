@@ -1,6 +1,7 @@
 import { createPubSub } from '@graphql-yoga/subscription';
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { Redis } from 'ioredis';
+import type { Logger } from './logger.ts';
 
 /**
  * In-process events that live dashboards listen to. With REDIS_URL they travel through Redis, so
@@ -19,10 +20,22 @@ export type EventMap = {
 
 export type Events = ReturnType<typeof createPubSub<EventMap>> & { close(): Promise<void> };
 
-export function createEvents(redisUrl?: string): Events {
+export function createEvents(redisUrl?: string, log?: Logger): Events {
   if (!redisUrl) return Object.assign(createPubSub<EventMap>(), { close: async () => {} });
   const publishClient = new Redis(redisUrl);
   const subscribeClient = new Redis(redisUrl);
+  // The event target fires these without awaiting them: a failure (Redis away long enough for
+  // ioredis to give up, or a late call at shutdown) would be an unhandled rejection, which ends
+  // the process. A lost live event is logged instead.
+  const warn = (error: unknown) => log?.warn({ err: error }, 'redis pub/sub call failed; a live event may be lost');
+  for (const [client, method] of [
+    [publishClient, 'publish'],
+    [subscribeClient, 'subscribe'],
+    [subscribeClient, 'unsubscribe'],
+  ] as const) {
+    const call = client[method].bind(client) as (...args: unknown[]) => Promise<unknown>;
+    Object.assign(client, { [method]: (...args: unknown[]) => call(...args).catch(warn) });
+  }
   const eventTarget = createRedisEventTarget<any>({ publishClient, subscribeClient });
   return Object.assign(createPubSub<EventMap>({ eventTarget }), {
     async close() {

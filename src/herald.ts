@@ -72,7 +72,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
       await prisma.$disconnect();
       await pool.end();
     });
-    const events = createEvents(config.REDIS_URL);
+    const events = createEvents(config.REDIS_URL, log);
     cleanup.push(events.close);
     const { token: adminToken, generated } = await adminTokenFor(config, dataDir);
 

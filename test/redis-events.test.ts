@@ -11,6 +11,8 @@ import { startPushService, type TestPushService } from './kit/push-service.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createEvents } from '../src/events.ts';
+import type { Logger } from '../src/logger.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -108,4 +110,30 @@ describe.runIf(available)('campaign stats across processes through Redis', () =>
       await client.dispose();
     }
   }, 60_000);
+});
+
+describe.runIf(available)('Redis calls that fail', () => {
+  it('are logged, not left as unhandled rejections that would end the process', async () => {
+    const warnings: unknown[] = [];
+    const log = { warn: (...args: unknown[]) => warnings.push(args) } as unknown as Logger;
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const events = createEvents(REDIS_URL, log);
+      const subscription = events.subscribe('workspace:changed', 'w1')[Symbol.asyncIterator]();
+      const next = subscription.next(); // subscribes on Redis
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await events.close();
+      // After close, as at shutdown: a late publish, and a subscriber leaving (unsubscribe).
+      events.publish('workspace:changed', 'w1', { reason: 'late' });
+      await subscription.return?.();
+      await Promise.race([next, new Promise((resolve) => setTimeout(resolve, 500))]);
+      for (let waited = 0; warnings.length < 2 && waited < 5_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(warnings).toHaveLength(2); // the publish and the unsubscribe, each failed and logged
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
 });
