@@ -157,7 +157,6 @@ async function deliverLoop(herald: Herald, campaignId: string, heartbeat: () => 
         // written both (the push service delivers, the claim stands) or neither (the push service
         // got nothing, the database rolls the claim back and the rows go again).
         const committed = claim.commit();
-        const written: string[] = [];
         for (const { message, body, push } of opened) {
           if (!claim.sending.has(message.id)) {
             push.abort(); // another worker claimed it first, or a frequency cap stopped it
@@ -168,7 +167,6 @@ async function deliverLoop(herald: Herald, campaignId: string, heartbeat: () => 
             .then((outcome) => results.add(message, outcome))
             .finally(() => inFlight.delete(request));
           inFlight.add(request);
-          written.push(message.id);
           sent++;
         }
         try {
@@ -176,9 +174,7 @@ async function deliverLoop(herald: Herald, campaignId: string, heartbeat: () => 
         } catch (error) {
           // The requests are out but the claim may be lost with the connection: remember them, so
           // they are recorded as sent before anything claims them again.
-          const ids = unrecorded.get(campaignId) ?? new Set<string>();
-          for (const id of written) ids.add(id);
-          unrecorded.set(campaignId, ids);
+          unrecorded.set(campaignId, new Set([...(unrecorded.get(campaignId) ?? []), ...claim.sending]));
           throw error;
         }
       }
