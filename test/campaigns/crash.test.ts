@@ -4,17 +4,11 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaign, seedBrowsers, SendNow, waitForStatus } from '../kit/campaigns.ts';
-import { dataOf, httpClient } from '../kit/client.ts';
+import { httpClient } from '../kit/client.ts';
+import { createWorkspace } from '../kit/flow.ts';
 import { dropDatabase, freshDatabase } from '../kit/herald.ts';
 import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
 import { startPushService, type TestPushService } from '../kit/push-service.ts';
-import { graphql } from '../generated/index.ts';
-
-const CreateWorkspace = graphql(`
-  mutation CrashWorkspace {
-    createWorkspace(input: { name: "Crash" }) { ... on MutationCreateWorkspaceSuccess { data { secretKey workspace { id } } } }
-  }
-`);
 
 const RECIPIENTS = 3_000;
 
@@ -50,13 +44,12 @@ function start() {
 describe('a send killed with SIGKILL', () => {
   it('resumes after a restart: everyone not yet handed to the push service gets exactly one push, nobody gets two', async () => {
     let herald = await start();
-    const admin = httpClient(`${herald.url}/graphql`, herald.adminToken);
-    const { secretKey, workspace } = (dataOf(await admin(CreateWorkspace)).createWorkspace as { data: { secretKey: string; workspace: { id: string } } }).data;
+    const { secretKey, workspace } = await createWorkspace(herald, 'Crash');
     const browsers = await seedBrowsers(databaseUrl, workspace.id, push, RECIPIENTS);
     // A push service that answers in 20 ms keeps the send going for a few seconds.
     push.behave({ status: 201, delayMs: 20 });
 
-    let secret = httpClient(`${herald.url}/graphql`, secretKey);
+    let secret = httpClient(herald.graphqlUrl, secretKey);
     const id = await createCampaign(secret, { name: 'Crash', kind: 'BROADCAST', content: { title: 'Once', url: 'https://shop.example/' } });
     await secret(SendNow, { id });
     // Killed at a random moment of the send, not in step with anything the push service sees.
@@ -67,7 +60,7 @@ describe('a send killed with SIGKILL', () => {
     expect(push.received().length).toBeLessThan(RECIPIENTS);
 
     herald = await start();
-    secret = httpClient(`${herald.url}/graphql`, secretKey);
+    secret = httpClient(herald.graphqlUrl, secretKey);
     const campaign = await waitForStatus(secret, id, 'SENT', 60_000);
 
     // Nobody gets two.

@@ -13,6 +13,7 @@ export function buildMain(): void {
 export interface HeraldProcess {
   child: ChildProcess;
   url: string;
+  graphqlUrl: string;
   adminToken: string;
   output: () => string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -54,6 +55,7 @@ export async function spawnHerald(env: Record<string, string>): Promise<HeraldPr
   return {
     child,
     url: banner[1]!,
+    graphqlUrl: `${banner[1]!}/graphql`,
     adminToken: banner[2]!,
     output: () => output,
     async stop(signal = 'SIGTERM') {

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.ts';
 import { createCampaign, seedBrowsers, SendNow, waitForStatus } from '../kit/campaigns.ts';
 import { dataOf, httpClient } from '../kit/client.ts';
+import { createWorkspace } from '../kit/flow.ts';
 import { dropDatabase, freshDatabase } from '../kit/herald.ts';
 import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
 import { startPushService, type TestPushService } from '../kit/push-service.ts';
@@ -27,11 +28,6 @@ const CONCURRENCY = 16;
 /** Events per trackEvents call in the triggered run; one in four is the trigger. */
 const BATCH = 200;
 
-const CreateWorkspace = graphql(`
-  mutation ChaosWorkspace {
-    createWorkspace(input: { name: "Chaos" }) { ... on MutationCreateWorkspaceSuccess { data { secretKey workspace { id } } } }
-  }
-`);
 const Activate = graphql(`
   mutation ChaosActivate($id: ID!) {
     activateCampaign(input: { id: $id }) { __typename ... on Error { code message } }
@@ -71,11 +67,10 @@ const start = () =>
 /** A fresh workspace on a running Herald; the push service answers after 20 ms, so sends last a while. */
 async function chaosShop(recipients: number) {
   herald ??= await start();
-  const admin = httpClient(`${herald.url}/graphql`, herald.adminToken);
-  const { secretKey, workspace } = (dataOf(await admin(CreateWorkspace)).createWorkspace as { data: { secretKey: string; workspace: { id: string } } }).data;
+  const { secretKey, workspace } = await createWorkspace(herald, 'Chaos');
   const browsers = await seedBrowsers(databaseUrl, workspace.id, push, recipients);
   push.behave({ status: 201, delayMs: 20 });
-  return { secretKey, browsers, secret: () => httpClient(`${herald!.url}/graphql`, secretKey) };
+  return { secretKey, browsers, secret: () => httpClient(herald!.graphqlUrl, secretKey) };
 }
 
 /**
@@ -180,7 +175,7 @@ describe(`a triggered campaign under event load killed ${KILLS} times`, () => {
           ...[1, 2, 3].map((n) => ({ anonymousId, name: 'page_view', properties: { n }, idempotencyKey: `view-${anonymousId}-${n}` })),
         ]);
         try {
-          const response = await fetch(`${herald!.url}/graphql`, {
+          const response = await fetch(herald!.graphqlUrl, {
             method: 'POST',
             headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.secretKey}` },
             body: JSON.stringify({ query: TRACK, variables: { events: batch } }),

@@ -12,19 +12,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaign, seedBrowsers, SendNow, waitForStatus } from '../kit/campaigns.ts';
-import { dataOf, httpClient } from '../kit/client.ts';
+import { createWorkspace } from '../kit/flow.ts';
 import { type EmbeddedDatabase, freePort, startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { createLogger } from '../../src/logger.ts';
 import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
 import { startPushService, type TestPushService } from '../kit/push-service.ts';
-import { graphql } from '../generated/index.ts';
 import { tally } from '../kit/tally.ts';
-
-const CreateWorkspace = graphql(`
-  mutation OutageWorkspace {
-    createWorkspace(input: { name: "Outage" }) { ... on MutationCreateWorkspaceSuccess { data { secretKey workspace { id } } } }
-  }
-`);
 
 const RECIPIENTS = 1_500;
 
@@ -63,9 +56,8 @@ afterAll(async () => {
 
 describe('a PostgreSQL restart in the middle of a send', () => {
   it('is survived: 503 on /readyz meanwhile, then the send resumes, everyone once', async () => {
-    const admin = httpClient(`${herald.url}/graphql`, herald.adminToken);
-    const { secretKey, workspace } = (dataOf(await admin(CreateWorkspace)).createWorkspace as { data: { secretKey: string; workspace: { id: string } } }).data;
-    const shop = { secret: httpClient(`${herald.url}/graphql`, secretKey) };
+    const shop = await createWorkspace(herald, 'Outage');
+    const { workspace } = shop;
     const browsers = await seedBrowsers(databaseUrl, workspace.id, push, RECIPIENTS);
     push.behave({ status: 201, delayMs: 20 }); // keeps the send going for a few seconds
     const id = await createCampaign(shop.secret, { name: 'Outage', kind: 'BROADCAST', content: { title: 'Once', url: 'https://shop.example/' } });

@@ -32,7 +32,7 @@ beforeAll(async () => {
   databaseUrl = await freshDatabase();
   dataDir = await mkdtemp(path.join(tmpdir(), 'herald-load-'));
   herald = await spawnHerald({ DATABASE_URL: databaseUrl, HERALD_DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
-  kit = { graphqlUrl: `${herald.url}/graphql`, wsUrl: `${herald.url.replace(/^http/, 'ws')}/graphql`, adminToken: herald.adminToken };
+  kit = { graphqlUrl: herald.graphqlUrl, wsUrl: `${herald.url.replace(/^http/, 'ws')}/graphql`, adminToken: herald.adminToken };
   shop = await createWorkspace(kit);
 });
 afterAll(async () => {
