@@ -14,7 +14,7 @@ import { buildMain, spawnHerald } from '../test/kit/process.ts';
 export async function benchHerald(env: Record<string, string> = {}) {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'herald-bench-'));
   const adminToken = 'bench-admin-token-0123456789';
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', HERALD_DATA_DIR: dataDir, HERALD_ADMIN_TOKEN: adminToken, LOG_LEVEL: 'warn', ...env });
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', HERALD_DATA_DIR: dataDir, HERALD_ADMIN_TOKEN: adminToken, LOG_LEVEL: 'warn', HERALD_PUSH_ALLOWED_HOSTS: '127.0.0.1', ...env });
   const running = await startHerald(config, createLogger('warn'));
   const graphqlUrl = `${running.url}/graphql`;
   const request = async (key: string, query: string, variables?: unknown) => {

@@ -51,6 +51,8 @@ export async function startTestHerald(env: Record<string, string> = {}, options:
     HERALD_ADMIN_TOKEN: adminToken,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     NODE_ENV: 'test',
+    // The kit's push services listen on 127.0.0.1; the default policy allows only the browsers' push services.
+    HERALD_PUSH_ALLOWED_HOSTS: '127.0.0.1',
     ...env,
     DATABASE_URL: databaseUrl,
   });
