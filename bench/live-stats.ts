@@ -7,10 +7,12 @@
  *   npx tsx bench/live-stats.ts [messages=100000] [subscribers=1000] [beacons=200]
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { createClient } from 'graphql-ws';
 import pg from 'pg';
 import WebSocket from 'ws';
+import { createSecrets } from '../src/secrets.ts';
 import { signToken } from '../src/tracking/token.ts';
 import { seedBrowsers, spawnBenchHerald } from './kit.ts';
 
@@ -22,7 +24,10 @@ const percentile = (values: number[], p: number) => [...values].sort((a, b) => a
 const sink = spawn(process.execPath, ['--import', 'tsx', 'bench/push-sink.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const line = (await createInterface({ input: sink.stdout! })[Symbol.asyncIterator]().next()).value as string;
 const { origin, caFile } = JSON.parse(line) as { origin: string; caFile: string };
+// Our own key, so beacons can be signed with the workspace's (sealed) tracking secret read from the database.
+const secretKey = randomBytes(32);
 const bench = await spawnBenchHerald({
+  HERALD_SECRET_KEY: secretKey.toString('base64'),
   HERALD_PUSH_CA: caFile,
   HERALD_PUBLIC_RATE_LIMIT: '1000000',
   NODE_OPTIONS: '--max-old-space-size=256 --max-semi-space-size=8',
@@ -85,10 +90,11 @@ console.log(`send took ${((sentAt - sendStarted) / 1000).toFixed(1)} s; ${comple
 await Promise.all(clients.map((each) => each.dispose()));
 
 // (1) Beacon → subscriber latency on that campaign's messages.
-const { rows: workspace } = await db.query<{ vapidPrivateKey: string }>('SELECT "vapidPrivateKey" FROM "Workspace" WHERE id = $1', [bench.workspaceId]);
+const { rows: workspace } = await db.query<{ trackingSecret: string }>('SELECT "trackingSecret" FROM "Workspace" WHERE id = $1', [bench.workspaceId]);
+const trackingSecret = createSecrets(secretKey).open(workspace[0]!.trackingSecret);
 const campaignId = Buffer.from(many, 'base64').toString().split(':')[1]!;
 const { rows: sentRows } = await db.query<{ id: string }>(`SELECT id::text FROM "Message" WHERE "campaignId" = $1 AND status = 'SENT' LIMIT $2`, [campaignId, beacons]);
-const tokens = sentRows.map((row) => signToken(row.id, workspace[0]!.vapidPrivateKey));
+const tokens = sentRows.map((row) => signToken(row.id, trackingSecret));
 const dashboard = client();
 let clicked = 0;
 let waiting: { target: number; resolve: () => void } | undefined;

@@ -3,6 +3,8 @@ import { z } from 'zod';
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const optionalUrl = z.url().optional();
+const secretKeyPattern = /^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)$/;
+const secretKeyMessage = 'must be 32 bytes as base64 or hex, e.g. the output of: openssl rand -base64 32';
 
 /** Every setting Herald reads from its environment, parsed once at start. */
 const schema = z.object({
@@ -30,6 +32,10 @@ const schema = z.object({
   HERALD_ENCRYPT_THREADS: z.coerce.number().int().min(0).max(64).default(1),
   /** The VAPID `sub` claim: a mailto: or https: contact push services may use to reach you. */
   HERALD_VAPID_SUBJECT: z.string().regex(/^(mailto:|https:)/, 'must start with mailto: or https:').default('mailto:push@herald.invalid'),
+  /** The key that seals secrets at rest: 32 bytes as base64 or hex (`openssl rand -base64 32`). Unset: generated into the data folder. */
+  HERALD_SECRET_KEY: z.string().regex(secretKeyPattern, secretKeyMessage).optional(),
+  /** Older HERALD_SECRET_KEYs, comma-separated: still open what they sealed; rows are re-sealed under the current key at start. */
+  HERALD_SECRET_KEY_PREVIOUS: z.string().refine((keys) => keys.split(',').every((key) => secretKeyPattern.test(key.trim())), secretKeyMessage).optional(),
   NODE_ENV: z.string().default('production'),
 });
 
@@ -45,5 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const name = String(issue.path[0]);
-  throw new ConfigError(`Invalid configuration: ${name}=${JSON.stringify(env[name])}: ${issue.message}`);
+  // A malformed key is still likely a key: never echo it.
+  const shown = name.startsWith('HERALD_SECRET_KEY') ? '(not shown)' : JSON.stringify(env[name]);
+  throw new ConfigError(`Invalid configuration: ${name}=${shown}: ${issue.message}`);
 }

@@ -4,6 +4,7 @@ import type { Logger } from './logger.ts';
 import type { Events } from './events.ts';
 import type { Agenda } from './jobs/agenda.ts';
 import type { PushClient } from './delivery/push-client.ts';
+import type { Secrets } from './secrets.ts';
 
 /** The long-lived pieces every domain service may need, created once per Herald instance. */
 export interface Herald {
@@ -21,4 +22,6 @@ export interface Herald {
   publicUrl: string;
   /** Keep-alive HTTPS connections to push services, shared by every send of this process. */
   push: PushClient;
+  /** Seals and opens secrets stored in the database (HERALD_SECRET_KEY); opened values are cached. */
+  secrets: Secrets;
 }

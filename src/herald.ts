@@ -19,6 +19,8 @@ import { createHttpServer } from './server/http.ts';
 import { databaseQueries } from './server/metrics.ts';
 import { createPublicRateLimit } from './server/rate-limit.ts';
 import { attachWebSocket } from './server/ws.ts';
+import { secretsFor } from './secrets.ts';
+import { sealWorkspaceSecrets } from './workspaces/secrets.ts';
 import { createGraphQL } from './server/yoga.ts';
 
 export interface RunningHerald {
@@ -75,12 +77,16 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     const events = createEvents(config.REDIS_URL, log);
     cleanup.push(events.close);
     const { token: adminToken, generated } = await adminTokenFor(config, dataDir);
+    const { secrets, generatedFile: secretKeyFile } = await secretsFor(config, dataDir);
+    // Processes with data folders of their own would each generate a different key.
+    if (secretKeyFile && config.HERALD_ROLE !== 'all') log.warn({ file: secretKeyFile }, 'HERALD_SECRET_KEY is not set: set the same key on every Herald process');
 
     // `agenda` is filled in below: job definitions need the herald they run against.
     const push = new PushClient(config);
     cleanup.push(async () => push.close());
     const publicUrl = (config.HERALD_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, '');
-    const herald = { config, prisma, pool, log, events, adminToken, publicUrl, push } as Herald;
+    const herald = { config, prisma, pool, log, events, adminToken, publicUrl, push, secrets } as Herald;
+    await sealWorkspaceSecrets(herald);
     const runsJobs = config.HERALD_ROLE !== 'api';
     const jobs = await createAgenda({
       databaseUrl,

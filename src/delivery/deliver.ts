@@ -4,6 +4,7 @@ import { Prisma } from '../db/prisma.ts';
 import type { Campaign } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { signToken } from '../tracking/token.ts';
+import { trackingSecretOf, vapidKeysOf } from '../workspaces/secrets.ts';
 import { trackUrlOf } from '../tracking/urls.ts';
 import { type Transition, transition } from './ledger.ts';
 import type { OpenPush, PushOutcome, Vapid } from './push-client.ts';
@@ -231,7 +232,9 @@ export async function queryDue(herald: Herald, where: Prisma.Sql, limit: number)
 /** Renders, checks and encrypts one campaign's messages, and sends them. */
 export async function messageSender(herald: Herald, campaign: Campaign) {
   const workspace = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: campaign.workspaceId } });
-  const vapid: Vapid = { publicKey: workspace.vapidPublicKey, privateKey: workspace.vapidPrivateKey };
+  // Opened once per pass: every message of the pass signs with the same keys.
+  const vapid: Vapid = await vapidKeysOf(herald, workspace);
+  const trackingSecret = await trackingSecretOf(herald, workspace.id);
   const content = campaign.content as Content;
   const compiled = new CompiledContent(content);
   const trackUrl = trackUrlOf(herald);
@@ -251,7 +254,7 @@ export async function messageSender(herald: Herald, campaign: Campaign) {
       if (message.subscriptionStatus === 'REVOKED') return fail(message, 'SUPPRESSED', 'NOT_ELIGIBLE', 'the visitor unsubscribed before this send');
       let payload: string;
       try {
-        const token = signToken(message.id, workspace.vapidPrivateKey);
+        const token = signToken(message.id, trackingSecret);
         const scope = { contact: { ...(message.contact.attributes as object), ...message.contact }, event: message.event };
         payload = JSON.stringify(compiled.render(scope, { tag: message.id, token, trackUrl }));
       } catch (error) {

@@ -2,6 +2,7 @@ import { ErrorCode, NotFoundError, ValidationError } from '../errors.ts';
 import type { Message } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { publishDeliveryEvents } from '../delivery/events.ts';
+import { trackingSecretOf } from '../workspaces/secrets.ts';
 import { tokenMessageId, verifyToken } from './token.ts';
 
 export const MessageEventTypes = ['DISPLAYED', 'CLICKED', 'CLOSED'] as const;
@@ -25,9 +26,13 @@ export async function recordMessageEvent(
   if (!id) throw invalidToken();
   const found = await herald.prisma.message.findUnique({
     where: { id },
-    select: { workspaceId: true, campaignId: true, campaign: { select: { workspace: { select: { vapidPrivateKey: true } } } } },
+    select: { workspaceId: true, campaignId: true, campaign: { select: { workspace: { select: { trackingSecret: true } } } } },
   });
-  if (!found || !verifyToken(input.token, id, found.campaign.workspace.vapidPrivateKey)) throw invalidToken();
+  if (!found) throw invalidToken();
+  // Opened values are cached by herald.secrets: the hot path costs the one query above.
+  const { trackingSecret } = found.campaign.workspace;
+  const secret = trackingSecret ? herald.secrets.open(trackingSecret) : await trackingSecretOf(herald, found.workspaceId);
+  if (!verifyToken(input.token, id, secret)) throw invalidToken();
   if (workspaceId && found.workspaceId !== workspaceId) throw invalidToken();
 
   const displayed = input.type === 'DISPLAYED' || input.type === 'CLICKED';

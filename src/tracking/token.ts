@@ -1,13 +1,13 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
- * The token a push payload carries: the ledger row's id and a MAC over it, keyed per workspace
- * (derived from the workspace's VAPID private key, which never leaves the server). Unguessable,
- * and a token of one workspace is worthless in another.
+ * The token a push payload carries: the ledger row's id and a MAC over it under the workspace's
+ * tracking secret (a random key of its own, stored sealed; see src/workspaces/secrets.ts).
+ * Unguessable, and a token of one workspace is worthless in another.
  */
-export function signToken(messageId: string, workspaceSecret: string): string {
+export function signToken(messageId: string, trackingSecret: string): string {
   const id = Buffer.from(messageId.replaceAll('-', ''), 'hex');
-  return `${id.toString('base64url')}.${mac(id, workspaceSecret).toString('base64url')}`;
+  return `${id.toString('base64url')}.${mac(id, trackingSecret).toString('base64url')}`;
 }
 
 /** The message id a token names, before its MAC is checked (that needs the row's workspace). */
@@ -18,22 +18,14 @@ export function tokenMessageId(token: string): string | null {
   return hex.length === 32 ? `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}` : null;
 }
 
-export function verifyToken(token: string, messageId: string, workspaceSecret: string): boolean {
+export function verifyToken(token: string, messageId: string, trackingSecret: string): boolean {
   const [, given] = token.split('.');
   if (!given) return false;
-  const expected = mac(Buffer.from(messageId.replaceAll('-', ''), 'hex'), workspaceSecret);
+  const expected = mac(Buffer.from(messageId.replaceAll('-', ''), 'hex'), trackingSecret);
   const actual = Buffer.from(given, 'base64url');
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
-/** Derived keys by workspace secret: a send signs one token per message with the same key. */
-const keys = new Map<string, Buffer>();
-
-function mac(id: Buffer, workspaceSecret: string): Buffer {
-  let key = keys.get(workspaceSecret);
-  if (!key) {
-    key = createHmac('sha256', workspaceSecret).update('herald/tracking-token').digest();
-    keys.set(workspaceSecret, key);
-  }
-  return createHmac('sha256', key).update(id).digest().subarray(0, 16);
+function mac(id: Buffer, trackingSecret: string): Buffer {
+  return createHmac('sha256', trackingSecret).update('herald/tracking-token\0').update(id).digest().subarray(0, 16);
 }

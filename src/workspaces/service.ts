@@ -4,6 +4,7 @@ import { ErrorCode, fromZodIssues, NotFoundError } from '../errors.ts';
 import type { Workspace } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { newKey } from './api-keys.ts';
+import { newIdentitySecret, newTrackingSecret } from './secrets.ts';
 import { type FrequencyCap, type SettingsInput, settingsInput } from './settings.ts';
 
 export type { Workspace };
@@ -21,7 +22,9 @@ export async function createWorkspace(herald: Herald, input: { name: string }) {
     data: {
       name: parsed.data.name,
       vapidPublicKey: vapid.publicKey,
-      vapidPrivateKey: vapid.privateKey,
+      vapidPrivateKey: herald.secrets.seal(vapid.privateKey),
+      trackingSecret: herald.secrets.seal(newTrackingSecret()),
+      identitySecret: herald.secrets.seal(newIdentitySecret()),
       apiKeys: {
         create: [
           { kind: 'SECRET', prefix: secret.prefix, hash: secret.hash },

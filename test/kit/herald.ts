@@ -7,6 +7,7 @@ import { inject } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { type RunningHerald, type StartOptions, startHerald } from '../../src/herald.ts';
 import { createLogger } from '../../src/logger.ts';
+import { TEST_SECRET_KEY } from './secret-key.ts';
 
 export interface TestHerald extends RunningHerald {
   graphqlUrl: string;
@@ -51,6 +52,7 @@ export async function startTestHerald(env: Record<string, string> = {}, options:
     HERALD_ADMIN_TOKEN: adminToken,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     NODE_ENV: 'test',
+    HERALD_SECRET_KEY: TEST_SECRET_KEY,
     // The kit's push services listen on 127.0.0.1; the default policy allows only the browsers' push services.
     HERALD_PUSH_ALLOWED_HOSTS: '127.0.0.1',
     ...env,

@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fromRoot, ROOT } from '../../src/paths.ts';
+import { TEST_SECRET_KEY } from './secret-key.ts';
 
 /** What `npm start` runs: the bundle `npm run build` writes. */
 const MAIN = fromRoot('dist', 'main.mjs');
@@ -30,7 +31,7 @@ export async function spawnHerald(env: Record<string, string>): Promise<HeraldPr
   const child = spawn(process.execPath, [...nodeArgs, MAIN], {
     cwd: ROOT,
     // The kit's and benches' push services listen on 127.0.0.1, which the default policy refuses.
-    env: { ...inherited, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', HERALD_PUSH_ALLOWED_HOSTS: '127.0.0.1', ...env },
+    env: { ...inherited, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', HERALD_PUSH_ALLOWED_HOSTS: '127.0.0.1', HERALD_SECRET_KEY: TEST_SECRET_KEY, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+import { ErrorCode, NotFoundError } from '../errors.ts';
+import type { Workspace } from '../generated/prisma/client.ts';
+import type { Herald } from '../herald-context.ts';
+import { isSealed, SecretKeyError } from '../secrets.ts';
+
+/** The workspace columns stored sealed (see src/secrets.ts). */
+const SEALED = ['vapidPrivateKey', 'trackingSecret', 'identitySecret'] as const;
+type SealedColumn = (typeof SEALED)[number];
+type SealedRow = { id: string } & Record<SealedColumn, string | null>;
+
+/** The random key that MACs a workspace's tracking tokens; never shown to anyone. */
+export function newTrackingSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** The key a site's backend HMACs a contact's externalId (or email) with; the whole string is the key. */
+export function newIdentitySecret(): string {
+  return `hid_${randomBytes(32).toString('base64url')}`;
+}
+
+const fresh: Record<Exclude<SealedColumn, 'vapidPrivateKey'>, () => string> = {
+  trackingSecret: newTrackingSecret,
+  identitySecret: newIdentitySecret,
+};
+
+/**
+ * Run at start, after migrations and before serving: seals VAPID keys an older Herald stored in
+ * plain text, fills missing tracking and identity secrets, moves values sealed under a
+ * HERALD_SECRET_KEY_PREVIOUS to the current key, and proves every value opens, so a wrong key
+ * stops Herald here with a clear error instead of failing sends later. Each change is one
+ * conditional UPDATE (still plain / still NULL / still the old value): two processes starting
+ * together agree on one value.
+ */
+export async function sealWorkspaceSecrets(herald: Herald): Promise<{ changed: number }> {
+  const rows = await herald.prisma.workspace.findMany({ select: { id: true, vapidPrivateKey: true, trackingSecret: true, identitySecret: true } });
+  let changed = 0;
+  for (const row of rows) changed += await sealRow(herald, row);
+  if (changed) herald.log.info({ changed, keyId: herald.secrets.keyId }, 'workspace secrets sealed under the current HERALD_SECRET_KEY');
+  return { changed };
+}
+
+async function sealRow(herald: Herald, row: SealedRow): Promise<number> {
+  let changed = 0;
+  for (const column of SEALED) {
+    const stored = row[column];
+    let next: string | null = null;
+    if (stored === null) {
+      next = herald.secrets.seal(fresh[column as keyof typeof fresh]());
+    } else if (!isSealed(stored)) {
+      next = herald.secrets.seal(stored);
+    } else {
+      const plain = openOrExplain(herald, row.id, column, stored);
+      if (!herald.secrets.isCurrent(stored)) next = herald.secrets.seal(plain);
+    }
+    if (next === null) continue;
+    const { count } = await herald.prisma.workspace.updateMany({ where: { id: row.id, [column]: stored }, data: { [column]: next } });
+    changed += count;
+  }
+  return changed;
+}
+
+function openOrExplain(herald: Herald, workspaceId: string, column: SealedColumn, sealed: string): string {
+  try {
+    return herald.secrets.open(sealed);
+  } catch (error) {
+    if (!(error instanceof SecretKeyError)) throw error;
+    throw new SecretKeyError(
+      `Cannot open Workspace ${workspaceId}'s ${column}: ${error.message}. Start Herald with HERALD_SECRET_KEY set to the key that ` +
+        `sealed it (if it was never set, the secret-key file in the data folder of the Herald that first used this database); ` +
+        `to change keys, set the new one as HERALD_SECRET_KEY and the old one in HERALD_SECRET_KEY_PREVIOUS.`,
+    );
+  }
+}
+
+/**
+ * One of a workspace's secrets in plain text. Opened values are cached by their sealed form, so a
+ * rotation anywhere (another process included) is seen at the next call; a value an older Herald
+ * left plain or NULL is sealed or filled first.
+ */
+async function secretOf(herald: Herald, workspaceId: string, column: SealedColumn): Promise<string> {
+  const select = { id: true, vapidPrivateKey: true, trackingSecret: true, identitySecret: true } as const;
+  let row = await herald.prisma.workspace.findUnique({ where: { id: workspaceId }, select });
+  if (!row) throw new NotFoundError(ErrorCode.workspaceNotFound, 'Workspace not found');
+  if (!row[column] || !isSealed(row[column])) {
+    await sealRow(herald, row);
+    row = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: workspaceId }, select });
+  }
+  return openOrExplain(herald, workspaceId, column, row[column]!);
+}
+
+/** The workspace's identity secret in plain text (what `viewer { identitySecret }` shows). */
+export function identitySecretOf(herald: Herald, workspaceId: string): Promise<string> {
+  return secretOf(herald, workspaceId, 'identitySecret');
+}
+
+/** The key a workspace's tracking tokens are MAC'd with. */
+export function trackingSecretOf(herald: Herald, workspaceId: string): Promise<string> {
+  return secretOf(herald, workspaceId, 'trackingSecret');
+}
+
+/** The workspace's VAPID key pair, private key opened, as push requests are signed with it. */
+export async function vapidKeysOf(herald: Herald, workspace: Pick<Workspace, 'id' | 'vapidPublicKey' | 'vapidPrivateKey'>) {
+  const privateKey = isSealed(workspace.vapidPrivateKey)
+    ? openOrExplain(herald, workspace.id, 'vapidPrivateKey', workspace.vapidPrivateKey)
+    : await secretOf(herald, workspace.id, 'vapidPrivateKey');
+  return { publicKey: workspace.vapidPublicKey, privateKey };
+}
+
+/** Replaces the identity secret: tokens computed with the old one stop verifying at once. */
+export async function rotateIdentitySecret(herald: Herald, workspaceId: string): Promise<Workspace> {
+  const { count } = await herald.prisma.workspace.updateMany({
+    where: { id: workspaceId },
+    data: { identitySecret: herald.secrets.seal(newIdentitySecret()) },
+  });
+  if (!count) throw new NotFoundError(ErrorCode.workspaceNotFound, 'Workspace not found');
+  herald.events.publish('workspace:changed', workspaceId, { reason: 'identity_secret_rotated' });
+  return herald.prisma.workspace.findUniqueOrThrow({ where: { id: workspaceId } });
+}
