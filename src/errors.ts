@@ -19,6 +19,7 @@ export const ErrorCode = {
   campaignNotFound: 'campaign/not_found',
   campaignIllegalTransition: 'campaign/illegal_transition',
   messageNotFound: 'message/not_found',
+  identityVerificationRequired: 'identity/verification_required',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -32,13 +33,16 @@ export interface FieldError {
 }
 
 export class ValidationError extends HeraldError {
-  readonly code = ErrorCode.validation;
-  constructor(readonly fieldErrors: FieldError[]) {
+  constructor(
+    readonly fieldErrors: FieldError[],
+    /** A more precise code than validation/invalid_input, when a client should act on it. */
+    readonly code: ErrorCode = ErrorCode.validation,
+  ) {
     super(fieldErrors.map((error) => `${error.path.join('.')}: ${error.message}`).join('; ') || 'Invalid input');
   }
 
-  static field(path: string[], message: string): ValidationError {
-    return new ValidationError([{ path, message }]);
+  static field(path: string[], message: string, code?: ErrorCode): ValidationError {
+    return new ValidationError([{ path, message }], code);
   }
 }
 

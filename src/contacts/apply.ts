@@ -25,8 +25,15 @@ interface Existing {
  * else email, else anonymousId (earlier rows of the same batch count too). Given fields replace
  * the stored ones, attributes are merged key by key and tags added. A row whose keys belong to two
  * different contacts fails alone; the others are applied. Run it inside a transaction.
+ * With `fillOnly`, the stored contact's values win instead and only its gaps are filled.
  */
-export async function applyContacts(tx: Tx, workspaceId: string, rows: readonly (ValidContact | null)[]): Promise<AppliedContacts> {
+export async function applyContacts(
+  tx: Tx,
+  workspaceId: string,
+  rows: readonly (ValidContact | null)[],
+  /** Only fill what the stored contact lacks (a web page writing): stored values and attributes win. */
+  { fillOnly = false }: { fillOnly?: boolean } = {},
+): Promise<AppliedContacts> {
   const present = rows.filter((row): row is ValidContact => row !== null);
   const existing = await tx.$queryRaw<Existing[]>`
     SELECT id, "externalId", email, "anonymousId" FROM "Contact"
@@ -78,17 +85,19 @@ export async function applyContacts(tx: Tx, workspaceId: string, rows: readonly 
         locale text, timezone text, attributes jsonb, tags jsonb)`;
   }
   if (updates.length) {
+    // The side that wins: the given row (r), or with fillOnly the stored contact (c).
+    const [first, second] = fillOnly ? [Prisma.raw('c'), Prisma.raw('r')] : [Prisma.raw('r'), Prisma.raw('c')];
     await tx.$executeRaw`
       UPDATE "Contact" c SET
-        "externalId" = COALESCE(r."externalId", c."externalId"),
-        "anonymousId" = COALESCE(r."anonymousId", c."anonymousId"),
-        email = COALESCE(r.email, c.email),
-        phone = COALESCE(r.phone, c.phone),
-        "firstName" = COALESCE(r."firstName", c."firstName"),
-        "lastName" = COALESCE(r."lastName", c."lastName"),
-        locale = COALESCE(r.locale, c.locale),
-        timezone = COALESCE(r.timezone, c.timezone),
-        attributes = c.attributes || r.attributes,
+        "externalId" = COALESCE(${first}."externalId", ${second}."externalId"),
+        "anonymousId" = COALESCE(${first}."anonymousId", ${second}."anonymousId"),
+        email = COALESCE(${first}.email, ${second}.email),
+        phone = COALESCE(${first}.phone, ${second}.phone),
+        "firstName" = COALESCE(${first}."firstName", ${second}."firstName"),
+        "lastName" = COALESCE(${first}."lastName", ${second}."lastName"),
+        locale = COALESCE(${first}.locale, ${second}.locale),
+        timezone = COALESCE(${first}.timezone, ${second}.timezone),
+        attributes = ${second}.attributes || ${first}.attributes,
         tags = ARRAY(SELECT DISTINCT t FROM unnest(c.tags || ARRAY(SELECT jsonb_array_elements_text(r.tags))) AS t),
         identified = COALESCE(r."externalId", c."externalId", r.email, c.email) IS NOT NULL,
         "updatedAt" = now()

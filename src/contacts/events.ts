@@ -6,6 +6,7 @@ import type { Herald } from '../herald-context.ts';
 import { publishDeliveryEvents } from '../delivery/events.ts';
 import { recordConversions } from '../tracking/conversions.ts';
 import { announceTriggers, applyTriggers, type StoredEvent } from '../delivery/triggers.ts';
+import { verifyIdentities, type Writer } from './identity.ts';
 import { resolveContacts } from './resolve.ts';
 import { type EventInput, eventInput, MAX_BATCH } from './validation.ts';
 
@@ -19,9 +20,15 @@ export async function trackEvents(
   herald: Herald,
   workspaceId: string,
   inputs: readonly unknown[],
-  /** Where field errors point: a batch's `input.events.<index>`, or a single event's `input`. */
-  single = false,
-): Promise<{ count: number; duplicates: number; ids: (string | null)[] }> {
+  {
+    single = false,
+    writer = 'backend',
+  }: {
+    /** Where field errors point: a batch's `input.events.<index>`, or a single event's `input`. */
+    single?: boolean;
+    writer?: Writer;
+  } = {},
+): Promise<{ count: number; duplicates: number; ids: (string | null)[]; keys: (string | null)[] }> {
   const at = (index: number, ...rest: string[]) => (single ? ['input', ...rest] : ['input', 'events', String(index), ...rest]);
   if (inputs.length > MAX_BATCH) throw ValidationError.field(['input', 'events'], `at most ${MAX_BATCH} events per call`);
   const parsed = z.array(eventInput(new Date())).safeParse(inputs);
@@ -31,6 +38,7 @@ export async function trackEvents(
     );
   }
   const events = parsed.data;
+  await verifyIdentities(herald, workspaceId, writer, events, (index) => at(index));
 
   const stored = await herald.prisma.$transaction(async (tx) => {
     const contactIds = await resolveContacts(tx, workspaceId, events);
@@ -44,7 +52,7 @@ export async function trackEvents(
       name: event.name,
       properties: event.properties ?? {},
       occurredAt: (event.occurredAt ?? now).toISOString(),
-      idempotencyKey: event.idempotencyKey ?? null,
+      idempotencyKey: event.idempotencyKey == null ? null : scopedKey(writer, contactIds[index]!, event.idempotencyKey),
     }));
     const inserted = await tx.$queryRaw<{ id: string }[]>`
       INSERT INTO "Event" (id, "workspaceId", "contactId", name, properties, "occurredAt", "idempotencyKey")
@@ -67,22 +75,29 @@ export async function trackEvents(
       WHERE c.id = e."contactId"`;
     const conversions = await recordConversions(tx, workspaceId, [...insertedIds]);
     const triggers = await applyTriggers(tx, workspaceId, rows.filter((row) => insertedIds.has(row.id)) as StoredEvent[]);
-    return { ids: rows.map((row) => (insertedIds.has(row.id) ? row.id : null)), conversions, triggers };
+    return { ids: rows.map((row) => (insertedIds.has(row.id) ? row.id : null)), keys: rows.map((row) => row.idempotencyKey), conversions, triggers };
   }, { timeout: 60_000 });
 
   const count = stored.ids.filter(Boolean).length;
   if (count) herald.events.publish('workspace:changed', workspaceId, { reason: 'events_tracked' });
   publishDeliveryEvents(herald, workspaceId, stored.conversions);
   await announceTriggers(herald, workspaceId, stored.triggers);
-  return { count, duplicates: events.length - count, ids: stored.ids };
+  return { count, duplicates: events.length - count, ids: stored.ids, keys: stored.keys };
+}
+
+/**
+ * A page's idempotency keys live in its contact's own namespace: a page can neither read the
+ * backend's event by guessing its key nor pre-empt the backend's key. The backend's keys are as given.
+ */
+function scopedKey(writer: Writer, contactId: string, key: string): string {
+  return writer === 'page' ? `page:${contactId}:${key}` : key;
 }
 
 /** One event; for an idempotency key seen before, the event first stored with it. */
-export async function trackEvent(herald: Herald, workspaceId: string, input: EventInput | unknown): Promise<Event> {
-  const { ids } = await trackEvents(herald, workspaceId, [input], true);
+export async function trackEvent(herald: Herald, workspaceId: string, input: EventInput | unknown, writer: Writer = 'backend'): Promise<Event> {
+  const { ids, keys } = await trackEvents(herald, workspaceId, [input], { single: true, writer });
   const id = ids[0];
   if (id) return herald.prisma.event.findUniqueOrThrow({ where: { id } });
   // Not stored only because its idempotency key was seen before: answer the first event.
-  const idempotencyKey = (input as { idempotencyKey: string }).idempotencyKey;
-  return herald.prisma.event.findUniqueOrThrow({ where: { workspaceId_idempotencyKey: { workspaceId, idempotencyKey } } });
+  return herald.prisma.event.findUniqueOrThrow({ where: { workspaceId_idempotencyKey: { workspaceId, idempotencyKey: keys[0]! } } });
 }

@@ -4,24 +4,29 @@ import type { Contact } from '../generated/prisma/client.ts';
 import type { Prisma } from '../db/prisma.ts';
 import type { Herald } from '../herald-context.ts';
 import { applyContacts } from './apply.ts';
-import { jsonObject, MAX_ATTRIBUTES_BYTES } from './validation.ts';
+import { verifyIdentities, type Writer } from './identity.ts';
+import { identityTokenInput, jsonObject, MAX_ATTRIBUTES_BYTES } from './validation.ts';
 
 const identifyInput = z.object({
   anonymousId: z.string().trim().min(1, 'must not be empty').max(255),
   externalId: z.string().trim().min(1, 'must not be empty').max(255),
   attributes: jsonObject(MAX_ATTRIBUTES_BYTES).optional(),
+  identityToken: identityTokenInput.optional(),
 });
 
 /**
  * The visitor logged in: the anonymous contact of `anonymousId` becomes (or merges into) the
  * identified contact of `externalId`. Its events, subscriptions and messages move over, tags are united and
  * attributes merged with the identified contact's values winning; the anonymous contact is gone.
- * Calling it again changes nothing more.
+ * Calling it again changes nothing more. A page must prove the externalId (identity verification)
+ * and only fills gaps: what the contact already has wins over the page's attributes.
  */
-export async function identifyContact(herald: Herald, workspaceId: string, input: unknown): Promise<Contact> {
+export async function identifyContact(herald: Herald, workspaceId: string, input: unknown, writer: Writer = 'backend'): Promise<Contact> {
   const parsed = identifyInput.safeParse(input);
   if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
-  const { anonymousId, externalId, attributes } = parsed.data;
+  const { anonymousId, externalId, attributes, identityToken } = parsed.data;
+  await verifyIdentities(herald, workspaceId, writer, [{ externalId, identityToken }], () => ['input']);
+  const fillOnly = writer === 'page';
 
   const contactId = await herald.prisma.$transaction(async (tx) => {
     // Lock both rows (if they exist) so two identify calls for one visitor run one after the other.
@@ -32,7 +37,7 @@ export async function identifyContact(herald: Herald, workspaceId: string, input
 
     // An anonymous visitor, or one already known as this person: identify it in place.
     if (anonymous && (!known || known.id === anonymous.id) && (!anonymous.externalId || anonymous.externalId === externalId)) {
-      const { ids } = await applyContacts(tx, workspaceId, [{ externalId, anonymousId, attributes }]);
+      const { ids } = await applyContacts(tx, workspaceId, [{ externalId, anonymousId, attributes }], { fillOnly });
       return ids.get(0)!;
     }
     if (anonymous && !anonymous.externalId && known) {
@@ -46,8 +51,10 @@ export async function identifyContact(herald: Herald, workspaceId: string, input
         data: {
           // The browser's current anonymous id now leads to the person, so the SDK keeps finding them.
           anonymousId: anonymous.anonymousId,
-          // Identified values win over what the anonymous visitor had.
-          attributes: { ...(anonymous.attributes as object), ...(known.attributes as object), ...attributes } as Prisma.InputJsonObject,
+          // Identified values win over what the anonymous visitor had; a page's only fill gaps.
+          attributes: (fillOnly
+            ? { ...(anonymous.attributes as object), ...attributes, ...(known.attributes as object) }
+            : { ...(anonymous.attributes as object), ...(known.attributes as object), ...attributes }) as Prisma.InputJsonObject,
           tags: [...new Set([...known.tags, ...anonymous.tags])],
           locale: known.locale ?? anonymous.locale,
           timezone: known.timezone ?? anonymous.timezone,
@@ -58,7 +65,7 @@ export async function identifyContact(herald: Herald, workspaceId: string, input
       return known.id;
     }
     // No anonymous visitor to merge (or it is already someone else): make sure the person exists.
-    const { ids } = await applyContacts(tx, workspaceId, [{ externalId, attributes, ...(anonymous ? {} : { anonymousId }) }]);
+    const { ids } = await applyContacts(tx, workspaceId, [{ externalId, attributes, ...(anonymous ? {} : { anonymousId }) }], { fillOnly });
     return ids.get(0)!;
   });
   herald.events.publish('workspace:changed', workspaceId, { reason: 'contacts_changed' });

@@ -22,6 +22,7 @@ export const EventInput = builder.inputType('EventInput', {
     contactId: t.id(),
     externalId: t.string(),
     anonymousId: t.string(),
+    identityToken: t.string({ description: "With a publishable key, required to name a customer: hex HMAC-SHA256 of the externalId under the workspace's identity secret." }),
     name: t.string({ required: true, description: 'Letters, digits, _ . - (at most 100).' }),
     properties: t.field({ type: 'JSON', description: 'A JSON object of at most 8 KB.' }),
     occurredAt: t.field({ type: 'DateTime', description: 'Defaults to now; at most 24 hours ahead.' }),

@@ -1,9 +1,10 @@
 import { ErrorCode, ValidationError } from '../errors.ts';
 import { builder } from '../graphql/builder.ts';
-import { workspaceIdOf } from '../graphql/context.ts';
+import { type Context, workspaceIdOf } from '../graphql/context.ts';
 import { localId, requireLocalId } from '../graphql/ids.ts';
 import { trackEvent, trackEvents } from './events.ts';
 import { identifyContact } from './identify.ts';
+import type { Writer } from './identity.ts';
 import { ContactInput, EventInput, PushSubscriptionJSONInput } from './inputs.ts';
 import { registerPushSubscription, revokePushSubscription } from './push-subscriptions.ts';
 import { ContactRef, EventRef, PushSubscriptionRef } from './schema.ts';
@@ -12,6 +13,10 @@ import { FieldErrorRef } from '../graphql/errors.ts';
 
 /** A web page (publishable key) may call these too. */
 const pageOrServer = { skipTypeScopes: true, authScopes: { secretKey: true, publishableKey: true } } as const;
+
+/** A publishable key writes as a page: it proves whom it names and only fills gaps. */
+const writerOf = (context: Context): Writer => (context.principal.kind === 'publishable' ? 'page' : 'backend');
+const identityToken = { description: "With a publishable key, required to name a customer: hex HMAC-SHA256 of the externalId under the workspace's identity secret." };
 
 /** Inputs name contacts by global id; services want the database id. */
 function withLocalContactId<T extends { contactId?: string | number | null }>(input: T, path: string[]) {
@@ -71,9 +76,10 @@ builder.mutationFields((t) => ({
       anonymousId: t.input.string({ required: true }),
       externalId: t.input.string({ required: true }),
       attributes: t.input.field({ type: 'JSON' }),
+      identityToken: t.input.string(identityToken),
     },
     errors: {},
-    resolve: (_root, { input }, context) => identifyContact(context.herald, workspaceIdOf(context), withoutNulls(input)),
+    resolve: (_root, { input }, context) => identifyContact(context.herald, workspaceIdOf(context), withoutNulls(input), writerOf(context)),
   }),
   deleteContact: t.fieldWithInput({
     type: DeletedId,
@@ -106,6 +112,7 @@ builder.mutationFields((t) => ({
       contactId: t.input.id(),
       externalId: t.input.string(),
       anonymousId: t.input.string(),
+      identityToken: t.input.string(identityToken),
       subscription: t.input.field({ type: PushSubscriptionJSONInput, required: true }),
       userAgent: t.input.string(),
       timezone: t.input.field({ type: 'TimeZone' }),
@@ -113,7 +120,7 @@ builder.mutationFields((t) => ({
     },
     errors: {},
     resolve: (_root, { input }, context) =>
-      registerPushSubscription(context.herald, workspaceIdOf(context), withoutNulls(withLocalContactId(input, ['input']))),
+      registerPushSubscription(context.herald, workspaceIdOf(context), withoutNulls(withLocalContactId(input, ['input'])), writerOf(context)),
   }),
   revokePushSubscription: t.fieldWithInput({
     ...pageOrServer,
@@ -128,7 +135,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: EventInput, required: true }) },
     errors: {},
     resolve: (_root, { input }, context) =>
-      trackEvent(context.herald, workspaceIdOf(context), withoutNulls(withLocalContactId(input, ['input']))),
+      trackEvent(context.herald, workspaceIdOf(context), withoutNulls(withLocalContactId(input, ['input'])), writerOf(context)),
   }),
   trackEvents: t.fieldWithInput({
     type: TrackedEvents,

@@ -1,6 +1,7 @@
 import { ErrorCode, fromZodIssues, NotFoundError, ValidationError } from '../errors.ts';
 import type { PushSubscription } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
+import { verifyIdentities, type Writer } from './identity.ts';
 import { resolveContacts } from './resolve.ts';
 import { pushSubscriptionInput } from './validation.ts';
 
@@ -8,12 +9,14 @@ export type { PushSubscription };
 
 /**
  * Stores a browser's push subscription for a contact and records consent: `consentedAt` is set
- * once and the workspace's consent tag added. An endpoint seen before moves to this contact.
+ * once and the workspace's consent tag added. An endpoint seen before moves to this contact. A
+ * page naming a customer proves it with an identity token.
  */
-export async function registerPushSubscription(herald: Herald, workspaceId: string, input: unknown): Promise<PushSubscription> {
+export async function registerPushSubscription(herald: Herald, workspaceId: string, input: unknown, writer: Writer = 'backend'): Promise<PushSubscription> {
   const parsed = pushSubscriptionInput.safeParse(input);
   if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
   const { subscription, userAgent, timezone, locale } = parsed.data;
+  await verifyIdentities(herald, workspaceId, writer, [parsed.data], () => ['input']);
 
   const saved = await herald.prisma.$transaction(async (tx) => {
     const [contactId] = await resolveContacts(tx, workspaceId, [parsed.data]);

@@ -4,9 +4,6 @@ import { inQuery } from '../graphql/errors.ts';
 import { localId } from '../graphql/ids.ts';
 import { findContact } from './service.ts';
 
-/** Readable with a secret key only: a publishable key lives in web pages anyone can read. */
-const secretOnly = { authScopes: { secretKey: true } } as const;
-
 export const ContactRef = builder.prismaNode('Contact', {
   id: { field: 'id' },
   nullable: true,
@@ -15,20 +12,19 @@ export const ContactRef = builder.prismaNode('Contact', {
     externalId: t.exposeString('externalId', { nullable: true }),
     anonymousId: t.exposeString('anonymousId', { nullable: true }),
     identified: t.exposeBoolean('identified'),
-    email: t.exposeString('email', { nullable: true, ...secretOnly }),
-    phone: t.exposeString('phone', { nullable: true, ...secretOnly }),
-    firstName: t.exposeString('firstName', { nullable: true, ...secretOnly }),
-    lastName: t.exposeString('lastName', { nullable: true, ...secretOnly }),
+    email: t.exposeString('email', { nullable: true}),
+    phone: t.exposeString('phone', { nullable: true}),
+    firstName: t.exposeString('firstName', { nullable: true}),
+    lastName: t.exposeString('lastName', { nullable: true}),
     locale: t.exposeString('locale', { nullable: true }),
     timezone: t.expose('timezone', { type: 'TimeZone', nullable: true }),
-    attributes: t.expose('attributes', { type: 'JSON', ...secretOnly }),
-    tags: t.exposeStringList('tags', secretOnly),
+    attributes: t.expose('attributes', { type: 'JSON'}),
+    tags: t.exposeStringList('tags'),
     consentedAt: t.expose('consentedAt', { type: 'DateTime', nullable: true }),
     lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    pushSubscriptions: t.relation('pushSubscriptions', { ...secretOnly, query: { orderBy: { createdAt: 'asc' } } }),
+    pushSubscriptions: t.relation('pushSubscriptions', { query: { orderBy: { createdAt: 'asc' } } }),
     events: t.relatedConnection('events', {
-      ...secretOnly,
       description: 'Newest first.',
       cursor: 'contactId_occurredAt_id',
       totalCount: true,
@@ -52,7 +48,7 @@ export const PushSubscriptionRef = builder.prismaNode('PushSubscription', {
     expirationTime: t.expose('expirationTime', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
-    contact: t.relation('contact', secretOnly),
+    contact: t.relation('contact'),
   }),
 });
 

@@ -54,11 +54,15 @@ export const contactInput = z
 export type ContactInput = z.input<typeof contactInput>;
 export type ValidContact = z.output<typeof contactInput>;
 
-/** Who an event or subscription belongs to: one of three ways to name a contact. */
+/** A page's proof of whom it names (see contacts/identity.ts); a wrong one is refused there, with its own code. */
+export const identityTokenInput = z.string().max(256, 'must be at most 256 characters');
+
+/** Who an event or subscription belongs to: one of three ways to name a contact (and a page's proof). */
 export const contactRef = z.object({
   contactId: z.string().uuid().optional(),
   externalId: identifier.optional(),
   anonymousId: identifier.optional(),
+  identityToken: identityTokenInput.optional(),
 });
 export type ContactRef = z.output<typeof contactRef>;
 const hasContactRef = (ref: ContactRef) => Boolean(ref.contactId || ref.externalId || ref.anonymousId);

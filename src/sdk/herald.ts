@@ -4,7 +4,7 @@
  *
  *   Herald.init({ publishableKey: 'pk_…', apiUrl: 'https://herald.example', serviceWorkerPath: '/herald-sw.js' });
  *   await Herald.subscribe();                  // asks for permission, subscribes, registers with Herald
- *   await Herald.identify('customer-42', { plan: 'gold' });
+ *   await Herald.identify('customer-42', { plan: 'gold' }, { identityToken }); // token from your server
  *   await Herald.track('added_to_cart', { sku: 'A1', value: 30 });
  *
  * Consent: the browser is asked only when `subscribe()` is called (from a button, or by the
@@ -39,6 +39,7 @@ interface ConsentState {
 const KEYS = {
   anonymousId: 'herald:anonymousId',
   externalId: 'herald:externalId',
+  identityToken: 'herald:identityToken',
   endpoint: 'herald:endpoint',
   consent: 'herald:consent',
   visit: 'herald:visit',
@@ -63,9 +64,11 @@ export function anonymousId(): string {
   return store(KEYS.anonymousId) ?? store(KEYS.anonymousId, crypto.randomUUID())!;
 }
 
-function contactRef(): { anonymousId: string } | { externalId: string } {
+/** Who this browser is: the identified customer (with the proof their site's server gave), else the anonymous visitor. */
+function contactRef(): { anonymousId: string } | { externalId: string; identityToken?: string } {
   const externalId = store(KEYS.externalId);
-  return externalId ? { externalId } : { anonymousId: anonymousId() };
+  const identityToken = store(KEYS.identityToken) ?? undefined;
+  return externalId ? { externalId, identityToken } : { anonymousId: anonymousId() };
 }
 
 async function graphql<T>(query: string, variables: Record<string, unknown>): Promise<T> {
@@ -252,14 +255,20 @@ export async function unsubscribe(): Promise<void> {
   }
 }
 
-/** The visitor logged in: their anonymous history joins the customer `externalId`. */
-export async function identify(externalId: string, attributes?: Record<string, unknown>): Promise<void> {
+/**
+ * The visitor logged in: their anonymous history joins the customer `externalId`. `identityToken`
+ * is the hex HMAC-SHA256 of `externalId` under the workspace's identity secret, computed by your
+ * server (never in the page); Herald refuses to name a customer without it unless the workspace
+ * turned identity verification off. Attributes from the page only fill what Herald lacks.
+ */
+export async function identify(externalId: string, attributes?: Record<string, unknown>, proof: { identityToken?: string } = {}): Promise<void> {
   const { identifyContact } = await graphql<{ identifyContact: { __typename: string; message?: string } }>(
     'mutation($input: MutationIdentifyContactInput!) { identifyContact(input: $input) { __typename ... on Error { message } } }',
-    { input: { anonymousId: anonymousId(), externalId, attributes } },
+    { input: { anonymousId: anonymousId(), externalId, attributes, identityToken: proof.identityToken } },
   );
   unwrap(identifyContact);
   store(KEYS.externalId, externalId);
+  if (proof.identityToken) store(KEYS.identityToken, proof.identityToken);
 }
 
 /** Records what the visitor did (it may trigger campaigns, or count as a conversion). */

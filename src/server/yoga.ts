@@ -4,6 +4,7 @@ import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { rejectUnstorableText } from './text-input.ts';
 import type { Context } from '../graphql/context.ts';
+import { usePublicSurface } from '../graphql/public-surface.ts';
 import { schema } from '../graphql/schema.ts';
 import type { Herald } from '../herald-context.ts';
 import { principalFor } from './auth.ts';
@@ -39,6 +40,7 @@ export function createGraphQL(herald: Herald, publicRateLimit: PublicRateLimit):
       }),
       graphqlMetrics(),
       rejectUnstorableText(),
+      usePublicSurface(),
     ],
     context: async ({ request, connectionParams, req }): Promise<Context> => {
       // WebSocket clients authenticate in connection_init; HTTP and SSE with the header.

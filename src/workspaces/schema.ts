@@ -4,6 +4,7 @@ import { builder } from '../graphql/builder.ts';
 import { workspaceIdOf } from '../graphql/context.ts';
 import { requireLocalId } from '../graphql/ids.ts';
 import { createApiKey, revokeApiKey } from './api-keys.ts';
+import { identitySecretOf, rotateIdentitySecret } from './secrets.ts';
 import { createWorkspace, frequencyCapsOf, getWorkspace, listWorkspaces, updateWorkspaceSettings } from './service.ts';
 import { CapPeriods, type FrequencyCap } from './settings.ts';
 import type { ApiKey, Workspace } from '../generated/prisma/client.ts';
@@ -31,6 +32,9 @@ const WorkspaceSettings = builder.objectRef<Workspace>('WorkspaceSettings').impl
     }),
     frequencyCaps: t.field({ type: [FrequencyCapRef], resolve: frequencyCapsOf }),
     consentTag: t.exposeString('consentTag', { description: 'Tag given to a contact when they consent to push.' }),
+    requireIdentityVerification: t.exposeBoolean('requireIdentityVerification', {
+      description: 'Whether a publishable key must send an identityToken to name a customer (default true).',
+    }),
   }),
 });
 
@@ -47,6 +51,12 @@ export const WorkspaceRef = builder.prismaNode('Workspace', {
     apiKeys: t.relation('apiKeys', {
       authScopes: { secretKey: true },
       query: { orderBy: { createdAt: 'asc' } },
+    }),
+    identitySecret: t.string({
+      nullable: true,
+      description: "Signs identity tokens: your server computes hex HMAC-SHA256(externalId) with it. Keep it on your server.",
+      authScopes: { secretKey: true },
+      resolve: (workspace, _args, context) => identitySecretOf(context.herald, workspace.id),
     }),
   }),
 });
@@ -149,6 +159,9 @@ builder.mutationFields((t) => ({
       quietHours: t.input.field({ type: QuietHoursInput, description: 'null removes quiet hours.' }),
       frequencyCaps: t.input.field({ type: [FrequencyCapInput] }),
       consentTag: t.input.string(),
+      requireIdentityVerification: t.input.boolean({
+        description: 'Turn off only if you accept that any web page may act as any customer it can name.',
+      }),
     },
     errors: {},
     resolve: (_root, { input }, context) =>
@@ -157,6 +170,17 @@ builder.mutationFields((t) => ({
         quietHours: input.quietHours,
         frequencyCaps: input.frequencyCaps ?? undefined,
         consentTag: input.consentTag ?? undefined,
+        requireIdentityVerification: input.requireIdentityVerification ?? undefined,
       }),
+  }),
+  rotateIdentitySecret: t.fieldWithInput({
+    type: WorkspaceRef,
+    description: 'Replaces the identity secret at once: tokens made with the old one stop verifying.',
+    input: { reason: t.input.string({ description: 'Why, for the log.' }) },
+    errors: {},
+    resolve: (_root, { input }, context) => {
+      context.herald.log.info({ workspaceId: workspaceIdOf(context), reason: input.reason?.slice(0, 200) }, 'identity secret rotated');
+      return rotateIdentitySecret(context.herald, workspaceIdOf(context));
+    },
   }),
 }));

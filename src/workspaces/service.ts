@@ -51,13 +51,14 @@ export function listWorkspaces(herald: Herald): Promise<Workspace[]> {
 export async function updateWorkspaceSettings(herald: Herald, workspaceId: string, input: SettingsInput): Promise<Workspace> {
   const parsed = settingsInput.safeParse(input);
   if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
-  const { timezone, quietHours, frequencyCaps, consentTag } = parsed.data;
+  const { timezone, quietHours, frequencyCaps, consentTag, requireIdentityVerification } = parsed.data;
   const workspace = await herald.prisma.workspace.update({
     where: { id: workspaceId },
     data: {
       timezone,
       consentTag,
       frequencyCaps,
+      requireIdentityVerification,
       ...(quietHours === undefined
         ? {}
         : { quietHoursStart: quietHours?.start ?? null, quietHoursEnd: quietHours?.end ?? null }),

@@ -51,6 +51,7 @@ export const settingsInput = z.object({
     .trim()
     .regex(/^[\w:.-]{1,64}$/, 'must be 1-64 letters, digits or _ : . -')
     .optional(),
+  requireIdentityVerification: z.boolean().optional(),
 });
 
 export type SettingsInput = z.input<typeof settingsInput>;

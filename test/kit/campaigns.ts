@@ -47,11 +47,19 @@ const Register = graphql(`
   }
 `);
 
-/** A visitor's browser subscribed at the test push service and registered with Herald. */
-export async function subscribeBrowser(publishable: Client, push: TestPushService, contact: { externalId?: string; anonymousId?: string; timezone?: string }) {
+/**
+ * A visitor's browser subscribed at the test push service and registered with Herald. A page
+ * (see flow.ts) naming a customer sends the identity token its site's server gave it.
+ */
+export async function subscribeBrowser(
+  client: Client & { identityTokenFor?: (externalId: string) => string },
+  push: TestPushService,
+  contact: { externalId?: string; anonymousId?: string; timezone?: string },
+) {
   const browser = push.subscribe();
   const { externalId, anonymousId, timezone } = contact;
-  const result = dataOf(await publishable(Register, { input: { externalId, anonymousId, timezone, subscription: browser.json } })).registerPushSubscription;
+  const identityToken = externalId ? client.identityTokenFor?.(externalId) : undefined;
+  const result = dataOf(await client(Register, { input: { externalId, anonymousId, identityToken, timezone, subscription: browser.json } })).registerPushSubscription;
   if (result.__typename !== 'MutationRegisterPushSubscriptionSuccess') throw new Error(`register failed: ${JSON.stringify(result)}`);
   return { browser, subscriptionId: result.data.id };
 }

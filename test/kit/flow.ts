@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { graphql } from '../generated/index.ts';
 import { dataOf, httpClient } from './client.ts';
 import type { TestHerald } from './herald.ts';
@@ -14,16 +15,28 @@ const CreateWorkspace = graphql(`
   }
 `);
 
-/** Creates a workspace with the admin token; returns its keys and clients for each. */
+const IdentitySecret = graphql(`
+  query KitIdentitySecret { viewer { identitySecret } }
+`);
+
+/**
+ * Creates a workspace with the admin token; returns its keys and clients for each. The
+ * publishable client is a web page: `publishable.identityTokenFor(externalId)` is the token the
+ * site's server would hand that page for its logged-in customer.
+ */
 export async function createWorkspace(kit: Pick<TestHerald, 'graphqlUrl' | 'adminToken'>, name = 'Test shop') {
   const result = dataOf(await httpClient(kit.graphqlUrl, kit.adminToken)(CreateWorkspace, { name })).createWorkspace;
   if (result.__typename !== 'MutationCreateWorkspaceSuccess') throw new Error(`createWorkspace failed: ${JSON.stringify(result)}`);
   const { workspace, secretKey, publishableKey } = result.data;
+  const secret = httpClient(kit.graphqlUrl, secretKey);
+  const identitySecret = dataOf(await secret(IdentitySecret)).viewer.identitySecret!;
+  const identityTokenFor = (externalId: string) => createHmac('sha256', identitySecret).update(externalId).digest('hex');
   return {
     workspace,
     secretKey,
     publishableKey,
-    secret: httpClient(kit.graphqlUrl, secretKey),
-    publishable: httpClient(kit.graphqlUrl, publishableKey),
+    identitySecret,
+    secret,
+    publishable: Object.assign(httpClient(kit.graphqlUrl, publishableKey), { identityTokenFor }),
   };
 }

@@ -1,0 +1,90 @@
+import type { Plugin } from 'graphql-yoga';
+import {
+  type DocumentNode,
+  type GraphQLSchema,
+  GraphQLError,
+  isInterfaceType,
+  isObjectType,
+  type ValidationRule,
+  validate,
+} from 'graphql';
+import type { Context } from './context.ts';
+
+/**
+ * Everything a publishable key may read, as `Type: [fields]`. A publishable key lives in every
+ * visitor's browser, so it is refused every field not named here, whatever type it reaches and
+ * whatever fields are added later: new types and fields are private until listed. What is listed
+ * is what a visitor made or received themselves (their own contact's ids, their own event, the
+ * status of a message they got), never a relation that leads to other people.
+ */
+export const PUBLISHABLE_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  Query: ['publicConfig'],
+  Mutation: ['registerPushSubscription', 'revokePushSubscription', 'identifyContact', 'trackEvent', 'recordMessageEvent'],
+  PublicConfig: ['workspaceId', 'vapidPublicKey'],
+  MutationRegisterPushSubscriptionSuccess: ['data'],
+  MutationRevokePushSubscriptionSuccess: ['data'],
+  MutationIdentifyContactSuccess: ['data'],
+  MutationTrackEventSuccess: ['data'],
+  MutationRecordMessageEventSuccess: ['data'],
+  Contact: ['id', 'externalId', 'anonymousId', 'identified'],
+  PushSubscription: ['id', 'endpoint', 'status', 'createdAt', 'revokedAt'],
+  Event: ['id', 'name', 'properties', 'occurredAt'],
+  Message: ['id', 'status', 'displayedAt', 'clickedAt', 'closedAt'],
+  Error: ['code', 'message'],
+  ValidationError: ['code', 'message', 'fieldErrors'],
+  FieldError: ['path', 'message'],
+  NotFoundError: ['code', 'message'],
+  ConflictError: ['code', 'message'],
+};
+
+const allowed = new Set(Object.entries(PUBLISHABLE_FIELDS).flatMap(([type, fields]) => fields.map((field) => `${type}.${field}`)));
+
+/** Throws unless every listed field exists: a renamed field must not silently vanish from the list. */
+export function checkPublicSurface(schema: GraphQLSchema): void {
+  for (const coordinate of allowed) {
+    const [typeName, fieldName] = coordinate.split('.') as [string, string];
+    const type = schema.getType(typeName);
+    const exists = (isObjectType(type) || isInterfaceType(type)) && fieldName in type.getFields();
+    if (!exists) throw new Error(`PUBLISHABLE_FIELDS names ${coordinate}, which the schema does not have`);
+  }
+}
+
+/** The validation rule: one FORBIDDEN error per selected field outside PUBLISHABLE_FIELDS (fragments included). */
+const publishableFieldsOnly: ValidationRule = (context) => ({
+  Field(node) {
+    const parent = context.getParentType();
+    const name = node.name.value;
+    if (!parent || name === '__typename' || allowed.has(`${parent.name}.${name}`)) return;
+    context.reportError(
+      new GraphQLError(`A publishable key may not read ${parent.name}.${name}`, {
+        nodes: [node],
+        extensions: { code: 'FORBIDDEN', http: { status: 200 } },
+      }),
+    );
+  },
+});
+
+/** The fields of `document` a publishable key may not read, as errors; none when all are allowed. */
+export function publicSurfaceErrors(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
+  return validate(schema, document, [publishableFieldsOnly]);
+}
+
+/**
+ * Checks every operation of a publishable key against PUBLISHABLE_FIELDS before it runs, so a
+ * refused field refuses the whole operation and nothing executes. Other principals pass through.
+ */
+export function usePublicSurface(): Plugin<Context> {
+  const refuse = (args: { schema: GraphQLSchema; document: DocumentNode; contextValue: Context }) =>
+    args.contextValue.principal.kind === 'publishable' ? publicSurfaceErrors(args.schema, args.document) : [];
+  return {
+    onSchemaChange: ({ schema }) => checkPublicSurface(schema),
+    onExecute: ({ args, setResultAndStopExecution }) => {
+      const errors = refuse(args as never);
+      if (errors.length) setResultAndStopExecution({ errors });
+    },
+    onSubscribe: ({ args, setResultAndStopExecution }) => {
+      const errors = refuse(args as never);
+      if (errors.length) setResultAndStopExecution({ errors });
+    },
+  };
+}
