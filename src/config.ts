@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { allowedHostsProblem } from './net/allowed-hosts.ts';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -25,6 +26,14 @@ const schema = z.object({
   HERALD_MAX_BODY_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
   /** Extra CA certificates (PEM file) trusted for push services: a private or test push service. */
   HERALD_PUSH_CA: z.string().min(1).optional(),
+  /** Push services Herald may send to: comma-separated host names, `*.` wildcards, IPs or networks, each with an optional `:port`. Unset: the browsers' own. */
+  HERALD_PUSH_ALLOWED_HOSTS: z
+    .string()
+    .superRefine((value, context) => {
+      const problem = allowedHostsProblem(value);
+      if (problem) context.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
   HERALD_PUSH_CONCURRENCY: z.coerce.number().int().min(2).max(1000).default(256),
   HERALD_PUSH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   HERALD_PUSH_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),

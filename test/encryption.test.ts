@@ -20,6 +20,7 @@ describe.each([0, 1, 2])('with HERALD_ENCRYPT_THREADS=%i', (threads) => {
   it('encrypts batches the push service decrypts, each for its browser, in order', async () => {
     const client = new PushClient({
       HERALD_PUSH_CA: service.caFile,
+      HERALD_PUSH_ALLOWED_HOSTS: '127.0.0.1',
       HERALD_PUSH_CONCURRENCY: 16,
       HERALD_PUSH_TIMEOUT_MS: 5_000,
       HERALD_VAPID_SUBJECT: 'mailto:test@example.com',

@@ -1,9 +1,10 @@
 import { ErrorCode, fromZodIssues, NotFoundError, ValidationError } from '../errors.ts';
 import type { PushSubscription } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
+import { endpointPolicy } from '../net/allowed-hosts.ts';
 import { verifyIdentities, type Writer } from './identity.ts';
 import { resolveContacts } from './resolve.ts';
-import { pushSubscriptionInput } from './validation.ts';
+import { allowedPushSubscriptionInput } from './validation.ts';
 
 export type { PushSubscription };
 
@@ -13,7 +14,7 @@ export type { PushSubscription };
  * page naming a customer proves it with an identity token.
  */
 export async function registerPushSubscription(herald: Herald, workspaceId: string, input: unknown, writer: Writer = 'backend'): Promise<PushSubscription> {
-  const parsed = pushSubscriptionInput.safeParse(input);
+  const parsed = allowedPushSubscriptionInput(endpointPolicy(herald.config)).safeParse(input);
   if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
   const { subscription, userAgent, timezone, locale } = parsed.data;
   await verifyIdentities(herald, workspaceId, writer, [parsed.data], () => ['input']);

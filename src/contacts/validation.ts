@@ -1,5 +1,6 @@
 import { ECDH } from 'node:crypto';
 import { z } from 'zod';
+import type { EndpointPolicy } from '../net/allowed-hosts.ts';
 import { isTimeZone } from '../workspaces/settings.ts';
 
 export const MAX_ATTRIBUTES_BYTES = 16 * 1024;
@@ -91,6 +92,14 @@ export const pushSubscriptionInput = contactRef
   })
   .refine(hasContactRef, contactRefMessage);
 export type PushSubscriptionInput = z.output<typeof pushSubscriptionInput>;
+
+/** pushSubscriptionInput whose endpoint is also one of the deployment's push services (HERALD_PUSH_ALLOWED_HOSTS). */
+export function allowedPushSubscriptionInput(endpoints: EndpointPolicy) {
+  return pushSubscriptionInput.superRefine(({ subscription }, context) => {
+    const refusal = endpoints.endpointRefusal(subscription.endpoint);
+    if (refusal) context.addIssue({ code: 'custom', path: ['subscription', 'endpoint'], message: `must be the endpoint of an allowed push service: ${refusal}` });
+  });
+}
 
 function isP256Point(value: string): boolean {
   const bytes = base64urlBytes(value);

@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import webpush from 'web-push';
 import type { Config } from '../config.ts';
+import { type EndpointPolicy, endpointPolicy } from '../net/allowed-hosts.ts';
+import { checkedLookup, isAddressRefused } from '../net/lookup.ts';
 import { type EncryptJob, Encryptor } from './encryption.ts';
 
 /** What a push service said, sorted by what Herald does next (Dittofeed-style discriminated union). */
@@ -10,7 +13,7 @@ export type PushOutcome =
   | { kind: 'sent' }
   /** 404/410: the browser unsubscribed; the subscription is never tried again. */
   | { kind: 'gone'; error: string }
-  /** 400/401/403/413 and other 4xx: retrying cannot help. */
+  /** 400/401/403/413 and other 4xx, or an endpoint or address the policy refuses: retrying cannot help. */
   | { kind: 'rejected'; error: string; tooLarge: boolean }
   /** 429, 5xx, resets, timeouts: try again later (after `retryAfterMs` when the service said). */
   | { kind: 'retry'; error: string; retryAfterMs?: number };
@@ -50,11 +53,19 @@ export class PushClient {
   /** One TLS context for every connection: building one per socket (or hashing a CA list into every request's agent key) cost a third of the CPU. */
   private readonly secureContext: tls.SecureContext | undefined;
   private readonly encryptor: Encryptor;
+  /** HERALD_PUSH_ALLOWED_HOSTS: checked on every endpoint (rows stored before a change too) and on every address connected to. */
+  private readonly endpoints: EndpointPolicy;
+  private readonly lookup: ReturnType<typeof checkedLookup>;
 
   constructor(
-    private readonly config: Pick<Config, 'HERALD_PUSH_CA' | 'HERALD_PUSH_CONCURRENCY' | 'HERALD_PUSH_TIMEOUT_MS' | 'HERALD_VAPID_SUBJECT' | 'HERALD_ENCRYPT_THREADS'>,
+    private readonly config: Pick<
+      Config,
+      'HERALD_PUSH_CA' | 'HERALD_PUSH_CONCURRENCY' | 'HERALD_PUSH_TIMEOUT_MS' | 'HERALD_VAPID_SUBJECT' | 'HERALD_ENCRYPT_THREADS' | 'HERALD_PUSH_ALLOWED_HOSTS'
+    >,
   ) {
     this.encryptor = new Encryptor(config.HERALD_ENCRYPT_THREADS);
+    this.endpoints = endpointPolicy(config);
+    this.lookup = checkedLookup(this.endpoints);
     // Node's own roots stay trusted next to the extra CA, so public push services keep working.
     this.secureContext = config.HERALD_PUSH_CA
       ? tls.createSecureContext({ ca: [...tls.rootCertificates, readFileSync(config.HERALD_PUSH_CA, 'utf8')] })
@@ -86,6 +97,8 @@ export class PushClient {
    * before `send` has sent the push service nothing, so the message can safely go again.
    */
   async open(request: Omit<PushRequest, 'body'>): Promise<OpenPush> {
+    const refusal = this.endpoints.endpointRefusal(request.endpoint);
+    if (refusal) return refused(`endpoint refused: ${refusal}`);
     const url = new URL(request.endpoint);
     const headers: Record<string, string | number> = {
       'content-type': 'application/octet-stream',
@@ -103,13 +116,13 @@ export class PushClient {
         settled = true;
       };
       req.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.length < 16 && chunks.push(chunk));
+        // The body is read to keep the connection but never kept: an endpoint's answer is not Herald's to show.
+        res.resume();
         res.on('error', (error) => done({ kind: 'retry', error: `response: ${error.message}` }));
-        res.on('end', () => done(classify(res.statusCode ?? 0, res.headers['retry-after'], Buffer.concat(chunks).toString('utf8', 0, 200))));
+        res.on('end', () => done(classify(res.statusCode ?? 0, res.headers['retry-after'])));
       });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.config.HERALD_PUSH_TIMEOUT_MS} ms`)));
-      req.on('error', (error) => done({ kind: 'retry', error: error.message }));
+      req.on('error', (error) => done(isAddressRefused(error) ? { kind: 'rejected', error: error.message, tooLarge: false } : { kind: 'retry', error: error.message }));
     });
     // Ready once the request has its connection, TLS handshake done (or the request failed).
     await new Promise<void>((resolve) => {
@@ -151,16 +164,32 @@ export class PushClient {
   private agentFor(origin: string): https.Agent {
     let agent = this.agents.get(origin);
     if (!agent) {
-      agent = new https.Agent({ keepAlive: true, maxSockets: this.config.HERALD_PUSH_CONCURRENCY, secureContext: this.secureContext });
+      agent = new https.Agent({ keepAlive: true, maxSockets: this.config.HERALD_PUSH_CONCURRENCY, secureContext: this.secureContext, lookup: this.lookup });
       this.agents.set(origin, agent);
     }
     return agent;
   }
 }
 
-function classify(status: number, retryAfter: string | undefined, body: string): PushOutcome {
+/** A push that never leaves: the endpoint is not one Herald may send to. */
+function refused(error: string): OpenPush {
+  return { send: async () => ({ kind: 'rejected', error, tooLarge: false }), abort: () => {} };
+}
+
+/** What the well-known answers of push services mean (RFC 8030, RFC 8292); others get HTTP's own phrase. */
+const MEANINGS: Record<number, string> = {
+  400: 'malformed request',
+  401: 'VAPID token refused',
+  403: 'VAPID key does not match the subscription',
+  404: 'subscription not found',
+  410: 'subscription gone',
+  413: 'payload too large',
+  429: 'too many requests',
+};
+
+function classify(status: number, retryAfter: string | undefined): PushOutcome {
   if (status >= 200 && status < 300) return { kind: 'sent' };
-  const error = `push service answered ${status}${body ? `: ${body.trim()}` : ''}`;
+  const error = `push service answered ${status} (${MEANINGS[status] ?? STATUS_CODES[status]?.toLowerCase() ?? 'unknown status'})`;
   if (status === 404 || status === 410) return { kind: 'gone', error };
   if (status === 429) return { kind: 'retry', error, retryAfterMs: retryAfterMs(retryAfter) };
   if (status >= 500 || status === 408) return { kind: 'retry', error, retryAfterMs: retryAfterMs(retryAfter) };

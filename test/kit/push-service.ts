@@ -26,7 +26,7 @@ export interface ReceivedPush {
 }
 export type PushBehaviour =
   | { status: 201; delayMs?: number } // default: accept (the answer may come delayMs later: a slow service)
-  | { status: 404 | 410 | 413 | 400 | 401 | 403 | 500 | 502 | 503 }
+  | { status: 404 | 410 | 413 | 400 | 401 | 403 | 500 | 502 | 503; body?: string } // body: what the answer says (default `behaviour: <status>`)
   | { status: 429; retryAfterSeconds: number }
   | { hang: true; forMs?: number } // never answers: until close, or resets the connection after forMs
   | { reset: true }; // destroys the socket without answering
@@ -152,7 +152,7 @@ export async function startPushService(options: { vapidPublicKey?: string } = {}
       req.socket.destroy();
     } else if (behaviour.status !== 201) {
       const retryAfter = 'retryAfterSeconds' in behaviour ? { 'retry-after': String(behaviour.retryAfterSeconds) } : undefined;
-      reject(behaviour.status, `behaviour: ${behaviour.status}`, retryAfter);
+      reject(behaviour.status, ('body' in behaviour && behaviour.body) || `behaviour: ${behaviour.status}`, retryAfter);
     } else {
       accepted.push({ ...push, receivedAt: Date.now() });
       const answer = () => res.writeHead(201, { location: `/message/${accepted.length}`, 'content-length': '0' }).end();
