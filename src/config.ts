@@ -1,3 +1,4 @@
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { allowedHostsProblem } from './net/allowed-hosts.ts';
 
@@ -23,7 +24,24 @@ const schema = z.object({
   LOG_LEVEL: z.enum(logLevels).default('info'),
   AGENDA_MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL').optional(),
   HERALD_PUBLIC_RATE_LIMIT: z.coerce.number().int().positive().default(600),
+  /** Largest request body from a secret key (or the admin token). */
   HERALD_MAX_BODY_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
+  /** Largest request body from a publishable key or an unauthenticated caller, and largest WebSocket message. */
+  HERALD_MAX_PUBLIC_BODY_BYTES: z.coerce.number().int().positive().default(64 * 1024),
+  /** Proxies whose X-Forwarded-For is believed: a hop count, or comma-separated IPs/CIDRs (or loopback, linklocal, uniquelocal). Unset: none. */
+  HERALD_TRUST_PROXY: z.string().refine(validTrustProxy, 'must be a hop count or comma-separated IP addresses or CIDRs').optional(),
+  /**
+   * Live streams allowed per client address and per key, counted in each process: WebSockets (over
+   * the cap one is closed with 4429) and subscriptions over WebSocket or SSE (TOO_MANY_SUBSCRIPTIONS).
+   */
+  HERALD_MAX_SOCKETS_PER_ADDRESS: z.coerce.number().int().positive().default(50),
+  HERALD_MAX_SOCKETS_PER_KEY: z.coerce.number().int().positive().default(100),
+  HERALD_MAX_SUBSCRIPTIONS_PER_ADDRESS: z.coerce.number().int().positive().default(200),
+  HERALD_MAX_SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().positive().default(500),
+  /** Lets callers that are not on loopback read /metrics with `Authorization: Bearer <token>`. */
+  HERALD_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Serves the demo shop at /demo (also served when NODE_ENV=development). */
+  HERALD_DEMO: z.stringbool().default(false),
   /** Extra CA certificates (PEM file) trusted for push services: a private or test push service. */
   HERALD_PUSH_CA: z.string().min(1).optional(),
   /** Push services Herald may send to: comma-separated host names, `*.` wildcards, IPs or networks, each with an optional `:port`. Unset: the browsers' own. */
@@ -49,6 +67,16 @@ const schema = z.object({
 });
 
 export type Config = z.infer<typeof schema>;
+
+function validTrustProxy(value: string): boolean {
+  if (/^\d+$/.test(value.trim())) return true;
+  try {
+    proxyaddr.compile(value.split(',').map((entry) => entry.trim()));
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export class ConfigError extends Error {}
 

@@ -16,6 +16,8 @@ export type EventMap = {
   'delivery:due': [campaignId: string];
   /** Ledger rows of a workspace moved (see delivery/events.ts). */
   'delivery:events': [workspaceId: string, events: import('./delivery/events.ts').DeliveryEvent[]];
+  /** An API key was revoked: every process ends the live streams (sockets, SSE) opened with it. */
+  'apiKey:revoked': [apiKeyId: string];
 };
 
 export type Events = ReturnType<typeof createPubSub<EventMap>> & { close(): Promise<void> };

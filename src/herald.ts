@@ -17,6 +17,7 @@ import { PushClient } from './delivery/push-client.ts';
 import type { Logger } from './logger.ts';
 import { createHttpServer } from './server/http.ts';
 import { databaseQueries } from './server/metrics.ts';
+import { createLiveStreams } from './server/live-streams.ts';
 import { createPublicRateLimit } from './server/rate-limit.ts';
 import { attachWebSocket } from './server/ws.ts';
 import { secretsFor } from './secrets.ts';
@@ -103,14 +104,16 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     let stopping = false;
     const publicRateLimit = createPublicRateLimit(config.HERALD_PUBLIC_RATE_LIMIT, config.REDIS_URL);
     cleanup.push(publicRateLimit.close);
-    const yoga = createGraphQL(herald, publicRateLimit);
+    const streams = createLiveStreams(herald);
+    cleanup.push(streams.close);
+    const yoga = createGraphQL(herald, publicRateLimit, streams);
     const server = createHttpServer({
       herald,
       yoga: config.HERALD_ROLE === 'worker' ? undefined : yoga,
       ready: async () => !stopping && (await prisma.$queryRaw`SELECT 1`.then(() => true)),
       publicRateLimit,
     });
-    const ws = config.HERALD_ROLE === 'worker' ? undefined : attachWebSocket(server, yoga);
+    const ws = config.HERALD_ROLE === 'worker' ? undefined : attachWebSocket(server, yoga, herald, streams);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.PORT, config.HOST, resolve);

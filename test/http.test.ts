@@ -8,7 +8,8 @@ let kit: TestHerald;
 let shop: Awaited<ReturnType<typeof createWorkspace>>;
 
 beforeAll(async () => {
-  kit = await startTestHerald();
+  // The demo shop is off by default (test/security/defaults.test.ts); these tests look at it too.
+  kit = await startTestHerald({ HERALD_DEMO: '1' });
   shop = await createWorkspace(kit);
 });
 afterAll(() => kit?.stop());

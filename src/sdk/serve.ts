@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { build } from 'esbuild';
+import type { Config } from '../config.ts';
 import { fromRoot } from '../paths.ts';
 
 /** The browser files Herald serves, compiled from TypeScript once, on first request. */
@@ -39,7 +40,16 @@ const DEMO_FILES: Record<string, { file: string; type: string }> = {
 };
 
 export function isBrowserFile(path: string): boolean {
-  return path in SDK_FILES || path in DEMO_FILES || path === '/demo';
+  return path in SDK_FILES || isDemoFile(path);
+}
+
+export function isDemoFile(path: string): boolean {
+  return path in DEMO_FILES || path === '/demo';
+}
+
+/** The demo shop is for trying Herald out, not for a production server: off unless asked for. */
+export function demoEnabled(config: Pick<Config, 'NODE_ENV' | 'HERALD_DEMO'>): boolean {
+  return config.NODE_ENV === 'development' || config.HERALD_DEMO;
 }
 
 /** Serves /sdk/* (any origin may load them) and /demo. */

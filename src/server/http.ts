@@ -2,9 +2,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Context } from '../graphql/context.ts';
 import type { Herald } from '../herald-context.ts';
-import { isBrowserFile, serveBrowserFile } from '../sdk/serve.ts';
+import { demoEnabled, isBrowserFile, isDemoFile, serveBrowserFile } from '../sdk/serve.ts';
 import { handleTrack } from '../tracking/http.ts';
-import { httpDuration, httpRequests, registry } from './metrics.ts';
+import { principalFor, rememberPrincipal } from './auth.ts';
+import { clientAddress } from './client-address.ts';
+import { httpDuration, httpRequests, mayReadMetrics, registry } from './metrics.ts';
 import type { PublicRateLimit } from './rate-limit.ts';
 
 export interface HttpOptions {
@@ -17,11 +19,20 @@ export interface HttpOptions {
   publicRateLimit: PublicRateLimit;
 }
 
-class BodyTooLarge extends Error {}
+class BodyTooLarge extends Error {
+  constructor(readonly limit: number) {
+    super(`Request body is larger than ${limit} bytes`);
+  }
+}
 
-/** Routes: /graphql (Yoga), /track (service worker beacons), /sdk/* and /demo, /healthz, /readyz, /metrics. Request bodies are capped. */
+/**
+ * Routes: /graphql (Yoga), /track (service worker beacons), /sdk/* and /demo, /healthz, /readyz,
+ * /metrics. Request bodies are capped: HERALD_MAX_BODY_BYTES for a secret key or the admin token,
+ * HERALD_MAX_PUBLIC_BODY_BYTES for anyone else, decided before the body is read.
+ */
 export function createHttpServer({ herald, yoga, ready, publicRateLimit }: HttpOptions): Server {
-  const maxBody = herald.config.HERALD_MAX_BODY_BYTES;
+  const { config } = herald;
+  const serveDemo = demoEnabled(config);
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<string> {
     const path = (req.url ?? '/').split('?')[0];
@@ -35,25 +46,33 @@ export function createHttpServer({ herald, yoga, ready, publicRateLimit }: HttpO
         return 'readyz';
       }
       case '/metrics':
+        if (!mayReadMetrics({ address: clientAddress(config, req), authorization: req.headers.authorization, token: config.HERALD_METRICS_TOKEN })) {
+          sendJson(res, 403, { error: 'metrics are served to this machine, or with Authorization: Bearer $HERALD_METRICS_TOKEN' });
+          return 'metrics';
+        }
         res.writeHead(200, { 'content-type': registry.contentType });
         res.end(await registry.metrics());
         return 'metrics';
       case '/graphql': {
         if (!yoga) break;
         if (req.method === 'POST') {
-          // Read the body ourselves so an oversized one is refused before any parsing;
+          // Find the caller first (one indexed lookup) so only a real secret key may send a large
+          // body; then read the body ourselves so an oversized one is refused before any parsing.
           // Yoga's node adapter uses a body that is already there.
-          (req as IncomingMessage & { body?: Buffer }).body = await readBody(req, maxBody);
+          const principal = await principalFor(herald, req.headers.authorization);
+          rememberPrincipal(req, principal);
+          const trusted = principal.kind === 'secret' || principal.kind === 'admin';
+          (req as IncomingMessage & { body?: Buffer }).body = await readBody(req, trusted ? config.HERALD_MAX_BODY_BYTES : config.HERALD_MAX_PUBLIC_BODY_BYTES);
         }
         await yoga.requestListener(req, res);
         return 'graphql';
       }
       case '/track':
         if (!yoga) break;
-        await handleTrack(herald, publicRateLimit, req, res);
+        await handleTrack(herald, publicRateLimit, req, res, clientAddress(config, req));
         return 'track';
     }
-    if (yoga && isBrowserFile(path!)) {
+    if (yoga && isBrowserFile(path!) && (serveDemo || !isDemoFile(path!))) {
       await serveBrowserFile(path!, req, res);
       return path!.startsWith('/sdk/') ? 'sdk' : 'demo';
     }
@@ -71,7 +90,7 @@ export function createHttpServer({ herald, yoga, ready, publicRateLimit }: HttpO
       .catch((error: unknown) => {
         if (error instanceof BodyTooLarge) {
           res.setHeader('connection', 'close');
-          sendJson(res, 413, { errors: [{ message: `Request body is larger than ${maxBody} bytes` }] });
+          sendJson(res, 413, { errors: [{ message: error.message }] });
           req.resume();
         } else {
           herald.log.error({ err: error }, 'request failed');
@@ -90,7 +109,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    if (Number(req.headers['content-length'] ?? 0) > limit) return reject(new BodyTooLarge());
+    if (Number(req.headers['content-length'] ?? 0) > limit) return reject(new BodyTooLarge(limit));
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
@@ -99,7 +118,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       // Stop keeping the body but keep reading it, so the 413 reaches the client intact.
       req.off('data', onData);
       req.resume();
-      reject(new BodyTooLarge());
+      reject(new BodyTooLarge(limit));
     };
     req.on('data', onData);
     req.once('end', () => resolve(Buffer.concat(chunks)));

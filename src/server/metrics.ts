@@ -1,9 +1,21 @@
 import type { Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { sameSecret } from '../workspaces/api-keys.ts';
+import { isLoopback } from './client-address.ts';
 
 /** Prometheus metrics served at /metrics; one registry per process. */
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'herald_' });
+
+/**
+ * Who may read /metrics: a caller on this machine (a scraper beside Herald), or, when
+ * HERALD_METRICS_TOKEN is set, anyone who sends it as a bearer token.
+ */
+export function mayReadMetrics({ address, authorization, token }: { address: string; authorization: string | undefined; token: string | undefined }): boolean {
+  if (isLoopback(address)) return true;
+  const presented = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+  return Boolean(token && presented && sameSecret(presented, token));
+}
 
 export const httpRequests = new Counter({
   name: 'herald_http_requests_total',

@@ -2,23 +2,51 @@ import type { Server } from 'node:http';
 import type { ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { Context } from '../graphql/context.ts';
+import type { Herald } from '../herald-context.ts';
+import { authorizationOf, principalFor } from './auth.ts';
+import { clientAddress } from './client-address.ts';
+import type { LiveStreams } from './live-streams.ts';
 
 type EnvelopedArgs = ExecutionArgs & {
   rootValue: { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
 };
 
+/** Close codes: graphql-ws's own 4403 Forbidden and 4429 Too many requests. */
+const FORBIDDEN = 4403;
+const TOO_MANY = 4429;
+
 /**
  * graphql-ws (`graphql-transport-ws`) on the same path as HTTP, running through Yoga's envelop so
- * WebSocket operations get the same context, auth, limits and masking as HTTP ones.
+ * WebSocket operations get the same context, auth, limits and masking as HTTP ones. A socket must
+ * name a valid credential in connection_init (else 4403), is counted against its address and key
+ * (over the cap: 4429), and is closed with 4403 when its key is revoked.
  */
-export function attachWebSocket(server: Server, yoga: YogaServerInstance<any, Context>) {
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: 1024 * 1024 });
+export function attachWebSocket(server: Server, yoga: YogaServerInstance<any, Context>, herald: Herald, streams: LiveStreams) {
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: herald.config.HERALD_MAX_PUBLIC_BODY_BYTES });
+  // Registered before graphql-ws's own listener: a socket is counted before it may say anything.
+  wss.on('connection', (socket, request) => {
+    const lease = streams.openSocket(clientAddress(herald.config, request));
+    if (!lease) return socket.close(TOO_MANY, 'Too many open sockets from this address');
+    socket.once('close', () => lease.release());
+  });
   const disposable = useServer(
     {
       execute: (args) => (args as EnvelopedArgs).rootValue.execute(args) as never,
       subscribe: (args) => (args as EnvelopedArgs).rootValue.subscribe(args) as never,
+      onConnect: async (ctx) => {
+        const { socket } = ctx.extra;
+        const principal = await principalFor(herald, authorizationOf(ctx.connectionParams));
+        if (principal.kind === 'none' || socket.readyState !== WebSocket.OPEN) return false; // graphql-ws closes with 4403
+        const lease = streams.authenticateSocket(principal, () => socket.close(FORBIDDEN, 'API key revoked'));
+        if (!lease) {
+          socket.close(TOO_MANY, 'Too many open sockets for this key');
+          return false;
+        }
+        socket.once('close', () => lease.release());
+        return true;
+      },
       onSubscribe: async (ctx, _id, params) => {
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,

@@ -1,26 +1,29 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import type { IncomingMessage } from 'node:http';
-import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { rejectUnstorableText } from './text-input.ts';
 import type { Context } from '../graphql/context.ts';
 import { usePublicSurface } from '../graphql/public-surface.ts';
 import { schema } from '../graphql/schema.ts';
 import type { Herald } from '../herald-context.ts';
-import { principalFor } from './auth.ts';
+import { authorizationOf, principalFor, rememberedPrincipal } from './auth.ts';
+import { openCors } from './cors.ts';
+import { introspectionForSecretKeys } from './introspection.ts';
+import type { LiveStreams } from './live-streams.ts';
 import { graphqlMetrics } from './metrics.ts';
-import type { PublicRateLimit } from './rate-limit.ts';
+import { limitPublicOperations, type PublicRateLimit } from './rate-limit.ts';
 
 type ServerContext = { connectionParams?: Record<string, unknown>; req?: IncomingMessage };
 
 /** The GraphQL endpoint: one schema for HTTP, SSE and (through ws.ts) WebSocket. */
-export function createGraphQL(herald: Herald, publicRateLimit: PublicRateLimit): YogaServerInstance<ServerContext, Context> {
+export function createGraphQL(herald: Herald, publicRateLimit: PublicRateLimit, streams: LiveStreams): YogaServerInstance<ServerContext, Context> {
   const development = herald.config.NODE_ENV === 'development';
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: development ? { title: 'Herald' } : false,
     landingPage: false,
+    cors: false, // openCors() below
     // Unexpected errors reach the client as "Unexpected error."; the log keeps the cause.
     maskedErrors: true,
     logging: {
@@ -40,24 +43,17 @@ export function createGraphQL(herald: Herald, publicRateLimit: PublicRateLimit):
       }),
       graphqlMetrics(),
       rejectUnstorableText(),
+      openCors(),
+      introspectionForSecretKeys(),
+      limitPublicOperations(herald.config, publicRateLimit),
+      streams.plugin(),
       usePublicSurface(),
     ],
     context: async ({ request, connectionParams, req }): Promise<Context> => {
-      // WebSocket clients authenticate in connection_init; HTTP and SSE with the header.
-      const fromConnection = connectionParams?.authorization ?? connectionParams?.Authorization;
-      const authorization = typeof fromConnection === 'string' ? fromConnection : request.headers.get('authorization');
-      const principal = await principalFor(herald, authorization);
-      if (principal.kind === 'publishable') {
-        const verdict = await publicRateLimit.consume(`${principal.apiKeyId}:${req?.socket.remoteAddress ?? 'unknown'}`);
-        if (!verdict.ok) {
-          throw new GraphQLError('Too many requests for this key from this address', {
-            extensions: {
-              code: 'RATE_LIMITED',
-              http: { status: 429, headers: { 'retry-after': String(verdict.retryAfterSeconds) } },
-            },
-          });
-        }
-      }
+      // WebSocket clients authenticate in connection_init; HTTP and SSE with the header (a POST's
+      // caller was already found by http.ts, to choose its body limit).
+      const principal =
+        rememberedPrincipal(req) ?? (await principalFor(herald, authorizationOf(connectionParams) ?? request.headers.get('authorization')));
       return { herald, principal };
     },
   });

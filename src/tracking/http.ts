@@ -15,12 +15,13 @@ const CORS = {
 /**
  * `POST /track { token, type }`: the service worker's beacon, from any origin (CORS). Accepts
  * JSON with any content type, as `navigator.sendBeacon` sends text/plain. Answers 204, or 400 for
- * a malformed beacon, 404 for a token that is not Herald's, 429 when one address sends too many.
+ * a malformed beacon, 404 for a token that is not Herald's, 429 when one address (the client's,
+ * as http.ts finds it) sends too many.
  */
-export async function handleTrack(herald: Herald, limit: PublicRateLimit, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleTrack(herald: Herald, limit: PublicRateLimit, req: IncomingMessage, res: ServerResponse, address: string): Promise<void> {
   if (req.method === 'OPTIONS') return void res.writeHead(204, CORS).end();
   if (req.method !== 'POST') return reply(res, 405, { error: 'use POST' });
-  const verdict = await limit.consume(`track:${req.socket.remoteAddress ?? 'unknown'}`);
+  const verdict = await limit.consume(`track:${address}`);
   if (!verdict.ok) return reply(res, 429, { error: 'too many beacons from this address' }, { 'retry-after': String(verdict.retryAfterSeconds) });
 
   const body = await readSmallBody(req);

@@ -35,12 +35,16 @@ export async function createApiKey(
   return { key, apiKey };
 }
 
-/** Revokes at once: keys are checked against the database on every request. Idempotent. */
+/**
+ * Revokes at once: keys are checked against the database on every request, and the event ends
+ * the streams already open with this key, on every process. Idempotent.
+ */
 export async function revokeApiKey(herald: Herald, workspaceId: string, id: string): Promise<ApiKey> {
   const found = await herald.prisma.apiKey.findFirst({ where: { id, workspaceId } });
   if (!found) throw new NotFoundError(ErrorCode.apiKeyNotFound, 'No API key with this id in this workspace');
   if (found.revokedAt) return found;
   const revoked = await herald.prisma.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
+  herald.events.publish('apiKey:revoked', id);
   herald.events.publish('workspace:changed', workspaceId, { reason: 'api_key_revoked' });
   return revoked;
 }

@@ -24,7 +24,7 @@ let kit: TestHerald;
 beforeAll(async () => {
   push = await startPushService();
   bus = await startNotificationBus();
-  kit = await startTestHerald({ HERALD_PUSH_CA: push.caFile });
+  kit = await startTestHerald({ HERALD_PUSH_CA: push.caFile, HERALD_DEMO: '1' }); // the visitor's page is the demo shop
   chromium = await launchChromium({ dbusAddress: bus.address });
 });
 afterAll(async () => {

@@ -21,7 +21,7 @@ let kit: TestHerald;
 beforeAll(async () => {
   push = await startAutopush();
   bus = await startNotificationBus();
-  kit = await startTestHerald({ HERALD_PUSH_CA: push.caFile });
+  kit = await startTestHerald({ HERALD_PUSH_CA: push.caFile, HERALD_DEMO: '1' }); // the visitor's page is the demo shop
   firefox = await launchFirefox({ pushServerUrl: push.wsUrl, dbusAddress: bus.address });
 });
 afterAll(async () => {

@@ -1,0 +1,33 @@
+import { type DocumentNode, GraphQLError, Kind, visit } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Context } from '../graphql/context.ts';
+
+/**
+ * Introspection (`__schema`, `__type`) answers only a secret key: the schema is a map of every
+ * field, for the backends that integrate with Herald, not for pages or strangers.
+ */
+export function introspectionForSecretKeys(): Plugin<Context> {
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const { principal } = args.contextValue;
+      if (principal.kind === 'secret' || !introspects(args.document)) return;
+      setResultAndStopExecution({
+        errors: [
+          new GraphQLError('Introspection (__schema, __type) needs a secret key', {
+            extensions: { code: principal.kind === 'none' ? 'UNAUTHENTICATED' : 'FORBIDDEN', http: { status: 200 } },
+          }),
+        ],
+      });
+    },
+  };
+}
+
+function introspects(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    [Kind.FIELD]: (node) => {
+      if (node.name.value === '__schema' || node.name.value === '__type') found = true;
+    },
+  });
+  return found;
+}
