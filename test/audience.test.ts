@@ -24,8 +24,8 @@ const Revoke = graphql(`
   }
 `);
 const Identify = graphql(`
-  mutation AudienceIdentify($anonymousId: String!, $externalId: String!, $attributes: JSON) {
-    identifyContact(input: { anonymousId: $anonymousId, externalId: $externalId, attributes: $attributes }) {
+  mutation AudienceIdentify($anonymousId: String!, $externalId: String!, $attributes: JSON, $identityToken: String) {
+    identifyContact(input: { anonymousId: $anonymousId, externalId: $externalId, attributes: $attributes, identityToken: $identityToken }) {
       __typename
       ... on MutationIdentifyContactSuccess { data { id externalId anonymousId identified } }
       ... on ValidationError { fieldErrors { path } }
@@ -142,7 +142,7 @@ describe('identifyContact', () => {
     await shop.secret(Upsert, { input: { externalId: 'merge-user', attributes: { plan: 'gold', city: 'Kraków' }, tags: ['customer'] } });
     await kit.herald.prisma.contact.update({ where: { workspaceId_anonymousId: { workspaceId: (await workspaceId()), anonymousId: 'merge-anon' } }, data: { attributes: { city: 'Warsaw', referrer: 'ads' } } });
 
-    const first = dataOf(await shop.publishable(Identify, { anonymousId: 'merge-anon', externalId: 'merge-user', attributes: { lastLogin: 'today' } })).identifyContact;
+    const first = dataOf(await shop.publishable(Identify, { anonymousId: 'merge-anon', externalId: 'merge-user', attributes: { lastLogin: 'today' }, identityToken: shop.publishable.identityTokenFor('merge-user') })).identifyContact;
     expect(first).toMatchObject({ data: { externalId: 'merge-user', identified: true, anonymousId: 'merge-anon' } });
     const person = dataOf(await shop.secret(Person, { externalId: 'merge-user' })).contact!;
     expect(person.attributes).toEqual({ plan: 'gold', city: 'Kraków', referrer: 'ads', lastLogin: 'today' });
@@ -153,7 +153,7 @@ describe('identifyContact', () => {
     expect(await kit.herald.prisma.contact.count({ where: { externalId: null, anonymousId: 'merge-anon' } })).toBe(0);
 
     const snapshot = await counts();
-    const second = dataOf(await shop.publishable(Identify, { anonymousId: 'merge-anon', externalId: 'merge-user', attributes: { lastLogin: 'today' } })).identifyContact;
+    const second = dataOf(await shop.publishable(Identify, { anonymousId: 'merge-anon', externalId: 'merge-user', attributes: { lastLogin: 'today' }, identityToken: shop.publishable.identityTokenFor('merge-user') })).identifyContact;
     expect(second).toMatchObject({ data: { id: person.id } });
     expect(await counts()).toEqual(snapshot);
     const again = dataOf(await shop.secret(Person, { externalId: 'merge-user' })).contact!;
@@ -163,7 +163,7 @@ describe('identifyContact', () => {
   it('identifies an anonymous visitor in place when the customer is new', async () => {
     await shop.publishable(Register, { input: { anonymousId: 'fresh-anon', subscription: browserSubscription() } });
     const anonymous = await kit.herald.prisma.contact.findFirstOrThrow({ where: { anonymousId: 'fresh-anon' } });
-    const result = dataOf(await shop.publishable(Identify, { anonymousId: 'fresh-anon', externalId: 'fresh-user' })).identifyContact;
+    const result = dataOf(await shop.publishable(Identify, { anonymousId: 'fresh-anon', externalId: 'fresh-user', identityToken: shop.publishable.identityTokenFor('fresh-user') })).identifyContact;
     expect(result).toMatchObject({ data: { identified: true, externalId: 'fresh-user' } });
     const identified = await kit.herald.prisma.contact.findFirstOrThrow({ where: { externalId: 'fresh-user' } });
     expect(identified.id).toBe(anonymous.id);

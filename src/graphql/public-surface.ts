@@ -49,18 +49,22 @@ export function checkPublicSurface(schema: GraphQLSchema): void {
   }
 }
 
-/** The validation rule: one FORBIDDEN error per selected field outside PUBLISHABLE_FIELDS (fragments included). */
+/**
+ * The validation rule: one FORBIDDEN error per refused field outside PUBLISHABLE_FIELDS (fragments
+ * included); what is selected inside a refused field is not reported again.
+ */
 const publishableFieldsOnly: ValidationRule = (context) => ({
   Field(node) {
     const parent = context.getParentType();
     const name = node.name.value;
-    if (!parent || name === '__typename' || allowed.has(`${parent.name}.${name}`)) return;
+    if (!parent || name === '__typename' || allowed.has(`${parent.name}.${name}`)) return undefined;
     context.reportError(
       new GraphQLError(`A publishable key may not read ${parent.name}.${name}`, {
         nodes: [node],
         extensions: { code: 'FORBIDDEN', http: { status: 200 } },
       }),
     );
+    return false;
   },
 });
 

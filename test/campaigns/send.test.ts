@@ -34,8 +34,8 @@ const TestPush = graphql(`
 `);
 
 const Identify = graphql(`
-  mutation SendIdentify($anonymousId: String!, $externalId: String!) {
-    identifyContact(input: { anonymousId: $anonymousId, externalId: $externalId }) { __typename }
+  mutation SendIdentify($anonymousId: String!, $externalId: String!, $identityToken: String) {
+    identifyContact(input: { anonymousId: $anonymousId, externalId: $externalId, identityToken: $identityToken }) { __typename }
   }
 `);
 const ContactMessages = graphql(`
@@ -192,7 +192,7 @@ describe('a broadcast sent now', () => {
     const id = await createCampaign(secret, { name: 'Welcome', kind: 'BROADCAST', content });
     await secret(SendNow, { id });
     await waitForStatus(secret, id);
-    expect(dataOf(await publishable(Identify, { anonymousId: 'visitor-1', externalId: 'known' })).identifyContact.__typename).toBe('MutationIdentifyContactSuccess');
+    expect(dataOf(await publishable(Identify, { anonymousId: 'visitor-1', externalId: 'known', identityToken: publishable.identityTokenFor('known') })).identifyContact.__typename).toBe('MutationIdentifyContactSuccess');
     const messages = dataOf(await secret(ContactMessages, { externalId: 'known' })).contact!.messages;
     expect(messages.edges.map(({ node }) => node).sort((a, b) => a.status.localeCompare(b.status))).toEqual([
       { status: 'SENT', campaign: { name: 'Welcome' } },

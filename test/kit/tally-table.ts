@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Tally } from './tally.ts';
 
-const COLUMNS = ['trials', 'faults', 'inputs', 'duplicates', 'losses', 'leaks'] as const;
+const COLUMNS = ['trials', 'faults', 'inputs', 'attacks', 'duplicates', 'losses', 'leaks'] as const;
 
 /** The run's figures as a Markdown table, one row per check and a totals row. */
 export function tallyTable(file: string): string | null {
@@ -14,7 +14,7 @@ export function tallyTable(file: string): string | null {
   const rows = new Map<string, Record<(typeof COLUMNS)[number], number>>();
   for (const line of text.split('\n').filter(Boolean)) {
     const entry = JSON.parse(line) as Tally;
-    const row = rows.get(entry.check) ?? { trials: 0, faults: 0, inputs: 0, duplicates: 0, losses: 0, leaks: 0 };
+    const row = rows.get(entry.check) ?? { trials: 0, faults: 0, inputs: 0, attacks: 0, duplicates: 0, losses: 0, leaks: 0 };
     for (const column of COLUMNS) row[column] += entry[column] ?? 0;
     rows.set(entry.check, row);
   }

@@ -17,6 +17,8 @@ export interface Tally {
   faults?: number;
   /** Generated inputs, hostile requests, ids and log lines probed, requests under load. */
   inputs?: number;
+  /** Attempts to get past a security boundary (test/security): each one failed, or the check fails. */
+  attacks?: number;
   /** Pushes a browser got twice, events stored twice. */
   duplicates?: number;
   /** Messages a recipient should have had and did not. */
