@@ -1,5 +1,6 @@
-import { Liquid, type Template } from 'liquidjs';
+import type { Template } from 'liquidjs';
 import { z } from 'zod';
+import { messageRenderer, parseTemplate, type RenderBudget, refusedFileTag } from './sandbox.ts';
 
 /**
  * What a push shows. Title, body and every URL are Liquid templates over `contact` (and `event`
@@ -16,14 +17,16 @@ export const ENCRYPTION_OVERHEAD_BYTES = 86 + 1 + 16;
 export const WORST_CASE_OUTPUT_BYTES = 64;
 export const MAX_TTL_SECONDS = 28 * 24 * 3600;
 
-export const liquid = new Liquid({
-  strictFilters: true,
-  ownPropertyOnly: true,
-  // A template is a few lines of text: stop one that loops or allocates its way into a DoS.
-  parseLimit: 10_000,
-  renderLimit: 50,
-  memoryLimit: 1_000_000,
-});
+/**
+ * What rendering one push may use. No field can be longer than the whole payload (a UTF-16 unit is
+ * at least one UTF-8 byte), so a field past it stops there; ~2 MB of strings and 50 ms per message
+ * are hundreds of times what a real notification needs.
+ */
+export const pushRenderBudget: RenderBudget = {
+  outputChars: MAX_ENCRYPTED_BYTES - ENCRYPTION_OVERHEAD_BYTES,
+  memoryChars: 1_000_000,
+  timeMs: 50,
+};
 
 const template = (max: number) =>
   z
@@ -31,9 +34,11 @@ const template = (max: number) =>
     .max(max, `must be at most ${max} characters`)
     .superRefine((source, context) => {
       try {
-        liquid.parse(source);
+        parseTemplate(source);
       } catch (error) {
-        context.addIssue({ code: 'custom', message: `is not a valid Liquid template: ${firstLine(error)}` });
+        const tag = refusedFileTag(error);
+        const message = tag ? `must not use {% ${tag} %}: templates cannot read files` : `is not a valid Liquid template: ${firstLine(error)}`;
+        context.addIssue({ code: 'custom', message });
       }
     });
 
@@ -82,21 +87,33 @@ export interface PushPayload {
   trackUrl: string;
 }
 
-/** A campaign's templates parsed once, rendered per recipient. */
+/** A campaign's templates parsed once, rendered per recipient within `budget`. */
 export class CompiledContent {
-  private readonly templates = new Map<string, Template[]>();
+  /** A template that no longer parses (e.g. saved before file tags were refused) fails each render. */
+  private readonly templates = new Map<string, Template[] | RenderError>();
 
-  constructor(readonly content: Content) {
-    for (const [key, source] of templateSources(content)) this.templates.set(key, liquid.parse(source));
+  constructor(
+    readonly content: Content,
+    private readonly budget: RenderBudget = pushRenderBudget,
+  ) {
+    for (const [key, source] of templateSources(content)) {
+      try {
+        this.templates.set(key, parseTemplate(source));
+      } catch (error) {
+        this.templates.set(key, new RenderError(key, firstLine(error)));
+      }
+    }
   }
 
   /** Renders every template for one recipient; throws a RenderError naming the field. */
   render(scope: Record<string, unknown>, ids: { tag: string; token: string; trackUrl: string }): PushPayload {
+    const renderField = messageRenderer(this.budget);
     const text = (key: string) => {
       const templates = this.templates.get(key);
       if (!templates) return undefined;
+      if (templates instanceof RenderError) throw templates;
       try {
-        return liquid.renderSync(templates, scope) as string;
+        return renderField(templates, scope);
       } catch (error) {
         throw new RenderError(key, firstLine(error));
       }

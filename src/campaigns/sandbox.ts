@@ -1,0 +1,147 @@
+import { Context, type Emitter, type FilterImplOptions, type FS, Liquid, LiquidError, type Template, toValue, toValueSync } from 'liquidjs';
+
+/**
+ * The template sandbox. A tenant's Liquid reaches no file (every lookup fails, and the tags that
+ * load files are refused when a template is parsed) and renders within a budget checked while it
+ * renders: output per field, memory and time per message.
+ */
+
+/** What one message's render may use; each channel passes its own (push: content.ts). */
+export interface RenderBudget {
+  /** Characters one field may render to: the render stops as soon as it passes them. */
+  outputChars: number;
+  /**
+   * Characters the whole message may allocate: every output and capture, every filter's result
+   * (and, as liquidjs counts, its input), every range; a bound on the work, counted as it happens.
+   */
+  memoryChars: number;
+  /** Milliseconds the whole message may take to render. */
+  timeMs: number;
+}
+
+/** Tags that load another template from a file. */
+export const FILE_TAGS = ['include', 'render', 'layout'] as const;
+
+export class FileTagRefused extends Error {
+  constructor(readonly tag: string) {
+    super(`{% ${tag} %} is not allowed: templates cannot read files`);
+  }
+}
+
+/** Every lookup fails, so no tag or filter added later can read a file either. */
+const noFiles: FS = {
+  exists: async () => false,
+  existsSync: () => false,
+  readFile: async () => {
+    throw new Error('templates cannot read files');
+  },
+  readFileSync: () => {
+    throw new Error('templates cannot read files');
+  },
+  resolve: (_dir, file) => file,
+  contains: async () => false,
+  containsSync: () => false,
+};
+
+const liquid = new Liquid({
+  strictFilters: true,
+  ownPropertyOnly: true,
+  fs: noFiles,
+  root: [],
+  partials: [],
+  layouts: [],
+  relativeReference: false,
+  // A template is a few lines of text.
+  parseLimit: 10_000,
+});
+
+for (const tag of FILE_TAGS) {
+  liquid.registerTag(tag, {
+    parse() {
+      throw new FileTagRefused(tag);
+    },
+    render() {},
+  });
+}
+
+/**
+ * Collects output and charges every write to the render's memory. liquidjs' own memoryLimit
+ * counts what filters take but not what `{{ … }}` writes, so a string doubled by `{% capture %}`
+ * in a loop grew unchecked (issue 15); here each write counts.
+ */
+class BudgetedOutput implements Emitter {
+  buffer = '';
+
+  constructor(
+    private readonly context: Context,
+    private readonly maxChars = Infinity,
+  ) {}
+
+  write(html: unknown): void {
+    const text = stringify(html);
+    this.context.memoryLimit.use(text.length);
+    if (this.buffer.length + text.length > this.maxChars) throw new Error(`output longer than ${this.maxChars} characters`);
+    this.buffer += text;
+  }
+}
+
+// liquidjs gives a tag that renders into a string of its own (capture) a fresh, unchecked emitter:
+// every emitter of this instance is a budgeted one instead.
+const { renderer } = liquid;
+const renderTemplates = renderer.renderTemplates.bind(renderer);
+renderer.renderTemplates = (templates, context, emitter) => renderTemplates(templates, context, emitter ?? new BudgetedOutput(context));
+
+type FilterHandler = Exclude<FilterImplOptions, { handler: unknown }>;
+
+// liquidjs charges most filters for their input, some for nothing (url_encode grows a string 3x
+// unseen): every filter's result counts too, so repeating any filter in a loop meets the budget.
+for (const [name, filter] of Object.entries(liquid.filters)) {
+  const { handler, raw } = typeof filter === 'function' ? { handler: filter, raw: false } : filter;
+  const charged = function (this: ThisParameterType<FilterHandler>, value: unknown, ...args: unknown[]) {
+    return chargeResult(this.context, handler.call(this, value, ...args));
+  };
+  liquid.registerFilter(name, { handler: charged, raw });
+}
+
+function* chargeResult(context: Context, result: unknown): Generator<unknown, unknown, unknown> {
+  // Yielding lets liquidjs resolve a filter that is itself a generator (where, find, …).
+  const value = yield result;
+  if (typeof value === 'string' || Array.isArray(value)) context.memoryLimit.use(value.length);
+  return value;
+}
+
+/** Parses a template; throws a ParseError (wrapping FileTagRefused for a file tag). */
+export function parseTemplate(source: string): Template[] {
+  return liquid.parse(source);
+}
+
+/** The file tag a parse error refused, if that is why it failed. */
+export function refusedFileTag(error: unknown): string | undefined {
+  const cause = LiquidError.is(error) ? error.originalError : error;
+  return cause instanceof FileTagRefused ? cause.tag : undefined;
+}
+
+/**
+ * Renders the fields of one message: each field's output within `outputChars`, all of them
+ * together within one memory and one time budget. Throws liquidjs' errors when a budget runs out.
+ */
+export function messageRenderer(budget: RenderBudget): (templates: Template[], scope: object) => string {
+  let limits: Pick<Context, 'memoryLimit' | 'renderLimit'> | undefined;
+  return (templates, scope) => {
+    const options = { sync: true, memoryLimit: budget.memoryChars, renderLimit: budget.timeMs };
+    const context = new Context(scope, liquid.options, options, { liquid, ...limits });
+    limits ??= { memoryLimit: context.memoryLimit, renderLimit: context.renderLimit };
+    const output = new BudgetedOutput(context, budget.outputChars);
+    toValueSync(renderer.renderTemplates(templates, context, output));
+    return output.buffer;
+  };
+}
+
+/** What liquidjs writes for a value (its own `stringify` is not exported). */
+function stringify(value: unknown): string {
+  const resolved: unknown = toValue(value);
+  if (typeof resolved === 'string') return resolved;
+  if (resolved == null) return '';
+  if (Array.isArray(resolved)) return resolved.map(stringify).join('');
+  return String(resolved);
+}

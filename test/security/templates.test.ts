@@ -1,0 +1,226 @@
+import fc from 'fast-check';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CompiledContent, type Content, pushRenderBudget, RenderError } from '../../src/campaigns/content.ts';
+import { graphql } from '../generated/index.ts';
+import { CreateCampaign, createCampaign, SendNow, subscribeBrowser, waitForStatus } from '../kit/campaigns.ts';
+import { dataOf } from '../kit/client.ts';
+import { createWorkspace } from '../kit/flow.ts';
+import { startTestHerald, type TestHerald } from '../kit/herald.ts';
+import { startPushService, type TestPushService } from '../kit/push-service.ts';
+
+/**
+ * Issue 15, findings 2 and 3: a tenant's templates reached the server's files (`include`, `render`,
+ * `layout`) and its memory (a string doubled by `capture` in a loop, past liquidjs' memoryLimit).
+ */
+
+const Upsert = graphql(`
+  mutation TemplatesUpsert($input: ContactInput!) {
+    upsertContact(input: $input) { __typename ... on Error { message } }
+  }
+`);
+
+const Messages = graphql(`
+  query TemplatesMessages($id: ID!) {
+    campaign(id: $id) {
+      stats { sent failed }
+      messages(first: 100) { edges { node { status reason error contact { externalId } } } }
+    }
+  }
+`);
+
+/** A file in Herald's working directory (liquidjs' default root) that fits in a push. */
+const FILE = 'tsconfig.json';
+const FILE_CONTENT = /compilerOptions/;
+
+/** Doubles a 16-character string `contact.attributes.n` times and shows only its length. */
+const DOUBLING =
+  '{% assign s = "xxxxxxxxxxxxxxxx" %}{% for i in (1..contact.attributes.n) %}{% capture s %}{{ s }}{{ s }}{% endcapture %}{% endfor %}Hi {{ s | size }}';
+
+/**
+ * The time budget is wall time, checked between template nodes: on a loaded machine one node, a
+ * GC pause or being descheduled runs past it. Ten times the budget still tells a bounded render
+ * from one that is not.
+ */
+const TIME_SLACK_MS = 500;
+
+const ids = { tag: 'tag', token: 'token', trackUrl: 'https://herald.example/track' };
+const render = (content: Partial<Content>, scope: Record<string, unknown> = {}) =>
+  new CompiledContent({ title: 'Hi', url: 'https://shop.example/', ...content } as Content).render(scope, ids);
+
+let push: TestPushService;
+let kit: TestHerald;
+
+beforeAll(async () => {
+  push = await startPushService();
+  kit = await startTestHerald({ HERALD_PUSH_CA: push.caFile, HERALD_PUSH_ALLOWED_HOSTS: '127.0.0.1' });
+});
+afterAll(async () => {
+  await kit?.stop();
+  await push?.close();
+});
+
+type Workspace = Awaited<ReturnType<typeof createWorkspace>>;
+
+/** A browser subscribed by a page (anonymous), then named and described by the site's backend. */
+async function customer({ secret, publishable }: Workspace, externalId: string, attributes: Record<string, unknown> = {}) {
+  const subscribed = await subscribeBrowser(publishable, push, { anonymousId: `anon-${externalId}` });
+  const upserted = dataOf(await secret(Upsert, { input: { anonymousId: `anon-${externalId}`, externalId, attributes } })).upsertContact;
+  expect(upserted.__typename).toBe('MutationUpsertContactSuccess');
+  return subscribed.browser;
+}
+
+async function messagesOf(secret: Workspace['secret'], id: string) {
+  const campaign = dataOf(await secret(Messages, { id })).campaign!;
+  return { stats: campaign.stats, byContact: new Map(campaign.messages.edges.map(({ node }) => [node.contact.externalId, node])) };
+}
+
+describe('finding 2: templates read the server files', () => {
+  it('refuses include, render and layout when a campaign is saved, naming the tag and the field', async () => {
+    const { secret } = await createWorkspace(kit);
+    const cases = [
+      { field: 'title', content: { title: `{% include '${FILE}' %}`, url: 'https://shop.example/' }, tag: 'include' },
+      { field: 'body', content: { title: 'Hi', body: `{% render '${FILE}' %}`, url: 'https://shop.example/' }, tag: 'render' },
+      { field: 'title', content: { title: `{% layout '${FILE}' %}Hi`, url: 'https://shop.example/' }, tag: 'layout' },
+      { field: 'url', content: { title: 'Hi', url: `https://shop.example/{% liquid include '${FILE}' %}` }, tag: 'include' },
+    ];
+    for (const { field, content, tag } of cases) {
+      const result = dataOf(await secret(CreateCampaign, { input: { name: `With ${tag}`, kind: 'BROADCAST', content } })).createCampaign;
+      expect(result.__typename, `${tag} in ${field}`).toBe('ValidationError');
+      const fieldErrors = result.__typename === 'ValidationError' ? result.fieldErrors : [];
+      expect(fieldErrors).toEqual([{ path: ['input', 'content', field], message: expect.stringContaining(`{% ${tag} %}`) }]);
+      expect(JSON.stringify(fieldErrors)).not.toMatch(FILE_CONTENT);
+    }
+  });
+
+  it('a stored template that contains an include reads no file when sent: TEMPLATE_ERROR, and the file appears nowhere', async () => {
+    const workspace = await createWorkspace(kit);
+    const { secret } = workspace;
+    const ada = await customer(workspace, 'ada');
+    const id = await createCampaign(secret, { name: 'Saved before the fix', kind: 'BROADCAST', content: { title: 'Hi', url: 'https://shop.example/' } });
+    // A campaign saved before templates were checked for file tags: its content is in the database as is.
+    const campaignId = Buffer.from(id, 'base64').toString().split(':')[1]!;
+    const db = new pg.Client({ connectionString: kit.databaseUrl });
+    await db.connect();
+    await db.query(`UPDATE "Campaign" SET content = content || $1::jsonb WHERE id = $2`, [JSON.stringify({ body: `{% include '${FILE}' %}` }), campaignId]);
+    await db.end();
+
+    await secret(SendNow, { id });
+    await waitForStatus(secret, id);
+    const { stats, byContact } = await messagesOf(secret, id);
+    expect(stats).toEqual({ sent: 0, failed: 1 });
+    expect(byContact.get('ada')).toMatchObject({ status: 'FAILED', reason: 'TEMPLATE_ERROR', error: expect.stringContaining('{% include %}') });
+    expect(byContact.get('ada')!.error).not.toMatch(FILE_CONTENT);
+    expect(push.received(ada.id)).toEqual([]);
+  });
+
+  it('no file tag renders, whatever the path it names (a stored one fails its render)', () => {
+    for (const path of [FILE, `./${FILE}`, `/work/main/${FILE}`, '/etc/passwd', '../../etc/passwd', '.herald/admin-token']) {
+      for (const tag of ['include', 'render', 'layout']) {
+        expect(() => render({ body: `{% ${tag} '${path}' %}` }), `${tag} ${path}`).toThrow(RenderError);
+      }
+    }
+  });
+});
+
+describe('finding 3: a template takes the memory', () => {
+  it('the capture-doubling template fails its own message with TEMPLATE_ERROR; the campaign reaches the others and Herald keeps answering', async () => {
+    const workspace = await createWorkspace(kit);
+    const { secret } = workspace;
+    const browsers = {
+      mallory: await customer(workspace, 'mallory', { n: 20 }),
+      ada: await customer(workspace, 'ada', { n: 1 }),
+      bob: await customer(workspace, 'bob', { n: 2 }),
+    };
+    const id = await createCampaign(secret, { name: 'Doubling', kind: 'BROADCAST', content: { title: DOUBLING, url: 'https://shop.example/' } });
+    await secret(SendNow, { id });
+    await waitForStatus(secret, id);
+
+    const { stats, byContact } = await messagesOf(secret, id);
+    expect(stats).toEqual({ sent: 2, failed: 1 });
+    expect(byContact.get('mallory')).toMatchObject({ status: 'FAILED', reason: 'TEMPLATE_ERROR', error: expect.stringMatching(/^title: .*limit/) });
+    expect(push.received(browsers.mallory.id)).toEqual([]);
+    expect(push.received(browsers.ada.id).map((received) => (received.json as { title: string }).title)).toEqual(['Hi 32']);
+    expect(push.received(browsers.bob.id).map((received) => (received.json as { title: string }).title)).toEqual(['Hi 64']);
+  });
+
+  it('memory stays bounded: the render stops at the budget instead of doubling a string to 64 MB', () => {
+    const before = process.resourceUsage().maxRSS;
+    const started = performance.now();
+    expect(() => render({ title: DOUBLING }, { contact: { attributes: { n: 22 } } })).toThrow(/title: memory alloc limit exceeded/);
+    expect(performance.now() - started).toBeLessThan(pushRenderBudget.timeMs);
+    // maxRSS is in KiB and only grows; 64 MB of string would be 128 MB of UTF-16.
+    expect(process.resourceUsage().maxRSS - before).toBeLessThan(32 * 1024);
+  });
+
+  it('the output budget stops a field as soon as it passes what a push can carry', () => {
+    // 10 characters doubled 9 times: 5,120, more than a push carries.
+    const doubled = (times: number) => `{% assign s = "0123456789" %}{% for i in (1..${times}) %}{% assign s = s | append: s %}{% endfor %}{{ s }}`;
+    expect(() => render({ body: doubled(9) })).toThrow(new RegExp(`^body: output longer than ${pushRenderBudget.outputChars} characters`));
+    expect(render({ body: doubled(8) }).body).toHaveLength(2560);
+    // Another channel passes its own budget.
+    const sms = { ...pushRenderBudget, outputChars: 10 };
+    expect(() => new CompiledContent({ title: '{{ "x" | append: "12345678901" }}', url: 'https://s.example/' } as Content, sms).render({}, ids)).toThrow(
+      /^title: output longer than 10 characters/,
+    );
+  });
+
+  it('the time budget bounds a synchronous render: 100^4 loop iterations stop at it', () => {
+    const hundred = '{% assign xs = "' + 'x'.repeat(100) + '" | split: "" %}';
+    const loops = `${hundred}{% for a in xs %}{% for b in xs %}{% for c in xs %}{% for d in xs %}{% endfor %}{% endfor %}{% endfor %}{% endfor %}`;
+    const started = performance.now();
+    expect(() => render({ title: loops })).toThrow(/^title: template render limit exceeded/);
+    // Unbounded, 10^8 iterations take minutes.
+    expect(performance.now() - started).toBeLessThan(pushRenderBudget.timeMs + TIME_SLACK_MS);
+  });
+});
+
+describe('every template stays within the budgets', () => {
+  // Templates built from Liquid's constructs that grow strings and loop: for, capture, assign,
+  // append/prepend/replace/join, times, url_encode/escape/base64_encode, nested in each other.
+  const variable = fc.constantFrom('a', 'b');
+  const text = fc.constantFrom('', 'x', 'ab', 'hello ', 'xxxxxxxx', 'é&%<');
+  const count = fc.oneof(fc.integer({ min: 0, max: 10 }), fc.integer({ min: 0, max: 100_000 }));
+  const expression = fc.oneof(
+    variable,
+    fc.tuple(variable, variable).map(([x, y]) => `${x} | append: ${y}`),
+    fc.tuple(variable, text).map(([x, y]) => `${x} | prepend: "${y}"`),
+    fc.tuple(variable, variable).map(([x, y]) => `${x} | replace: "x", ${y}`),
+    fc.tuple(variable, variable).map(([x, y]) => `${x} | split: "" | join: ${y}`),
+    fc.tuple(variable, count).map(([x, k]) => `${x} | size | times: ${k}`),
+    // Filters that grow a string by a factor.
+    fc.tuple(variable, fc.constantFrom('url_encode', 'escape', 'base64_encode')).map(([x, filter]) => `${x} | ${filter}`),
+  );
+  const { block } = fc.letrec<{ node: string; block: string }>((tie) => ({
+    node: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      text,
+      expression.map((value) => `{{ ${value} }}`),
+      fc.tuple(variable, expression).map(([name, value]) => `{% assign ${name} = ${value} %}`),
+      fc.tuple(variable, tie('block')).map(([name, body]) => `{% capture ${name} %}${body}{% endcapture %}`),
+      fc.tuple(count, tie('block')).map(([times, body]) => `{% for i in (1..${times}) %}${body}{% endfor %}`),
+      fc.tuple(variable, tie('block')).map(([name, body]) => `{% assign n = ${name} | size | times: 1000 %}{% for i in (1..n) %}${body}{% endfor %}`),
+      fc.tuple(variable, tie('block')).map(([name, body]) => `{% assign cs = ${name} | split: "" %}{% for c in cs %}${body}{% endfor %}`),
+    ),
+    block: fc.array(tie('node'), { minLength: 1, maxLength: 4 }).map((nodes) => nodes.join('')),
+  }));
+  const template = block.map((body) => `{% assign a = "xx" %}{% assign b = "yyy" %}${body}`);
+
+  it('renders within the output budget or fails as a RenderError, within the time budget, and memory stays bounded', () => {
+    const before = process.resourceUsage().maxRSS;
+    fc.assert(
+      fc.property(template, (title) => {
+        const started = performance.now();
+        try {
+          const payload = render({ title });
+          expect(payload.title.length).toBeLessThanOrEqual(pushRenderBudget.outputChars);
+        } catch (error) {
+          expect(error).toBeInstanceOf(RenderError);
+        }
+        expect(performance.now() - started).toBeLessThan(pushRenderBudget.timeMs + TIME_SLACK_MS);
+      }),
+      { numRuns: 300 },
+    );
+    expect(process.resourceUsage().maxRSS - before).toBeLessThan(64 * 1024);
+  });
+});
