@@ -27,7 +27,7 @@ export const PUBLISHABLE_FIELDS: Readonly<Record<string, readonly string[]>> = {
   MutationTrackEventSuccess: ['data'],
   MutationRecordMessageEventSuccess: ['data'],
   Contact: ['id', 'externalId', 'anonymousId', 'identified'],
-  PushSubscription: ['id', 'endpoint', 'status', 'createdAt', 'revokedAt'],
+  PushSubscription: ['id', 'endpoint', 'status', 'userAgent', 'timezone', 'locale', 'expirationTime', 'createdAt', 'revokedAt'],
   Event: ['id', 'name', 'properties', 'occurredAt'],
   Message: ['id', 'status', 'displayedAt', 'clickedAt', 'closedAt'],
   Error: ['code', 'message'],

@@ -3,6 +3,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import type { Context } from '../graphql/context.ts';
 import type { Herald } from '../herald-context.ts';
 import { demoEnabled, isBrowserFile, isDemoFile, serveBrowserFile } from '../sdk/serve.ts';
+import { handleDemoIdentityToken } from './demo-identity.ts';
 import { handleTrack } from '../tracking/http.ts';
 import { principalFor, rememberPrincipal } from './auth.ts';
 import { clientAddress } from './client-address.ts';
@@ -26,7 +27,8 @@ class BodyTooLarge extends Error {
 }
 
 /**
- * Routes: /graphql (Yoga), /track (service worker beacons), /sdk/* and /demo, /healthz, /readyz,
+ * Routes: /graphql (Yoga), /track (service worker beacons), /sdk/* and /demo (with its
+ * development-only /demo/identity-token), /healthz, /readyz,
  * /metrics. Request bodies are capped: HERALD_MAX_BODY_BYTES for a secret key or the admin token,
  * HERALD_MAX_PUBLIC_BODY_BYTES for anyone else, decided before the body is read.
  */
@@ -71,6 +73,10 @@ export function createHttpServer({ herald, yoga, ready, publicRateLimit }: HttpO
         if (!yoga) break;
         await handleTrack(herald, publicRateLimit, req, res, clientAddress(config, req));
         return 'track';
+      case '/demo/identity-token':
+        if (!yoga || !serveDemo) break;
+        await handleDemoIdentityToken(herald, req, res);
+        return 'demo';
     }
     if (yoga && isBrowserFile(path!) && (serveDemo || !isDemoFile(path!))) {
       await serveBrowserFile(path!, req, res);

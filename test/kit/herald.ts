@@ -53,8 +53,10 @@ export async function startTestHerald(env: Record<string, string> = {}, options:
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     NODE_ENV: 'test',
     HERALD_SECRET_KEY: TEST_SECRET_KEY,
-    // The kit's push services listen on 127.0.0.1; the default policy allows only the browsers' push services.
-    HERALD_PUSH_ALLOWED_HOSTS: '127.0.0.1',
+    // The kit's push services listen on 127.0.0.1, and push-keys.ts's browserSubscription() names a
+    // made-up host for tests that register browsers but never send; the default policy allows
+    // only the browsers' push services.
+    HERALD_PUSH_ALLOWED_HOSTS: '127.0.0.1,push.example.test',
     ...env,
     DATABASE_URL: databaseUrl,
   });
