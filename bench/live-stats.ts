@@ -30,6 +30,11 @@ const bench = await spawnBenchHerald({
   HERALD_SECRET_KEY: secretKey.toString('base64'),
   HERALD_PUSH_CA: caFile,
   HERALD_PUBLIC_RATE_LIMIT: '1000000',
+  // The dashboards all come from this machine with one key: lift the per-address and per-key caps.
+  HERALD_MAX_SOCKETS_PER_ADDRESS: '100000',
+  HERALD_MAX_SOCKETS_PER_KEY: '100000',
+  HERALD_MAX_SUBSCRIPTIONS_PER_ADDRESS: '100000',
+  HERALD_MAX_SUBSCRIPTIONS_PER_KEY: '100000',
   NODE_OPTIONS: '--max-old-space-size=256 --max-semi-space-size=8',
 });
 const db = new pg.Client({ connectionString: bench.databaseUrl });
