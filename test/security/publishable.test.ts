@@ -281,6 +281,29 @@ describe('identity verification', () => {
   });
 });
 
+describe('the demo shop’s identity tokens', () => {
+  it('are served only where the demo is, and verify', async () => {
+    const ask = (url: string) =>
+      fetch(`${url}/demo/identity-token`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${shop.publishableKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ externalId: 'demo-customer' }),
+      });
+    expect((await ask(kit.url)).status).toBe(404);
+    const demo = await startTestHerald({ DATABASE_URL: kit.databaseUrl, HERALD_DEMO: '1' });
+    try {
+      const answer = await ask(demo.url);
+      expect(answer.status).toBe(200);
+      const { identityToken } = (await answer.json()) as { identityToken: string };
+      expect(identityToken).toBe(sign(await identitySecret(), 'demo-customer'));
+      const anonymous = await fetch(`${demo.url}/demo/identity-token`, { method: 'POST', body: '{"externalId":"x"}' });
+      expect(anonymous.status).toBe(401);
+    } finally {
+      await demo.stop();
+    }
+  });
+});
+
 describe('idempotency keys of a page', () => {
   const Track = `mutation($input: EventInput!) { trackEvent(input: $input) {
     __typename ... on MutationTrackEventSuccess { data { id name properties } } } }`;
