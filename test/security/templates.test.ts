@@ -221,6 +221,9 @@ describe('every template stays within the budgets', () => {
       }),
       { numRuns: 300 },
     );
-    expect(process.resourceUsage().maxRSS - before).toBeLessThan(64 * 1024);
+    // Garbage from 300 renders piles up until the collector runs, so the peak moves with GC timing
+    // (74 MB was seen once in a full run); the unbounded renderer took 84 MB for ONE render and
+    // +265 MB RSS (the issue), and several of these templates would take gigabytes.
+    expect(process.resourceUsage().maxRSS - before).toBeLessThan(160 * 1024);
   });
 });
