@@ -155,7 +155,14 @@ describe('Herald in real Firefox', () => {
     await firefox.navigate(`${kit.url}/demo/?key=${shop.publishableKey}`);
     await firefox.evaluate('localStorage.clear(), Herald.ready');
     await firefox.evaluate('Herald.subscribe()');
-    await firefox.evaluate(`Herald.identify('ada', { plan: 'gold' }).then(() => Herald.track('added_to_cart', { sku: 'shoes', price: 120 }))`);
+    // Without the token its site's server gives it, a page cannot name the customer; with it, as
+    // the demo shop's login does (it asks the development-only /demo/identity-token), it can.
+    const refused = await firefox.evaluate<string>(`Herald.identify('ada', { plan: 'free' }).then(() => 'identified', (error) => error.message)`);
+    expect(refused).toContain('identityToken');
+    await firefox.evaluate(`fetch('/demo/identity-token', { method: 'POST', headers: { authorization: 'Bearer ${shop.publishableKey}' }, body: JSON.stringify({ externalId: 'ada' }) })
+      .then((response) => response.json())
+      .then(({ identityToken }) => Herald.identify('ada', { plan: 'gold' }, { identityToken }))
+      .then(() => Herald.track('added_to_cart', { sku: 'shoes', price: 120 }))`);
     const { contact } = await query(
       `query { contact(externalId: "ada") { identified attributes pushSubscriptions { status } events(first: 5) { edges { node { name properties } } } } }`,
     );
