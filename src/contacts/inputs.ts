@@ -16,20 +16,6 @@ export const ContactInput = builder.inputType('ContactInput', {
   }),
 });
 
-export const EventInput = builder.inputType('EventInput', {
-  description: 'Names its contact by one of contactId, externalId or anonymousId (unknown ones are created).',
-  fields: (t) => ({
-    contactId: t.id(),
-    externalId: t.string(),
-    anonymousId: t.string(),
-    identityToken: t.string({ description: "With a publishable key, required to name a customer: hex HMAC-SHA256 of the externalId under the workspace's identity secret." }),
-    name: t.string({ required: true, description: 'Letters, digits, _ . - (at most 100).' }),
-    properties: t.field({ type: 'JSON', description: 'A JSON object of at most 8 KB.' }),
-    occurredAt: t.field({ type: 'DateTime', description: 'Defaults to now; at most 24 hours ahead.' }),
-    idempotencyKey: t.string({ description: 'The same key again stores nothing new.' }),
-  }),
-});
-
 const PushSubscriptionKeysInput = builder.inputType('PushSubscriptionKeysInput', {
   fields: (t) => ({ p256dh: t.string({ required: true }), auth: t.string({ required: true }) }),
 });

@@ -2,24 +2,23 @@ import { ErrorCode, ValidationError } from '../errors.ts';
 import { builder } from '../graphql/builder.ts';
 import { type Context, workspaceIdOf } from '../graphql/context.ts';
 import { localId, requireLocalId } from '../graphql/ids.ts';
-import { trackEvent, trackEvents } from './events.ts';
 import { identifyContact } from './identify.ts';
 import type { Writer } from './identity.ts';
-import { ContactInput, EventInput, PushSubscriptionJSONInput } from './inputs.ts';
+import { ContactInput, PushSubscriptionJSONInput } from './inputs.ts';
 import { registerPushSubscription, revokePushSubscription } from './push-subscriptions.ts';
-import { ContactRef, EventRef, PushSubscriptionRef } from './schema.ts';
+import { ContactRef, PushSubscriptionRef } from './schema.ts';
 import { deleteContact, type ImportResult as ImportResultShape, importContacts, setTags, upsertContact } from './service.ts';
 import { FieldErrorRef } from '../graphql/errors.ts';
 
 /** A web page (publishable key) may call these too. */
-const pageOrServer = { skipTypeScopes: true, authScopes: { secretKey: true, publishableKey: true } } as const;
+export const pageOrServer = { skipTypeScopes: true, authScopes: { secretKey: true, publishableKey: true } } as const;
 
 /** A publishable key writes as a page: it proves whom it names and only fills gaps. */
-const writerOf = (context: Context): Writer => (context.principal.kind === 'publishable' ? 'page' : 'backend');
+export const writerOf = (context: Context): Writer => (context.principal.kind === 'publishable' ? 'page' : 'backend');
 const identityToken = { description: "With a publishable key, required to name a customer: hex HMAC-SHA256 of the externalId under the workspace's identity secret." };
 
 /** Inputs name contacts by global id; services want the database id. */
-function withLocalContactId<T extends { contactId?: string | number | null }>(input: T, path: string[]) {
+export function withLocalContactId<T extends { contactId?: string | number | null }>(input: T, path: string[]) {
   if (input.contactId == null) return { ...input, contactId: undefined };
   const contactId = localId(String(input.contactId), 'Contact');
   if (!contactId) throw ValidationError.field([...path, 'contactId'], 'no contact with this id');
@@ -27,7 +26,7 @@ function withLocalContactId<T extends { contactId?: string | number | null }>(in
 }
 
 /** GraphQL gives absent optional fields as null; services treat null and absent alike. */
-function withoutNulls<T extends object>(input: T): { [K in keyof T]: Exclude<T[K], null> } {
+export function withoutNulls<T extends object>(input: T): { [K in keyof T]: Exclude<T[K], null> } {
   return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== null)) as never;
 }
 
@@ -47,12 +46,6 @@ const ImportResult = builder.objectRef<ImportResultShape>('ImportContactsResult'
 const DeletedId = builder.objectRef<{ id: string }>('DeletedId').implement({ fields: (t) => ({ id: t.exposeID('id') }) });
 const Count = builder.objectRef<{ count: number }>('AffectedCount').implement({
   fields: (t) => ({ count: t.exposeInt('count', { description: 'Contacts that changed.' }) }),
-});
-const TrackedEvents = builder.objectRef<{ count: number; duplicates: number }>('TrackedEvents').implement({
-  fields: (t) => ({
-    count: t.exposeInt('count', { description: 'Events stored.' }),
-    duplicates: t.exposeInt('duplicates', { description: 'Events whose idempotency key was seen before, not stored again.' }),
-  }),
 });
 
 builder.mutationFields((t) => ({
@@ -128,25 +121,6 @@ builder.mutationFields((t) => ({
     input: { endpoint: t.input.string({ required: true }) },
     errors: {},
     resolve: (_root, { input }, context) => revokePushSubscription(context.herald, workspaceIdOf(context), input.endpoint),
-  }),
-  trackEvent: t.field({
-    ...pageOrServer,
-    type: EventRef,
-    args: { input: t.arg({ type: EventInput, required: true }) },
-    errors: {},
-    resolve: (_root, { input }, context) =>
-      trackEvent(context.herald, workspaceIdOf(context), withoutNulls(withLocalContactId(input, ['input'])), writerOf(context)),
-  }),
-  trackEvents: t.fieldWithInput({
-    type: TrackedEvents,
-    input: { events: t.input.field({ type: [EventInput], required: true }) },
-    errors: {},
-    resolve: (_root, { input }, context) =>
-      trackEvents(
-        context.herald,
-        workspaceIdOf(context),
-        input.events.map((event, index) => withoutNulls(withLocalContactId(event, ['input', 'events', String(index)]))),
-      ),
   }),
 }));
 

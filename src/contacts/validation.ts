@@ -4,7 +4,6 @@ import type { EndpointPolicy } from '../net/allowed-hosts.ts';
 import { isTimeZone } from '../workspaces/settings.ts';
 
 export const MAX_ATTRIBUTES_BYTES = 16 * 1024;
-export const MAX_PROPERTIES_BYTES = 8 * 1024;
 export const MAX_BATCH = 10_000;
 
 const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
@@ -18,7 +17,7 @@ export function jsonObject(maxBytes: number) {
     .refine((value) => jsonBytes(value) <= maxBytes, { message: `must be at most ${maxBytes / 1024} KB as JSON` });
 }
 
-const identifier = z.string().trim().min(1, 'must not be empty').max(255, 'must be at most 255 characters');
+export const identifier = z.string().trim().min(1, 'must not be empty').max(255, 'must be at most 255 characters');
 export const tag = z.string().trim().regex(/^[\w:.-]{1,64}$/, 'must be 1-64 letters, digits or _ : . -');
 export const tags = z.array(tag).max(100, 'at most 100 tags');
 
@@ -66,8 +65,8 @@ export const contactRef = z.object({
   identityToken: identityTokenInput.optional(),
 });
 export type ContactRef = z.output<typeof contactRef>;
-const hasContactRef = (ref: ContactRef) => Boolean(ref.contactId || ref.externalId || ref.anonymousId);
-const contactRefMessage = { message: 'give one of contactId, externalId or anonymousId', path: ['contactId'] };
+export const hasContactRef = (ref: ContactRef) => Boolean(ref.contactId || ref.externalId || ref.anonymousId);
+export const contactRefMessage = { message: 'give one of contactId, externalId or anonymousId', path: ['contactId'] };
 
 function base64urlBytes(value: string): Buffer | null {
   return /^[A-Za-z0-9_-]+={0,2}$/.test(value) ? Buffer.from(value, 'base64url') : null;
@@ -112,17 +111,3 @@ function isP256Point(value: string): boolean {
     return false;
   }
 }
-
-/** One behavioural event. `now` is passed in so a batch is judged against one clock. */
-export function eventInput(now: Date) {
-  const latest = new Date(now.getTime() + 24 * 3600 * 1000);
-  return contactRef
-    .extend({
-      name: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 letters, digits or _ . -'),
-      properties: jsonObject(MAX_PROPERTIES_BYTES).optional(),
-      occurredAt: z.date().max(latest, 'must not be more than 24 hours in the future').optional(),
-      idempotencyKey: identifier.optional(),
-    })
-    .refine(hasContactRef, contactRefMessage);
-}
-export type EventInput = z.output<ReturnType<typeof eventInput>>;

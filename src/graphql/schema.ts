@@ -9,6 +9,7 @@ import '../campaigns/schema.ts';
 import '../campaigns/mutations.ts';
 import '../delivery/schema.ts';
 import '../tracking/schema.ts';
+import '../tracking/mutations.ts';
 import '../analytics/schema.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });

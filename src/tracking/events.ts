@@ -3,12 +3,13 @@ import { z } from 'zod';
 import { ValidationError } from '../errors.ts';
 import type { Event } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
+import { verifyIdentities, type Writer } from '../contacts/identity.ts';
+import { resolveContacts } from '../contacts/resolve.ts';
+import { MAX_BATCH } from '../contacts/validation.ts';
 import { publishDeliveryEvents } from '../delivery/events.ts';
-import { recordConversions } from '../tracking/conversions.ts';
 import { announceTriggers, applyTriggers, type StoredEvent } from '../delivery/triggers.ts';
-import { verifyIdentities, type Writer } from './identity.ts';
-import { resolveContacts } from './resolve.ts';
-import { type EventInput, eventInput, MAX_BATCH } from './validation.ts';
+import { recordConversions } from './conversions.ts';
+import { type EventInput, eventInput } from './validation.ts';
 
 export type { Event };
 
