@@ -1,14 +1,9 @@
-import { GraphQLError } from 'graphql';
-import { CampaignStatsRef } from '../campaigns/schema.ts';
-import { sharedCampaignStats } from '../campaigns/stats.ts';
-import { type DeliveryEvent, DeliveryEventTypes } from '../delivery/events.ts';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../graphql/builder.ts';
 import { workspaceIdOf } from '../graphql/context.ts';
 import { inQuery } from '../graphql/errors.ts';
-import { localId } from '../graphql/ids.ts';
-import { liveSnapshots } from '../stats/live.ts';
-import { type AnalyticsBucket, Intervals, type WorkspaceAnalytics, workspaceAnalytics } from './service.ts';
+import { liveSnapshots } from '../graphql/live.ts';
+import { type AnalyticsBucket, Intervals, type WorkspaceAnalytics, workspaceAnalytics, type WorkspaceStats, workspaceStats } from './service.ts';
 
 const IntervalEnum = builder.enumType('Interval', { values: Intervals });
 
@@ -56,48 +51,23 @@ builder.queryField('analytics', (t) =>
   }),
 );
 
-const DeliveryEventTypeEnum = builder.enumType('DeliveryEventType', { values: DeliveryEventTypes });
-
-const DeliveryEventRef = builder.objectRef<DeliveryEvent>('DeliveryEvent').implement({
+const WorkspaceStatsRef = builder.objectRef<WorkspaceStats>('WorkspaceStats').implement({
   fields: (t) => ({
-    type: t.expose('type', { type: DeliveryEventTypeEnum }),
-    messageId: t.id({ resolve: (event) => encodeGlobalID('Message', event.messageId) }),
-    campaignId: t.id({ resolve: (event) => encodeGlobalID('Campaign', event.campaignId) }),
-    contactId: t.id({ resolve: (event) => encodeGlobalID('Contact', event.contactId) }),
-    reason: t.exposeString('reason', { nullable: true }),
-    at: t.expose('at', { type: 'DateTime' }),
+    workspaceId: t.id({ resolve: (stats) => encodeGlobalID('Workspace', stats.workspaceId) }),
+    activeApiKeys: t.exposeInt('activeApiKeys'),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
 });
 
-/** A campaign id of the caller's own workspace, or a NOT_FOUND error. */
-async function ownCampaignId(context: Parameters<typeof workspaceIdOf>[0], globalId: string | number): Promise<string> {
-  const id = localId(String(globalId), 'Campaign');
-  const found = id && (await context.herald.prisma.campaign.findFirst({ where: { id, workspaceId: workspaceIdOf(context) }, select: { id: true } }));
-  if (!found) throw new GraphQLError('No campaign with this id', { extensions: { code: 'NOT_FOUND' } });
-  return found.id;
-}
-
-builder.subscriptionFields((t) => ({
-  campaignStats: t.field({
-    type: CampaignStatsRef,
-    description: 'The current figures at once, then again whenever they change (at most 10 per second).',
-    args: { campaignId: t.arg.id({ required: true }) },
-    subscribe: async (_root, { campaignId }, context) => {
-      const id = await ownCampaignId(context, campaignId);
-      return liveSnapshots(context.herald.events.subscribe('campaign:changed', id), (changedAt) => sharedCampaignStats(context.herald, id, changedAt));
+builder.subscriptionField('workspaceStats', (t) =>
+  t.field({
+    type: WorkspaceStatsRef,
+    description: 'The current figures first, then again whenever they change (at most 10 per second).',
+    subscribe: (_root, _args, context) => {
+      const workspaceId = workspaceIdOf(context);
+      const changes = context.herald.events.subscribe('workspace:changed', workspaceId);
+      return liveSnapshots(changes, () => workspaceStats(context.herald, workspaceId));
     },
     resolve: (stats) => stats,
   }),
-  deliveryEvents: t.field({
-    type: DeliveryEventRef,
-    description: "Each message's steps as they happen: in one campaign, or the whole workspace.",
-    args: { campaignId: t.arg.id() },
-    subscribe: async function* (_root, { campaignId }, context) {
-      const only = campaignId == null ? null : await ownCampaignId(context, campaignId);
-      for await (const batch of context.herald.events.subscribe('delivery:events', workspaceIdOf(context))) {
-        for (const event of batch) if (!only || event.campaignId === only) yield event;
-      }
-    },
-    resolve: (event) => event,
-  }),
-}));
+);

@@ -56,3 +56,15 @@ export async function workspaceAnalytics(herald: Herald, workspaceId: string, fr
   );
   return { from, to, interval, timezone, buckets: rows };
 }
+
+export interface WorkspaceStats {
+  workspaceId: string;
+  activeApiKeys: number;
+  updatedAt: Date;
+}
+
+/** The live figures of a workspace's dashboard. */
+export async function workspaceStats(herald: Herald, workspaceId: string): Promise<WorkspaceStats> {
+  const activeApiKeys = await herald.prisma.apiKey.count({ where: { workspaceId, revokedAt: null } });
+  return { workspaceId, activeApiKeys, updatedAt: new Date() };
+}

@@ -1,13 +1,14 @@
 import { builder } from './builder.ts';
 import './errors.ts';
 import '../workspaces/schema.ts';
-import '../stats/schema.ts';
 import '../contacts/schema.ts';
 import '../contacts/mutations.ts';
 import '../segments/schema.ts';
 import '../campaigns/schema.ts';
 import '../campaigns/mutations.ts';
+import '../campaigns/live.ts';
 import '../delivery/schema.ts';
+import '../delivery/live.ts';
 import '../tracking/schema.ts';
 import '../tracking/mutations.ts';
 import '../analytics/schema.ts';
