@@ -13,7 +13,7 @@ import { createClient } from 'graphql-ws';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { createSecrets } from '../src/secrets.ts';
-import { signToken } from '../src/tracking/token.ts';
+import { signToken } from '../src/delivery/tokens.ts';
 import { seedBrowsers, spawnBenchHerald } from './kit.ts';
 
 const messages = Number(process.argv[2] ?? 100_000);

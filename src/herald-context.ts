@@ -3,7 +3,8 @@ import type { PrismaClient } from './db/prisma.ts';
 import type { Logger } from './logger.ts';
 import type { Events } from './events.ts';
 import type { Agenda } from './jobs/agenda.ts';
-import type { PushClient } from './delivery/push-client.ts';
+import type { DeliveryState } from './delivery/state.ts';
+import type { PushClient } from './delivery/web-push/push-client.ts';
 import type { Secrets } from './secrets.ts';
 
 /** The long-lived pieces every domain service may need, created once per Herald instance. */
@@ -22,6 +23,8 @@ export interface Herald {
   publicUrl: string;
   /** Keep-alive HTTPS connections to push services, shared by every send of this process. */
   push: PushClient;
+  /** What this process keeps in memory about its deliveries. */
+  deliveries: DeliveryState;
   /** Seals and opens secrets stored in the database (HERALD_SECRET_KEY); opened values are cached. */
   secrets: Secrets;
 }

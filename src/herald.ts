@@ -11,9 +11,9 @@ import { createPrisma } from './db/prisma.ts';
 import { createEvents } from './events.ts';
 import type { Herald } from './herald-context.ts';
 import { type Agenda, createAgenda } from './jobs/agenda.ts';
-import { defineJobs, startRecurringJobs } from './jobs/registry.ts';
-import { listenForDueDeliveries } from './delivery/jobs.ts';
-import { PushClient } from './delivery/push-client.ts';
+import { defineCampaignJobs, listenForDueDeliveries, startCampaignSweep } from './campaigns/jobs.ts';
+import { createDeliveryState } from './delivery/state.ts';
+import { PushClient } from './delivery/web-push/push-client.ts';
 import type { Logger } from './logger.ts';
 import { createHttpServer } from './server/http.ts';
 import { databaseQueries } from './server/metrics.ts';
@@ -86,7 +86,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     const push = new PushClient(config);
     cleanup.push(async () => push.close());
     const publicUrl = (config.HERALD_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, '');
-    const herald = { config, prisma, pool, log, events, adminToken, publicUrl, push, secrets } as Herald;
+    const herald = { config, prisma, pool, log, events, adminToken, publicUrl, push, secrets, deliveries: createDeliveryState() } as Herald;
     await sealWorkspaceSecrets(herald);
     const runsJobs = config.HERALD_ROLE !== 'api';
     const jobs = await createAgenda({
@@ -94,7 +94,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
       mongoUrl: config.AGENDA_MONGO_URL,
       log,
       define: (agenda) => {
-        if (runsJobs) defineJobs(agenda, herald);
+        if (runsJobs) defineCampaignJobs(agenda, herald);
         options.defineJobs?.(agenda, herald);
       },
     });
@@ -131,7 +131,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     // Jobs start last: they may send pushes, whose tracking URLs need the address above.
     await jobs.start();
     if (runsJobs) {
-      await startRecurringJobs(jobs.agenda);
+      await startCampaignSweep(jobs.agenda);
       cleanup.push(listenForDueDeliveries(herald));
     }
     log.info({ url, role: config.HERALD_ROLE }, 'Herald is listening');

@@ -5,7 +5,7 @@
  */
 import webpush from 'web-push';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PushClient } from '../src/delivery/push-client.ts';
+import { PushClient } from '../src/delivery/web-push/push-client.ts';
 import { startPushService, type TestPushService } from './kit/push-service.ts';
 
 const vapid = webpush.generateVAPIDKeys();

@@ -1,6 +1,6 @@
 import { builder } from '../graphql/builder.ts';
 import { AudienceEnum, ConditionInput, SegmentRuleInput } from '../segments/inputs.ts';
-import { Urgencies } from './content.ts';
+import { Urgencies } from '../delivery/web-push/content.ts';
 import { CampaignKinds, CampaignStatuses } from './validation.ts';
 
 export const CampaignKindEnum = builder.enumType('CampaignKind', { values: CampaignKinds });

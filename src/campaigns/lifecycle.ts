@@ -8,9 +8,11 @@ import { type Campaign, conflictNow, getCampaign, requireKind, requireStatus } f
 import type { CampaignStatus } from './validation.ts';
 
 /**
- * The campaign state machine: DRAFT → SCHEDULED → SENDING → SENT for broadcasts, DRAFT → ACTIVE
- * for triggered campaigns, PAUSED in between, CANCELED and ARCHIVED at the end. Every move is one
- * conditional UPDATE, so two callers racing cannot both win; the loser gets a ConflictError.
+ * The campaign state machine, every move in this file: DRAFT → SCHEDULED → SENDING → SENT for
+ * broadcasts, DRAFT → ACTIVE → SENT (past endAt) for triggered campaigns, PAUSED in between,
+ * CANCELED and ARCHIVED at the end. Users' moves answer a ConflictError when they lose a race;
+ * the moves the jobs make (the last three functions) simply do nothing when they do. Every move is
+ * one conditional UPDATE, so two callers racing cannot both win.
  */
 async function move(
   herald: Herald,
@@ -93,4 +95,45 @@ export async function cancelCampaign(herald: Herald, workspaceId: string, id: st
 /** Hides a finished (or never started) campaign from the default lists; its ledger stays. */
 export async function archiveCampaign(herald: Herald, workspaceId: string, id: string): Promise<Campaign> {
   return move(herald, workspaceId, id, ['DRAFT', 'SENT', 'CANCELED'], 'archived', { status: 'ARCHIVED' });
+}
+
+/**
+ * A scheduled broadcast's time has come: SCHEDULED → SENDING, once, whichever job gets there
+ * first. Answers the campaign if it is now SENDING (and so due to be prepared), else null: a job
+ * for a time the campaign was since moved from does nothing.
+ */
+export async function startDueBroadcast(herald: Herald, campaignId: string): Promise<Campaign | null> {
+  const campaign = await herald.prisma.campaign.findUnique({ where: { id: campaignId }, include: { workspace: { select: { timezone: true } } } });
+  if (!campaign) return null;
+  if (campaign.status === 'SCHEDULED' && campaign.sendAt) {
+    const startAt = campaign.localTime ? earliestLocalInstant(campaign.sendAt, campaign.workspace.timezone) : campaign.sendAt;
+    if (startAt.getTime() > Date.now() + 1000) return null;
+    const { count } = await herald.prisma.campaign.updateMany({ where: { id: campaignId, status: 'SCHEDULED' }, data: { status: 'SENDING', startedAt: new Date() } });
+    if (count) herald.events.publish('campaign:changed', campaignId, { reason: 'sending' });
+    return herald.prisma.campaign.findUniqueOrThrow({ where: { id: campaignId } });
+  }
+  return campaign.status === 'SENDING' ? campaign : null;
+}
+
+/** SENDING → SENT once the audience is prepared and no message waits or is being sent. */
+export async function completeBroadcast(herald: Herald, campaignId: string): Promise<void> {
+  const { count } = await herald.prisma.campaign.updateMany({
+    where: { id: campaignId, status: 'SENDING', preparedAt: { not: null }, messages: { none: { status: { in: ['QUEUED', 'SENDING'] } } } },
+    data: { status: 'SENT', completedAt: new Date() },
+  });
+  if (!count) return;
+  herald.log.info({ campaignId }, 'campaign sent');
+  herald.events.publish('campaign:changed', campaignId, { reason: 'sent' });
+}
+
+/** ACTIVE → SENT for triggered campaigns past their endAt with nothing left to send. */
+export async function endTriggeredCampaigns(herald: Herald): Promise<void> {
+  const ended = await herald.prisma.$queryRaw<{ id: string }[]>`
+    UPDATE "Campaign" c SET status = 'SENT', "completedAt" = now(), "updatedAt" = now()
+    WHERE c.kind = 'TRIGGERED' AND c.status = 'ACTIVE' AND c."endAt" < now()
+      AND NOT EXISTS (SELECT 1 FROM "Message" m WHERE m."campaignId" = c.id AND m.status IN ('QUEUED', 'SENDING'))
+    RETURNING c.id::text`;
+  if (!ended.length) return;
+  herald.log.info({ campaigns: ended.length }, 'triggered campaigns past their end marked sent');
+  for (const { id } of ended) herald.events.publish('campaign:changed', id, { reason: 'sent' });
 }

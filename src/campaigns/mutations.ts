@@ -1,6 +1,5 @@
 import { ErrorCode, ValidationError } from '../errors.ts';
 import { MessageRef } from '../delivery/schema.ts';
-import { sendTestPush } from '../delivery/test-push.ts';
 import { builder } from '../graphql/builder.ts';
 import { workspaceIdOf } from '../graphql/context.ts';
 import { localId, requireLocalId } from '../graphql/ids.ts';
@@ -8,6 +7,7 @@ import { CampaignInput, UpdateCampaignInput } from './inputs.ts';
 import { activateCampaign, archiveCampaign, cancelCampaign, pauseCampaign, resumeCampaign, scheduleCampaign, sendCampaignNow } from './lifecycle.ts';
 import { CampaignRef } from './schema.ts';
 import { createCampaign, duplicateCampaign, updateCampaign } from './service.ts';
+import { sendTestPush } from './test-push.ts';
 import type { CampaignInput as CampaignInputShape } from './validation.ts';
 
 const campaignId = (id: string | number) => requireLocalId(String(id), 'Campaign', ErrorCode.campaignNotFound);

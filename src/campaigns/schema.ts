@@ -3,11 +3,11 @@ import { builder } from '../graphql/builder.ts';
 import { workspaceIdOf } from '../graphql/context.ts';
 import { localId } from '../graphql/ids.ts';
 import { AudienceEnum } from '../segments/inputs.ts';
-import type { Content } from './content.ts';
+import { contentOf, type Trigger, triggerOf } from '../delivery/campaign-fields.ts';
+import type { Content } from '../delivery/web-push/content.ts';
 import { CampaignKindEnum, CampaignStatusEnum, UrgencyEnum } from './inputs.ts';
 import type { Campaign } from './service.ts';
 import { type CampaignStats, campaignStats, SuppressionReasons } from './stats.ts';
-import type { Trigger } from './validation.ts';
 
 const ContentRef = builder.objectRef<Content>('CampaignContent').implement({
   fields: (t) => ({
@@ -108,10 +108,10 @@ export const CampaignRef = builder.prismaNode('Campaign', {
     name: t.exposeString('name'),
     kind: t.expose('kind', { type: CampaignKindEnum }),
     status: t.expose('status', { type: CampaignStatusEnum }),
-    content: t.field({ type: ContentRef, resolve: (campaign) => campaign.content as Content }),
+    content: t.field({ type: ContentRef, resolve: (campaign) => contentOf(campaign) }),
     audience: t.field({ type: AudienceRef, resolve: (campaign) => campaign }),
     schedule: t.field({ type: ScheduleRef, nullable: true, resolve: (campaign) => (campaign.sendAt ? campaign : null) }),
-    trigger: t.field({ type: TriggerRef, nullable: true, resolve: (campaign) => campaign.trigger as Trigger | null }),
+    trigger: t.field({ type: TriggerRef, nullable: true, resolve: (campaign) => triggerOf(campaign) }),
     deliveryWindow: t.field({
       type: WindowRef,
       nullable: true,

@@ -2,10 +2,9 @@ import { Prisma } from '../db/prisma.ts';
 import { ConflictError, ErrorCode, NotFoundError, ValidationError } from '../errors.ts';
 import type { Campaign } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
-import type { Rule } from '../segments/rule.ts';
-import type { Selection } from '../segments/service.ts';
-import { trackUrlOf } from '../tracking/urls.ts';
-import { type Content, MAX_ENCRYPTED_BYTES, worstCaseSize } from './content.ts';
+import { contentOf, triggerOf } from '../delivery/campaign-fields.ts';
+import { trackUrlOf } from '../delivery/tokens.ts';
+import { MAX_ENCRYPTED_BYTES, worstCaseSize } from '../delivery/web-push/content.ts';
 import { type CampaignInput, type CampaignKind, type CampaignStatus, parseCampaign } from './validation.ts';
 
 export type { Campaign };
@@ -106,30 +105,16 @@ export function inputOf(campaign: Campaign): CampaignInput {
   return {
     name: campaign.name,
     kind: campaign.kind,
-    content: campaign.content as Content,
+    content: contentOf(campaign),
     audience: { segmentId: campaign.segmentId, rule: campaign.audienceRule ?? undefined, type: campaign.audienceType },
     activeUntil: campaign.activeUntil,
     startAt: campaign.startAt,
     endAt: campaign.endAt,
-    trigger: campaign.trigger as CampaignInput['trigger'],
+    trigger: triggerOf(campaign),
     deliveryWindow: campaign.deliveryWindowStart && campaign.deliveryWindowEnd ? { start: campaign.deliveryWindowStart, end: campaign.deliveryWindowEnd } : null,
     frequencyCapped: campaign.frequencyCapped,
     conversion: campaign.conversion as CampaignInput['conversion'],
   };
-}
-
-/** The contacts a campaign is for: its segment's rule and its own rule, both when both are set. */
-export async function audienceOf(herald: Herald, campaign: Campaign): Promise<Selection> {
-  const segment = campaign.segmentId ? await herald.prisma.segment.findUniqueOrThrow({ where: { id: campaign.segmentId }, select: { rule: true } }) : null;
-  return audienceFrom(campaign, segment);
-}
-
-/** `audienceOf` with the segment already loaded. */
-export function audienceFrom(campaign: Pick<Campaign, 'audienceRule' | 'audienceType'>, segment: { rule: unknown } | null): Selection {
-  const rules: Rule[] = [];
-  if (segment) rules.push(segment.rule as Rule);
-  if (campaign.audienceRule) rules.push(campaign.audienceRule as unknown as Rule);
-  return { rule: rules.length === 0 ? null : rules.length === 1 ? rules[0]! : { and: rules }, audience: campaign.audienceType };
 }
 
 function withoutUndefined<T extends object>(value: T): T {

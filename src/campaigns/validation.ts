@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { ValidationError } from '../errors.ts';
-import { type Condition, validateRule } from '../segments/rule.ts';
+import { validateRule } from '../segments/rule.ts';
 import { Audiences } from '../segments/rule.ts';
 import { localTime } from '../workspaces/settings.ts';
-import { contentInput } from './content.ts';
+import { eventName, triggerInput } from '../delivery/campaign-fields.ts';
+import { contentInput } from '../delivery/web-push/content.ts';
 
 export const CampaignKinds = ['BROADCAST', 'TRIGGERED'] as const;
 export const CampaignStatuses = ['DRAFT', 'SCHEDULED', 'SENDING', 'SENT', 'ACTIVE', 'PAUSED', 'CANCELED', 'ARCHIVED'] as const;
@@ -11,17 +12,6 @@ export type CampaignKind = (typeof CampaignKinds)[number];
 export type CampaignStatus = (typeof CampaignStatuses)[number];
 
 const DAY = 24 * 3600;
-const eventName = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be an event name (letters, digits, _ . -)');
-
-export const triggerInput = z.object({
-  event: eventName,
-  /** Property filters, with the operators of segment rules; checked by validateRule below. */
-  where: z.array(z.unknown()).max(20, 'at most 20 conditions').nullish(),
-  delaySeconds: z.number().int().min(0, 'must be at least 0').max(30 * DAY, 'must be at most 30 days').nullish(),
-  exceptionEvents: z.array(eventName).max(10, 'at most 10 exception events').nullish(),
-  reEligibleAfterSeconds: z.number().int().min(0, 'must be at least 0').max(3650 * DAY, 'must be at most 10 years').nullish(),
-});
-export type Trigger = z.output<typeof triggerInput> & { where?: Condition[] | null };
 
 /** Everything CampaignInput carries besides the audience rule, which validateRule checks. */
 export const campaignInput = z

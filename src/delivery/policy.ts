@@ -2,8 +2,7 @@ import type pg from 'pg';
 import { Prisma } from '../db/prisma.ts';
 import type { Campaign, Workspace } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
-import { audienceOf } from '../campaigns/service.ts';
-import type { Trigger } from '../campaigns/validation.ts';
+import { audienceOf, triggerOf } from './campaign-fields.ts';
 import { selectionSql } from '../segments/service.ts';
 import { frequencyCapsOf } from '../workspaces/service.ts';
 import type { CapPeriod } from '../workspaces/settings.ts';
@@ -37,7 +36,7 @@ const PERIOD_SECONDS: Record<CapPeriod, number> = { DAY: 86_400, WEEK: 7 * 86_40
  *  - frequency caps are checked when the sender claims the rows (see `claim`).
  */
 export async function deliveryPolicy(herald: Herald, campaign: Campaign, workspace: Workspace) {
-  const trigger = campaign.kind === 'TRIGGERED' ? (campaign.trigger as unknown as Trigger) : null;
+  const trigger = triggerOf(campaign);
   const audience = trigger ? selectionSql(campaign.workspaceId, await audienceOf(herald, campaign)) : null;
   const exceptionEvents = trigger?.exceptionEvents ?? [];
   const window: LocalWindow | null =

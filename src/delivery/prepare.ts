@@ -1,8 +1,8 @@
 import { Prisma } from '../db/prisma.ts';
 import type { Campaign } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
-import { audienceOf } from '../campaigns/service.ts';
 import { selectionSql } from '../segments/service.ts';
+import { audienceOf } from './campaign-fields.ts';
 import { type DeliveryEvent, publishDeliveryEvents } from './events.ts';
 import { cancelWaiting, COUNT_INSERTED } from './ledger.ts';
 import { enqueueDeliver } from './queue.ts';

@@ -1,6 +1,6 @@
 import type { Herald } from '../herald-context.ts';
 
-/** Agenda job names; payloads are declared (zod) where the jobs are defined, in jobs.ts. */
+/** Agenda job names; payloads are declared (zod) where the jobs are defined, in campaigns/jobs.ts. */
 export const Jobs = {
   /** Writes a broadcast's audience into the ledger, then starts delivery. */
   prepare: 'campaign:prepare',

@@ -1,10 +1,9 @@
 import { Prisma } from '../db/prisma.ts';
 import type { Campaign } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
-import { audienceFrom } from '../campaigns/service.ts';
-import type { Trigger } from '../campaigns/validation.ts';
 import { compileEventWhere } from '../segments/compile.ts';
 import { selectionSql } from '../segments/service.ts';
+import { audienceFrom, triggerOf } from './campaign-fields.ts';
 import { type DeliveryEvent, publishDeliveryEvents } from './events.ts';
 import { scheduleWakes } from './deliver.ts';
 import { announce, COUNT_INSERTED, lockContacts, type MovedRow, moveRows } from './ledger.ts';
@@ -13,10 +12,9 @@ type Tx = Prisma.TransactionClient;
 
 /** Delays up to this long are also timed in memory, for a wake-up on the dot. */
 const SHORT_DELAY_MS = 60_000;
-/** In-memory wake-ups planned, per campaign and 100 ms slot: at most ten a second per campaign. */
-const kicks = new Set<string>();
-
+/** Plans an in-memory wake-up, at most one per campaign and 100 ms slot: ten a second per campaign. */
 function kickAt(herald: Herald, campaignId: string, at: number): void {
+  const { kicks } = herald.deliveries;
   const slot = Math.ceil(at / 100) * 100;
   const key = `${campaignId}@${slot}`;
   if (kicks.has(key)) return;
@@ -61,10 +59,9 @@ export async function applyTriggers(tx: Tx, workspaceId: string, events: readonl
   });
   if (campaigns.length === 0) return NONE;
   const names = new Set(events.map((event) => event.name));
-  const triggerOf = (campaign: Campaign) => campaign.trigger as unknown as Trigger;
-  const triggered = campaigns.filter((campaign) => campaign.status === 'ACTIVE' && names.has(triggerOf(campaign).event));
+  const triggered = campaigns.filter((campaign) => campaign.status === 'ACTIVE' && names.has(triggerOf(campaign)!.event));
   const exceptions = campaigns.flatMap((campaign) =>
-    (triggerOf(campaign).exceptionEvents ?? []).filter((name) => names.has(name)).map((name) => ({ campaignId: campaign.id, name })),
+    (triggerOf(campaign)!.exceptionEvents ?? []).filter((name) => names.has(name)).map((name) => ({ campaignId: campaign.id, name })),
   );
   if (triggered.length === 0 && exceptions.length === 0) return NONE;
 
@@ -99,7 +96,7 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
   // audience sit in one CASE arm. (A UNION of one query per campaign took PostgreSQL longer to
   // plan than to run, and twenty campaigns halved ingestion.)
   const listening = campaigns.map((campaign) => {
-    const trigger = campaign.trigger as unknown as Trigger;
+    const trigger = triggerOf(campaign)!;
     return {
       id: campaign.id,
       event: trigger.event,
@@ -111,7 +108,7 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
     };
   });
   const arms = campaigns.map((campaign) => {
-    const trigger = campaign.trigger as unknown as Trigger;
+    const trigger = triggerOf(campaign)!;
     const rule = Prisma.sql`${compileEventWhere(trigger.where ?? [])} AND ${selectionSql(workspaceId, audienceFrom(campaign, campaign.segment), now)}`;
     return Prisma.sql`WHEN ${campaign.id}::uuid THEN ${rule}`;
   });

@@ -3,7 +3,7 @@ import type { Message } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { publishDeliveryEvents } from '../delivery/events.ts';
 import { trackingSecretOf } from '../workspaces/secrets.ts';
-import { tokenMessageId, verifyToken } from './token.ts';
+import { tokenMessageId, verifyToken } from '../delivery/tokens.ts';
 
 export const MessageEventTypes = ['DISPLAYED', 'CLICKED', 'CLOSED'] as const;
 export type MessageEventType = (typeof MessageEventTypes)[number];

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CompiledContent, type Content, pushRenderBudget, RenderError } from '../../src/campaigns/content.ts';
+import { CompiledContent, type Content, pushRenderBudget, RenderError } from '../../src/delivery/web-push/content.ts';
 import { graphql } from '../generated/index.ts';
 import { CreateCampaign, createCampaign, SendNow, subscribeBrowser, waitForStatus } from '../kit/campaigns.ts';
 import { dataOf } from '../kit/client.ts';

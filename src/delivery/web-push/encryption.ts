@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import webpush from 'web-push';
-import { fromRoot } from '../paths.ts';
+import { fromRoot } from '../../paths.ts';
 
 export interface EncryptJob {
   p256dh: string;
@@ -49,7 +49,7 @@ export class Encryptor {
 
   private start(slot: number): Worker {
     // execArgv: [] — the TypeScript loader (tsx) is not needed there and costs memory.
-    const worker = new Worker(fromRoot('src', 'delivery', 'encrypt-worker.mjs'), {
+    const worker = new Worker(fromRoot('src', 'delivery', 'web-push', 'encrypt-worker.mjs'), {
       execArgv: [],
       // It holds a batch at a time: a small heap keeps Herald's memory flat.
       resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },

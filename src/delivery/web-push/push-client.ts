@@ -3,20 +3,14 @@ import { STATUS_CODES } from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import webpush from 'web-push';
-import type { Config } from '../config.ts';
-import { type EndpointPolicy, endpointPolicy } from '../net/allowed-hosts.ts';
-import { checkedLookup, isAddressRefused } from '../net/lookup.ts';
+import type { Config } from '../../config.ts';
+import type { DeliveryOutcome } from '../channel.ts';
+import { type EndpointPolicy, endpointPolicy } from '../../net/allowed-hosts.ts';
+import { checkedLookup, isAddressRefused } from '../../net/lookup.ts';
 import { type EncryptJob, Encryptor } from './encryption.ts';
 
-/** What a push service said, sorted by what Herald does next (Dittofeed-style discriminated union). */
-export type PushOutcome =
-  | { kind: 'sent' }
-  /** 404/410: the browser unsubscribed; the subscription is never tried again. */
-  | { kind: 'gone'; error: string }
-  /** 400/401/403/413 and other 4xx, or an endpoint or address the policy refuses: retrying cannot help. */
-  | { kind: 'rejected'; error: string; tooLarge: boolean }
-  /** 429, 5xx, resets, timeouts: try again later (after `retryAfterMs` when the service said). */
-  | { kind: 'retry'; error: string; retryAfterMs?: number };
+/** What a push service said: 404/410 are `gone`, 429 and 5xx `retry`, other 4xx `rejected`. */
+export type PushOutcome = DeliveryOutcome;
 
 export interface PushRequest {
   endpoint: string;

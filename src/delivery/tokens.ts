@@ -1,3 +1,4 @@
+import type { Herald } from '../herald-context.ts';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
@@ -28,4 +29,9 @@ export function verifyToken(token: string, messageId: string, trackingSecret: st
 
 function mac(id: Buffer, trackingSecret: string): Buffer {
   return createHmac('sha256', trackingSecret).update('herald/tracking-token\0').update(id).digest().subarray(0, 16);
+}
+
+/** Where service workers post `{ token, type }`: HERALD_PUBLIC_URL, else the address Herald listens on. */
+export function trackUrlOf(herald: Pick<Herald, 'publicUrl'>): string {
+  return `${herald.publicUrl}/track`;
 }

@@ -1,6 +1,6 @@
 import type { Template } from 'liquidjs';
 import { z } from 'zod';
-import { messageRenderer, parseTemplate, type RenderBudget, refusedFileTag } from './sandbox.ts';
+import { messageRenderer, parseTemplate, type RenderBudget, refusedFileTag } from '../templates.ts';
 
 /**
  * What a push shows. Title, body and every URL are Liquid templates over `contact` (and `event`
@@ -71,6 +71,25 @@ export const contentInput = z.object({
   requireInteraction: z.boolean().nullish(),
 });
 export type Content = z.output<typeof contentInput>;
+
+/**
+ * The shape of a saved campaign's content, for reading it back: its templates were checked when it
+ * was saved and are checked again as they render (a template saved before a rule tightened fails
+ * that message, not the whole send), so here they are plain text.
+ */
+export const storedContent: z.ZodType<Content> = z.object({
+  title: z.string(),
+  body: z.string().nullish(),
+  iconUrl: z.string().nullish(),
+  imageUrl: z.string().nullish(),
+  badgeUrl: z.string().nullish(),
+  url: z.string(),
+  actions: z.array(z.object({ action: z.string(), title: z.string(), url: z.string().nullish() })).nullish(),
+  ttlSeconds: z.number().int().nullish(),
+  urgency: z.enum(Urgencies).nullish(),
+  topic: z.string().nullish(),
+  requireInteraction: z.boolean().nullish(),
+});
 
 /** The JSON the service worker receives (API.md "Push payload"). */
 export interface PushPayload {

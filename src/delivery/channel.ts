@@ -1,0 +1,68 @@
+import type { Prisma } from '../db/prisma.ts';
+import type { Campaign } from '../generated/prisma/client.ts';
+import type { Herald } from '../herald-context.ts';
+import type { Transition } from './ledger.ts';
+
+/**
+ * The seam between the delivery pipeline (ledger → policy → claim → send → settle, in deliver.ts)
+ * and a channel. The pipeline knows no channel: it asks the channel where a message goes (the
+ * due query's `address`), has it render and stage each message, and settles what the channel's
+ * provider answered. Web push (web-push/channel.ts) is the first channel; email, SMS and webhooks
+ * plug in beside it.
+ */
+
+/** What a provider answered, sorted by what the pipeline does next. */
+export type DeliveryOutcome =
+  | { kind: 'sent' }
+  /** The address is dead (a push subscription gone, an email bounced for good): never used again. */
+  | { kind: 'gone'; error: string }
+  /** Refused in a way retrying cannot help. */
+  | { kind: 'rejected'; error: string; tooLarge: boolean }
+  /** Busy, failing or unreachable: try again later (after `retryAfterMs` when the provider said). */
+  | { kind: 'retry'; error: string; retryAfterMs?: number };
+
+/** A due ledger row with its recipient and, in `address`, where the channel delivers it. */
+export interface DueMessage<Address = unknown> {
+  id: string;
+  contactId: string;
+  occurrence: string;
+  /** The recipient's zone: the contact's, else the address's (null when both are unknown). */
+  timezone: string | null;
+  attempts: number;
+  contact: Record<string, unknown>;
+  /** A triggered message's event: { name, properties, occurredAt }. */
+  event: Record<string, unknown> | null;
+  address: Address;
+}
+
+/** A message rendered and checked: a payload to stage and send, or the ledger move that settles it now. */
+export type Prepared<Address> = Ready<Address> | { message: DueMessage<Address>; settle: Transition };
+export type Ready<Address> = { message: DueMessage<Address>; payload: string };
+
+/** One message ready to go out; nothing has left yet. */
+export interface Outgoing {
+  /** Sends it: from here on the provider may deliver the message. */
+  send(): Promise<DeliveryOutcome>;
+  /** Gives it up before anything left. */
+  abort(): void;
+}
+
+/** A channel at work on one campaign's messages. */
+export interface ChannelSender<Address> {
+  /** Renders and checks one message (cheap and synchronous: it runs for every message). */
+  prepare(message: DueMessage<Address>): Prepared<Address>;
+  /** Readies messages to go out (web push: encrypts them and opens connections), in order, without sending anything. */
+  stage(ready: Ready<Address>[]): Promise<Outgoing[]>;
+  /** The addresses of messages whose provider answered `gone`: they are never used again. */
+  forget(messages: DueMessage<Address>[]): Promise<void>;
+}
+
+export interface Channel<Address> {
+  /**
+   * Where a due message goes, for the due query over `"Message" m`: `join` reaches the address,
+   * `value` builds it as one JSON value and `timezone` is its zone (used when the contact has none).
+   * Rows without an address are not due on this channel.
+   */
+  address: { value: Prisma.Sql; timezone: Prisma.Sql; join: Prisma.Sql };
+  sender(herald: Herald, campaign: Campaign): Promise<ChannelSender<Address>>;
+}

@@ -1,0 +1,21 @@
+/**
+ * What one Herald process keeps in memory about its deliveries. It lives on the Herald context
+ * (`herald.deliveries`), so two Heralds in one process (tests, a future in-process worker pool)
+ * never share it, and nothing in a module is global.
+ */
+export interface DeliveryState {
+  /** Campaigns this process is delivering now, and whether more rows came due meanwhile. */
+  active: Map<string, { again: boolean }>;
+  /**
+   * Claims whose requests went out while their COMMIT failed (the database connection was lost),
+   * by campaign: the provider has them, but the ledger may still say QUEUED. Recorded as
+   * SENT/UNCONFIRMED before the campaign's next pass in this process, so they never go twice.
+   */
+  unrecorded: Map<string, Set<string>>;
+  /** In-memory wake-ups planned for short trigger delays, per campaign and 100 ms slot. */
+  kicks: Set<string>;
+}
+
+export function createDeliveryState(): DeliveryState {
+  return { active: new Map(), unrecorded: new Map(), kicks: new Set() };
+}

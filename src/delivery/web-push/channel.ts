@@ -1,0 +1,101 @@
+import { Prisma } from '../../db/prisma.ts';
+import type { Campaign } from '../../generated/prisma/client.ts';
+import type { Herald } from '../../herald-context.ts';
+import { trackingSecretOf, vapidKeysOf } from '../../workspaces/secrets.ts';
+import { contentOf } from '../campaign-fields.ts';
+import type { Channel, DueMessage, Prepared, Ready } from '../channel.ts';
+import type { Transition } from '../ledger.ts';
+import { signToken, trackUrlOf } from '../tokens.ts';
+import { CompiledContent, type Content, encryptedSize, MAX_ENCRYPTED_BYTES, MAX_TTL_SECONDS, RenderError } from './content.ts';
+
+/** Where a web push goes: one browser's subscription. */
+export interface PushAddress {
+  subscriptionId: string;
+  endpoint: string;
+  p256dh: string;
+  auth: string;
+  status: 'ACTIVE' | 'EXPIRED' | 'REVOKED';
+}
+
+/**
+ * Web push: a message is rendered from the campaign's content, signed with a tracking token,
+ * encrypted for its browser (RFC 8291) and posted to the browser's push service with a VAPID
+ * header. Staging opens the connection and encrypts; sending is one write (see PushClient.open).
+ */
+export const webPush: Channel<PushAddress> = {
+  address: {
+    value: Prisma.sql`jsonb_build_object('subscriptionId', s.id, 'endpoint', s.endpoint, 'p256dh', s.p256dh, 'auth', s.auth, 'status', s.status)`,
+    timezone: Prisma.sql`s.timezone`,
+    join: Prisma.sql`JOIN "PushSubscription" s ON s.id = m."subscriptionId"`,
+  },
+
+  async sender(herald: Herald, campaign: Campaign) {
+    const workspace = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: campaign.workspaceId } });
+    const vapid = await vapidKeysOf(herald, workspace);
+    const trackingSecret = await trackingSecretOf(herald, workspace.id);
+    const content = contentOf(campaign);
+    const compiled = new CompiledContent(content);
+    const trackUrl = trackUrlOf(herald);
+    const { push } = herald;
+
+    const settle = (message: DueMessage<PushAddress>, status: Transition['status'], reason: Transition['reason'], error?: string): Prepared<PushAddress> => ({
+      message,
+      settle: { id: message.id, from: 'QUEUED', status, reason, error },
+    });
+
+    return {
+      prepare(message: DueMessage<PushAddress>): Prepared<PushAddress> {
+        if (campaign.activeUntil && campaign.activeUntil.getTime() <= Date.now()) return settle(message, 'EXPIRED', 'EXPIRED', 'activeUntil has passed');
+        if (message.address.status === 'EXPIRED') return settle(message, 'FAILED', 'SUBSCRIPTION_GONE', 'the subscription expired before this send');
+        if (message.address.status === 'REVOKED') return settle(message, 'SUPPRESSED', 'NOT_ELIGIBLE', 'the visitor unsubscribed before this send');
+        let payload: string;
+        try {
+          const token = signToken(message.id, trackingSecret);
+          const scope = { contact: { ...(message.contact.attributes as object), ...message.contact }, event: message.event };
+          payload = JSON.stringify(compiled.render(scope, { tag: message.id, token, trackUrl }));
+        } catch (error) {
+          if (error instanceof RenderError) return settle(message, 'FAILED', 'TEMPLATE_ERROR', error.message);
+          throw error;
+        }
+        const size = encryptedSize(payload);
+        if (size > MAX_ENCRYPTED_BYTES) return settle(message, 'FAILED', 'PAYLOAD_TOO_LARGE', `${size} bytes encrypted; push services accept ${MAX_ENCRYPTED_BYTES}`);
+        return { message, payload };
+      },
+
+      async stage(ready: Ready<PushAddress>[]) {
+        // Connections open while the bodies are encrypted (on their own thread).
+        const opening = Promise.all(
+          ready.map(({ message }) =>
+            push.open({
+              endpoint: message.address.endpoint,
+              ttlSeconds: ttlSeconds(content, campaign.activeUntil),
+              urgency: content.urgency ? content.urgency.toLowerCase().replace('_', '-') : null,
+              topic: content.topic,
+              authorization: push.authorization(message.address.endpoint, vapid),
+            }),
+          ),
+        );
+        let bodies: Buffer[];
+        try {
+          bodies = await push.encrypt(ready.map(({ message, payload }) => ({ p256dh: message.address.p256dh, auth: message.address.auth, payload })));
+        } catch (error) {
+          for (const request of await opening) request.abort();
+          throw error;
+        }
+        return (await opening).map((request, index) => ({ send: () => request.send(bodies[index]!), abort: () => request.abort() }));
+      },
+
+      async forget(messages: DueMessage<PushAddress>[]) {
+        const ids = messages.map((message) => message.address.subscriptionId);
+        await herald.prisma.pushSubscription.updateMany({ where: { id: { in: ids }, status: 'ACTIVE' }, data: { status: 'EXPIRED' } });
+      },
+    };
+  },
+};
+
+/** The smaller of the campaign's TTL and the time left until activeUntil. */
+export function ttlSeconds(content: Content, activeUntil: Date | null, now = Date.now()): number {
+  const ttl = content.ttlSeconds ?? MAX_TTL_SECONDS;
+  if (!activeUntil) return ttl;
+  return Math.max(0, Math.min(ttl, Math.floor((activeUntil.getTime() - now) / 1000)));
+}
