@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mayReadMetrics } from '../../src/server/metrics.ts';
 import { createWorkspace } from '../kit/flow.ts';
 import { startTestHerald, type TestHerald } from '../kit/herald.ts';
+import { tally } from '../kit/tally.ts';
 
 // Finding 10: CORS with credentials for any origin, introspection for anyone, /metrics on every
 // interface, /demo always served.
@@ -46,6 +47,7 @@ describe('CORS', () => {
     expect(answer.status).toBe(200);
     expect(answer.headers.get('access-control-allow-origin')).toBe('*');
     expect(answer.headers.get('access-control-allow-credentials')).toBeNull();
+    tally({ check: 'security: what is closed by default (CORS, introspection, /metrics, /demo)', attacks: 2, leaks: 0 }); // the attacker origin's preflight and request
   });
 });
 
@@ -53,7 +55,8 @@ describe('introspection', () => {
   const queries = ['{ __schema { queryType { name } } }', '{ __type(name: "Query") { name } }', 'query { ...Types } fragment Types on Query { __schema { types { name } } }'];
 
   it('is refused without a secret key: no credential, admin token, publishable key', async () => {
-    for (const credential of [undefined, kit.adminToken, shop.publishableKey]) {
+    const credentials = [undefined, kit.adminToken, shop.publishableKey];
+    for (const credential of credentials) {
       for (const query of queries) {
         const result = await post(credential, query);
         expect(result.data ?? null).toBeNull();
@@ -63,6 +66,7 @@ describe('introspection', () => {
     }
     // __typename is not introspection.
     expect((await post(undefined, '{ __typename }')).data).toEqual({ __typename: 'Query' });
+    tally({ check: 'security: what is closed by default (CORS, introspection, /metrics, /demo)', attacks: credentials.length * queries.length, leaks: 0 });
   });
 
   it('is answered with a secret key', async () => {
@@ -76,12 +80,17 @@ describe('/metrics', () => {
     for (const address of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) {
       expect(mayReadMetrics({ address, authorization: undefined, token: undefined })).toBe(true);
     }
-    for (const address of ['10.0.0.1', '192.168.1.4', '203.0.113.5', '::ffff:10.0.0.1', 'fe80::1', '2001:db8::1', 'unknown', '']) {
-      expect(mayReadMetrics({ address, authorization: undefined, token: undefined })).toBe(false);
-      expect(mayReadMetrics({ address, authorization: `Bearer ${METRICS_TOKEN}`, token: undefined })).toBe(false);
-      expect(mayReadMetrics({ address, authorization: 'Bearer wrong', token: METRICS_TOKEN })).toBe(false);
+    const outsiders = ['10.0.0.1', '192.168.1.4', '203.0.113.5', '::ffff:10.0.0.1', 'fe80::1', '2001:db8::1', 'unknown', ''];
+    const refused = [
+      { authorization: undefined, token: undefined },
+      { authorization: `Bearer ${METRICS_TOKEN}`, token: undefined },
+      { authorization: 'Bearer wrong', token: METRICS_TOKEN },
+    ];
+    for (const address of outsiders) {
+      for (const credentials of refused) expect(mayReadMetrics({ address, ...credentials })).toBe(false);
       expect(mayReadMetrics({ address, authorization: `Bearer ${METRICS_TOKEN}`, token: METRICS_TOKEN })).toBe(true);
     }
+    tally({ check: 'security: what is closed by default (CORS, introspection, /metrics, /demo)', attacks: outsiders.length * refused.length, leaks: 0 });
   });
 
   it('answers a non-loopback client (behind a trusted proxy) only with HERALD_METRICS_TOKEN', async () => {
@@ -95,6 +104,7 @@ describe('/metrics', () => {
       expect(withToken.status).toBe(200);
       expect(await withToken.text()).toContain('herald_http_requests_total');
       expect((await metrics({})).status).toBe(200); // loopback itself
+      tally({ check: 'security: what is closed by default (CORS, introspection, /metrics, /demo)', attacks: 2, leaks: 0 }); // from outside: no token, a wrong one
     } finally {
       await proxied.stop();
     }
@@ -103,13 +113,15 @@ describe('/metrics', () => {
 
 describe('/demo', () => {
   it('is not served by default', async () => {
-    for (const path of ['/demo', '/demo/', '/demo/herald-sw.js']) {
+    const paths = ['/demo', '/demo/', '/demo/herald-sw.js'];
+    for (const path of paths) {
       const response = await fetch(`${kit.url}${path}`, { redirect: 'manual' });
       await response.body?.cancel();
       expect([path, response.status]).toEqual([path, 404]);
     }
     // The SDK itself is always served.
     expect((await fetch(`${kit.url}/sdk/herald.js`)).status).toBe(200);
+    tally({ check: 'security: what is closed by default (CORS, introspection, /metrics, /demo)', attacks: paths.length, leaks: 0 });
   });
 
   it('is served with HERALD_DEMO=1', async () => {

@@ -3,11 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rootFieldCount } from '../../src/server/rate-limit.ts';
 import { createWorkspace } from '../kit/flow.ts';
 import { startTestHerald, type TestHerald } from '../kit/herald.ts';
+import { tally } from '../kit/tally.ts';
 
 // Finding 8 (the public rate limit counts requests and trusts no proxy) and 9 (large bodies
 // are read before anyone is authenticated).
 
 type Shop = Awaited<ReturnType<typeof createWorkspace>>;
+
+/** HERALD_PUBLIC_RATE_LIMIT in these tests: points per address. */
+const LIMIT = 25;
 
 /** One request with 20 aliased trackEvent calls: 20 root fields. */
 const TWENTY_EVENTS = `mutation { ${Array.from({ length: 20 }, (_, index) => `e${index}: trackEvent(input: { anonymousId: "visitor-${index}", name: "viewed" }) { __typename }`).join(' ')} }`;
@@ -53,7 +57,7 @@ describe('public rate limit, behind no proxy', () => {
   let kit: TestHerald;
   let shop: Shop;
   beforeAll(async () => {
-    kit = await startTestHerald({ HERALD_PUBLIC_RATE_LIMIT: '25' });
+    kit = await startTestHerald({ HERALD_PUBLIC_RATE_LIMIT: String(LIMIT) });
     shop = await createWorkspace(kit);
   });
   afterAll(() => kit?.stop());
@@ -68,6 +72,7 @@ describe('public rate limit, behind no proxy', () => {
     const second = await post(kit, shop.publishableKey, { query: TWENTY_EVENTS });
     expect(second.status).toBe(429);
     expect(await second.json()).toMatchObject({ errors: [{ extensions: { code: 'RATE_LIMITED' } }] });
+    tally({ check: 'security: getting past the public rate limit and body limit', attacks: 1, leaks: 0 }); // the second batch of aliases
   });
 
   it('ignores X-Forwarded-For without HERALD_TRUST_PROXY', async () => {
@@ -76,8 +81,10 @@ describe('public rate limit, behind no proxy', () => {
     expect(response.status).toBe(429);
     const beacons = [await beacon(kit, '198.51.100.1'), await beacon(kit, '198.51.100.2')];
     expect(beacons).toEqual([404, 404]);
-    for (let index = 0; index < 25; index++) await beacon(kit, `198.51.100.${10 + index}`);
+    for (let index = 0; index < LIMIT; index++) await beacon(kit, `198.51.100.${10 + index}`);
     expect(await beacon(kit, '198.51.100.99')).toBe(429);
+    // Every request here forged its address: the GraphQL one, the beacons, the loop, the last beacon.
+    tally({ check: 'security: getting past the public rate limit and body limit', attacks: 1 + beacons.length + LIMIT + 1, leaks: 0 });
   });
 });
 
@@ -85,7 +92,7 @@ describe('public rate limit, behind a trusted proxy (HERALD_TRUST_PROXY)', () =>
   let kit: TestHerald;
   let shop: Shop;
   beforeAll(async () => {
-    kit = await startTestHerald({ HERALD_PUBLIC_RATE_LIMIT: '25', HERALD_TRUST_PROXY: 'loopback' });
+    kit = await startTestHerald({ HERALD_PUBLIC_RATE_LIMIT: String(LIMIT), HERALD_TRUST_PROXY: 'loopback' });
     shop = await createWorkspace(kit);
   });
   afterAll(() => kit?.stop());
@@ -98,12 +105,15 @@ describe('public rate limit, behind a trusted proxy (HERALD_TRUST_PROXY)', () =>
     expect(await statusOf(await post(kit, shop.publishableKey, { query: TWENTY_EVENTS }, { 'x-forwarded-for': '203.0.113.11' }))).toBe(200);
     // Only the proxy's own hop is trusted: what the client put in front of it is not.
     expect(await statusOf(await post(kit, shop.publishableKey, { query: TWENTY_EVENTS }, { 'x-forwarded-for': '203.0.113.99, 203.0.113.10' }))).toBe(429);
+    // The visitor's second batch, and the one with an address put in front of the proxy's.
+    tally({ check: 'security: getting past the public rate limit and body limit', attacks: 2, leaks: 0 });
   });
 
   it('counts /track beacons per forwarded address', async () => {
-    for (let index = 0; index < 25; index++) expect(await beacon(kit, '203.0.113.20')).toBe(404);
+    for (let index = 0; index < LIMIT; index++) expect(await beacon(kit, '203.0.113.20')).toBe(404);
     expect(await beacon(kit, '203.0.113.20')).toBe(429);
     expect(await beacon(kit, '203.0.113.21')).toBe(404);
+    tally({ check: 'security: getting past the public rate limit and body limit', attacks: 1, leaks: 0 }); // the beacon past the limit
   });
 });
 
@@ -119,10 +129,10 @@ describe('request body limits', () => {
   const hundredKiB = { query: '{ __typename }', variables: { padding: 'x'.repeat(100 * 1024) } };
 
   it('refuses 100 KiB without a key, with a publishable key and with a forged secret key: 413', async () => {
-    expect(await statusOf(await post(kit, undefined, hundredKiB))).toBe(413);
-    expect(await statusOf(await post(kit, shop.publishableKey, hundredKiB))).toBe(413);
-    expect(await statusOf(await post(kit, `sk_${'A'.repeat(32)}`, hundredKiB))).toBe(413);
+    const strangers = [undefined, shop.publishableKey, `sk_${'A'.repeat(32)}`];
+    for (const credential of strangers) expect(await statusOf(await post(kit, credential, hundredKiB)), String(credential)).toBe(413);
     expect((await fetch(`${kit.url}/healthz`)).status).toBe(200);
+    tally({ check: 'security: getting past the public rate limit and body limit', attacks: strangers.length, leaks: 0 });
   });
 
   it('takes 100 KiB from a secret key', async () => {

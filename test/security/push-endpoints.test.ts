@@ -6,6 +6,7 @@ import { dataOf } from '../kit/client.ts';
 import { createWorkspace } from '../kit/flow.ts';
 import { startTestHerald, type TestHerald } from '../kit/herald.ts';
 import { startPushService, type TestPushService } from '../kit/push-service.ts';
+import { tally } from '../kit/tally.ts';
 
 // Issue 15, finding 6: a page (publishable key) registered endpoints on Herald's own network and
 // Herald connected to them, keeping the first 200 bytes of each answer in Message.error.
@@ -89,7 +90,8 @@ describe('with the default policy (only the browsers’ push services)', () => {
 
   it('refuses every attacker endpoint at registration and stores nothing', async () => {
     const { publishable, workspace } = await createWorkspace(kit);
-    for (const [index, endpoint] of [...ATTACKS, `${push.origin}/push/x`].entries()) {
+    const endpoints = [...ATTACKS, `${push.origin}/push/x`];
+    for (const [index, endpoint] of endpoints.entries()) {
       const result = dataOf(await publishable(Register, { input: { anonymousId: `attacker-${index}`, subscription: subscriptionAt(push, endpoint) } })).registerPushSubscription;
       expect(result, endpoint).toMatchObject({ __typename: 'ValidationError', fieldErrors: [{ path: ['input', 'subscription', 'endpoint'] }] });
       if (result.__typename === 'ValidationError') expect(result.fieldErrors[0]!.message, endpoint).toMatch(/push service|IP address|user name|port/);
@@ -97,6 +99,7 @@ describe('with the default policy (only the browsers’ push services)', () => {
     const workspaceId = Buffer.from(workspace.id, 'base64').toString().split(':')[1]!;
     expect(await count(kit.databaseUrl, `SELECT count(*) AS n FROM "PushSubscription" WHERE "workspaceId" = '${workspaceId}'`)).toBe(0);
     expect(await count(kit.databaseUrl, `SELECT count(*) AS n FROM "Contact" WHERE "workspaceId" = '${workspaceId}'`)).toBe(0);
+    tally({ check: 'security: push endpoints aimed at Herald’s own network', attacks: endpoints.length, leaks: 0 });
   });
 
   it('accepts the browsers’ push services', async () => {
@@ -120,6 +123,8 @@ describe('with the default policy (only the browsers’ push services)', () => {
     expect(message).toMatchObject({ status: 'FAILED', reason: 'PUSH_SERVICE_REJECTED', contact: { anonymousId: old!.anonymousId } });
     expect(message!.error).toMatch(/^endpoint refused: the IP address 127.0.0.1 is not an allowed push service$/);
     expect(push.requests()).toBe(before);
+    // Every targeted subscription is a stored, refused endpoint.
+    tally({ check: 'security: push endpoints aimed at Herald’s own network', attacks: campaign.stats.targeted, leaks: 0 });
   });
 });
 
@@ -147,6 +152,7 @@ describe('with a host allowed by name that resolves to loopback', () => {
     expect(message).toMatchObject({ status: 'FAILED', reason: 'PUSH_SERVICE_REJECTED', attempts: 1 });
     expect(message!.error).toMatch(/address .* not allowed/);
     expect(push.requests()).toBe(before);
+    tally({ check: 'security: push endpoints aimed at Herald’s own network', attacks: campaign.stats.targeted, leaks: 0 });
   });
 });
 
@@ -178,5 +184,7 @@ describe('what a push service answers', () => {
       expect(message.error).not.toContain('root:');
       expect(message.error!.length).toBeLessThanOrEqual(80);
     }
+    // Each answer tried to get its body kept where a tenant reads it.
+    tally({ check: 'security: push endpoints aimed at Herald’s own network', attacks: answers.length, leaks: 0 });
   });
 });

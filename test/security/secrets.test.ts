@@ -15,6 +15,7 @@ import { createWorkspace } from '../kit/flow.ts';
 import { dropDatabase, freshDatabase, startTestHerald } from '../kit/herald.ts';
 import { startPushService, type TestPushService } from '../kit/push-service.ts';
 import { TEST_SECRET_KEY } from '../kit/secret-key.ts';
+import { tally } from '../kit/tally.ts';
 
 // Issue 15, finding 11: VAPID private keys were stored in plain text, and the tracking-token key
 // was derived from them. Now every workspace secret is sealed under HERALD_SECRET_KEY.
@@ -109,6 +110,8 @@ describe('secrets at rest', () => {
         expect(row[column as keyof Row], column).toMatch(new RegExp(`^hs1\\.${secrets.keyId}\\.`));
         expect(stored, column).not.toContain(value);
       }
+      // Someone who reads the row goes after each secret in it.
+      tally({ check: 'security: workspace secrets without HERALD_SECRET_KEY', attacks: Object.keys(plain).length, leaks: 0 });
     } finally {
       await kit.stop();
     }
@@ -151,6 +154,8 @@ describe('secrets at rest', () => {
         code: 'message/not_found',
       });
       expect((await kit.herald.prisma.message.findUniqueOrThrow({ where: { id: message.id } })).closedAt).toBeNull();
+      // The one token forged from the formerly plain VAPID key.
+      tally({ check: 'security: workspace secrets without HERALD_SECRET_KEY', attacks: 1, leaks: 0 });
     } finally {
       await kit.stop();
     }
@@ -191,6 +196,8 @@ describe('secrets at rest', () => {
     // Unset: a key is generated into the (new) data folder, and it is not the one that sealed the rows.
     await expect(start(databaseUrl, { HERALD_SECRET_KEY: '' })).rejects.toThrow(/secret-key file in the data folder/);
     expect(await rowOf(databaseUrl, workspaceId)).toEqual(before);
+    // Two starts on the sealed rows without their key: a wrong one, and none.
+    tally({ check: 'security: workspace secrets without HERALD_SECRET_KEY', attacks: 2, leaks: 0 });
   }, 60_000);
 
   it('rotation: with the old key in HERALD_SECRET_KEY_PREVIOUS every value is re-sealed under the new key at start', async () => {
@@ -217,6 +224,8 @@ describe('secrets at rest', () => {
       await after.stop();
     }
     await expect(start(databaseUrl, { HERALD_SECRET_KEY: TEST_SECRET_KEY })).rejects.toThrow(/HERALD_SECRET_KEY/);
+    // The one start with the retired key alone.
+    tally({ check: 'security: workspace secrets without HERALD_SECRET_KEY', attacks: 1, leaks: 0 });
   }, 60_000);
 
   it('unset, the key is generated into the data folder (0600) and used again at the next start', async () => {

@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { createWorkspace } from '../kit/flow.ts';
 import { startTestHerald, type TestHerald } from '../kit/herald.ts';
 import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
+import { tally } from '../kit/tally.ts';
 
 // Finding 7 (a revoked key's streams go on) and 9 (unauthenticated sockets, no cap on sockets).
 
@@ -98,8 +99,11 @@ async function within<T>(limit: number, promise: Promise<T>): Promise<{ value: T
   }
 }
 
-/** Revoking a key (on `revokeOn`) ends its WebSocket and SSE streams (held on `streamOn`) within a second. */
-async function expectRevocationEndsStreams(revokeOn: { graphqlUrl: string }, streamOn: { graphqlUrl: string; wsUrl: string }, shop: Shop) {
+/**
+ * Revoking a key (on `revokeOn`) ends its WebSocket and SSE streams (held on `streamOn`) within a
+ * second. Answers how many of the revoked key's streams were ended.
+ */
+async function expectRevocationEndsStreams(revokeOn: { graphqlUrl: string }, streamOn: { graphqlUrl: string; wsUrl: string }, shop: Shop): Promise<number> {
   const { key, id } = await newSecretKey(revokeOn.graphqlUrl, shop);
   const socket = await liveSocket(streamOn.wsUrl, key);
   const events = await liveEventStream(streamOn.graphqlUrl, key);
@@ -107,9 +111,11 @@ async function expectRevocationEndsStreams(revokeOn: { graphqlUrl: string }, str
   const bystander = await liveSocket(streamOn.wsUrl, shop.secretKey);
   try {
     await revoke(revokeOn.graphqlUrl, shop, id);
-    const [closed] = await within(1000, Promise.all([socket.closed, events.ended])).then(({ value }) => value);
+    const streams = [socket.closed, events.ended];
+    const [closed] = await within(1000, Promise.all(streams)).then(({ value }) => value);
     expect(closed).toBe(4403);
     expect(bystander.socket.readyState).toBe(WebSocket.OPEN);
+    return streams.length;
   } finally {
     socket.socket.close();
     events.abort();
@@ -131,16 +137,19 @@ describe('live streams', () => {
   afterAll(() => kit?.stop());
 
   it('closes a WebSocket whose connection_init has no valid credential with 4403', async () => {
-    for (const payload of [{}, { authorization: 'Bearer sk_nope' }, { authorization: `Bearer ${kit.adminToken}x` }]) {
+    const payloads = [{}, { authorization: 'Bearer sk_nope' }, { authorization: `Bearer ${kit.adminToken}x` }];
+    for (const payload of payloads) {
       expect((await connectionInit(kit.wsUrl, payload)).outcome).toBe(4403);
     }
     const { outcome, socket } = await connectionInit(kit.wsUrl, { authorization: `Bearer ${shop.secretKey}` });
     expect(outcome).toBe('ack');
     socket.close();
+    tally({ check: 'security: live streams: no key, a revoked key, over the caps', attacks: payloads.length, leaks: 0 });
   });
 
   it('ends a revoked key’s WebSocket and SSE subscriptions within a second', async () => {
-    await expectRevocationEndsStreams(kit, kit, shop);
+    const ended = await expectRevocationEndsStreams(kit, kit, shop);
+    tally({ check: 'security: live streams: no key, a revoked key, over the caps', attacks: ended, leaks: 0 });
   });
 
   it('refuses the socket over the cap per key, and per address, with 4429', async () => {
@@ -168,6 +177,8 @@ describe('live streams', () => {
     const again = await connectionInit(kit.wsUrl, { authorization: `Bearer ${key}` });
     expect(again.outcome).toBe('ack');
     again.socket.close();
+    // One socket over the cap per key, one over the cap per address.
+    tally({ check: 'security: live streams: no key, a revoked key, over the caps', attacks: 2, leaks: 0 });
   });
 
   it('refuses subscriptions over the cap per key, over WebSocket and SSE', async () => {
@@ -190,6 +201,8 @@ describe('live streams', () => {
         body: JSON.stringify({ query: STATS }),
       });
       expect(await response.text()).toContain('TOO_MANY_SUBSCRIPTIONS');
+      // The subscriptions over the cap on the socket, and the one over SSE.
+      tally({ check: 'security: live streams: no key, a revoked key, over the caps', attacks: refused.length + 1, leaks: 0 });
     } finally {
       socket.close();
     }
@@ -236,6 +249,7 @@ describe.runIf(await redisAvailable())('live streams across processes (REDIS_URL
 
   it('ends a key’s streams on another Herald process within a second of revoking it here', async () => {
     const shop = await createWorkspace(kit);
-    await expectRevocationEndsStreams(kit, { graphqlUrl: other.graphqlUrl, wsUrl: other.graphqlUrl.replace(/^http/, 'ws') }, shop);
+    const ended = await expectRevocationEndsStreams(kit, { graphqlUrl: other.graphqlUrl, wsUrl: other.graphqlUrl.replace(/^http/, 'ws') }, shop);
+    tally({ check: 'security: live streams: no key, a revoked key, over the caps', attacks: ended, leaks: 0 });
   });
 });

@@ -8,6 +8,7 @@ import { dataOf } from '../kit/client.ts';
 import { createWorkspace } from '../kit/flow.ts';
 import { startTestHerald, type TestHerald } from '../kit/herald.ts';
 import { startPushService, type TestPushService } from '../kit/push-service.ts';
+import { tally } from '../kit/tally.ts';
 
 /**
  * Issue 15, findings 2 and 3: a tenant's templates reached the server's files (`include`, `render`,
@@ -91,6 +92,7 @@ describe('finding 2: templates read the server files', () => {
       expect(fieldErrors).toEqual([{ path: ['input', 'content', field], message: expect.stringContaining(`{% ${tag} %}`) }]);
       expect(JSON.stringify(fieldErrors)).not.toMatch(FILE_CONTENT);
     }
+    tally({ check: 'security: templates reading server files', attacks: cases.length, leaks: 0 });
   });
 
   it('a stored template that contains an include reads no file when sent: TEMPLATE_ERROR, and the file appears nowhere', async () => {
@@ -112,14 +114,19 @@ describe('finding 2: templates read the server files', () => {
     expect(byContact.get('ada')).toMatchObject({ status: 'FAILED', reason: 'TEMPLATE_ERROR', error: expect.stringContaining('{% include %}') });
     expect(byContact.get('ada')!.error).not.toMatch(FILE_CONTENT);
     expect(push.received(ada.id)).toEqual([]);
+    // Each message rendered the stored include.
+    tally({ check: 'security: templates reading server files', attacks: byContact.size, leaks: 0 });
   });
 
   it('no file tag renders, whatever the path it names (a stored one fails its render)', () => {
-    for (const path of [FILE, `./${FILE}`, `/work/main/${FILE}`, '/etc/passwd', '../../etc/passwd', '.herald/admin-token']) {
-      for (const tag of ['include', 'render', 'layout']) {
+    const paths = [FILE, `./${FILE}`, `/work/main/${FILE}`, '/etc/passwd', '../../etc/passwd', '.herald/admin-token'];
+    const tags = ['include', 'render', 'layout'];
+    for (const path of paths) {
+      for (const tag of tags) {
         expect(() => render({ body: `{% ${tag} '${path}' %}` }), `${tag} ${path}`).toThrow(RenderError);
       }
     }
+    tally({ check: 'security: templates reading server files', attacks: paths.length * tags.length, leaks: 0 });
   });
 });
 
@@ -142,6 +149,8 @@ describe('finding 3: a template takes the memory', () => {
     expect(push.received(browsers.mallory.id)).toEqual([]);
     expect(push.received(browsers.ada.id).map((received) => (received.json as { title: string }).title)).toEqual(['Hi 32']);
     expect(push.received(browsers.bob.id).map((received) => (received.json as { title: string }).title)).toEqual(['Hi 64']);
+    // The failed messages are the renders that ran into the budget: mallory's.
+    tally({ check: 'security: templates exhausting memory and time', attacks: stats.failed, leaks: 0 });
   });
 
   it('memory stays bounded: the render stops at the budget instead of doubling a string to 64 MB', () => {
@@ -151,6 +160,7 @@ describe('finding 3: a template takes the memory', () => {
     expect(performance.now() - started).toBeLessThan(pushRenderBudget.timeMs);
     // maxRSS is in KiB and only grows; 64 MB of string would be 128 MB of UTF-16.
     expect(process.resourceUsage().maxRSS - before).toBeLessThan(32 * 1024);
+    tally({ check: 'security: templates exhausting memory and time', attacks: 1, leaks: 0 }); // the one render above
   });
 
   it('the output budget stops a field as soon as it passes what a push can carry', () => {
@@ -163,6 +173,7 @@ describe('finding 3: a template takes the memory', () => {
     expect(() => new CompiledContent({ title: '{{ "x" | append: "12345678901" }}', url: 'https://s.example/' } as Content, sms).render({}, ids)).toThrow(
       /^title: output longer than 10 characters/,
     );
+    tally({ check: 'security: templates exhausting memory and time', attacks: 2, leaks: 0 }); // doubled(9), and the one past the SMS budget
   });
 
   it('the time budget bounds a synchronous render: 100^4 loop iterations stop at it', () => {
@@ -172,6 +183,7 @@ describe('finding 3: a template takes the memory', () => {
     expect(() => render({ title: loops })).toThrow(/^title: template render limit exceeded/);
     // Unbounded, 10^8 iterations take minutes.
     expect(performance.now() - started).toBeLessThan(pushRenderBudget.timeMs + TIME_SLACK_MS);
+    tally({ check: 'security: templates exhausting memory and time', attacks: 1, leaks: 0 }); // the one render above
   });
 });
 
@@ -208,14 +220,18 @@ describe('every template stays within the budgets', () => {
 
   it('renders within the output budget or fails as a RenderError, within the time budget, and memory stays bounded', () => {
     const before = process.resourceUsage().maxRSS;
+    let runs = 0;
+    let stopped = 0;
     fc.assert(
       fc.property(template, (title) => {
+        runs++;
         const started = performance.now();
         try {
           const payload = render({ title });
           expect(payload.title.length).toBeLessThanOrEqual(pushRenderBudget.outputChars);
         } catch (error) {
           expect(error).toBeInstanceOf(RenderError);
+          stopped++;
         }
         expect(performance.now() - started).toBeLessThan(pushRenderBudget.timeMs + TIME_SLACK_MS);
       }),
@@ -225,5 +241,7 @@ describe('every template stays within the budgets', () => {
     // (74 MB was seen once in a full run); the unbounded renderer took 84 MB for ONE render and
     // +265 MB RSS (the issue), and several of these templates would take gigabytes.
     expect(process.resourceUsage().maxRSS - before).toBeLessThan(160 * 1024);
+    // Every generated template is an input; those that ran into a budget were stopped there.
+    tally({ check: 'security: templates exhausting memory and time', inputs: runs, attacks: stopped, leaks: 0 });
   });
 });
