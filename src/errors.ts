@@ -3,17 +3,15 @@
  * throw these; anything else is a bug and is masked by the server.
  */
 
-/** Every error code Herald returns, namespaced by domain, defined once. */
+/** Every error code of a typed result (`... on Error { code }`), namespaced by domain, defined once. */
 export const ErrorCode = {
   validation: 'validation/invalid_input',
-  notFound: 'resource/not_found',
   conflict: 'resource/conflict',
   apiKeyNotFound: 'api_key/not_found',
   workspaceNotFound: 'workspace/not_found',
   contactNotFound: 'contact/not_found',
   contactKeyTaken: 'contact/key_taken',
   subscriptionNotFound: 'push_subscription/not_found',
-  rateLimited: 'request/rate_limited',
   segmentNotFound: 'segment/not_found',
   segmentInUse: 'segment/in_use',
   campaignNotFound: 'campaign/not_found',
@@ -22,6 +20,20 @@ export const ErrorCode = {
   identityVerificationRequired: 'identity/verification_required',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * The codes of top-level GraphQL errors (`errors[].extensions.code`): a request or field refused
+ * as a whole, or a query's expected failure. GraphQL's conventional names, which clients match on.
+ */
+export const RequestErrorCode = {
+  unauthenticated: 'UNAUTHENTICATED',
+  forbidden: 'FORBIDDEN',
+  badUserInput: 'BAD_USER_INPUT',
+  notFound: 'NOT_FOUND',
+  rateLimited: 'RATE_LIMITED',
+  tooManySubscriptions: 'TOO_MANY_SUBSCRIPTIONS',
+} as const;
+export type RequestErrorCode = (typeof RequestErrorCode)[keyof typeof RequestErrorCode];
 
 export abstract class HeraldError extends Error {
   abstract readonly code: ErrorCode;

@@ -8,7 +8,7 @@ import WithInputPlugin from '@pothos/plugin-with-input';
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { GraphQLError, isObjectType } from 'graphql';
 import { DateTimeResolver, JSONObjectResolver, JSONResolver } from 'graphql-scalars';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { ConflictError, NotFoundError, RequestErrorCode, ValidationError } from '../errors.ts';
 import type PrismaTypes from '../generated/pothos-types.ts';
 import { getDatamodel } from '../generated/pothos-types.ts';
 import type { Context } from './context.ts';
@@ -78,10 +78,10 @@ export const builder = new SchemaBuilder<{
       principal.kind === 'none'
         ? new GraphQLError(
             principal.rejected ? 'The API key or token is not valid' : 'Authentication required: send Authorization: Bearer <key>',
-            { extensions: { code: 'UNAUTHENTICATED', http: { status: 200 } } },
+            { extensions: { code: RequestErrorCode.unauthenticated, http: { status: 200 } } },
           )
         : new GraphQLError(`This key may not use ${info.parentType.name}.${info.fieldName}`, {
-            extensions: { code: 'FORBIDDEN', http: { status: 200 } },
+            extensions: { code: RequestErrorCode.forbidden, http: { status: 200 } },
           }),
   },
 });

@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { ConflictError, type FieldError, HeraldError, NotFoundError, ValidationError } from '../errors.ts';
+import { ConflictError, type FieldError, HeraldError, NotFoundError, RequestErrorCode, ValidationError } from '../errors.ts';
 import { builder } from './builder.ts';
 
 /** `interface Error { code message }`: what every expected failure in a mutation result shares. */
@@ -51,9 +51,9 @@ export async function inQuery<T>(run: () => T | Promise<T>): Promise<T> {
     return await run();
   } catch (error) {
     if (error instanceof ValidationError) {
-      throw new GraphQLError(error.message, { extensions: { code: 'BAD_USER_INPUT', fieldErrors: error.fieldErrors } });
+      throw new GraphQLError(error.message, { extensions: { code: RequestErrorCode.badUserInput, fieldErrors: error.fieldErrors } });
     }
-    if (error instanceof NotFoundError) throw new GraphQLError(error.message, { extensions: { code: 'NOT_FOUND' } });
+    if (error instanceof NotFoundError) throw new GraphQLError(error.message, { extensions: { code: RequestErrorCode.notFound } });
     throw error;
   }
 }

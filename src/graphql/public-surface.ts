@@ -8,6 +8,7 @@ import {
   type ValidationRule,
   validate,
 } from 'graphql';
+import { RequestErrorCode } from '../errors.ts';
 import type { Context } from './context.ts';
 
 /**
@@ -61,7 +62,7 @@ const publishableFieldsOnly: ValidationRule = (context) => ({
     context.reportError(
       new GraphQLError(`A publishable key may not read ${parent.name}.${name}`, {
         nodes: [node],
-        extensions: { code: 'FORBIDDEN', http: { status: 200 } },
+        extensions: { code: RequestErrorCode.forbidden, http: { status: 200 } },
       }),
     );
     return false;

@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { ErrorCode } from '../errors.ts';
+import { ErrorCode, RequestErrorCode } from '../errors.ts';
 import { inQuery } from '../graphql/errors.ts';
 import { builder } from '../graphql/builder.ts';
 import { totalCountField } from '../graphql/connections.ts';
@@ -30,7 +30,7 @@ function connectionPage(
   query: { take?: number; skip?: number; cursor?: { id?: string }; include?: object; select?: object },
 ) {
   const { take = 21, skip: _skip, cursor, ...relations } = query;
-  if (take < 0) throw new GraphQLError('Page forward with first and after', { extensions: { code: 'BAD_USER_INPUT' } });
+  if (take < 0) throw new GraphQLError('Page forward with first and after', { extensions: { code: RequestErrorCode.badUserInput } });
   return contactsPage(context.herald, workspaceIdOf(context), selection, { afterId: cursor?.id, limit: take }, relations);
 }
 

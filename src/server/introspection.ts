@@ -1,5 +1,6 @@
 import { type DocumentNode, GraphQLError, Kind, visit } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { RequestErrorCode } from '../errors.ts';
 import type { Context } from '../graphql/context.ts';
 
 /**
@@ -14,7 +15,7 @@ export function introspectionForSecretKeys(): Plugin<Context> {
       setResultAndStopExecution({
         errors: [
           new GraphQLError('Introspection (__schema, __type) needs a secret key', {
-            extensions: { code: principal.kind === 'none' ? 'UNAUTHENTICATED' : 'FORBIDDEN', http: { status: 200 } },
+            extensions: { code: principal.kind === 'none' ? RequestErrorCode.unauthenticated : RequestErrorCode.forbidden, http: { status: 200 } },
           }),
         ],
       });

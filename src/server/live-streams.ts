@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { RequestErrorCode } from '../errors.ts';
 import type { Context, Principal } from '../graphql/context.ts';
 import type { Herald } from '../herald-context.ts';
 import { clientAddress } from './client-address.ts';
@@ -138,7 +139,7 @@ function capKeyOf(principal: Principal): string | undefined {
 
 function tooManySubscriptions(over: 'address' | 'key'): GraphQLError {
   return new GraphQLError(`Too many open subscriptions ${over === 'key' ? 'for this key' : 'from this address'}; end one first`, {
-    extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' },
+    extensions: { code: RequestErrorCode.tooManySubscriptions },
   });
 }
 

@@ -4,6 +4,7 @@ import type { Plugin } from 'graphql-yoga';
 import { Redis } from 'ioredis';
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config.ts';
+import { RequestErrorCode } from '../errors.ts';
 import type { Context } from '../graphql/context.ts';
 import { clientAddress } from './client-address.ts';
 
@@ -56,7 +57,7 @@ export function limitPublicOperations(config: Config, limit: PublicRateLimit): P
     const verdict = await limit.consume(`${principal.apiKeyId}:${address}`, rootFieldCount(args.document, args.operationName));
     if (verdict.ok) return undefined;
     return new GraphQLError('Too many requests for this key from this address', {
-      extensions: { code: 'RATE_LIMITED', http: { status: 429, headers: { 'retry-after': String(verdict.retryAfterSeconds) } } },
+      extensions: { code: RequestErrorCode.rateLimited, http: { status: 429, headers: { 'retry-after': String(verdict.retryAfterSeconds) } } },
     });
   };
   return {

@@ -1,5 +1,6 @@
 import { GraphQLError, Kind, visit, type DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { RequestErrorCode } from '../errors.ts';
 
 /**
  * PostgreSQL stores no NUL character (U+0000) in text or JSON, and its JSON refuses a lone UTF-16
@@ -15,7 +16,7 @@ export function rejectUnstorableText(): Plugin {
       setResultAndStopExecution({
         errors: [
           new GraphQLError(`Text must be well-formed Unicode without the NUL character (U+0000): not so in ${where}`, {
-            extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+            extensions: { code: RequestErrorCode.badUserInput, http: { status: 400 } },
           }),
         ],
       });
