@@ -26,7 +26,7 @@ export default async function setup(project: TestProject) {
   project.provide('tallyFile', tallyFile);
   const printTally = async () => {
     const table = tallyTable(tallyFile);
-    if (table) console.log(`\nReliability checks in this run (test/reliability):\n${table}\n`);
+    if (table) console.log(`\nReliability and security checks in this run (test/reliability, test/security):\n${table}\n`);
     await rm(tallyDir, { recursive: true, force: true });
   };
 
