@@ -4,11 +4,11 @@ import type { Context } from '../graphql/context.ts';
 import type { Herald } from '../herald-context.ts';
 import { demoEnabled, isBrowserFile, isDemoFile, serveBrowserFile } from '../sdk/serve.ts';
 import { handleDemoIdentityToken } from './demo-identity.ts';
-import { handleTrack } from '../tracking/http.ts';
 import { principalFor, rememberPrincipal } from './auth.ts';
 import { clientAddress } from './client-address.ts';
 import { httpDuration, httpRequests, mayReadMetrics, registry } from './metrics.ts';
 import type { PublicRateLimit } from './rate-limit.ts';
+import { handleTrack } from './track.ts';
 
 export interface HttpOptions {
   herald: Herald;

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import type { Herald } from '../herald-context.ts';
-import type { PublicRateLimit } from '../server/rate-limit.ts';
-import { type MessageEventType, MessageEventTypes, recordMessageEvent } from './service.ts';
+import { type MessageEventType, MessageEventTypes, recordMessageEvent } from '../tracking/service.ts';
+import type { PublicRateLimit } from './rate-limit.ts';
 
 const MAX_BEACON_BYTES = 2048;
 const CORS = {
