@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { graphql } from './generated/index.ts';
 import { dataOf, errorCodes, type Result } from './kit/client.ts';
-import { createWorkspace } from './kit/flow.ts';
-import { startTestHerald, type TestHerald } from './kit/herald.ts';
+import { useHerald } from './kit/fixture.ts';
 import { browserSubscription } from './kit/push-keys.ts';
 
 const Register = graphql(`
@@ -63,19 +62,14 @@ const Upsert = graphql(`
   mutation AudienceUpsert($input: ContactInput!) { upsertContact(input: $input) { __typename } }
 `);
 
-let kit: TestHerald;
-let shop: Awaited<ReturnType<typeof createWorkspace>>;
+const h = useHerald({}, { push: false });
+const shop = h.useWorkspace('Shop');
 
-beforeAll(async () => {
-  kit = await startTestHerald();
-  shop = await createWorkspace(kit, 'Shop');
-});
-afterAll(() => kit?.stop());
 
 const counts = async () => ({
-  contacts: await kit.herald.prisma.contact.count(),
-  subscriptions: await kit.herald.prisma.pushSubscription.count(),
-  events: await kit.herald.prisma.event.count(),
+  contacts: await h.kit.herald.prisma.contact.count(),
+  subscriptions: await h.kit.herald.prisma.pushSubscription.count(),
+  events: await h.kit.herald.prisma.event.count(),
 });
 
 describe('push subscriptions and consent (publishable key, as a web page)', () => {
@@ -85,7 +79,7 @@ describe('push subscriptions and consent (publishable key, as a web page)', () =
       input: { anonymousId: 'visitor-1', subscription, userAgent: 'Firefox/128', timezone: 'Europe/Warsaw', locale: 'pl' },
     })).registerPushSubscription;
     expect(result).toMatchObject({ __typename: 'MutationRegisterPushSubscriptionSuccess', data: { endpoint: subscription.endpoint, status: 'ACTIVE' } });
-    const contact = await kit.herald.prisma.contact.findFirstOrThrow({ where: { anonymousId: 'visitor-1' } });
+    const contact = await h.kit.herald.prisma.contact.findFirstOrThrow({ where: { anonymousId: 'visitor-1' } });
     expect(contact).toMatchObject({ identified: false, tags: ['consented'], timezone: 'Europe/Warsaw', locale: 'pl' });
     expect(contact.consentedAt).toBeInstanceOf(Date);
   });
@@ -95,7 +89,7 @@ describe('push subscriptions and consent (publishable key, as a web page)', () =
     await shop.publishable(Register, { input: { anonymousId: 'visitor-2', subscription } });
     const before = await counts();
     await shop.publishable(Register, { input: { anonymousId: 'visitor-3', subscription } });
-    const rows = await kit.herald.prisma.pushSubscription.findMany({ where: { endpoint: subscription.endpoint }, include: { contact: true } });
+    const rows = await h.kit.herald.prisma.pushSubscription.findMany({ where: { endpoint: subscription.endpoint }, include: { contact: true } });
     expect(rows).toHaveLength(1);
     expect(rows[0]!.contact.anonymousId).toBe('visitor-3');
     expect((await counts()).subscriptions).toBe(before.subscriptions);
@@ -140,7 +134,7 @@ describe('identifyContact', () => {
     await shop.publishable(Register, { input: { anonymousId: 'merge-anon', subscription } });
     await shop.publishable(Track, { input: { anonymousId: 'merge-anon', name: 'viewed_product', properties: { sku: 'A1' } } });
     await shop.secret(Upsert, { input: { externalId: 'merge-user', attributes: { plan: 'gold', city: 'Kraków' }, tags: ['customer'] } });
-    await kit.herald.prisma.contact.update({ where: { workspaceId_anonymousId: { workspaceId: (await workspaceId()), anonymousId: 'merge-anon' } }, data: { attributes: { city: 'Warsaw', referrer: 'ads' } } });
+    await h.kit.herald.prisma.contact.update({ where: { workspaceId_anonymousId: { workspaceId: (await workspaceId()), anonymousId: 'merge-anon' } }, data: { attributes: { city: 'Warsaw', referrer: 'ads' } } });
 
     const first = dataOf(await shop.publishable(Identify, { anonymousId: 'merge-anon', externalId: 'merge-user', attributes: { lastLogin: 'today' }, identityToken: shop.publishable.identityTokenFor('merge-user') })).identifyContact;
     expect(first).toMatchObject({ data: { externalId: 'merge-user', identified: true, anonymousId: 'merge-anon' } });
@@ -150,7 +144,7 @@ describe('identifyContact', () => {
     expect(person.pushSubscriptions).toEqual([{ endpoint: subscription.endpoint, status: 'ACTIVE' }]);
     expect(person.events.edges.map((edge) => edge.node.name)).toEqual(['viewed_product']);
     expect(person.consentedAt).toBeTruthy();
-    expect(await kit.herald.prisma.contact.count({ where: { externalId: null, anonymousId: 'merge-anon' } })).toBe(0);
+    expect(await h.kit.herald.prisma.contact.count({ where: { externalId: null, anonymousId: 'merge-anon' } })).toBe(0);
 
     const snapshot = await counts();
     const second = dataOf(await shop.publishable(Identify, { anonymousId: 'merge-anon', externalId: 'merge-user', attributes: { lastLogin: 'today' }, identityToken: shop.publishable.identityTokenFor('merge-user') })).identifyContact;
@@ -162,10 +156,10 @@ describe('identifyContact', () => {
 
   it('identifies an anonymous visitor in place when the customer is new', async () => {
     await shop.publishable(Register, { input: { anonymousId: 'fresh-anon', subscription: browserSubscription() } });
-    const anonymous = await kit.herald.prisma.contact.findFirstOrThrow({ where: { anonymousId: 'fresh-anon' } });
+    const anonymous = await h.kit.herald.prisma.contact.findFirstOrThrow({ where: { anonymousId: 'fresh-anon' } });
     const result = dataOf(await shop.publishable(Identify, { anonymousId: 'fresh-anon', externalId: 'fresh-user', identityToken: shop.publishable.identityTokenFor('fresh-user') })).identifyContact;
     expect(result).toMatchObject({ data: { identified: true, externalId: 'fresh-user' } });
-    const identified = await kit.herald.prisma.contact.findFirstOrThrow({ where: { externalId: 'fresh-user' } });
+    const identified = await h.kit.herald.prisma.contact.findFirstOrThrow({ where: { externalId: 'fresh-user' } });
     expect(identified.id).toBe(anonymous.id);
   });
 

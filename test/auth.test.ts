@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { graphql } from './generated/index.ts';
 import { dataOf, errorCodes, httpClient } from './kit/client.ts';
 import { createWorkspace } from './kit/flow.ts';
-import { startTestHerald, type TestHerald } from './kit/herald.ts';
+import { useHerald } from './kit/fixture.ts';
 
 const Viewer = graphql(`query AuthViewer { viewer { id name apiKeys { id kind prefix revokedAt } } }`);
 const PublicConfig = graphql(`query AuthPublicConfig { publicConfig { workspaceId vapidPublicKey } }`);
@@ -29,20 +29,14 @@ const RevokeApiKey = graphql(`
   }
 `);
 
-let kit: TestHerald;
-let shop: Awaited<ReturnType<typeof createWorkspace>>;
-let other: Awaited<ReturnType<typeof createWorkspace>>;
+const h = useHerald({}, { push: false });
+const shop = h.useWorkspace('Shop');
+const other = h.useWorkspace('Other shop');
 
-beforeAll(async () => {
-  kit = await startTestHerald();
-  shop = await createWorkspace(kit, 'Shop');
-  other = await createWorkspace(kit, 'Other shop');
-});
-afterAll(() => kit?.stop());
 
 describe('credentials', () => {
   it('refuses a request without a key as UNAUTHENTICATED', async () => {
-    const anonymous = httpClient(kit.graphqlUrl);
+    const anonymous = httpClient(h.kit.graphqlUrl);
     expect(errorCodes(await anonymous(Viewer))).toEqual(['UNAUTHENTICATED']);
     expect(errorCodes(await anonymous(PublicConfig))).toEqual(['UNAUTHENTICATED']);
     expect(errorCodes(await anonymous(CreateWorkspace))).toEqual(['UNAUTHENTICATED']);
@@ -50,9 +44,9 @@ describe('credentials', () => {
 
   it('refuses an unknown key or token as UNAUTHENTICATED', async () => {
     const forgedKey = `sk_${'A'.repeat(32)}`;
-    expect(errorCodes(await httpClient(kit.graphqlUrl, forgedKey)(Viewer))).toEqual(['UNAUTHENTICATED']);
-    expect(errorCodes(await httpClient(kit.graphqlUrl, `${kit.adminToken}x`)(Workspaces))).toEqual(['UNAUTHENTICATED']);
-    expect(errorCodes(await httpClient(kit.graphqlUrl, 'garbage')(Viewer))).toEqual(['UNAUTHENTICATED']);
+    expect(errorCodes(await httpClient(h.kit.graphqlUrl, forgedKey)(Viewer))).toEqual(['UNAUTHENTICATED']);
+    expect(errorCodes(await httpClient(h.kit.graphqlUrl, `${h.kit.adminToken}x`)(Workspaces))).toEqual(['UNAUTHENTICATED']);
+    expect(errorCodes(await httpClient(h.kit.graphqlUrl, 'garbage')(Viewer))).toEqual(['UNAUTHENTICATED']);
   });
 
   it('lets a secret key read its own workspace', async () => {
@@ -71,7 +65,7 @@ describe('credentials', () => {
   });
 
   it('keeps the admin token to workspace administration', async () => {
-    const admin = httpClient(kit.graphqlUrl, kit.adminToken);
+    const admin = httpClient(h.kit.graphqlUrl, h.kit.adminToken);
     const { workspaces } = dataOf(await admin(Workspaces));
     expect(workspaces.map((workspace) => workspace.id)).toEqual(expect.arrayContaining([shop.workspace.id, other.workspace.id]));
     expect(errorCodes(await admin(Viewer))).toEqual(['FORBIDDEN']);
@@ -84,7 +78,7 @@ describe('credentials', () => {
   it('revokes a key at once', async () => {
     const created = dataOf(await shop.secret(CreateApiKey, { kind: 'SECRET' })).createApiKey;
     if (created.__typename !== 'MutationCreateApiKeySuccess') throw new Error(created.__typename);
-    const extra = httpClient(kit.graphqlUrl, created.data.key);
+    const extra = httpClient(h.kit.graphqlUrl, created.data.key);
     expect(dataOf(await extra(Viewer)).viewer.id).toBe(shop.workspace.id);
 
     const revoked = dataOf(await shop.secret(RevokeApiKey, { id: created.data.apiKey.id })).revokeApiKey;
@@ -95,7 +89,7 @@ describe('credentials', () => {
   });
 
   it('stores keys hashed, never as given', async () => {
-    const rows = await kit.herald.prisma.apiKey.findMany({ where: { workspaceId: await localWorkspaceId() } });
+    const rows = await h.kit.herald.prisma.apiKey.findMany({ where: { workspaceId: await localWorkspaceId() } });
     const stored = JSON.stringify(rows);
     expect(stored).not.toContain(shop.secretKey);
     expect(stored).not.toContain(shop.publishableKey.slice(12));

@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { graphql } from './generated/index.ts';
 import { dataOf, errorCodes } from './kit/client.ts';
-import { createWorkspace } from './kit/flow.ts';
-import { startTestHerald, type TestHerald } from './kit/herald.ts';
+import { useHerald } from './kit/fixture.ts';
 
 const ContactFields = `id externalId anonymousId email phone firstName lastName locale timezone attributes tags identified consentedAt lastSeenAt createdAt`;
 const Upsert = graphql(`
@@ -52,22 +51,16 @@ const Delete = graphql(`
   }
 `);
 
-let kit: TestHerald;
-let shop: Awaited<ReturnType<typeof createWorkspace>>;
-let other: Awaited<ReturnType<typeof createWorkspace>>;
+const h = useHerald({}, { push: false });
+const shop = h.useWorkspace('Shop');
+const other = h.useWorkspace('Other');
 
-beforeAll(async () => {
-  kit = await startTestHerald();
-  shop = await createWorkspace(kit, 'Shop');
-  other = await createWorkspace(kit, 'Other');
-});
-afterAll(() => kit?.stop());
 
 async function upsert(input: Parameters<typeof shop.secret<unknown, { input: Record<string, unknown> }>>[1]['input']) {
   return dataOf(await shop.secret(Upsert, { input })).upsertContact;
 }
 async function contactCount() {
-  return kit.herald.prisma.contact.count();
+  return h.kit.herald.prisma.contact.count();
 }
 
 describe('upsertContact', () => {
@@ -132,7 +125,7 @@ describe('upsertContact', () => {
 
 describe('contacts and contact', () => {
   it('pages through contacts with totalCount', async () => {
-    const total = await kit.herald.prisma.contact.count({ where: { workspace: { name: 'Shop' } } });
+    const total = await h.kit.herald.prisma.contact.count({ where: { workspace: { name: 'Shop' } } });
     const seen: string[] = [];
     let after: string | null | undefined = null;
     for (;;) {

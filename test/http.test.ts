@@ -1,39 +1,33 @@
 import { auditServer } from 'graphql-http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { errorCodes } from './kit/client.ts';
-import { createWorkspace } from './kit/flow.ts';
-import { startTestHerald, type TestHerald } from './kit/herald.ts';
+import { useHerald } from './kit/fixture.ts';
 
-let kit: TestHerald;
-let shop: Awaited<ReturnType<typeof createWorkspace>>;
+// The demo shop is off by default (test/security/defaults.test.ts); these tests look at it too.
+const h = useHerald({ HERALD_DEMO: '1' }, { push: false });
+const shop = h.useWorkspace();
 
-beforeAll(async () => {
-  // The demo shop is off by default (test/security/defaults.test.ts); these tests look at it too.
-  kit = await startTestHerald({ HERALD_DEMO: '1' });
-  shop = await createWorkspace(kit);
-});
-afterAll(() => kit?.stop());
 
 describe('GraphQL over HTTP', () => {
   it('passes every graphql-http server audit', async () => {
     // The audits query `{ __typename }`; they run as a workspace would, with its secret key.
     const authorized: typeof fetch = (input, init) =>
       fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), authorization: `Bearer ${shop.secretKey}` } });
-    const results = await auditServer({ url: kit.graphqlUrl, fetchFn: authorized });
+    const results = await auditServer({ url: h.kit.graphqlUrl, fetchFn: authorized });
     const failures = results.filter((result) => result.status === 'error');
     expect(failures.map((failure) => `${failure.name}: ${'reason' in failure ? failure.reason : ''}`)).toEqual([]);
     expect(results.length).toBeGreaterThanOrEqual(50);
   });
 
   it('refuses a body over the limit with 413', async () => {
-    const response = await fetch(kit.graphqlUrl, {
+    const response = await fetch(h.kit.graphqlUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.secretKey}` },
-      body: JSON.stringify({ query: '{ __typename }', variables: { padding: 'x'.repeat(kit.herald.config.HERALD_MAX_BODY_BYTES) } }),
+      body: JSON.stringify({ query: '{ __typename }', variables: { padding: 'x'.repeat(h.kit.herald.config.HERALD_MAX_BODY_BYTES) } }),
     });
     expect(response.status).toBe(413);
     // The server is still fine afterwards.
-    expect((await fetch(`${kit.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${h.kit.url}/healthz`)).status).toBe(200);
   });
 
   it('refuses queries nested too deep', async () => {
@@ -50,7 +44,7 @@ describe('GraphQL over HTTP', () => {
   });
 
   it('refuses a malformed key', async () => {
-    const result = await fetch(kit.graphqlUrl, {
+    const result = await fetch(h.kit.graphqlUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: 'Bearer sk_nope' },
       body: JSON.stringify({ query: '{ viewer { id } }' }),
@@ -61,24 +55,24 @@ describe('GraphQL over HTTP', () => {
 
 describe('operations endpoints', () => {
   it('answers /healthz and /readyz', async () => {
-    expect(await (await fetch(`${kit.url}/healthz`)).json()).toEqual({ status: 'ok' });
-    expect(await (await fetch(`${kit.url}/readyz`)).json()).toEqual({ status: 'ready' });
+    expect(await (await fetch(`${h.kit.url}/healthz`)).json()).toEqual({ status: 'ok' });
+    expect(await (await fetch(`${h.kit.url}/readyz`)).json()).toEqual({ status: 'ready' });
   });
 
   it('serves Prometheus metrics', async () => {
-    const text = await (await fetch(`${kit.url}/metrics`)).text();
+    const text = await (await fetch(`${h.kit.url}/metrics`)).text();
     expect(text).toMatch(/^herald_http_requests_total\{route="graphql",status="200"\} \d+/m);
     expect(text).toMatch(/^herald_graphql_operations_total\{type="query",errors="no"\} \d+/m);
     expect(text).toContain('herald_process_cpu_seconds_total');
   });
 
   it('answers unknown paths with 404', async () => {
-    expect((await fetch(`${kit.url}/nope`)).status).toBe(404);
+    expect((await fetch(`${h.kit.url}/nope`)).status).toBe(404);
   });
 });
 
 async function post(query: string) {
-  const response = await fetch(kit.graphqlUrl, {
+  const response = await fetch(h.kit.graphqlUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${shop.secretKey}` },
     body: JSON.stringify({ query }),
@@ -88,7 +82,7 @@ async function post(query: string) {
 
 describe('browser files', () => {
   it('serves the SDK as a bundled ES module and as a classic script, loadable from any origin', async () => {
-    const module = await fetch(`${kit.url}/sdk/herald.js`, { headers: { origin: 'https://shop.example' } });
+    const module = await fetch(`${h.kit.url}/sdk/herald.js`, { headers: { origin: 'https://shop.example' } });
     expect(module.status).toBe(200);
     expect(module.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(module.headers.get('access-control-allow-origin')).toBe('*');
@@ -96,21 +90,21 @@ describe('browser files', () => {
     expect(code).toMatch(/export\s*\{/); // an ES module…
     expect(code).not.toMatch(/\bimport\s*[{*\w]/); // …with nothing left to fetch
     expect(code.length).toBeLessThan(12_000);
-    const classic = await (await fetch(`${kit.url}/sdk/herald.global.js`)).text();
+    const classic = await (await fetch(`${h.kit.url}/sdk/herald.global.js`)).text();
     expect(classic).not.toMatch(/\bexport\s*\{/);
-    const worker = await (await fetch(`${kit.url}/sdk/herald-sw.js`)).text();
+    const worker = await (await fetch(`${h.kit.url}/sdk/herald-sw.js`)).text();
     expect(worker).toContain('notificationclick');
     expect(worker).not.toMatch(/\bexport\s*\{/); // importScripts needs a classic script
   });
 
   it('serves the demo shop and its one-line service worker', async () => {
-    const redirect = await fetch(`${kit.url}/demo?key=pk_x`, { redirect: 'manual' });
+    const redirect = await fetch(`${h.kit.url}/demo?key=pk_x`, { redirect: 'manual' });
     expect([redirect.status, redirect.headers.get('location')]).toEqual([301, '/demo/?key=pk_x']);
-    const page = await fetch(`${kit.url}/demo/`);
+    const page = await fetch(`${h.kit.url}/demo/`);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(await page.text()).toContain("import Herald from '/sdk/herald.js'");
-    expect(await (await fetch(`${kit.url}/demo/herald-sw.js`)).text()).toContain("importScripts('/sdk/herald-sw.js')");
-    expect((await fetch(`${kit.url}/sdk/herald.js`, { method: 'POST' })).status).toBe(405);
+    expect(await (await fetch(`${h.kit.url}/demo/herald-sw.js`)).text()).toContain("importScripts('/sdk/herald-sw.js')");
+    expect((await fetch(`${h.kit.url}/sdk/herald.js`, { method: 'POST' })).status).toBe(405);
   });
 });
 

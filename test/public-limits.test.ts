@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { graphql } from './generated/index.ts';
 import { dataOf } from './kit/client.ts';
-import { createWorkspace } from './kit/flow.ts';
-import { startTestHerald, type TestHerald } from './kit/herald.ts';
+import { useHerald } from './kit/fixture.ts';
 import { browserSubscription } from './kit/push-keys.ts';
 
 const Register = graphql(`
@@ -22,21 +21,16 @@ const Page = graphql(`
   }
 `);
 
-let kit: TestHerald;
-let shop: Awaited<ReturnType<typeof createWorkspace>>;
+const h = useHerald({ HERALD_PUBLIC_RATE_LIMIT: '5' }, { push: false });
+const shop = h.useWorkspace();
 
-beforeAll(async () => {
-  kit = await startTestHerald({ HERALD_PUBLIC_RATE_LIMIT: '5' });
-  shop = await createWorkspace(kit);
-});
-afterAll(() => kit?.stop());
 
 describe('public operations', () => {
   it('rate-limits a publishable key per address with 429 and Retry-After', async () => {
     const statuses: number[] = [];
     let retryAfter: string | null = null;
     for (let attempt = 0; attempt < 7; attempt++) {
-      const response = await fetch(kit.graphqlUrl, {
+      const response = await fetch(h.kit.graphqlUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.publishableKey}` },
         body: JSON.stringify({ query: '{ publicConfig { vapidPublicKey } }' }),
@@ -83,6 +77,6 @@ describe('no N+1', () => {
 });
 
 async function queryCount(): Promise<number> {
-  const text = await (await fetch(`${kit.url}/metrics`)).text();
+  const text = await (await fetch(`${h.kit.url}/metrics`)).text();
   return Number(/^herald_db_queries_total (\d+)/m.exec(text)?.[1]);
 }

@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { graphql } from './generated/index.ts';
 import { dataOf } from './kit/client.ts';
-import { createWorkspace } from './kit/flow.ts';
-import { startTestHerald, type TestHerald } from './kit/herald.ts';
+import { useHerald } from './kit/fixture.ts';
 
 const Settings = graphql(`
   query SettingsOfViewer {
@@ -21,14 +20,9 @@ const UpdateSettings = graphql(`
   }
 `);
 
-let kit: TestHerald;
-let shop: Awaited<ReturnType<typeof createWorkspace>>;
+const h = useHerald({}, { push: false });
+const shop = h.useWorkspace();
 
-beforeAll(async () => {
-  kit = await startTestHerald();
-  shop = await createWorkspace(kit);
-});
-afterAll(() => kit?.stop());
 
 describe('updateWorkspaceSettings', () => {
   it('starts with defaults', async () => {

@@ -1,27 +1,21 @@
 import { print } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { graphql } from './generated/index.ts';
 import { dataOf, take, wsClient } from './kit/client.ts';
-import { createWorkspace } from './kit/flow.ts';
-import { startTestHerald, type TestHerald } from './kit/herald.ts';
+import { useHerald } from './kit/fixture.ts';
 
 const WorkspaceStats = graphql(`subscription LiveWorkspaceStats { workspaceStats { workspaceId activeApiKeys updatedAt } }`);
 const CreateApiKey = graphql(`
   mutation LiveCreateApiKey { createApiKey(input: { kind: PUBLISHABLE }) { __typename } }
 `);
 
-let kit: TestHerald;
-let shop: Awaited<ReturnType<typeof createWorkspace>>;
+const h = useHerald({}, { push: false });
+const shop = h.useWorkspace();
 
-beforeAll(async () => {
-  kit = await startTestHerald();
-  shop = await createWorkspace(kit);
-});
-afterAll(() => kit?.stop());
 
 describe('subscriptions', () => {
   it('streams a snapshot, then the change, over graphql-ws', async () => {
-    const client = wsClient(kit.wsUrl, shop.secretKey);
+    const client = wsClient(h.kit.wsUrl, shop.secretKey);
     try {
       const results = await take(client, WorkspaceStats, {}, 2, () => {
         void shop.secret(CreateApiKey);
@@ -35,7 +29,7 @@ describe('subscriptions', () => {
   });
 
   it('refuses a WebSocket without a key: closed with 4403 at connection_init', async () => {
-    const client = wsClient(kit.wsUrl);
+    const client = wsClient(h.kit.wsUrl);
     try {
       await expect(take(client, WorkspaceStats, {}, 1)).rejects.toMatchObject({ code: 4403 });
     } finally {
@@ -45,7 +39,7 @@ describe('subscriptions', () => {
 
   it('streams over server-sent events', async () => {
     const controller = new AbortController();
-    const response = await fetch(kit.graphqlUrl, {
+    const response = await fetch(h.kit.graphqlUrl, {
       method: 'POST',
       signal: controller.signal,
       headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${shop.secretKey}` },

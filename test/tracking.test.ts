@@ -1,11 +1,10 @@
 import { type DocumentNode, print } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { graphql } from './generated/index.ts';
 import { createCampaign, seedBrowsers, SendNow, subscribeBrowser, waitForStatus } from './kit/campaigns.ts';
 import { dataOf, take, wsClient } from './kit/client.ts';
-import { createWorkspace } from './kit/flow.ts';
-import { startTestHerald, type TestHerald } from './kit/herald.ts';
-import { startPushService, type TestPushService } from './kit/push-service.ts';
+import { useHerald } from './kit/fixture.ts';
+import { startTestHerald } from './kit/herald.ts';
 
 const Record = graphql(`
   mutation TrackRecord($token: String!, $type: MessageEventType!) {
@@ -43,20 +42,11 @@ const LiveEvents = graphql(`
   subscription TrackLiveEvents($id: ID!) { deliveryEvents(campaignId: $id) { type messageId reason } }
 `);
 
-let push: TestPushService;
-let kit: TestHerald;
+const h = useHerald();
 
-beforeAll(async () => {
-  push = await startPushService();
-  kit = await startTestHerald({ HERALD_PUSH_CA: push.caFile });
-});
-afterAll(async () => {
-  await kit?.stop();
-  await push?.close();
-});
 
 const content = { title: 'Sale', url: 'https://shop.example/' };
-const payloadOf = (browserId: string) => push.received(browserId)[0]!.json as { token: string; trackUrl: string };
+const payloadOf = (browserId: string) => h.push.received(browserId)[0]!.json as { token: string; trackUrl: string };
 
 function beacon(url: string, body: string, contentType = 'text/plain;charset=UTF-8') {
   return fetch(url, { method: 'POST', headers: { origin: 'https://shop.example', 'content-type': contentType }, body });
@@ -64,15 +54,15 @@ function beacon(url: string, body: string, contentType = 'text/plain;charset=UTF
 
 describe('tracking and conversions', () => {
   it('counts beacons from any origin and the mutation once per message, refuses forged tokens, credits conversions in the window', async () => {
-    const { secret, publishable } = await createWorkspace(kit);
-    const ada = await subscribeBrowser(publishable, push, { externalId: 'ada' });
-    const bob = await subscribeBrowser(publishable, push, { externalId: 'bob' });
+    const { secret, publishable } = await h.workspace();
+    const ada = await subscribeBrowser(publishable, h.push, { externalId: 'ada' });
+    const bob = await subscribeBrowser(publishable, h.push, { externalId: 'bob' });
     const id = await createCampaign(secret, { name: 'Sale', kind: 'BROADCAST', content, conversion: { event: 'purchase', withinSeconds: 3600 } });
     await secret(SendNow, { id });
     await waitForStatus(secret, id);
     const toAda = payloadOf(ada.browser.id);
     const toBob = payloadOf(bob.browser.id);
-    expect(toAda.trackUrl).toBe(`${kit.url}/track`);
+    expect(toAda.trackUrl).toBe(`${h.kit.url}/track`);
 
     // The service worker's path: CORS preflight, then beacons (sendBeacon posts text/plain).
     const preflight = await fetch(toAda.trackUrl, { method: 'OPTIONS', headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST' } });
@@ -95,7 +85,7 @@ describe('tracking and conversions', () => {
     expect((await beacon(toAda.trackUrl, '{"token":')).status).toBe(400);
     expect((await beacon(toAda.trackUrl, JSON.stringify({ token: toAda.token, type: 'BOUGHT' }))).status).toBe(400);
     expect(dataOf(await publishable(Record, { token: 'nonsense', type: 'CLICKED' })).recordMessageEvent).toMatchObject({ __typename: 'NotFoundError' });
-    const other = await createWorkspace(kit, 'Other shop');
+    const other = await h.workspace('Other shop');
     expect(dataOf(await other.publishable(Record, { token: toAda.token, type: 'CLICKED' })).recordMessageEvent).toMatchObject({ __typename: 'NotFoundError' });
 
     // Conversions: a purchase in the window converts the most recent message, once; later or earlier ones do not.
@@ -124,11 +114,11 @@ describe('tracking and conversions', () => {
 
 describe('live stats', () => {
   it('streams the snapshot and then the final counts of a 1,000-recipient send over graphql-ws and SSE', async () => {
-    const { secret, secretKey, workspace } = await createWorkspace(kit);
-    const browsers = await seedBrowsers(kit.databaseUrl, workspace.id, push, 1_000);
+    const { secret, secretKey, workspace } = await h.workspace();
+    const browsers = await seedBrowsers(h.kit.databaseUrl, workspace.id, h.push, 1_000);
     const id = await createCampaign(secret, { name: 'Live', kind: 'BROADCAST', content });
 
-    const client = wsClient(kit.wsUrl, secretKey);
+    const client = wsClient(h.kit.wsUrl, secretKey);
     const snapshots: { sent: number; queued: number; targeted: number }[] = [];
     const sentEvents: string[] = [];
     let started!: () => void;
@@ -148,7 +138,7 @@ describe('live stats', () => {
         if (sentEvents.length === 1_000) break;
       }
     })();
-    const sse = sseStats(`${kit.graphqlUrl}`, secretKey, id);
+    const sse = sseStats(`${h.kit.graphqlUrl}`, secretKey, id);
     await subscribed;
     await sse.first;
     await new Promise((resolve) => setTimeout(resolve, 200)); // let the deliveryEvents subscription settle
@@ -164,14 +154,14 @@ describe('live stats', () => {
     expect(new Set(sentEvents).size).toBe(1_000);
     expect(sse.snapshots[0]).toMatchObject({ sent: 0 });
     expect(sse.snapshots.at(-1)).toMatchObject({ sent: 1_000 });
-    for (const browser of browsers) expect(push.received(browser.id)).toHaveLength(1);
+    for (const browser of browsers) expect(h.push.received(browser.id)).toHaveLength(1);
   }, 60_000);
 
   it("refuses another workspace's campaign", async () => {
-    const { secret } = await createWorkspace(kit);
+    const { secret } = await h.workspace();
     const id = await createCampaign(secret, { name: 'Mine', kind: 'BROADCAST', content });
-    const other = await createWorkspace(kit, 'Other');
-    const [result] = await take(wsClient(kit.wsUrl, other.secretKey), LiveStats, { id }, 1);
+    const other = await h.workspace('Other');
+    const [result] = await take(wsClient(h.kit.wsUrl, other.secretKey), LiveStats, { id }, 1);
     expect(result!.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
   });
 });

@@ -5,26 +5,25 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaign, seedBrowsers, SendNow, waitForStatus } from '../kit/campaigns.ts';
 import { httpClient } from '../kit/client.ts';
+import { usePushService } from '../kit/fixture.ts';
 import { createWorkspace } from '../kit/flow.ts';
 import { dropDatabase, freshDatabase } from '../kit/herald.ts';
 import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
-import { startPushService, type TestPushService } from '../kit/push-service.ts';
 
 const RECIPIENTS = 3_000;
 
-let push: TestPushService;
+const h = usePushService();
 let databaseUrl: string;
 let dataDir: string;
 const processes: HeraldProcess[] = [];
 
 beforeAll(async () => {
-  push = await startPushService();
   databaseUrl = await freshDatabase();
   dataDir = await mkdtemp(path.join(tmpdir(), 'herald-crash-'));
 });
+// Runs before the push service closes (vitest runs a scope's afterAll hooks last-registered first).
 afterAll(async () => {
   for (const process of processes) await process.stop('SIGKILL');
-  await push?.close();
   if (databaseUrl) await dropDatabase(databaseUrl);
   await rm(dataDir, { recursive: true, force: true });
 });
@@ -33,7 +32,7 @@ function start() {
   return spawnHerald({
     DATABASE_URL: databaseUrl,
     HERALD_DATA_DIR: dataDir,
-    HERALD_PUSH_CA: push.caFile,
+    HERALD_PUSH_CA: h.push.caFile,
     HERALD_PUSH_CONCURRENCY: '16',
     // The lease after which a dead sender's claims are settled is this plus 5 s.
     HERALD_PUSH_TIMEOUT_MS: '1000',
@@ -45,26 +44,26 @@ describe('a send killed with SIGKILL', () => {
   it('resumes after a restart: everyone not yet handed to the push service gets exactly one push, nobody gets two', async () => {
     let herald = await start();
     const { secretKey, workspace } = await createWorkspace(herald, 'Crash');
-    const browsers = await seedBrowsers(databaseUrl, workspace.id, push, RECIPIENTS);
+    const browsers = await seedBrowsers(databaseUrl, workspace.id, h.push, RECIPIENTS);
     // A push service that answers in 20 ms keeps the send going for a few seconds.
-    push.behave({ status: 201, delayMs: 20 });
+    h.push.behave({ status: 201, delayMs: 20 });
 
     let secret = httpClient(herald.graphqlUrl, secretKey);
     const id = await createCampaign(secret, { name: 'Crash', kind: 'BROADCAST', content: { title: 'Once', url: 'https://shop.example/' } });
     await secret(SendNow, { id });
     // Killed at a random moment of the send, not in step with anything the push service sees.
-    await push.waitFor(() => push.received().length > 0, 30_000);
+    await h.push.waitFor(() => h.push.received().length > 0, 30_000);
     await new Promise((resolve) => setTimeout(resolve, 300 + Math.random() * 1500));
     const killedAt = new Date();
     await herald.stop('SIGKILL');
-    expect(push.received().length).toBeLessThan(RECIPIENTS);
+    expect(h.push.received().length).toBeLessThan(RECIPIENTS);
 
     herald = await start();
     secret = httpClient(herald.graphqlUrl, secretKey);
     const campaign = await waitForStatus(secret, id, 'SENT', 60_000);
 
     // Nobody gets two.
-    const counts = browsers.map((browser) => push.received(browser.id).length);
+    const counts = browsers.map((browser) => h.push.received(browser.id).length);
     expect(counts.filter((count) => count > 1)).toEqual([]);
     // Everyone whose message was not yet handed to the push service at the kill got exactly one.
     // Only requests in flight at that instant may be unconfirmed: settled SENT/UNCONFIRMED, not sent again.

@@ -1,10 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.ts';
 import { campaignState, CreateCampaign, createCampaign, SendNow, subscribeBrowser, waitForStatus } from '../kit/campaigns.ts';
 import { dataOf } from '../kit/client.ts';
-import { createWorkspace } from '../kit/flow.ts';
-import { startTestHerald, type TestHerald } from '../kit/herald.ts';
-import { startPushService, type TestPushService } from '../kit/push-service.ts';
+import { useHerald } from '../kit/fixture.ts';
 
 const Update = graphql(`
   mutation LifecycleUpdate($input: UpdateCampaignInput!) {
@@ -89,23 +87,14 @@ const Audience = graphql(`
   }
 `);
 
-let push: TestPushService;
-let kit: TestHerald;
+const h = useHerald({ HERALD_PUSH_CONCURRENCY: '2' });
 
-beforeAll(async () => {
-  push = await startPushService();
-  kit = await startTestHerald({ HERALD_PUSH_CA: push.caFile, HERALD_PUSH_CONCURRENCY: '2' });
-});
-afterAll(async () => {
-  await kit?.stop();
-  await push?.close();
-});
 
 const content = { title: 'Hello', url: 'https://shop.example/' };
 
 describe('campaign input', () => {
   it('refuses bad templates, URLs, actions and oversized pushes with the path of each problem, saving nothing', async () => {
-    const { secret } = await createWorkspace(kit);
+    const { secret } = await h.workspace();
     const result = dataOf(
       await secret(CreateCampaign, {
         input: {
@@ -142,8 +131,8 @@ describe('campaign input', () => {
 
 describe('campaign lifecycle', () => {
   it('edits only DRAFT and SCHEDULED campaigns, duplicates, archives, and refuses illegal moves with a ConflictError', async () => {
-    const { secret, publishable } = await createWorkspace(kit);
-    await subscribeBrowser(publishable, push, { externalId: 'x' });
+    const { secret, publishable } = await h.workspace();
+    await subscribeBrowser(publishable, h.push, { externalId: 'x' });
     const id = await createCampaign(secret, { name: 'Launch', kind: 'BROADCAST', content });
     expect(dataOf(await secret(Update, { input: { id, name: 'Launch v2', content: { ...content, title: 'Hi again' } } })).updateCampaign).toMatchObject({
       data: { name: 'Launch v2', content: { title: 'Hi again' } },
@@ -174,8 +163,8 @@ describe('campaign lifecycle', () => {
   });
 
   it('sends a scheduled campaign at its time, not before', async () => {
-    const { secret, publishable } = await createWorkspace(kit);
-    const { browser } = await subscribeBrowser(publishable, push, { externalId: 'later' });
+    const { secret, publishable } = await h.workspace();
+    const { browser } = await subscribeBrowser(publishable, h.push, { externalId: 'later' });
     const id = await createCampaign(secret, { name: 'Later', kind: 'BROADCAST', content });
     const sendAt = new Date(Date.now() + 2_000);
     expect(dataOf(await secret(Schedule, { id, sendAt: new Date(Date.now() - 3_600_000).toISOString() })).scheduleCampaign).toMatchObject({
@@ -185,26 +174,26 @@ describe('campaign lifecycle', () => {
       data: { status: 'SCHEDULED', schedule: { localTime: false } },
     });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect(push.received(browser.id)).toHaveLength(0);
-    await push.waitFor(() => push.received(browser.id).length === 1, 15_000);
-    expect(push.received(browser.id)[0]!.receivedAt).toBeGreaterThanOrEqual(sendAt.getTime());
+    expect(h.push.received(browser.id)).toHaveLength(0);
+    await h.push.waitFor(() => h.push.received(browser.id).length === 1, 15_000);
+    expect(h.push.received(browser.id)[0]!.receivedAt).toBeGreaterThanOrEqual(sendAt.getTime());
     await waitForStatus(secret, id);
   });
 
   it("with localTime, sends at sendAt's wall-clock time in each recipient's zone", async () => {
-    const { secret, publishable } = await createWorkspace(kit); // workspace zone: UTC
-    const tokyo = await subscribeBrowser(publishable, push, { externalId: 'tokyo', timezone: 'Asia/Tokyo' });
-    const utc = await subscribeBrowser(publishable, push, { externalId: 'utc', timezone: 'UTC' });
-    await subscribeBrowser(publishable, push, { externalId: 'ny', timezone: 'America/New_York' });
+    const { secret, publishable } = await h.workspace(); // workspace zone: UTC
+    const tokyo = await subscribeBrowser(publishable, h.push, { externalId: 'tokyo', timezone: 'Asia/Tokyo' });
+    const utc = await subscribeBrowser(publishable, h.push, { externalId: 'utc', timezone: 'UTC' });
+    await subscribeBrowser(publishable, h.push, { externalId: 'ny', timezone: 'America/New_York' });
     const id = await createCampaign(secret, { name: 'Morning', kind: 'BROADCAST', content });
     const sendAt = new Date(Math.ceil((Date.now() + 3_000) / 1000) * 1000);
     await secret(Schedule, { id, sendAt: sendAt.toISOString(), localTime: true });
 
     // Tokyo's wall clock passed that time nine hours ago: it goes at once; UTC's comes at sendAt.
-    await push.waitFor(() => push.received(tokyo.browser.id).length === 1, 10_000);
-    expect(push.received(utc.browser.id)).toHaveLength(0);
-    await push.waitFor(() => push.received(utc.browser.id).length === 1, 10_000);
-    expect(push.received(utc.browser.id)[0]!.receivedAt).toBeGreaterThanOrEqual(sendAt.getTime());
+    await h.push.waitFor(() => h.push.received(tokyo.browser.id).length === 1, 10_000);
+    expect(h.push.received(utc.browser.id)).toHaveLength(0);
+    await h.push.waitFor(() => h.push.received(utc.browser.id).length === 1, 10_000);
+    expect(h.push.received(utc.browser.id)[0]!.receivedAt).toBeGreaterThanOrEqual(sendAt.getTime());
 
     const rows = dataOf(await secret(Messages, { id })).campaign!.messages.edges.map(({ node }) => node);
     const due = (name: string) => new Date(rows.find((row) => row.contact.externalId === name)!.scheduledFor).getTime();
@@ -217,30 +206,30 @@ describe('campaign lifecycle', () => {
   });
 
   it('pauses within a second, resumes without duplicates, and cancels what is left', async () => {
-    const { secret, publishable } = await createWorkspace(kit);
+    const { secret, publishable } = await h.workspace();
     const browsers = [];
-    for (let index = 0; index < 60; index++) browsers.push((await subscribeBrowser(publishable, push, { anonymousId: `v${index}` })).browser);
+    for (let index = 0; index < 60; index++) browsers.push((await subscribeBrowser(publishable, h.push, { anonymousId: `v${index}` })).browser);
     // The push service answers each browser after 100 ms: with concurrency 2 the send takes 3 s.
     const ids = new Set(browsers.map((browser) => browser.id));
-    for (const browser of browsers) push.behave({ status: 201, delayMs: 100 }, { subscriptionId: browser.id });
+    for (const browser of browsers) h.push.behave({ status: 201, delayMs: 100 }, { subscriptionId: browser.id });
     const id = await createCampaign(secret, { name: 'Slow', kind: 'BROADCAST', content });
     await secret(SendNow, { id });
-    await push.waitFor(() => push.received().filter((r) => ids.has(r.subscriptionId)).length >= 5);
+    await h.push.waitFor(() => h.push.received().filter((r) => ids.has(r.subscriptionId)).length >= 5);
     expect(dataOf(await secret(Pause, { id })).pauseCampaign).toMatchObject({ data: { status: 'PAUSED' } });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const atPause = push.received().filter((r) => ids.has(r.subscriptionId)).length;
+    const atPause = h.push.received().filter((r) => ids.has(r.subscriptionId)).length;
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect(push.received().filter((r) => ids.has(r.subscriptionId)).length).toBe(atPause);
+    expect(h.push.received().filter((r) => ids.has(r.subscriptionId)).length).toBe(atPause);
     expect(atPause).toBeLessThan(59);
 
     expect(dataOf(await secret(Resume, { id })).resumeCampaign).toMatchObject({ data: { status: 'SENDING' } });
-    await push.waitFor(() => push.received().filter((r) => ids.has(r.subscriptionId)).length >= 50, 15_000);
+    await h.push.waitFor(() => h.push.received().filter((r) => ids.has(r.subscriptionId)).length >= 50, 15_000);
     expect(dataOf(await secret(Cancel, { id })).cancelCampaign).toMatchObject({ data: { status: 'CANCELED' } });
     await new Promise((resolve) => setTimeout(resolve, 500));
     const stats = (await campaignState(secret, id)).stats;
     // Every browser got at most one push; what was still waiting is CANCELED, and the counts add up.
-    for (const browser of browsers) expect(push.received(browser.id).length).toBeLessThanOrEqual(1);
-    const received = push.received().filter((r) => ids.has(r.subscriptionId)).length;
+    for (const browser of browsers) expect(h.push.received(browser.id).length).toBeLessThanOrEqual(1);
+    const received = h.push.received().filter((r) => ids.has(r.subscriptionId)).length;
     expect(stats.sent).toBe(received);
     const rows = dataOf(await secret(Messages, { id })).campaign!.messages.edges.map(({ node }) => node);
     const canceled = rows.filter((row) => row.status === 'CANCELED');
@@ -249,7 +238,7 @@ describe('campaign lifecycle', () => {
   });
 
   it('keeps a segment while a live campaign uses it, and hands its rule to the others when deleted', async () => {
-    const { secret } = await createWorkspace(kit);
+    const { secret } = await h.workspace();
     const rule = { attribute: { path: 'plan', op: 'EQ', value: 'gold' } };
     const created = dataOf(await secret(CreateSegment, { rule: rule as any })).createSegment;
     const segmentId = (created as { data: { id: string } }).data.id;

@@ -1,12 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.ts';
 import { deliveryPolicy } from '../../src/delivery/policy.ts';
 import { campaignState, createCampaign, seedBrowsers, SendNow, subscribeBrowser, waitForStatus } from '../kit/campaigns.ts';
 import { dataOf } from '../kit/client.ts';
-import { createWorkspace } from '../kit/flow.ts';
-import { startTestHerald, type TestHerald } from '../kit/herald.ts';
-import { startPushService, type TestPushService } from '../kit/push-service.ts';
+import { useHerald } from '../kit/fixture.ts';
 
 const Upsert = graphql(`
   mutation PolicyUpsert($input: ContactInput!) {
@@ -34,17 +32,8 @@ const Messages = graphql(`
   }
 `);
 
-let push: TestPushService;
-let kit: TestHerald;
+const h = useHerald({ HERALD_PUSH_RETRY_BASE_MS: '50', HERALD_PUSH_TIMEOUT_MS: '1000' });
 
-beforeAll(async () => {
-  push = await startPushService();
-  kit = await startTestHerald({ HERALD_PUSH_CA: push.caFile, HERALD_PUSH_RETRY_BASE_MS: '50', HERALD_PUSH_TIMEOUT_MS: '1000' });
-});
-afterAll(async () => {
-  await kit?.stop();
-  await push?.close();
-});
 
 const content = { title: 'News', body: 'Something new', url: 'https://shop.example/' };
 const hhmm = (date: Date) => date.toISOString().slice(11, 16);
@@ -53,20 +42,20 @@ const MINUTE = 60_000;
 /** The ledger's own dueAt (not in the API): when a waiting message will be tried. */
 async function dueAt(messageId: string): Promise<Date> {
   const rawId = Buffer.from(messageId, 'base64').toString().split(':')[1]!;
-  const row = await kit.herald.prisma.message.findUniqueOrThrow({ where: { id: rawId }, select: { dueAt: true } });
+  const row = await h.kit.herald.prisma.message.findUniqueOrThrow({ where: { id: rawId }, select: { dueAt: true } });
   return row.dueAt;
 }
 
 describe('delivery windows', () => {
   it('holds a broadcast outside its window until the window opens in each recipient’s zone', async () => {
-    const { secret, publishable } = await createWorkspace(kit);
+    const { secret, publishable } = await h.workspace();
     // The window opens at the next whole minute (UTC) at least 5 s away and stays open two hours.
     const opening = new Date(Math.ceil((Date.now() + 5_000) / MINUTE) * MINUTE);
     const window = { start: hhmm(opening), end: hhmm(new Date(opening.getTime() + 120 * MINUTE)) };
     await secret(Upsert, { input: { externalId: 'london', timezone: 'UTC' } });
     await secret(Upsert, { input: { externalId: 'tokyo', timezone: 'Asia/Tokyo' } });
-    const london = (await subscribeBrowser(publishable, push, { externalId: 'london' })).browser;
-    const tokyo = (await subscribeBrowser(publishable, push, { externalId: 'tokyo' })).browser;
+    const london = (await subscribeBrowser(publishable, h.push, { externalId: 'london' })).browser;
+    const tokyo = (await subscribeBrowser(publishable, h.push, { externalId: 'tokyo' })).browser;
 
     const id = await createCampaign(secret, { name: 'Windowed', kind: 'BROADCAST', content, deliveryWindow: window });
     await secret(SendNow, { id });
@@ -79,20 +68,20 @@ describe('delivery windows', () => {
     if (tokyoOpening <= Date.now()) tokyoOpening += 24 * 3600_000;
     expect((await dueAt(waiting.find((row) => row.contact.externalId === 'tokyo')!.id)).getTime()).toBe(tokyoOpening);
 
-    await push.waitFor(() => push.received(london.id).length === 1, opening.getTime() - Date.now() + 5_000);
-    expect(push.received(london.id)[0]!.receivedAt).toBeGreaterThanOrEqual(opening.getTime());
-    expect(push.received(tokyo.id)).toHaveLength(0);
+    await h.push.waitFor(() => h.push.received(london.id).length === 1, opening.getTime() - Date.now() + 5_000);
+    expect(h.push.received(london.id)[0]!.receivedAt).toBeGreaterThanOrEqual(opening.getTime());
+    expect(h.push.received(tokyo.id)).toHaveLength(0);
     expect((await campaignState(secret, id)).status).toBe('SENDING'); // Tokyo's message still waits
   }, 90_000);
 
   it('applies the workspace’s quiet hours to triggered messages, and suppresses what activeUntil would outlive', async () => {
-    const { secret, publishable } = await createWorkspace(kit);
+    const { secret, publishable } = await h.workspace();
     // Quiet from an hour ago to an hour from now, in the workspace's zone (UTC), wrapping midnight if need be.
     const now = Date.now();
     const quietHours = { start: hhmm(new Date(now - 60 * MINUTE)), end: hhmm(new Date(now + 60 * MINUTE)) };
     await secret(Settings, { input: { quietHours } });
     await secret(Upsert, { input: { externalId: 'ada' } }); // no zone of her own: the workspace's
-    const ada = (await subscribeBrowser(publishable, push, { externalId: 'ada' })).browser;
+    const ada = (await subscribeBrowser(publishable, h.push, { externalId: 'ada' })).browser;
 
     const waits = await createCampaign(secret, { name: 'Welcome', kind: 'TRIGGERED', content, trigger: { event: 'signup' } });
     const brief = await createCampaign(secret, {
@@ -106,7 +95,7 @@ describe('delivery windows', () => {
     await secret(Track, { externalId: 'ada', name: 'signup' });
     await sleep(1_000);
 
-    expect(push.received(ada.id)).toHaveLength(0);
+    expect(h.push.received(ada.id)).toHaveLength(0);
     const [held] = dataOf(await secret(Messages, { id: waits })).campaign!.messages.edges.map(({ node }) => node);
     expect(held).toMatchObject({ status: 'QUEUED', reason: null, error: `waits for the workspace’s quiet hours (${quietHours.end}-${quietHours.start} UTC) to open` });
     const quietEnds = new Date(`${new Date(now + 60 * MINUTE).toISOString().slice(0, 16)}:00.000Z`);
@@ -123,18 +112,18 @@ const TrackMany = graphql(`
 
 describe('frequency caps', () => {
   it('hold when campaigns race for the same people at the same moment; transactional pushes bypass them', async () => {
-    const { secret, publishable } = await createWorkspace(kit);
+    const { secret, publishable } = await h.workspace();
     await secret(Settings, { input: { frequencyCaps: [{ limit: 2, period: 'DAY' }, { limit: 10, period: 'WEEK' }] } });
     const people = Array.from({ length: 30 }, (_, index) => `p${index}`);
     const browsers = new Map<string, string[]>();
     for (const externalId of people) {
       const count = externalId === 'p0' ? 2 : 1; // p0 has a laptop and a phone: one message reaches both
       for (let n = 0; n < count; n++) {
-        const { browser } = await subscribeBrowser(publishable, push, { externalId });
+        const { browser } = await subscribeBrowser(publishable, h.push, { externalId });
         browsers.set(externalId, [...(browsers.get(externalId) ?? []), browser.id]);
       }
     }
-    const received = (externalId: string) => browsers.get(externalId)!.map((id) => push.received(id).length);
+    const received = (externalId: string) => browsers.get(externalId)!.map((id) => h.push.received(id).length);
 
     // Six campaigns on one event, no delay: one batch of events starts six sends at once.
     const campaigns: string[] = [];
@@ -170,20 +159,20 @@ describe('frequency caps', () => {
   });
 
   it('let two senders claiming for the same contacts at once stay within the cap (per-contact locks)', async () => {
-    const { secret, workspace } = await createWorkspace(kit);
+    const { secret, workspace } = await h.workspace();
     await secret(Settings, { input: { frequencyCaps: [{ limit: 1, period: 'DAY' }] } });
     const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
     const ids = [
       await createCampaign(secret, { name: 'Left', kind: 'BROADCAST', content }),
       await createCampaign(secret, { name: 'Right', kind: 'BROADCAST', content }),
     ].map(rawId);
-    const db = kit.herald.prisma;
+    const db = h.kit.herald.prisma;
     const campaigns = await Promise.all(ids.map((id) => db.campaign.findUniqueOrThrow({ where: { id } })));
     const ws = await db.workspace.findUniqueOrThrow({ where: { id: rawId(workspace.id) } });
-    const policies = await Promise.all(campaigns.map((campaign) => deliveryPolicy(kit.herald, campaign, ws)));
+    const policies = await Promise.all(campaigns.map((campaign) => deliveryPolicy(h.kit.herald, campaign, ws)));
 
     for (let round = 0; round < 5; round++) {
-      await seedBrowsers(kit.databaseUrl, workspace.id, push, 40);
+      await seedBrowsers(h.kit.databaseUrl, workspace.id, h.push, 40);
       // Both campaigns' rows for every contact without any yet, as prepare would write them.
       await db.$executeRaw`
         INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, "scheduledFor", "dueAt", "updatedAt")

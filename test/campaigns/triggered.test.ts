@@ -1,11 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.ts';
 import { campaignState, createCampaign, subscribeBrowser } from '../kit/campaigns.ts';
 import { dataOf, type httpClient } from '../kit/client.ts';
-import { createWorkspace } from '../kit/flow.ts';
-import { startTestHerald, type TestHerald } from '../kit/herald.ts';
-import { startPushService, type TestPushService } from '../kit/push-service.ts';
+import { useHerald } from '../kit/fixture.ts';
 
 type Client = ReturnType<typeof httpClient>;
 
@@ -43,17 +41,8 @@ const Messages = graphql(`
   }
 `);
 
-let push: TestPushService;
-let kit: TestHerald;
+const h = useHerald({ HERALD_PUSH_RETRY_BASE_MS: '50', HERALD_PUSH_TIMEOUT_MS: '1000' });
 
-beforeAll(async () => {
-  push = await startPushService();
-  kit = await startTestHerald({ HERALD_PUSH_CA: push.caFile, HERALD_PUSH_RETRY_BASE_MS: '50', HERALD_PUSH_TIMEOUT_MS: '1000' });
-});
-afterAll(async () => {
-  await kit?.stop();
-  await push?.close();
-});
 
 const content = {
   title: 'You left {{ event.properties.item }} behind, {{ contact.firstName | default: "friend" }}',
@@ -63,13 +52,13 @@ const content = {
 
 /** A workspace with one ACTIVE triggered campaign and a function to add subscribed shoppers. */
 async function shopWith(trigger: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-  const { secret, publishable } = await createWorkspace(kit);
+  const { secret, publishable } = await h.workspace();
   const id = await createCampaign(secret, { name: 'Abandoned cart', kind: 'TRIGGERED', content, trigger, ...extra });
   const activated = dataOf(await secret(Activate, { id })).activateCampaign;
   expect(activated).toMatchObject({ data: { status: 'ACTIVE' } });
   const shopper = async (externalId: string, attributes: Record<string, unknown> = {}) => {
     await secret(Upsert, { input: { externalId, firstName: externalId, attributes } });
-    return (await subscribeBrowser(publishable, push, { externalId })).browser;
+    return (await subscribeBrowser(publishable, h.push, { externalId })).browser;
   };
   return { secret, id, shopper };
 }
@@ -93,7 +82,7 @@ async function ledgerOnce(secret: Client, id: string, settled: (rows: Awaited<Re
   }
 }
 
-const titles = (browser: { id: string }) => push.received(browser.id).map((received) => (received.json as { title: string }).title);
+const titles = (browser: { id: string }) => h.push.received(browser.id).map((received) => (received.json as { title: string }).title);
 
 describe('triggered campaigns', () => {
   it('sends after the delay, not before, with the event in the template, only when the filter matches', async () => {
@@ -105,15 +94,15 @@ describe('triggered campaigns', () => {
     await track(secret, 'ada', 'cart_abandoned', { cart_value: 150, item: 'the red shoes' });
     await track(secret, 'bob', 'cart_abandoned', { cart_value: 40, item: 'socks' }); // below the filter
     await sleep(1500);
-    expect(push.received(ada.id)).toHaveLength(0);
+    expect(h.push.received(ada.id)).toHaveLength(0);
 
-    await push.waitFor(() => push.received(ada.id).length === 1, 5_000);
-    const latency = push.received(ada.id)[0]!.receivedAt - trackedAt;
+    await h.push.waitFor(() => h.push.received(ada.id).length === 1, 5_000);
+    const latency = h.push.received(ada.id)[0]!.receivedAt - trackedAt;
     expect(latency).toBeGreaterThanOrEqual(2000);
     expect(latency).toBeLessThan(3500); // woken at the due time, not at the next poll
     expect(titles(ada)).toEqual(['You left the red shoes behind, ada']);
-    expect((push.received(ada.id)[0]!.json as { body: string }).body).toBe('Your cart is worth 150');
-    expect(push.received(bob.id)).toHaveLength(0);
+    expect((h.push.received(ada.id)[0]!.json as { body: string }).body).toBe('Your cart is worth 150');
+    expect(h.push.received(bob.id)).toHaveLength(0);
     const rows = await ledgerOnce(secret, id, (all) => all.every((row) => row.status !== 'SENDING'));
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ status: 'SENT', reason: 'ACCEPTED', contact: { externalId: 'ada' } });
@@ -127,7 +116,7 @@ describe('triggered campaigns', () => {
     await sleep(300);
     await track(secret, 'ada', 'purchase', { total: 30 });
     await sleep(2500);
-    expect(push.received(ada.id)).toHaveLength(0);
+    expect(h.push.received(ada.id)).toHaveLength(0);
     expect(await messages(secret, id)).toMatchObject([{ status: 'SUPPRESSED', reason: 'EXCEPTION_EVENT' }]);
     const stats = (await campaignState(secret, id)).stats;
     expect(stats).toMatchObject({ targeted: 1, sent: 0, suppressed: 1, suppressedBy: [{ reason: 'EXCEPTION_EVENT', count: 1 }] });
@@ -136,7 +125,7 @@ describe('triggered campaigns', () => {
     const { secret: secret2, id: id2, shopper: shopper2 } = await shopWith({ event: 'cart_abandoned', exceptionEvents: ['purchase'] });
     const bob = await shopper2('bob');
     await track(secret2, 'bob', 'cart_abandoned', { item: 'a scarf' });
-    await push.waitFor(() => push.received(bob.id).length === 1, 5_000);
+    await h.push.waitFor(() => h.push.received(bob.id).length === 1, 5_000);
     await track(secret2, 'bob', 'purchase');
     await sleep(300);
     expect(await messages(secret2, id2)).toMatchObject([{ status: 'SENT', reason: 'ACCEPTED' }]);
@@ -151,14 +140,14 @@ describe('triggered campaigns', () => {
     const bob = await soon.shopper('bob');
     const carol = await soon.shopper('carol');
     await track(soon.secret, 'bob', 'signup');
-    await push.waitFor(() => push.received(bob.id).length === 1, 5_000);
+    await h.push.waitFor(() => h.push.received(bob.id).length === 1, 5_000);
     await sleep(1600);
     await track(soon.secret, 'carol', 'signup'); // after endAt
 
     await sleep(500);
-    expect(push.received(ada.id)).toHaveLength(0);
+    expect(h.push.received(ada.id)).toHaveLength(0);
     expect(await messages(later.secret, later.id)).toHaveLength(0);
-    expect(push.received(carol.id)).toHaveLength(0);
+    expect(h.push.received(carol.id)).toHaveLength(0);
     expect((await messages(soon.secret, soon.id)).map((row) => row.contact.externalId)).toEqual(['bob']);
   });
 
@@ -166,20 +155,20 @@ describe('triggered campaigns', () => {
     const once = await shopWith({ event: 'visit' });
     const ada = await once.shopper('ada');
     await track(once.secret, 'ada', 'visit');
-    await push.waitFor(() => push.received(ada.id).length === 1, 5_000);
+    await h.push.waitFor(() => h.push.received(ada.id).length === 1, 5_000);
     await track(once.secret, 'ada', 'visit');
     await sleep(500);
-    expect(push.received(ada.id)).toHaveLength(1);
+    expect(h.push.received(ada.id)).toHaveLength(1);
 
     const again = await shopWith({ event: 'visit', reEligibleAfterSeconds: 2 });
     const bob = await again.shopper('bob');
     await track(again.secret, 'bob', 'visit');
-    await push.waitFor(() => push.received(bob.id).length === 1, 5_000);
+    await h.push.waitFor(() => h.push.received(bob.id).length === 1, 5_000);
     await track(again.secret, 'bob', 'visit'); // too soon
     await sleep(2200);
-    expect(push.received(bob.id)).toHaveLength(1);
+    expect(h.push.received(bob.id)).toHaveLength(1);
     await track(again.secret, 'bob', 'visit'); // eligible again
-    await push.waitFor(() => push.received(bob.id).length === 2, 5_000);
+    await h.push.waitFor(() => h.push.received(bob.id).length === 2, 5_000);
     const rows = await ledgerOnce(again.secret, again.id, (all) => all.every((row) => row.status !== 'SENDING'));
     expect(rows.filter((row) => row.status === 'SENT')).toHaveLength(2);
   });
@@ -200,10 +189,10 @@ describe('triggered campaigns', () => {
       }),
     ).trackEvents;
     expect(batch).toMatchObject({ data: { count: 2, duplicates: 1 } });
-    await push.waitFor(() => push.received(ada.id).length === 1 && push.received(bob.id).length === 1, 5_000);
+    await h.push.waitFor(() => h.push.received(ada.id).length === 1 && h.push.received(bob.id).length === 1, 5_000);
     await sleep(500);
-    expect(push.received(ada.id)).toHaveLength(1);
-    expect(push.received(bob.id)).toHaveLength(1);
+    expect(h.push.received(ada.id)).toHaveLength(1);
+    expect(h.push.received(bob.id)).toHaveLength(1);
     expect(await messages(secret, id)).toHaveLength(2);
   });
 
@@ -221,10 +210,10 @@ describe('triggered campaigns', () => {
     expect(Date.now() - trackedAt, 'the machine was too slow to leave within the delay').toBeLessThan(2_000);
     for (const who of ['gold', 'free']) await track(secret, who, 'cart_abandoned');
 
-    await push.waitFor(() => push.received(gold.id).length === 1, 8_000);
+    await h.push.waitFor(() => h.push.received(gold.id).length === 1, 8_000);
     await sleep(500);
-    expect(push.received(free.id)).toHaveLength(0);
-    expect(push.received(leaver.id)).toHaveLength(0);
+    expect(h.push.received(free.id)).toHaveLength(0);
+    expect(h.push.received(leaver.id)).toHaveLength(0);
     const rows = await messages(secret, id);
     expect(rows.map((row) => [row.contact.externalId, row.status, row.reason]).sort()).toEqual([
       ['gold', 'SENT', 'ACCEPTED'],
@@ -240,13 +229,13 @@ describe('triggered campaigns', () => {
     await secret(Pause, { id });
     await track(secret, 'bob', 'cart_abandoned', { item: 'boots' }); // not listening
     await sleep(1800);
-    expect(push.received(ada.id)).toHaveLength(0);
+    expect(h.push.received(ada.id)).toHaveLength(0);
     expect(await messages(secret, id)).toMatchObject([{ status: 'QUEUED', contact: { externalId: 'ada' } }]);
 
     await secret(Resume, { id });
-    await push.waitFor(() => push.received(ada.id).length === 1, 5_000);
+    await h.push.waitFor(() => h.push.received(ada.id).length === 1, 5_000);
     expect(titles(ada)).toEqual(['You left gloves behind, ada']);
-    expect(push.received(bob.id)).toHaveLength(0);
+    expect(h.push.received(bob.id)).toHaveLength(0);
     expect((await campaignState(secret, id)).status).toBe('ACTIVE');
   });
 });

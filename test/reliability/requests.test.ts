@@ -3,22 +3,16 @@
  * batches, invalid JSON and invalid UTF-8. Each is refused with a clear error, not a 5xx, and the
  * server keeps serving.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorkspace } from '../kit/flow.ts';
-import { startTestHerald, type TestHerald } from '../kit/herald.ts';
+import { describe, expect, it } from 'vitest';
+import { useHerald } from '../kit/fixture.ts';
 import { tally } from '../kit/tally.ts';
 
-let kit: TestHerald;
-let shop: Awaited<ReturnType<typeof createWorkspace>>;
+const h = useHerald({ HERALD_MAX_BODY_BYTES: String(2 * 1024 * 1024) }, { push: false });
+const shop = h.useWorkspace();
 
-beforeAll(async () => {
-  kit = await startTestHerald({ HERALD_MAX_BODY_BYTES: String(2 * 1024 * 1024) });
-  shop = await createWorkspace(kit);
-});
-afterAll(() => kit?.stop());
 
 async function send(body: string | Uint8Array<ArrayBuffer>, contentType = 'application/json') {
-  const response = await fetch(kit.graphqlUrl, {
+  const response = await fetch(h.kit.graphqlUrl, {
     method: 'POST',
     headers: { 'content-type': contentType, authorization: `Bearer ${shop.secretKey}` },
     body,

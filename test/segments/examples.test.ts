@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.ts';
 import { dataOf, errorCodes } from '../kit/client.ts';
-import { createWorkspace } from '../kit/flow.ts';
-import { startTestHerald, type TestHerald } from '../kit/herald.ts';
+import { useHerald } from '../kit/fixture.ts';
 import { browserSubscription } from '../kit/push-keys.ts';
 
 const Import = graphql(`
@@ -49,13 +48,11 @@ const ContactsOf = graphql(`
   }
 `);
 
-let kit: TestHerald;
-let shop: Awaited<ReturnType<typeof createWorkspace>>;
+const h = useHerald({}, { push: false });
+const shop = h.useWorkspace();
 const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
 
 beforeAll(async () => {
-  kit = await startTestHerald();
-  shop = await createWorkspace(kit);
   await shop.secret(Import, {
     contacts: [
       { externalId: 'anna', attributes: { gender: 'female', city: 'Berlin', age: 29 } },
@@ -80,7 +77,6 @@ beforeAll(async () => {
   for (const anonymousId of ['visitor-a', 'visitor-b']) await shop.publishable(Register, { anonymousId, subscription: browserSubscription() });
   await shop.secret(Import, { contacts: [{ anonymousId: 'visitor-c' }] });
 });
-afterAll(() => kit?.stop());
 
 async function preview(rule: any, audience?: 'ALL' | 'IDENTIFIED' | 'ANONYMOUS') {
   const { previewSegment } = dataOf(await shop.secret(Preview, { rule, audience }));
@@ -160,11 +156,11 @@ describe('bad rules say where they are wrong', () => {
     ['a bad path', { attribute: { path: 'a..b', op: 'EXISTS' } }, ['input', 'rule', 'attribute', 'path']],
     ['lastSeen with nothing', { lastSeen: {} }, ['input', 'rule', 'lastSeen']],
   ])('%s', async (_name, rule, path) => {
-    const before = await kit.herald.prisma.segment.count();
+    const before = await h.kit.herald.prisma.segment.count();
     const result = dataOf(await shop.secret(Create, { name: 'bad', rule: rule as never })).createSegment;
     expect(result.__typename).toBe('ValidationError');
     if (result.__typename === 'ValidationError') expect(result.fieldErrors.map((error) => error.path)).toContainEqual(path);
-    expect(await kit.herald.prisma.segment.count()).toBe(before);
+    expect(await h.kit.herald.prisma.segment.count()).toBe(before);
   });
 
   it('answers a bad rule in a query with BAD_USER_INPUT and the path', async () => {

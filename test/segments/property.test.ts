@@ -1,11 +1,10 @@
 import fc from 'fast-check';
 import { v7 as uuidv7 } from 'uuid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Rule } from '../../src/segments/rule.ts';
 import { validateRule } from '../../src/segments/rule.ts';
 import { contactIdsPage } from '../../src/segments/service.ts';
-import { createWorkspace } from '../kit/flow.ts';
-import { startTestHerald, type TestHerald } from '../kit/herald.ts';
+import { useHerald } from '../kit/fixture.ts';
 import { inAudience, matches, type RefContact } from './reference.ts';
 
 const DAY = 86_400_000;
@@ -97,20 +96,18 @@ const rule: fc.Arbitrary<Rule> = fc.letrec<{ rule: Rule }>((tie) => ({
   ),
 })).rule;
 
-let kit: TestHerald;
+const h = useHerald({}, { push: false });
 let workspaceId: string;
 
 beforeAll(async () => {
-  kit = await startTestHerald();
-  const shop = await createWorkspace(kit);
+  const shop = await h.workspace();
   workspaceId = Buffer.from(shop.workspace.id, 'base64').toString().split(':')[1]!;
 });
-afterAll(() => kit?.stop());
 
 type Person = typeof contact extends fc.Arbitrary<infer T> ? T : never;
 
 async function seed(people: Person[]): Promise<RefContact[]> {
-  const { prisma } = kit.herald;
+  const { prisma } = h.kit.herald;
   await prisma.contact.deleteMany({ where: { workspaceId } });
   const refs = people.map((person, index): RefContact => ({
     id: uuidv7(),
@@ -160,7 +157,7 @@ describe('segment SQL matches the reference evaluator', () => {
           for (const [candidate, audience] of rules) {
             validateRule(candidate);
             const expected = refs.filter((ref) => inAudience(audience, ref) && matches(candidate, ref, now)).map((ref) => ref.id).sort();
-            const actual = await contactIdsPage(kit.herald, workspaceId, { rule: candidate, audience }, { limit: 1000 });
+            const actual = await contactIdsPage(h.kit.herald, workspaceId, { rule: candidate, audience }, { limit: 1000 });
             expect({ rule: candidate, audience, ids: [...actual].sort() }).toEqual({ rule: candidate, audience, ids: expected });
             if (expected.length > 0 && expected.length < refs.length) selective++;
           }
