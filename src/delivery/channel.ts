@@ -29,6 +29,8 @@ export interface DueMessage<Address = unknown> {
   /** The recipient's zone: the contact's, else the address's (null when both are unknown). */
   timezone: string | null;
   attempts: number;
+  /** RESENT_AFTER_CRASH when a crash cut an earlier attempt's claim; else null while waiting. */
+  reason: string | null;
   contact: Record<string, unknown>;
   /** A triggered message's event: { name, properties, occurredAt }. */
   event: Record<string, unknown> | null;
@@ -58,6 +60,14 @@ export interface ChannelSender<Address> {
 }
 
 export interface Channel<Address> {
+  /**
+   * What happens to a claim a crash cut before the provider answered, the strongest guarantee the
+   * channel's protocol allows: `resend` it after the lease (at least once on the wire; web push
+   * shows it once because the service worker drops a repeated message id), or record it
+   * `unconfirmed` and never send it again (at most once, for a channel whose receiver cannot
+   * recognise a repeat).
+   */
+  afterCrash: 'resend' | 'unconfirmed';
   /**
    * Where a due message goes, for the due query over `"Message" m`: `join` reaches the address,
    * `value` builds it as one JSON value and `timezone` is its zone (used when the contact has none).

@@ -61,23 +61,34 @@ export async function deliverCampaign(herald: Herald, campaignId: string, heartb
 }
 
 async function deliverPass(herald: Herald, campaignId: string, heartbeat: () => Promise<void>): Promise<PassResult> {
-  await recordUnrecorded(herald, campaignId);
   const campaign = await herald.prisma.campaign.findUnique({ where: { id: campaignId } });
-  if (!campaign || !DELIVERING.has(campaign.status)) return 'stopped';
-  const pass = await DeliveryPass.open(herald, campaign, heartbeat);
+  if (!campaign) return 'stopped';
+  const channel = channelFor(campaign);
+  await recordUnrecorded(herald, campaign, channel);
+  if (!DELIVERING.has(campaign.status)) return 'stopped';
+  const pass = await DeliveryPass.open(herald, campaign, channel, heartbeat);
   const sent = await pass.run();
   herald.log.debug({ campaignId, sent }, 'delivery pass finished');
-  return finishPass(herald, campaignId);
+  return finishPass(herald, campaign, channel);
 }
 
-/** Records as SENT/UNCONFIRMED the claims whose COMMIT failed after their messages left (see DeliveryState). */
-async function recordUnrecorded(herald: Herald, campaignId: string): Promise<void> {
-  const ids = herald.deliveries.unrecorded.get(campaignId);
+/**
+ * Claims whose COMMIT failed after their messages left (see DeliveryState) are still QUEUED: the
+ * provider may have them. A `resend` channel marks them RESENT_AFTER_CRASH (they go again and
+ * are shown once); otherwise they are recorded SENT/UNCONFIRMED and never sent again.
+ */
+async function recordUnrecorded(herald: Herald, campaign: Campaign, channel: Channel<unknown>): Promise<void> {
+  const ids = herald.deliveries.unrecorded.get(campaign.id);
   if (!ids) return;
   const error = 'sent while the database connection was lost; the provider’s answer is unknown';
-  await transition(herald, [...ids].map((id) => ({ id, from: 'QUEUED' as const, status: 'SENT' as const, reason: 'UNCONFIRMED' as const, error })));
-  herald.deliveries.unrecorded.delete(campaignId);
-  herald.log.warn({ campaignId, count: ids.size }, 'recorded messages sent while the database was away');
+  const moves: Transition[] = [...ids].map((id) =>
+    channel.afterCrash === 'resend'
+      ? { id, from: 'QUEUED', status: 'QUEUED', reason: 'RESENT_AFTER_CRASH', error }
+      : { id, from: 'QUEUED', status: 'SENT', reason: 'UNCONFIRMED', error },
+  );
+  await transition(herald, moves);
+  herald.deliveries.unrecorded.delete(campaign.id);
+  herald.log.warn({ campaignId: campaign.id, count: ids.size }, 'recorded messages sent while the database was away');
 }
 
 /**
@@ -103,8 +114,7 @@ class DeliveryPass {
     this.results = new ResultBuffer(herald, sender);
   }
 
-  static async open(herald: Herald, campaign: Campaign, heartbeat: () => Promise<void>): Promise<DeliveryPass> {
-    const channel = channelFor(campaign);
+  static async open(herald: Herald, campaign: Campaign, channel: Channel<unknown>, heartbeat: () => Promise<void>): Promise<DeliveryPass> {
     const sender = await channel.sender(herald, campaign);
     const workspace = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: campaign.workspaceId } });
     const policy = await deliveryPolicy(herald, campaign, workspace);
@@ -229,7 +239,7 @@ function dueMessages(herald: Herald, channel: Channel<unknown>, campaignId: stri
 /** Ledger rows matching `where` (on "Message" m), with their contact and the channel's address. Plain pg: it runs for every batch sent. */
 async function queryDue<Address>(herald: Herald, channel: Channel<Address>, where: Prisma.Sql, limit: number): Promise<DueMessage<Address>[]> {
   const query = Prisma.sql`
-    SELECT m.id::text, m."contactId"::text, m.occurrence, COALESCE(c.timezone, ${channel.address.timezone}) AS timezone, m.attempts,
+    SELECT m.id::text, m."contactId"::text, m.occurrence, COALESCE(c.timezone, ${channel.address.timezone}) AS timezone, m.attempts, m.reason::text,
       ${channel.address.value} AS address,
       jsonb_build_object('id', c.id, 'externalId', c."externalId", 'anonymousId', c."anonymousId", 'email', c.email,
         'phone', c.phone, 'firstName', c."firstName", 'lastName', c."lastName", 'locale', c.locale,
@@ -297,14 +307,16 @@ class ResultBuffer {
 /** How a provider's answer moves the ledger row (SENDING → final, or back to QUEUED to retry). */
 export function settleOutcome(
   herald: Pick<Herald, 'config'>,
-  message: Pick<DueMessage, 'id' | 'attempts'>,
+  message: Pick<DueMessage, 'id' | 'attempts' | 'reason'>,
   outcome: DeliveryOutcome,
   maxAttempts = herald.config.HERALD_PUSH_MAX_ATTEMPTS,
 ): Transition {
   const base = { id: message.id, from: 'SENDING' as const };
+  // A resend keeps saying so, whatever comes of it.
+  const resent = message.reason === 'RESENT_AFTER_CRASH';
   switch (outcome.kind) {
     case 'sent':
-      return { ...base, status: 'SENT', reason: 'ACCEPTED' };
+      return { ...base, status: 'SENT', reason: resent ? 'RESENT_AFTER_CRASH' : 'ACCEPTED' };
     case 'gone':
       return { ...base, status: 'FAILED', reason: 'SUBSCRIPTION_GONE', error: outcome.error };
     case 'rejected':
@@ -312,7 +324,8 @@ export function settleOutcome(
     case 'retry': {
       const attempts = message.attempts + 1;
       if (attempts >= maxAttempts) return { ...base, status: 'FAILED', reason: 'RETRIES_EXHAUSTED', error: outcome.error };
-      return { ...base, status: 'QUEUED', error: outcome.error, dueAt: new Date(Date.now() + retryDelayMs(herald, attempts, outcome.retryAfterMs)) };
+      const dueAt = new Date(Date.now() + retryDelayMs(herald, attempts, outcome.retryAfterMs));
+      return { ...base, status: 'QUEUED', reason: resent ? 'RESENT_AFTER_CRASH' : null, error: outcome.error, dueAt };
     }
   }
 }
@@ -325,18 +338,27 @@ export function retryDelayMs(herald: Pick<Herald, 'config'>, attempts: number, r
 }
 
 /**
- * After a pass: settle claims whose sender died (at most once: SENT/UNCONFIRMED), and plan a
- * wake-up for rows due later or claims still leased; `idle` when nothing is left to send.
+ * After a pass: claims whose sender died before the provider answered (older than the lease) are
+ * sent again (RESENT_AFTER_CRASH) or recorded SENT/UNCONFIRMED, as the channel's guarantee says;
+ * then a wake-up is planned for rows due later or claims still leased. `idle` when nothing is left.
  */
-async function finishPass(herald: Herald, campaignId: string): Promise<PassResult> {
+async function finishPass(herald: Herald, campaign: Campaign, channel: Channel<unknown>): Promise<PassResult> {
+  const campaignId = campaign.id;
   const leaseMs = herald.config.HERALD_PUSH_TIMEOUT_MS + 5_000;
   const stale = await herald.prisma.message.findMany({
     where: { campaignId, status: 'SENDING', claimedAt: { lt: new Date(Date.now() - leaseMs) } },
     select: { id: true },
   });
   if (stale.length) {
-    await transition(herald, stale.map(({ id }) => ({ id, from: 'SENDING', status: 'SENT', reason: 'UNCONFIRMED', error: 'the sender stopped before the provider answered' })));
-    herald.log.warn({ campaignId, count: stale.length }, 'settled claims of a stopped sender as unconfirmed');
+    const error = 'the sender stopped before the provider answered';
+    const resend = channel.afterCrash === 'resend';
+    await transition(
+      herald,
+      stale.map(({ id }): Transition =>
+        resend ? { id, from: 'SENDING', status: 'QUEUED', reason: 'RESENT_AFTER_CRASH', error, dueAt: new Date() } : { id, from: 'SENDING', status: 'SENT', reason: 'UNCONFIRMED', error },
+      ),
+    );
+    herald.log.warn({ campaignId, count: stale.length }, resend ? 'claims of a stopped sender go again' : 'settled claims of a stopped sender as unconfirmed');
   }
   const [next] = await herald.prisma.$queryRaw<{ queued: Date | null; claimed: Date | null }[]>`
     SELECT (SELECT min("dueAt") FROM "Message" WHERE "campaignId" = ${campaignId}::uuid AND status = 'QUEUED') AS queued,

@@ -6,6 +6,7 @@ export type MessageStatus = 'QUEUED' | 'SENDING' | 'SENT' | 'FAILED' | 'EXPIRED'
 export type MessageReason =
   | 'ACCEPTED'
   | 'UNCONFIRMED'
+  | 'RESENT_AFTER_CRASH'
   | 'PAYLOAD_TOO_LARGE'
   | 'SUBSCRIPTION_GONE'
   | 'PUSH_SERVICE_REJECTED'
@@ -82,7 +83,8 @@ const TRANSITION_SQL = `
     ), deltas AS (
       SELECT "campaignId", 'status:' || "from" AS metric, -1 AS delta FROM changed WHERE NOT test
       UNION ALL SELECT "campaignId", 'status:' || status, 1 FROM changed WHERE NOT test
-      UNION ALL SELECT "campaignId", 'reason:' || reason, 1 FROM changed WHERE NOT test AND reason IS NOT NULL
+      -- A waiting row's reason (a resend) is counted once, when the row settles.
+      UNION ALL SELECT "campaignId", 'reason:' || reason, 1 FROM changed WHERE NOT test AND reason IS NOT NULL AND status <> 'QUEUED'
     ), counted AS (
       INSERT INTO "CampaignCount" ("campaignId", metric, count)
       SELECT "campaignId", metric, sum(delta)::int FROM deltas GROUP BY 1, 2 ORDER BY 1, 2

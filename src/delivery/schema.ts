@@ -11,6 +11,7 @@ export const MessageReasonEnum = builder.enumType('MessageReason', {
   values: [
     'ACCEPTED',
     'UNCONFIRMED',
+    'RESENT_AFTER_CRASH',
     'PAYLOAD_TOO_LARGE',
     'SUBSCRIPTION_GONE',
     'PUSH_SERVICE_REJECTED',
@@ -46,6 +47,18 @@ export const MessageRef = builder.prismaNode('Message', {
     closedAt: t.expose('closedAt', { type: 'DateTime', nullable: true }),
     convertedAt: t.expose('convertedAt', { type: 'DateTime', nullable: true }),
     error: t.exposeString('error', { nullable: true, description: 'The last error, e.g. what the push service answered.' }),
+    dueAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When a waiting (QUEUED) message is due: its delay, the opening of its delivery window, or its next attempt.',
+      resolve: (message) => (message.status === 'QUEUED' ? message.dueAt : null),
+    }),
+    nextAttemptAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When a message that was tried already (a retry, or a resend after a crash) is tried again.',
+      resolve: (message) => (message.status === 'QUEUED' && (message.attempts > 0 || message.reason === 'RESENT_AFTER_CRASH') ? message.dueAt : null),
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });

@@ -8,8 +8,9 @@ export interface DeliveryState {
   active: Map<string, { again: boolean }>;
   /**
    * Claims whose requests went out while their COMMIT failed (the database connection was lost),
-   * by campaign: the provider has them, but the ledger may still say QUEUED. Recorded as
-   * SENT/UNCONFIRMED before the campaign's next pass in this process, so they never go twice.
+   * by campaign: the provider may have them, but the ledger still says QUEUED. Before the
+   * campaign's next pass in this process they are marked RESENT_AFTER_CRASH (or, on an
+   * at-most-once channel, recorded SENT/UNCONFIRMED), so the ledger says what happened.
    */
   unrecorded: Map<string, Set<string>>;
   /** In-memory wake-ups planned for short trigger delays, per campaign and 100 ms slot. */

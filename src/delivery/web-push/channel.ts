@@ -23,6 +23,8 @@ export interface PushAddress {
  * header. Staging opens the connection and encrypts; sending is one write (see PushClient.open).
  */
 export const webPush: Channel<PushAddress> = {
+  // The service worker shows each ledger id once (src/sdk/herald-sw.ts), so a resend is safe.
+  afterCrash: 'resend',
   address: {
     value: Prisma.sql`jsonb_build_object('subscriptionId', s.id, 'endpoint', s.endpoint, 'p256dh', s.p256dh, 'auth', s.auth, 'status', s.status)`,
     timezone: Prisma.sql`s.timezone`,

@@ -1,0 +1,2 @@
+-- AlterEnum
+ALTER TYPE "MessageReason" ADD VALUE 'RESENT_AFTER_CRASH';
