@@ -1,4 +1,3 @@
-import { createConnection } from 'node:net';
 import { type DocumentNode, print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './generated/index.ts';
@@ -13,24 +12,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createEvents } from '../src/events.ts';
 import type { Logger } from '../src/logger.ts';
+import { REDIS_URL, redisAvailable } from './kit/redis.ts';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** Redis is optional for Herald and for a new user's `npm test`; CI machines have one. */
-async function redisAvailable(): Promise<boolean> {
-  const { hostname, port } = new URL(REDIS_URL);
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: hostname, port: Number(port || 6379) });
-    socket.setTimeout(500);
-    const answer = (up: boolean) => {
-      resolve(up);
-      socket.destroy();
-    };
-    socket.once('connect', () => answer(true));
-    socket.once('error', () => answer(false));
-    socket.once('timeout', () => answer(false));
-  });
-}
 
 const available = await redisAvailable();
 

@@ -1,5 +1,4 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,11 +7,11 @@ import { createWorkspace } from '../kit/flow.ts';
 import { startTestHerald, type TestHerald } from '../kit/herald.ts';
 import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
 import { tally } from '../kit/tally.ts';
+import { REDIS_URL, redisAvailable } from '../kit/redis.ts';
 
 // Finding 7 (a revoked key's streams go on) and 9 (unauthenticated sockets, no cap on sockets).
 
 const STATS = 'subscription { workspaceStats { activeApiKeys } }';
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 type Shop = Awaited<ReturnType<typeof createWorkspace>>;
 
 /** Sends `connection_init` with `payload`; resolves with the close code, or 'ack' if acknowledged. */
@@ -209,21 +208,6 @@ describe('live streams', () => {
   });
 });
 
-/** Redis is optional for Herald and for a new user's `npm test`; CI machines have one. */
-async function redisAvailable(): Promise<boolean> {
-  const { hostname, port } = new URL(REDIS_URL);
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: hostname, port: Number(port || 6379) });
-    socket.setTimeout(500);
-    const answer = (up: boolean) => {
-      resolve(up);
-      socket.destroy();
-    };
-    socket.once('connect', () => answer(true));
-    socket.once('error', () => answer(false));
-    socket.once('timeout', () => answer(false));
-  });
-}
 
 describe.runIf(await redisAvailable())('live streams across processes (REDIS_URL)', () => {
   let kit: TestHerald;
