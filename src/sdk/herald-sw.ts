@@ -7,6 +7,11 @@
  * requireInteraction, tag) and reports DISPLAYED; a click opens the URL (or the action's) and
  * reports CLICKED; closing reports CLOSED. Reports go to the payload's `trackUrl` with its signed
  * token. When the browser replaces the subscription it registers the new one with Herald.
+ *
+ * Each message is shown once. Herald may send a message again (a crash left it unconfirmed), so a
+ * push can arrive twice: the worker remembers the message ids it showed (IndexedDB, the last 500
+ * within 30 days) and shows nothing for one it already showed, whether that notification is still
+ * on screen, was clicked or was closed. Why nothing, and what browsers make of it: docs/sdk.md.
  */
 
 // The parts of the service worker API used here (TypeScript's DOM library does not have them).
@@ -59,6 +64,7 @@ interface Payload {
 }
 
 interface NotificationData {
+  id?: string; // the message's ledger id
   url?: string;
   actions: Record<string, string | undefined>;
   token?: string;
@@ -93,10 +99,33 @@ function report(data: NotificationData, type: 'DISPLAYED' | 'CLICKED' | 'CLOSED'
   );
 }
 
+/** The ledger id a push is for: the one its token carries (the tag may be the campaign's own). */
+function messageIdOf(payload: Payload): string | undefined {
+  const head = /^([\w-]{22})\./.exec(payload.token ?? '')?.[1];
+  if (!head) return payload.tag;
+  const hex = [...atob(head.replace(/-/g, '+').replace(/_/g, '/'))].map((c) => c.charCodeAt(0).toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+// Pushes are shown one after another, so a repeat arriving at once sees the first one's record
+// (the reports are sent outside this queue: a slow Herald holds up no notification).
+let showing: Promise<unknown> = Promise.resolve();
+
 worker.addEventListener('push', (event) => {
   const payload = readPayload(event.data);
   if (!payload) return;
+  const shown = showing.then(() => show(payload));
+  showing = shown.catch(() => undefined);
+  event.waitUntil(shown.then((data) => data && report(data, 'DISPLAYED')));
+});
+
+/** Shows the push's notification and resolves with its data, or with null when it was shown before. */
+async function show(payload: Payload): Promise<NotificationData | null> {
+  const id = messageIdOf(payload);
+  const tag = payload.tag ?? id;
+  if (id && (await shownBefore(id, tag))) return null; // on screen already, or clicked or closed: nothing new
   const data: NotificationData = {
+    id,
     url: payload.url,
     actions: Object.fromEntries((payload.actions ?? []).map((action) => [action.action, action.url])),
     token: payload.token,
@@ -107,24 +136,109 @@ worker.addEventListener('push', (event) => {
     icon: payload.icon,
     image: payload.image,
     badge: payload.badge,
-    tag: payload.tag,
+    tag,
     requireInteraction: payload.requireInteraction ?? false,
     actions: (payload.actions ?? []).map(({ action, title }) => ({ action, title })),
     data,
   } as NotificationOptions;
-  event.waitUntil(worker.registration.showNotification(payload.title, options).then(() => report(data, 'DISPLAYED')));
-});
+  await worker.registration.showNotification(payload.title, options);
+  if (id) await remember(id, 'shown');
+  return data;
+}
+
+/**
+ * Whether message `id` was shown before: its record says so, or (the record was never written:
+ * the browser stopped in between, or IndexedDB is unavailable) its notification is still visible.
+ */
+async function shownBefore(id: string, tag: string | undefined): Promise<boolean> {
+  if (await recall(id)) return true;
+  const visible = await worker.registration.getNotifications({ tag }).catch(() => []);
+  if (!visible.some((notification) => (notification.data as NotificationData | null)?.id === id)) return false;
+  await remember(id, 'shown');
+  return true;
+}
 
 worker.addEventListener('notificationclick', (event) => {
   const data = event.notification.data;
   event.notification.close();
   const url = (event.action && data.actions[event.action]) || data.url;
-  event.waitUntil(Promise.all([report(data, 'CLICKED'), url ? openOrFocus(url) : Promise.resolve()]));
+  const remembered = data.id ? remember(data.id, 'clicked') : Promise.resolve();
+  event.waitUntil(Promise.all([remembered, report(data, 'CLICKED'), url ? openOrFocus(url) : Promise.resolve()]));
 });
 
 worker.addEventListener('notificationclose', (event) => {
-  event.waitUntil(report(event.notification.data, 'CLOSED'));
+  const data = event.notification.data;
+  event.waitUntil(Promise.all([data.id ? remember(data.id, 'closed') : Promise.resolve(), report(data, 'CLOSED')]));
 });
+
+/** The messages shown lately, by ledger id: what became of each, and when. */
+interface ShownMessage {
+  id: string;
+  state: 'shown' | 'clicked' | 'closed';
+  at: number;
+}
+const KEEP_MESSAGES = 500;
+const KEEP_MS = 30 * 24 * 3600 * 1000;
+
+let database: Promise<IDBDatabase> | undefined;
+function shownMessages(mode: IDBTransactionMode): Promise<IDBObjectStore> {
+  database ??= new Promise<IDBDatabase>((resolve, reject) => {
+    const request = indexedDB.open('herald-sw', 1);
+    request.onupgradeneeded = () => request.result.createObjectStore('shown', { keyPath: 'id' }).createIndex('at', 'at');
+    request.onsuccess = () => {
+      request.result.onclose = () => (database = undefined); // the browser closed it: open again
+      resolve(request.result);
+    };
+    request.onerror = () => reject(request.error);
+  });
+  database.catch(() => (database = undefined)); // tried again next time
+  return database.then((db) => db.transaction('shown', mode).objectStore('shown'));
+}
+
+/** The record of message `id`; none when IndexedDB fails (then a repeat may show again, never be lost). */
+async function recall(id: string): Promise<ShownMessage | undefined> {
+  try {
+    const request = (await shownMessages('readonly')).get(id);
+    return await new Promise((resolve, reject) => {
+      request.onsuccess = () => resolve(request.result as ShownMessage | undefined);
+      request.onerror = () => reject(request.error);
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records what became of message `id` (a click stays), and forgets the oldest past 500 messages or 30 days. */
+async function remember(id: string, state: ShownMessage['state']): Promise<void> {
+  try {
+    const store = await shownMessages('readwrite');
+    const before = store.get(id);
+    before.onsuccess = () => {
+      // A click is what became of it: the close that follows (some desktops send one) does not undo it.
+      if ((before.result as ShownMessage | undefined)?.state === 'clicked') return;
+      const now = Date.now();
+      store.put({ id, state, at: now } satisfies ShownMessage);
+      const count = store.count();
+      count.onsuccess = () => {
+        let excess = count.result - KEEP_MESSAGES;
+        const oldest = store.index('at').openCursor();
+        oldest.onsuccess = () => {
+          const cursor = oldest.result;
+          if (!cursor || (excess <= 0 && (cursor.value as ShownMessage).at >= now - KEEP_MS)) return;
+          cursor.delete();
+          excess--;
+          cursor.continue();
+        };
+      };
+    };
+    await new Promise<void>((resolve, reject) => {
+      store.transaction.oncomplete = () => resolve();
+      store.transaction.onerror = store.transaction.onabort = () => reject(store.transaction.error);
+    });
+  } catch {
+    // Nothing remembered: a repeat of this message is shown again rather than lost.
+  }
+}
 
 async function openOrFocus(url: string): Promise<void> {
   const windows = await worker.clients.matchAll({ type: 'window', includeUncontrolled: true });

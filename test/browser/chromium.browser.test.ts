@@ -138,4 +138,76 @@ describe('Herald in real Chromium', () => {
     });
     expect(clicked.stats).toMatchObject({ sent: 1, displayed: 1, clicked: 1 });
   });
+
+  it('the same push twice shows one notification; again after it was dismissed, nothing', async () => {
+    onTestFailed(() => console.log(`Chromium said:\n${chromium.logs().join('\n')}\n${chromium.output()}`));
+    const origin = new URL(kit.url).origin;
+    const shop = await createWorkspace(kit);
+    const query = queryAs(kit.graphqlUrl, shop.secretKey);
+    // (Herald.ready is not awaited: once the permission is granted, the demo's Herald.init tries to
+    // subscribe, which Chromium cannot do offline.)
+    await chromium.grantNotifications(origin);
+    await chromium.navigate(`${kit.url}/demo/?key=${shop.publishableKey}`);
+    await chromium.evaluate(`navigator.serviceWorker.register('/demo/herald-sw.js').then(() => undefined)`);
+    const registrationId = await chromium.activeWorker(`${origin}/demo/`);
+    const { browser } = await subscribeBrowser(shop.publishable, push, { anonymousId: 'chromium-twice' });
+
+    const id = await createCampaign(shop.secret, { name: 'Twice', kind: 'BROADCAST', content: { title: 'Twice over CDP', url: `${kit.url}/demo/` } });
+    await shop.secret(SendNow, { id });
+    await push.waitFor(() => push.received(browser.id).length > 0, 20_000);
+    const [received] = push.received(browser.id);
+    const stats = async () => (await query(`query($id: ID!) { campaign(id: $id) { stats { displayed closed } } }`, { id })).campaign.stats;
+    const popups = () => bus.calls().filter((call) => call.summary === 'Twice over CDP');
+    // Pushes reach the worker in order: once a later one is shown, the worker has handled the one before.
+    const thenAnother = async (marker: string) => {
+      await chromium.deliverPush(origin, registrationId, marker);
+      await bus.waitFor((notification) => notification.summary === marker, 20_000);
+    };
+
+    await chromium.deliverPush(origin, registrationId, received!.payload);
+    const shown = await bus.waitFor((notification) => notification.summary === 'Twice over CDP', 20_000);
+    await chromium.deliverPush(origin, registrationId, received!.payload); // the same message, again
+    await thenAnother('after the repeat');
+    expect(popups()).toHaveLength(1);
+    await eventually('DISPLAYED counted', async () => (await stats()).displayed === 1);
+
+    bus.dismiss(shown.id);
+    await eventually('CLOSED counted', async () => (await stats()).closed === 1);
+    await chromium.deliverPush(origin, registrationId, received!.payload);
+    await thenAnother('after the dismissal');
+    expect(popups()).toHaveLength(1);
+    expect(await stats()).toEqual({ displayed: 1, closed: 1 });
+  });
+
+  it('remembers the last 500 messages within 30 days, no more', async () => {
+    onTestFailed(() => console.log(`Chromium said:\n${chromium.logs().join('\n')}\n${chromium.output()}`));
+    const origin = new URL(kit.url).origin;
+    await chromium.grantNotifications(origin);
+    await chromium.navigate(`${kit.url}/demo/herald-sw.js`); // any page of the origin; no SDK here
+    await chromium.evaluate(`navigator.serviceWorker.register('/demo/herald-sw.js').then(() => undefined)`);
+    const registrationId = await chromium.activeWorker(`${origin}/demo/`);
+    const inDatabase = (script: string) =>
+      chromium.evaluate<any>(`new Promise((resolve, reject) => {
+        const open = indexedDB.open('herald-sw');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => { const store = open.result.transaction('shown', 'readwrite').objectStore('shown'); const request = ${script};
+          request.onsuccess = () => (open.result.close(), resolve(request.result)); };
+      })`);
+    // A message shown 31 days ago, then 505 new ones (a push naming only a tag is remembered by it).
+    await chromium.deliverPush(origin, registrationId, JSON.stringify({ title: 'Bound 0', tag: 'bound-0' }));
+    await bus.waitFor((notification) => notification.summary === 'Bound 0');
+    await inDatabase(`store.put({ id: 'bound-old', state: 'clicked', at: Date.now() - 31 * 24 * 3600 * 1000 })`);
+    for (let index = 1; index <= 505; index++) {
+      await chromium.deliverPush(origin, registrationId, JSON.stringify({ title: `Bound ${index}`, tag: `bound-${index}` }));
+    }
+    await bus.waitFor((notification) => notification.summary === 'Bound 505', 60_000);
+    const ids = new Set(await eventually('the last one remembered', async () => {
+      const keys = (await inDatabase('store.getAllKeys()')) as string[];
+      return keys.includes('bound-505') && keys;
+    }));
+    expect(ids.size).toBe(500);
+    expect(ids.has('bound-old')).toBe(false); // older than 30 days
+    expect(ids.has('bound-0')).toBe(false); // the oldest beyond 500
+    expect(ids.has('bound-505')).toBe(true);
+  });
 });

@@ -205,3 +205,83 @@ describe('Herald in real Firefox', () => {
   });
 });
 
+
+/**
+ * A push service may hand the browser the same message twice (Herald sends a claim again when a
+ * crash left it unconfirmed). The worker shows each ledger id once.
+ */
+describe('each message on screen once, however often it arrives (Firefox)', () => {
+  /** A new shop's visitor subscribes, and a campaign titled `title` reaches them and is shown. */
+  async function shownOnce(title: string) {
+    const shop = await createWorkspace(kit);
+    const query = queryAs(kit.graphqlUrl, shop.secretKey);
+    await firefox.grantNotifications(kit.url);
+    await firefox.navigate(`${kit.url}/demo/?key=${shop.publishableKey}`);
+    await firefox.evaluate('localStorage.clear(), Herald.ready');
+    const endpoint = await firefox.evaluate<string>('Herald.subscribe().then((subscription) => subscription.endpoint)');
+    const send = async (name: string) => {
+      const id = await createCampaign(shop.secret, { name, kind: 'BROADCAST', content: { title: name, url: `${kit.url}/demo/` } });
+      await shop.secret(SendNow, { id });
+      return { id, shown: await bus.waitFor((notification) => notification.summary === name, 20_000) };
+    };
+    const { id, shown } = await send(title);
+    const stats = async () => (await query(`query($id: ID!) { campaign(id: $id) { stats { sent displayed clicked closed } } }`, { id })).campaign.stats;
+    await eventually('DISPLAYED counted', async () => (await stats()).displayed === 1);
+    // The notification is tagged with its message's id, which the worker remembers.
+    const inPage = await firefox.evaluate<{ tag: string; id: string }>(`navigator.serviceWorker.getRegistration('/demo/')
+      .then((registration) => registration.getNotifications())
+      .then((list) => list.filter((notification) => notification.title === ${JSON.stringify(title)}).map(({ tag, data }) => ({ tag, id: data.id }))[0])`);
+    expect(inPage.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(inPage.tag).toBe(inPage.id);
+    return {
+      shown,
+      stats,
+      /** What the worker's IndexedDB says became of the message: shown, clicked or closed. */
+      remembered: () =>
+        firefox.evaluate<string | null>(`new Promise((resolve, reject) => {
+          const open = indexedDB.open('herald-sw');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const get = open.result.transaction('shown').objectStore('shown').get('${inPage.id}');
+            get.onsuccess = () => (open.result.close(), resolve(get.result ? get.result.state : null));
+          };
+        })`),
+      /**
+       * The push service hands Firefox the same encrypted push again; then a new message follows
+       * and is shown, so the worker has handled the repeat by the time this resolves.
+       */
+      async again() {
+        const version = push.replay(endpoint);
+        await eventually('Firefox took the repeated push', async () => push.deliveries().find((delivery) => delivery.version === version)?.ack === 100);
+        await send(`${title} (after)`);
+      },
+    };
+  }
+  const popups = (title: string) => bus.calls().filter((call) => call.summary === title);
+
+  it('the same encrypted push twice: one notification, DISPLAYED once', async () => {
+    onTestFailed(() => console.log(`Firefox said:\n${firefox.logs().join('\n')}`));
+    const message = await shownOnce('Twice on the wire');
+    await message.again();
+    expect(popups('Twice on the wire')).toHaveLength(1); // not shown again, not replaced
+    expect(bus.notifications().filter((notification) => notification.summary === 'Twice on the wire')).toMatchObject([{ closedReason: null }]);
+    expect(await message.stats()).toEqual({ sent: 1, displayed: 1, clicked: 0, closed: 0 });
+    expect(await message.remembered()).toBe('shown');
+  });
+
+  it.each(['clicked', 'dismissed'] as const)('a push repeated after the notification was %s shows nothing', async (how) => {
+    onTestFailed(() => console.log(`Firefox said:\n${firefox.logs().join('\n')}`));
+    const title = `Again after ${how}`;
+    const message = await shownOnce(title);
+    if (how === 'clicked') bus.click(message.shown.id);
+    else bus.dismiss(message.shown.id);
+    const acted = await eventually(`${how} counted`, async () => {
+      const stats = await message.stats();
+      return (how === 'clicked' ? stats.clicked : stats.closed) === 1 && stats;
+    });
+    await message.again();
+    expect(popups(title)).toHaveLength(1);
+    expect(await message.stats()).toEqual(acted);
+    expect(await message.remembered()).toBe(how === 'clicked' ? 'clicked' : 'closed');
+  });
+});

@@ -30,6 +30,12 @@ export interface Autopush {
    * `pushsubscriptionchange` in their service workers.
    */
   forgetBrowsers(): void;
+  /**
+   * Hands the browser the last message POSTed to `endpoint` again, byte for byte, as a new message
+   * (a new version): what the browser sees when the application server sends the same push twice.
+   * Returns the new delivery's version.
+   */
+  replay(endpoint: string): string;
   close(): Promise<void>;
 }
 
@@ -69,12 +75,24 @@ export async function startAutopush(): Promise<Autopush> {
   const sockets = new Map<string, WebSocket>(); // uaid -> its live connection
   const queued = new Map<string, object[]>(); // uaid -> notifications waiting for a connection
   const delivered: AutopushDelivery[] = [];
+  const lastPosted = new Map<string, { body: Buffer; ttl: number }>(); // channelID -> its last POST
   let origin = '';
 
   const deliver = (uaid: string, message: object) => {
     const socket = sockets.get(uaid);
     if (socket && socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
     else queued.set(uaid, [...(queued.get(uaid) ?? []), message]);
+  };
+
+  /** Hands one message to the channel's browser (now, or when it next says hello); returns its version. */
+  const forward = (channelID: string, channel: Channel, body: Buffer, ttl: number) => {
+    const version = randomUUID();
+    const notification = body.length > 0
+      ? { messageType: 'notification', channelID, version, data: body.toString('base64url'), headers: { encoding: 'aes128gcm' } }
+      : { messageType: 'notification', channelID, version };
+    delivered.push({ channelID, version, ttl, bytes: body.length, ack: null });
+    deliver(channel.uaid, notification);
+    return version;
   };
 
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -150,12 +168,8 @@ export async function startAutopush(): Promise<Autopush> {
       if (req.headers.ttl === undefined || !Number.isInteger(ttl) || ttl < 0) return answer(400, 'TTL header missing or invalid');
       if (body.length > 0 && req.headers['content-encoding'] !== 'aes128gcm') return answer(415, 'content-encoding must be aes128gcm');
 
-      const version = randomUUID();
-      const notification = body.length > 0
-        ? { messageType: 'notification', channelID, version, data: body.toString('base64url'), headers: { encoding: 'aes128gcm' } }
-        : { messageType: 'notification', channelID, version };
-      delivered.push({ channelID, version, ttl, bytes: body.length, ack: null });
-      deliver(channel.uaid, notification);
+      lastPosted.set(channelID, { body, ttl });
+      const version = forward(channelID, channel, body, ttl);
       res.writeHead(201, { location: `${origin}/m/${version}`, ttl: String(ttl) }).end();
     });
   });
@@ -170,6 +184,12 @@ export async function startAutopush(): Promise<Autopush> {
     caFile: certFile,
     endpoints: () => [...channels.values()].map((c) => c.endpoint),
     deliveries: () => delivered.map((d) => ({ ...d })),
+    replay(endpoint) {
+      const entry = [...channels.entries()].find(([, channel]) => channel.endpoint === endpoint);
+      const posted = entry && lastPosted.get(entry[0]);
+      if (!entry || !posted) throw new Error(`nothing was posted to ${endpoint}`);
+      return forward(entry[0], entry[1], posted.body, posted.ttl);
+    },
     forgetBrowsers() {
       channels.clear();
       queued.clear();

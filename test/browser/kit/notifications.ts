@@ -16,6 +16,8 @@ export interface DesktopNotification {
 export interface NotificationBus {
   address: string; // DBUS_SESSION_BUS_ADDRESS for the browser
   notifications(): DesktopNotification[];
+  /** Every Notify call in order, one that replaced an earlier notification included: what popped up. */
+  calls(): DesktopNotification[];
   waitFor(predicate: (n: DesktopNotification) => boolean, timeoutMs?: number): Promise<DesktopNotification>;
   click(id: number, action?: string): void; // ActionInvoked(id, action), then NotificationClosed(id, 2)
   dismiss(id: number): void; // NotificationClosed(id, 2)
@@ -68,6 +70,7 @@ export async function startNotificationBus(options: { timeoutMs?: number } = {})
   const timeoutMs = options.timeoutMs ?? 10_000;
   const { daemon, address } = await startDbusDaemon(timeoutMs);
   const shown: DesktopNotification[] = [];
+  const calls: DesktopNotification[] = [];
   let nextId = 1;
 
   class Notifications extends dbus.interface.Interface {
@@ -81,6 +84,7 @@ export async function startNotificationBus(options: { timeoutMs?: number } = {})
       const notification = { id, appName, summary, body, actions, hints: values, closedReason: null };
       if (replaced) shown.splice(shown.indexOf(replaced), 1, notification);
       else shown.push(notification);
+      calls.push({ ...notification });
       return id;
     }
     CloseNotification(id: number) {
@@ -154,6 +158,7 @@ export async function startNotificationBus(options: { timeoutMs?: number } = {})
   return {
     address,
     notifications: () => shown.map((n) => ({ ...n })),
+    calls: () => calls.map((n) => ({ ...n })),
     async waitFor(predicate, waitMs = 10_000) {
       const deadline = Date.now() + waitMs;
       for (;;) {
