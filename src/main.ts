@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
 import { startHerald } from './herald.ts';
 import { createLogger } from './logger.ts';
@@ -13,7 +14,9 @@ try {
 
 const log = createLogger(config.LOG_LEVEL);
 const running = await startHerald(config, log).catch((error: unknown) => {
-  log.fatal({ err: error }, 'Herald could not start');
+  // A library may reject with anything, even undefined: the line must still say what happened.
+  const err = error instanceof Error ? error : new Error(`start failed with a non-Error value: ${inspect(error)}`);
+  log.fatal({ err }, `Herald could not start: ${err.message}`);
   process.exit(1);
 });
 

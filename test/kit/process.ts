@@ -22,9 +22,11 @@ export interface HeraldProcess {
 
 /**
  * Runs `npm start`'s command (node dist/main.mjs, built by `buildMain`) as a real process, as a
- * user would, and waits for the banner that says where Herald listens.
+ * user would, and waits for the banner that says where Herald listens. With `processGroup`, Herald
+ * leads a process group of its own, as under a supervisor: `process.kill(-child.pid, signal)`
+ * reaches it and the embedded PostgreSQL it started.
  */
-export async function spawnHerald(env: Record<string, string>): Promise<HeraldProcess> {
+export async function spawnHerald(env: Record<string, string>, options: { processGroup?: boolean } = {}): Promise<HeraldProcess> {
   const { DATABASE_URL: _ignored, HERALD_ADMIN_TOKEN: _token, ...inherited } = process.env;
   // HERALD_NODE_ARGS adds flags NODE_OPTIONS refuses, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = process.env.HERALD_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
@@ -33,6 +35,7 @@ export async function spawnHerald(env: Record<string, string>): Promise<HeraldPr
     // The kit's and benches' push services listen on 127.0.0.1, which the default policy refuses.
     env: { ...inherited, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', HERALD_PUSH_ALLOWED_HOSTS: '127.0.0.1', HERALD_SECRET_KEY: TEST_SECRET_KEY, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.processGroup ?? false,
   });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
