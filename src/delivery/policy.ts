@@ -6,7 +6,7 @@ import { audienceOf, triggerOf } from './campaign-fields.ts';
 import { selectionSql } from '../segments/service.ts';
 import { frequencyCapsOf } from '../workspaces/service.ts';
 import type { CapPeriod } from '../workspaces/settings.ts';
-import { announce, lockContacts, type MovedRow, moveRows, type Transition, transition } from './ledger.ts';
+import { announce, beginAndMoveRows, lockContacts, type MovedRow, moveRows, type Transition, transition } from './ledger.ts';
 import { allowedBy, type LocalWindow, nextOpening } from './time.ts';
 
 /** What the policy needs to know of a due ledger row. */
@@ -106,17 +106,19 @@ export async function deliveryPolicy(herald: Herald, campaign: Campaign, workspa
     const client = await herald.pool.connect();
     let moved: MovedRow[];
     try {
-      await client.query('BEGIN');
       let moves: Transition[] = claims.map(({ row: _row, ...claim }) => claim);
       if (caps.length) {
+        await client.query('BEGIN');
         const run = (sql: Prisma.Sql) => client.query(sql.text, sql.values);
         await lockContacts(run, claims.map(({ row }) => row.contactId));
         const over = await overCap(client, campaign.id, claims.map(({ row }) => row), caps);
         moves = moves.map((claim) =>
           over.has(claim.id) ? { ...claim, status: 'SUPPRESSED' as const, reason: 'FREQUENCY_CAP' as const, error: 'the contact reached a frequency cap' } : claim,
         );
+        moved = await moveRows((text, values) => client.query(text, values).then((result) => result.rows), [...moves, ...settled]);
+      } else {
+        moved = await beginAndMoveRows(client, [...moves, ...settled]);
       }
-      moved = await moveRows((text, values) => client.query(text, values).then((result) => result.rows), [...moves, ...settled]);
     } catch (error) {
       const rolledBack = await client.query('ROLLBACK').then(
         () => true,
