@@ -7,11 +7,13 @@ import type { Config } from './config.ts';
 import { ensureDatabase } from './db/database.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
 import { applyMigrations } from './db/migrate.ts';
+import { watchForDatabaseReturn } from './db/outage.ts';
 import { createPrisma } from './db/prisma.ts';
 import { createEvents } from './events.ts';
 import type { Herald } from './herald-context.ts';
 import { type Agenda, createAgenda } from './jobs/agenda.ts';
 import { defineCampaignJobs, listenForDueDeliveries, startCampaignSweep } from './campaigns/jobs.ts';
+import { Jobs } from './delivery/queue.ts';
 import { createDeliveryState } from './delivery/state.ts';
 import { PushClient } from './delivery/web-push/push-client.ts';
 import type { Logger } from './logger.ts';
@@ -67,9 +69,15 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     const applied = await applyMigrations(databaseUrl, log);
     log.info({ applied: applied.length }, 'database schema is up to date');
 
+    const runsJobs = config.HERALD_ROLE !== 'api';
+    // Sends an outage cut resume as soon as the database answers again (see db/outage.ts).
+    const outage = watchForDatabaseReturn(databaseUrl, log, () => herald.agenda.now(Jobs.sweep));
     const { prisma, pool } = createPrisma(databaseUrl, {
       onQuery: () => databaseQueries.inc(),
-      onPoolError: (error) => log.warn({ error: error.message }, 'database connection lost'),
+      onPoolError: (error) => {
+        log.warn({ error: error.message }, 'database connection lost');
+        if (runsJobs) outage.lost();
+      },
     });
     cleanup.push(async () => {
       await prisma.$disconnect();
@@ -88,7 +96,6 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     const publicUrl = (config.HERALD_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, '');
     const herald = { config, prisma, pool, log, events, adminToken, publicUrl, push, secrets, deliveries: createDeliveryState() } as Herald;
     await sealWorkspaceSecrets(herald);
-    const runsJobs = config.HERALD_ROLE !== 'api';
     const jobs = await createAgenda({
       databaseUrl,
       mongoUrl: config.AGENDA_MONGO_URL,
@@ -100,6 +107,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     });
     herald.agenda = jobs.agenda;
     cleanup.push(jobs.close);
+    cleanup.push(outage.stop); // before Agenda closes: nothing wakes sends on a stopping process
 
     let stopping = false;
     const publicRateLimit = createPublicRateLimit(config.HERALD_PUBLIC_RATE_LIMIT, config.REDIS_URL);

@@ -1,9 +1,10 @@
 /**
- * PostgreSQL restarts in the middle of a send (issue #9): the test runs an embedded PostgreSQL of
- * its own, stops it (fast shutdown: every connection is cut) and starts it again on the same port
+ * PostgreSQL restarts in the middle of a send (issues #9, #17): the test runs an embedded PostgreSQL
+ * of its own, stops it (fast shutdown: every connection is cut) and starts it again on the same port
  * a few seconds later. Herald must not crash, `/readyz` says 503 meanwhile, and once the database
- * is back the send resumes: nobody gets two pushes, nobody is missed (a miss could only be a claim
- * settled SENT/UNCONFIRMED: Herald prefers a missed push to a duplicate).
+ * answers the send resumes within seconds (Herald probes it after losing a connection and wakes the
+ * sends, rather than waiting for the minute's sweep): everyone gets the push, and a second push is
+ * only ever a claim the outage cut, recorded RESENT_AFTER_CRASH (the service worker shows it once).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,8 @@ import { startPushService, type TestPushService } from '../kit/push-service.ts';
 import { tally } from '../kit/tally.ts';
 
 const RECIPIENTS = 1_500;
+/** How soon after PostgreSQL is back the send must be going again (the sweep would take up to a minute). */
+const RESUME_WITHIN_MS = 5_000;
 
 let push: TestPushService;
 let herald: HeraldProcess;
@@ -55,7 +58,7 @@ afterAll(async () => {
 });
 
 describe('a PostgreSQL restart in the middle of a send', () => {
-  it('is survived: 503 on /readyz meanwhile, then the send resumes, everyone once', async () => {
+  it('is survived: 503 on /readyz meanwhile, then the send resumes within seconds and reaches everyone', async () => {
     const shop = await createWorkspace(herald, 'Outage');
     const { workspace } = shop;
     const browsers = await seedBrowsers(databaseUrl, workspace.id, push, RECIPIENTS);
@@ -74,25 +77,34 @@ describe('a PostgreSQL restart in the middle of a send', () => {
     expect((await fetch(`${herald.url}/healthz`)).status).toBe(200); // alive, only not ready
     const receivedDuringOutage = push.received().length;
     postgres = await startPostgres();
+    const back = Date.now();
     expect(ready).toContain(503);
 
+    // The send resumes within seconds of the database answering, not at the next minute's sweep.
+    await push.waitFor(() => push.received().length > receivedDuringOutage, 60_000);
+    const resumedMs = Date.now() - back;
+    expect(resumedMs).toBeLessThan(RESUME_WITHIN_MS);
     await eventuallyReady();
     const done = await waitForStatus(shop.secret, id, 'SENT', 150_000);
     const counts = browsers.map((browser) => push.received(browser.id).length);
-    expect(counts.filter((count) => count > 1)).toEqual([]); // nobody got two
     const missing = counts.filter((count) => count === 0).length;
+    const twice = counts.filter((count) => count > 1).length;
     const db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
-    const { rows } = await db.query(`SELECT count(*)::int AS n FROM "Message" WHERE "campaignId" = $1 AND reason = 'UNCONFIRMED'`, [
+    const { rows } = await db.query(`SELECT count(*)::int AS n FROM "Message" WHERE "campaignId" = $1 AND reason = 'RESENT_AFTER_CRASH'`, [
       Buffer.from(id, 'base64').toString().split(':')[1],
     ]);
     await db.end();
-    const unconfirmed = rows[0].n as number;
-    expect(missing).toBeLessThanOrEqual(unconfirmed); // a missed push is only ever an unconfirmed claim
+    const resent = rows[0].n as number;
+    expect(missing).toBe(0); // everyone at least once
+    expect(twice).toBeLessThanOrEqual(resent); // a second push is only ever a recorded resend of a cut claim
     expect(done.stats).toMatchObject({ targeted: RECIPIENTS, sent: RECIPIENTS, failed: 0 });
     expect(herald.child.exitCode).toBeNull(); // still running
-    tally({ check: 'PostgreSQL restarted mid-send', trials: 1, faults: 1, inputs: RECIPIENTS, duplicates: counts.filter((count) => count > 1).length, losses: missing });
-    console.log(`restart: ${receivedDuringOutage} received before it and while PostgreSQL was down, ${RECIPIENTS - missing} in all, ${missing} missed (unconfirmed claims: ${unconfirmed})`);
+    tally({ check: 'PostgreSQL restarted mid-send', trials: 1, faults: 1, inputs: RECIPIENTS, losses: missing });
+    console.log(
+      `restart: ${receivedDuringOutage} received before it and while PostgreSQL was down; sending resumed ${resumedMs} ms after PostgreSQL was back; ` +
+        `${RECIPIENTS - missing} of ${RECIPIENTS} received, ${twice} got a second push (${resent} claims resent after the outage)`,
+    );
   }, 200_000);
 });
 
