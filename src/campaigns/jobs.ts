@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Prisma } from '../db/prisma.ts';
 import { deliverCampaign } from '../delivery/deliver.ts';
 import { prepareBroadcast } from '../delivery/prepare.ts';
 import { enqueueDeliver, Jobs } from '../delivery/queue.ts';
@@ -7,6 +8,7 @@ import type { Agenda } from '../jobs/agenda.ts';
 import { completeBroadcast, endTriggeredCampaigns, startDueBroadcast } from './lifecycle.ts';
 
 const campaignJob = z.object({ campaignId: z.uuid() });
+const sweepJob = z.object({ atStart: z.boolean().optional() }).nullish();
 
 /**
  * The campaigns' Agenda jobs: delivery does the work and reports how a pass ended; the campaign's
@@ -26,13 +28,13 @@ export function defineCampaignJobs(agenda: Agenda, herald: Herald): void {
     await deliverPass(herald, campaignId, () => job.touch());
   }, { concurrency: 8, lockLifetime: 60_000 });
 
-  agenda.define(Jobs.sweep, async () => sweep(herald), { concurrency: 1, lockLifetime: 60_000 });
+  agenda.define(Jobs.sweep, async (job) => sweep(herald, sweepJob.parse(job.attrs.data)?.atStart ?? false), { concurrency: 1, lockLifetime: 60_000 });
 }
 
 /** Starts sweeping once a minute, and once now: after a restart, interrupted sends resume at once. */
 export async function startCampaignSweep(agenda: Agenda): Promise<void> {
   await agenda.every('1 minute', Jobs.sweep);
-  await agenda.now(Jobs.sweep);
+  await agenda.now(Jobs.sweep, { atStart: true });
 }
 
 /** A delivery pass; a broadcast with nothing left to send is complete. */
@@ -65,15 +67,21 @@ export function listenForDueDeliveries(herald: Herald): () => Promise<void> {
 /**
  * Restarts delivery wherever rows wait that no job is looking after (a crash, a lost wake-up or
  * `delivery:due` signal), and ends triggered campaigns past their endAt with nothing left to send.
+ * At a worker's start it also forgets the wake-ups planned for later: Agenda locks a job up to
+ * `processEvery` before it is due, and a process killed holding such a lock keeps it for the job's
+ * lockLifetime (a minute), during which `wakeAt` would stop anyone planning the wake again. Every
+ * campaign with rows waiting gets a pass, which plans its wake-up afresh (a spare one is harmless).
  */
-async function sweep(herald: Herald): Promise<void> {
+async function sweep(herald: Herald, atStart: boolean): Promise<void> {
   await endTriggeredCampaigns(herald);
+  if (atStart) await herald.prisma.$executeRaw`UPDATE "Campaign" SET "wakeAt" = NULL WHERE "wakeAt" > now()`;
+  const dueBy = atStart ? Prisma.sql`'infinity'::timestamptz` : Prisma.sql`now()`;
   const waiting = await herald.prisma.$queryRaw<{ id: string; status: string; preparedAt: Date | null }[]>`
     SELECT c.id::text, c.status::text, c."preparedAt" FROM "Campaign" c
     WHERE (c.status = 'ACTIVE' AND EXISTS (
-      SELECT 1 FROM "Message" m WHERE m."campaignId" = c.id AND m.status IN ('QUEUED', 'SENDING') AND m."dueAt" <= now()))
+      SELECT 1 FROM "Message" m WHERE m."campaignId" = c.id AND m.status IN ('QUEUED', 'SENDING') AND m."dueAt" <= ${dueBy}))
     OR (c.status = 'SENDING' AND (c."preparedAt" IS NULL OR EXISTS (
-      SELECT 1 FROM "Message" m WHERE m."campaignId" = c.id AND m.status IN ('QUEUED', 'SENDING') AND m."dueAt" <= now())))`;
+      SELECT 1 FROM "Message" m WHERE m."campaignId" = c.id AND m.status IN ('QUEUED', 'SENDING') AND m."dueAt" <= ${dueBy})))`;
   for (const campaign of waiting) {
     if (campaign.status === 'SENDING' && !campaign.preparedAt) await herald.agenda.now(Jobs.prepare, { campaignId: campaign.id });
     else await enqueueDeliver(herald, campaign.id);

@@ -110,7 +110,7 @@ async function ledgerRowsOf(browsers: { json: { endpoint: string } }[]) {
 
 /**
  * Counted at the push service: nobody was lost; a browser that got two is a resend of a claim a
- * kill cut (at most the requests in flight per kill). The campaign's counters equal its ledger.
+ * kill cut before its answer was written. The campaign's counters equal its ledger.
  * Returns how many got the push twice at the push service (each shown once by the service worker).
  */
 async function checkOnce(campaignGlobalId: string, browsers: { id: string; json: { endpoint: string } }[], kills: number): Promise<number> {
@@ -131,7 +131,9 @@ async function checkOnce(campaignGlobalId: string, browsers: { id: string; json:
     // Every push-service duplicate is a resend the ledger recorded; none is unexplained.
     const unexplained = twice.filter((endpoint) => !resent.some((row) => row.endpoint === endpoint));
     expect(unexplained).toEqual([]);
-    expect(twice.length).toBeLessThanOrEqual(CONCURRENCY * kills);
+    // Not only the requests in flight at a kill: claims the push service had answered but whose
+    // answers were not yet written (written every 100 ms) are resent too, and shown once.
+    expect(twice.length).toBeLessThanOrEqual(resent.length);
 
     // Counters equal the ledger, status by status and reason by reason.
     const { rows: ledger } = await db.query<{ metric: string; count: number }>(
