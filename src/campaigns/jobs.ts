@@ -8,6 +8,8 @@ import type { Agenda } from '../jobs/agenda.ts';
 import { completeBroadcast, endTriggeredCampaigns, startDueBroadcast } from './lifecycle.ts';
 
 const campaignJob = z.object({ campaignId: z.uuid() });
+/** Passes one process starts at once on `delivery:due` signals (Agenda's own deliver jobs run 8). */
+const SIGNALLED_PASSES = 16;
 const sweepJob = z.object({ atStart: z.boolean().optional() }).nullish();
 
 /**
@@ -52,6 +54,12 @@ export function listenForDueDeliveries(herald: Herald): () => Promise<void> {
   void (async () => {
     for (let next = await signals.next(); !next.done; next = await signals.next()) {
       const campaignId = next.value;
+      // A burst of signals (a worker's first sweep over many campaigns) must not start a pass for
+      // each at once: past the bound, the pass waits for an Agenda job like any other.
+      if (passes.size >= SIGNALLED_PASSES) {
+        herald.agenda.now(Jobs.deliver, { campaignId }).catch((error: unknown) => herald.log.warn({ err: error, campaignId }, 'could not queue a delivery pass; the sweep will'));
+        continue;
+      }
       const pass = deliverPass(herald, campaignId)
         .catch((error: unknown) => herald.log.error({ err: error, campaignId }, 'delivery pass failed; the sweep will retry'))
         .finally(() => passes.delete(pass));
