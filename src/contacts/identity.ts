@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ErrorCode, ValidationError } from '../errors.ts';
 import type { Herald } from '../herald-context.ts';
-import { identitySecretOf } from '../workspaces/secrets.ts';
+import { secretFromRow } from '../workspaces/secrets.ts';
 
 /**
  * Who is writing: the site's backend (a secret key) or a web page (a publishable key, which
@@ -35,12 +35,13 @@ export async function verifyIdentities(
   path: (index: number) => string[],
 ): Promise<void> {
   if (writer === 'backend' || !named.some((ref) => ref.contactId || ref.externalId || ref.email)) return;
-  const { requireIdentityVerification } = await herald.prisma.workspace.findUniqueOrThrow({
+  // One read for the setting and the sealed secret: this runs for every page call naming a customer.
+  const workspace = await herald.prisma.workspace.findUniqueOrThrow({
     where: { id: workspaceId },
-    select: { requireIdentityVerification: true },
+    select: { id: true, requireIdentityVerification: true, identitySecret: true },
   });
-  if (!requireIdentityVerification) return;
-  const secret = await identitySecretOf(herald, workspaceId);
+  if (!workspace.requireIdentityVerification) return;
+  const secret = await secretFromRow(herald, workspace, 'identitySecret');
   const byId = await identitiesOf(herald, workspaceId, named.flatMap((ref) => ref.contactId ?? []));
   named.forEach((ref, index) => {
     if (!ref.contactId && !ref.externalId && !ref.email) return;

@@ -1,5 +1,5 @@
 import type { Prisma } from '../db/prisma.ts';
-import type { Campaign } from '../generated/prisma/client.ts';
+import type { Campaign, Workspace } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import type { Transition } from './ledger.ts';
 
@@ -74,5 +74,5 @@ export interface Channel<Address> {
    * Rows without an address are not due on this channel.
    */
   address: { value: Prisma.Sql; timezone: Prisma.Sql; join: Prisma.Sql };
-  sender(herald: Herald, campaign: Campaign): Promise<ChannelSender<Address>>;
+  sender(herald: Herald, campaign: Campaign, workspace: Workspace): Promise<ChannelSender<Address>>;
 }

@@ -115,8 +115,8 @@ class DeliveryPass {
   }
 
   static async open(herald: Herald, campaign: Campaign, channel: Channel<unknown>, heartbeat: () => Promise<void>): Promise<DeliveryPass> {
-    const sender = await channel.sender(herald, campaign);
     const workspace = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: campaign.workspaceId } });
+    const sender = await channel.sender(herald, campaign, workspace);
     const policy = await deliveryPolicy(herald, campaign, workspace);
     return new DeliveryPass(herald, campaign, channel, sender, policy, heartbeat);
   }
@@ -263,7 +263,8 @@ export async function sendNow(herald: Herald, campaign: Campaign, messageId: str
   const channel = channelFor(campaign);
   const [message] = await queryDue(herald, channel, Prisma.sql`m.id = ${messageId}::uuid`, 1);
   if (!message) throw new Error(`ledger row ${messageId} has no address on its channel`);
-  const sender = await channel.sender(herald, campaign);
+  const workspace = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: campaign.workspaceId } });
+  const sender = await channel.sender(herald, campaign, workspace);
   const prepared = sender.prepare(message);
   if ('settle' in prepared) return void (await transition(herald, [prepared.settle]));
   const [staged] = await sender.stage([prepared]);

@@ -2,7 +2,7 @@ import { ErrorCode, NotFoundError, ValidationError } from '../errors.ts';
 import type { Message } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { publishDeliveryEvents } from '../delivery/events.ts';
-import { trackingSecretOf } from '../workspaces/secrets.ts';
+import { secretFromRow } from '../workspaces/secrets.ts';
 import { tokenMessageId, verifyToken } from '../delivery/tokens.ts';
 
 export const MessageEventTypes = ['DISPLAYED', 'CLICKED', 'CLOSED'] as const;
@@ -30,8 +30,7 @@ export async function recordMessageEvent(
   });
   if (!found) throw invalidToken();
   // Opened values are cached by herald.secrets: the hot path costs the one query above.
-  const { trackingSecret } = found.campaign.workspace;
-  const secret = trackingSecret ? herald.secrets.open(trackingSecret) : await trackingSecretOf(herald, found.workspaceId);
+  const secret = await secretFromRow(herald, { id: found.workspaceId, ...found.campaign.workspace }, 'trackingSecret');
   if (!verifyToken(input.token, id, secret)) throw invalidToken();
   if (workspaceId && found.workspaceId !== workspaceId) throw invalidToken();
 

@@ -178,9 +178,6 @@ builder.mutationFields((t) => ({
     description: 'Replaces the identity secret at once: tokens made with the old one stop verifying.',
     input: { reason: t.input.string({ description: 'Why, for the log.' }) },
     errors: {},
-    resolve: (_root, { input }, context) => {
-      context.herald.log.info({ workspaceId: workspaceIdOf(context), reason: input.reason?.slice(0, 200) }, 'identity secret rotated');
-      return rotateIdentitySecret(context.herald, workspaceIdOf(context));
-    },
+    resolve: (_root, { input }, context) => rotateIdentitySecret(context.herald, workspaceIdOf(context), input.reason),
   }),
 }));

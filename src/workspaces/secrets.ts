@@ -94,26 +94,29 @@ export function identitySecretOf(herald: Herald, workspaceId: string): Promise<s
   return secretOf(herald, workspaceId, 'identitySecret');
 }
 
-/** The key a workspace's tracking tokens are MAC'd with. */
-export function trackingSecretOf(herald: Herald, workspaceId: string): Promise<string> {
-  return secretOf(herald, workspaceId, 'trackingSecret');
+
+/**
+ * A secret of a workspace row the caller already read: opened (from the cache) without another
+ * query, unless an older Herald left it plain or NULL.
+ */
+export async function secretFromRow(herald: Herald, workspace: { id: string } & Partial<Record<SealedColumn, string | null>>, column: SealedColumn): Promise<string> {
+  const stored = workspace[column];
+  return stored && isSealed(stored) ? openOrExplain(herald, workspace.id, column, stored) : secretOf(herald, workspace.id, column);
 }
 
 /** The workspace's VAPID key pair, private key opened, as push requests are signed with it. */
 export async function vapidKeysOf(herald: Herald, workspace: Pick<Workspace, 'id' | 'vapidPublicKey' | 'vapidPrivateKey'>) {
-  const privateKey = isSealed(workspace.vapidPrivateKey)
-    ? openOrExplain(herald, workspace.id, 'vapidPrivateKey', workspace.vapidPrivateKey)
-    : await secretOf(herald, workspace.id, 'vapidPrivateKey');
-  return { publicKey: workspace.vapidPublicKey, privateKey };
+  return { publicKey: workspace.vapidPublicKey, privateKey: await secretFromRow(herald, workspace, 'vapidPrivateKey') };
 }
 
-/** Replaces the identity secret: tokens computed with the old one stop verifying at once. */
-export async function rotateIdentitySecret(herald: Herald, workspaceId: string): Promise<Workspace> {
+/** Replaces the identity secret: tokens computed with the old one stop verifying at once. `reason` goes to the log. */
+export async function rotateIdentitySecret(herald: Herald, workspaceId: string, reason?: string | null): Promise<Workspace> {
   const { count } = await herald.prisma.workspace.updateMany({
     where: { id: workspaceId },
     data: { identitySecret: herald.secrets.seal(newIdentitySecret()) },
   });
   if (!count) throw new NotFoundError(ErrorCode.workspaceNotFound, 'Workspace not found');
+  herald.log.info({ workspaceId, reason: reason?.slice(0, 200) }, 'identity secret rotated');
   herald.events.publish('workspace:changed', workspaceId, { reason: 'identity_secret_rotated' });
   return herald.prisma.workspace.findUniqueOrThrow({ where: { id: workspaceId } });
 }

@@ -1,7 +1,7 @@
 import { Prisma } from '../../db/prisma.ts';
-import type { Campaign } from '../../generated/prisma/client.ts';
+import type { Campaign, Workspace } from '../../generated/prisma/client.ts';
 import type { Herald } from '../../herald-context.ts';
-import { trackingSecretOf, vapidKeysOf } from '../../workspaces/secrets.ts';
+import { secretFromRow, vapidKeysOf } from '../../workspaces/secrets.ts';
 import { contentOf } from '../campaign-fields.ts';
 import type { Channel, DueMessage, Prepared, Ready } from '../channel.ts';
 import type { Transition } from '../ledger.ts';
@@ -31,10 +31,9 @@ export const webPush: Channel<PushAddress> = {
     join: Prisma.sql`JOIN "PushSubscription" s ON s.id = m."subscriptionId"`,
   },
 
-  async sender(herald: Herald, campaign: Campaign) {
-    const workspace = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: campaign.workspaceId } });
+  async sender(herald: Herald, campaign: Campaign, workspace: Workspace) {
     const vapid = await vapidKeysOf(herald, workspace);
-    const trackingSecret = await trackingSecretOf(herald, workspace.id);
+    const trackingSecret = await secretFromRow(herald, workspace, 'trackingSecret');
     const content = contentOf(campaign);
     const compiled = new CompiledContent(content);
     const trackUrl = trackUrlOf(herald);
