@@ -18,7 +18,14 @@ export type MessageReason =
   | 'NO_SUBSCRIPTION'
   | 'NOT_ELIGIBLE'
   | 'EXPIRED'
-  | 'CAMPAIGN_CANCELED';
+  | 'CAMPAIGN_CANCELED'
+  | 'NO_EMAIL'
+  | 'NO_PHONE'
+  | 'UNSUBSCRIBED'
+  | 'BOUNCED'
+  | 'COMPLAINED'
+  | 'HOLDOUT'
+  | 'CONTROL_GROUP';
 
 export const FINAL_STATUSES: readonly MessageStatus[] = ['SENT', 'FAILED', 'EXPIRED', 'SUPPRESSED', 'CANCELED'];
 

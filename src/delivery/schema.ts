@@ -6,6 +6,14 @@ import type { MessageReason, MessageStatus } from './ledger.ts';
 export const MessageStatusEnum = builder.enumType('MessageStatus', {
   values: ['QUEUED', 'SENDING', 'SENT', 'FAILED', 'EXPIRED', 'SUPPRESSED', 'CANCELED'] as const satisfies readonly MessageStatus[],
 });
+export const ChannelEnum = builder.enumType('Channel', {
+  description: 'Where a message goes.',
+  values: ['WEB_PUSH', 'EMAIL', 'SMS', 'WEBHOOK', 'IN_APP', 'MOBILE_PUSH'] as const,
+});
+export const ChannelStatusEnum = builder.enumType('ChannelStatus', {
+  description: 'A contact’s consent and deliverability on a channel such as email or SMS.',
+  values: ['NONE', 'SUBSCRIBED', 'UNSUBSCRIBED', 'BOUNCED', 'COMPLAINED'] as const,
+});
 export const MessageReasonEnum = builder.enumType('MessageReason', {
   description: 'Why a message is in its state: ACCEPTED by the push service, or why it was not sent.',
   values: [
@@ -24,6 +32,13 @@ export const MessageReasonEnum = builder.enumType('MessageReason', {
     'NOT_ELIGIBLE',
     'EXPIRED',
     'CAMPAIGN_CANCELED',
+    'NO_EMAIL',
+    'NO_PHONE',
+    'UNSUBSCRIBED',
+    'BOUNCED',
+    'COMPLAINED',
+    'HOLDOUT',
+    'CONTROL_GROUP',
   ] as const satisfies readonly MessageReason[],
 });
 
@@ -35,6 +50,8 @@ export const MessageRef = builder.prismaNode('Message', {
   fields: (t) => ({
     status: t.expose('status', { type: MessageStatusEnum }),
     reason: t.expose('reason', { type: MessageReasonEnum, nullable: true }),
+    channel: t.expose('channel', { type: ChannelEnum }),
+    variant: t.exposeString('variant', { nullable: true, description: 'The experiment variant this message carried.' }),
     campaign: t.relation('campaign'),
     contact: t.relation('contact'),
     subscription: t.relation('subscription', { nullable: true }),
@@ -46,6 +63,8 @@ export const MessageRef = builder.prismaNode('Message', {
     clickedAt: t.expose('clickedAt', { type: 'DateTime', nullable: true }),
     closedAt: t.expose('closedAt', { type: 'DateTime', nullable: true }),
     convertedAt: t.expose('convertedAt', { type: 'DateTime', nullable: true }),
+    deliveredAt: t.expose('deliveredAt', { type: 'DateTime', nullable: true, description: 'When the provider reported delivery (SMS status callbacks).' }),
+    openedAt: t.expose('openedAt', { type: 'DateTime', nullable: true, description: 'When a person first opened the email (machine opens are not counted).' }),
     error: t.exposeString('error', { nullable: true, description: 'The last error, e.g. what the push service answered.' }),
     dueAt: t.field({
       type: 'DateTime',
