@@ -1,4 +1,3 @@
-import { campaignCounts } from '../delivery/ledger.ts';
 import type { Herald } from '../herald-context.ts';
 
 export const SuppressionReasons = ['FREQUENCY_CAP', 'QUIET_HOURS', 'EXCEPTION_EVENT', 'NO_SUBSCRIPTION', 'NOT_ELIGIBLE', 'EXPIRED'] as const;
@@ -16,6 +15,12 @@ export interface CampaignStats {
   displayed: number;
   clicked: number;
   closed: number;
+  delivered: number;
+  opened: number;
+  machineOpened: number;
+  bounced: number;
+  complained: number;
+  unsubscribed: number;
   conversions: number;
   clickRate: number;
   conversionRate: number;
@@ -25,14 +30,31 @@ export interface CampaignStats {
 /**
  * A campaign's figures from its counter rows (a dozen rows, whatever the audience size), which
  * the ledger keeps in step with every change. Test pushes are not counted.
+ *
+ * Per channel:
+ * - `delivered`: SMS counts the provider's delivery reports (`delivered`, Message.deliveredAt);
+ *   web push and email have no such report, so it is what is `sent` now (accepted by the push
+ *   service or mail server, less email that bounced since: a bounce moves SENT to FAILED).
+ * - `clickRate`: web push clicked / displayed. Email clicked / delivered, what mail tools call
+ *   the click rate: opens are undercounted (images off) and inflated (privacy proxies), so they
+ *   make a poor denominator.
+ * - email: `displayed` is images loaded by anything, `opened` by a person, `machineOpened` the
+ *   messages a privacy proxy or scanner loaded first (src/tracking/email-machines.ts).
  */
 export async function campaignStats(herald: Herald, campaignId: string): Promise<CampaignStats> {
-  const counts = await campaignCounts(herald.prisma, campaignId);
+  const rows = await herald.prisma.$queryRaw<{ channel: string; metric: string | null; count: number | null }[]>`
+    SELECT c.channel::text AS channel, cc.metric, cc.count
+    FROM "Campaign" c LEFT JOIN "CampaignCount" cc ON cc."campaignId" = c.id
+    WHERE c.id = ${campaignId}::uuid`;
+  const counts = new Map(rows.filter((row) => row.metric !== null).map((row) => [row.metric!, row.count ?? 0]));
+  const channel = rows[0]?.channel ?? 'WEB_PUSH';
   const count = (metric: string) => counts.get(metric) ?? 0;
   const sent = count('status:SENT');
   const displayed = count('displayed');
   const clicked = count('clicked');
   const conversions = count('conversions');
+  const delivered = channel === 'SMS' ? count('delivered') : sent;
+  const clickBase = channel === 'EMAIL' ? delivered : displayed;
   return {
     campaignId,
     targeted: count('targeted'),
@@ -46,8 +68,15 @@ export async function campaignStats(herald: Herald, campaignId: string): Promise
     displayed,
     clicked,
     closed: count('closed'),
+    delivered,
+    opened: count('opened'),
+    machineOpened: count('machineOpened'),
+    // `bounced`, not reason:BOUNCED, which also counts contacts skipped because they bounced before.
+    bounced: count('bounced'),
+    complained: count('complained'),
+    unsubscribed: count('unsubscribed'),
     conversions,
-    clickRate: displayed === 0 ? 0 : clicked / displayed,
+    clickRate: clickBase === 0 ? 0 : clicked / clickBase,
     conversionRate: sent === 0 ? 0 : conversions / sent,
     updatedAt: new Date(),
   };
