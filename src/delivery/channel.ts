@@ -1,5 +1,5 @@
 import type { Prisma } from '../db/prisma.ts';
-import type { Campaign, Workspace } from '../generated/prisma/client.ts';
+import type { $Enums, Campaign, Workspace } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import type { Transition } from './ledger.ts';
 
@@ -10,6 +10,8 @@ import type { Transition } from './ledger.ts';
  * provider answered. Web push (web-push/channel.ts) is the first channel; email, SMS and webhooks
  * plug in beside it.
  */
+
+export type ChannelName = $Enums.Channel;
 
 /** What a provider answered, sorted by what the pipeline does next. */
 export type DeliveryOutcome =
@@ -60,6 +62,8 @@ export interface ChannelSender<Address> {
 }
 
 export interface Channel<Address> {
+  /** The channel's name in the API (Campaign.channel, Message.channel). */
+  name: ChannelName;
   /**
    * What happens to a claim a crash cut before the provider answered, the strongest guarantee the
    * channel's protocol allows: `resend` it after the lease (at least once on the wire; web push

@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Prisma } from '../db/prisma.ts';
 import type { Campaign } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
-import type { Channel, ChannelSender, DeliveryOutcome, DueMessage, Ready } from './channel.ts';
+import type { Channel, ChannelSender, DeliveryOutcome, DueMessage, Outgoing, Ready } from './channel.ts';
+import { ClaimTransaction } from './claim-transaction.ts';
 import { channelFor } from './channels.ts';
 import { type Transition, transition } from './ledger.ts';
 import { type Claim, deliveryPolicy } from './policy.ts';
@@ -19,6 +20,8 @@ const STATUS_CHECK_MS = 250;
 const LANES = 4;
 const FLUSH_MS = 100;
 const FLUSH_ROWS = 500;
+/** A lane whose whole batch belonged to contacts another sender held waits this long before asking again. */
+const BUSY_CONTACTS_MS = 20;
 
 /** Campaigns whose messages go out: broadcasts while SENDING, triggered campaigns while ACTIVE. */
 const DELIVERING = new Set(['SENDING', 'ACTIVE']);
@@ -111,7 +114,7 @@ class DeliveryPass {
     private readonly heartbeat: () => Promise<void>,
   ) {
     this.perLane = Math.max(1, Math.floor(herald.config.HERALD_PUSH_CONCURRENCY / LANES));
-    this.results = new ResultBuffer(herald, sender);
+    this.results = new ResultBuffer(herald, channel, sender);
   }
 
   static async open(herald: Herald, campaign: Campaign, channel: Channel<unknown>, heartbeat: () => Promise<void>): Promise<DeliveryPass> {
@@ -173,13 +176,16 @@ class DeliveryPass {
           await Promise.race(inFlight);
           continue;
         }
-        const due = await dueMessages(this.herald, this.channel, this.campaign.id, free, index);
+        const { tx, rows: due } = await ClaimTransaction.begin<DueMessage>(this.herald, dueQuery(this.channel, this.campaign.id, free, index));
         if (due.length === 0) {
+          await tx.rollback();
           if (inFlight.size === 0) break;
           await Promise.race([...inFlight, sleep(FLUSH_MS)]);
           continue;
         }
-        await this.sendBatch(due, track);
+        const { claimed, skipped } = await this.sendBatch(tx, due, track);
+        // Every row was another sender's contact (frequency caps): let it finish before asking again.
+        if (claimed === 0 && skipped > 0) await sleep(BUSY_CONTACTS_MS);
       }
     } finally {
       // Messages already sent finish and are recorded, whatever stopped the lane.
@@ -187,20 +193,30 @@ class DeliveryPass {
     }
   }
 
-  /** Policy, render, stage, claim, then COMMIT and send together; `track` receives each send in flight. */
-  private async sendBatch(due: DueMessage[], track: (request: Promise<void>) => void): Promise<void> {
-    const { go, settle: held } = await this.policy.gate(due);
-    const prepared = go.map((message) => this.sender.prepare(message));
-    const ready = prepared.filter((item): item is Ready<unknown> => 'payload' in item);
-    const settled = [...held, ...prepared.flatMap((item) => ('settle' in item ? [item.settle] : []))];
-    const outgoing = await this.sender.stage(ready);
-
-    const claims = ready.map(({ message }) => ({ id: message.id, from: 'QUEUED' as const, status: 'SENDING' as const, row: message }));
+  /**
+   * Policy, render, stage, claim, then COMMIT and send together, all in `tx` (which holds the due
+   * rows); `track` receives each send in flight. Answers how many rows were claimed, and how many
+   * were left for later because their contact was busy with another sender.
+   */
+  private async sendBatch(tx: ClaimTransaction, due: DueMessage[], track: (request: Promise<void>) => void): Promise<{ claimed: number; skipped: number }> {
     let claim: Claim;
+    let outgoing: Outgoing[];
+    let ready: Ready<unknown>[];
     try {
-      claim = await this.policy.claim(claims, settled);
+      const { go, settle: held } = await this.policy.gate(tx, due);
+      const prepared = go.map((message) => this.sender.prepare(message));
+      ready = prepared.filter((item): item is Ready<unknown> => 'payload' in item);
+      const settled = [...held, ...prepared.flatMap((item) => ('settle' in item ? [item.settle] : []))];
+      outgoing = await this.sender.stage(ready);
+      const claims = ready.map(({ message }) => ({ id: message.id, from: 'QUEUED' as const, status: 'SENDING' as const, row: message }));
+      try {
+        claim = await this.policy.claim(tx, claims, settled);
+      } catch (error) {
+        for (const message of outgoing) message.abort(); // nothing claimed: these must never go out
+        throw error;
+      }
     } catch (error) {
-      for (const message of outgoing) message.abort(); // nothing claimed: these must never go out
+      await tx.rollback();
       throw error;
     }
 
@@ -210,7 +226,7 @@ class DeliveryPass {
     const committed = claim.commit();
     ready.forEach(({ message }, index) => {
       const staged = outgoing[index]!;
-      if (!claim.sending.has(message.id)) return staged.abort(); // another worker claimed it first, or a frequency cap stopped it
+      if (!claim.sending.has(message.id)) return staged.abort(); // a frequency cap stopped it, or its contact was busy
       track(staged.send().then((outcome) => this.results.add(message, outcome)));
       this.sent++;
     });
@@ -223,22 +239,26 @@ class DeliveryPass {
       unrecorded.set(this.campaign.id, new Set([...(unrecorded.get(this.campaign.id) ?? []), ...claim.sending]));
       throw error;
     }
+    return { claimed: claim.sending.size, skipped: claim.skipped };
   }
 }
 
-/** Up to `limit` of a lane's rows whose time has come, oldest due first. */
-function dueMessages(herald: Herald, channel: Channel<unknown>, campaignId: string, limit: number, lane: number): Promise<DueMessage[]> {
-  return queryDue(
-    herald,
+/**
+ * Up to `limit` of a lane's rows whose time has come, oldest due first, locked for the claim
+ * transaction; rows another lane or worker holds are skipped, so senders take disjoint batches.
+ */
+function dueQuery(channel: Channel<unknown>, campaignId: string, limit: number, lane: number): Prisma.Sql {
+  return dueSql(
     channel,
     Prisma.sql`m."campaignId" = ${campaignId}::uuid AND m.status = 'QUEUED' AND m."dueAt" <= now() AND (hashtext(m.id::text) & ${LANES - 1}) = ${lane}`,
     limit,
+    Prisma.sql`FOR UPDATE OF m SKIP LOCKED`,
   );
 }
 
-/** Ledger rows matching `where` (on "Message" m), with their contact and the channel's address. Plain pg: it runs for every batch sent. */
-async function queryDue<Address>(herald: Herald, channel: Channel<Address>, where: Prisma.Sql, limit: number): Promise<DueMessage<Address>[]> {
-  const query = Prisma.sql`
+/** Ledger rows matching `where` (on "Message" m), with their contact and the channel's address. */
+function dueSql(channel: Channel<unknown>, where: Prisma.Sql, limit: number, locking: Prisma.Sql = Prisma.empty): Prisma.Sql {
+  return Prisma.sql`
     SELECT m.id::text, m."contactId"::text, m.occurrence, COALESCE(c.timezone, ${channel.address.timezone}) AS timezone, m.attempts, m.reason::text,
       ${channel.address.value} AS address,
       jsonb_build_object('id', c.id, 'externalId', c."externalId", 'anonymousId', c."anonymousId", 'email', c.email,
@@ -251,8 +271,8 @@ async function queryDue<Address>(herald: Herald, channel: Channel<Address>, wher
     LEFT JOIN "Event" e ON e.id = m."eventId"
     WHERE ${where}
     ORDER BY m."dueAt"
-    LIMIT ${limit}`;
-  return (await herald.pool.query<DueMessage<Address>>(query.text, query.values)).rows;
+    LIMIT ${limit}
+    ${locking}`;
 }
 
 /**
@@ -261,7 +281,8 @@ async function queryDue<Address>(herald: Herald, channel: Channel<Address>, wher
  */
 export async function sendNow(herald: Herald, campaign: Campaign, messageId: string): Promise<void> {
   const channel = channelFor(campaign);
-  const [message] = await queryDue(herald, channel, Prisma.sql`m.id = ${messageId}::uuid`, 1);
+  const query = dueSql(channel, Prisma.sql`m.id = ${messageId}::uuid`, 1);
+  const [message] = (await herald.pool.query<DueMessage>(query.text, query.values)).rows;
   if (!message) throw new Error(`ledger row ${messageId} has no address on its channel`);
   const workspace = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: campaign.workspaceId } });
   const sender = await channel.sender(herald, campaign, workspace);
@@ -270,6 +291,7 @@ export async function sendNow(herald: Herald, campaign: Campaign, messageId: str
   const [staged] = await sender.stage([prepared]);
   await transition(herald, [{ id: messageId, from: 'QUEUED', status: 'SENDING' }]);
   const outcome = await staged!.send();
+  if (outcome.kind === 'sent') countSent(herald, channel);
   if (outcome.kind === 'gone') await sender.forget([message]);
   await transition(herald, [settleOutcome(herald, message, outcome, 1)]);
 }
@@ -282,11 +304,13 @@ class ResultBuffer {
 
   constructor(
     private readonly herald: Herald,
+    private readonly channel: Channel<unknown>,
     private readonly sender: ChannelSender<unknown>,
   ) {}
 
   add(message: DueMessage, outcome: DeliveryOutcome): void {
     if (this.rows.length === 0) this.since = Date.now();
+    if (outcome.kind === 'sent') countSent(this.herald, this.channel);
     this.rows.push(settleOutcome(this.herald, message, outcome));
     if (outcome.kind === 'gone') this.gone.push(message);
   }
@@ -303,6 +327,11 @@ class ResultBuffer {
     if (gone.length) await this.sender.forget(gone);
     await transition(this.herald, rows);
   }
+}
+
+function countSent(herald: Pick<Herald, 'deliveries'>, channel: Channel<unknown>): void {
+  const { sent } = herald.deliveries;
+  sent.set(channel.name, (sent.get(channel.name) ?? 0) + 1);
 }
 
 /** How a provider's answer moves the ledger row (SENDING → final, or back to QUEUED to retry). */

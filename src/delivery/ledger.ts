@@ -62,18 +62,6 @@ export async function moveRows(run: RunSql, rows: readonly Transition[]): Promis
   return run(TRANSITION_SQL, [transitionInput(rows)]);
 }
 
-/**
- * Opens a transaction and moves `rows` in it, in one round trip: `BEGIN` and the statement go as
- * one simple-protocol query, the rows inlined as an escaped JSON literal. The sender claims every
- * batch this way (PostgreSQL was 57% of a core during the send benchmark; a round trip less per
- * batch). The caller COMMITs or rolls back.
- */
-export async function beginAndMoveRows(client: Pick<import('pg').PoolClient, 'query' | 'escapeLiteral'>, rows: readonly Transition[]): Promise<MovedRow[]> {
-  const literal = `${client.escapeLiteral(transitionInput(rows))}::jsonb`;
-  const results = (await client.query(`BEGIN; ${TRANSITION_SQL.replace('$1::jsonb', literal)}`)) as unknown as { rows: MovedRow[] }[];
-  return results[1]!.rows;
-}
-
 function transitionInput(rows: readonly Transition[]): string {
   const input = rows.map((row) => ({
     id: row.id,

@@ -1,4 +1,3 @@
-import type pg from 'pg';
 import { Prisma } from '../db/prisma.ts';
 import type { Campaign, Workspace } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
@@ -6,7 +5,8 @@ import { audienceOf, triggerOf } from './campaign-fields.ts';
 import { selectionSql } from '../segments/service.ts';
 import { frequencyCapsOf } from '../workspaces/service.ts';
 import type { CapPeriod } from '../workspaces/settings.ts';
-import { announce, beginAndMoveRows, lockContacts, type MovedRow, moveRows, type Transition, transition } from './ledger.ts';
+import type { ClaimTransaction } from './claim-transaction.ts';
+import { announce, CONTACT_LOCK, type MovedRow, moveRows, type Transition } from './ledger.ts';
 import { allowedBy, type LocalWindow, nextOpening } from './time.ts';
 
 /** What the policy needs to know of a due ledger row. */
@@ -21,6 +21,8 @@ export interface DueRow {
 /** Rows claimed in an open transaction; `commit()` writes COMMIT at once and settles when it is done. */
 export interface Claim {
   sending: Set<string>;
+  /** Claims left QUEUED because their contact was locked by another sender. */
+  skipped: number;
   commit(): Promise<void>;
 }
 
@@ -48,12 +50,12 @@ export async function deliveryPolicy(herald: Herald, campaign: Campaign, workspa
   const caps = campaign.frequencyCapped ? frequencyCapsOf(workspace).map((cap) => ({ limit: cap.limit, seconds: PERIOD_SECONDS[cap.period] })) : [];
   const source = campaign.deliveryWindowStart ? 'the campaign’s delivery window' : 'the workspace’s quiet hours';
 
-  /** Splits due rows into those that may go now and ledger moves for the others. */
-  async function gate<T extends DueRow>(rows: T[]): Promise<{ go: T[]; settle: Transition[] }> {
+  /** Splits due rows into those that may go now and ledger moves for the others (asking, if it must, in `tx`). */
+  async function gate<T extends DueRow>(tx: Pick<ClaimTransaction, 'query'>, rows: T[]): Promise<{ go: T[]; settle: Transition[] }> {
     const settle: Transition[] = [];
     let go = rows;
     if (trigger && rows.length) {
-      const verdicts = await herald.prisma.$queryRaw<{ id: string; reason: 'NOT_ELIGIBLE' | 'EXCEPTION_EVENT' | null }[]>`
+      const verdictSql = Prisma.sql`
         SELECT m.id::text, CASE
           WHEN NOT EXISTS (SELECT 1 FROM "Contact" c WHERE c.id = m."contactId" AND ${audience!}) THEN 'NOT_ELIGIBLE'
           WHEN EXISTS (
@@ -62,6 +64,7 @@ export async function deliveryPolicy(herald: Herald, campaign: Campaign, workspa
             WHERE t.id = m."eventId") THEN 'EXCEPTION_EVENT'
         END AS reason
         FROM "Message" m WHERE m.id = ANY(${rows.map((row) => row.id)}::uuid[])`;
+      const verdicts = await tx.query<{ id: string; reason: 'NOT_ELIGIBLE' | 'EXCEPTION_EVENT' | null }>(verdictSql.text, verdictSql.values);
       const refused = new Map(verdicts.filter((verdict) => verdict.reason).map((verdict) => [verdict.id, verdict.reason!]));
       for (const [id, reason] of refused) {
         const error = reason === 'NOT_ELIGIBLE' ? 'the contact left the audience before the send' : 'an exception event happened after the trigger';
@@ -90,57 +93,35 @@ export async function deliveryPolicy(herald: Herald, campaign: Campaign, workspa
   }
 
   /**
-   * Moves claims (QUEUED → SENDING) and other settled rows in one statement, inside a transaction
-   * left open: the caller writes COMMIT (`commit()`) in the same tick as the claimed requests, so
-   * a process killed at any moment has done both or neither (see deliver.ts). Under
-   * frequency caps the transaction first takes the recipients' advisory locks, then counts what
-   * each was sent (or is being sent) across all campaigns in each rolling period: two campaigns
-   * claiming for one contact at once take turns, and the second sees the first's claims. Claims
-   * over a cap become SUPPRESSED FREQUENCY_CAP. `sending` holds the ids to send.
+   * Moves claims (QUEUED → SENDING) and other settled rows in `tx`, which holds them (read FOR
+   * UPDATE SKIP LOCKED) and stays open: the caller writes COMMIT in the same tick as the claimed
+   * requests, so a process killed at any moment has done both or neither (see deliver.ts).
+   * Under frequency caps the transaction first takes its recipients' advisory locks, then counts
+   * what each was sent (or is being sent) across all campaigns in each rolling period: two
+   * campaigns claiming for one contact take turns, and the second sees the first's claims. The
+   * locks are only tried, never waited for (this transaction already holds rows that a trigger's
+   * transaction, holding a contact's lock, may want): a contact locked elsewhere stays QUEUED for
+   * the next batch (`skipped`). Claims over a cap become SUPPRESSED FREQUENCY_CAP. `sending` holds
+   * the ids to send.
    */
-  async function claim(claims: (Transition & { row: DueRow })[], settled: Transition[]): Promise<Claim> {
-    if (claims.length === 0) {
-      await transition(herald, settled);
-      return { sending: new Set(), commit: async () => {} };
-    }
-    const client = await herald.pool.connect();
-    let moved: MovedRow[];
-    try {
-      let moves: Transition[] = claims.map(({ row: _row, ...claim }) => claim);
-      if (caps.length) {
-        await client.query('BEGIN');
-        const run = (sql: Prisma.Sql) => client.query(sql.text, sql.values);
-        await lockContacts(run, claims.map(({ row }) => row.contactId));
-        const over = await overCap(client, campaign.id, claims.map(({ row }) => row), caps);
-        moves = moves.map((claim) =>
-          over.has(claim.id) ? { ...claim, status: 'SUPPRESSED' as const, reason: 'FREQUENCY_CAP' as const, error: 'the contact reached a frequency cap' } : claim,
-        );
-        moved = await moveRows((text, values) => client.query(text, values).then((result) => result.rows), [...moves, ...settled]);
-      } else {
-        moved = await beginAndMoveRows(client, [...moves, ...settled]);
-      }
-    } catch (error) {
-      const rolledBack = await client.query('ROLLBACK').then(
-        () => true,
-        () => false,
+  async function claim(tx: ClaimTransaction, claims: (Transition & { row: DueRow })[], settled: Transition[]): Promise<Claim> {
+    let moves: Transition[] = claims.map(({ row: _row, ...claim }) => claim);
+    let skipped = 0;
+    if (caps.length && claims.length) {
+      const busy = await tryLockContacts(tx, claims.map(({ row }) => row.contactId));
+      const locked = claims.filter(({ row }) => !busy.has(row.contactId));
+      skipped = claims.length - locked.length;
+      const over = await overCap(tx, campaign.id, locked.map(({ row }) => row), caps);
+      moves = locked.map(({ row: _row, ...claim }) =>
+        over.has(claim.id) ? { ...claim, status: 'SUPPRESSED' as const, reason: 'FREQUENCY_CAP' as const, error: 'the contact reached a frequency cap' } : claim,
       );
-      client.release(!rolledBack); // a connection that cannot even roll back is not reused
-      throw error;
     }
+    const moved = await moveRows((text, values) => tx.query<MovedRow>(text, values), [...moves, ...settled]);
     return {
       // Suppressed rows moved too, but only claims are to be sent.
       sending: new Set(moved.filter((row) => row.status === 'SENDING').map((row) => row.id)),
-      commit: () =>
-        client.query('COMMIT').then(
-          () => {
-            client.release();
-            announce(herald, moved);
-          },
-          (error: unknown) => {
-            client.release(error instanceof Error ? error : true); // a connection in an unknown state is not reused
-            throw error;
-          },
-        ),
+      skipped,
+      commit: () => tx.commit().then(() => announce(herald, moved)),
     };
   }
 
@@ -151,8 +132,9 @@ export async function deliveryPolicy(herald: Herald, campaign: Campaign, workspa
  * Rows that would take their contact over a cap. A message is one (campaign, occurrence) per
  * contact, whatever the number of browsers; within the batch, a contact's messages count in order.
  */
-async function overCap(client: pg.PoolClient, campaignId: string, rows: DueRow[], caps: { limit: number; seconds: number }[]): Promise<Set<string>> {
-  const { rows: over } = await client.query<{ id: string }>(
+async function overCap(tx: Pick<ClaimTransaction, 'query'>, campaignId: string, rows: DueRow[], caps: { limit: number; seconds: number }[]): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const over = await tx.query<{ id: string }>(
     `WITH candidates AS (
        SELECT r.*, dense_rank() OVER (PARTITION BY r."contactId" ORDER BY r.occurrence) AS rank
        FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, "contactId" uuid, occurrence text)
@@ -169,4 +151,13 @@ async function overCap(client: pg.PoolClient, campaignId: string, rows: DueRow[]
     [JSON.stringify(rows.map(({ id, contactId, occurrence }) => ({ id, contactId, occurrence }))), JSON.stringify(caps), campaignId],
   );
   return new Set(over.map((row) => row.id));
+}
+
+/** Tries each contact's advisory lock (held to the end of `tx`); answers the contacts locked elsewhere. */
+async function tryLockContacts(tx: Pick<ClaimTransaction, 'query'>, contactIds: string[]): Promise<Set<string>> {
+  const busy = await tx.query<{ id: string }>(
+    `SELECT id::text FROM (SELECT DISTINCT id FROM unnest($1::uuid[]) id) ids WHERE NOT pg_try_advisory_xact_lock($2::int, hashtext(id::text))`,
+    [contactIds, CONTACT_LOCK],
+  );
+  return new Set(busy.map((row) => row.id));
 }

@@ -1,3 +1,5 @@
+import { CLAIM_SLOTS, Slots } from './claim-transaction.ts';
+
 /**
  * What one Herald process keeps in memory about its deliveries. It lives on the Herald context
  * (`herald.deliveries`), so two Heralds in one process (tests, a future in-process worker pool)
@@ -15,8 +17,12 @@ export interface DeliveryState {
   unrecorded: Map<string, Set<string>>;
   /** In-memory wake-ups planned for short trigger delays, per campaign and 100 ms slot. */
   kicks: Set<string>;
+  /** Claim transactions open at once in this process (see claim-transaction.ts). */
+  claimSlots: Slots;
+  /** Messages this process handed to a provider, by channel: `herald_messages_sent_total`. */
+  sent: Map<string, number>;
 }
 
 export function createDeliveryState(): DeliveryState {
-  return { active: new Map(), unrecorded: new Map(), kicks: new Set() };
+  return { active: new Map(), unrecorded: new Map(), kicks: new Set(), claimSlots: new Slots(CLAIM_SLOTS), sent: new Map() };
 }

@@ -6,7 +6,7 @@ import { demoEnabled, isBrowserFile, isDemoFile, serveBrowserFile } from '../sdk
 import { handleDemoIdentityToken } from './demo-identity.ts';
 import { principalFor, rememberPrincipal } from './auth.ts';
 import { clientAddress } from './client-address.ts';
-import { httpDuration, httpRequests, mayReadMetrics, registry } from './metrics.ts';
+import { httpDuration, httpRequests, mayReadMetrics, metricsOf, registry } from './metrics.ts';
 import type { PublicRateLimit } from './rate-limit.ts';
 import { handleTrack } from './track.ts';
 
@@ -53,7 +53,7 @@ export function createHttpServer({ herald, yoga, ready, publicRateLimit }: HttpO
           return 'metrics';
         }
         res.writeHead(200, { 'content-type': registry.contentType });
-        res.end(await registry.metrics());
+        res.end(await metricsOf(herald));
         return 'metrics';
       case '/graphql': {
         if (!yoga) break;

@@ -1,5 +1,6 @@
 import type { Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { Herald } from '../herald-context.ts';
 import { sameSecret } from '../workspaces/api-keys.ts';
 import { isLoopback } from './client-address.ts';
 
@@ -15,6 +16,20 @@ export function mayReadMetrics({ address, authorization, token }: { address: str
   if (isLoopback(address)) return true;
   const presented = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
   return Boolean(token && presented && sameSecret(presented, token));
+}
+
+const messagesSent = new Counter({
+  name: 'herald_messages_sent_total',
+  help: 'Messages this process handed to a provider that accepted them, by channel',
+  labelNames: ['channel'] as const,
+  registers: [registry],
+});
+
+/** The registry's text, with the delivery figures of this process's Herald. */
+export async function metricsOf(herald: Pick<Herald, 'deliveries'>): Promise<string> {
+  messagesSent.reset();
+  for (const [channel, count] of herald.deliveries.sent) messagesSent.inc({ channel }, count);
+  return registry.metrics();
 }
 
 export const httpRequests = new Counter({

@@ -2,6 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.ts';
 import { deliveryPolicy } from '../../src/delivery/policy.ts';
+import { ClaimTransaction } from '../../src/delivery/claim-transaction.ts';
+import { Prisma } from '../../src/db/prisma.ts';
 import { campaignState, createCampaign, seedBrowsers, SendNow, subscribeBrowser, waitForStatus } from '../kit/campaigns.ts';
 import { dataOf } from '../kit/client.ts';
 import { useHerald } from '../kit/fixture.ts';
@@ -177,19 +179,24 @@ describe('frequency caps', () => {
         SELECT gen_random_uuid(), s."workspaceId", c.id, s."contactId", s.id, 'broadcast', now(), now(), now()
         FROM "PushSubscription" s CROSS JOIN unnest(${ids}::uuid[]) AS c(id)
         WHERE s."workspaceId" = ${ws.id}::uuid AND NOT EXISTS (SELECT 1 FROM "Message" m WHERE m."subscriptionId" = s.id)`;
-      const due = await Promise.all(
-        ids.map((campaignId) =>
-          db.message.findMany({ where: { campaignId, status: 'QUEUED' }, select: { id: true, contactId: true, occurrence: true } }),
-        ),
-      );
-      // Both claim every row at the same moment, in opposite orders.
-      await Promise.all(
-        policies.map((policy, index) => {
-          const rows = index === 0 ? due[index]! : [...due[index]!].reverse();
-          const claims = rows.map((row) => ({ id: row.id, from: 'QUEUED' as const, status: 'SENDING' as const, row: { ...row, timezone: null } }));
-          return policy.claim(claims, []).then((claim) => claim.commit());
-        }),
-      );
+      // Both senders claim their campaign's waiting rows at the same moment, in opposite orders,
+      // until none wait: a contact the other holds is left for the next batch.
+      for (let batch = 0; batch < 20; batch++) {
+        const results = await Promise.all(
+          policies.map(async (policy, index) => {
+            const order = index === 0 ? Prisma.sql`ASC` : Prisma.sql`DESC`;
+            const { tx, rows } = await ClaimTransaction.begin<{ id: string; contactId: string; occurrence: string }>(
+              h.kit.herald,
+              Prisma.sql`SELECT id::text, "contactId"::text, occurrence FROM "Message" WHERE "campaignId" = ${ids[index]!}::uuid AND status = 'QUEUED' ORDER BY "contactId" ${order} FOR UPDATE SKIP LOCKED`,
+            );
+            const claims = rows.map((row) => ({ id: row.id, from: 'QUEUED' as const, status: 'SENDING' as const, row: { ...row, timezone: null } }));
+            const claim = await policy.claim(tx, claims, []);
+            await claim.commit();
+            return claim.skipped;
+          }),
+        );
+        if (results.every((skipped) => skipped === 0)) break;
+      }
     }
     const perContact = await db.$queryRaw<{ claimed: number; suppressed: number }[]>`
       SELECT count(*) FILTER (WHERE status = 'SENDING')::int AS claimed, count(*) FILTER (WHERE status = 'SUPPRESSED' AND reason = 'FREQUENCY_CAP')::int AS suppressed

@@ -23,6 +23,7 @@ export interface PushAddress {
  * header. Staging opens the connection and encrypts; sending is one write (see PushClient.open).
  */
 export const webPush: Channel<PushAddress> = {
+  name: 'WEB_PUSH',
   // The service worker shows each ledger id once (src/sdk/herald-sw.ts), so a resend is safe.
   afterCrash: 'resend',
   address: {
