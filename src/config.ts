@@ -52,6 +52,19 @@ const schema = z.object({
       if (problem) context.addIssue({ code: 'custom', message: problem });
     })
     .optional(),
+  /** The SMTP server for workspaces without one of their own: smtp://user:pass@host:587, or smtps://… for TLS from the start. */
+  HERALD_SMTP_URL: z.string().refine(isSmtpUrl, 'must be an smtp:// or smtps:// URL with a host, e.g. smtp://user:pass@mail.example.com:587').optional(),
+  /**
+   * Where a workspace's own SMTP server (its smtpUrl) may be besides the public internet: the same
+   * syntax as HERALD_PUSH_ALLOWED_HOSTS; named hosts may point anywhere. Unset: no loopback or private address.
+   */
+  HERALD_SMTP_ALLOWED_HOSTS: z
+    .string()
+    .superRefine((value, context) => {
+      const problem = allowedHostsProblem(value);
+      if (problem) context.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
   HERALD_PUSH_CONCURRENCY: z.coerce.number().int().min(2).max(1000).default(256),
   HERALD_PUSH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   HERALD_PUSH_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
@@ -67,6 +80,15 @@ const schema = z.object({
 });
 
 export type Config = z.infer<typeof schema>;
+
+function isSmtpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'smtp:' || url.protocol === 'smtps:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
 
 function validTrustProxy(value: string): boolean {
   if (/^\d+$/.test(value.trim())) return true;
@@ -88,7 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const name = String(issue.path[0]);
-  // A malformed key is still likely a key: never echo it.
-  const shown = name.startsWith('HERALD_SECRET_KEY') ? '(not shown)' : JSON.stringify(env[name]);
+  // A malformed key is still likely a key, and an SMTP URL carries a password: never echo them.
+  const shown = name.startsWith('HERALD_SECRET_KEY') || name === 'HERALD_SMTP_URL' ? '(not shown)' : JSON.stringify(env[name]);
   throw new ConfigError(`Invalid configuration: ${name}=${shown}: ${issue.message}`);
 }

@@ -4,6 +4,7 @@ import { builder } from '../graphql/builder.ts';
 import { workspaceIdOf } from '../graphql/context.ts';
 import { requireLocalId } from '../graphql/ids.ts';
 import { createApiKey, revokeApiKey } from './api-keys.ts';
+import { emailSettingsOf, smtpHostOf } from './email-settings.ts';
 import { identitySecretOf, rotateIdentitySecret } from './secrets.ts';
 import { createWorkspace, frequencyCapsOf, getWorkspace, listWorkspaces, updateWorkspaceSettings } from './service.ts';
 import { CapPeriods, type FrequencyCap } from './settings.ts';
@@ -22,6 +23,30 @@ const FrequencyCapRef = builder.objectRef<FrequencyCap>('FrequencyCap').implemen
   fields: (t) => ({ limit: t.exposeInt('limit'), period: t.expose('period', { type: CapPeriod }) }),
 });
 
+const DkimSettings = builder.objectRef<{ domain: string; selector: string }>('DkimSettings').implement({
+  description: 'Email is signed for `domain` with the key published at `<selector>._domainkey.<domain>`; the private key is never shown.',
+  fields: (t) => ({ domain: t.exposeString('domain'), selector: t.exposeString('selector') }),
+});
+
+const EmailSettings = builder.objectRef<Workspace>('EmailSettings').implement({
+  description: 'Who email comes from and how it leaves. The SMTP URL and the DKIM key are write-only: only whether they are set shows.',
+  fields: (t) => ({
+    fromAddress: t.string({ nullable: true, resolve: (w) => emailSettingsOf(w).fromAddress ?? null }),
+    fromName: t.string({ nullable: true, resolve: (w) => emailSettingsOf(w).fromName ?? null }),
+    replyTo: t.string({ nullable: true, resolve: (w) => emailSettingsOf(w).replyTo ?? null }),
+    doubleOptIn: t.boolean({
+      description: 'Contacts opting in to email get a confirmation email first and are SUBSCRIBED when they confirm.',
+      resolve: (w) => emailSettingsOf(w).doubleOptIn ?? false,
+    }),
+    smtpConfigured: t.boolean({
+      description: "The workspace has its own SMTP server; without one email goes through the deployment's HERALD_SMTP_URL, if set.",
+      resolve: (w) => w.smtpUrl !== null,
+    }),
+    smtpHost: t.string({ nullable: true, description: "The host of the workspace's own SMTP server.", resolve: (w, _args, context) => smtpHostOf(context.herald, w) }),
+    dkim: t.field({ type: DkimSettings, nullable: true, resolve: (w) => (w.dkimPrivateKey ? (emailSettingsOf(w).dkim ?? null) : null) }),
+  }),
+});
+
 const WorkspaceSettings = builder.objectRef<Workspace>('WorkspaceSettings').implement({
   fields: (t) => ({
     timezone: t.expose('timezone', { type: 'TimeZone' }),
@@ -35,6 +60,7 @@ const WorkspaceSettings = builder.objectRef<Workspace>('WorkspaceSettings').impl
     requireIdentityVerification: t.exposeBoolean('requireIdentityVerification', {
       description: 'Whether a publishable key must send an identityToken to name a customer (default true).',
     }),
+    email: t.field({ type: EmailSettings, resolve: (workspace) => workspace }),
   }),
 });
 
@@ -130,6 +156,28 @@ const FrequencyCapInput = builder.inputType('FrequencyCapInput', {
   fields: (t) => ({ limit: t.int({ required: true }), period: t.field({ type: CapPeriod, required: true }) }),
 });
 
+const DkimInput = builder.inputType('DkimInput', {
+  fields: (t) => ({
+    domain: t.string({ required: true, description: 'The domain the signature vouches for, e.g. shop.example (the From address’s or a parent of it).' }),
+    selector: t.string({ required: true, description: 'A DNS label: the public key is published at <selector>._domainkey.<domain>.' }),
+    privateKey: t.string({ description: 'An RSA private key (at least 1024 bits; 2048 recommended) in PEM. Absent keeps the stored key; write-only.' }),
+  }),
+});
+
+const EmailSettingsInput = builder.inputType('EmailSettingsInput', {
+  description: 'Fields left out keep their values; null clears one.',
+  fields: (t) => ({
+    fromAddress: t.string(),
+    fromName: t.string(),
+    replyTo: t.string(),
+    smtpUrl: t.string({
+      description: 'smtp://user:password@host:587 (STARTTLS) or smtps://…:465 (TLS), write-only. null clears it: email then goes through HERALD_SMTP_URL.',
+    }),
+    dkim: t.field({ type: DkimInput, description: 'null turns DKIM signing off and forgets the key.' }),
+    doubleOptIn: t.boolean({ description: 'Send a confirmation email before an opt-in counts.' }),
+  }),
+});
+
 builder.mutationFields((t) => ({
   createWorkspace: t.fieldWithInput({
     type: WorkspaceCreated,
@@ -162,6 +210,7 @@ builder.mutationFields((t) => ({
       requireIdentityVerification: t.input.boolean({
         description: 'Turn off only if you accept that any web page may act as any customer it can name.',
       }),
+      email: t.input.field({ type: EmailSettingsInput, description: 'null clears every email setting, secrets included.' }),
     },
     errors: {},
     resolve: (_root, { input }, context) =>
@@ -171,6 +220,7 @@ builder.mutationFields((t) => ({
         frequencyCaps: input.frequencyCaps ?? undefined,
         consentTag: input.consentTag ?? undefined,
         requireIdentityVerification: input.requireIdentityVerification ?? undefined,
+        email: input.email,
       }),
   }),
   rotateIdentitySecret: t.fieldWithInput({

@@ -4,10 +4,19 @@ import type { Workspace } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { isSealed, SecretKeyError } from '../secrets.ts';
 
-/** The workspace columns stored sealed (see src/secrets.ts). */
-const SEALED = ['vapidPrivateKey', 'trackingSecret', 'identitySecret'] as const;
+/**
+ * The workspace columns stored sealed (see src/secrets.ts): Herald's own keys, always present, and
+ * a workspace's channel credentials (its SMTP URL, which carries a password, and its DKIM key),
+ * NULL until a user sets them.
+ */
+const OWN = ['vapidPrivateKey', 'trackingSecret', 'identitySecret'] as const;
+const CREDENTIALS = ['smtpUrl', 'dkimPrivateKey'] as const;
+const SEALED = [...OWN, ...CREDENTIALS] as const;
+type OwnColumn = (typeof OWN)[number];
+export type CredentialColumn = (typeof CREDENTIALS)[number];
 type SealedColumn = (typeof SEALED)[number];
 type SealedRow = { id: string } & Record<SealedColumn, string | null>;
+const SEALED_SELECT = { id: true, vapidPrivateKey: true, trackingSecret: true, identitySecret: true, smtpUrl: true, dkimPrivateKey: true } as const;
 
 /** The random key that MACs a workspace's tracking tokens; never shown to anyone. */
 export function newTrackingSecret(): string {
@@ -19,7 +28,8 @@ export function newIdentitySecret(): string {
   return `hid_${randomBytes(32).toString('base64url')}`;
 }
 
-const fresh: Record<Exclude<SealedColumn, 'vapidPrivateKey'>, () => string> = {
+/** What fills an own column an older Herald left NULL; credentials stay NULL. */
+const fresh: Partial<Record<SealedColumn, () => string>> = {
   trackingSecret: newTrackingSecret,
   identitySecret: newIdentitySecret,
 };
@@ -33,7 +43,7 @@ const fresh: Record<Exclude<SealedColumn, 'vapidPrivateKey'>, () => string> = {
  * together agree on one value.
  */
 export async function sealWorkspaceSecrets(herald: Herald): Promise<{ changed: number }> {
-  const rows = await herald.prisma.workspace.findMany({ select: { id: true, vapidPrivateKey: true, trackingSecret: true, identitySecret: true } });
+  const rows = await herald.prisma.workspace.findMany({ select: SEALED_SELECT });
   let changed = 0;
   for (const row of rows) changed += await sealRow(herald, row);
   if (changed) herald.log.info({ changed, keyId: herald.secrets.keyId }, 'workspace secrets sealed under the current HERALD_SECRET_KEY');
@@ -46,7 +56,9 @@ async function sealRow(herald: Herald, row: SealedRow): Promise<number> {
     const stored = row[column];
     let next: string | null = null;
     if (stored === null) {
-      next = herald.secrets.seal(fresh[column as keyof typeof fresh]());
+      const make = fresh[column];
+      if (!make) continue;
+      next = herald.secrets.seal(make());
     } else if (!isSealed(stored)) {
       next = herald.secrets.seal(stored);
     } else {
@@ -78,8 +90,8 @@ function openOrExplain(herald: Herald, workspaceId: string, column: SealedColumn
  * rotation anywhere (another process included) is seen at the next call; a value an older Herald
  * left plain or NULL is sealed or filled first.
  */
-async function secretOf(herald: Herald, workspaceId: string, column: SealedColumn): Promise<string> {
-  const select = { id: true, vapidPrivateKey: true, trackingSecret: true, identitySecret: true } as const;
+async function secretOf(herald: Herald, workspaceId: string, column: OwnColumn): Promise<string> {
+  const select = SEALED_SELECT;
   let row = await herald.prisma.workspace.findUnique({ where: { id: workspaceId }, select });
   if (!row) throw new NotFoundError(ErrorCode.workspaceNotFound, 'Workspace not found');
   if (!row[column] || !isSealed(row[column])) {
@@ -99,9 +111,21 @@ export function identitySecretOf(herald: Herald, workspaceId: string): Promise<s
  * A secret of a workspace row the caller already read: opened (from the cache) without another
  * query, unless an older Herald left it plain or NULL.
  */
-export async function secretFromRow(herald: Herald, workspace: { id: string } & Partial<Record<SealedColumn, string | null>>, column: SealedColumn): Promise<string> {
+export async function secretFromRow(herald: Herald, workspace: { id: string } & Partial<Record<OwnColumn, string | null>>, column: OwnColumn): Promise<string> {
   const stored = workspace[column];
   return stored && isSealed(stored) ? openOrExplain(herald, workspace.id, column, stored) : secretOf(herald, workspace.id, column);
+}
+
+/**
+ * A channel credential of a workspace row the caller already read, opened; null when none is set.
+ * A value an older Herald left plain is sealed first.
+ */
+export async function credentialFromRow(herald: Herald, workspace: { id: string } & Record<CredentialColumn, string | null>, column: CredentialColumn): Promise<string | null> {
+  const stored = workspace[column];
+  if (stored === null) return null;
+  if (isSealed(stored)) return openOrExplain(herald, workspace.id, column, stored);
+  await sealRow(herald, (await herald.prisma.workspace.findUniqueOrThrow({ where: { id: workspace.id }, select: SEALED_SELECT })));
+  return stored;
 }
 
 /** The workspace's VAPID key pair, private key opened, as push requests are signed with it. */

@@ -1,9 +1,11 @@
 import webpush from 'web-push';
 import { z } from 'zod';
+import type { Prisma } from '../db/prisma.ts';
 import { ErrorCode, fromZodIssues, NotFoundError } from '../errors.ts';
 import type { Workspace } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { newKey } from './api-keys.ts';
+import { checkSmtpHost, emailSettingsData } from './email-settings.ts';
 import { newIdentitySecret, newTrackingSecret } from './secrets.ts';
 import { type FrequencyCap, type SettingsInput, settingsInput } from './settings.ts';
 
@@ -51,19 +53,30 @@ export function listWorkspaces(herald: Herald): Promise<Workspace[]> {
 export async function updateWorkspaceSettings(herald: Herald, workspaceId: string, input: SettingsInput): Promise<Workspace> {
   const parsed = settingsInput.safeParse(input);
   if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
-  const { timezone, quietHours, frequencyCaps, consentTag, requireIdentityVerification } = parsed.data;
-  const workspace = await herald.prisma.workspace.update({
-    where: { id: workspaceId },
-    data: {
-      timezone,
-      consentTag,
-      frequencyCaps,
-      requireIdentityVerification,
-      ...(quietHours === undefined
-        ? {}
-        : { quietHoursStart: quietHours?.start ?? null, quietHoursEnd: quietHours?.end ?? null }),
-    },
-  });
+  const { timezone, quietHours, frequencyCaps, consentTag, requireIdentityVerification, email } = parsed.data;
+  await checkSmtpHost(herald, email);
+  const data = {
+    timezone,
+    consentTag,
+    frequencyCaps,
+    requireIdentityVerification,
+    ...(quietHours === undefined
+      ? {}
+      : { quietHoursStart: quietHours?.start ?? null, quietHoursEnd: quietHours?.end ?? null }),
+  };
+  const workspace =
+    email === undefined
+      ? await herald.prisma.workspace.update({ where: { id: workspaceId }, data })
+      : await herald.prisma.$transaction(async (tx) => {
+          // Email settings merge into what is stored: the row lock keeps two saves from losing each other's fields.
+          const [current] = await tx.$queryRaw<Pick<Workspace, 'emailSettings' | 'dkimPrivateKey'>[]>`
+            SELECT "emailSettings", "dkimPrivateKey" FROM "Workspace" WHERE id = ${workspaceId}::uuid FOR UPDATE`;
+          if (!current) throw new NotFoundError(ErrorCode.workspaceNotFound, 'Workspace not found');
+          const { emailSettings, ...sealed } = emailSettingsData(herald, current, email);
+          return tx.workspace.update({ where: { id: workspaceId }, data: { ...data, ...sealed, emailSettings: emailSettings as Prisma.InputJsonObject } });
+        });
+  // Which email fields changed, never their values.
+  if (email !== undefined) herald.log.info({ workspaceId, email: email === null ? 'cleared' : Object.keys(email) }, 'workspace email settings changed');
   herald.events.publish('workspace:changed', workspaceId, { reason: 'settings_updated' });
   return workspace;
 }

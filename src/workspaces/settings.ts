@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { emailSettingsInput } from './email-settings.ts';
 
 export const CapPeriods = ['DAY', 'WEEK'] as const;
 export type CapPeriod = (typeof CapPeriods)[number];
@@ -52,6 +53,9 @@ export const settingsInput = z.object({
     .regex(/^[\w:.-]{1,64}$/, 'must be 1-64 letters, digits or _ : . -')
     .optional(),
   requireIdentityVerification: z.boolean().optional(),
+  /** null clears every email setting, secrets included. */
+  email: emailSettingsInput.nullable().optional(),
 });
 
 export type SettingsInput = z.input<typeof settingsInput>;
+export type ValidSettings = z.output<typeof settingsInput>;
