@@ -1,7 +1,7 @@
 import type { Prisma } from '../db/prisma.ts';
 import type { $Enums, Campaign, Workspace } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
-import type { Transition } from './ledger.ts';
+import type { MessageReason, Transition } from './ledger.ts';
 
 /**
  * The seam between the delivery pipeline (ledger → policy → claim → send → settle, in deliver.ts)
@@ -17,7 +17,7 @@ export type ChannelName = $Enums.Channel;
 export type DeliveryOutcome =
   | { kind: 'sent' }
   /** The address is dead (a push subscription gone, an email bounced for good): never used again. */
-  | { kind: 'gone'; error: string }
+  | { kind: 'gone'; error: string; reason?: MessageReason }
   /** Refused in a way retrying cannot help. */
   | { kind: 'rejected'; error: string; tooLarge: boolean }
   /** Busy, failing or unreachable: try again later (after `retryAfterMs` when the provider said). */
@@ -40,8 +40,8 @@ export interface DueMessage<Address = unknown> {
 }
 
 /** A message rendered and checked: a payload to stage and send, or the ledger move that settles it now. */
-export type Prepared<Address> = Ready<Address> | { message: DueMessage<Address>; settle: Transition };
-export type Ready<Address> = { message: DueMessage<Address>; payload: string };
+export type Prepared<Address, Payload = unknown> = Ready<Address, Payload> | { message: DueMessage<Address>; settle: Transition };
+export type Ready<Address, Payload = unknown> = { message: DueMessage<Address>; payload: Payload };
 
 /** One message ready to go out; nothing has left yet. */
 export interface Outgoing {
@@ -52,16 +52,16 @@ export interface Outgoing {
 }
 
 /** A channel at work on one campaign's messages. */
-export interface ChannelSender<Address> {
+export interface ChannelSender<Address, Payload = unknown> {
   /** Renders and checks one message (cheap and synchronous: it runs for every message). */
-  prepare(message: DueMessage<Address>): Prepared<Address>;
+  prepare(message: DueMessage<Address>): Prepared<Address, Payload>;
   /** Readies messages to go out (web push: encrypts them and opens connections), in order, without sending anything. */
-  stage(ready: Ready<Address>[]): Promise<Outgoing[]>;
+  stage(ready: Ready<Address, Payload>[]): Promise<Outgoing[]>;
   /** The addresses of messages whose provider answered `gone`: they are never used again. */
   forget(messages: DueMessage<Address>[]): Promise<void>;
 }
 
-export interface Channel<Address> {
+export interface Channel<Address, Payload = unknown> {
   /** The channel's name in the API (Campaign.channel, Message.channel). */
   name: ChannelName;
   /**
@@ -78,5 +78,13 @@ export interface Channel<Address> {
    * Rows without an address are not due on this channel.
    */
   address: { value: Prisma.Sql; timezone: Prisma.Sql; join: Prisma.Sql };
-  sender(herald: Herald, campaign: Campaign, workspace: Workspace): Promise<ChannelSender<Address>>;
+  /**
+   * The ledger rows contacts get on this channel, as a query over `source` (a relation of rows
+   * with "contactId" and `marketing`, whether the campaign is subject to consent and caps): one
+   * row per address (web push: per active browser) with "subscriptionId" (push only, else null),
+   * "addressTimezone" (the address's zone, if it has one) and `skip`: the MessageReason of a row
+   * written SUPPRESSED at once (no address, no consent), else null.
+   */
+  recipients(source: Prisma.Sql): Prisma.Sql;
+  sender(herald: Herald, campaign: Campaign, workspace: Workspace): Promise<ChannelSender<Address, Payload>>;
 }

@@ -348,7 +348,7 @@ export function settleOutcome(
     case 'sent':
       return { ...base, status: 'SENT', reason: resent ? 'RESENT_AFTER_CRASH' : 'ACCEPTED' };
     case 'gone':
-      return { ...base, status: 'FAILED', reason: 'SUBSCRIPTION_GONE', error: outcome.error };
+      return { ...base, status: 'FAILED', reason: outcome.reason ?? 'SUBSCRIPTION_GONE', error: outcome.error };
     case 'rejected':
       return { ...base, status: 'FAILED', reason: outcome.tooLarge ? 'PAYLOAD_TOO_LARGE' : 'PUSH_SERVICE_REJECTED', error: outcome.error };
     case 'retry': {

@@ -26,13 +26,17 @@ export interface Claim {
   commit(): Promise<void>;
 }
 
+/** Channels that interrupt (a notification, a text): the workspace's quiet hours apply to them; email waits in the inbox. */
+const INTERRUPTIVE = new Set<string>(['WEB_PUSH', 'SMS', 'MOBILE_PUSH']);
+
 const PERIOD_SECONDS: Record<CapPeriod, number> = { DAY: 86_400, WEEK: 7 * 86_400 };
 
 /**
  * The rules a due message must pass at send time, checked per batch:
  *  - a triggered message's contact must still be in the audience (else SUPPRESSED NOT_ELIGIBLE)
  *    and must not have performed an exception event since the trigger (SUPPRESSED EXCEPTION_EVENT);
- *  - outside the delivery window (the campaign's, else the workspace's quiet hours) in the
+ *  - outside the delivery window (the campaign's, else the workspace's quiet hours for a channel
+ *    that interrupts: push, SMS) in the
  *    recipient's zone it waits, QUEUED, for the window's next opening; if that is past
  *    activeUntil it is SUPPRESSED QUIET_HOURS;
  *  - frequency caps are checked when the sender claims the rows (see `claim`).
@@ -44,7 +48,7 @@ export async function deliveryPolicy(herald: Herald, campaign: Campaign, workspa
   const window: LocalWindow | null =
     campaign.deliveryWindowStart && campaign.deliveryWindowEnd
       ? { start: campaign.deliveryWindowStart, end: campaign.deliveryWindowEnd }
-      : workspace.quietHoursStart && workspace.quietHoursEnd
+      : workspace.quietHoursStart && workspace.quietHoursEnd && INTERRUPTIVE.has(campaign.channel)
         ? allowedBy({ start: workspace.quietHoursStart, end: workspace.quietHoursEnd })
         : null;
   const caps = campaign.frequencyCapped ? frequencyCapsOf(workspace).map((cap) => ({ limit: cap.limit, seconds: PERIOD_SECONDS[cap.period] })) : [];

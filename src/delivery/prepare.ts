@@ -4,6 +4,7 @@ import type { Herald } from '../herald-context.ts';
 import { selectionSql } from '../segments/service.ts';
 import { audienceOf } from './campaign-fields.ts';
 import { type DeliveryEvent, publishDeliveryEvents } from './events.ts';
+import { channelFor } from './channels.ts';
 import { cancelWaiting, COUNT_INSERTED } from './ledger.ts';
 import { enqueueDeliver } from './queue.ts';
 import { wallClock } from './time.ts';
@@ -11,9 +12,10 @@ import { wallClock } from './time.ts';
 const BATCH = 5_000;
 
 /**
- * Writes one ledger row per browser of every contact in a broadcast's audience (or a SUPPRESSED
- * NO_SUBSCRIPTION row for a contact without one), in keyset batches of contacts. Row ids are
- * derived from (campaign, occurrence, browser), so running this again after a crash adds nothing
+ * Writes the ledger rows of every contact in a broadcast's audience, as the campaign's channel
+ * says (web push: one per browser, or a SUPPRESSED NO_SUBSCRIPTION row for a contact without
+ * one; email: one per contact, SUPPRESSED without an address or consent), in keyset batches of contacts. Row ids are
+ * derived from (campaign, occurrence, browser or contact), so running this again after a crash adds nothing
  * twice. Delivery starts after the first batch; the campaign is marked prepared at the end.
  */
 export async function prepareBroadcast(herald: Herald, campaign: Campaign): Promise<void> {
@@ -22,8 +24,9 @@ export async function prepareBroadcast(herald: Herald, campaign: Campaign): Prom
   const where = selectionSql(campaign.workspaceId, selection);
   const sendAt = campaign.sendAt ?? new Date();
   // With localTime, each row is due at sendAt's wall-clock time in the recipient's own zone.
+  const channel = channelFor(campaign);
   const due = campaign.localTime
-    ? Prisma.sql`(${wallClock(sendAt, workspace.timezone)}::timestamp AT TIME ZONE COALESCE(b.timezone, s.timezone, ${workspace.timezone}))`
+    ? Prisma.sql`(${wallClock(sendAt, workspace.timezone)}::timestamp AT TIME ZONE COALESCE(r.timezone, r."addressTimezone", ${workspace.timezone}))`
     : Prisma.sql`${sendAt}::timestamptz`;
   const log = herald.log.child({ campaignId: campaign.id });
 
@@ -42,15 +45,13 @@ export async function prepareBroadcast(herald: Herald, campaign: Campaign): Prom
       WITH batch AS (
         SELECT c.id, c.timezone FROM "Contact" c WHERE ${where} ${afterSql} ORDER BY c.id LIMIT ${BATCH}
       ), recipients AS (
-        SELECT b.id AS "contactId", s.id AS "subscriptionId", ${due} AS "scheduledFor"
-        FROM batch b LEFT JOIN "PushSubscription" s ON s."contactId" = b.id AND s.status = 'ACTIVE'
+        ${channel.recipients(Prisma.sql`(SELECT b.id AS "contactId", b.timezone, ${campaign.frequencyCapped} AS marketing FROM batch b)`)}
       ), inserted AS (
-        INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, status, reason, "scheduledFor", "dueAt", "updatedAt")
+        INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, channel, status, reason, "scheduledFor", "dueAt", "updatedAt")
         SELECT md5(${campaign.id}::text || '/broadcast/' || COALESCE(r."subscriptionId"::text, 'contact:' || r."contactId"))::uuid,
-          ${campaign.workspaceId}::uuid, ${campaign.id}::uuid, r."contactId", r."subscriptionId", 'broadcast',
-          (CASE WHEN r."subscriptionId" IS NULL THEN 'SUPPRESSED' ELSE 'QUEUED' END)::"MessageStatus",
-          (CASE WHEN r."subscriptionId" IS NULL THEN 'NO_SUBSCRIPTION' END)::"MessageReason",
-          r."scheduledFor", GREATEST(r."scheduledFor", now()), now()
+          ${campaign.workspaceId}::uuid, ${campaign.id}::uuid, r."contactId", r."subscriptionId", 'broadcast', ${campaign.channel}::"Channel",
+          (CASE WHEN r.skip IS NULL THEN 'QUEUED' ELSE 'SUPPRESSED' END)::"MessageStatus", r.skip::"MessageReason",
+          ${due}, GREATEST(${due}, now()), now()
         FROM recipients r
         ON CONFLICT DO NOTHING
         RETURNING id, "campaignId", "contactId", status, reason

@@ -5,6 +5,7 @@ import { compileEventWhere } from '../segments/compile.ts';
 import { selectionSql } from '../segments/service.ts';
 import { audienceFrom, triggerOf } from './campaign-fields.ts';
 import { type DeliveryEvent, publishDeliveryEvents } from './events.ts';
+import { channelFor } from './channels.ts';
 import { scheduleWakes } from './deliver.ts';
 import { announce, COUNT_INSERTED, lockContacts, type MovedRow, moveRows } from './ledger.ts';
 
@@ -105,6 +106,8 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
       until: campaign.endAt?.toISOString() ?? null,
       delay: trigger.delaySeconds ?? 0,
       reEligibleAfter: trigger.reEligibleAfterSeconds ?? null,
+      channel: campaign.channel,
+      marketing: campaign.frequencyCapped,
     };
   });
   const arms = campaigns.map((campaign) => {
@@ -114,10 +117,10 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
   });
   const matched = Prisma.sql`
     SELECT k.id AS "campaignId", e.id AS "eventId", e."contactId",
-      e."occurredAt" + make_interval(secs => k.delay) AS due, k."reEligibleAfter"
+      e."occurredAt" + make_interval(secs => k.delay) AS due, k."reEligibleAfter", k.channel, k.marketing
     FROM "Event" e
     JOIN jsonb_to_recordset(${JSON.stringify(listening)}::jsonb)
-      AS k(id uuid, event text, since timestamptz, until timestamptz, delay double precision, "reEligibleAfter" int)
+      AS k(id uuid, event text, since timestamptz, until timestamptz, delay double precision, "reEligibleAfter" int, channel text, marketing boolean)
       ON k.event = e.name AND e."occurredAt" >= k.since AND (k.until IS NULL OR e."occurredAt" <= k.until)
     JOIN "Contact" c ON c.id = e."contactId"
     WHERE e.id = ANY(${eventIds}::uuid[]) AND CASE k.id ${Prisma.join(arms, ' ')} END`;
@@ -135,14 +138,15 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
           AND (x.status IN ('QUEUED', 'SENDING')
             OR (x.status = 'SENT' AND (f."reEligibleAfter" IS NULL OR x."sentAt" > f.due - make_interval(secs => f."reEligibleAfter")))))
     ), recipients AS (
-      SELECT f.*, s.id AS "subscriptionId"
-      FROM eligible f LEFT JOIN "PushSubscription" s ON s."contactId" = f."contactId" AND s.status = 'ACTIVE'
+      ${Prisma.join(
+        [...new Set(campaigns.map(channelFor))].map((channel) => channel.recipients(Prisma.sql`(SELECT * FROM eligible WHERE channel = ${channel.name})`)),
+        ' UNION ALL ',
+      )}
     ), inserted AS (
-      INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, "eventId", status, reason, "scheduledFor", "dueAt", "updatedAt")
+      INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, channel, "eventId", status, reason, "scheduledFor", "dueAt", "updatedAt")
       SELECT md5(r."campaignId"::text || '/event:' || r."eventId"::text || '/' || COALESCE(r."subscriptionId"::text, 'contact:' || r."contactId"))::uuid,
-        ${workspaceId}::uuid, r."campaignId", r."contactId", r."subscriptionId", 'event:' || r."eventId"::text, r."eventId",
-        (CASE WHEN r."subscriptionId" IS NULL THEN 'SUPPRESSED' ELSE 'QUEUED' END)::"MessageStatus",
-        (CASE WHEN r."subscriptionId" IS NULL THEN 'NO_SUBSCRIPTION' END)::"MessageReason",
+        ${workspaceId}::uuid, r."campaignId", r."contactId", r."subscriptionId", 'event:' || r."eventId"::text, r.channel::"Channel", r."eventId",
+        (CASE WHEN r.skip IS NULL THEN 'QUEUED' ELSE 'SUPPRESSED' END)::"MessageStatus", r.skip::"MessageReason",
         r.due, GREATEST(r.due, now()), now()
       FROM recipients r
       ON CONFLICT DO NOTHING

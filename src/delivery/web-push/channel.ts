@@ -22,7 +22,7 @@ export interface PushAddress {
  * encrypted for its browser (RFC 8291) and posted to the browser's push service with a VAPID
  * header. Staging opens the connection and encrypts; sending is one write (see PushClient.open).
  */
-export const webPush: Channel<PushAddress> = {
+export const webPush: Channel<PushAddress, string> = {
   name: 'WEB_PUSH',
   // The service worker shows each ledger id once (src/sdk/herald-sw.ts), so a resend is safe.
   afterCrash: 'resend',
@@ -31,6 +31,10 @@ export const webPush: Channel<PushAddress> = {
     timezone: Prisma.sql`s.timezone`,
     join: Prisma.sql`JOIN "PushSubscription" s ON s.id = m."subscriptionId"`,
   },
+  // One row per active browser; a contact with none gets a SUPPRESSED NO_SUBSCRIPTION row.
+  recipients: (source) => Prisma.sql`
+    SELECT r.*, s.id AS "subscriptionId", s.timezone AS "addressTimezone", CASE WHEN s.id IS NULL THEN 'NO_SUBSCRIPTION' END AS skip
+    FROM ${source} r LEFT JOIN "PushSubscription" s ON s."contactId" = r."contactId" AND s.status = 'ACTIVE'`,
 
   async sender(herald: Herald, campaign: Campaign, workspace: Workspace) {
     const vapid = await vapidKeysOf(herald, workspace);
@@ -40,13 +44,13 @@ export const webPush: Channel<PushAddress> = {
     const trackUrl = trackUrlOf(herald);
     const { push } = herald;
 
-    const settle = (message: DueMessage<PushAddress>, status: Transition['status'], reason: Transition['reason'], error?: string): Prepared<PushAddress> => ({
+    const settle = (message: DueMessage<PushAddress>, status: Transition['status'], reason: Transition['reason'], error?: string): Prepared<PushAddress, string> => ({
       message,
       settle: { id: message.id, from: 'QUEUED', status, reason, error },
     });
 
     return {
-      prepare(message: DueMessage<PushAddress>): Prepared<PushAddress> {
+      prepare(message: DueMessage<PushAddress>): Prepared<PushAddress, string> {
         if (campaign.activeUntil && campaign.activeUntil.getTime() <= Date.now()) return settle(message, 'EXPIRED', 'EXPIRED', 'activeUntil has passed');
         if (message.address.status === 'EXPIRED') return settle(message, 'FAILED', 'SUBSCRIPTION_GONE', 'the subscription expired before this send');
         if (message.address.status === 'REVOKED') return settle(message, 'SUPPRESSED', 'NOT_ELIGIBLE', 'the visitor unsubscribed before this send');
@@ -64,7 +68,7 @@ export const webPush: Channel<PushAddress> = {
         return { message, payload };
       },
 
-      async stage(ready: Ready<PushAddress>[]) {
+      async stage(ready: Ready<PushAddress, string>[]) {
         // Connections open while the bodies are encrypted (on their own thread).
         const opening = Promise.all(
           ready.map(({ message }) =>
