@@ -6,6 +6,7 @@ import { demoEnabled, isBrowserFile, isDemoFile, serveBrowserFile } from '../sdk
 import { handleDemoIdentityToken } from './demo-identity.ts';
 import { principalFor, rememberPrincipal } from './auth.ts';
 import { clientAddress } from './client-address.ts';
+import { handleEmailLink, handleEmailReport } from './email-routes.ts';
 import { httpDuration, httpRequests, mayReadMetrics, metricsOf, registry } from './metrics.ts';
 import type { PublicRateLimit } from './rate-limit.ts';
 import { handleTrack } from './track.ts';
@@ -27,7 +28,8 @@ class BodyTooLarge extends Error {
 }
 
 /**
- * Routes: /graphql (Yoga), /track (service worker beacons), /sdk/* and /demo (with its
+ * Routes: /graphql (Yoga), /track (service worker beacons), an email's /e/o/ /e/c/ /e/u/ links
+ * and POST /email/dsn (bounce and complaint reports), /sdk/* and /demo (with its
  * development-only /demo/identity-token), /healthz, /readyz,
  * /metrics. Request bodies are capped: HERALD_MAX_BODY_BYTES for a secret key or the admin token,
  * HERALD_MAX_PUBLIC_BODY_BYTES for anyone else, decided before the body is read.
@@ -73,11 +75,17 @@ export function createHttpServer({ herald, yoga, ready, publicRateLimit }: HttpO
         if (!yoga) break;
         await handleTrack(herald, publicRateLimit, req, res, clientAddress(config, req));
         return 'track';
+      case '/email/dsn':
+        if (!yoga) break;
+        await handleEmailReport(herald, req, res);
+        return 'email-dsn';
       case '/demo/identity-token':
         if (!yoga || !serveDemo) break;
         await handleDemoIdentityToken(herald, req, res);
         return 'demo';
     }
+    const email = yoga && path!.startsWith('/e/') ? await handleEmailLink(herald, publicRateLimit, req, res, clientAddress(config, req)) : null;
+    if (email) return email;
     if (yoga && isBrowserFile(path!) && (serveDemo || !isDemoFile(path!))) {
       await serveBrowserFile(path!, req, res);
       return path!.startsWith('/sdk/') ? 'sdk' : 'demo';
