@@ -1,6 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { FieldError } from '../errors.ts';
 import { Prisma } from '../db/prisma.ts';
+import { insertStatusSql, optInStatus, type StatusSource, statusColumnsSql, updateStatusSql } from './channel-status.ts';
 import type { ValidContact } from './validation.ts';
 
 type Tx = Prisma.TransactionClient;
@@ -26,13 +27,15 @@ interface Existing {
  * the stored ones, attributes are merged key by key and tags added. A row whose keys belong to two
  * different contacts fails alone; the others are applied. Run it inside a transaction.
  * With `fillOnly`, the stored contact's values win instead and only its gaps are filled.
+ * `emailOptIn` / `smsOptIn` set the channel statuses by the rules of contacts/channel-status.ts,
+ * recorded with the time and `source`.
  */
 export async function applyContacts(
   tx: Tx,
   workspaceId: string,
   rows: readonly (ValidContact | null)[],
   /** Only fill what the stored contact lacks (a web page writing): stored values and attributes win. */
-  { fillOnly = false }: { fillOnly?: boolean } = {},
+  { fillOnly = false, source = 'api' }: { fillOnly?: boolean; source?: StatusSource } = {},
 ): Promise<AppliedContacts> {
   const present = rows.filter((row): row is ValidContact => row !== null);
   const existing = await tx.$queryRaw<Existing[]>`
@@ -70,29 +73,39 @@ export async function applyContacts(
   });
 
   const toJson = (entries: [string, ValidContact][]) =>
-    JSON.stringify(entries.map(([id, row]) => ({ ...row, id, tags: row.tags ?? [], attributes: row.attributes ?? {} })));
+    JSON.stringify(
+      entries.map(([id, row]) => ({
+        ...row,
+        id,
+        tags: row.tags ?? [],
+        attributes: row.attributes ?? {},
+        emailStatus: optInStatus(row.emailOptIn),
+        smsStatus: optInStatus(row.smsOptIn),
+      })),
+    );
   const creates = [...merged].filter(([id]) => !existingIds.has(id));
   const updates = [...merged].filter(([id]) => existingIds.has(id));
   if (creates.length) {
     await tx.$executeRaw`
       INSERT INTO "Contact" (id, "workspaceId", "externalId", "anonymousId", email, phone, "firstName", "lastName",
-                             locale, timezone, attributes, tags, identified)
+                             locale, timezone, attributes, tags, identified, ${statusColumnsSql})
       SELECT r.id, ${workspaceId}::uuid, r."externalId", r."anonymousId", r.email, r.phone, r."firstName", r."lastName",
              r.locale, r.timezone, r.attributes, ARRAY(SELECT DISTINCT jsonb_array_elements_text(r.tags)),
-             r."externalId" IS NOT NULL OR r.email IS NOT NULL
+             r."externalId" IS NOT NULL OR r.email IS NOT NULL, ${insertStatusSql(source)}
       FROM jsonb_to_recordset(${toJson(creates)}::jsonb) AS r(
         id uuid, "externalId" text, "anonymousId" text, email text, phone text, "firstName" text, "lastName" text,
-        locale text, timezone text, attributes jsonb, tags jsonb)`;
+        locale text, timezone text, attributes jsonb, tags jsonb, "emailStatus" text, "smsStatus" text)`;
   }
   if (updates.length) {
     // The side that wins: the given row (r), or with fillOnly the stored contact (c).
     const [first, second] = fillOnly ? [Prisma.raw('c'), Prisma.raw('r')] : [Prisma.raw('r'), Prisma.raw('c')];
+    const address = (column: 'email' | 'phone') => Prisma.sql`COALESCE(${first}.${Prisma.raw(column)}, ${second}.${Prisma.raw(column)})`;
     await tx.$executeRaw`
       UPDATE "Contact" c SET
         "externalId" = COALESCE(${first}."externalId", ${second}."externalId"),
         "anonymousId" = COALESCE(${first}."anonymousId", ${second}."anonymousId"),
-        email = COALESCE(${first}.email, ${second}.email),
-        phone = COALESCE(${first}.phone, ${second}.phone),
+        email = ${address('email')},
+        phone = ${address('phone')},
         "firstName" = COALESCE(${first}."firstName", ${second}."firstName"),
         "lastName" = COALESCE(${first}."lastName", ${second}."lastName"),
         locale = COALESCE(${first}.locale, ${second}.locale),
@@ -100,10 +113,11 @@ export async function applyContacts(
         attributes = ${second}.attributes || ${first}.attributes,
         tags = ARRAY(SELECT DISTINCT t FROM unnest(c.tags || ARRAY(SELECT jsonb_array_elements_text(r.tags))) AS t),
         identified = COALESCE(r."externalId", c."externalId", r.email, c.email) IS NOT NULL,
+        ${updateStatusSql(source, address)},
         "updatedAt" = now()
       FROM jsonb_to_recordset(${toJson(updates)}::jsonb) AS r(
         id uuid, "externalId" text, "anonymousId" text, email text, phone text, "firstName" text, "lastName" text,
-        locale text, timezone text, attributes jsonb, tags jsonb)
+        locale text, timezone text, attributes jsonb, tags jsonb, "emailStatus" text, "smsStatus" text)
       WHERE c.id = r.id AND c."workspaceId" = ${workspaceId}::uuid`;
   }
   return result;
@@ -116,6 +130,9 @@ function mergeRows(earlier: ValidContact | undefined, later: ValidContact): Vali
   return {
     ...earlier,
     ...defined,
+    // An opt-in was given for the address of its row, not for the address a later row brings.
+    ...(later.email !== undefined && later.email !== earlier.email && later.emailOptIn === undefined ? { emailOptIn: undefined } : {}),
+    ...(later.phone !== undefined && later.phone !== earlier.phone && later.smsOptIn === undefined ? { smsOptIn: undefined } : {}),
     attributes: { ...earlier.attributes, ...later.attributes },
     tags: [...new Set([...(earlier.tags ?? []), ...(later.tags ?? [])])],
   };

@@ -1,32 +1,40 @@
 import { z } from 'zod';
-import { fromZodIssues } from '../errors.ts';
+import { ConflictError, ErrorCode, fromZodIssues } from '../errors.ts';
 import type { Contact } from '../generated/prisma/client.ts';
 import type { Prisma } from '../db/prisma.ts';
 import type { Herald } from '../herald-context.ts';
 import { applyContacts } from './apply.ts';
+import { sourceOf } from './channel-status.ts';
 import { verifyIdentities, type Writer } from './identity.ts';
-import { identityTokenInput, jsonObject, MAX_ATTRIBUTES_BYTES } from './validation.ts';
+import { mergedContact } from './merge.ts';
+import { identityTokenInput, jsonObject, liftKnownFields, MAX_ATTRIBUTES_BYTES, optIn, type ValidContact } from './validation.ts';
 
-const identifyInput = z.object({
-  anonymousId: z.string().trim().min(1, 'must not be empty').max(255),
-  externalId: z.string().trim().min(1, 'must not be empty').max(255),
-  attributes: jsonObject(MAX_ATTRIBUTES_BYTES).optional(),
-  identityToken: identityTokenInput.optional(),
-});
+const identifyInput = z
+  .object({
+    anonymousId: z.string().trim().min(1, 'must not be empty').max(255),
+    externalId: z.string().trim().min(1, 'must not be empty').max(255),
+    attributes: jsonObject(MAX_ATTRIBUTES_BYTES).optional(),
+    identityToken: identityTokenInput.optional(),
+    emailOptIn: optIn.optional(),
+    smsOptIn: optIn.optional(),
+  })
+  .transform(liftKnownFields);
 
 /**
  * The visitor logged in: the anonymous contact of `anonymousId` becomes (or merges into) the
  * identified contact of `externalId`. Its events, subscriptions and messages move over, tags are united and
  * attributes merged with the identified contact's values winning; the anonymous contact is gone.
  * Calling it again changes nothing more. A page must prove the externalId (identity verification)
- * and only fills gaps: what the contact already has wins over the page's attributes.
+ * and only fills gaps: what the contact already has wins over the page's attributes. Known fields
+ * in the attributes (firstName, email, …) land in the contact's columns (see liftKnownFields), and
+ * emailOptIn / smsOptIn set the channel statuses (a signup form on the page may send them).
  */
 export async function identifyContact(herald: Herald, workspaceId: string, input: unknown, writer: Writer = 'backend'): Promise<Contact> {
   const parsed = identifyInput.safeParse(input);
   if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
-  const { anonymousId, externalId, attributes, identityToken } = parsed.data;
+  const { anonymousId, externalId, identityToken, ...fields } = parsed.data;
   await verifyIdentities(herald, workspaceId, writer, [{ externalId, identityToken }], () => ['input']);
-  const fillOnly = writer === 'page';
+  const options = { fillOnly: writer === 'page', source: sourceOf(writer) };
 
   const contactId = await herald.prisma.$transaction(async (tx) => {
     // Lock both rows (if they exist) so two identify calls for one visitor run one after the other.
@@ -34,47 +42,46 @@ export async function identifyContact(herald: Herald, workspaceId: string, input
       SELECT * FROM "Contact" WHERE "workspaceId" = ${workspaceId}::uuid AND "anonymousId" = ${anonymousId} FOR UPDATE`;
     const [known] = await tx.$queryRaw<Contact[]>`
       SELECT * FROM "Contact" WHERE "workspaceId" = ${workspaceId}::uuid AND "externalId" = ${externalId} FOR UPDATE`;
+    // The visitor's contact joins this person unless it is already someone else.
+    const joining = anonymous && (!anonymous.externalId || anonymous.externalId === externalId) ? anonymous : undefined;
+    const given = await withoutForeignEmail(tx, workspaceId, fields, [joining?.id, known?.id], writer);
 
-    // An anonymous visitor, or one already known as this person: identify it in place.
-    if (anonymous && (!known || known.id === anonymous.id) && (!anonymous.externalId || anonymous.externalId === externalId)) {
-      const { ids } = await applyContacts(tx, workspaceId, [{ externalId, anonymousId, attributes }], { fillOnly });
-      return ids.get(0)!;
-    }
-    if (anonymous && !anonymous.externalId && known) {
-      await tx.event.updateMany({ where: { contactId: anonymous.id }, data: { contactId: known.id } });
-      await tx.pushSubscription.updateMany({ where: { contactId: anonymous.id }, data: { contactId: known.id } });
+    let row: ValidContact = { externalId, ...given, ...(anonymous && !joining ? {} : { anonymousId }) };
+    if (joining && known && joining.id !== known.id) {
+      await tx.event.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
+      await tx.pushSubscription.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
       // The ledger goes with them: its rows are the contact's message history and back the stats.
-      await tx.message.updateMany({ where: { contactId: anonymous.id }, data: { contactId: known.id } });
-      await tx.contact.delete({ where: { id: anonymous.id } });
-      await tx.contact.update({
-        where: { id: known.id },
-        data: {
-          // The browser's current anonymous id now leads to the person, so the SDK keeps finding them.
-          anonymousId: anonymous.anonymousId,
-          // Identified values win over what the anonymous visitor had; a page's only fill gaps.
-          attributes: (fillOnly
-            ? { ...(anonymous.attributes as object), ...attributes, ...(known.attributes as object) }
-            : { ...(anonymous.attributes as object), ...(known.attributes as object), ...attributes }) as Prisma.InputJsonObject,
-          tags: [...new Set([...known.tags, ...anonymous.tags])],
-          locale: known.locale ?? anonymous.locale,
-          timezone: known.timezone ?? anonymous.timezone,
-          consentedAt: earliest(known.consentedAt, anonymous.consentedAt),
-          lastSeenAt: latest(known.lastSeenAt, anonymous.lastSeenAt),
-        },
-      });
-      return known.id;
+      await tx.message.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
+      await tx.contact.delete({ where: { id: joining.id } });
+      await tx.contact.update({ where: { id: known.id }, data: mergedContact(known, joining, given.attributes, options.fillOnly) });
+      // The merged contact then takes the call's own fields and opt-ins like any other (its attributes are in).
+      row = { ...row, attributes: undefined };
     }
-    // No anonymous visitor to merge (or it is already someone else): make sure the person exists.
-    const { ids } = await applyContacts(tx, workspaceId, [{ externalId, attributes, ...(anonymous ? {} : { anonymousId }) }], { fillOnly });
-    return ids.get(0)!;
+    const applied = await applyContacts(tx, workspaceId, [row], options);
+    const failure = applied.failed[0];
+    if (failure) throw new ConflictError(`${failure.errors.map((error) => error.path.join('.')).join(', ')} already belongs to another contact`, ErrorCode.contactKeyTaken);
+    return applied.ids.get(0)!;
   });
   herald.events.publish('workspace:changed', workspaceId, { reason: 'contacts_changed' });
   return herald.prisma.contact.findUniqueOrThrow({ where: { id: contactId } });
 }
 
-function earliest(a: Date | null, b: Date | null): Date | null {
-  return a && b ? (a < b ? a : b) : (a ?? b);
-}
-function latest(a: Date | null, b: Date | null): Date | null {
-  return a && b ? (a > b ? a : b) : (a ?? b);
+/**
+ * An email in the attributes that a contact other than this person's already has is not theirs to
+ * take: the site's backend is told (ConflictError); a page's is ignored with its opt-in, so a page
+ * learns nothing about whose address it is and never attaches a customer to someone else's contact.
+ */
+async function withoutForeignEmail<T extends { email?: string | undefined; emailOptIn?: boolean | undefined }>(
+  tx: Prisma.TransactionClient,
+  workspaceId: string,
+  fields: T,
+  own: (string | undefined)[],
+  writer: Writer,
+): Promise<T> {
+  if (!fields.email) return fields;
+  const [owner] = await tx.$queryRaw<{ id: string }[]>`
+    SELECT id FROM "Contact" WHERE "workspaceId" = ${workspaceId}::uuid AND email = ${fields.email}`;
+  if (!owner || own.includes(owner.id)) return fields;
+  if (writer === 'backend') throw new ConflictError('email already belongs to another contact', ErrorCode.contactKeyTaken);
+  return { ...fields, email: undefined, emailOptIn: undefined };
 }

@@ -1,7 +1,14 @@
 import { builder } from '../graphql/builder.ts';
 
+/** Shared by ContactInput and identifyContact's input. */
+export const optInDescription = (address: 'email' | 'phone') =>
+  `true subscribes the contact's ${address} (SUBSCRIBED), false unsubscribes it (UNSUBSCRIBED); absent leaves it. ` +
+  `A BOUNCED or COMPLAINED ${address} stays so; a new ${address} starts over (NONE unless this says otherwise).`;
+
 export const ContactInput = builder.inputType('ContactInput', {
-  description: 'Matched by externalId, else email, else anonymousId. Absent fields stay as they are; attributes are merged, tags added.',
+  description:
+    'Matched by externalId, else email, else anonymousId. Absent fields stay as they are; attributes are merged, tags added. ' +
+    'firstName, lastName, email, phone, locale and timezone given inside attributes are stored as those fields (the explicit field wins).',
   fields: (t) => ({
     externalId: t.string(),
     anonymousId: t.string(),
@@ -13,6 +20,8 @@ export const ContactInput = builder.inputType('ContactInput', {
     timezone: t.field({ type: 'TimeZone' }),
     attributes: t.field({ type: 'JSON', description: 'A JSON object of at most 16 KB.' }),
     tags: t.stringList(),
+    emailOptIn: t.boolean({ description: optInDescription('email') }),
+    smsOptIn: t.boolean({ description: optInDescription('phone') }),
   }),
 });
 

@@ -4,7 +4,7 @@ import { type Context, workspaceIdOf } from '../graphql/context.ts';
 import { localId, requireLocalId } from '../graphql/ids.ts';
 import { identifyContact } from './identify.ts';
 import type { Writer } from './identity.ts';
-import { ContactInput, PushSubscriptionJSONInput } from './inputs.ts';
+import { ContactInput, optInDescription, PushSubscriptionJSONInput } from './inputs.ts';
 import { registerPushSubscription, revokePushSubscription } from './push-subscriptions.ts';
 import { ContactRef, PushSubscriptionRef } from './schema.ts';
 import { deleteContact, type ImportResult as ImportResultShape, importContacts, setTags, upsertContact } from './service.ts';
@@ -68,8 +68,13 @@ builder.mutationFields((t) => ({
     input: {
       anonymousId: t.input.string({ required: true }),
       externalId: t.input.string({ required: true }),
-      attributes: t.input.field({ type: 'JSON' }),
+      attributes: t.input.field({
+        type: 'JSON',
+        description: 'firstName, lastName, email, phone, locale and timezone in here are stored as the contact’s own fields.',
+      }),
       identityToken: t.input.string(identityToken),
+      emailOptIn: t.input.boolean({ description: optInDescription('email') }),
+      smsOptIn: t.input.boolean({ description: optInDescription('phone') }),
     },
     errors: {},
     resolve: (_root, { input }, context) => identifyContact(context.herald, workspaceIdOf(context), withoutNulls(input), writerOf(context)),

@@ -33,20 +33,66 @@ export const locale = z.string().refine(
 );
 export const timezone = z.string().refine(isTimeZone, { message: 'must be an IANA time zone name, e.g. "Europe/Warsaw"' });
 
+/** The contact's own columns, validated the same wherever they are given. */
+const knownFields = {
+  email: z.email('must be an email address').max(254).transform((email) => email.toLowerCase()),
+  phone: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +48123456789'),
+  firstName: z.string().trim().max(100, 'must be at most 100 characters'),
+  lastName: z.string().trim().max(100, 'must be at most 100 characters'),
+  locale,
+  timezone,
+};
+type KnownField = keyof typeof knownFields;
+type KnownFieldValues = { [K in KnownField]?: z.output<(typeof knownFields)[K]> };
+const KNOWN_FIELDS = Object.keys(knownFields) as KnownField[];
+
+/**
+ * Moves the known fields (firstName, lastName, email, phone, locale, timezone) found in
+ * `attributes` to the contact's columns, validated as the fields themselves; a bad value is an
+ * issue at `attributes.<name>`. A web page's identify has no other place for them, and a value in
+ * the column is what segments and templates read. They do not stay in attributes (one place per
+ * fact); the explicit field wins when both are given, and a null attribute says nothing.
+ */
+export function liftKnownFields<T extends { attributes?: Record<string, unknown> | undefined } & KnownFieldValues>(
+  contact: T,
+  context: z.RefinementCtx,
+): T & KnownFieldValues {
+  const { attributes } = contact;
+  if (!attributes || !KNOWN_FIELDS.some((key) => Object.hasOwn(attributes, key))) return contact;
+  const rest = { ...attributes };
+  const lifted: KnownFieldValues = {};
+  for (const key of KNOWN_FIELDS) {
+    if (!Object.hasOwn(rest, key)) continue;
+    const value = rest[key];
+    delete rest[key];
+    if (contact[key] !== undefined || value === null || value === undefined) continue;
+    const parsed = knownFields[key].safeParse(value);
+    if (parsed.success) Object.assign(lifted, { [key]: parsed.data });
+    else for (const issue of parsed.error.issues) context.addIssue({ code: 'custom', message: issue.message, path: ['attributes', key, ...issue.path] });
+  }
+  return { ...contact, ...lifted, attributes: rest };
+}
+
+/** true subscribes the contact's address to the channel, false unsubscribes it (see contacts/channel-status.ts). */
+export const optIn = z.boolean();
+
 /** Fields a contact can be given; absent fields stay as they are. */
 export const contactInput = z
   .object({
     externalId: identifier.optional(),
     anonymousId: identifier.optional(),
-    email: z.email('must be an email address').max(254).transform((email) => email.toLowerCase()).optional(),
-    phone: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +48123456789').optional(),
-    firstName: z.string().trim().max(100, 'must be at most 100 characters').optional(),
-    lastName: z.string().trim().max(100, 'must be at most 100 characters').optional(),
+    email: knownFields.email.optional(),
+    phone: knownFields.phone.optional(),
+    firstName: knownFields.firstName.optional(),
+    lastName: knownFields.lastName.optional(),
     locale: locale.optional(),
     timezone: timezone.optional(),
     attributes: jsonObject(MAX_ATTRIBUTES_BYTES).optional(),
     tags: tags.optional(),
+    emailOptIn: optIn.optional(),
+    smsOptIn: optIn.optional(),
   })
+  .transform(liftKnownFields)
   .refine((contact) => contact.externalId || contact.email || contact.anonymousId, {
     message: 'give at least one of externalId, email or anonymousId',
     path: ['externalId'],

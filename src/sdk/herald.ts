@@ -259,16 +259,25 @@ export async function unsubscribe(): Promise<void> {
  * The visitor logged in: their anonymous history joins the customer `externalId`. `identityToken`
  * is the hex HMAC-SHA256 of `externalId` under the workspace's identity secret, computed by your
  * server (never in the page); Herald refuses to name a customer without it unless the workspace
- * turned identity verification off. Attributes from the page only fill what Herald lacks.
+ * turned identity verification off. Attributes from the page only fill what Herald lacks;
+ * `firstName`, `lastName`, `email`, `phone`, `locale` and `timezone` among them are stored as the
+ * contact's own fields. A signup form passes the visitor's choice as `emailOptIn` / `smsOptIn`.
+ *
+ *   await Herald.identify('customer-42', { firstName: 'Fox', email: 'fox@example.com' }, { identityToken, emailOptIn: true });
  */
-export async function identify(externalId: string, attributes?: Record<string, unknown>, proof: { identityToken?: string } = {}): Promise<void> {
+export async function identify(
+  externalId: string,
+  attributes?: Record<string, unknown>,
+  options: { identityToken?: string; emailOptIn?: boolean; smsOptIn?: boolean } = {},
+): Promise<void> {
+  const { identityToken, emailOptIn, smsOptIn } = options;
   const { identifyContact } = await graphql<{ identifyContact: { __typename: string; message?: string } }>(
     'mutation($input: MutationIdentifyContactInput!) { identifyContact(input: $input) { __typename ... on Error { message } } }',
-    { input: { anonymousId: anonymousId(), externalId, attributes, identityToken: proof.identityToken } },
+    { input: { anonymousId: anonymousId(), externalId, attributes, identityToken, emailOptIn, smsOptIn } },
   );
   unwrap(identifyContact);
   store(KEYS.externalId, externalId);
-  if (proof.identityToken) store(KEYS.identityToken, proof.identityToken);
+  if (identityToken) store(KEYS.identityToken, identityToken);
 }
 
 /** Records what the visitor did (it may trigger campaigns, or count as a conversion). */

@@ -3,6 +3,7 @@ import type { Campaign, Workspace } from '../../generated/prisma/client.ts';
 import type { Herald } from '../../herald-context.ts';
 import { secretFromRow, vapidKeysOf } from '../../workspaces/secrets.ts';
 import { contentOf } from '../campaign-fields.ts';
+import { templateContact } from '../contact-scope.ts';
 import type { Channel, DueMessage, Prepared, Ready } from '../channel.ts';
 import type { Transition } from '../ledger.ts';
 import { signToken, trackUrlOf } from '../tokens.ts';
@@ -57,7 +58,7 @@ export const webPush: Channel<PushAddress, string> = {
         let payload: string;
         try {
           const token = signToken(message.id, trackingSecret);
-          const scope = { contact: { ...(message.contact.attributes as object), ...message.contact }, event: message.event };
+          const scope = { contact: templateContact(message.contact), event: message.event };
           payload = JSON.stringify(compiled.render(scope, { tag: message.id, token, trackUrl }));
         } catch (error) {
           if (error instanceof RenderError) return settle(message, 'FAILED', 'TEMPLATE_ERROR', error.message);
