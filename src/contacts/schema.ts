@@ -1,4 +1,3 @@
-import type { EnumRef } from '@pothos/core';
 import type { ChannelStatus } from '../generated/prisma/enums.ts';
 import { builder } from '../graphql/builder.ts';
 import { workspaceIdOf } from '../graphql/context.ts';
@@ -6,13 +5,10 @@ import { inQuery } from '../graphql/errors.ts';
 import { localId } from '../graphql/ids.ts';
 import { findContact } from './service.ts';
 
-/**
- * The ChannelStatus enum is declared with the channels (delivery/schema.ts). Contacts sit below
- * delivery in the domain order, so they name it by its GraphQL name (Pothos resolves type names
- * when the schema is built) instead of importing it.
- */
-const ChannelStatusByName = 'ChannelStatus' as unknown as EnumRef<SchemaTypesOf<typeof builder>, ChannelStatus>;
-type SchemaTypesOf<B> = B extends PothosSchemaTypes.SchemaBuilder<infer Types> ? Types : never;
+export const ChannelStatusEnum = builder.enumType('ChannelStatus', {
+  description: 'A contact’s consent and deliverability on a channel such as email or SMS.',
+  values: ['NONE', 'SUBSCRIBED', 'UNSUBSCRIBED', 'BOUNCED', 'COMPLAINED'] as const satisfies readonly ChannelStatus[],
+});
 
 export const ContactRef = builder.prismaNode('Contact', {
   id: { field: 'id' },
@@ -31,13 +27,13 @@ export const ContactRef = builder.prismaNode('Contact', {
     attributes: t.expose('attributes', { type: 'JSON'}),
     tags: t.exposeStringList('tags'),
     consentedAt: t.expose('consentedAt', { type: 'DateTime', nullable: true }),
-    emailStatus: t.expose('emailStatus', { type: ChannelStatusByName, description: 'Consent and deliverability of the contact’s email.' }),
+    emailStatus: t.expose('emailStatus', { type: ChannelStatusEnum, description: 'Consent and deliverability of the contact’s email.' }),
     emailStatusAt: t.expose('emailStatusAt', { type: 'DateTime', nullable: true, description: 'Since when emailStatus holds.' }),
     emailStatusSource: t.exposeString('emailStatusSource', {
       nullable: true,
       description: 'Who set emailStatus: api (a secret key), page (a publishable key), unsubscribe-link, bounce, complaint.',
     }),
-    smsStatus: t.expose('smsStatus', { type: ChannelStatusByName, description: 'Consent and deliverability of the contact’s phone for SMS.' }),
+    smsStatus: t.expose('smsStatus', { type: ChannelStatusEnum, description: 'Consent and deliverability of the contact’s phone for SMS.' }),
     smsStatusAt: t.expose('smsStatusAt', { type: 'DateTime', nullable: true, description: 'Since when smsStatus holds.' }),
     smsStatusSource: t.exposeString('smsStatusSource', { nullable: true, description: 'Who set smsStatus: api, page, sms-stop, bounce.' }),
     lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime', nullable: true }),

@@ -51,7 +51,12 @@ export async function deliveryPolicy(herald: Herald, campaign: Campaign, workspa
       : workspace.quietHoursStart && workspace.quietHoursEnd && INTERRUPTIVE.has(campaign.channel)
         ? allowedBy({ start: workspace.quietHoursStart, end: workspace.quietHoursEnd })
         : null;
-  const caps = campaign.frequencyCapped ? frequencyCapsOf(workspace).map((cap) => ({ limit: cap.limit, seconds: PERIOD_SECONDS[cap.period] })) : [];
+  // A cap naming a channel counts and limits only that channel's messages; one naming none, all.
+  const caps = campaign.frequencyCapped
+    ? frequencyCapsOf(workspace)
+        .filter((cap) => !cap.channel || cap.channel === campaign.channel)
+        .map((cap) => ({ limit: cap.limit, seconds: PERIOD_SECONDS[cap.period], channel: cap.channel ?? null }))
+    : [];
   const source = campaign.deliveryWindowStart ? 'the campaign’s delivery window' : 'the workspace’s quiet hours';
 
   /** Splits due rows into those that may go now and ledger moves for the others (asking, if it must, in `tx`). */
@@ -136,19 +141,19 @@ export async function deliveryPolicy(herald: Herald, campaign: Campaign, workspa
  * Rows that would take their contact over a cap. A message is one (campaign, occurrence) per
  * contact, whatever the number of browsers; within the batch, a contact's messages count in order.
  */
-async function overCap(tx: Pick<ClaimTransaction, 'query'>, campaignId: string, rows: DueRow[], caps: { limit: number; seconds: number }[]): Promise<Set<string>> {
+async function overCap(tx: Pick<ClaimTransaction, 'query'>, campaignId: string, rows: DueRow[], caps: { limit: number; seconds: number; channel: string | null }[]): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
   const over = await tx.query<{ id: string }>(
     `WITH candidates AS (
        SELECT r.*, dense_rank() OVER (PARTITION BY r."contactId" ORDER BY r.occurrence) AS rank
        FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, "contactId" uuid, occurrence text)
      ), caps AS (
-       SELECT * FROM jsonb_to_recordset($2::jsonb) AS k("limit" int, seconds int)
+       SELECT * FROM jsonb_to_recordset($2::jsonb) AS k("limit" int, seconds int, channel "Channel")
      )
      SELECT DISTINCT c.id::text FROM candidates c CROSS JOIN caps k
      WHERE c.rank + (
        SELECT count(DISTINCT (m."campaignId", m.occurrence)) FROM "Message" m
-       WHERE m."contactId" = c."contactId" AND NOT m.test AND m.status IN ('SENT', 'SENDING')
+       WHERE m."contactId" = c."contactId" AND NOT m.test AND m.status IN ('SENT', 'SENDING') AND (k.channel IS NULL OR m.channel = k.channel)
          AND COALESCE(m."sentAt", m."claimedAt") > now() - make_interval(secs => k.seconds)
          AND NOT (m."campaignId" = $3::uuid AND m.occurrence = c.occurrence)
      ) > k."limit"`,

@@ -1,18 +1,13 @@
 import { builder } from '../graphql/builder.ts';
 import { totalCountField } from '../graphql/connections.ts';
 import { workspaceIdOf } from '../graphql/context.ts';
+import { ChannelEnum } from '../workspaces/schema.ts';
 import type { MessageReason, MessageStatus } from './ledger.ts';
+
+export { ChannelEnum };
 
 export const MessageStatusEnum = builder.enumType('MessageStatus', {
   values: ['QUEUED', 'SENDING', 'SENT', 'FAILED', 'EXPIRED', 'SUPPRESSED', 'CANCELED'] as const satisfies readonly MessageStatus[],
-});
-export const ChannelEnum = builder.enumType('Channel', {
-  description: 'Where a message goes.',
-  values: ['WEB_PUSH', 'EMAIL', 'SMS', 'WEBHOOK', 'IN_APP', 'MOBILE_PUSH'] as const,
-});
-export const ChannelStatusEnum = builder.enumType('ChannelStatus', {
-  description: 'A contact’s consent and deliverability on a channel such as email or SMS.',
-  values: ['NONE', 'SUBSCRIBED', 'UNSUBSCRIBED', 'BOUNCED', 'COMPLAINED'] as const,
 });
 export const MessageReasonEnum = builder.enumType('MessageReason', {
   description: 'Why a message is in its state: ACCEPTED by the push service, or why it was not sent.',

@@ -7,10 +7,15 @@ import { createApiKey, revokeApiKey } from './api-keys.ts';
 import { emailSettingsOf, smtpHostOf } from './email-settings.ts';
 import { identitySecretOf, rotateIdentitySecret } from './secrets.ts';
 import { createWorkspace, frequencyCapsOf, getWorkspace, listWorkspaces, updateWorkspaceSettings } from './service.ts';
-import { CapPeriods, type FrequencyCap } from './settings.ts';
+import { CapPeriods, Channels, type FrequencyCap } from './settings.ts';
 import type { ApiKey, Workspace } from '../generated/prisma/client.ts';
 
 const CapPeriod = builder.enumType('CapPeriod', { values: CapPeriods });
+/** Declared here, the lowest domain that names a channel (frequency caps may); delivery re-exports it. */
+export const ChannelEnum = builder.enumType('Channel', {
+  description: 'Where a message goes.',
+  values: Channels,
+});
 const ApiKeyKind = builder.enumType('ApiKeyKind', { values: ['SECRET', 'PUBLISHABLE'] as const });
 
 const QuietHours = builder.objectRef<{ start: string; end: string }>('QuietHours').implement({
@@ -19,8 +24,12 @@ const QuietHours = builder.objectRef<{ start: string; end: string }>('QuietHours
 });
 
 const FrequencyCapRef = builder.objectRef<FrequencyCap>('FrequencyCap').implement({
-  description: 'At most `limit` pushes per contact per `period`, counted across campaigns.',
-  fields: (t) => ({ limit: t.exposeInt('limit'), period: t.expose('period', { type: CapPeriod }) }),
+  description: 'At most `limit` messages per contact per `period`, counted across campaigns: on `channel` only, or on all channels when it is null.',
+  fields: (t) => ({
+    limit: t.exposeInt('limit'),
+    period: t.expose('period', { type: CapPeriod }),
+    channel: t.expose('channel', { type: ChannelEnum, nullable: true }),
+  }),
 });
 
 const DkimSettings = builder.objectRef<{ domain: string; selector: string }>('DkimSettings').implement({
@@ -153,7 +162,11 @@ const QuietHoursInput = builder.inputType('QuietHoursInput', {
   fields: (t) => ({ start: t.field({ type: 'LocalTime', required: true }), end: t.field({ type: 'LocalTime', required: true }) }),
 });
 const FrequencyCapInput = builder.inputType('FrequencyCapInput', {
-  fields: (t) => ({ limit: t.int({ required: true }), period: t.field({ type: CapPeriod, required: true }) }),
+  fields: (t) => ({
+    limit: t.int({ required: true }),
+    period: t.field({ type: CapPeriod, required: true }),
+    channel: t.field({ type: ChannelEnum, description: 'Count and limit only this channel’s messages; absent: all channels.' }),
+  }),
 });
 
 const DkimInput = builder.inputType('DkimInput', {

@@ -3,9 +3,14 @@ import { emailSettingsInput } from './email-settings.ts';
 
 export const CapPeriods = ['DAY', 'WEEK'] as const;
 export type CapPeriod = (typeof CapPeriods)[number];
+export const Channels = ['WEB_PUSH', 'EMAIL', 'SMS', 'WEBHOOK', 'IN_APP', 'MOBILE_PUSH'] as const;
+export type ChannelName = (typeof Channels)[number];
+
 export interface FrequencyCap {
   limit: number;
   period: CapPeriod;
+  /** Only this channel's messages count and are limited; absent: all channels. */
+  channel?: ChannelName | null;
 }
 
 /** Zones already found valid: asking Intl costs ~50 µs, and imports check one per contact. */
@@ -42,10 +47,14 @@ export const settingsInput = z.object({
       z.object({
         limit: z.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000'),
         period: z.enum(CapPeriods),
+        channel: z.enum(Channels).nullish().transform((channel) => channel ?? undefined),
       }),
     )
-    .max(CapPeriods.length, 'at most one cap per period')
-    .refine((caps) => new Set(caps.map((cap) => cap.period)).size === caps.length, 'at most one cap per period')
+    .max(CapPeriods.length * (Channels.length + 1), 'at most one cap per period and channel')
+    .refine(
+      (caps) => new Set(caps.map((cap) => `${cap.period}/${cap.channel ?? '*'}`)).size === caps.length,
+      'at most one cap per period and channel',
+    )
     .optional(),
   consentTag: z
     .string()
