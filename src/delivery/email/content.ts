@@ -1,0 +1,265 @@
+import type { Template } from 'liquidjs';
+import { z } from 'zod';
+import { messageRenderer, type RenderBudget } from '../templates.ts';
+import { rewriteLinks, withOpenPixel, withPreheader, type Anchor } from './html.ts';
+import { clickUrl, openPixelUrl, unsubscribeUrl } from './links.ts';
+import { escapeValues, parseLong, TemplateSyntaxError } from './liquid.ts';
+import { htmlOfMjml } from './mjml.ts';
+import { htmlToText, textTemplateOf, tidyText } from './text.ts';
+
+/**
+ * What an email says: subject, preheader, body (MJML or HTML) and text part are Liquid templates
+ * over `contact` and `event`, plus `unsubscribe_url`. A campaign's email is compiled once (MJML to
+ * HTML, every template parsed) and rendered for each recipient with its links tracked.
+ */
+
+const KB = 1024;
+/** Gmail shows messages whose HTML is larger than this cut off, behind "View entire message". */
+export const GMAIL_CLIP_BYTES = 102 * KB;
+
+/**
+ * What rendering one email may use. The HTML is the large field (a newsletter ~100 KB, at most
+ * 1M characters); its text is charged twice as it renders (read, then written), hence the memory.
+ */
+export const emailRenderBudget: RenderBudget = { outputChars: 1_000_000, memoryChars: 4_000_000, timeMs: 100 };
+/** A rendered subject longer than this fails its message: it is a template writing something it should not. */
+export const MAX_RENDERED_SUBJECT = 2_000;
+
+const text = (maxChars: number) => z.string().max(maxChars, `must be at most ${maxChars} characters`);
+const body = (maxBytes: number) =>
+  z
+    .string()
+    .max(maxBytes, `must be at most ${maxBytes / KB} KB`)
+    // Bytes: a character may take up to three (too many characters are reported above).
+    .refine((source) => source.length > maxBytes || Buffer.byteLength(source) <= maxBytes, `must be at most ${maxBytes / KB} KB`)
+    .refine((source) => source.trim().length > 0, 'must not be empty');
+
+export const emailContentInput = z
+  .object({
+    subject: text(500).refine((subject) => subject.trim().length > 0, 'must not be empty'),
+    preheader: text(500).nullish(),
+    mjml: body(512 * KB).nullish(),
+    html: body(512 * KB).nullish(),
+    text: body(256 * KB).nullish(),
+    // A display name goes into the From header: no line breaks or other control characters.
+    fromName: text(200)
+      .regex(/^[^\p{Cc}]*$/u, 'must not contain line breaks or control characters')
+      .nullish(),
+    replyTo: z.email('must be an email address').max(254, 'must be at most 254 characters').nullish(),
+  })
+  .superRefine((content, context) => {
+    if (content.mjml != null && content.html != null) context.addIssue({ code: 'custom', path: ['html'], message: 'give either mjml or html, not both' });
+    if (content.mjml == null && content.html == null) context.addIssue({ code: 'custom', path: ['mjml'], message: 'give mjml or html' });
+  });
+export type EmailContent = z.output<typeof emailContentInput>;
+
+/** A saved campaign's email, read back: checked when saved, and again as it compiles. */
+const storedEmailContent: z.ZodType<EmailContent> = z.object({
+  subject: z.string(),
+  preheader: z.string().nullish(),
+  mjml: z.string().nullish(),
+  html: z.string().nullish(),
+  text: z.string().nullish(),
+  fromName: z.string().nullish(),
+  replyTo: z.string().nullish(),
+});
+
+/** Content that cannot become an email; `path` is the field inside the email input. */
+export class EmailContentError extends Error {
+  constructor(
+    readonly path: string[],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** One recipient's email could not be rendered (its message fails with TEMPLATE_ERROR). */
+export class EmailRenderError extends Error {
+  constructor(
+    readonly field: string,
+    detail: string,
+  ) {
+    super(`${field}: ${detail}`);
+  }
+
+  /** Whether the render ran out of its time (liquidjs' message for renderLimit). */
+  get outOfTime(): boolean {
+    return this.message.endsWith('template render limit exceeded');
+  }
+}
+
+export interface EmailLinks {
+  token: string;
+  publicUrl: string;
+  trackingSecret: string;
+}
+
+export interface RenderedEmail {
+  subject: string;
+  html: string;
+  text: string;
+}
+
+export interface CompiledEmail {
+  /** The HTML with its Liquid still in it: what a preview shows before personalisation. */
+  readonly html: string;
+  readonly warnings: string[];
+  render(scope: object, links: EmailLinks): RenderedEmail;
+}
+
+type Field = 'subject' | 'preheader' | 'mjml' | 'html' | 'text';
+
+/** Compiles MJML to HTML and parses every template; throws EmailContentError. */
+export async function compileEmail(content: EmailContent): Promise<CompiledEmail> {
+  const parse = (field: Field, source: string, context = ''): Template[] => {
+    try {
+      return parseLong(source);
+    } catch (error) {
+      if (error instanceof TemplateSyntaxError) throw new EmailContentError([field], `${context}${error.message}`);
+      throw error;
+    }
+  };
+  if ((content.mjml == null) === (content.html == null)) throw new EmailContentError(['mjml'], 'give either mjml or html');
+  const warnings: string[] = [];
+
+  const subject = parse('subject', content.subject);
+  const preheader = content.preheader ? parse('preheader', content.preheader) : null;
+  let html: string;
+  let body: Template[];
+  if (content.mjml != null) {
+    // Liquid errors name the MJML's lines, before MJML moves anything.
+    parse('mjml', content.mjml);
+    const compiled = await htmlOfMjml(content.mjml, emailRenderBudget.outputChars);
+    if ('problem' in compiled) throw new EmailContentError(['mjml'], compiled.problem);
+    html = compiled.html;
+    body = parse('mjml', html, 'in the HTML compiled from MJML, ');
+  } else {
+    html = content.html!;
+    body = parse('html', html);
+  }
+  escapeValues(body);
+
+  let text: Template[] | null;
+  let derived = false;
+  if (content.text != null) {
+    text = parse('text', content.text);
+  } else {
+    derived = true;
+    try {
+      text = parseLong(textTemplateOf(html));
+    } catch (error) {
+      if (!(error instanceof TemplateSyntaxError)) throw error;
+      text = null;
+      warnings.push(`the text part could not be derived from the HTML once (${error.message}), so it is converted for each recipient, which is slower`);
+    }
+  }
+
+  const size = trackedSize(html, content.preheader ?? '');
+  if (size > GMAIL_CLIP_BYTES) {
+    warnings.push(
+      `the HTML is about ${Math.ceil(size / KB)} KB with its links tracked; Gmail clips messages over ${GMAIL_CLIP_BYTES / KB} KB and hides the rest behind "View entire message"`,
+    );
+  }
+  return new CompiledTemplates(html, warnings, { subject, preheader, body, text, derived });
+}
+
+interface Templates {
+  subject: Template[];
+  preheader: Template[] | null;
+  body: Template[];
+  /** Null: the text part is converted from each recipient's HTML. */
+  text: Template[] | null;
+  derived: boolean;
+}
+
+class CompiledTemplates implements CompiledEmail {
+  constructor(
+    readonly html: string,
+    readonly warnings: string[],
+    private readonly templates: Templates,
+  ) {}
+
+  render(scope: object, links: EmailLinks): RenderedEmail {
+    try {
+      return this.renderOnce(scope, links);
+    } catch (error) {
+      // The time budget is wall-clock time: a busy machine or a GC pause can spend it for a
+      // template that needs little. A second try tells the two apart, at twice the cost of a bad one.
+      if (error instanceof EmailRenderError && error.outOfTime) return this.renderOnce(scope, links);
+      throw error;
+    }
+  }
+
+  private renderOnce(scope: object, links: EmailLinks): RenderedEmail {
+    const unsubscribe = unsubscribeUrl(links.publicUrl, links.token);
+    const variables = { ...scope, unsubscribe_url: unsubscribe };
+    const renderField = messageRenderer(emailRenderBudget);
+    const render = (field: string, templates: Template[]) => {
+      try {
+        return renderField(templates, variables);
+      } catch (error) {
+        throw new EmailRenderError(field, liquidDetail(error));
+      }
+    };
+    const { subject, preheader, body, text, derived } = this.templates;
+
+    const subjectLine = oneLine(render('subject', subject));
+    if (subjectLine.length > MAX_RENDERED_SUBJECT) throw new EmailRenderError('subject', `rendered to ${subjectLine.length} characters; at most ${MAX_RENDERED_SUBJECT}`);
+    const previewText = preheader ? oneLine(render('preheader', preheader)) : '';
+    const html = render('html', body);
+    let textPart: string;
+    if (!text) textPart = tidyText(htmlToText(html));
+    else textPart = derived ? tidyText(render('text', text)) : render('text', text);
+    // The text part shows the links as written; the HTML's go through Herald to count clicks.
+    const tracked = rewriteLinks(html, (anchor) => (isTracked(anchor, unsubscribe) ? clickUrl(links.publicUrl, links.token, anchor.href, links.trackingSecret) : null));
+    return { subject: subjectLine, html: withOpenPixel(withPreheader(tracked, previewText), openPixelUrl(links.publicUrl, links.token)), text: textPart };
+  }
+}
+
+/** Web links are tracked; the unsubscribe link, mailto:, tel:, #anchors and opted-out links are not. */
+function isTracked(anchor: Anchor, unsubscribe: string): boolean {
+  if (!/^https?:\/\//i.test(anchor.href) || anchor.href.startsWith(unsubscribe)) return false;
+  if (anchor.attribute('data-herald-track')?.trim().toLowerCase() === 'false') return false;
+  return URL.canParse(anchor.href);
+}
+
+/** A header's text: every run of whitespace or control characters (CR, LF…) becomes one space. */
+function oneLine(value: string): string {
+  return value.replace(/[\s\p{Cc}]+/gu, ' ').trim();
+}
+
+/** Bytes of the HTML as sent, near enough: links tracked, preheader and pixel in place. */
+function trackedSize(html: string, preheader: string): number {
+  const publicUrl = 'https://herald.example.com';
+  const token = 'x'.repeat(45);
+  const tracked = rewriteLinks(html, (anchor) => (isTracked(anchor, unsubscribeUrl(publicUrl, token)) ? clickUrl(publicUrl, token, anchor.href, 'size') : null));
+  return Buffer.byteLength(withOpenPixel(withPreheader(tracked, preheader), openPixelUrl(publicUrl, token)));
+}
+
+/** liquidjs' message without its position (a line of the parsed skeleton, not of the source). */
+function liquidDetail(error: unknown): string {
+  const cause = (error as { originalError?: Error }).originalError ?? error;
+  return firstLine(cause).replace(/, line:\d+, col:\d+$/, '');
+}
+
+function firstLine(error: unknown): string {
+  return String(error instanceof Error ? error.message : error).split('\n')[0]!;
+}
+
+/** A campaign's compiled email, kept while its row is unchanged: a send compiles once per process. */
+const compiledCampaigns = new Map<string, { updatedAt: number; compiled: Promise<CompiledEmail> }>();
+const CACHED_CAMPAIGNS = 64;
+
+export function compiledEmailOf(campaign: { id: string; updatedAt: Date; content: unknown }): Promise<CompiledEmail> {
+  const cached = compiledCampaigns.get(campaign.id);
+  compiledCampaigns.delete(campaign.id);
+  const entry =
+    cached && cached.updatedAt === campaign.updatedAt.getTime()
+      ? cached
+      : { updatedAt: campaign.updatedAt.getTime(), compiled: Promise.resolve(campaign.content).then((content) => compileEmail(storedEmailContent.parse(content))) };
+  // Most recently used last; the least recently used goes first.
+  compiledCampaigns.set(campaign.id, entry);
+  if (compiledCampaigns.size > CACHED_CAMPAIGNS) compiledCampaigns.delete(compiledCampaigns.keys().next().value!);
+  return entry.compiled;
+}

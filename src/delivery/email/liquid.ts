@@ -1,0 +1,144 @@
+import { randomBytes } from 'node:crypto';
+import { type Context, CycleTag, EchoTag, type Emitter, LiquidError, Output, type Template, Tokenizer, type TopLevelToken, toValue, toValueSync, TypeGuards, type Value } from 'liquidjs';
+import { parseTemplate, refusedFileTag } from '../templates.ts';
+
+/**
+ * An email's Liquid, parsed once by the sandbox (templates.ts). Two things differ from a push:
+ *  - Bodies are long (a compiled MJML newsletter is ~100 KB) but the sandbox parses at most 10,000
+ *    characters per template, a bound that suits a push. So the long runs of plain text between
+ *    Liquid tags are taken out before parsing and put back into the parsed template: Liquid parses
+ *    only the tags, and errors name the line of the source.
+ *  - In HTML, what a value writes is escaped (`&`, `<`, `>`, quotes): a contact's name comes from a
+ *    web page and must not become markup in a company's email. `| raw` writes trusted HTML as is.
+ */
+
+/** Shorter runs of text stay in the template: taking them out costs more than it saves. */
+const SHORT_RUN = 64;
+
+export class TemplateSyntaxError extends Error {
+  constructor(
+    readonly line: number,
+    detail: string,
+  ) {
+    super(`line ${line}: ${detail}`);
+  }
+}
+
+/**
+ * Parses a template of any length; throws TemplateSyntaxError with the source's line. Each long
+ * run of text goes to the parser as a marked `{{ … | raw }}` whose render is then replaced by
+ * writing the text, so the parsed template renders exactly as the source would.
+ */
+export function parseLong(source: string): Template[] {
+  const tokens = liquidTokens(source);
+  // The mark is new for every parse, so no template can write one on purpose.
+  const mark = `__herald_${randomBytes(8).toString('hex')}_`;
+  const runs: string[] = [];
+  let skeleton = '';
+  // Where each token starts in the skeleton and in the source, to place a parse error.
+  const starts: { skeleton: number; source: number }[] = [];
+  let rawContent = false;
+  for (const token of tokens) {
+    starts.push({ skeleton: skeleton.length, source: token.begin });
+    if (TypeGuards.isHTMLToken(token) && token.end - token.begin > SHORT_RUN && !rawContent) {
+      // getContent() applies the neighbouring tags' whitespace control ({%- … -%}).
+      skeleton += `{{ ${mark}${runs.push(token.getContent()) - 1} | raw }}`;
+    } else {
+      skeleton += token.getText();
+    }
+    rawContent = TypeGuards.isTagToken(token) && token.name === 'raw';
+  }
+  let templates: Template[];
+  try {
+    templates = parseTemplate(skeleton);
+  } catch (error) {
+    throw syntaxError(error, source, (offset) => {
+      const start = starts.findLast((entry) => entry.skeleton <= offset) ?? { skeleton: 0, source: 0 };
+      return start.source + (offset - start.skeleton);
+    });
+  }
+  const marked = new RegExp(`^\\{\\{ ${mark}(\\d+) \\| raw \\}\\}$`);
+  for (const leaf of leaves(templates)) {
+    const run = leaf instanceof Output ? marked.exec(leaf.token.getText()) : null;
+    if (!run) continue;
+    const text = runs[Number(run[1])]!;
+    leaf.render = (_context: Context, emitter: Emitter) => emitter.write(text);
+  }
+  return templates;
+}
+
+/** Liquid's own tokens of a source (text, tags, outputs); throws TemplateSyntaxError. */
+export function liquidTokens(source: string): TopLevelToken[] {
+  try {
+    return new Tokenizer(source).readTopLevelTokens();
+  } catch (error) {
+    throw syntaxError(error, source, (offset) => offset);
+  }
+}
+
+function syntaxError(error: unknown, source: string, sourceOffset: (offset: number) => number): Error {
+  if (!LiquidError.is(error)) return error as Error;
+  const offset = Math.min(source.length, Math.max(0, sourceOffset(error.token.begin)));
+  const line = lineAt(source, offset);
+  const tag = refusedFileTag(error);
+  if (tag) return new TemplateSyntaxError(line, `{% ${tag} %} is not allowed: templates cannot read files`);
+  const detail = (error.originalError?.message ?? error.message).replace(/, line:\d+, col:\d+$/, '');
+  return new TemplateSyntaxError(line, detail.split('\n')[0]!);
+}
+
+export function lineAt(source: string, offset: number): number {
+  let line = 1;
+  for (let index = source.indexOf('\n'); index !== -1 && index < offset; index = source.indexOf('\n', index + 1)) line++;
+  return line;
+}
+
+/**
+ * Makes every value these templates write HTML-escaped: `{{ … }}`, `{% echo %}` and `{% cycle %}`,
+ * in every branch and loop. `| raw` as the last filter (and `{% raw %}`) writes as is.
+ */
+export function escapeValues(templates: Template[]): void {
+  for (const leaf of leaves(templates)) {
+    if (leaf instanceof Output || leaf instanceof EchoTag) {
+      const value = (leaf as { value?: Value }).value;
+      if (value && !value.filters.at(-1)?.raw) writeEscaped(leaf);
+    } else if (leaf instanceof CycleTag) {
+      writeEscaped(leaf);
+    }
+  }
+}
+
+/** The templates that write, in every branch and loop: a tag with templates inside is walked into. */
+function* leaves(templates: Template[]): Generator<Template> {
+  for (const template of templates) {
+    if (template.children) yield* leaves(toValueSync(template.children(false, true)));
+    else yield template;
+  }
+}
+
+function writeEscaped(template: Template): void {
+  const render = template.render.bind(template);
+  template.render = function* (context, emitter: Emitter) {
+    const escaped: Emitter = {
+      buffer: '',
+      write: (html: unknown) => emitter.write(escapeHtml(stringify(html))),
+    };
+    // A tag may also return what it writes (cycle does): the renderer writes that.
+    const returned: unknown = yield render(context, escaped);
+    return returned == null ? returned : escapeHtml(stringify(returned));
+  };
+}
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+export function escapeHtml(text: string): string {
+  return /[&<>"']/.test(text) ? text.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]!) : text;
+}
+
+/** What liquidjs writes for a value (templates.ts and liquidjs keep theirs private). */
+function stringify(value: unknown): string {
+  const resolved: unknown = toValue(value);
+  if (typeof resolved === 'string') return resolved;
+  if (resolved == null) return '';
+  if (Array.isArray(resolved)) return resolved.map(stringify).join('');
+  return String(resolved);
+}
