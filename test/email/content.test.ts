@@ -101,6 +101,14 @@ describe('validation', () => {
     expect([mjml.path, mjml.message]).toEqual([['mjml'], 'line 6: undefined filter: nope']);
   });
 
+  it('says so when a template holds more Liquid than the sandbox parses at once', async () => {
+    const html = `<body>${'<p>Hello {{ contact.firstName }}, your code is {{ contact.id }}</p>\n'.repeat(300)}</body>`;
+    const error = await contentError({ html });
+    expect([error.path, error.message]).toEqual([['html'], 'has 11700 characters of Liquid tags and values; the template sandbox parses at most 10,000 (with the text between them)']);
+    // A newsletter's worth (a hundred values amid 50 KB of text) is far from it.
+    expect((await compileEmail({ subject: 'Hi', html: html.split('\n').slice(0, 100).join('x'.repeat(500)) })).warnings).toEqual([]);
+  });
+
   it('refuses templates that read files: Liquid include, render, layout and mj-include', async () => {
     for (const tag of ['include', 'render', 'layout']) {
       const error = await contentError({ html: `<p>a</p>\n{% ${tag} '/etc/passwd' %}` });

@@ -12,15 +12,12 @@ import { parseTemplate, refusedFileTag } from '../templates.ts';
  *    web page and must not become markup in a company's email. `| raw` writes trusted HTML as is.
  */
 
-/** Shorter runs of text stay in the template: taking them out costs more than it saves. */
-const SHORT_RUN = 64;
-
 export class TemplateSyntaxError extends Error {
   constructor(
-    readonly line: number,
+    readonly line: number | null,
     detail: string,
   ) {
-    super(`line ${line}: ${detail}`);
+    super(line === null ? detail : `line ${line}: ${detail}`);
   }
 }
 
@@ -32,7 +29,7 @@ export class TemplateSyntaxError extends Error {
 export function parseLong(source: string): Template[] {
   const tokens = liquidTokens(source);
   // The mark is new for every parse, so no template can write one on purpose.
-  const mark = `__herald_${randomBytes(8).toString('hex')}_`;
+  const mark = `__h${randomBytes(6).toString('hex')}_`;
   const runs: string[] = [];
   let skeleton = '';
   // Where each token starts in the skeleton and in the source, to place a parse error.
@@ -40,9 +37,12 @@ export function parseLong(source: string): Template[] {
   let rawContent = false;
   for (const token of tokens) {
     starts.push({ skeleton: skeleton.length, source: token.begin });
-    if (TypeGuards.isHTMLToken(token) && token.end - token.begin > SHORT_RUN && !rawContent) {
+    const placeholder = `{{ ${mark}${runs.length} | raw }}`;
+    // A run shorter than its placeholder stays: the skeleton is what the sandbox's limit counts.
+    if (TypeGuards.isHTMLToken(token) && token.end - token.begin > placeholder.length && !rawContent) {
       // getContent() applies the neighbouring tags' whitespace control ({%- … -%}).
-      skeleton += `{{ ${mark}${runs.push(token.getContent()) - 1} | raw }}`;
+      runs.push(token.getContent());
+      skeleton += placeholder;
     } else {
       skeleton += token.getText();
     }
@@ -52,6 +52,10 @@ export function parseLong(source: string): Template[] {
   try {
     templates = parseTemplate(skeleton);
   } catch (error) {
+    if (!LiquidError.is(error) && /parse length limit/.test(String(error))) {
+      const liquid = tokens.reduce((sum, token) => sum + (TypeGuards.isHTMLToken(token) ? 0 : token.end - token.begin), 0);
+      throw new TemplateSyntaxError(null, `has ${liquid} characters of Liquid tags and values; the template sandbox parses at most 10,000 (with the text between them)`);
+    }
     throw syntaxError(error, source, (offset) => {
       const start = starts.findLast((entry) => entry.skeleton <= offset) ?? { skeleton: 0, source: 0 };
       return start.source + (offset - start.skeleton);
