@@ -5,7 +5,9 @@
  * its own `herald_messages_sent_total` at /metrics) and no claim waits on another process. Then
  * a second broadcast with one worker SIGKILLed mid-send: the others finish it, nobody is lost,
  * and every push the service saw twice is a resend the ledger recorded (RESENT_AFTER_CRASH) of the
- * same ledger id, which the service worker shows once.
+ * same ledger id, which the service worker shows once. On a busy machine a push answered after the
+ * push timeout is retried too (at-least-once on the wire): the ledger records that attempt and its
+ * error, and the service worker shows it once; the table counts those apart.
  * CI scale by default; the issue's figure: WORKERS_RECIPIENTS=50000.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -26,8 +28,8 @@ const RECIPIENTS = Number(process.env.WORKERS_RECIPIENTS ?? 3_000);
 const WORKERS = 3;
 /** No worker may send this share or more of a broadcast: claims must not serialise on one process. */
 const MAX_SHARE = 0.8;
-/** Generous for the 2-core machine, where 50,000 pushes are decrypted by the test push service too. */
-const SEND_TIMEOUT_MS = 60_000 + RECIPIENTS * 4;
+/** Generous: on a busy 2-core machine (four Heralds, PostgreSQL, the decrypting push service) a send ran at ~100 msg/s. */
+const SEND_TIMEOUT_MS = 60_000 + RECIPIENTS * 10;
 /** Given to every process (the banner then shows a placeholder, not the token). */
 const ADMIN_TOKEN = 'workers-test-admin-token-0123456789';
 
@@ -44,7 +46,11 @@ interface Figures {
   phase: string;
   shares: (number | string)[];
   seconds: number;
+  /** From sendCampaignNow to the first push at the push service: preparing the audience and waking the workers. */
+  firstPush: number;
+  /** Browsers that got two pushes: a resend after the kill, or a retry after the push timeout. */
   twice: number;
+  retried: number;
   resent: number;
 }
 
@@ -57,7 +63,9 @@ const start = (role: 'api' | 'worker') =>
     HERALD_ADMIN_TOKEN: ADMIN_TOKEN,
     HERALD_PUSH_CA: push.caFile,
     HERALD_PUSH_CONCURRENCY: '16',
-    HERALD_PUSH_TIMEOUT_MS: '1000', // the lease after which a dead worker's claims go again: this plus 5 s
+    // The lease after which a dead worker's claims go again is this plus 5 s. Not 1 s as in the
+    // crash suite: four Heralds and the decrypting push service on two cores answer that late.
+    HERALD_PUSH_TIMEOUT_MS: '5000',
     LOG_LEVEL: 'warn',
   });
 
@@ -88,13 +96,13 @@ describe.runIf(available)(`one broadcast to ${RECIPIENTS.toLocaleString()} brows
     const campaign = await waitForStatus(send.secret, send.id, 'SENT', SEND_TIMEOUT_MS);
     const seconds = (Date.now() - began) / 1000;
     const shares = (await Promise.all(workers.map(sentBy))).map((sent, index) => sent - before[index]!);
+    const delivered = await deliveryOf(send);
+    figures.push({ phase: 'all running', shares, seconds, ...counted(delivered, began) });
 
-    const { counts, twice } = await checkDelivered(send);
-    expect(twice).toEqual([]); // nothing was killed: nobody got two
-    expect(counts.every((count) => count === 1)).toBe(true);
+    expectOnScreenOnce(delivered);
+    expect(delivered.resent).toBe(0); // nothing was killed
+    expect(delivered.twice.length).toBeLessThanOrEqual(delivered.retried); // and only a push answered too late went twice
     expect(campaign.stats).toMatchObject({ targeted: RECIPIENTS, sent: RECIPIENTS, failed: 0, queued: 0 });
-    figures.push({ phase: 'all running', shares, seconds, twice: 0, resent: 0 });
-
     expect(shares.reduce((sum, share) => sum + share, 0)).toBe(RECIPIENTS); // each message sent by exactly one worker
     for (const share of shares) expect(share).toBeGreaterThan(0);
     expect(Math.max(...shares) / RECIPIENTS).toBeLessThan(MAX_SHARE);
@@ -118,10 +126,12 @@ describe.runIf(available)(`one broadcast to ${RECIPIENTS.toLocaleString()} brows
     const campaign = await waitForStatus(send.secret, send.id, 'SENT', SEND_TIMEOUT_MS);
     const seconds = (Date.now() - began) / 1000;
     const shares = await Promise.all(workers.map((worker, index) => (index === victim ? `≥${atKill[index]} killed` : sentBy(worker).then((sent) => sent - before[index]!))));
-    const { twice, resent } = await checkDelivered(send);
+    const delivered = await deliveryOf(send);
+    figures.push({ phase: `worker ${victim + 1} killed after ${arrivedAtKill.toLocaleString()} pushes`, shares, seconds, ...counted(delivered, began) });
+
+    expectOnScreenOnce(delivered);
     expect(campaign.stats).toMatchObject({ targeted: RECIPIENTS, sent: RECIPIENTS, failed: 0, queued: 0 });
-    for (const share of shares) if (typeof share === 'number') expect(share).toBeGreaterThan(0);
-    figures.push({ phase: `worker ${victim + 1} killed after ${arrivedAtKill.toLocaleString()} pushes`, shares, seconds, twice: twice.length, resent });
+    for (const share of shares) if (typeof share === 'number') expect(share).toBeGreaterThan(0); // the survivors carried on
     tally({ check: `SIGKILL of one of ${WORKERS} worker processes mid-send`, trials: 1, faults: 1, inputs: RECIPIENTS, duplicates: 0, losses: 0 });
   }, SEND_TIMEOUT_MS * 2 + 60_000);
 });
@@ -144,19 +154,19 @@ async function sentBy(worker: HeraldProcess): Promise<number> {
 }
 
 /**
- * Counted at the push service against the ledger: everyone got the push (0 lost), every ledger
- * row is SENT, no browser got more pushes than the ledger counted claims, a browser that got two
- * has a row recorded RESENT_AFTER_CRASH, and all of a browser's pushes name its one ledger id
- * (which the service worker shows once). Returns the counts, the browsers that got two, and the
- * number of recorded resends.
+ * What arrived at the push service, held against the ledger: browsers that got nothing or whose
+ * row is not SENT (lost), pushes the ledger does not explain (more than the claims it counted, or
+ * a second push whose row records neither RESENT_AFTER_CRASH nor a failed earlier attempt),
+ * browsers whose pushes do not all name their one ledger id (the service worker would show them
+ * twice), the rows resent after the kill and those retried after an error (a push timeout).
  */
-async function checkDelivered(send: Awaited<ReturnType<typeof broadcast>>) {
+async function deliveryOf(send: Awaited<ReturnType<typeof broadcast>>) {
   const campaignId = Buffer.from(send.id, 'base64').toString().split(':')[1]!;
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   const { rows } = await db
-    .query<{ id: string; endpoint: string; status: string; reason: string | null; attempts: number }>(
-      `SELECT m.id::text, s.endpoint, m.status::text, m.reason::text, m.attempts FROM "Message" m
+    .query<{ id: string; endpoint: string; status: string; reason: string | null; attempts: number; error: string | null }>(
+      `SELECT m.id::text, s.endpoint, m.status::text, m.reason::text, m.attempts, m.error FROM "Message" m
        JOIN "PushSubscription" s ON s.id = m."subscriptionId" WHERE m."campaignId" = $1`,
       [campaignId],
     )
@@ -170,36 +180,51 @@ async function checkDelivered(send: Awaited<ReturnType<typeof broadcast>>) {
   const twice: string[] = [];
   const unexplained: string[] = [];
   const shownTwice: string[] = [];
-  const counts = send.browsers.map((browser) => {
+  for (const browser of send.browsers) {
     const row = ledger.get(browser.json.endpoint);
     const pushes = arrived.get(browser.id) ?? [];
     if (!row || row.status !== 'SENT' || pushes.length === 0) lost.push(`${browser.id}: ${JSON.stringify(row)}, ${pushes.length} pushes`);
     if (pushes.length > 1) twice.push(browser.id);
-    if (row && (pushes.length > row.attempts || (pushes.length > 1 && row.reason !== 'RESENT_AFTER_CRASH'))) unexplained.push(`${browser.id}: ${pushes.length} pushes, ${JSON.stringify(row)}`);
+    const recorded = row?.reason === 'RESENT_AFTER_CRASH' || Boolean(row?.error && row.attempts > 1);
+    if (row && (pushes.length > row.attempts || (pushes.length > 1 && !recorded))) unexplained.push(`${browser.id}: ${pushes.length} pushes, ${JSON.stringify(row)}`);
     // What the service worker keys on: the ledger id its token carries. One id per browser: shown once.
     const ids = new Set(pushes.map((received) => tokenMessageId((received.json as { token: string }).token)));
     if (ids.size > 1 || (row && pushes.length && !ids.has(row.id))) shownTwice.push(`${browser.id}: ${[...ids].join(', ')} for ${row?.id}`);
-    return pushes.length;
-  });
-  expect(lost.slice(0, 5), `${lost.length} lost`).toEqual([]);
-  expect(unexplained.slice(0, 5), `${unexplained.length} duplicates the ledger does not explain`).toEqual([]);
-  expect(shownTwice.slice(0, 5), `${shownTwice.length} would be shown twice`).toEqual([]);
-  expect(rows).toHaveLength(RECIPIENTS);
+  }
   const resent = rows.filter((row) => row.reason === 'RESENT_AFTER_CRASH').length;
-  expect(twice.length).toBeLessThanOrEqual(resent);
-  return { counts, twice, resent };
+  const retried = rows.filter((row) => row.reason !== 'RESENT_AFTER_CRASH' && row.error && row.attempts > 1).length;
+  const firstAt = Math.min(...send.browsers.flatMap((browser) => (arrived.get(browser.id) ?? []).map((received) => received.receivedAt)));
+  return { rows: rows.length, lost, twice, unexplained, shownTwice, resent, retried, firstAt };
+}
+
+const counted = (delivered: Awaited<ReturnType<typeof deliveryOf>>, began: number) => ({
+  twice: delivered.twice.length,
+  retried: delivered.retried,
+  resent: delivered.resent,
+  firstPush: (delivered.firstAt - began) / 1000,
+});
+
+/** 0 lost, every ledger row SENT, every duplicate a recorded resend, each browser's pushes one ledger id. */
+function expectOnScreenOnce(delivered: Awaited<ReturnType<typeof deliveryOf>>): void {
+  expect(delivered.rows).toBe(RECIPIENTS);
+  expect(delivered.lost.slice(0, 5), `${delivered.lost.length} lost`).toEqual([]);
+  expect(delivered.unexplained.slice(0, 5), `${delivered.unexplained.length} pushes the ledger does not explain`).toEqual([]);
+  expect(delivered.shownTwice.slice(0, 5), `${delivered.shownTwice.length} would be shown twice`).toEqual([]);
+  expect(delivered.twice.length).toBeLessThanOrEqual(delivered.resent + delivered.retried);
 }
 
 function table(rows: Figures[]): string {
-  const header = ['phase', 'recipients', ...workers.map((_, index) => `worker ${index + 1}`), 'seconds', 'msg/s', 'twice at push service', 'resends recorded'];
+  const header = ['phase', 'recipients', ...workers.map((_, index) => `worker ${index + 1}`), 'seconds', 'first push after', 'msg/s', 'twice at push service', 'resent after kill', 'retried after timeout'];
   const body = rows.map((row) => [
     row.phase,
     RECIPIENTS.toLocaleString(),
     ...row.shares.map((share) => (typeof share === 'number' ? `${share.toLocaleString()} (${Math.round((share / RECIPIENTS) * 100)}%)` : share)),
     row.seconds.toFixed(1),
+    `${row.firstPush.toFixed(1)} s`,
     Math.round(RECIPIENTS / row.seconds).toLocaleString(),
     String(row.twice),
     String(row.resent),
+    String(row.retried),
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...body.map((cells) => cells[column]!.length)));
   const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ');
