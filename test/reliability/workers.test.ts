@@ -2,7 +2,7 @@
  * Several workers share one send (issue #17): one `api` and three `worker` processes on one
  * database, with Redis carrying the `delivery:due` signal to every worker, send one broadcast to
  * the test push service. Each worker claims disjoint batches, so each sends a share (read from
- * its own `herald_messages_sent_total` at /metrics) and no claim waits on another process. Then
+ * its own `herald_messages_sent_total` at /metrics) and none sends most of it. Then
  * a second broadcast with one worker SIGKILLed mid-send: the others finish it, nobody is lost,
  * and every push the service saw twice is a resend the ledger recorded (RESENT_AFTER_CRASH) of the
  * same ledger id, which the service worker shows once. On a busy machine a push answered after the
@@ -116,7 +116,7 @@ describe.runIf(available)(`one broadcast to ${RECIPIENTS.toLocaleString()} brows
     const began = Date.now();
     await send.go();
     await push.waitFor(() => push.requests() - base >= RECIPIENTS * 0.3, SEND_TIMEOUT_MS);
-    // The busiest worker so far goes: it surely holds claims in flight.
+    // The busiest worker so far goes: the one most likely to hold claims in flight.
     const atKill = (await Promise.all(workers.map(sentBy))).map((sent, index) => sent - before[index]!);
     const victim = atKill.indexOf(Math.max(...atKill));
     await workers[victim]!.stop('SIGKILL');
