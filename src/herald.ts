@@ -94,7 +94,8 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     const push = new PushClient(config);
     cleanup.push(async () => push.close());
     const publicUrl = (config.HERALD_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, '');
-    const herald = { config, prisma, pool, log, events, adminToken, publicUrl, push, secrets, deliveries: createDeliveryState() } as Herald;
+    const herald = { config, prisma, pool, log, events, adminToken, publicUrl, push, secrets, deliveries: createDeliveryState(config) } as Herald;
+    cleanup.push(async () => herald.deliveries.mailers.close());
     await sealWorkspaceSecrets(herald);
     const jobs = await createAgenda({
       databaseUrl,

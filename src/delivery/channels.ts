@@ -1,8 +1,13 @@
 import type { Campaign } from '../generated/prisma/client.ts';
 import type { Channel } from './channel.ts';
+import { email } from './email/channel.ts';
 import { webPush } from './web-push/channel.ts';
 
-/** The channel a campaign's messages go out on. Every campaign is web push for now; email, SMS and webhooks join here. */
-export function channelFor(_campaign: Campaign): Channel<unknown> {
-  return webPush as Channel<unknown>;
+const channels = { WEB_PUSH: webPush, EMAIL: email } as Partial<Record<Campaign['channel'], Channel<unknown>>>;
+
+/** The channel a campaign's messages go out on. */
+export function channelFor(campaign: Pick<Campaign, 'channel'>): Channel<unknown> {
+  const channel = channels[campaign.channel];
+  if (!channel) throw new Error(`the ${campaign.channel} channel is not available yet`);
+  return channel;
 }

@@ -1,4 +1,5 @@
 import { CLAIM_SLOTS, Slots } from './claim-transaction.ts';
+import { Mailers } from './email/mailers.ts';
 
 /**
  * What one Herald process keeps in memory about its deliveries. It lives on the Herald context
@@ -21,8 +22,10 @@ export interface DeliveryState {
   claimSlots: Slots;
   /** Messages this process handed to a provider, by channel: `herald_messages_sent_total`. */
   sent: Map<string, number>;
+  /** Pooled SMTP transports for the email channel. */
+  mailers: Mailers;
 }
 
-export function createDeliveryState(): DeliveryState {
-  return { active: new Map(), unrecorded: new Map(), kicks: new Set(), claimSlots: new Slots(CLAIM_SLOTS), sent: new Map() };
+export function createDeliveryState(config: ConstructorParameters<typeof Mailers>[0]): DeliveryState {
+  return { active: new Map(), unrecorded: new Map(), kicks: new Set(), claimSlots: new Slots(CLAIM_SLOTS), sent: new Map(), mailers: new Mailers(config) };
 }

@@ -1,0 +1,77 @@
+import { createHash } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import nodemailer, { type Transporter } from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+import type { Config } from '../../config.ts';
+import { smtpHostPolicy } from '../../net/smtp-hosts.ts';
+import type { EmailTransport } from '../../workspaces/email-settings.ts';
+
+/** SMTP connections one mail server gets from this process (nodemailer's pool queues the rest). */
+const CONNECTIONS = 10;
+
+/**
+ * Pooled SMTP transports, one per mail server and DKIM key, kept for the life of the process: a
+ * send reuses open connections instead of greeting the server again for every message.
+ */
+export class Mailers {
+  private readonly pools = new Map<string, Transporter<SMTPTransport.SentMessageInfo>>();
+
+  constructor(private readonly config: Pick<Config, 'HERALD_SMTP_ALLOWED_HOSTS' | 'HERALD_PUSH_TIMEOUT_MS'>) {}
+
+  /** The pooled transport for a workspace's settings (their smtpUrl must be set). */
+  for(transport: EmailTransport): Transporter<SMTPTransport.SentMessageInfo> {
+    const key = createHash('sha256')
+      .update(JSON.stringify([transport.smtpUrl, transport.smtpSource, transport.dkim]))
+      .digest('base64url');
+    let pool = this.pools.get(key);
+    if (!pool) {
+      pool = nodemailer.createTransport(this.options(transport));
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  close(): void {
+    for (const pool of this.pools.values()) pool.close();
+    this.pools.clear();
+  }
+
+  private options(transport: EmailTransport): SMTPTransport.Options {
+    const url = new URL(transport.smtpUrl!);
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const port = Number(url.port || (url.protocol === 'smtps:' ? 465 : 587));
+    const timeout = this.config.HERALD_PUSH_TIMEOUT_MS;
+    return {
+      url: transport.smtpUrl!,
+      pool: true,
+      maxConnections: CONNECTIONS,
+      maxMessages: Infinity,
+      connectionTimeout: timeout,
+      greetingTimeout: timeout,
+      socketTimeout: 3 * timeout,
+      // Templates are tenants' text: nothing in a message may make nodemailer read a file or fetch a URL.
+      disableFileAccess: true,
+      disableUrlAccess: true,
+      logger: false,
+      ...(transport.dkim ? { dkim: transport.dkim } : {}),
+      // A tenant's mail server is reached only where HERALD_SMTP_ALLOWED_HOSTS allows (checked on
+      // every connection, so a name cannot be pointed at Herald's network after it was saved).
+      ...(transport.smtpSource === 'workspace' ? { getSocket: guardedSocket(smtpHostPolicy(this.config).lookupFor(host, port)) } : {}),
+    } as SMTPTransport.Options;
+  }
+}
+
+type GetSocket = NonNullable<SMTPTransport.Options['getSocket']>;
+
+/** nodemailer's getSocket: a plain TCP connection through a checked lookup; nodemailer adds TLS on top. */
+function guardedSocket(lookup: ReturnType<ReturnType<typeof smtpHostPolicy>['lookupFor']>): GetSocket {
+  return (options, callback) => {
+    const socket: Socket = connect({ host: String(options.host), port: Number(options.port), lookup });
+    const failed = (error: Error) => callback(error, false);
+    socket.once('error', failed);
+    socket.once('connect', () => {
+      socket.off('error', failed);
+      callback(null, { connection: socket });
+    });
+  };
+}
