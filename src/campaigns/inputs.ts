@@ -1,5 +1,6 @@
 import { builder } from '../graphql/builder.ts';
 import { AudienceEnum, ConditionInput, SegmentRuleInput } from '../segments/inputs.ts';
+import { ChannelEnum } from '../delivery/schema.ts';
 import { Urgencies } from '../delivery/web-push/content.ts';
 import { CampaignKinds, CampaignStatuses } from './validation.ts';
 
@@ -33,6 +34,20 @@ export const ContentInput = builder.inputType('CampaignContentInput', {
   }),
 });
 
+export const EmailInput = builder.inputType('CampaignEmailInput', {
+  description:
+    'An email: exactly one of mjml or html. Subject, preheader, body and text are Liquid templates over `contact` and `event`, with `{{ unsubscribe_url }}`; links are tracked.',
+  fields: (t) => ({
+    subject: t.string({ required: true }),
+    preheader: t.string({ description: 'The preview line mail apps show after the subject.' }),
+    mjml: t.string({ description: 'MJML, compiled to HTML once when the campaign is saved.' }),
+    html: t.string(),
+    text: t.string({ description: 'The plain-text part; derived from the HTML when absent.' }),
+    fromName: t.string({ description: "Overrides the workspace's from name." }),
+    replyTo: t.string({ description: "Overrides the workspace's reply-to address." }),
+  }),
+});
+
 const CampaignAudienceInput = builder.inputType('CampaignAudienceInput', {
   description: "A saved segment, a rule of the campaign's own, or both (contacts must match both); none means everyone of `type`.",
   fields: (t) => ({
@@ -61,12 +76,20 @@ const ConversionInput = builder.inputType('ConversionInput', {
   fields: (t) => ({ event: t.string({ required: true }), withinSeconds: t.int({ required: true }) }),
 });
 
-/** The fields of a campaign; createCampaign requires name, kind and content, updateCampaign none. */
+/**
+ * The fields of a campaign; createCampaign requires name and kind (and its channel's content: `content`
+ * for WEB_PUSH, `email` for EMAIL), updateCampaign none.
+ */
 type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
 const campaignFields = <Required extends boolean>(required: Required) => (t: PothosSchemaTypes.InputFieldBuilder<Types, 'InputObject'>) => ({
   name: t.string({ required }),
   kind: t.field({ type: CampaignKindEnum, required }),
-  content: t.field({ type: ContentInput, required }),
+  // A default only where the campaign is created: an update without a channel keeps its own.
+  channel: required
+    ? t.field({ type: ChannelEnum, defaultValue: 'WEB_PUSH', description: 'Where its messages go; SMS, WEBHOOK, IN_APP and MOBILE_PUSH are not available yet.' })
+    : t.field({ type: ChannelEnum, description: 'Another channel replaces the old channel’s content: give the new one’s.' }),
+  content: t.field({ type: ContentInput, description: 'The web push (channel WEB_PUSH).' }),
+  email: t.field({ type: EmailInput, description: 'The email (channel EMAIL).' }),
   audience: t.field({ type: CampaignAudienceInput }),
   activeUntil: t.field({ type: 'DateTime', description: 'Not shown after this; also shortens the push TTL.' }),
   startAt: t.field({ type: 'DateTime', description: 'TRIGGERED: triggers before this are ignored.' }),

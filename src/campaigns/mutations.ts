@@ -2,12 +2,13 @@ import { ErrorCode, ValidationError } from '../errors.ts';
 import { MessageRef } from '../delivery/schema.ts';
 import { builder } from '../graphql/builder.ts';
 import { workspaceIdOf } from '../graphql/context.ts';
+import type { Herald } from '../herald-context.ts';
 import { localId, requireLocalId } from '../graphql/ids.ts';
 import { CampaignInput, UpdateCampaignInput } from './inputs.ts';
 import { activateCampaign, archiveCampaign, cancelCampaign, pauseCampaign, resumeCampaign, scheduleCampaign, sendCampaignNow } from './lifecycle.ts';
 import { CampaignRef } from './schema.ts';
-import { createCampaign, duplicateCampaign, updateCampaign } from './service.ts';
-import { sendTestPush } from './test-push.ts';
+import { type Campaign, createCampaign, duplicateCampaign, getCampaign, requireSendable, updateCampaign } from './service.ts';
+import { sendTestMessage, sendTestPush } from './test-push.ts';
 import type { CampaignInput as CampaignInputShape } from './validation.ts';
 
 const campaignId = (id: string | number) => requireLocalId(String(id), 'Campaign', ErrorCode.campaignNotFound);
@@ -25,12 +26,24 @@ function serviceInput<T extends { audience?: { segmentId?: string | number | nul
   return result;
 }
 
+/**
+ * Moves that start sending check first that the campaign's channel can send (an email campaign's
+ * workspace has a from address and an SMTP server). It belongs in lifecycle.ts's moves, which jobs
+ * and tests call too; it sits here while that file is another change's.
+ */
+const starting =
+  <Args extends unknown[]>(move: (herald: Herald, workspaceId: string, id: string, ...args: Args) => Promise<Campaign>) =>
+  async (herald: Herald, workspaceId: string, id: string, ...args: Args): Promise<Campaign> => {
+    await requireSendable(herald, await getCampaign(herald, workspaceId, id));
+    return move(herald, workspaceId, id, ...args);
+  };
+
 /** The lifecycle mutations all take `{ id }` and answer the Campaign. */
 const lifecycle = {
-  sendCampaignNow,
-  activateCampaign,
+  sendCampaignNow: starting(sendCampaignNow),
+  activateCampaign: starting(activateCampaign),
   pauseCampaign,
-  resumeCampaign,
+  resumeCampaign: starting(resumeCampaign),
   cancelCampaign,
   archiveCampaign,
   duplicateCampaign,
@@ -59,8 +72,11 @@ builder.mutationFields((t) => ({
       localTime: t.input.boolean({ defaultValue: false }),
     },
     errors: {},
-    resolve: (_root, { input }, context) =>
-      scheduleCampaign(context.herald, workspaceIdOf(context), { id: campaignId(input.id), sendAt: input.sendAt, localTime: input.localTime }),
+    resolve: async (_root, { input }, context) => {
+      const id = campaignId(input.id);
+      await requireSendable(context.herald, await getCampaign(context.herald, workspaceIdOf(context), id));
+      return scheduleCampaign(context.herald, workspaceIdOf(context), { id, sendAt: input.sendAt, localTime: input.localTime });
+    },
   }),
   ...Object.fromEntries(
     Object.entries(lifecycle).map(([name, run]) => [
@@ -73,6 +89,19 @@ builder.mutationFields((t) => ({
       }),
     ]),
   ),
+  sendTestMessage: t.fieldWithInput({
+    type: MessageRef,
+    description: "Sends the campaign's message to one contact now on its channel (a push to their newest browser, an email to their address); kept out of the stats.",
+    input: { campaignId: t.input.id({ required: true }), contactId: t.input.id({ required: true }) },
+    errors: {},
+    resolve: (_root, { input }, context) =>
+      sendTestMessage(
+        context.herald,
+        workspaceIdOf(context),
+        campaignId(input.campaignId),
+        requireLocalId(String(input.contactId), 'Contact', ErrorCode.contactNotFound),
+      ),
+  }),
   sendTestPush: t.fieldWithInput({
     type: MessageRef,
     description: "Sends the campaign's push to one contact's newest browser now; kept out of the stats.",

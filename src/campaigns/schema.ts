@@ -5,8 +5,10 @@ import { localId } from '../graphql/ids.ts';
 import { AudienceEnum } from '../segments/inputs.ts';
 import { contentOf, type Trigger, triggerOf } from '../delivery/campaign-fields.ts';
 import type { Content } from '../delivery/web-push/content.ts';
+import { compiledEmailOf, type EmailContent, EmailContentError } from '../delivery/email/content.ts';
+import { ChannelEnum } from '../delivery/schema.ts';
 import { CampaignKindEnum, CampaignStatusEnum, UrgencyEnum } from './inputs.ts';
-import type { Campaign } from './service.ts';
+import { type Campaign, emailOf } from './service.ts';
 import { type CampaignStats, campaignStats, SuppressionReasons } from './stats.ts';
 
 const ContentRef = builder.objectRef<Content>('CampaignContent').implement({
@@ -32,6 +34,31 @@ const ContentRef = builder.objectRef<Content>('CampaignContent').implement({
     rich: t.boolean({ description: 'A rich push: it has a large image.', resolve: (content) => Boolean(content.imageUrl) }),
   }),
 });
+
+const EmailRef = builder.objectRef<EmailContent>('CampaignEmail').implement({
+  description: 'The email an EMAIL campaign sends, as written (Liquid and MJML uncompiled).',
+  fields: (t) => ({
+    subject: t.exposeString('subject'),
+    preheader: t.exposeString('preheader', { nullable: true }),
+    mjml: t.exposeString('mjml', { nullable: true }),
+    html: t.exposeString('html', { nullable: true }),
+    text: t.exposeString('text', { nullable: true }),
+    fromName: t.exposeString('fromName', { nullable: true }),
+    replyTo: t.exposeString('replyTo', { nullable: true }),
+  }),
+});
+
+/** An email campaign's warnings (e.g. Gmail will clip it), from its compiled email, kept per process. */
+async function warningsOf(campaign: Campaign): Promise<string[]> {
+  if (campaign.channel !== 'EMAIL') return [];
+  try {
+    return (await compiledEmailOf(campaign)).warnings;
+  } catch (error) {
+    // Saved when it compiled; a stricter Herald since may refuse it: say so rather than fail the query.
+    if (error instanceof EmailContentError) return [`the email no longer compiles (${error.path.join('.')}): ${error.message}`];
+    throw error;
+  }
+}
 
 const AudienceRef = builder.objectRef<Campaign>('CampaignAudience').implement({
   fields: (t) => ({
@@ -114,7 +141,15 @@ export const CampaignRef = builder.prismaNode('Campaign', {
     name: t.exposeString('name'),
     kind: t.expose('kind', { type: CampaignKindEnum }),
     status: t.expose('status', { type: CampaignStatusEnum }),
-    content: t.field({ type: ContentRef, resolve: (campaign) => contentOf(campaign) }),
+    channel: t.expose('channel', { type: ChannelEnum }),
+    content: t.field({
+      type: ContentRef,
+      nullable: true,
+      description: 'The web push (channel WEB_PUSH); null for other channels.',
+      resolve: (campaign) => (campaign.channel === 'WEB_PUSH' ? contentOf(campaign) : null),
+    }),
+    email: t.field({ type: EmailRef, nullable: true, description: 'The email (channel EMAIL); null for other channels.', resolve: emailOf }),
+    warnings: t.stringList({ description: 'What may keep the content from showing as meant, e.g. an email Gmail will clip; empty when nothing.', resolve: warningsOf }),
     audience: t.field({ type: AudienceRef, resolve: (campaign) => campaign }),
     schedule: t.field({ type: ScheduleRef, nullable: true, resolve: (campaign) => (campaign.sendAt ? campaign : null) }),
     trigger: t.field({ type: TriggerRef, nullable: true, resolve: (campaign) => triggerOf(campaign) }),

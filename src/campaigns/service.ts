@@ -4,14 +4,17 @@ import type { Campaign } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { contentOf, triggerOf } from '../delivery/campaign-fields.ts';
 import { trackUrlOf } from '../delivery/tokens.ts';
-import { MAX_ENCRYPTED_BYTES, worstCaseSize } from '../delivery/web-push/content.ts';
+import { compileEmail, type EmailContent, EmailContentError } from '../delivery/email/content.ts';
+import { type Content, MAX_ENCRYPTED_BYTES, worstCaseSize } from '../delivery/web-push/content.ts';
+import { emailSendingProblem } from '../workspaces/email-settings.ts';
 import { type CampaignInput, type CampaignKind, type CampaignStatus, parseCampaign } from './validation.ts';
 
 export type { Campaign };
 
 /**
- * Saves a new DRAFT campaign. Its templates parse, its URLs are absolute and its worst-case
- * payload fits a push service's limit, or nothing is saved.
+ * Saves a new DRAFT campaign. Its templates parse and its content can be sent on its channel (a
+ * push's worst-case payload fits a push service's limit, an email's MJML compiles), or nothing is
+ * saved.
  */
 export async function createCampaign(herald: Herald, workspaceId: string, input: CampaignInput): Promise<Campaign> {
   const data = await campaignData(herald, workspaceId, input);
@@ -22,7 +25,10 @@ export async function createCampaign(herald: Herald, workspaceId: string, input:
 export async function updateCampaign(herald: Herald, workspaceId: string, id: string, changes: Partial<CampaignInput>): Promise<Campaign> {
   const campaign = await getCampaign(herald, workspaceId, id);
   requireStatus(campaign, ['DRAFT', 'SCHEDULED'], 'edited');
-  const merged = { ...inputOf(campaign), ...withoutUndefined(changes) } as CampaignInput;
+  const stored = inputOf(campaign);
+  // Moving to another channel leaves the old channel's content behind.
+  if (changes.channel && changes.channel !== campaign.channel) stored.content = stored.email = undefined;
+  const merged = { ...stored, ...withoutUndefined(changes) } as CampaignInput;
   const data = await campaignData(herald, workspaceId, merged);
   // Only while it is still DRAFT or SCHEDULED: a send that started meanwhile wins.
   const { count } = await herald.prisma.campaign.updateMany({ where: { id, workspaceId, status: { in: ['DRAFT', 'SCHEDULED'] } }, data });
@@ -53,6 +59,17 @@ export function requireKind(campaign: Campaign, kind: CampaignKind, action: stri
   }
 }
 
+/**
+ * An email campaign starts (is sent, scheduled, activated or resumed, or tested) only when its
+ * workspace can send email: a from address and an SMTP server. `path` is the mutation's id field.
+ */
+export async function requireSendable(herald: Herald, campaign: Campaign, path: string[] = ['input', 'id']): Promise<void> {
+  if (campaign.channel !== 'EMAIL') return;
+  const workspace = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: campaign.workspaceId }, select: { emailSettings: true, smtpUrl: true } });
+  const problem = emailSendingProblem(herald, workspace);
+  if (problem) throw ValidationError.field(path, problem);
+}
+
 /** Re-reads a campaign whose conditional update matched nothing, and answers why. */
 export async function conflictNow(herald: Herald, workspaceId: string, id: string, action: string): Promise<never> {
   const campaign = await getCampaign(herald, workspaceId, id);
@@ -74,18 +91,15 @@ async function campaignData(herald: Herald, workspaceId: string, input: Campaign
     if (!segment) throw ValidationError.field(['input', 'audience', 'segmentId'], 'no segment with this id');
     audienceType ??= segment.audience;
   }
-  const size = worstCaseSize(campaign.content, trackUrlOf(herald));
-  if (size > MAX_ENCRYPTED_BYTES) {
-    throw ValidationError.field(
-      ['input', 'content'],
-      `the push could reach ${size} bytes encrypted (each {{ … }} counted as 64 characters); push services accept at most ${MAX_ENCRYPTED_BYTES}`,
-    );
-  }
+  // parseCampaign made sure the channel's own content is there.
+  const channel = campaign.channel ?? 'WEB_PUSH';
+  const content = channel === 'EMAIL' ? await checkedEmail(campaign.email!) : checkedPush(herald, campaign.content!);
   const json = (value: unknown) => (value == null ? Prisma.DbNull : (value as Prisma.InputJsonValue));
   return {
     name: campaign.name,
     kind: campaign.kind,
-    content: withoutUndefined(campaign.content) as Prisma.InputJsonObject,
+    channel,
+    content: withoutUndefined(content) as Prisma.InputJsonObject,
     segmentId,
     audienceRule: json(campaign.rule),
     audienceType: audienceType ?? 'ALL',
@@ -100,12 +114,42 @@ async function campaignData(herald: Herald, workspaceId: string, input: Campaign
   };
 }
 
+/** A push's worst-case payload must fit what push services accept. */
+function checkedPush(herald: Herald, content: Content): Content {
+  const size = worstCaseSize(content, trackUrlOf(herald));
+  if (size > MAX_ENCRYPTED_BYTES) {
+    throw ValidationError.field(
+      ['input', 'content'],
+      `the push could reach ${size} bytes encrypted (each {{ … }} counted as 64 characters); push services accept at most ${MAX_ENCRYPTED_BYTES}`,
+    );
+  }
+  return content;
+}
+
+/** An email's MJML compiles and its templates parse; a problem points at its field (and MJML's line). */
+async function checkedEmail(email: EmailContent): Promise<EmailContent> {
+  try {
+    await compileEmail(email);
+  } catch (error) {
+    if (error instanceof EmailContentError) throw ValidationError.field(['input', 'email', ...error.path], error.message);
+    throw error;
+  }
+  return email;
+}
+
+/** The email an EMAIL campaign sends, as saved (checked then); null for other channels. */
+export function emailOf(campaign: Campaign): EmailContent | null {
+  return campaign.channel === 'EMAIL' ? (campaign.content as EmailContent) : null;
+}
+
 /** A stored campaign as the CampaignInput that would create it again. */
 export function inputOf(campaign: Campaign): CampaignInput {
   return {
     name: campaign.name,
     kind: campaign.kind,
-    content: contentOf(campaign),
+    channel: campaign.channel,
+    content: campaign.channel === 'WEB_PUSH' ? contentOf(campaign) : undefined,
+    email: emailOf(campaign) ?? undefined,
     audience: { segmentId: campaign.segmentId, rule: campaign.audienceRule ?? undefined, type: campaign.audienceType },
     activeUntil: campaign.activeUntil,
     startAt: campaign.startAt,
