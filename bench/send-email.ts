@@ -1,0 +1,245 @@
+/**
+ * An email broadcast end to end (issue 18): `sendCampaignNow` until the campaign is SENT, for
+ * 20,000 subscribed contacts (seeded in SQL, with names, plans, cities and points) and a
+ * personalised MJML newsletter (bench/email-newsletter.ts: ~17 KB of MJML, ~54 KB of HTML, eleven
+ * tracked links, Liquid fields, the open pixel, a derived text part, List-Unsubscribe), against the
+ * kit's SMTP server in a process of its own (test/kit/smtp-server-process.ts, parse: false: it
+ * counts what arrives). Two phases on the same contacts, one campaign each: without DKIM, then
+ * with an RSA-2048 DKIM key (nodemailer signs rsa-sha256).
+ * Herald runs as `npm start` runs it (dist/main.mjs) with the heap flags we recommend in
+ * production, NODE_OPTIONS="--max-old-space-size=256 --max-semi-space-size=8" (HERALD_NODE_OPTIONS
+ * overrides, '' for none); its resident memory is sampled every 100 ms from /proc.
+ * Checked, not only timed: each phase's ledger is N rows SENT/ACCEPTED after one attempt each, and
+ * the SMTP server received exactly N messages, one for each address (all DKIM-signed in the
+ * second phase, none in the first); exit code 1 otherwise.
+ * Baseline, same run, same SMTP server, after Herald has stopped: the naive loop, MJML compiled
+ * once, then per contact liquidjs renders the subject and HTML and `await transporter.sendMail()`
+ * sends it on a transport without a pool (a new SMTP connection per message), without and with
+ * the same DKIM key, on a sample. It does less than Herald per message (no tracked links, pixel,
+ * text part, List-Unsubscribe or ledger), so the ratio is if anything understated.
+ * Targets (issue 18): ≥ 1,000 emails/s without DKIM, ≥ 500/s with, ≥ 5× the naive loop, RSS < 300 MB.
+ *   npx tsx bench/send-email.ts [recipients=20000] [baselineSample=2000]
+ *   (HERALD_PUSH_CONCURRENCY=…, HERALD_NODE_OPTIONS=… are passed to Herald; to profile it,
+ *   HERALD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/herald-prof" writes a .cpuprofile when it stops)
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { Liquid } from 'liquidjs';
+import mjml2html from 'mjml';
+import nodemailer from 'nodemailer';
+import pg from 'pg';
+import { generateDkimKeys, spawnSmtpServer } from '../test/kit/smtp-server.ts';
+import { newsletterMjml, newsletterPreheader, newsletterSubject } from './email-newsletter.ts';
+import { perSecond, spawnBenchHerald } from './kit.ts';
+
+const total = Number(process.argv[2] ?? 20_000);
+const sample = Math.min(total, Number(process.argv[3] ?? 2_000));
+const heapFlags = process.env.HERALD_NODE_OPTIONS ?? '--max-old-space-size=256 --max-semi-space-size=8';
+const passFail = (pass: boolean) => (pass ? 'PASS' : 'FAIL');
+const FROM = { name: 'Shop', address: 'news@shop.example' };
+const dkimKeys = generateDkimKeys();
+const dkim = { domain: 'shop.example', selector: 'herald', privateKey: dkimKeys.privateKey };
+
+const smtp = await spawnSmtpServer();
+process.once('exit', () => smtp.child.kill('SIGTERM')); // also when the bench fails half-way
+console.log(`SMTP server (parse: false) at ${smtp.url} (pid ${smtp.child.pid}); Herald NODE_OPTIONS=${JSON.stringify(heapFlags)}`);
+const bench = await spawnBenchHerald({
+  HERALD_SMTP_ALLOWED_HOSTS: '127.0.0.1',
+  ...(heapFlags ? { NODE_OPTIONS: heapFlags } : {}),
+  ...(process.env.HERALD_PUSH_CONCURRENCY ? { HERALD_PUSH_CONCURRENCY: process.env.HERALD_PUSH_CONCURRENCY } : {}),
+});
+const db = new pg.Client({ connectionString: bench.databaseUrl });
+await db.connect();
+
+const seeded = performance.now();
+await db.query(
+  `INSERT INTO "Contact" (id, "workspaceId", "externalId", email, "firstName", "lastName", identified, "emailStatus", "emailStatusAt", "emailStatusSource", attributes, "updatedAt")
+   SELECT gen_random_uuid(), $1::uuid, 'reader-' || i, 'reader-' || i || '@mail.example',
+     (ARRAY['Ada', 'Jonas', 'Maren', 'Lukas', 'Sofia', 'Emil', 'Lena', 'Felix'])[1 + i % 8],
+     (ARRAY['Hofer', 'Gruber', 'Huber', 'Wagner', 'Pichler', 'Steiner', 'Moser'])[1 + i % 7], true, 'SUBSCRIBED', now(), 'api',
+     jsonb_build_object('plan', (ARRAY['gold', 'silver', 'basic'])[1 + i % 3], 'city', (ARRAY['Innsbruck', 'Salzburg', 'Graz', 'Wien', NULL])[1 + i % 5], 'points', (i * 37) % 1000),
+     now()
+   FROM generate_series(1, $2::int) i`,
+  [bench.workspaceId, total],
+);
+await db.query('ANALYZE "Contact"');
+console.log(`seeded ${total.toLocaleString()} subscribed contacts in ${((performance.now() - seeded) / 1000).toFixed(1)} s`);
+
+const SETTINGS = `mutation($input: MutationUpdateWorkspaceSettingsInput!) {
+  updateWorkspaceSettings(input: $input) { __typename ... on Error { message } }
+}`;
+async function emailSettings(withDkim: boolean) {
+  const email = { fromAddress: FROM.address, fromName: FROM.name, smtpUrl: smtp.url, dkim: withDkim ? dkim : null };
+  const result = (await bench.secret(SETTINGS, { input: { email } })).updateWorkspaceSettings;
+  if (result.__typename !== 'MutationUpdateWorkspaceSettingsSuccess') throw new Error(`updateWorkspaceSettings: ${JSON.stringify(result)}`);
+}
+
+// CPU time (utime + stime, clock ticks) of this bench's processes (other work on the machine is not counted), by role.
+type Role = 'Herald' | 'PostgreSQL' | 'SMTP server' | 'driver';
+const TICKS_PER_SECOND = 100;
+function ticksByRole(): Map<Role, number> {
+  const table = new Map<number, { ppid: number; comm: string; ticks: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const fields = stat.slice(close + 2).split(' '); // fields[0] is field 3 (state)
+      table.set(Number(entry), { ppid: Number(fields[1]), comm: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // the process ended while we read
+    }
+  }
+  const ours = (pid: number) => {
+    for (let current = pid; current > 1; current = table.get(current)?.ppid ?? 0) if (current === process.pid) return true;
+    return false;
+  };
+  const byRole = new Map<Role, number>([['Herald', 0], ['PostgreSQL', 0], ['SMTP server', 0], ['driver', 0]]);
+  for (const [pid, { comm, ticks }] of table) {
+    if (!ours(pid)) continue;
+    let role: Role | undefined;
+    try {
+      role = pid === process.pid ? 'driver' : pid === smtp.child.pid ? 'SMTP server' : comm === 'postgres' ? 'PostgreSQL' : readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('dist/main.mjs') ? 'Herald' : undefined;
+    } catch {
+      // ended
+    }
+    if (role) byRole.set(role, byRole.get(role)! + ticks);
+  }
+  return byRole;
+}
+/** Busy and idle ticks of the whole machine, from /proc/stat. */
+function machineTicks() {
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number) as number[];
+  return { busy: user! + nice! + system! + irq! + softirq! + steal!, idle: idle! + iowait! };
+}
+const cpuSnapshot = () => ({ roles: ticksByRole(), machine: machineTicks() });
+function cpuReport(before: ReturnType<typeof cpuSnapshot>, after: ReturnType<typeof cpuSnapshot>, seconds: number) {
+  const percent = (ticks: number) => `${Math.round((ticks / TICKS_PER_SECOND / seconds) * 100)}%`;
+  const roles = [...after.roles].map(([role, ticks]) => `${role} ${percent(ticks - before.roles.get(role)!)}`);
+  return `${roles.join(', ')}; the whole machine busy ${percent(after.machine.busy - before.machine.busy)} of ${cpus().length * 100}%`;
+}
+
+let peakRss = bench.rssMb();
+const rssSampler = setInterval(() => (peakRss = Math.max(peakRss, bench.rssMb())), 100);
+
+interface Phase {
+  label: string;
+  ms: number;
+  rate: number;
+  exact: boolean;
+  bytesPerEmail: number;
+  peakRss: number;
+  cpu: string;
+  warnings: string[];
+}
+
+/** One campaign to everyone, timed from sendCampaignNow to SENT, then checked against the ledger and the SMTP server. */
+async function phase(label: string, withDkim: boolean): Promise<Phase> {
+  await emailSettings(withDkim);
+  await smtp.clear();
+  const created = (
+    await bench.secret(
+      `mutation($input: CampaignInput!) { createCampaign(input: $input) {
+        __typename ... on MutationCreateCampaignSuccess { data { id warnings } } ... on ValidationError { fieldErrors { path message } } ... on Error { message } } }`,
+      { input: { name: label, kind: 'BROADCAST', channel: 'EMAIL', email: { subject: newsletterSubject, preheader: newsletterPreheader, mjml: newsletterMjml } } },
+    )
+  ).createCampaign;
+  if (created.__typename !== 'MutationCreateCampaignSuccess') throw new Error(`createCampaign: ${JSON.stringify(created)}`);
+  const { id, warnings } = created.data as { id: string; warnings: string[] };
+  const campaignUuid = Buffer.from(id, 'base64').toString().split(':')[1]!;
+
+  peakRss = bench.rssMb();
+  const rssBefore = peakRss;
+  const cpuBefore = cpuSnapshot();
+  console.log(`\n${label}: sendCampaignNow to ${total.toLocaleString()} contacts (Herald RSS before: ${Math.round(rssBefore)} MB)`);
+  const started = performance.now();
+  await bench.secret('mutation($id: ID!) { sendCampaignNow(input: { id: $id }) { __typename } }', { id });
+  let lastPrint = 0;
+  for (;;) {
+    const { campaign } = await bench.secret('query($id: ID!) { campaign(id: $id) { status stats { targeted sent failed } } }', { id });
+    const elapsed = performance.now() - started;
+    if (campaign.status === 'SENT') break;
+    if (elapsed - lastPrint >= 2000) {
+      lastPrint = elapsed;
+      const { targeted, sent, failed } = campaign.stats;
+      const arrived = (await smtp.counts()).messages;
+      console.log(
+        `  ${(elapsed / 1000).toFixed(0).padStart(3)} s: sent ${sent.toLocaleString()} / ${total.toLocaleString()} (${perSecond(sent, elapsed).toLocaleString()} emails/s so far), ` +
+          `at the SMTP server ${arrived.toLocaleString()}, ledger rows ${targeted.toLocaleString()}, failed ${failed}, Herald RSS ${Math.round(bench.rssMb())} MB`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const ms = performance.now() - started;
+  const cpu = cpuReport(cpuBefore, cpuSnapshot(), ms / 1000);
+
+  const { rows: ledger } = await db.query<{ status: string; reason: string | null; rows: string; attempts: string }>(
+    `SELECT status, reason, count(*) AS rows, sum(attempts) AS attempts FROM "Message" WHERE "campaignId" = $1::uuid GROUP BY 1, 2 ORDER BY 1, 2`,
+    [campaignUuid],
+  );
+  const received = await smtp.counts({ perAddress: true });
+  const addresses = Object.values(received.perAddress ?? {});
+  const sentOnce = ledger.length === 1 && ledger[0]!.status === 'SENT' && ledger[0]!.reason === 'ACCEPTED' && Number(ledger[0]!.rows) === total && Number(ledger[0]!.attempts) === total;
+  const exact =
+    sentOnce && received.messages === total && addresses.length === total && addresses.every((count) => count === 1) && received.dkimSigned === (withDkim ? total : 0);
+  console.log(`  ledger: ${ledger.map((row) => `${row.status}/${row.reason} ${Number(row.rows).toLocaleString()} rows, ${Number(row.attempts).toLocaleString()} attempts`).join('; ')}`);
+  console.log(
+    `  delivered exactly once: ${passFail(exact)} (the SMTP server received ${received.messages.toLocaleString()} messages for ${addresses.length.toLocaleString()} addresses, ` +
+      `${received.dkimSigned.toLocaleString()} DKIM-signed, ${(received.bytes / 1e6).toFixed(0)} MB)`,
+  );
+  return { label, ms, rate: perSecond(total, ms), exact, bytesPerEmail: received.bytes / Math.max(1, received.messages), peakRss, cpu, warnings };
+}
+
+const plain = await phase('without DKIM', false);
+const signed = await phase('with DKIM (RSA-2048)', true);
+clearInterval(rssSampler);
+
+// The baseline's contacts, read before Herald (and its database) stop.
+const { rows: contacts } = await db.query<{ externalId: string; email: string; firstName: string; lastName: string; attributes: Record<string, unknown> }>(
+  `SELECT "externalId", email, "firstName", "lastName", attributes FROM "Contact" WHERE "workspaceId" = $1::uuid ORDER BY "createdAt", id LIMIT $2`,
+  [bench.workspaceId, sample],
+);
+await db.end();
+await bench.stop();
+
+// The naive loop: MJML compiled once, Liquid rendered per contact, one awaited sendMail at a time on a transport without a pool.
+const { html: compiledHtml } = await mjml2html(newsletterMjml, { validationLevel: 'strict' });
+const liquid = new Liquid();
+const [subjectTemplate, htmlTemplate] = [liquid.parse(newsletterSubject), liquid.parse(compiledHtml)];
+async function naiveLoop(withDkim: boolean) {
+  await smtp.clear();
+  const transporter = nodemailer.createTransport({ host: '127.0.0.1', port: smtp.port, ...(withDkim ? { dkim } : {}) });
+  const started = performance.now();
+  for (const { attributes, ...fields } of contacts) {
+    const scope = { contact: { ...attributes, ...fields }, unsubscribe_url: `https://herald.example/e/u/${fields.externalId}` };
+    await transporter.sendMail({
+      from: FROM,
+      to: fields.email,
+      subject: await liquid.render(subjectTemplate, scope),
+      html: await liquid.render(htmlTemplate, scope),
+    });
+  }
+  const rate = perSecond(contacts.length, performance.now() - started);
+  transporter.close();
+  const { messages } = await smtp.counts();
+  if (messages !== contacts.length) throw new Error(`the naive loop sent ${contacts.length}, the SMTP server received ${messages}`);
+  return rate;
+}
+console.log(`\nbaseline: the naive loop on ${contacts.length.toLocaleString()} contacts, without and with DKIM`);
+const baselinePlain = await naiveLoop(false);
+const baselineSigned = await naiveLoop(true);
+await smtp.stop();
+
+const ratioPlain = plain.rate / baselinePlain;
+const ratioSigned = signed.rate / baselineSigned;
+const peak = Math.max(plain.peakRss, signed.peakRss);
+console.log(`\nthe email: ${(Buffer.byteLength(newsletterMjml) / 1024).toFixed(1)} KB of MJML, ${(compiledHtml.length / 1024).toFixed(1)} KB of HTML compiled; ${(plain.bytesPerEmail / 1024).toFixed(1)} KB per message at the SMTP server without DKIM, ${(signed.bytesPerEmail / 1024).toFixed(1)} KB with`);
+if (plain.warnings.length) console.log(`campaign warnings: ${plain.warnings.join('; ')}`);
+for (const { label, cpu } of [plain, signed]) console.log(`CPU during the send ${label} (100% = one core): ${cpu}`);
+console.log(`Herald without DKIM: ${total.toLocaleString()} emails in ${(plain.ms / 1000).toFixed(1)} s = ${plain.rate.toLocaleString()} emails/s (target ≥ 1,000): ${passFail(plain.rate >= 1000)}`);
+console.log(`Herald with DKIM (RSA-2048): ${total.toLocaleString()} emails in ${(signed.ms / 1000).toFixed(1)} s = ${signed.rate.toLocaleString()} emails/s (target ≥ 500): ${passFail(signed.rate >= 500)}`);
+console.log(`baseline (await transporter.sendMail() one at a time, no pool, liquidjs per message; sample ${contacts.length.toLocaleString()}): ${baselinePlain.toLocaleString()} emails/s without DKIM, ${baselineSigned.toLocaleString()} with`);
+console.log(`ratio without DKIM: ${ratioPlain.toFixed(1)}× (target ≥ 5×): ${passFail(ratioPlain >= 5)}`);
+console.log(`ratio with DKIM: ${ratioSigned.toFixed(1)}× (target ≥ 5×): ${passFail(ratioSigned >= 5)}`);
+console.log(`Herald's peak RSS during the sends: ${Math.round(peak)} MB (target < 300 MB): ${passFail(peak < 300)}`);
+process.exit(plain.exact && signed.exact ? 0 : 1);
