@@ -1,6 +1,20 @@
 import type { Herald } from '../herald-context.ts';
 
-export const SuppressionReasons = ['FREQUENCY_CAP', 'QUIET_HOURS', 'EXCEPTION_EVENT', 'NO_SUBSCRIPTION', 'NOT_ELIGIBLE', 'EXPIRED'] as const;
+export const SuppressionReasons = [
+  'FREQUENCY_CAP',
+  'QUIET_HOURS',
+  'EXCEPTION_EVENT',
+  'NO_SUBSCRIPTION',
+  'NO_EMAIL',
+  'NO_PHONE',
+  'UNSUBSCRIBED',
+  'BOUNCED',
+  'COMPLAINED',
+  'NOT_ELIGIBLE',
+  'HOLDOUT',
+  'CONTROL_GROUP',
+  'EXPIRED',
+] as const;
 export type SuppressionReason = (typeof SuppressionReasons)[number];
 
 export interface CampaignStats {
@@ -55,6 +69,8 @@ export async function campaignStats(herald: Herald, campaignId: string): Promise
   const conversions = count('conversions');
   const delivered = channel === 'SMS' ? count('delivered') : sent;
   const clickBase = channel === 'EMAIL' ? delivered : displayed;
+  // reason:BOUNCED also counts messages that bounced when sent (FAILED, each counted in `bounced`).
+  const suppressedFor = (reason: SuppressionReason) => count(`reason:${reason}`) - (reason === 'BOUNCED' ? count('bounced') : 0);
   return {
     campaignId,
     targeted: count('targeted'),
@@ -64,7 +80,7 @@ export async function campaignStats(herald: Herald, campaignId: string): Promise
     expired: count('status:EXPIRED'),
     suppressed: count('status:SUPPRESSED'),
     // Messages past activeUntil are EXPIRED (counted in `expired`), so EXPIRED shows here only if suppressed as such.
-    suppressedBy: SuppressionReasons.filter((reason) => reason !== 'EXPIRED' && count(`reason:${reason}`) > 0).map((reason) => ({ reason, count: count(`reason:${reason}`) })),
+    suppressedBy: SuppressionReasons.map((reason) => ({ reason, count: suppressedFor(reason) })).filter((entry) => entry.reason !== 'EXPIRED' && entry.count > 0),
     displayed,
     clicked,
     closed: count('closed'),

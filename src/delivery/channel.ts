@@ -31,6 +31,8 @@ export interface DueMessage<Address = unknown> {
   /** The recipient's zone: the contact's, else the address's (null when both are unknown). */
   timezone: string | null;
   attempts: number;
+  /** A test send (sendTestMessage): goes to the address whatever the contact's consent. */
+  test: boolean;
   /** RESENT_AFTER_CRASH when a crash cut an earlier attempt's claim; else null while waiting. */
   reason: string | null;
   contact: Record<string, unknown>;

@@ -259,7 +259,7 @@ function dueQuery(channel: Channel<unknown>, campaignId: string, limit: number, 
 /** Ledger rows matching `where` (on "Message" m), with their contact and the channel's address. */
 function dueSql(channel: Channel<unknown>, where: Prisma.Sql, limit: number, locking: Prisma.Sql = Prisma.empty): Prisma.Sql {
   return Prisma.sql`
-    SELECT m.id::text, m."contactId"::text, m.occurrence, COALESCE(c.timezone, ${channel.address.timezone}) AS timezone, m.attempts, m.reason::text,
+    SELECT m.id::text, m."contactId"::text, m.occurrence, m.test, COALESCE(c.timezone, ${channel.address.timezone}) AS timezone, m.attempts, m.reason::text,
       ${channel.address.value} AS address,
       jsonb_build_object('id', c.id, 'externalId', c."externalId", 'anonymousId', c."anonymousId", 'email', c.email,
         'phone', c.phone, 'firstName', c."firstName", 'lastName', c."lastName", 'locale', c.locale,

@@ -45,7 +45,7 @@ export async function prepareBroadcast(herald: Herald, campaign: Campaign): Prom
       WITH batch AS (
         SELECT c.id, c.timezone FROM "Contact" c WHERE ${where} ${afterSql} ORDER BY c.id LIMIT ${BATCH}
       ), recipients AS (
-        ${channel.recipients(Prisma.sql`(SELECT b.id AS "contactId", b.timezone, ${campaign.frequencyCapped} AS marketing FROM batch b)`)}
+        ${channel.recipients(Prisma.sql`(SELECT b.id AS "contactId", b.timezone, ${campaign.frequencyCapped}::boolean AS marketing FROM batch b)`)}
       ), inserted AS (
         INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, channel, status, reason, "scheduledFor", "dueAt", "updatedAt")
         SELECT md5(${campaign.id}::text || '/broadcast/' || COALESCE(r."subscriptionId"::text, 'contact:' || r."contactId"))::uuid,

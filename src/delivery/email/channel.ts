@@ -72,7 +72,8 @@ export const email: Channel<EmailAddress, Mail> = {
       prepare(message: DueMessage<EmailAddress>): Prepared<EmailAddress, Mail> {
         if (campaign.activeUntil && campaign.activeUntil.getTime() <= Date.now()) return settle(message, 'EXPIRED', 'EXPIRED', 'activeUntil has passed');
         if (compiled instanceof EmailContentError) return settle(message, 'FAILED', 'TEMPLATE_ERROR', `${compiled.path.join('.')}: ${compiled.message}`);
-        const refused = refusal(message.address, marketing);
+        // A test goes to the marketer's own address whether or not it opted in; never to a dead one.
+        const refused = refusal(message.address, marketing && !message.test);
         if (refused) return settle(message, 'SUPPRESSED', refused, `the contact's email is ${message.address.email ? message.address.status : 'missing'} at send time`);
         const token = signToken(message.id, trackingSecret);
         const unsubscribe = unsubscribeUrl(herald.publicUrl, token);
@@ -130,7 +131,7 @@ function refusal(address: EmailAddress, marketing: boolean): MessageReason | nul
   return null;
 }
 
-function outcomeOfInfo(info: SMTPTransport.SentMessageInfo): DeliveryOutcome {
+export function outcomeOfInfo(info: SMTPTransport.SentMessageInfo): DeliveryOutcome {
   if (info.rejected.length > 0) return { kind: 'gone', reason: 'BOUNCED', error: `the mail server refused the recipient: ${info.response}` };
   return { kind: 'sent' };
 }
@@ -140,7 +141,7 @@ function outcomeOfInfo(info: SMTPTransport.SentMessageInfo): DeliveryOutcome {
  * bounce. Everything else — 4xx, a lost or refused connection, a timeout, even 5xx to the login
  * or the sender (the workspace's settings, not the recipient) — is tried again with backoff.
  */
-function outcomeOfError(error: Error & { code?: string; responseCode?: number; response?: string; command?: string }): DeliveryOutcome {
+export function outcomeOfError(error: Error & { code?: string; responseCode?: number; response?: string; command?: string }): DeliveryOutcome {
   const said = error.response ?? error.message;
   const permanent = (error.responseCode ?? 0) >= 500;
   if (permanent && (error.code === 'EENVELOPE' ? error.command !== 'MAIL FROM' : error.code === 'EMESSAGE')) {

@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { Config } from '../../config.ts';
-import { smtpHostPolicy } from '../../net/smtp-hosts.ts';
+import { type SmtpHostPolicy, smtpHostPolicy } from '../../net/smtp-hosts.ts';
 import type { EmailTransport } from '../../workspaces/email-settings.ts';
 
 /** SMTP connections one mail server gets from this process (nodemailer's pool queues the rest). */
@@ -56,16 +56,23 @@ export class Mailers {
       ...(transport.dkim ? { dkim: transport.dkim } : {}),
       // A tenant's mail server is reached only where HERALD_SMTP_ALLOWED_HOSTS allows (checked on
       // every connection, so a name cannot be pointed at Herald's network after it was saved).
-      ...(transport.smtpSource === 'workspace' ? { getSocket: guardedSocket(smtpHostPolicy(this.config).lookupFor(host, port)) } : {}),
+      ...(transport.smtpSource === 'workspace' ? { getSocket: guardedSocket(smtpHostPolicy(this.config), host, port) } : {}),
     } as SMTPTransport.Options;
   }
 }
 
 type GetSocket = NonNullable<SMTPTransport.Options['getSocket']>;
 
-/** nodemailer's getSocket: a plain TCP connection through a checked lookup; nodemailer adds TLS on top. */
-function guardedSocket(lookup: ReturnType<ReturnType<typeof smtpHostPolicy>['lookupFor']>): GetSocket {
+/**
+ * nodemailer's getSocket: a plain TCP connection through the policy (an address is judged here, a
+ * name by where it points when connecting); nodemailer adds TLS on top.
+ */
+function guardedSocket(policy: SmtpHostPolicy, host: string, port: number): GetSocket {
+  const lookup = policy.lookupFor(host, port);
   return (options, callback) => {
+    // Judged on every connection: the operator may have narrowed HERALD_SMTP_ALLOWED_HOSTS since the URL was saved.
+    const refusal = policy.hostRefusal(host, port);
+    if (refusal) return callback(new Error(`refused to connect to the workspace's SMTP server: ${refusal}`), false);
     const socket: Socket = connect({ host: String(options.host), port: Number(options.port), lookup });
     const failed = (error: Error) => callback(error, false);
     socket.once('error', failed);
