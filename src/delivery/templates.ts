@@ -124,10 +124,15 @@ export function refusedFileTag(error: unknown): string | undefined {
 /**
  * Renders the fields of one message: each field's output within `outputChars`, all of them
  * together within one memory and one time budget. Throws liquidjs' errors when a budget runs out.
+ *
+ * The time budget is wall-clock (liquidjs reads performance.now()), so a garbage-collection pause
+ * or a busy machine can exhaust it for a template that needs microseconds: a message running out
+ * of time is given one fresh budget before it fails (a slow template fails twice, at twice the cost).
  */
 export function messageRenderer(budget: RenderBudget): (templates: Template[], scope: object) => string {
   let limits: Pick<Context, 'memoryLimit' | 'renderLimit'> | undefined;
-  return (templates, scope) => {
+  let retried = false;
+  const render = (templates: Template[], scope: object) => {
     const options = { sync: true, memoryLimit: budget.memoryChars, renderLimit: budget.timeMs };
     const context = new Context(scope, liquid.options, options, { liquid, ...limits });
     limits ??= { memoryLimit: context.memoryLimit, renderLimit: context.renderLimit };
@@ -135,6 +140,21 @@ export function messageRenderer(budget: RenderBudget): (templates: Template[], s
     toValueSync(renderer.renderTemplates(templates, context, output));
     return output.buffer;
   };
+  return (templates, scope) => {
+    try {
+      return render(templates, scope);
+    } catch (error) {
+      if (retried || !outOfTime(error)) throw error;
+      retried = true;
+      limits = undefined;
+      return render(templates, scope);
+    }
+  };
+}
+
+/** Whether a render failed because its time budget ran out (liquidjs' renderLimit). */
+export function outOfTime(error: unknown): boolean {
+  return error instanceof Error && error.message.includes('template render limit exceeded');
 }
 
 /** What liquidjs writes for a value (its own `stringify` is not exported). */

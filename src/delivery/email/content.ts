@@ -82,11 +82,6 @@ export class EmailRenderError extends Error {
   ) {
     super(`${field}: ${detail}`);
   }
-
-  /** Whether the render ran out of its time (liquidjs' message for renderLimit). */
-  get outOfTime(): boolean {
-    return this.message.endsWith('template render limit exceeded');
-  }
 }
 
 export interface EmailLinks {
@@ -180,15 +175,9 @@ class CompiledTemplates implements CompiledEmail {
     private readonly templates: Templates,
   ) {}
 
+  // A render that runs out of its (wall-clock) time gets one more try inside messageRenderer.
   render(scope: object, links: EmailLinks): RenderedEmail {
-    try {
-      return this.renderOnce(scope, links);
-    } catch (error) {
-      // The time budget is wall-clock time: a busy machine or a GC pause can spend it for a
-      // template that needs little. A second try tells the two apart, at twice the cost of a bad one.
-      if (error instanceof EmailRenderError && error.outOfTime) return this.renderOnce(scope, links);
-      throw error;
-    }
+    return this.renderOnce(scope, links);
   }
 
   private renderOnce(scope: object, links: EmailLinks): RenderedEmail {
