@@ -13,6 +13,7 @@ import { createEvents } from './events.ts';
 import type { Herald } from './herald-context.ts';
 import { type Agenda, createAgenda } from './jobs/agenda.ts';
 import { defineCampaignJobs, listenForDueDeliveries, startCampaignSweep } from './campaigns/jobs.ts';
+import { defineEmailConfirmationJob } from './delivery/email/confirm.ts';
 import { Jobs } from './delivery/queue.ts';
 import { createDeliveryState } from './delivery/state.ts';
 import { PushClient } from './delivery/web-push/push-client.ts';
@@ -103,6 +104,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
       log,
       define: (agenda) => {
         if (runsJobs) defineCampaignJobs(agenda, herald);
+        if (runsJobs) defineEmailConfirmationJob(agenda, herald);
         options.defineJobs?.(agenda, herald);
       },
     });

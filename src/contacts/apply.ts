@@ -2,6 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { FieldError } from '../errors.ts';
 import { Prisma } from '../db/prisma.ts';
 import { insertStatusSql, optInStatus, type StatusSource, statusColumnsSql, updateStatusSql } from './channel-status.ts';
+import { type ConfirmationRequest, recordConfirmationRequests } from './email-confirmation.ts';
 import type { ValidContact } from './validation.ts';
 
 type Tx = Prisma.TransactionClient;
@@ -12,6 +13,8 @@ export interface AppliedContacts {
   created: number;
   updated: number;
   failed: { index: number; errors: FieldError[] }[];
+  /** With doubleOptIn: the confirmation emails to queue once the transaction commits. */
+  confirmations: ConfirmationRequest[];
 }
 
 interface Existing {
@@ -28,14 +31,15 @@ interface Existing {
  * different contacts fails alone; the others are applied. Run it inside a transaction.
  * With `fillOnly`, the stored contact's values win instead and only its gaps are filled.
  * `emailOptIn` / `smsOptIn` set the channel statuses by the rules of contacts/channel-status.ts,
- * recorded with the time and `source`.
+ * recorded with the time and `source`. With `doubleOptIn` an email opt-in does not subscribe: it
+ * asks for a confirmation email instead (contacts/email-confirmation.ts).
  */
 export async function applyContacts(
   tx: Tx,
   workspaceId: string,
   rows: readonly (ValidContact | null)[],
   /** Only fill what the stored contact lacks (a web page writing): stored values and attributes win. */
-  { fillOnly = false, source = 'api' }: { fillOnly?: boolean; source?: StatusSource } = {},
+  { fillOnly = false, source = 'api', doubleOptIn = false }: { fillOnly?: boolean; source?: StatusSource; doubleOptIn?: boolean } = {},
 ): Promise<AppliedContacts> {
   const present = rows.filter((row): row is ValidContact => row !== null);
   const existing = await tx.$queryRaw<Existing[]>`
@@ -54,7 +58,7 @@ export async function applyContacts(
   const existingIds = new Set(existing.map((contact) => contact.id));
 
   const merged = new Map<string, ValidContact>();
-  const result: AppliedContacts = { ids: new Map(), created: 0, updated: 0, failed: [] };
+  const result: AppliedContacts = { ids: new Map(), created: 0, updated: 0, failed: [], confirmations: [] };
   rows.forEach((row, index) => {
     if (!row) return;
     const match = keys.map((key) => row[key] && owners[key].get(row[key])).find(Boolean);
@@ -79,7 +83,8 @@ export async function applyContacts(
         id,
         tags: row.tags ?? [],
         attributes: row.attributes ?? {},
-        emailStatus: optInStatus(row.emailOptIn),
+        // Under double opt-in an email opt-in leaves the status to the confirmation link.
+        emailStatus: doubleOptIn && row.emailOptIn ? undefined : optInStatus(row.emailOptIn),
         smsStatus: optInStatus(row.smsOptIn),
       })),
     );
@@ -119,6 +124,10 @@ export async function applyContacts(
         id uuid, "externalId" text, "anonymousId" text, email text, phone text, "firstName" text, "lastName" text,
         locale text, timezone text, attributes jsonb, tags jsonb, "emailStatus" text, "smsStatus" text)
       WHERE c.id = r.id AND c."workspaceId" = ${workspaceId}::uuid`;
+  }
+  if (doubleOptIn) {
+    const optedIn = [...merged].filter(([, row]) => row.emailOptIn === true).map(([contactId, row]) => ({ contactId, email: row.email }));
+    result.confirmations = await recordConfirmationRequests(tx, workspaceId, optedIn);
   }
   return result;
 }

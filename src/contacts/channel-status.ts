@@ -6,6 +6,8 @@ import type { Writer } from './identity.ts';
  * A contact's consent and deliverability on email and SMS, one status per channel with the time
  * it began and who set it. The rules, in one place:
  * - `emailOptIn` / `smsOptIn`: true → SUBSCRIBED, false → UNSUBSCRIBED; absent leaves the status.
+ *   Under the workspace's double opt-in, an email opt-in leaves the status and mails a link whose
+ *   confirmation subscribes (source 'double-opt-in'; contacts/email-confirmation.ts).
  * - BOUNCED and COMPLAINED are facts about the address (it cannot receive, or its owner reported
  *   spam): no opt-in or opt-out replaces them, so neither re-subscribes a dead address nor makes it
  *   look deliverable again. Only a new address starts over.
@@ -15,7 +17,7 @@ import type { Writer } from './identity.ts';
  *   (a page only fills gaps, see applyContacts' fillOnly), its opt-in is ignored too.
  * - The time and source change only when the status does (or starts over for a new address).
  */
-export type StatusSource = 'api' | 'page' | 'unsubscribe-link' | 'bounce' | 'complaint' | 'sms-stop';
+export type StatusSource = 'api' | 'page' | 'double-opt-in' | 'unsubscribe-link' | 'bounce' | 'complaint' | 'sms-stop';
 
 export const sourceOf = (writer: Writer): StatusSource => (writer === 'page' ? 'page' : 'api');
 

@@ -5,6 +5,7 @@ import type { Prisma } from '../db/prisma.ts';
 import type { Herald } from '../herald-context.ts';
 import { applyContacts } from './apply.ts';
 import { sourceOf } from './channel-status.ts';
+import { doubleOptInFor, queueConfirmations } from './email-confirmation.ts';
 import { verifyIdentities, type Writer } from './identity.ts';
 import { mergedContact } from './merge.ts';
 import { identityTokenInput, jsonObject, liftKnownFields, MAX_ATTRIBUTES_BYTES, optIn, type ValidContact } from './validation.ts';
@@ -34,9 +35,9 @@ export async function identifyContact(herald: Herald, workspaceId: string, input
   if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
   const { anonymousId, externalId, identityToken, ...fields } = parsed.data;
   await verifyIdentities(herald, workspaceId, writer, [{ externalId, identityToken }], () => ['input']);
-  const options = { fillOnly: writer === 'page', source: sourceOf(writer) };
+  const options = { fillOnly: writer === 'page', source: sourceOf(writer), doubleOptIn: await doubleOptInFor(herald, workspaceId, [fields]) };
 
-  const contactId = await herald.prisma.$transaction(async (tx) => {
+  const { contactId, confirmations } = await herald.prisma.$transaction(async (tx) => {
     // Lock both rows (if they exist) so two identify calls for one visitor run one after the other.
     const [anonymous] = await tx.$queryRaw<Contact[]>`
       SELECT * FROM "Contact" WHERE "workspaceId" = ${workspaceId}::uuid AND "anonymousId" = ${anonymousId} FOR UPDATE`;
@@ -60,8 +61,9 @@ export async function identifyContact(herald: Herald, workspaceId: string, input
     const applied = await applyContacts(tx, workspaceId, [row], options);
     const failure = applied.failed[0];
     if (failure) throw new ConflictError(`${failure.errors.map((error) => error.path.join('.')).join(', ')} already belongs to another contact`, ErrorCode.contactKeyTaken);
-    return applied.ids.get(0)!;
+    return { contactId: applied.ids.get(0)!, confirmations: applied.confirmations };
   });
+  await queueConfirmations(herald, confirmations);
   herald.events.publish('workspace:changed', workspaceId, { reason: 'contacts_changed' });
   return herald.prisma.contact.findUniqueOrThrow({ where: { id: contactId } });
 }

@@ -3,7 +3,8 @@ import { builder } from '../graphql/builder.ts';
 /** Shared by ContactInput and identifyContact's input. */
 export const optInDescription = (address: 'email' | 'phone') =>
   `true subscribes the contact's ${address} (SUBSCRIBED), false unsubscribes it (UNSUBSCRIBED); absent leaves it. ` +
-  `A BOUNCED or COMPLAINED ${address} stays so; a new ${address} starts over (NONE unless this says otherwise).`;
+  `A BOUNCED or COMPLAINED ${address} stays so; a new ${address} starts over (NONE unless this says otherwise).` +
+  (address === 'email' ? ' With the workspace setting email.doubleOptIn, true mails a confirmation link instead and subscribes once it is confirmed.' : '');
 
 export const ContactInput = builder.inputType('ContactInput', {
   description:

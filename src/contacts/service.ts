@@ -4,6 +4,7 @@ import type { Contact } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import type { Prisma } from '../db/prisma.ts';
 import { applyContacts } from './apply.ts';
+import { doubleOptInFor, queueConfirmations } from './email-confirmation.ts';
 import { type ContactInput, contactInput, MAX_BATCH, tags as tagList } from './validation.ts';
 
 export type { Contact };
@@ -12,9 +13,11 @@ export type { Contact };
 export async function upsertContact(herald: Herald, workspaceId: string, input: ContactInput | unknown): Promise<Contact> {
   const parsed = contactInput.safeParse(input);
   if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
-  const applied = await herald.prisma.$transaction((tx) => applyContacts(tx, workspaceId, [parsed.data]));
+  const doubleOptIn = await doubleOptInFor(herald, workspaceId, [parsed.data]);
+  const applied = await herald.prisma.$transaction((tx) => applyContacts(tx, workspaceId, [parsed.data], { doubleOptIn }));
   const failure = applied.failed[0];
   if (failure) throw new ConflictError(`${failure.errors.map((error) => error.path.join('.')).join(', ')} already belongs to another contact`, ErrorCode.contactKeyTaken);
+  await queueConfirmations(herald, applied.confirmations);
   herald.events.publish('workspace:changed', workspaceId, { reason: 'contacts_changed' });
   return herald.prisma.contact.findUniqueOrThrow({ where: { id: applied.ids.get(0)! } });
 }
@@ -35,7 +38,9 @@ export async function importContacts(herald: Herald, workspaceId: string, inputs
     failed.push({ index, errors: fromZodIssues(parsed.error.issues).fieldErrors });
     return null;
   });
-  const applied = await herald.prisma.$transaction((tx) => applyContacts(tx, workspaceId, rows), { timeout: 60_000 });
+  const doubleOptIn = await doubleOptInFor(herald, workspaceId, rows);
+  const applied = await herald.prisma.$transaction((tx) => applyContacts(tx, workspaceId, rows, { doubleOptIn }), { timeout: 60_000 });
+  await queueConfirmations(herald, applied.confirmations);
   if (applied.created + applied.updated > 0) herald.events.publish('workspace:changed', workspaceId, { reason: 'contacts_changed' });
   herald.log.info({ workspaceId, created: applied.created, updated: applied.updated, failed: failed.length + applied.failed.length }, 'contacts imported');
   return { created: applied.created, updated: applied.updated, failed: [...failed, ...applied.failed].sort((a, b) => a.index - b.index) };

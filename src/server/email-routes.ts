@@ -6,6 +6,7 @@ import { emailMessageByToken, recordEmailClick, recordEmailOpen, unsubscribeByTo
 import type { Visit } from '../tracking/email-machines.ts';
 import { recordEmailReport } from '../tracking/email-reports.ts';
 import { principalFor } from './auth.ts';
+import { handleConfirmLink } from './confirm-route.ts';
 import { invalidLinkPage, sendPage, unsubscribedPage, unsubscribePage } from './email-pages.ts';
 import type { PublicRateLimit } from './rate-limit.ts';
 
@@ -19,7 +20,8 @@ export const MAX_REPORT_BYTES = 1024 * 1024;
 
 /**
  * The addresses an email carries (src/delivery/email/links.ts): `/e/o/<token>.gif`,
- * `/e/c/<token>?u=&s=`, `/e/u/<token>`. Answers the route's name, or null when `path` is none.
+ * `/e/c/<token>?u=&s=`, `/e/u/<token>`, and the double opt-in's `/e/confirm/<token>`
+ * (confirm-route.ts). Answers the route's name, or null when `path` is none.
  *
  * Only clicks are rate limited per address, like /track. Mail providers fetch images (Gmail's and
  * Yahoo's proxies) and send one-click unsubscribes (RFC 8058) for all their users from a few
@@ -79,7 +81,7 @@ export async function handleEmailLink(herald: Herald, limit: PublicRateLimit, re
     else invalidLinkPage(res, 404);
     return 'email-unsubscribe';
   }
-  return null;
+  return handleConfirmLink(herald, req, res, url);
 }
 
 /**
