@@ -4,7 +4,7 @@ import { cancelWaiting } from '../delivery/ledger.ts';
 import { enqueueDeliver, enqueuePrepare } from '../delivery/queue.ts';
 import { earliestLocalInstant } from '../delivery/time.ts';
 import type { Herald } from '../herald-context.ts';
-import { type Campaign, conflictNow, getCampaign, requireKind, requireStatus } from './service.ts';
+import { type Campaign, conflictNow, getCampaign, requireKind, requireSendable, requireStatus } from './service.ts';
 import type { CampaignStatus } from './validation.ts';
 
 /**
@@ -36,6 +36,7 @@ const MAX_SCHEDULE_AHEAD_MS = 366 * 24 * 3600 * 1000;
 export async function scheduleCampaign(herald: Herald, workspaceId: string, input: { id: string; sendAt: Date; localTime?: boolean | null }): Promise<Campaign> {
   const campaign = await getCampaign(herald, workspaceId, input.id);
   requireKind(campaign, 'BROADCAST', 'scheduled');
+  await requireSendable(herald, campaign);
   const now = Date.now();
   if (input.sendAt.getTime() < now - 60_000) throw ValidationError.field(['input', 'sendAt'], 'must not be in the past');
   if (input.sendAt.getTime() > now + MAX_SCHEDULE_AHEAD_MS) throw ValidationError.field(['input', 'sendAt'], 'must be within a year');
@@ -47,7 +48,9 @@ export async function scheduleCampaign(herald: Herald, workspaceId: string, inpu
 }
 
 export async function sendCampaignNow(herald: Herald, workspaceId: string, id: string): Promise<Campaign> {
-  requireKind(await getCampaign(herald, workspaceId, id), 'BROADCAST', 'sent');
+  const campaign = await getCampaign(herald, workspaceId, id);
+  requireKind(campaign, 'BROADCAST', 'sent');
+  await requireSendable(herald, campaign);
   const now = new Date();
   const sending = await move(herald, workspaceId, id, ['DRAFT', 'SCHEDULED'], 'sent', { status: 'SENDING', sendAt: now, localTime: false, startedAt: now });
   await enqueuePrepare(herald, id);
@@ -56,7 +59,9 @@ export async function sendCampaignNow(herald: Herald, workspaceId: string, id: s
 
 /** A TRIGGERED campaign starts listening for its trigger event. */
 export async function activateCampaign(herald: Herald, workspaceId: string, id: string): Promise<Campaign> {
-  requireKind(await getCampaign(herald, workspaceId, id), 'TRIGGERED', 'activated');
+  const campaign = await getCampaign(herald, workspaceId, id);
+  requireKind(campaign, 'TRIGGERED', 'activated');
+  await requireSendable(herald, campaign);
   return move(herald, workspaceId, id, ['DRAFT'], 'activated', { status: 'ACTIVE', startedAt: new Date() });
 }
 
@@ -69,6 +74,7 @@ export async function pauseCampaign(herald: Herald, workspaceId: string, id: str
 export async function resumeCampaign(herald: Herald, workspaceId: string, id: string): Promise<Campaign> {
   const campaign = await getCampaign(herald, workspaceId, id);
   requireStatus(campaign, ['PAUSED'], 'resumed');
+  await requireSendable(herald, campaign);
   const resumed = await move(herald, workspaceId, id, ['PAUSED'], 'resumed', { status: campaign.pausedFrom ?? 'DRAFT', pausedFrom: null });
   if (resumed.status === 'ACTIVE') {
     await enqueueDeliver(herald, id); // messages that came due while paused

@@ -2,12 +2,11 @@ import { ErrorCode, ValidationError } from '../errors.ts';
 import { MessageRef } from '../delivery/schema.ts';
 import { builder } from '../graphql/builder.ts';
 import { workspaceIdOf } from '../graphql/context.ts';
-import type { Herald } from '../herald-context.ts';
 import { localId, requireLocalId } from '../graphql/ids.ts';
 import { CampaignInput, UpdateCampaignInput } from './inputs.ts';
 import { activateCampaign, archiveCampaign, cancelCampaign, pauseCampaign, resumeCampaign, scheduleCampaign, sendCampaignNow } from './lifecycle.ts';
 import { CampaignRef } from './schema.ts';
-import { type Campaign, createCampaign, duplicateCampaign, getCampaign, requireSendable, updateCampaign } from './service.ts';
+import { createCampaign, duplicateCampaign, updateCampaign } from './service.ts';
 import { sendTestMessage, sendTestPush } from './test-push.ts';
 import type { CampaignInput as CampaignInputShape } from './validation.ts';
 
@@ -26,24 +25,12 @@ function serviceInput<T extends { audience?: { segmentId?: string | number | nul
   return result;
 }
 
-/**
- * Moves that start sending check first that the campaign's channel can send (an email campaign's
- * workspace has a from address and an SMTP server). It belongs in lifecycle.ts's moves, which jobs
- * and tests call too; it sits here while that file is another change's.
- */
-const starting =
-  <Args extends unknown[]>(move: (herald: Herald, workspaceId: string, id: string, ...args: Args) => Promise<Campaign>) =>
-  async (herald: Herald, workspaceId: string, id: string, ...args: Args): Promise<Campaign> => {
-    await requireSendable(herald, await getCampaign(herald, workspaceId, id));
-    return move(herald, workspaceId, id, ...args);
-  };
-
 /** The lifecycle mutations all take `{ id }` and answer the Campaign. */
 const lifecycle = {
-  sendCampaignNow: starting(sendCampaignNow),
-  activateCampaign: starting(activateCampaign),
+  sendCampaignNow,
+  activateCampaign,
   pauseCampaign,
-  resumeCampaign: starting(resumeCampaign),
+  resumeCampaign,
   cancelCampaign,
   archiveCampaign,
   duplicateCampaign,
@@ -72,11 +59,8 @@ builder.mutationFields((t) => ({
       localTime: t.input.boolean({ defaultValue: false }),
     },
     errors: {},
-    resolve: async (_root, { input }, context) => {
-      const id = campaignId(input.id);
-      await requireSendable(context.herald, await getCampaign(context.herald, workspaceIdOf(context), id));
-      return scheduleCampaign(context.herald, workspaceIdOf(context), { id, sendAt: input.sendAt, localTime: input.localTime });
-    },
+    resolve: (_root, { input }, context) =>
+      scheduleCampaign(context.herald, workspaceIdOf(context), { id: campaignId(input.id), sendAt: input.sendAt, localTime: input.localTime }),
   }),
   ...Object.fromEntries(
     Object.entries(lifecycle).map(([name, run]) => [
