@@ -85,7 +85,8 @@ const TRANSITION_SQL = `
         error = COALESCE(i.error, m.error),
         "dueAt" = COALESCE(i."dueAt", m."dueAt"),
         "sentAt" = CASE WHEN i.status = 'SENT' THEN now() ELSE m."sentAt" END,
-        "claimedAt" = CASE WHEN i.status = 'SENDING' THEN now() ELSE m."claimedAt" END,
+        -- The claim's transaction began when its rows were read: the lease counts from the claim itself.
+        "claimedAt" = CASE WHEN i.status = 'SENDING' THEN clock_timestamp() ELSE m."claimedAt" END,
         attempts = m.attempts + CASE WHEN i.status = 'SENDING' THEN 1 ELSE 0 END,
         "updatedAt" = now()
       FROM input i

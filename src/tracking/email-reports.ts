@@ -1,4 +1,3 @@
-import { simpleParser } from 'mailparser';
 import type { Herald } from '../herald-context.ts';
 import { messageIdFromHeader, messageIdFromVerp, verifyVerp } from '../delivery/email/links.ts';
 import { applyEmailFeedback, type EmailFeedback, type FeedbackOutcome } from './email-feedback.ts';
@@ -34,6 +33,8 @@ const VERP = /bounces\+[0-9a-f]{64}@[^\s<>"';,]+/gi;
 export async function parseEmailReport(raw: Buffer): Promise<EmailReport | null> {
   let mail;
   try {
+    // Loaded when the first report arrives (mailparser holds ~30 MB).
+    const { simpleParser } = await import('mailparser');
     mail = await simpleParser(raw, {
       keepDeliveryStatus: true,
       ignoreEmbedded: true,

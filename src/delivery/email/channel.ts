@@ -49,7 +49,7 @@ export const email: Channel<EmailAddress, Mail> = {
       // Checked when the campaign starts; settings cleared since leave the messages waiting.
       throw new Error(`workspace ${workspace.id} cannot send email: it has no ${transport.smtpUrl ? 'from address' : 'SMTP server'}`);
     }
-    const mailer = herald.deliveries.mailers.for(transport);
+    const mailer = await herald.deliveries.mailers.for(transport);
     // Content saved by an older Herald that no longer compiles fails its messages, not the pass.
     const compiled = await compiledEmailOf(campaign).catch((error: unknown) => {
       if (error instanceof EmailContentError) return error;

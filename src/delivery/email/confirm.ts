@@ -74,8 +74,8 @@ export async function sendConfirmationEmail(herald: Herald, request: z.output<ty
   const from = transport.fromAddress!;
   const token = signConfirmationToken(request, await secretFromRow(herald, workspace, 'trackingSecret'));
   const content = confirmationContent(transport.fromName ?? workspace.name, confirmUrl(herald.publicUrl, token));
-  const outcome: DeliveryOutcome = await herald.deliveries.mailers
-    .for(transport)
+  const mailer = await herald.deliveries.mailers.for(transport);
+  const outcome: DeliveryOutcome = await mailer
     .sendMail({
       from: { name: transport.fromName ?? '', address: from },
       to: request.email,

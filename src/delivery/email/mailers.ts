@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { Config } from '../../config.ts';
 import { type SmtpHostPolicy, smtpHostPolicy } from '../../net/smtp-hosts.ts';
@@ -19,13 +19,15 @@ export class Mailers {
   constructor(private readonly config: Pick<Config, 'HERALD_SMTP_ALLOWED_HOSTS' | 'HERALD_PUSH_TIMEOUT_MS'>) {}
 
   /** The pooled transport for a workspace's settings (their smtpUrl must be set). */
-  for(transport: EmailTransport): Transporter<SMTPTransport.SentMessageInfo> {
+  async for(transport: EmailTransport): Promise<Transporter<SMTPTransport.SentMessageInfo>> {
     const key = createHash('sha256')
       .update(JSON.stringify([transport.smtpUrl, transport.smtpSource, transport.dkim]))
       .digest('base64url');
     let pool = this.pools.get(key);
     if (!pool) {
-      pool = nodemailer.createTransport(this.options(transport));
+      // Loaded with the first email sent: a Herald that only pushes never holds it.
+      const { default: nodemailer } = await import('nodemailer');
+      pool = this.pools.get(key) ?? nodemailer.createTransport(this.options(transport));
       this.pools.set(key, pool);
     }
     return pool;

@@ -1,5 +1,4 @@
 import { TypeGuards } from 'liquidjs';
-import mjml2html from 'mjml';
 import { lineAt, liquidTokens, TemplateSyntaxError } from './liquid.ts';
 
 /**
@@ -12,6 +11,8 @@ export async function htmlOfMjml(source: string, maxChars: number): Promise<{ ht
   let html: string;
   try {
     // ignoreIncludes: MJML reads no file either (refused above; this is the second lock).
+    // Loaded when first needed: MJML holds ~60 MB, which a Herald sending no MJML never pays.
+    const { default: mjml2html } = await import('mjml');
     ({ html } = await mjml2html(source, { validationLevel: 'strict', ignoreIncludes: true }));
   } catch (error) {
     const errors = (error as { errors?: { line: number; message: string }[] }).errors;
