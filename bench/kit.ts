@@ -70,6 +70,8 @@ export async function spawnBenchHerald(env: Record<string, string> = {}) {
     url: herald.url,
     workspaceId: Buffer.from(workspace.id, 'base64').toString().split(':')[1]!,
     databaseUrl: database.url,
+    /** Herald's own log lines at warn and above (the bench runs it with LOG_LEVEL=warn). */
+    warnings: () => herald.output().split('\n').filter((line) => /"level":(40|50|60)/.test(line)),
     /** Herald's resident memory now, from /proc. */
     rssMb: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${herald.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024,
     async stop() {

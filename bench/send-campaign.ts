@@ -173,6 +173,7 @@ const { rows: ledger } = await db.query<{ status: string; reason: string | null;
 );
 const atSink = await sinkStats();
 await db.end();
+const warnings = bench.warnings();
 await bench.stop();
 
 // The naive loop on the same sink and the same kind of payload, now that Herald has stopped.
@@ -213,3 +214,4 @@ console.log(`ratio: ${ratio.toFixed(1)}× (target ≥ 3×): ${passFail(ratio >= 
 console.log(`Herald's peak RSS during the send: ${Math.round(peakRss)} MB (before: ${Math.round(rssBefore)} MB; target < 300 MB): ${passFail(peakRss < 300)}`);
 // The sink's pipe and keep-alive sockets would keep the process up.
 process.exit(exact ? 0 : 1);
+if (warnings.length) console.log(`Herald logged ${warnings.length} warnings or errors; the first:\n${warnings.slice(0, 5).map((line) => line.slice(0, 600)).join('\n')}`);

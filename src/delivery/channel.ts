@@ -75,6 +75,11 @@ export interface Channel<Address, Payload = unknown> {
    */
   afterCrash: 'resend' | 'unconfirmed';
   /**
+   * Messages one send keeps in flight, when the channel needs fewer than HERALD_PUSH_CONCURRENCY
+   * (email: a rendered message is ~50 KB and the mail server takes them over a few connections).
+   */
+  inFlight?: number;
+  /**
    * Where a due message goes, for the due query over `"Message" m`: `join` reaches the address,
    * `value` builds it as one JSON value and `timezone` is its zone (used when the contact has none).
    * Rows without an address are not due on this channel.

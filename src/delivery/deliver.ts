@@ -113,7 +113,7 @@ class DeliveryPass {
     private readonly policy: Awaited<ReturnType<typeof deliveryPolicy>>,
     private readonly heartbeat: () => Promise<void>,
   ) {
-    this.perLane = Math.max(1, Math.floor(herald.config.HERALD_PUSH_CONCURRENCY / LANES));
+    this.perLane = Math.max(1, Math.floor(Math.min(herald.config.HERALD_PUSH_CONCURRENCY, channel.inFlight ?? Infinity) / LANES));
     this.results = new ResultBuffer(herald, channel, sender);
   }
 

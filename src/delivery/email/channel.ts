@@ -11,6 +11,7 @@ import type { MessageReason, Transition } from '../ledger.ts';
 import { signToken } from '../tokens.ts';
 import { compiledEmailOf, EmailContentError, EmailRenderError } from './content.ts';
 import { messageIdHeader, unsubscribeUrl, verpAddress } from './links.ts';
+import { SMTP_CONNECTIONS } from './mailers.ts';
 
 /** Where an email goes: the contact's address and what the contact said about email. */
 export interface EmailAddress {
@@ -30,6 +31,8 @@ export const email: Channel<EmailAddress, Mail> = {
   name: 'EMAIL',
   // A resend after a crash carries the same Message-ID: mail systems and readers see one message.
   afterCrash: 'resend',
+  // Four messages per SMTP connection: enough to keep each busy, few enough to hold little memory.
+  inFlight: 4 * SMTP_CONNECTIONS,
   address: {
     value: Prisma.sql`jsonb_build_object('email', c.email, 'status', c."emailStatus")`,
     timezone: Prisma.sql`NULL::text`,
