@@ -158,7 +158,7 @@ export function outOfTime(error: unknown): boolean {
 }
 
 /** What liquidjs writes for a value (its own `stringify` is not exported). */
-function stringify(value: unknown): string {
+export function stringify(value: unknown): string {
   const resolved: unknown = toValue(value);
   if (typeof resolved === 'string') return resolved;
   if (resolved == null) return '';

@@ -6,6 +6,7 @@ import { emailMessageByToken, recordEmailClick, recordEmailOpen, unsubscribeByTo
 import type { Visit } from '../tracking/email-machines.ts';
 import { recordEmailReport } from '../tracking/email-reports.ts';
 import { principalFor } from './auth.ts';
+import { readBodyWithin } from './body.ts';
 import { handleConfirmLink } from './confirm-route.ts';
 import { invalidLinkPage, sendPage, unsubscribedPage, unsubscribePage } from './email-pages.ts';
 import type { PublicRateLimit } from './rate-limit.ts';
@@ -65,7 +66,7 @@ export async function handleEmailLink(herald: Herald, limit: PublicRateLimit, re
   if (url.pathname.startsWith(EMAIL_PATHS.unsubscribe)) {
     const token = tokenAfter(EMAIL_PATHS.unsubscribe);
     if (req.method === 'POST') {
-      const body = await readBody(req, MAX_UNSUBSCRIBE_BYTES);
+      const body = await readBodyWithin(req, MAX_UNSUBSCRIBE_BYTES);
       if (body === null) sendPage(res, 413, 'Request too large', '', { connection: 'close' });
       else if (!isOneClickBody(body.toString('utf8'), req.headers['content-type'])) sendPage(res, 400, 'Not an unsubscribe request', '<p>Use the button on the unsubscribe page.</p>');
       else {
@@ -97,7 +98,7 @@ export async function handleEmailReport(herald: Herald, req: IncomingMessage, re
     const status = principal.kind === 'none' ? 401 : 403;
     return json(res, status, { error: 'a workspace secret key is required: Authorization: Bearer sk_…' }, { connection: 'close', 'www-authenticate': 'Bearer' });
   }
-  const raw = await readBody(req, MAX_REPORT_BYTES);
+  const raw = await readBodyWithin(req, MAX_REPORT_BYTES);
   if (raw === null) return json(res, 413, { error: `the report is larger than ${MAX_REPORT_BYTES} bytes` }, { connection: 'close' });
   const result = await recordEmailReport(herald, principal.workspaceId, raw);
   if (result.kind === 'unparseable') {
@@ -126,26 +127,4 @@ function isOneClickBody(body: string, contentType: string | undefined): boolean 
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
-}
-
-/** The body, or null once it passes `limit` (the rest is drained, not kept). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    if (Number(req.headers['content-length'] ?? 0) > limit) {
-      req.resume();
-      return resolve(null);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) return void chunks.push(chunk);
-      req.off('data', onData);
-      req.resume();
-      resolve(null);
-    };
-    req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', reject);
-  });
 }

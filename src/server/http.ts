@@ -5,6 +5,7 @@ import type { Herald } from '../herald-context.ts';
 import { demoEnabled, isBrowserFile, isDemoFile, serveBrowserFile } from '../sdk/serve.ts';
 import { handleDemoIdentityToken } from './demo-identity.ts';
 import { principalFor, rememberPrincipal } from './auth.ts';
+import { readBodyWithin } from './body.ts';
 import { clientAddress } from './client-address.ts';
 import { handleEmailLink, handleEmailReport } from './email-routes.ts';
 import { httpDuration, httpRequests, mayReadMetrics, metricsOf, registry } from './metrics.ts';
@@ -121,21 +122,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    if (Number(req.headers['content-length'] ?? 0) > limit) return reject(new BodyTooLarge(limit));
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) return void chunks.push(chunk);
-      // Stop keeping the body but keep reading it, so the 413 reaches the client intact.
-      req.off('data', onData);
-      req.resume();
-      reject(new BodyTooLarge(limit));
-    };
-    req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', reject);
-  });
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const body = await readBodyWithin(req, limit);
+  if (!body) throw new BodyTooLarge(limit);
+  return body;
 }

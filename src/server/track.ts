@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import type { Herald } from '../herald-context.ts';
 import { type MessageEventType, MessageEventTypes, recordMessageEvent } from '../tracking/service.ts';
+import { readBodyWithin } from './body.ts';
 import type { PublicRateLimit } from './rate-limit.ts';
 
 const MAX_BEACON_BYTES = 2048;
@@ -24,7 +25,7 @@ export async function handleTrack(herald: Herald, limit: PublicRateLimit, req: I
   const verdict = await limit.consume(`track:${address}`);
   if (!verdict.ok) return reply(res, 429, { error: 'too many beacons from this address' }, { 'retry-after': String(verdict.retryAfterSeconds) });
 
-  const body = await readSmallBody(req);
+  const body = (await readBodyWithin(req, MAX_BEACON_BYTES))?.toString('utf8') ?? null;
   let beacon: { token?: unknown; type?: unknown };
   try {
     beacon = body === null ? {} : (JSON.parse(body) as typeof beacon);
@@ -46,15 +47,4 @@ export async function handleTrack(herald: Herald, limit: PublicRateLimit, req: I
 
 function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { ...CORS, ...headers, 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
-}
-
-/** The body as text, or null when it is larger than a beacon can be. */
-async function readSmallBody(req: IncomingMessage): Promise<string | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size <= MAX_BEACON_BYTES) chunks.push(chunk);
-  }
-  return size > MAX_BEACON_BYTES ? null : Buffer.concat(chunks).toString('utf8');
 }

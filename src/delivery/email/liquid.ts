@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { type Context, CycleTag, EchoTag, type Emitter, LiquidError, Output, type Template, Tokenizer, type TopLevelToken, toValue, toValueSync, TypeGuards, type Value } from 'liquidjs';
-import { parseTemplate, refusedFileTag } from '../templates.ts';
+import { type Context, CycleTag, EchoTag, type Emitter, LiquidError, Output, type Template, Tokenizer, type TopLevelToken, toValueSync, TypeGuards, type Value } from 'liquidjs';
+import { parseTemplate, refusedFileTag, stringify } from '../templates.ts';
 
 /**
  * An email's Liquid, parsed once by the sandbox (templates.ts). Two things differ from a push:
@@ -136,13 +136,4 @@ const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '
 
 export function escapeHtml(text: string): string {
   return /[&<>"']/.test(text) ? text.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]!) : text;
-}
-
-/** What liquidjs writes for a value (templates.ts and liquidjs keep theirs private). */
-function stringify(value: unknown): string {
-  const resolved: unknown = toValue(value);
-  if (typeof resolved === 'string') return resolved;
-  if (resolved == null) return '';
-  if (Array.isArray(resolved)) return resolved.map(stringify).join('');
-  return String(resolved);
 }
