@@ -48,7 +48,7 @@ export const EmailInput = builder.inputType('CampaignEmailInput', {
   }),
 });
 
-const CampaignAudienceInput = builder.inputType('CampaignAudienceInput', {
+export const CampaignAudienceInput = builder.inputType('CampaignAudienceInput', {
   description: "A saved segment, a rule of the campaign's own, or both (contacts must match both); none means everyone of `type`.",
   fields: (t) => ({
     segmentId: t.id(),
@@ -67,12 +67,12 @@ const TriggerInput = builder.inputType('CampaignTriggerInput', {
   }),
 });
 
-const WindowInput = builder.inputType('DeliveryWindowInput', {
+export const WindowInput = builder.inputType('DeliveryWindowInput', {
   description: "Hours in the recipient's time zone when messages may go out; may wrap midnight (22:00-07:00).",
   fields: (t) => ({ start: t.field({ type: 'LocalTime', required: true }), end: t.field({ type: 'LocalTime', required: true }) }),
 });
 
-const ConversionInput = builder.inputType('ConversionInput', {
+export const ConversionInput = builder.inputType('ConversionInput', {
   fields: (t) => ({ event: t.string({ required: true }), withinSeconds: t.int({ required: true }) }),
 });
 

@@ -12,5 +12,6 @@ import '../delivery/live.ts';
 import '../tracking/schema.ts';
 import '../tracking/mutations.ts';
 import '../analytics/schema.ts';
+import '../journeys/inputs.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });
