@@ -13,5 +13,6 @@ import '../tracking/schema.ts';
 import '../tracking/mutations.ts';
 import '../analytics/schema.ts';
 import '../journeys/inputs.ts';
+import '../journeys/simulate-schema.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });
