@@ -65,6 +65,20 @@ const schema = z.object({
       if (problem) context.addIssue({ code: 'custom', message: problem });
     })
     .optional(),
+  /**
+   * Where webhooks may go besides public https hosts: the same syntax as HERALD_PUSH_ALLOWED_HOSTS.
+   * A named host may point anywhere (and be an IP address); an IP or network entry allows those
+   * addresses. Unset: public hosts only, never an IP literal, loopback or private address.
+   */
+  HERALD_WEBHOOK_ALLOWED_HOSTS: z
+    .string()
+    .superRefine((value, context) => {
+      const problem = allowedHostsProblem(value);
+      if (problem) context.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
+  /** Extra CA certificates (PEM file) trusted for webhook receivers: an internal CA, or the test kit's. */
+  HERALD_WEBHOOK_CA: z.string().min(1).optional(),
   HERALD_PUSH_CONCURRENCY: z.coerce.number().int().min(2).max(1000).default(256),
   HERALD_PUSH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   HERALD_PUSH_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),

@@ -97,6 +97,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     const publicUrl = (config.HERALD_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, '');
     const herald = { config, prisma, pool, log, events, adminToken, publicUrl, push, secrets, deliveries: createDeliveryState(config) } as Herald;
     cleanup.push(async () => herald.deliveries.mailers.close());
+    cleanup.push(async () => herald.deliveries.webhooks.close());
     await sealWorkspaceSecrets(herald);
     const jobs = await createAgenda({
       databaseUrl,

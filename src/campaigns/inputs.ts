@@ -48,6 +48,17 @@ export const EmailInput = builder.inputType('CampaignEmailInput', {
   }),
 });
 
+export const WebhookInput = builder.inputType('CampaignWebhookInput', {
+  description:
+    'A signed HTTPS request per contact (Standard Webhooks). url and body are Liquid over `contact` and `event`: in the body each value is JSON-escaped for use inside a string ("{{ contact.firstName }}"), `| json` writes a whole JSON value; in the url each value is percent-encoded.',
+  fields: (t) => ({
+    url: t.string({ required: true, description: 'https; loopback, private and IP-address hosts only where HERALD_WEBHOOK_ALLOWED_HOSTS names them.' }),
+    method: t.string({ defaultValue: 'POST', description: 'POST, PUT or PATCH.' }),
+    headers: t.field({ type: 'JSON', description: 'An object of header names to string values; not Host, Content-Length, hop-by-hop or webhook-* headers.' }),
+    body: t.string({ description: 'A JSON template; absent: Herald’s own payload { type, timestamp, data: { messageId, campaignId, contact, event } }.' }),
+  }),
+});
+
 export const CampaignAudienceInput = builder.inputType('CampaignAudienceInput', {
   description: "A saved segment, a rule of the campaign's own, or both (contacts must match both); none means everyone of `type`.",
   fields: (t) => ({
@@ -86,10 +97,11 @@ const campaignFields = <Required extends boolean>(required: Required) => (t: Pot
   kind: t.field({ type: CampaignKindEnum, required }),
   // A default only where the campaign is created: an update without a channel keeps its own.
   channel: required
-    ? t.field({ type: ChannelEnum, defaultValue: 'WEB_PUSH', description: 'Where its messages go; SMS, WEBHOOK, IN_APP and MOBILE_PUSH are not available yet.' })
+    ? t.field({ type: ChannelEnum, defaultValue: 'WEB_PUSH', description: 'Where its messages go; SMS, IN_APP and MOBILE_PUSH are not available yet.' })
     : t.field({ type: ChannelEnum, description: 'Another channel replaces the old channel’s content: give the new one’s.' }),
   content: t.field({ type: ContentInput, description: 'The web push (channel WEB_PUSH).' }),
   email: t.field({ type: EmailInput, description: 'The email (channel EMAIL).' }),
+  webhook: t.field({ type: WebhookInput, description: 'The webhook (channel WEBHOOK).' }),
   audience: t.field({ type: CampaignAudienceInput }),
   activeUntil: t.field({ type: 'DateTime', description: 'Not shown after this; also shortens the push TTL.' }),
   startAt: t.field({ type: 'DateTime', description: 'TRIGGERED: triggers before this are ignored.' }),

@@ -6,9 +6,10 @@ import { AudienceEnum } from '../segments/inputs.ts';
 import { contentOf, type Trigger, triggerOf } from '../delivery/campaign-fields.ts';
 import type { Content } from '../delivery/web-push/content.ts';
 import { compiledEmailOf, type EmailContent, EmailContentError } from '../delivery/email/content.ts';
+import type { WebhookContent } from '../delivery/webhook/content.ts';
 import { ChannelEnum } from '../delivery/schema.ts';
 import { CampaignKindEnum, CampaignStatusEnum, UrgencyEnum } from './inputs.ts';
-import { type Campaign, emailOf } from './service.ts';
+import { type Campaign, emailOf, webhookOf } from './service.ts';
 import { type CampaignStats, campaignStats, SuppressionReasons } from './stats.ts';
 
 const ContentRef = builder.objectRef<Content>('CampaignContent').implement({
@@ -32,6 +33,16 @@ const ContentRef = builder.objectRef<Content>('CampaignContent').implement({
     topic: t.exposeString('topic', { nullable: true }),
     requireInteraction: t.boolean({ resolve: (content) => content.requireInteraction ?? false }),
     rich: t.boolean({ description: 'A rich push: it has a large image.', resolve: (content) => Boolean(content.imageUrl) }),
+  }),
+});
+
+const WebhookRef = builder.objectRef<WebhookContent>('CampaignWebhook').implement({
+  description: 'The request a WEBHOOK campaign sends for each contact, as written (Liquid unrendered).',
+  fields: (t) => ({
+    url: t.exposeString('url'),
+    method: t.string({ resolve: (webhook) => webhook.method ?? 'POST' }),
+    headers: t.field({ type: 'JSON', nullable: true, resolve: (webhook) => webhook.headers ?? null }),
+    body: t.exposeString('body', { nullable: true }),
   }),
 });
 
@@ -149,6 +160,7 @@ export const CampaignRef = builder.prismaNode('Campaign', {
       resolve: (campaign) => (campaign.channel === 'WEB_PUSH' ? contentOf(campaign) : null),
     }),
     email: t.field({ type: EmailRef, nullable: true, description: 'The email (channel EMAIL); null for other channels.', resolve: emailOf }),
+    webhook: t.field({ type: WebhookRef, nullable: true, description: 'The webhook (channel WEBHOOK); null for other channels.', resolve: webhookOf }),
     warnings: t.stringList({ description: 'What may keep the content from showing as meant, e.g. an email Gmail will clip; empty when nothing.', resolve: warningsOf }),
     audience: t.field({ type: AudienceRef, resolve: (campaign) => campaign }),
     schedule: t.field({ type: ScheduleRef, nullable: true, resolve: (campaign) => (campaign.sendAt ? campaign : null) }),

@@ -6,6 +6,7 @@ import { contentOf, triggerOf } from '../delivery/campaign-fields.ts';
 import { trackUrlOf } from '../delivery/tokens.ts';
 import { compileEmail, type EmailContent, EmailContentError } from '../delivery/email/content.ts';
 import { type Content, MAX_ENCRYPTED_BYTES, worstCaseSize } from '../delivery/web-push/content.ts';
+import { compileWebhook, type WebhookContent, WebhookContentError } from '../delivery/webhook/content.ts';
 import { emailSendingProblem } from '../workspaces/email-settings.ts';
 import { type CampaignInput, type CampaignKind, type CampaignStatus, parseCampaign } from './validation.ts';
 
@@ -27,7 +28,7 @@ export async function updateCampaign(herald: Herald, workspaceId: string, id: st
   requireStatus(campaign, ['DRAFT', 'SCHEDULED'], 'edited');
   const stored = inputOf(campaign);
   // Moving to another channel leaves the old channel's content behind.
-  if (changes.channel && changes.channel !== campaign.channel) stored.content = stored.email = undefined;
+  if (changes.channel && changes.channel !== campaign.channel) stored.content = stored.email = stored.webhook = undefined;
   const merged = { ...stored, ...withoutUndefined(changes) } as CampaignInput;
   const data = await campaignData(herald, workspaceId, merged);
   // Only while it is still DRAFT or SCHEDULED: a send that started meanwhile wins.
@@ -93,7 +94,8 @@ async function campaignData(herald: Herald, workspaceId: string, input: Campaign
   }
   // parseCampaign made sure the channel's own content is there.
   const channel = campaign.channel ?? 'WEB_PUSH';
-  const content = channel === 'EMAIL' ? await checkedEmail(campaign.email!) : checkedPush(herald, campaign.content!);
+  const content =
+    channel === 'EMAIL' ? await checkedEmail(campaign.email!) : channel === 'WEBHOOK' ? await checkedWebhook(herald, campaign.webhook!) : checkedPush(herald, campaign.content!);
   const json = (value: unknown) => (value == null ? Prisma.DbNull : (value as Prisma.InputJsonValue));
   return {
     name: campaign.name,
@@ -137,6 +139,29 @@ async function checkedEmail(email: EmailContent): Promise<EmailContent> {
   return email;
 }
 
+/**
+ * A webhook's templates parse, its body renders to JSON for a sample contact and its URL is one
+ * Herald may send to (HERALD_WEBHOOK_ALLOWED_HOSTS, and where its host points now); the URL as
+ * rendered is checked again for every message.
+ */
+async function checkedWebhook(herald: Herald, webhook: WebhookContent): Promise<WebhookContent> {
+  let sampleUrl: string;
+  try {
+    sampleUrl = compileWebhook(webhook).sampleUrl;
+  } catch (error) {
+    if (error instanceof WebhookContentError) throw ValidationError.field(['input', 'webhook', ...error.path], error.message);
+    throw error;
+  }
+  const refusal = await herald.deliveries.webhooks.policy.saveRefusal(sampleUrl);
+  if (refusal) throw ValidationError.field(['input', 'webhook', 'url'], `Herald may not send webhooks here: ${refusal}`);
+  return { ...webhook, method: webhook.method ?? 'POST' };
+}
+
+/** The webhook a WEBHOOK campaign sends, as saved; null for other channels. */
+export function webhookOf(campaign: Campaign): WebhookContent | null {
+  return campaign.channel === 'WEBHOOK' ? (campaign.content as WebhookContent) : null;
+}
+
 /** The email an EMAIL campaign sends, as saved (checked then); null for other channels. */
 export function emailOf(campaign: Campaign): EmailContent | null {
   return campaign.channel === 'EMAIL' ? (campaign.content as EmailContent) : null;
@@ -150,6 +175,7 @@ export function inputOf(campaign: Campaign): CampaignInput {
     channel: campaign.channel,
     content: campaign.channel === 'WEB_PUSH' ? contentOf(campaign) : undefined,
     email: emailOf(campaign) ?? undefined,
+    webhook: webhookOf(campaign) ?? undefined,
     audience: { segmentId: campaign.segmentId, rule: campaign.audienceRule ?? undefined, type: campaign.audienceType },
     activeUntil: campaign.activeUntil,
     startAt: campaign.startAt,

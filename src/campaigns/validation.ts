@@ -6,6 +6,7 @@ import { localTime } from '../workspaces/settings.ts';
 import { eventName, triggerInput } from '../delivery/campaign-fields.ts';
 import { contentInput } from '../delivery/web-push/content.ts';
 import { emailContentInput } from '../delivery/email/content.ts';
+import { webhookContentInput } from '../delivery/webhook/content.ts';
 import { Channel } from '../generated/prisma/enums.ts';
 
 export const CampaignKinds = ['BROADCAST', 'TRIGGERED'] as const;
@@ -16,7 +17,7 @@ export type CampaignStatus = (typeof CampaignStatuses)[number];
 const DAY = 24 * 3600;
 
 /** Each channel's content field in CampaignInput; the other channels are in the API ahead of their senders. */
-const CONTENT_FIELD = { WEB_PUSH: 'content', EMAIL: 'email' } as const satisfies Partial<Record<Channel, string>>;
+const CONTENT_FIELD = { WEB_PUSH: 'content', EMAIL: 'email', WEBHOOK: 'webhook' } as const satisfies Partial<Record<Channel, string>>;
 type AvailableChannel = keyof typeof CONTENT_FIELD;
 const isAvailable = (channel: Channel): channel is AvailableChannel => channel in CONTENT_FIELD;
 
@@ -28,6 +29,7 @@ export const campaignInput = z
     channel: z.enum(Channel).nullish(),
     content: contentInput.nullish(),
     email: emailContentInput.nullish(),
+    webhook: webhookContentInput.nullish(),
     audience: z
       .object({ segmentId: z.string().nullish(), rule: z.unknown().optional(), type: z.enum(Audiences).nullish() })
       .nullish(),

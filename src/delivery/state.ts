@@ -1,5 +1,6 @@
 import { CLAIM_SLOTS, Slots } from './claim-transaction.ts';
 import { Mailers } from './email/mailers.ts';
+import { WebhookClient } from './webhook/client.ts';
 
 /**
  * What one Herald process keeps in memory about its deliveries. It lives on the Herald context
@@ -24,8 +25,10 @@ export interface DeliveryState {
   sent: Map<string, number>;
   /** Pooled SMTP transports for the email channel. */
   mailers: Mailers;
+  /** Keep-alive HTTPS connections to webhook receivers. */
+  webhooks: WebhookClient;
 }
 
-export function createDeliveryState(config: ConstructorParameters<typeof Mailers>[0]): DeliveryState {
-  return { active: new Map(), unrecorded: new Map(), kicks: new Set(), claimSlots: new Slots(CLAIM_SLOTS), sent: new Map(), mailers: new Mailers(config) };
+export function createDeliveryState(config: ConstructorParameters<typeof Mailers>[0] & ConstructorParameters<typeof WebhookClient>[0]): DeliveryState {
+  return { active: new Map(), unrecorded: new Map(), kicks: new Set(), claimSlots: new Slots(CLAIM_SLOTS), sent: new Map(), mailers: new Mailers(config), webhooks: new WebhookClient(config) };
 }

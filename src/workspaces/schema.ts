@@ -5,7 +5,7 @@ import { workspaceIdOf } from '../graphql/context.ts';
 import { requireLocalId } from '../graphql/ids.ts';
 import { createApiKey, revokeApiKey } from './api-keys.ts';
 import { emailSettingsOf, smtpHostOf } from './email-settings.ts';
-import { identitySecretOf, rotateIdentitySecret } from './secrets.ts';
+import { identitySecretOf, rotateIdentitySecret, rotateWebhookSecret, webhookSecretOf } from './secrets.ts';
 import { createWorkspace, frequencyCapsOf, getWorkspace, listWorkspaces, updateWorkspaceSettings } from './service.ts';
 import { CapPeriods, Channels, type FrequencyCap } from './settings.ts';
 import type { ApiKey, Workspace } from '../generated/prisma/client.ts';
@@ -92,6 +92,12 @@ export const WorkspaceRef = builder.prismaNode('Workspace', {
       description: "Signs identity tokens: your server computes hex HMAC-SHA256(externalId) with it. Keep it on your server.",
       authScopes: { secretKey: true },
       resolve: (workspace, _args, context) => identitySecretOf(context.herald, workspace.id),
+    }),
+    webhookSigningSecret: t.string({
+      nullable: true,
+      description: 'Signs webhook requests (Standard Webhooks, whsec_…): give it to your receiver to verify webhook-signature. Keep it on your server.',
+      authScopes: { secretKey: true },
+      resolve: (workspace, _args, context) => webhookSecretOf(context.herald, workspace.id),
     }),
   }),
 });
@@ -242,5 +248,12 @@ builder.mutationFields((t) => ({
     input: { reason: t.input.string({ description: 'Why, for the log.' }) },
     errors: {},
     resolve: (_root, { input }, context) => rotateIdentitySecret(context.herald, workspaceIdOf(context), input.reason),
+  }),
+  rotateWebhookSecret: t.fieldWithInput({
+    type: WorkspaceRef,
+    description: 'Replaces the webhook signing secret; for 24 hours webhooks carry a signature with the old one too, so receivers can switch.',
+    input: { reason: t.input.string({ description: 'Why, for the log.' }) },
+    errors: {},
+    resolve: (_root, { input }, context) => rotateWebhookSecret(context.herald, workspaceIdOf(context), input.reason),
   }),
 }));

@@ -9,14 +9,24 @@ import { isSealed, SecretKeyError } from '../secrets.ts';
  * a workspace's channel credentials (its SMTP URL, which carries a password, and its DKIM key),
  * NULL until a user sets them.
  */
-const OWN = ['vapidPrivateKey', 'trackingSecret', 'identitySecret'] as const;
-const CREDENTIALS = ['smtpUrl', 'dkimPrivateKey'] as const;
+const OWN = ['vapidPrivateKey', 'trackingSecret', 'identitySecret', 'webhookSigningSecret'] as const;
+// webhookSigningSecretPrevious: NULL unless a rotation's grace period keeps the old secret signing.
+const CREDENTIALS = ['smtpUrl', 'dkimPrivateKey', 'webhookSigningSecretPrevious'] as const;
 const SEALED = [...OWN, ...CREDENTIALS] as const;
 type OwnColumn = (typeof OWN)[number];
 export type CredentialColumn = (typeof CREDENTIALS)[number];
 type SealedColumn = (typeof SEALED)[number];
 type SealedRow = { id: string } & Record<SealedColumn, string | null>;
-const SEALED_SELECT = { id: true, vapidPrivateKey: true, trackingSecret: true, identitySecret: true, smtpUrl: true, dkimPrivateKey: true } as const;
+const SEALED_SELECT = {
+  id: true,
+  vapidPrivateKey: true,
+  trackingSecret: true,
+  identitySecret: true,
+  smtpUrl: true,
+  dkimPrivateKey: true,
+  webhookSigningSecret: true,
+  webhookSigningSecretPrevious: true,
+} as const;
 
 /** The random key that MACs a workspace's tracking tokens; never shown to anyone. */
 export function newTrackingSecret(): string {
@@ -28,10 +38,16 @@ export function newIdentitySecret(): string {
   return `hid_${randomBytes(32).toString('base64url')}`;
 }
 
+/** A Standard Webhooks signing secret: `whsec_` and 32 random bytes in base64, as receivers' libraries expect. */
+export function newWebhookSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64')}`;
+}
+
 /** What fills an own column an older Herald left NULL; credentials stay NULL. */
 const fresh: Partial<Record<SealedColumn, () => string>> = {
   trackingSecret: newTrackingSecret,
   identitySecret: newIdentitySecret,
+  webhookSigningSecret: newWebhookSecret,
 };
 
 /**
@@ -120,7 +136,7 @@ export async function secretFromRow(herald: Herald, workspace: { id: string } & 
  * A channel credential of a workspace row the caller already read, opened; null when none is set.
  * A value an older Herald left plain is sealed first.
  */
-export async function credentialFromRow(herald: Herald, workspace: { id: string } & Record<CredentialColumn, string | null>, column: CredentialColumn): Promise<string | null> {
+export async function credentialFromRow<C extends CredentialColumn>(herald: Herald, workspace: { id: string } & Record<C, string | null>, column: C): Promise<string | null> {
   const stored = workspace[column];
   if (stored === null) return null;
   if (isSealed(stored)) return openOrExplain(herald, workspace.id, column, stored);
@@ -142,5 +158,54 @@ export async function rotateIdentitySecret(herald: Herald, workspaceId: string, 
   if (!count) throw new NotFoundError(ErrorCode.workspaceNotFound, 'Workspace not found');
   herald.log.info({ workspaceId, reason: reason?.slice(0, 200) }, 'identity secret rotated');
   herald.events.publish('workspace:changed', workspaceId, { reason: 'identity_secret_rotated' });
+  return herald.prisma.workspace.findUniqueOrThrow({ where: { id: workspaceId } });
+}
+
+/** How long the secret before a rotation keeps signing beside the new one: receivers switch within it. */
+export const WEBHOOK_SECRET_GRACE_MS = 24 * 3600_000;
+
+/** The workspace's webhook signing secret in plain text (what `Workspace.webhookSigningSecret` shows). */
+export function webhookSecretOf(herald: Herald, workspaceId: string): Promise<string> {
+  return secretOf(herald, workspaceId, 'webhookSigningSecret');
+}
+
+/**
+ * The secrets a webhook is signed with now: the current one, and during the grace period after a
+ * rotation the previous one too (Standard Webhooks sends one signature per secret, space-separated,
+ * and a receiver accepts any it can verify).
+ */
+export async function webhookSigningSecretsOf(
+  herald: Herald,
+  workspace: Pick<Workspace, 'id' | 'webhookSigningSecret' | 'webhookSigningSecretPrevious' | 'webhookSecretRotatedAt'>,
+  now = Date.now(),
+): Promise<string[]> {
+  const current = await secretFromRow(herald, workspace, 'webhookSigningSecret');
+  const rotatedAt = workspace.webhookSecretRotatedAt?.getTime();
+  if (rotatedAt === undefined || now - rotatedAt >= WEBHOOK_SECRET_GRACE_MS) return [current];
+  const previous = await credentialFromRow(herald, workspace, 'webhookSigningSecretPrevious');
+  return previous ? [current, previous] : [current];
+}
+
+/**
+ * Replaces the webhook signing secret. The old one keeps signing beside it for WEBHOOK_SECRET_GRACE_MS,
+ * so receivers can switch without dropping a webhook; a second rotation within that time drops the
+ * oldest at once (only the secret just replaced stays valid). Conditional on the secret read: of two
+ * rotations at once one wins, and the other answers its result.
+ */
+export async function rotateWebhookSecret(herald: Herald, workspaceId: string, reason?: string | null): Promise<Workspace> {
+  const current = await webhookSecretOf(herald, workspaceId);
+  const { webhookSigningSecret: sealed } = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: workspaceId }, select: { webhookSigningSecret: true } });
+  const { count } = await herald.prisma.workspace.updateMany({
+    where: { id: workspaceId, webhookSigningSecret: sealed },
+    data: {
+      webhookSigningSecret: herald.secrets.seal(newWebhookSecret()),
+      webhookSigningSecretPrevious: herald.secrets.seal(current),
+      webhookSecretRotatedAt: new Date(),
+    },
+  });
+  if (count) {
+    herald.log.info({ workspaceId, reason: reason?.slice(0, 200) }, 'webhook signing secret rotated');
+    herald.events.publish('workspace:changed', workspaceId, { reason: 'webhook_secret_rotated' });
+  }
   return herald.prisma.workspace.findUniqueOrThrow({ where: { id: workspaceId } });
 }

@@ -6,7 +6,7 @@ import type { Workspace } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { newKey } from './api-keys.ts';
 import { checkSmtpHost, emailSettingsData } from './email-settings.ts';
-import { newIdentitySecret, newTrackingSecret } from './secrets.ts';
+import { newIdentitySecret, newTrackingSecret, newWebhookSecret } from './secrets.ts';
 import { type FrequencyCap, type SettingsInput, settingsInput } from './settings.ts';
 
 export type { Workspace };
@@ -27,6 +27,7 @@ export async function createWorkspace(herald: Herald, input: { name: string }) {
       vapidPrivateKey: herald.secrets.seal(vapid.privateKey),
       trackingSecret: herald.secrets.seal(newTrackingSecret()),
       identitySecret: herald.secrets.seal(newIdentitySecret()),
+      webhookSigningSecret: herald.secrets.seal(newWebhookSecret()),
       apiKeys: {
         create: [
           { kind: 'SECRET', prefix: secret.prefix, hash: secret.hash },

@@ -97,16 +97,21 @@ export function lineAt(source: string, offset: number): number {
 }
 
 /**
- * Makes every value these templates write HTML-escaped: `{{ … }}`, `{% echo %}` and `{% cycle %}`,
- * in every branch and loop. `| raw` as the last filter (and `{% raw %}`) writes as is.
+ * Makes every value these templates write HTML-escaped (or escaped by `escape`: a webhook's JSON
+ * body, its URL): `{{ … }}`, `{% echo %}` and `{% cycle %}`, in every branch and loop. A value
+ * whose last filter `writesAsIs` (`| raw`, and `{% raw %}`) is written as it is.
  */
-export function escapeValues(templates: Template[]): void {
+export function escapeValues(
+  templates: Template[],
+  escape: (text: string) => string = escapeHtml,
+  writesAsIs: (filter: { name: string; raw: boolean } | undefined) => boolean = (filter) => Boolean(filter?.raw),
+): void {
   for (const leaf of leaves(templates)) {
     if (leaf instanceof Output || leaf instanceof EchoTag) {
       const value = (leaf as { value?: Value }).value;
-      if (value && !value.filters.at(-1)?.raw) writeEscaped(leaf);
+      if (value && !writesAsIs(value.filters.at(-1))) writeEscaped(leaf, escape);
     } else if (leaf instanceof CycleTag) {
-      writeEscaped(leaf);
+      writeEscaped(leaf, escape);
     }
   }
 }
@@ -119,16 +124,16 @@ function* leaves(templates: Template[]): Generator<Template> {
   }
 }
 
-function writeEscaped(template: Template): void {
+function writeEscaped(template: Template, escape: (text: string) => string): void {
   const render = template.render.bind(template);
   template.render = function* (context, emitter: Emitter) {
     const escaped: Emitter = {
       buffer: '',
-      write: (html: unknown) => emitter.write(escapeHtml(stringify(html))),
+      write: (html: unknown) => emitter.write(escape(stringify(html))),
     };
     // A tag may also return what it writes (cycle does): the renderer writes that.
     const returned: unknown = yield render(context, escaped);
-    return returned == null ? returned : escapeHtml(stringify(returned));
+    return returned == null ? returned : escape(stringify(returned));
   };
 }
 

@@ -191,7 +191,7 @@ function classify(status: number, retryAfter: string | undefined): PushOutcome {
 }
 
 /** Retry-After is seconds or an HTTP date (RFC 9110). */
-function retryAfterMs(value: string | undefined): number | undefined {
+export function retryAfterMs(value: string | undefined): number | undefined {
   if (!value) return undefined;
   const seconds = Number(value);
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
