@@ -24,6 +24,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(logLevels).default('info'),
   AGENDA_MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL').optional(),
   HERALD_PUBLIC_RATE_LIMIT: z.coerce.number().int().positive().default(600),
+  /** How long concurrent single calls from browsers (trackEvent, beacons) wait to be written together; 0: each alone. */
+  HERALD_PUBLIC_BATCH_MS: z.coerce.number().min(0).max(1000).default(2),
   /** Largest request body from a secret key (or the admin token). */
   HERALD_MAX_BODY_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
   /** Largest request body from a publishable key or an unauthenticated caller, and largest WebSocket message. */

@@ -18,6 +18,8 @@ export type EventMap = {
   'delivery:events': [workspaceId: string, events: import('./delivery/events.ts').DeliveryEvent[]];
   /** An API key was revoked: every process ends the live streams (sockets, SSE) opened with it. */
   'apiKey:revoked': [apiKeyId: string];
+  /** A workspace's identity settings changed: every process forgets what it cached (workspaces/cache.ts). */
+  'workspace:settings': [workspaceId: string];
 };
 
 export type Events = ReturnType<typeof createPubSub<EventMap>> & { close(): Promise<void> };

@@ -6,6 +6,8 @@ import type { Agenda } from './jobs/agenda.ts';
 import type { DeliveryState } from './delivery/state.ts';
 import type { PushClient } from './delivery/web-push/push-client.ts';
 import type { Secrets } from './secrets.ts';
+import type { WorkspaceCache } from './workspaces/cache.ts';
+import type { GroupCommit } from './db/group-commit.ts';
 
 /** The long-lived pieces every domain service may need, created once per Herald instance. */
 export interface Herald {
@@ -27,4 +29,8 @@ export interface Herald {
   deliveries: DeliveryState;
   /** Seals and opens secrets stored in the database (HERALD_SECRET_KEY); opened values are cached. */
   secrets: Secrets;
+  /** API keys and identity settings that browsers' calls read, cached in this process. */
+  cache: WorkspaceCache;
+  /** Gathers concurrent single writes from browsers into batches (HERALD_PUBLIC_BATCH_MS). */
+  gathering: GroupCommit;
 }

@@ -24,8 +24,15 @@ import { createLiveStreams } from './server/live-streams.ts';
 import { createPublicRateLimit } from './server/rate-limit.ts';
 import { attachWebSocket } from './server/ws.ts';
 import { secretsFor } from './secrets.ts';
+import { createWorkspaceCache } from './workspaces/cache.ts';
+import { GroupCommit } from './db/group-commit.ts';
 import { sealWorkspaceSecrets } from './workspaces/secrets.ts';
 import { createGraphQL } from './server/yoga.ts';
+
+/** A gathered batch of browser calls goes at once at this size. */
+const PUBLIC_BATCH_MAX = 500;
+/** Gathered batches of one workspace written at once: the pool has 10 connections, jobs need some. */
+const PUBLIC_BATCHES_IN_FLIGHT = 4;
 
 export interface RunningHerald {
   herald: Herald;
@@ -95,7 +102,11 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     const push = new PushClient(config);
     cleanup.push(async () => push.close());
     const publicUrl = (config.HERALD_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, '');
-    const herald = { config, prisma, pool, log, events, adminToken, publicUrl, push, secrets, deliveries: createDeliveryState(config) } as Herald;
+    const cache = createWorkspaceCache(events);
+    cleanup.push(cache.close);
+    const gathering = new GroupCommit({ windowMs: config.HERALD_PUBLIC_BATCH_MS, maxItems: PUBLIC_BATCH_MAX, maxInFlight: PUBLIC_BATCHES_IN_FLIGHT });
+    cleanup.push(() => gathering.drain());
+    const herald = { config, prisma, pool, log, events, adminToken, publicUrl, push, secrets, cache, gathering, deliveries: createDeliveryState(config) } as Herald;
     cleanup.push(async () => herald.deliveries.mailers.close());
     cleanup.push(async () => herald.deliveries.webhooks.close());
     await sealWorkspaceSecrets(herald);

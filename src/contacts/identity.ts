@@ -35,12 +35,12 @@ export async function verifyIdentities(
   path: (index: number) => string[],
 ): Promise<void> {
   if (writer === 'backend' || !named.some((ref) => ref.contactId || ref.externalId || ref.email)) return;
-  // One read for the setting and the sealed secret: this runs for every page call naming a customer.
-  const workspace = await herald.prisma.workspace.findUniqueOrThrow({
-    where: { id: workspaceId },
-    select: { id: true, requireIdentityVerification: true, identitySecret: true },
-  });
-  if (!workspace.requireIdentityVerification) return;
+  // The setting and the sealed secret, read once per process (workspaces/cache.ts): this runs for
+  // every page call naming a customer.
+  const workspace = await herald.cache.identity(workspaceId, () =>
+    herald.prisma.workspace.findUniqueOrThrow({ where: { id: workspaceId }, select: { id: true, requireIdentityVerification: true, identitySecret: true } }),
+  );
+  if (!workspace?.requireIdentityVerification) return;
   const secret = await secretFromRow(herald, workspace, 'identitySecret');
   const byId = await identitiesOf(herald, workspaceId, named.flatMap((ref) => ref.contactId ?? []));
   named.forEach((ref, index) => {

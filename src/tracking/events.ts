@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
-import { ValidationError } from '../errors.ts';
+import { fromZodIssues, ValidationError } from '../errors.ts';
 import type { Event } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { verifyIdentities, type Writer } from '../contacts/identity.ts';
@@ -40,21 +40,40 @@ export async function trackEvents(
   }
   const events = parsed.data;
   await verifyIdentities(herald, workspaceId, writer, events, (index) => at(index));
+  const { ids, keys } = await storeEvents(herald, workspaceId, writer, events, (index) => at(index, 'contactId'));
+  const count = ids.filter(Boolean).length;
+  return { count, duplicates: events.length - count, ids, keys };
+}
 
+const noContact = (path: string[]) => ValidationError.field(path, 'no contact with this id');
+
+/**
+ * Stores validated events in one transaction, with their triggers and conversions, and announces
+ * them once committed. An event naming an unknown contactId fails the whole batch when
+ * `missingAt` places its error; without it, only that event is left out (`missing`).
+ */
+async function storeEvents(
+  herald: Herald,
+  workspaceId: string,
+  writer: Writer,
+  events: readonly EventInput[],
+  missingAt?: (index: number) => string[],
+): Promise<{ ids: (string | null)[]; keys: (string | null)[]; missing: boolean[] }> {
   const stored = await herald.prisma.$transaction(async (tx) => {
     const contactIds = await resolveContacts(tx, workspaceId, events);
     const missing = contactIds.findIndex((id) => id === null);
-    if (missing >= 0) throw ValidationError.field(at(missing, 'contactId'), 'no contact with this id');
+    if (missing >= 0 && missingAt) throw noContact(missingAt(missing));
 
     const now = new Date();
-    const rows = events.map((event, index) => ({
+    const all = events.map((event, index) => ({
       id: uuidv7(),
       contactId: contactIds[index],
       name: event.name,
       properties: event.properties ?? {},
       occurredAt: (event.occurredAt ?? now).toISOString(),
-      idempotencyKey: event.idempotencyKey == null ? null : scopedKey(writer, contactIds[index]!, event.idempotencyKey),
+      idempotencyKey: event.idempotencyKey == null || !contactIds[index] ? null : scopedKey(writer, contactIds[index]!, event.idempotencyKey),
     }));
+    const rows = all.filter((row) => row.contactId);
     const inserted = await tx.$queryRaw<{ id: string }[]>`
       INSERT INTO "Event" (id, "workspaceId", "contactId", name, properties, "occurredAt", "idempotencyKey")
       SELECT r.id, ${workspaceId}::uuid, r."contactId", r.name, r.properties, r."occurredAt", r."idempotencyKey"
@@ -76,14 +95,19 @@ export async function trackEvents(
       WHERE c.id = e."contactId"`;
     const conversions = await recordConversions(tx, workspaceId, [...insertedIds]);
     const triggers = await applyTriggers(tx, workspaceId, rows.filter((row) => insertedIds.has(row.id)) as StoredEvent[]);
-    return { ids: rows.map((row) => (insertedIds.has(row.id) ? row.id : null)), keys: rows.map((row) => row.idempotencyKey), conversions, triggers };
+    return {
+      ids: all.map((row) => (insertedIds.has(row.id) ? row.id : null)),
+      keys: all.map((row) => row.idempotencyKey),
+      missing: all.map((row) => !row.contactId),
+      conversions,
+      triggers,
+    };
   }, { timeout: 60_000 });
 
-  const count = stored.ids.filter(Boolean).length;
-  if (count) herald.events.publish('workspace:changed', workspaceId, { reason: 'events_tracked' });
+  if (stored.ids.some(Boolean)) herald.events.publish('workspace:changed', workspaceId, { reason: 'events_tracked' });
   publishDeliveryEvents(herald, workspaceId, stored.conversions);
   await announceTriggers(herald, workspaceId, stored.triggers);
-  return { count, duplicates: events.length - count, ids: stored.ids, keys: stored.keys };
+  return stored;
 }
 
 /**
@@ -94,11 +118,40 @@ function scopedKey(writer: Writer, contactId: string, key: string): string {
   return writer === 'page' ? `page:${contactId}:${key}` : key;
 }
 
-/** One event; for an idempotency key seen before, the event first stored with it. */
+/**
+ * One event; for an idempotency key seen before, the event first stored with it. With
+ * HERALD_PUBLIC_BATCH_MS, concurrent calls of one workspace are written together (group commit,
+ * db/group-commit.ts): each is validated alone first, so a bad event fails only its own call.
+ */
 export async function trackEvent(herald: Herald, workspaceId: string, input: EventInput | unknown, writer: Writer = 'backend'): Promise<Event> {
-  const { ids, keys } = await trackEvents(herald, workspaceId, [input], { single: true, writer });
-  const id = ids[0];
-  if (id) return herald.prisma.event.findUniqueOrThrow({ where: { id } });
-  // Not stored only because its idempotency key was seen before: answer the first event.
-  return herald.prisma.event.findUniqueOrThrow({ where: { workspaceId_idempotencyKey: { workspaceId, idempotencyKey: keys[0]! } } });
+  if (!herald.gathering.enabled) {
+    const { ids, keys } = await trackEvents(herald, workspaceId, [input], { single: true, writer });
+    const [answer] = await answersFor(herald, workspaceId, ids, keys);
+    if (answer instanceof Error) throw answer;
+    return answer!;
+  }
+  // The event's time is when it arrived, not when its batch is written: a contact's events keep their order.
+  const arrived = new Date();
+  const parsed = eventInput(arrived).safeParse(input);
+  if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
+  const event = { ...parsed.data, occurredAt: parsed.data.occurredAt ?? arrived };
+  await verifyIdentities(herald, workspaceId, writer, [event], () => ['input']);
+  const order = event.contactId ?? (event.externalId ? `x:${event.externalId}` : `a:${event.anonymousId}`);
+  return herald.gathering.submit(`events:${workspaceId}:${writer}`, order, event, async (events: EventInput[]) => {
+    const { ids, keys, missing } = await storeEvents(herald, workspaceId, writer, events);
+    const answers = await answersFor(herald, workspaceId, ids, keys);
+    return answers.map((answer, index) => (missing[index] ? noContact(['input', 'contactId']) : answer));
+  });
+}
+
+/** The stored event of each index: its own, or for a duplicate the one first stored with its key (one query). */
+async function answersFor(herald: Herald, workspaceId: string, ids: (string | null)[], keys: (string | null)[]): Promise<(Event | Error)[]> {
+  const storedIds = ids.filter((id): id is string => Boolean(id));
+  const replayed = keys.filter((key, index): key is string => !ids[index] && key !== null);
+  const found = await herald.prisma.event.findMany({
+    where: { workspaceId, OR: [{ id: { in: storedIds } }, ...(replayed.length ? [{ idempotencyKey: { in: replayed } }] : [])] },
+  });
+  const byId = new Map(found.map((event) => [event.id, event]));
+  const byKey = new Map(found.flatMap((event) => (event.idempotencyKey ? [[event.idempotencyKey, event]] : [])));
+  return ids.map((id, index) => (id ? byId.get(id) : byKey.get(keys[index]!)) ?? new Error('a stored event could not be read back'));
 }

@@ -11,10 +11,19 @@ export type MessageEventType = (typeof MessageEventTypes)[number];
 /** One error for every bad token, so a caller learns nothing from which check failed. */
 const invalidToken = () => new NotFoundError(ErrorCode.messageNotFound, 'Unknown or invalid message token');
 
+interface Beacon {
+  messageId: string;
+  token: string;
+  type: MessageEventType;
+  /** The caller's workspace (a key's); a beacon to /track has none. */
+  workspaceId: string | undefined;
+}
+
 /**
  * Records what a browser did with a push: DISPLAYED, CLICKED (which implies displayed) or CLOSED,
  * each counted once per message (the first time is kept). A token that does not parse, whose MAC
  * does not match, or that belongs to another workspace than `workspaceId` changes nothing.
+ * With HERALD_PUBLIC_BATCH_MS, concurrent beacons are written together (db/group-commit.ts).
  */
 export async function recordMessageEvent(
   herald: Herald,
@@ -22,53 +31,96 @@ export async function recordMessageEvent(
   workspaceId?: string,
 ): Promise<Message> {
   if (!(MessageEventTypes as readonly string[]).includes(input.type)) throw ValidationError.field(['input', 'type'], 'must be DISPLAYED, CLICKED or CLOSED');
-  const id = typeof input.token === 'string' ? tokenMessageId(input.token) : null;
-  if (!id) throw invalidToken();
-  const found = await herald.prisma.message.findUnique({
-    where: { id },
-    select: { workspaceId: true, campaignId: true, campaign: { select: { workspace: { select: { trackingSecret: true } } } } },
+  const messageId = typeof input.token === 'string' ? tokenMessageId(input.token) : null;
+  if (!messageId) throw invalidToken();
+  const beacon: Beacon = { messageId, token: input.token, type: input.type, workspaceId };
+  const [answer] = herald.gathering.enabled
+    ? [await herald.gathering.submit('beacons', messageId, beacon, (beacons: Beacon[]) => recordBeacons(herald, beacons))]
+    : await recordBeacons(herald, [beacon]);
+  if (answer instanceof Error) throw answer;
+  return answer!;
+}
+
+/** Beacons in one statement: each answered with its message, or the invalid-token error. */
+async function recordBeacons(herald: Herald, beacons: Beacon[]): Promise<(Message | Error)[]> {
+  const ids = [...new Set(beacons.map((beacon) => beacon.messageId))];
+  const found = await herald.prisma.message.findMany({
+    where: { id: { in: ids } },
+    select: { id: true, workspaceId: true, campaignId: true, campaign: { select: { workspace: { select: { trackingSecret: true } } } } },
   });
-  if (!found) throw invalidToken();
-  // Opened values are cached by herald.secrets: the hot path costs the one query above.
-  const secret = await secretFromRow(herald, { id: found.workspaceId, ...found.campaign.workspace }, 'trackingSecret');
-  if (!verifyToken(input.token, id, secret)) throw invalidToken();
-  if (workspaceId && found.workspaceId !== workspaceId) throw invalidToken();
+  const byId = new Map(found.map((message) => [message.id, message]));
+  const valid = await Promise.all(
+    beacons.map(async ({ messageId, token, workspaceId }) => {
+      const message = byId.get(messageId);
+      if (!message || (workspaceId && message.workspaceId !== workspaceId)) return false;
+      // Opened values are cached by herald.secrets: no query per beacon.
+      const secret = await secretFromRow(herald, { id: message.workspaceId, ...message.campaign.workspace }, 'trackingSecret');
+      return verifyToken(token, messageId, secret);
+    }),
+  );
+  // Several beacons of one message in a batch count as if they came one after the other.
+  const flags = new Map<string, { id: string; displayed: boolean; clicked: boolean; closed: boolean }>();
+  beacons.forEach(({ messageId, type }, index) => {
+    if (!valid[index]) return;
+    const merged = flags.get(messageId) ?? { id: messageId, displayed: false, clicked: false, closed: false };
+    merged.displayed ||= type === 'DISPLAYED' || type === 'CLICKED';
+    merged.clicked ||= type === 'CLICKED';
+    merged.closed ||= type === 'CLOSED';
+    flags.set(messageId, merged);
+  });
 
-  const displayed = input.type === 'DISPLAYED' || input.type === 'CLICKED';
-  const clicked = input.type === 'CLICKED';
-  const closed = input.type === 'CLOSED';
-  // One statement: set each first time, and count only the ones that were not set before.
-  const [changed] = await herald.prisma.$queryRaw<{ displayed: boolean; clicked: boolean; closed: boolean; test: boolean; contactId: string }[]>`
-    WITH old AS (
-      SELECT id, "displayedAt", "clickedAt", "closedAt" FROM "Message" WHERE id = ${id}::uuid FOR UPDATE
-    ), updated AS (
-      UPDATE "Message" m SET
-        "displayedAt" = COALESCE(m."displayedAt", CASE WHEN ${displayed} THEN now() END),
-        "clickedAt" = COALESCE(m."clickedAt", CASE WHEN ${clicked} THEN now() END),
-        "closedAt" = COALESCE(m."closedAt", CASE WHEN ${closed} THEN now() END),
-        "updatedAt" = now()
-      FROM old WHERE m.id = old.id
-      RETURNING m."campaignId", m.test, m."contactId"::text,
-        (old."displayedAt" IS NULL AND m."displayedAt" IS NOT NULL) AS displayed,
-        (old."clickedAt" IS NULL AND m."clickedAt" IS NOT NULL) AS clicked,
-        (old."closedAt" IS NULL AND m."closedAt" IS NOT NULL) AS closed
-    ), counted AS (
-      INSERT INTO "CampaignCount" ("campaignId", metric, count)
-      SELECT "campaignId", metric, 1 FROM updated,
-        LATERAL (VALUES ('displayed', displayed), ('clicked', clicked), ('closed', closed)) AS metrics(metric, happened)
-      WHERE happened AND NOT test
-      ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + 1
-    )
-    SELECT displayed, clicked, closed, test, "contactId" FROM updated`;
-
-  if (changed && (changed.displayed || changed.clicked || changed.closed)) {
-    herald.events.publish('campaign:changed', found.campaignId, { reason: 'tracked' });
-    const types = [changed.displayed && 'DISPLAYED', changed.clicked && 'CLICKED', changed.closed && 'CLOSED'].filter(Boolean) as MessageEventType[];
-    publishDeliveryEvents(
-      herald,
-      found.workspaceId,
-      types.map((type) => ({ type, messageId: id, campaignId: found.campaignId, contactId: changed.contactId, reason: null })),
-    );
+  if (flags.size) {
+    // One statement: set each first time, and count only the ones that were not set before.
+    // Rows and counters are locked in one order (id; campaign, metric): batches never deadlock.
+    const changed = await herald.prisma.$queryRaw<{ id: string; displayed: boolean; clicked: boolean; closed: boolean; contactId: string }[]>`
+      WITH input AS (
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify([...flags.values()])}::jsonb) AS i(id uuid, displayed boolean, clicked boolean, closed boolean)
+      ), old AS (
+        SELECT m.id, m."displayedAt", m."clickedAt", m."closedAt", i.displayed, i.clicked, i.closed
+        FROM "Message" m JOIN input i ON i.id = m.id ORDER BY m.id FOR UPDATE OF m
+      ), updated AS (
+        UPDATE "Message" m SET
+          "displayedAt" = COALESCE(m."displayedAt", CASE WHEN old.displayed THEN now() END),
+          "clickedAt" = COALESCE(m."clickedAt", CASE WHEN old.clicked THEN now() END),
+          "closedAt" = COALESCE(m."closedAt", CASE WHEN old.closed THEN now() END),
+          "updatedAt" = now()
+        FROM old WHERE m.id = old.id
+        RETURNING m.id, m."campaignId", m.test, m."contactId"::text,
+          (old."displayedAt" IS NULL AND m."displayedAt" IS NOT NULL) AS displayed,
+          (old."clickedAt" IS NULL AND m."clickedAt" IS NOT NULL) AS clicked,
+          (old."closedAt" IS NULL AND m."closedAt" IS NOT NULL) AS closed
+      ), counted AS (
+        INSERT INTO "CampaignCount" ("campaignId", metric, count)
+        SELECT "campaignId", metric, count(*) FROM updated,
+          LATERAL (VALUES ('displayed', displayed), ('clicked', clicked), ('closed', closed)) AS metrics(metric, happened)
+        WHERE happened AND NOT test
+        GROUP BY "campaignId", metric ORDER BY "campaignId", metric
+        ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + EXCLUDED.count
+      )
+      SELECT id::text, displayed, clicked, closed, "contactId" FROM updated`;
+    announceBeacons(herald, changed, byId);
   }
-  return herald.prisma.message.findUniqueOrThrow({ where: { id } });
+
+  const messages = new Map((await herald.prisma.message.findMany({ where: { id: { in: [...flags.keys()] } } })).map((message) => [message.id, message]));
+  return beacons.map(({ messageId }, index) => (valid[index] ? (messages.get(messageId) ?? invalidToken()) : invalidToken()));
+}
+
+function announceBeacons(
+  herald: Herald,
+  changed: { id: string; displayed: boolean; clicked: boolean; closed: boolean; contactId: string }[],
+  messages: Map<string, { workspaceId: string; campaignId: string }>,
+): void {
+  const byWorkspace = new Map<string, Parameters<typeof publishDeliveryEvents>[2]>();
+  const campaigns = new Set<string>();
+  for (const row of changed) {
+    const { workspaceId, campaignId } = messages.get(row.id)!;
+    const types = [row.displayed && 'DISPLAYED', row.clicked && 'CLICKED', row.closed && 'CLOSED'].filter(Boolean) as MessageEventType[];
+    if (!types.length) continue;
+    campaigns.add(campaignId);
+    const events = byWorkspace.get(workspaceId) ?? [];
+    events.push(...types.map((type) => ({ type, messageId: row.id, campaignId, contactId: row.contactId, reason: null })));
+    byWorkspace.set(workspaceId, events);
+  }
+  for (const campaignId of campaigns) herald.events.publish('campaign:changed', campaignId, { reason: 'tracked' });
+  for (const [workspaceId, events] of byWorkspace) publishDeliveryEvents(herald, workspaceId, events);
 }

@@ -36,22 +36,27 @@ export async function createApiKey(
 }
 
 /**
- * Revokes at once: keys are checked against the database on every request, and the event ends
- * the streams already open with this key, on every process. Idempotent.
+ * Revokes at once: this process forgets the key now, the event makes every other process forget
+ * it (workspaces/cache.ts) and ends the streams already open with it. Idempotent.
  */
 export async function revokeApiKey(herald: Herald, workspaceId: string, id: string): Promise<ApiKey> {
   const found = await herald.prisma.apiKey.findFirst({ where: { id, workspaceId } });
   if (!found) throw new NotFoundError(ErrorCode.apiKeyNotFound, 'No API key with this id in this workspace');
   if (found.revokedAt) return found;
   const revoked = await herald.prisma.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
+  herald.cache.forgetKey(id);
   herald.events.publish('apiKey:revoked', id);
   herald.events.publish('workspace:changed', workspaceId, { reason: 'api_key_revoked' });
   return revoked;
 }
 
-/** Finds the live key a caller presented, or null. */
+/** Finds the live key a caller presented, or null; known keys come from the process's cache. */
 export async function authenticateKey(herald: Herald, key: string): Promise<ApiKey | null> {
   if (!/^(sk|pk)_[A-Za-z0-9_-]{32}$/.test(key)) return null;
+  return herald.cache.apiKey(key, () => findKey(herald, key));
+}
+
+async function findKey(herald: Herald, key: string): Promise<ApiKey | null> {
   const candidates = await herald.prisma.apiKey.findMany({
     where: { prefix: key.slice(0, PREFIX_LENGTH), revokedAt: null },
   });

@@ -157,6 +157,7 @@ export async function rotateIdentitySecret(herald: Herald, workspaceId: string, 
   });
   if (!count) throw new NotFoundError(ErrorCode.workspaceNotFound, 'Workspace not found');
   herald.log.info({ workspaceId, reason: reason?.slice(0, 200) }, 'identity secret rotated');
+  herald.cache.settingsChanged(workspaceId);
   herald.events.publish('workspace:changed', workspaceId, { reason: 'identity_secret_rotated' });
   return herald.prisma.workspace.findUniqueOrThrow({ where: { id: workspaceId } });
 }

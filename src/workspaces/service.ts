@@ -78,6 +78,7 @@ export async function updateWorkspaceSettings(herald: Herald, workspaceId: strin
         });
   // Which email fields changed, never their values.
   if (email !== undefined) herald.log.info({ workspaceId, email: email === null ? 'cleared' : Object.keys(email) }, 'workspace email settings changed');
+  herald.cache.settingsChanged(workspaceId);
   herald.events.publish('workspace:changed', workspaceId, { reason: 'settings_updated' });
   return workspace;
 }

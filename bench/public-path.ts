@@ -1,0 +1,217 @@
+/**
+ * The browser's path at web scale (issue #24). Herald and the push sink (`--arrivals`) run in
+ * processes of their own; 20 triggered campaigns listen (one-hour delay, each with its own filter)
+ * plus one with no delay whose pushes time the triggers. For the default gathering window and then
+ * for HERALD_PUBLIC_BATCH_MS=0 (a fresh Herald and database each, same run):
+ *  (1) single `trackEvent` calls with a publishable key from 64 and 256 concurrent clients
+ *      (goal ≥ 3,000 events/s, p99 < 100 ms), while one more client sends `signup` events one
+ *      after another and times each to its push at the sink (goal p50 < 50 ms);
+ *  (2) single `/track` beacons (the service worker's) from 64 and 256 clients (goal ≥ 5,000/s);
+ *  (3) the batched path: `trackEvents` of 100 from 8 clients with a secret key.
+ *   npx tsx bench/public-path.ts [events=20000] [beacons=20000]
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { loadavg } from 'node:os';
+import { createInterface } from 'node:readline';
+import pg from 'pg';
+import { signToken } from '../src/delivery/tokens.ts';
+import { createSecrets, parseSecretKey } from '../src/secrets.ts';
+import { TEST_SECRET_KEY } from '../test/kit/secret-key.ts';
+import { perSecond, seedBrowsers, spawnBenchHerald } from './kit.ts';
+
+const totalEvents = Number(process.argv[2] ?? 20_000);
+const totalBeacons = Number(process.argv[3] ?? 20_000);
+const CONTACTS = 20_000;
+const BEACON_MESSAGES = 5_000;
+/** Visitors above this one are the latency probe's: the load never names them. */
+const PROBE_FROM = 19_000;
+const CLIENTS = [64, 256];
+const now = () => performance.timeOrigin + performance.now();
+const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))] ?? NaN;
+const load = () => loadavg().map((value) => value.toFixed(1)).join(' ');
+const passFail = (pass: boolean) => (pass ? 'PASS' : 'FAIL');
+
+const sink = spawn(process.execPath, ['--import', 'tsx', 'bench/push-sink.ts', '--arrivals'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const line = (await createInterface({ input: sink.stdout! })[Symbol.asyncIterator]().next()).value as string;
+const { origin, caFile } = JSON.parse(line) as { origin: string; caFile: string };
+process.once('exit', () => sink.kill('SIGTERM'));
+const ca = readFileSync(caFile);
+const arrivals = () =>
+  new Promise<Record<string, number[]>>((resolve, reject) =>
+    https
+      .get(`${origin}/arrivals`, { ca, agent: false }, (res) => {
+        let text = '';
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve(JSON.parse(text)));
+      })
+      .on('error', reject),
+  );
+
+/** A keep-alive POST, lighter on this shared machine than fetch: status and body. */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
+function post(url: string, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** `clients` loops share `total` calls; each call's latency is kept. */
+async function drive(total: number, clients: number, call: (n: number) => Promise<void>) {
+  let next = 0;
+  const latencies: number[] = [];
+  const began = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < total) {
+        const n = next++;
+        const at = performance.now();
+        await call(n);
+        latencies.push(performance.now() - at);
+      }
+    }),
+  );
+  return { rate: perSecond(total, performance.now() - began), p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+const TRACK = 'mutation($input: EventInput!) { trackEvent(input: $input) { __typename ... on Error { message } } }';
+const TRACK_MANY = 'mutation($events: [EventInput!]!) { trackEvents(input: { events: $events }) { __typename ... on Error { message } } }';
+const CATEGORIES = 40;
+const randomEvent = () => {
+  const visitor = `visitor-${1 + Math.floor(Math.random() * PROBE_FROM)}`;
+  return Math.random() < 0.8
+    ? { anonymousId: visitor, name: 'product_viewed', properties: { category: `cat-${Math.floor(Math.random() * CATEGORIES)}`, price: Math.round(Math.random() * 200) } }
+    : { anonymousId: visitor, name: 'page_viewed', properties: { path: '/home' } };
+};
+
+interface Figures {
+  singles: { clients: number; rate: number; p50: number; p99: number; triggerP50: number; probes: number; load: string }[];
+  beacons: { clients: number; rate: number; p50: number; p99: number; load: string }[];
+  batched: { rate: number; load: string };
+}
+
+async function measure(label: string, env: Record<string, string>): Promise<Figures> {
+  const bench = await spawnBenchHerald({ HERALD_PUSH_CA: caFile, HERALD_PUBLIC_RATE_LIMIT: '100000000', NODE_OPTIONS: '--max-old-space-size=256 --max-semi-space-size=8', ...env });
+  const db = new pg.Client({ connectionString: bench.databaseUrl });
+  await db.connect();
+  await seedBrowsers(db, bench.workspaceId, CONTACTS, origin);
+  const key = await bench.secret('mutation { createApiKey(input: { kind: PUBLISHABLE }) { ... on MutationCreateApiKeySuccess { data { key } } } }');
+  const publishable = key.createApiKey.data.key as string;
+  const graphql = `${bench.url}/graphql`;
+  const asPage = (query: string, variables: unknown) =>
+    post(graphql, { 'content-type': 'application/json', authorization: `Bearer ${publishable}`, origin: 'https://shop.example' }, JSON.stringify({ query, variables }));
+
+  const triggered = async (input: Record<string, unknown>) => {
+    const created = await bench.secret('mutation($input: CampaignInput!) { createCampaign(input: $input) { ... on MutationCreateCampaignSuccess { data { id } } ... on Error { message } } }', {
+      input: { kind: 'TRIGGERED', content, ...input },
+    });
+    await bench.secret('mutation($id: ID!) { activateCampaign(input: { id: $id }) { __typename } }', { id: created.createCampaign.data.id });
+  };
+  const content = { title: 'Hi {{ contact.firstName }}', body: 'Hello', url: 'https://shop.example/' };
+  // The messages whose tokens the beacons carry: a broadcast's ledger as if it had been sent
+  // (written here, so the run does not wait for 5,000 sends).
+  const created = await bench.secret('mutation($input: CampaignInput!) { createCampaign(input: $input) { ... on MutationCreateCampaignSuccess { data { id } } } }', {
+    input: { name: 'Sale', kind: 'BROADCAST', content },
+  });
+  const broadcast = Buffer.from(created.createCampaign.data.id, 'base64').toString().split(':')[1]!;
+  await db.query(
+    `INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, status, "scheduledFor", "dueAt", "sentAt")
+     SELECT gen_random_uuid(), s."workspaceId", $2::uuid, s."contactId", s.id, 'broadcast', 'SENT', now(), now(), now()
+     FROM "PushSubscription" s WHERE s."workspaceId" = $1::uuid LIMIT $3`,
+    [bench.workspaceId, broadcast, BEACON_MESSAGES],
+  );
+  const sealed = (await db.query(`SELECT "trackingSecret" FROM "Workspace" WHERE id = $1`, [bench.workspaceId])).rows[0].trackingSecret as string;
+  const trackingSecret = createSecrets(parseSecretKey(TEST_SECRET_KEY)!).open(sealed);
+  const tokens = (await db.query(`SELECT id FROM "Message" WHERE "campaignId" = $1`, [broadcast])).rows.map((row: { id: string }) => signToken(row.id, trackingSecret));
+
+  await triggered({ name: 'Welcome', trigger: { event: 'signup' } });
+  for (let i = 0; i < 20; i++) {
+    await triggered({ name: `Category ${i}`, trigger: { event: 'product_viewed', where: [{ path: 'category', op: 'EQ', value: `cat-${i}` }], delaySeconds: 3600, reEligibleAfterSeconds: 0 } });
+  }
+
+  const track = async (input: unknown) => {
+    const { status, body } = await asPage(TRACK, { input });
+    if (status !== 200 || !body.includes('MutationTrackEventSuccess')) throw new Error(`${status} ${body}`);
+  };
+  await drive(1_000, 16, () => track(randomEvent())); // warm-up
+
+  const figures: Figures = { singles: [], beacons: [], batched: { rate: 0, load: '' } };
+  let probe = PROBE_FROM;
+  for (const clients of CLIENTS) {
+    // One more client: a new visitor signs up, one after another, each timed to its push.
+    let running = true;
+    const sentAt = new Map<string, number>();
+    const prober = (async () => {
+      while (running && probe < CONTACTS) {
+        const visitor = `visitor-${++probe}`;
+        sentAt.set(visitor, now());
+        await track({ anonymousId: visitor, name: 'signup' });
+      }
+    })();
+    const result = await drive(totalEvents, clients, () => track(randomEvent()));
+    running = false;
+    await prober;
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const arrived = await arrivals();
+    const triggers = [...sentAt].flatMap(([visitor, at]) => {
+      const first = arrived[visitor]?.find((time) => time >= at);
+      return first === undefined ? [] : [first - at];
+    });
+    figures.singles.push({ clients, ...result, triggerP50: percentile(triggers, 50), probes: triggers.length, load: load() });
+    console.log(`${label}: single trackEvent, ${clients} clients: ${result.rate.toLocaleString()} events/s, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms; trigger → push p50 ${percentile(triggers, 50).toFixed(1)} ms (${triggers.length} of ${sentAt.size}); load ${load()}`);
+  }
+
+  const types = ['DISPLAYED', 'CLICKED', 'CLOSED'];
+  for (const clients of CLIENTS) {
+    const result = await drive(totalBeacons, clients, async () => {
+      const token = tokens[Math.floor(Math.random() * tokens.length)];
+      const { status, body } = await post(`${bench.url}/track`, { 'content-type': 'text/plain;charset=UTF-8' }, JSON.stringify({ token, type: types[Math.floor(Math.random() * 3)] }));
+      if (status !== 204) throw new Error(`${status} ${body}`);
+    });
+    figures.beacons.push({ clients, ...result, load: load() });
+    console.log(`${label}: single /track beacons, ${clients} clients: ${result.rate.toLocaleString()} beacons/s, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms; load ${load()}`);
+  }
+
+  const batched = await drive(Math.ceil(totalEvents / 100), 8, async () => {
+    const result = await bench.secret(TRACK_MANY, { events: Array.from({ length: 100 }, randomEvent) });
+    if (result.trackEvents.__typename !== 'MutationTrackEventsSuccess') throw new Error(JSON.stringify(result));
+  });
+  figures.batched = { rate: batched.rate * 100, load: load() };
+  console.log(`${label}: batched trackEvents of 100 from 8 clients: ${(batched.rate * 100).toLocaleString()} events/s; load ${load()}`);
+  const warnings = bench.warnings();
+  if (warnings.length) console.log(`${label}: Herald's warnings and errors:\n${warnings.slice(0, 10).join('\n')}`);
+  await db.end();
+  await bench.stop();
+  return figures;
+}
+
+console.log(`load average at start: ${load()} (2 cores; the machine is shared, figures are distorted by the load)`);
+const gathered = await measure('window default', {});
+const alone = await measure('window 0', { HERALD_PUBLIC_BATCH_MS: '0' });
+
+console.log('\n| path | clients | default window | HERALD_PUBLIC_BATCH_MS=0 | ratio |');
+console.log('| --- | ---: | ---: | ---: | ---: |');
+gathered.singles.forEach((row, index) => {
+  const base = alone.singles[index]!;
+  console.log(`| trackEvent, events/s (p50 / p99 ms) | ${row.clients} | ${row.rate.toLocaleString()} (${row.p50.toFixed(0)} / ${row.p99.toFixed(0)}) | ${base.rate.toLocaleString()} (${base.p50.toFixed(0)} / ${base.p99.toFixed(0)}) | ${(row.rate / base.rate).toFixed(2)}× |`);
+  console.log(`| trigger → push p50, ms | ${row.clients} | ${row.triggerP50.toFixed(1)} | ${base.triggerP50.toFixed(1)} | |`);
+});
+gathered.beacons.forEach((row, index) => {
+  const base = alone.beacons[index]!;
+  console.log(`| /track beacons/s (p50 / p99 ms) | ${row.clients} | ${row.rate.toLocaleString()} (${row.p50.toFixed(0)} / ${row.p99.toFixed(0)}) | ${base.rate.toLocaleString()} (${base.p50.toFixed(0)} / ${base.p99.toFixed(0)}) | ${(row.rate / base.rate).toFixed(2)}× |`);
+});
+console.log(`| trackEvents of 100, events/s | 8 | ${gathered.batched.rate.toLocaleString()} | ${alone.batched.rate.toLocaleString()} | ${(gathered.batched.rate / alone.batched.rate).toFixed(2)}× |`);
+const best = (rows: { rate: number }[]) => Math.max(...rows.map((row) => row.rate));
+console.log(`\ngoals (default window): ≥ 3,000 single events/s: ${passFail(best(gathered.singles) >= 3_000)}; ≥ 5,000 beacons/s: ${passFail(best(gathered.beacons) >= 5_000)}; ` +
+  `p99 < 100 ms: ${passFail(gathered.singles.every((row) => row.p99 < 100) && gathered.beacons.every((row) => row.p99 < 100))}; trigger p50 < 50 ms: ${passFail(gathered.singles.every((row) => row.triggerP50 < 50))}`);
+console.log(`load average at the end: ${load()}`);
+sink.kill('SIGTERM');
