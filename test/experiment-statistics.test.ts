@@ -91,6 +91,18 @@ describe('always-valid experiment statistics', () => {
     expect(result.probabilityToBeatControl).toBeGreaterThan(0.99);
   });
 
+  it('stays valid at rare and common rates (500 A/A experiments each)', () => {
+    const next = random(11);
+    for (const rate of [0.01, 0.02, 0.5]) {
+      const runs = Array.from({ length: 500 }, () => experiment(next, rate, rate, 200, false));
+      const falsePositives = runs.filter((run) => run.sequential !== null).length / runs.length;
+      console.log(`A/A at ${rate * 100}%: sequential false positives ${(falsePositives * 100).toFixed(1)}%`);
+      expect(falsePositives).toBeLessThanOrEqual(0.05);
+    }
+    // A variant nobody converted on is still compared: none of 120 against half of 120 is no accident.
+    expect(compare({ successes: 60, trials: 120 }, { successes: 0, trials: 120 })).toMatchObject({ significant: true, lift: -1 });
+  });
+
   it('says nothing from too little data', () => {
     const result = compare({ successes: 2, trials: 20 }, { successes: 9, trials: 20 });
     expect(result).toMatchObject({ significant: false, interval: null });

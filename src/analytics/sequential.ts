@@ -9,8 +9,8 @@
  *
  * - A rate's interval is a confidence sequence from a beta-binomial mixture martingale: the rates
  *   p whose mixture likelihood ratio against p stays below 1/alpha (Ville's inequality).
- * - A comparison is a mixture sequential probability ratio test (mSPRT) on the log of the ratio of
- *   two rates, with a normal mixing distribution of spread `tau`, and its confidence sequence.
+ * - A comparison is a mixture sequential probability ratio test (mSPRT) on the difference of two
+ *   rates, with a normal mixing distribution of spread `tau`, and its confidence sequence.
  */
 
 /** Successes out of trials: clicks of messages sent, conversions of contacts held out… */
@@ -22,7 +22,7 @@ export interface Arm {
 export interface Comparison {
   /** The variant's rate over the control's, minus 1 (0.2 = 20% better); null until both have trials. */
   lift: number | null;
-  /** An always-valid interval for `lift`; null until both arms have successes. */
+  /** An interval for `lift` from the difference's always-valid interval; null until there is enough data. */
   interval: [number, number] | null;
   /** The interval excludes 0: the variant differs from the control. */
   significant: boolean;
@@ -32,13 +32,12 @@ export interface Comparison {
 
 export const DEFAULT_ALPHA = 0.05;
 /**
- * The mixing spread on the log rate ratio: the mSPRT is most powerful for true effects of about
- * this size (0.2 ≈ a 20% relative lift) and valid for every effect size.
+ * The mixing spread, in standard deviations of one outcome: the mSPRT is most powerful for true
+ * effects of about this size and valid for every effect size.
  */
 export const DEFAULT_TAU = 0.2;
 /** Below this an arm is too small for the normal approximation the mSPRT rests on. */
 export const MIN_TRIALS = 100;
-const MIN_SUCCESSES = 5;
 
 /** An always-valid interval for one rate (beta-binomial mixture with a uniform prior). */
 export function rateInterval({ successes, trials }: Arm, alpha = DEFAULT_ALPHA): [number, number] {
@@ -66,25 +65,31 @@ export function rateInterval({ successes, trials }: Arm, alpha = DEFAULT_ALPHA):
 }
 
 /**
- * The variant against the control on the log rate ratio. `alpha` is the error allowed for this one
- * comparison: divide it by the number of comparisons made at once (Bonferroni) to keep the whole
- * experiment's error at alpha.
+ * The variant against the control: an mSPRT on the difference of the two rates (as Johari et al.
+ * test conversion rates), variances from Laplace-smoothed rates so an arm with no successes yet
+ * is not taken for certain. `alpha` is the error allowed for this one comparison: divide it by the
+ * number of comparisons made at once (Bonferroni) to keep the whole experiment's error at alpha.
  */
 export function compare(control: Arm, variant: Arm, alpha = DEFAULT_ALPHA, tau = DEFAULT_TAU): Comparison {
   const rate = (arm: Arm) => arm.successes / arm.trials;
   const lift = control.trials > 0 && variant.trials > 0 && control.successes > 0 ? rate(variant) / rate(control) - 1 : null;
   const probabilityToBeatControl = control.trials > 0 && variant.trials > 0 ? probabilityAbove(variant, control) : null;
-  const enough = (arm: Arm) => arm.trials >= MIN_TRIALS && arm.successes >= MIN_SUCCESSES && arm.trials - arm.successes >= MIN_SUCCESSES;
-  if (!enough(control) || !enough(variant)) return { lift, interval: null, significant: false, probabilityToBeatControl };
+  if (control.trials < MIN_TRIALS || variant.trials < MIN_TRIALS) return { lift, interval: null, significant: false, probabilityToBeatControl };
 
-  // The log ratio and its variance (delta method).
-  const estimate = Math.log(rate(variant)) - Math.log(rate(control));
-  const variance = (1 - rate(variant)) / variant.successes + (1 - rate(control)) / control.successes;
-  // mSPRT with a N(0, tau²) mixture: the values θ whose likelihood ratio stays below 1/alpha.
-  const t2 = tau * tau;
+  const smoothed = (arm: Arm) => (arm.successes + 1) / (arm.trials + 2);
+  const spread = (p: number) => p * (1 - p);
+  const estimate = rate(variant) - rate(control);
+  const variance = spread(smoothed(variant)) / variant.trials + spread(smoothed(control)) / control.trials;
+  // The mixture's spread in the metric's own scale: tau standard deviations of one outcome.
+  const t2 = tau * tau * spread(smoothed({ successes: control.successes + variant.successes, trials: control.trials + variant.trials }));
+  // mSPRT with a N(0, t2) mixture: the differences whose likelihood ratio stays below 1/alpha.
   const halfWidth = Math.sqrt(((variance * (variance + t2)) / t2) * (2 * Math.log(1 / alpha) + Math.log((variance + t2) / variance)));
-  const interval: [number, number] = [Math.expm1(estimate - halfWidth), Math.expm1(estimate + halfWidth)];
-  return { lift, interval, significant: interval[0] > 0 || interval[1] < 0, probabilityToBeatControl };
+  const significant = estimate - halfWidth > 0 || estimate + halfWidth < 0;
+  // The lift's interval is the difference's over the control's rate (an approximation: the
+  // control's rate is itself estimated); `significant` rests on the difference alone.
+  const base = rate(control);
+  const interval: [number, number] | null = base > 0 ? [(estimate - halfWidth) / base, (estimate + halfWidth) / base] : null;
+  return { lift, interval, significant, probabilityToBeatControl };
 }
 
 /**

@@ -59,6 +59,17 @@ export const WebhookInput = builder.inputType('CampaignWebhookInput', {
   }),
 });
 
+const VariantInput = builder.inputType('CampaignVariantInput', {
+  description: "An experiment variant: its share of the audience and its own content in the campaign channel's field.",
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    weight: t.int({ required: true, description: 'Relative share: weights 1, 1, 2 send to 25%, 25% and 50%.' }),
+    content: t.field({ type: ContentInput }),
+    email: t.field({ type: EmailInput }),
+    webhook: t.field({ type: WebhookInput }),
+  }),
+});
+
 export const CampaignAudienceInput = builder.inputType('CampaignAudienceInput', {
   description: "A saved segment, a rule of the campaign's own, or both (contacts must match both); none means everyone of `type`.",
   fields: (t) => ({
@@ -110,6 +121,8 @@ const campaignFields = <Required extends boolean>(required: Required) => (t: Pot
   deliveryWindow: t.field({ type: WindowInput }),
   frequencyCapped: t.boolean({ description: "Counts against the workspace's frequency caps (default true); false for transactional pushes." }),
   conversion: t.field({ type: ConversionInput }),
+  variants: t.field({ type: [VariantInput], description: 'An A/B(/n) test: 2 to 8 variants, each contact gets one, always the same.' }),
+  holdoutPercent: t.int({ description: 'The share (0-50) of the audience held out: no message, to measure what the campaign changes.' }),
 });
 
 export const CampaignInput = builder.inputType('CampaignInput', { fields: campaignFields(true) });

@@ -11,6 +11,8 @@ import { ChannelEnum } from '../delivery/schema.ts';
 import { CampaignKindEnum, CampaignStatusEnum, UrgencyEnum } from './inputs.ts';
 import { type Campaign, emailOf, webhookOf } from './service.ts';
 import { type CampaignStats, campaignStats, SuppressionReasons } from './stats.ts';
+import { campaignExperiment, type Experiment, ExperimentMetrics, type VariantResult } from './experiment.ts';
+import type { StoredVariant } from '../delivery/experiment.ts';
 
 const ContentRef = builder.objectRef<Content>('CampaignContent').implement({
   fields: (t) => ({
@@ -111,6 +113,43 @@ const ConversionRef = builder.objectRef<{ event: string; withinSeconds: number }
 
 export const SuppressionReasonEnum = builder.enumType('SuppressionReason', { values: SuppressionReasons });
 
+const ExperimentMetricEnum = builder.enumType('ExperimentMetric', { values: ExperimentMetrics });
+
+const VariantResultRef = builder.objectRef<VariantResult>('VariantResult').implement({
+  description: 'One variant, counted per contact.',
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    sent: t.exposeInt('sent'),
+    displayed: t.exposeInt('displayed'),
+    opened: t.exposeInt('opened'),
+    clicked: t.exposeInt('clicked'),
+    conversions: t.exposeInt('conversions'),
+    rate: t.exposeFloat('rate', { description: 'The metric per contact sent.' }),
+    interval: t.exposeFloatList('interval', { description: 'An always-valid 95% interval for the rate: it may be read at any moment, as often as you like.' }),
+  }),
+});
+
+export const ExperimentRef = builder.objectRef<Experiment>('Experiment').implement({
+  description:
+    'An A/B test and holdout, with always-valid statistics (a mixture sequential test): watching it live does not make a difference appear that is not there. See the README, "Reading an experiment".',
+  fields: (t) => ({
+    metric: t.expose('metric', { type: ExperimentMetricEnum, description: 'CONVERSIONS with a conversion goal, else CLICKS.' }),
+    variants: t.field({ type: [VariantResultRef], resolve: (experiment) => experiment.variants }),
+    holdout: t.field({
+      type: builder.objectRef<NonNullable<Experiment['holdout']>>('HoldoutResult').implement({
+        fields: (t) => ({ size: t.exposeInt('size'), conversions: t.exposeInt('conversions'), rate: t.exposeFloat('rate') }),
+      }),
+      nullable: true,
+      resolve: (experiment) => experiment.holdout,
+    }),
+    lift: t.exposeFloat('lift', { nullable: true, description: 'Relative: 0.2 = 20% more. Everyone messaged against the holdout; without one, the best other variant against the first.' }),
+    interval: t.exposeFloatList('interval', { nullable: true, description: 'An always-valid 95% interval for the lift; null until both sides have enough data.' }),
+    probabilityToBeatControl: t.exposeFloat('probabilityToBeatControl', { nullable: true }),
+    significant: t.exposeBoolean('significant', { description: 'The lift interval excludes 0.' }),
+    winner: t.exposeString('winner', { nullable: true, description: 'The variant better than every other beyond chance (Bonferroni over all pairs); null until then.' }),
+  }),
+});
+
 export const CampaignStatsRef = builder.objectRef<CampaignStats>('CampaignStats').implement({
   fields: (t) => ({
     campaignId: t.id({ resolve: (stats) => encodeGlobalID('Campaign', stats.campaignId) }),
@@ -140,6 +179,15 @@ export const CampaignStatsRef = builder.objectRef<CampaignStats>('CampaignStats'
     conversions: t.exposeInt('conversions'),
     clickRate: t.exposeFloat('clickRate', { description: 'Web push: clicked / displayed. Email: clicked / delivered. 0 when the denominator is 0.' }),
     conversionRate: t.exposeFloat('conversionRate', { description: 'conversions / sent (0 when nothing was sent).' }),
+    experiment: t.field({
+      type: ExperimentRef,
+      nullable: true,
+      description: 'The experiment (variants, holdout), live with the rest; null without one.',
+      resolve: async (stats, _args, context) => {
+        const campaign = await context.herald.prisma.campaign.findUnique({ where: { id: stats.campaignId } });
+        return campaign ? campaignExperiment(context.herald, campaign) : null;
+      },
+    }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
 });
@@ -176,6 +224,20 @@ export const CampaignRef = builder.prismaNode('Campaign', {
     startAt: t.expose('startAt', { type: 'DateTime', nullable: true }),
     endAt: t.expose('endAt', { type: 'DateTime', nullable: true }),
     stats: t.field({ type: CampaignStatsRef, resolve: (campaign, _args, context) => campaignStats(context.herald, campaign.id) }),
+    variants: t.field({
+      type: [
+        builder.objectRef<StoredVariant>('CampaignVariant').implement({
+          fields: (t) => ({
+            name: t.exposeString('name'),
+            weight: t.exposeInt('weight'),
+            content: t.expose('content', { type: 'JSON', description: "The variant's content in its channel's shape (as `content` or `email`)." }),
+          }),
+        }),
+      ],
+      resolve: (campaign) => (campaign.variants as StoredVariant[] | null) ?? [],
+    }),
+    holdoutPercent: t.exposeInt('holdoutPercent'),
+    experiment: t.field({ type: ExperimentRef, nullable: true, description: 'Null without variants or a holdout.', resolve: (campaign, _args, context) => campaignExperiment(context.herald, campaign) }),
     startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
     completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),

@@ -8,7 +8,8 @@ import { compileEmail, type EmailContent, EmailContentError } from '../delivery/
 import { type Content, MAX_ENCRYPTED_BYTES, worstCaseSize } from '../delivery/web-push/content.ts';
 import { compileWebhook, type WebhookContent, WebhookContentError } from '../delivery/webhook/content.ts';
 import { emailSendingProblem } from '../workspaces/email-settings.ts';
-import { type CampaignInput, type CampaignKind, type CampaignStatus, parseCampaign } from './validation.ts';
+import type { StoredVariant } from '../delivery/experiment.ts';
+import { type CampaignInput, type CampaignKind, type CampaignStatus, contentField, parseCampaign, variantContent } from './validation.ts';
 
 export type { Campaign };
 
@@ -28,7 +29,7 @@ export async function updateCampaign(herald: Herald, workspaceId: string, id: st
   requireStatus(campaign, ['DRAFT', 'SCHEDULED'], 'edited');
   const stored = inputOf(campaign);
   // Moving to another channel leaves the old channel's content behind.
-  if (changes.channel && changes.channel !== campaign.channel) stored.content = stored.email = stored.webhook = undefined;
+  if (changes.channel && changes.channel !== campaign.channel) stored.content = stored.email = stored.webhook = stored.variants = undefined;
   const merged = { ...stored, ...withoutUndefined(changes) } as CampaignInput;
   const data = await campaignData(herald, workspaceId, merged);
   // Only while it is still DRAFT or SCHEDULED: a send that started meanwhile wins.
@@ -94,14 +95,18 @@ async function campaignData(herald: Herald, workspaceId: string, input: Campaign
   }
   // parseCampaign made sure the channel's own content is there.
   const channel = campaign.channel ?? 'WEB_PUSH';
-  const content =
-    channel === 'EMAIL' ? await checkedEmail(campaign.email!) : channel === 'WEBHOOK' ? await checkedWebhook(herald, campaign.webhook!) : checkedPush(herald, campaign.content!);
+  const content = await checkedContent(herald, channel, campaign[contentField(channel) as 'content' | 'email' | 'webhook'], ['input', contentField(channel)]);
+  const variants: StoredVariant[] | null = campaign.variants?.length ? [] : null;
+  for (const [index, variant] of (campaign.variants ?? []).entries()) {
+    const path = ['input', 'variants', String(index), contentField(channel)];
+    variants!.push({ name: variant.name, weight: variant.weight, content: await checkedContent(herald, channel, variantContent(channel, variant).data, path) });
+  }
   const json = (value: unknown) => (value == null ? Prisma.DbNull : (value as Prisma.InputJsonValue));
   return {
     name: campaign.name,
     kind: campaign.kind,
     channel,
-    content: withoutUndefined(content) as Prisma.InputJsonObject,
+    content: content as Prisma.InputJsonObject,
     segmentId,
     audienceRule: json(campaign.rule),
     audienceType: audienceType ?? 'ALL',
@@ -113,15 +118,28 @@ async function campaignData(herald: Herald, workspaceId: string, input: Campaign
     deliveryWindowEnd: campaign.deliveryWindow?.end ?? null,
     frequencyCapped: campaign.frequencyCapped ?? true,
     conversion: json(campaign.conversion),
+    variants: json(variants),
+    holdoutPercent: campaign.holdoutPercent ?? 0,
   };
 }
 
+/** The channel's content checked for sending (for the campaign's own and each variant's), at `path`. */
+async function checkedContent(herald: Herald, channel: Campaign['channel'], content: unknown, path: string[]): Promise<Record<string, unknown>> {
+  const checked =
+    channel === 'EMAIL'
+      ? await checkedEmail(content as EmailContent, path)
+      : channel === 'WEBHOOK'
+        ? await checkedWebhook(herald, content as WebhookContent, path)
+        : checkedPush(herald, content as Content, path);
+  return withoutUndefined(checked) as Record<string, unknown>;
+}
+
 /** A push's worst-case payload must fit what push services accept. */
-function checkedPush(herald: Herald, content: Content): Content {
+function checkedPush(herald: Herald, content: Content, path: string[]): Content {
   const size = worstCaseSize(content, trackUrlOf(herald));
   if (size > MAX_ENCRYPTED_BYTES) {
     throw ValidationError.field(
-      ['input', 'content'],
+      path,
       `the push could reach ${size} bytes encrypted (each {{ … }} counted as 64 characters); push services accept at most ${MAX_ENCRYPTED_BYTES}`,
     );
   }
@@ -129,11 +147,11 @@ function checkedPush(herald: Herald, content: Content): Content {
 }
 
 /** An email's MJML compiles and its templates parse; a problem points at its field (and MJML's line). */
-async function checkedEmail(email: EmailContent): Promise<EmailContent> {
+async function checkedEmail(email: EmailContent, path: string[]): Promise<EmailContent> {
   try {
     await compileEmail(email);
   } catch (error) {
-    if (error instanceof EmailContentError) throw ValidationError.field(['input', 'email', ...error.path], error.message);
+    if (error instanceof EmailContentError) throw ValidationError.field([...path, ...error.path], error.message);
     throw error;
   }
   return email;
@@ -144,16 +162,16 @@ async function checkedEmail(email: EmailContent): Promise<EmailContent> {
  * Herald may send to (HERALD_WEBHOOK_ALLOWED_HOSTS, and where its host points now); the URL as
  * rendered is checked again for every message.
  */
-async function checkedWebhook(herald: Herald, webhook: WebhookContent): Promise<WebhookContent> {
+async function checkedWebhook(herald: Herald, webhook: WebhookContent, path: string[]): Promise<WebhookContent> {
   let sampleUrl: string;
   try {
     sampleUrl = compileWebhook(webhook).sampleUrl;
   } catch (error) {
-    if (error instanceof WebhookContentError) throw ValidationError.field(['input', 'webhook', ...error.path], error.message);
+    if (error instanceof WebhookContentError) throw ValidationError.field([...path, ...error.path], error.message);
     throw error;
   }
   const refusal = await herald.deliveries.webhooks.policy.saveRefusal(sampleUrl);
-  if (refusal) throw ValidationError.field(['input', 'webhook', 'url'], `Herald may not send webhooks here: ${refusal}`);
+  if (refusal) throw ValidationError.field([...path, 'url'], `Herald may not send webhooks here: ${refusal}`);
   return { ...webhook, method: webhook.method ?? 'POST' };
 }
 
@@ -184,6 +202,8 @@ export function inputOf(campaign: Campaign): CampaignInput {
     deliveryWindow: campaign.deliveryWindowStart && campaign.deliveryWindowEnd ? { start: campaign.deliveryWindowStart, end: campaign.deliveryWindowEnd } : null,
     frequencyCapped: campaign.frequencyCapped,
     conversion: campaign.conversion as CampaignInput['conversion'],
+    variants: (campaign.variants as StoredVariant[] | null)?.map(({ name, weight, content }) => ({ name, weight, [contentField(campaign.channel)]: content })) ?? null,
+    holdoutPercent: campaign.holdoutPercent,
   };
 }
 

@@ -20,9 +20,24 @@ const DAY = 24 * 3600;
 const CONTENT_FIELD = { WEB_PUSH: 'content', EMAIL: 'email', WEBHOOK: 'webhook' } as const satisfies Partial<Record<Channel, string>>;
 type AvailableChannel = keyof typeof CONTENT_FIELD;
 const isAvailable = (channel: Channel): channel is AvailableChannel => channel in CONTENT_FIELD;
+/** The CampaignInput field holding a channel's content. */
+export const contentField = (channel: Channel): string => CONTENT_FIELD[channel as AvailableChannel];
+
+export const EXPERIMENT_LIMITS = { variants: 8, holdoutPercent: 50, weight: 10_000 } as const;
+
+/**
+ * An experiment variant: a name, a weight and its own content in its campaign channel's field
+ * (`content`, `email`…), checked with that field's schema (see campaignInput's refinement).
+ */
+const variantInput = z
+  .object({
+    name: z.string().trim().regex(/^[\w .:-]{1,64}$/, 'must be 1-64 letters, digits, spaces or _ . : -'),
+    weight: z.number().int().min(1, 'must be at least 1').max(EXPERIMENT_LIMITS.weight, `must be at most ${EXPERIMENT_LIMITS.weight}`),
+  })
+  .catchall(z.unknown());
 
 /** Everything CampaignInput carries besides the audience rule, which validateRule checks. */
-export const campaignInput = z
+const campaignFields = z
   .object({
     name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
     kind: z.enum(CampaignKinds),
@@ -45,7 +60,16 @@ export const campaignInput = z
     conversion: z
       .object({ event: eventName, withinSeconds: z.number().int().min(60, 'must be at least 60').max(90 * DAY, 'must be at most 90 days') })
       .nullish(),
-  })
+    variants: z
+      .array(variantInput)
+      .min(2, 'give at least 2 variants (or none)')
+      .max(EXPERIMENT_LIMITS.variants, `at most ${EXPERIMENT_LIMITS.variants} variants`)
+      .refine((variants) => new Set(variants.map((variant) => variant.name)).size === variants.length, 'variant names must differ')
+      .nullish(),
+    holdoutPercent: z.number().int().min(0, 'must be at least 0').max(EXPERIMENT_LIMITS.holdoutPercent, `must be at most ${EXPERIMENT_LIMITS.holdoutPercent}`).nullish(),
+  });
+
+export const campaignInput = campaignFields
   .superRefine((campaign, context) => {
     // One channel, and exactly that channel's content.
     const channel = campaign.channel ?? 'WEB_PUSH';
@@ -58,6 +82,18 @@ export const campaignInput = z
         if (other !== channel && given) context.addIssue({ code: 'custom', path: [field], message: `${field} is for ${other} campaigns; this campaign's channel is ${channel}` });
       }
     }
+    // Each variant carries exactly its channel's content, checked as the campaign's own would be.
+    if (isAvailable(channel)) {
+      const field = CONTENT_FIELD[channel];
+      campaign.variants?.forEach((variant, index) => {
+        for (const other of Object.values(CONTENT_FIELD)) {
+          if (other !== field && variant[other] != null) context.addIssue({ code: 'custom', path: ['variants', index, other], message: `${other} is for another channel; this campaign's channel is ${channel}` });
+        }
+        if (variant[field] == null) return context.addIssue({ code: 'custom', path: ['variants', index, field], message: `each variant of a ${channel} campaign needs ${field}` });
+        const checked = variantContent(channel, variant);
+        if (!checked.success) for (const issue of checked.error.issues) context.addIssue({ code: 'custom', path: ['variants', index, field, ...issue.path.map(String)], message: issue.message });
+      });
+    }
     if (campaign.kind === 'TRIGGERED' && !campaign.trigger) context.addIssue({ code: 'custom', path: ['trigger'], message: 'a TRIGGERED campaign needs a trigger' });
     if (campaign.kind === 'BROADCAST' && campaign.trigger) context.addIssue({ code: 'custom', path: ['trigger'], message: 'only TRIGGERED campaigns have a trigger' });
     if (campaign.startAt && campaign.endAt && campaign.endAt <= campaign.startAt) {
@@ -65,6 +101,12 @@ export const campaignInput = z
     }
   });
 export type CampaignInput = z.input<typeof campaignInput>;
+
+/** A variant's content, from its channel's field, parsed with that field's schema. */
+export function variantContent(channel: Channel, variant: Record<string, unknown>) {
+  const field = CONTENT_FIELD[channel as AvailableChannel];
+  return campaignFields.shape[field].unwrap().safeParse(variant[field]);
+}
 export type ValidCampaign = z.output<typeof campaignInput>;
 
 /** Parses a whole CampaignInput; every problem comes back at once, under `prefix`. */

@@ -33,6 +33,8 @@ export interface DueMessage<Address = unknown> {
   attempts: number;
   /** A test send (sendTestMessage): goes to the address whatever the contact's consent. */
   test: boolean;
+  /** The experiment variant whose content it carries (experiment.ts); null: the campaign's own. */
+  variant: string | null;
   /** RESENT_AFTER_CRASH when a crash cut an earlier attempt's claim; else null while waiting. */
   reason: string | null;
   contact: Record<string, unknown>;

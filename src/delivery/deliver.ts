@@ -5,6 +5,7 @@ import type { Herald } from '../herald-context.ts';
 import type { Channel, ChannelSender, DeliveryOutcome, DueMessage, Outgoing, Ready } from './channel.ts';
 import { ClaimTransaction } from './claim-transaction.ts';
 import { channelFor } from './channels.ts';
+import { senderFor } from './experiment.ts';
 import { type Transition, transition } from './ledger.ts';
 import { type Claim, deliveryPolicy } from './policy.ts';
 import { enqueueDeliver } from './queue.ts';
@@ -119,7 +120,7 @@ class DeliveryPass {
 
   static async open(herald: Herald, campaign: Campaign, channel: Channel<unknown>, heartbeat: () => Promise<void>): Promise<DeliveryPass> {
     const workspace = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: campaign.workspaceId } });
-    const sender = await channel.sender(herald, campaign, workspace);
+    const sender = await senderFor(herald, channel, campaign, workspace);
     const policy = await deliveryPolicy(herald, campaign, workspace);
     return new DeliveryPass(herald, campaign, channel, sender, policy, heartbeat);
   }
@@ -259,7 +260,7 @@ function dueQuery(channel: Channel<unknown>, campaignId: string, limit: number, 
 /** Ledger rows matching `where` (on "Message" m), with their contact and the channel's address. */
 function dueSql(channel: Channel<unknown>, where: Prisma.Sql, limit: number, locking: Prisma.Sql = Prisma.empty): Prisma.Sql {
   return Prisma.sql`
-    SELECT m.id::text, m."contactId"::text, m.occurrence, m.test, COALESCE(c.timezone, ${channel.address.timezone}) AS timezone, m.attempts, m.reason::text,
+    SELECT m.id::text, m."contactId"::text, m.occurrence, m.test, m.variant, COALESCE(c.timezone, ${channel.address.timezone}) AS timezone, m.attempts, m.reason::text,
       ${channel.address.value} AS address,
       jsonb_build_object('id', c.id, 'externalId', c."externalId", 'anonymousId', c."anonymousId", 'email', c.email,
         'phone', c.phone, 'firstName', c."firstName", 'lastName', c."lastName", 'locale', c.locale,
@@ -285,7 +286,7 @@ export async function sendNow(herald: Herald, campaign: Campaign, messageId: str
   const [message] = (await herald.pool.query<DueMessage>(query.text, query.values)).rows;
   if (!message) throw new Error(`ledger row ${messageId} has no address on its channel`);
   const workspace = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: campaign.workspaceId } });
-  const sender = await channel.sender(herald, campaign, workspace);
+  const sender = await senderFor(herald, channel, campaign, workspace);
   const prepared = sender.prepare(message);
   if ('settle' in prepared) return void (await transition(herald, [prepared.settle]));
   const [staged] = await sender.stage([prepared]);

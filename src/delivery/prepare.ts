@@ -5,6 +5,7 @@ import { selectionSql } from '../segments/service.ts';
 import { audienceOf } from './campaign-fields.ts';
 import { type DeliveryEvent, publishDeliveryEvents } from './events.ts';
 import { channelFor } from './channels.ts';
+import { assignedSql, experimentOf } from './experiment.ts';
 import { cancelWaiting, COUNT_INSERTED } from './ledger.ts';
 import { enqueueDeliver } from './queue.ts';
 import { wallClock } from './time.ts';
@@ -46,13 +47,15 @@ export async function prepareBroadcast(herald: Herald, campaign: Campaign): Prom
         SELECT c.id, c.timezone FROM "Contact" c WHERE ${where} ${afterSql} ORDER BY c.id LIMIT ${BATCH}
       ), recipients AS (
         ${channel.recipients(Prisma.sql`(SELECT b.id AS "contactId", b.timezone, ${campaign.frequencyCapped}::boolean AS marketing FROM batch b)`)}
+      ), assigned AS (
+        ${assignedSql(Prisma.sql`recipients`, [experimentOf(campaign)], Prisma.sql`${campaign.id}::uuid`, campaign.workspaceId)}
       ), inserted AS (
-        INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, channel, status, reason, "scheduledFor", "dueAt", "updatedAt")
+        INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, channel, variant, status, reason, "scheduledFor", "dueAt", "updatedAt")
         SELECT md5(${campaign.id}::text || '/broadcast/' || COALESCE(r."subscriptionId"::text, 'contact:' || r."contactId"))::uuid,
-          ${campaign.workspaceId}::uuid, ${campaign.id}::uuid, r."contactId", r."subscriptionId", 'broadcast', ${campaign.channel}::"Channel",
-          (CASE WHEN r.skip IS NULL THEN 'QUEUED' ELSE 'SUPPRESSED' END)::"MessageStatus", r.skip::"MessageReason",
+          ${campaign.workspaceId}::uuid, ${campaign.id}::uuid, r."contactId", r."subscriptionId", 'broadcast', ${campaign.channel}::"Channel", r.variant,
+          (CASE WHEN r."assignedSkip" IS NULL THEN 'QUEUED' ELSE 'SUPPRESSED' END)::"MessageStatus", r."assignedSkip"::"MessageReason",
           ${due}, GREATEST(${due}, now()), now()
-        FROM recipients r
+        FROM assigned r
         ON CONFLICT DO NOTHING
         RETURNING id, "campaignId", "contactId", status, reason
       ), counted AS (${COUNT_INSERTED})

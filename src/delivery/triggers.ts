@@ -6,6 +6,7 @@ import { selectionSql } from '../segments/service.ts';
 import { audienceFrom, triggerOf } from './campaign-fields.ts';
 import { type DeliveryEvent, publishDeliveryEvents } from './events.ts';
 import { channelFor } from './channels.ts';
+import { assignedSql, experimentOf } from './experiment.ts';
 import { scheduleWakes } from './deliver.ts';
 import { announce, COUNT_INSERTED, lockContacts, type MovedRow, moveRows } from './ledger.ts';
 
@@ -142,13 +143,15 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
         [...new Set(campaigns.map(channelFor))].map((channel) => channel.recipients(Prisma.sql`(SELECT * FROM eligible WHERE channel = ${channel.name})`)),
         ' UNION ALL ',
       )}
+    ), assigned AS (
+      ${assignedSql(Prisma.sql`recipients`, campaigns.map(experimentOf), Prisma.sql`r."campaignId"`, workspaceId)}
     ), inserted AS (
-      INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, channel, "eventId", status, reason, "scheduledFor", "dueAt", "updatedAt")
+      INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, channel, variant, "eventId", status, reason, "scheduledFor", "dueAt", "updatedAt")
       SELECT md5(r."campaignId"::text || '/event:' || r."eventId"::text || '/' || COALESCE(r."subscriptionId"::text, 'contact:' || r."contactId"))::uuid,
-        ${workspaceId}::uuid, r."campaignId", r."contactId", r."subscriptionId", 'event:' || r."eventId"::text, r.channel::"Channel", r."eventId",
-        (CASE WHEN r.skip IS NULL THEN 'QUEUED' ELSE 'SUPPRESSED' END)::"MessageStatus", r.skip::"MessageReason",
+        ${workspaceId}::uuid, r."campaignId", r."contactId", r."subscriptionId", 'event:' || r."eventId"::text, r.channel::"Channel", r.variant, r."eventId",
+        (CASE WHEN r."assignedSkip" IS NULL THEN 'QUEUED' ELSE 'SUPPRESSED' END)::"MessageStatus", r."assignedSkip"::"MessageReason",
         r.due, GREATEST(r.due, now()), now()
-      FROM recipients r
+      FROM assigned r
       ON CONFLICT DO NOTHING
       RETURNING id, "campaignId", "contactId", status, reason, "dueAt"
     ), counted AS (${COUNT_INSERTED})

@@ -69,6 +69,9 @@ const WorkspaceSettings = builder.objectRef<Workspace>('WorkspaceSettings').impl
     requireIdentityVerification: t.exposeBoolean('requireIdentityVerification', {
       description: 'Whether a publishable key must send an identityToken to name a customer (default true).',
     }),
+    controlGroupPercent: t.exposeInt('controlGroupPercent', {
+      description: 'The share (0-50) of contacts in the global control group: they get no marketing message from any campaign or journey.',
+    }),
     email: t.field({ type: EmailSettings, resolve: (workspace) => workspace }),
   }),
 });
@@ -229,6 +232,9 @@ builder.mutationFields((t) => ({
       requireIdentityVerification: t.input.boolean({
         description: 'Turn off only if you accept that any web page may act as any customer it can name.',
       }),
+      controlGroupPercent: t.input.int({
+        description: 'Holds this share (0-50) of contacts out of every marketing message, to measure what messaging changes; the same contacts as long as it is unchanged.',
+      }),
       email: t.input.field({ type: EmailSettingsInput, description: 'null clears every email setting, secrets included.' }),
     },
     errors: {},
@@ -239,6 +245,7 @@ builder.mutationFields((t) => ({
         frequencyCaps: input.frequencyCaps ?? undefined,
         consentTag: input.consentTag ?? undefined,
         requireIdentityVerification: input.requireIdentityVerification ?? undefined,
+        controlGroupPercent: input.controlGroupPercent ?? undefined,
         email: input.email,
       }),
   }),

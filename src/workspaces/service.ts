@@ -54,13 +54,14 @@ export function listWorkspaces(herald: Herald): Promise<Workspace[]> {
 export async function updateWorkspaceSettings(herald: Herald, workspaceId: string, input: SettingsInput): Promise<Workspace> {
   const parsed = settingsInput.safeParse(input);
   if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
-  const { timezone, quietHours, frequencyCaps, consentTag, requireIdentityVerification, email } = parsed.data;
+  const { timezone, quietHours, frequencyCaps, consentTag, requireIdentityVerification, controlGroupPercent, email } = parsed.data;
   await checkSmtpHost(herald, email);
   const data = {
     timezone,
     consentTag,
     frequencyCaps,
     requireIdentityVerification,
+    controlGroupPercent,
     ...(quietHours === undefined
       ? {}
       : { quietHoursStart: quietHours?.start ?? null, quietHoursEnd: quietHours?.end ?? null }),

@@ -62,6 +62,7 @@ export const settingsInput = z.object({
     .regex(/^[\w:.-]{1,64}$/, 'must be 1-64 letters, digits or _ : . -')
     .optional(),
   requireIdentityVerification: z.boolean().optional(),
+  controlGroupPercent: z.number().int().min(0, 'must be at least 0').max(50, 'must be at most 50').optional(),
   /** null clears every email setting, secrets included. */
   email: emailSettingsInput.nullable().optional(),
 });

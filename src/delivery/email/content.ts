@@ -240,15 +240,17 @@ function firstLine(error: unknown): string {
 const compiledCampaigns = new Map<string, { updatedAt: number; compiled: Promise<CompiledEmail> }>();
 const CACHED_CAMPAIGNS = 64;
 
-export function compiledEmailOf(campaign: { id: string; updatedAt: Date; content: unknown }): Promise<CompiledEmail> {
-  const cached = compiledCampaigns.get(campaign.id);
-  compiledCampaigns.delete(campaign.id);
+export function compiledEmailOf(campaign: { id: string; updatedAt: Date; content: unknown; variant?: string }): Promise<CompiledEmail> {
+  // An experiment's variants are the campaign with other content (delivery/experiment.ts).
+  const key = campaign.variant ? `${campaign.id}/${campaign.variant}` : campaign.id;
+  const cached = compiledCampaigns.get(key);
+  compiledCampaigns.delete(key);
   const entry =
     cached && cached.updatedAt === campaign.updatedAt.getTime()
       ? cached
       : { updatedAt: campaign.updatedAt.getTime(), compiled: Promise.resolve(campaign.content).then((content) => compileEmail(storedEmailContent.parse(content))) };
   // Most recently used last; the least recently used goes first.
-  compiledCampaigns.set(campaign.id, entry);
+  compiledCampaigns.set(key, entry);
   if (compiledCampaigns.size > CACHED_CAMPAIGNS) compiledCampaigns.delete(compiledCampaigns.keys().next().value!);
   return entry.compiled;
 }
