@@ -23,10 +23,11 @@ const running = await startHerald(config, log).catch((error: unknown) => {
 const token = running.adminTokenGenerated ? running.herald.adminToken : '<your HERALD_ADMIN_TOKEN>';
 // Printed for the person who just ran `npm start`, outside the JSON log on purpose.
 console.log(`
+  Dashboard: ${running.url}/app
   Herald is running at ${running.url}/graphql
   Admin token${running.adminTokenGenerated ? ` (kept in ${config.HERALD_DATA_DIR}/admin-token)` : ''}: ${token}
 
-  Create your first workspace:
+  Create your first workspace in the dashboard with the admin token, or with curl:
   curl -s ${running.url}/graphql -H 'content-type: application/json' \\
     -H 'authorization: Bearer ${token}' \\
     -d '{"query":"mutation { createWorkspace(input: { name: \\"My site\\" }) { ... on MutationCreateWorkspaceSuccess { data { secretKey publishableKey workspace { id vapidPublicKey } } } ... on Error { code message } } }"}'

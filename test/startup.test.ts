@@ -29,6 +29,8 @@ describe('zero-setup start on embedded PostgreSQL', () => {
   it('starts, prints the admin token, and keeps data across a restart', async () => {
     const first = await spawnHerald({ HERALD_DATA_DIR: dataDir });
     expect(first.output()).toContain('Create your first workspace');
+    // The dashboard comes first in the banner.
+    expect(first.output()).toContain(`  Dashboard: ${first.url}/app\n  Herald is running at ${first.url}/graphql`);
     expect(existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
     expect((await readFile(path.join(dataDir, 'admin-token'), 'utf8')).trim()).toBe(first.adminToken);
     // JSON logs never carry the token.

@@ -7,6 +7,7 @@ import { handleDemoIdentityToken } from './demo-identity.ts';
 import { principalFor, rememberPrincipal } from './auth.ts';
 import { readBodyWithin } from './body.ts';
 import { clientAddress } from './client-address.ts';
+import { isDashboardPath, serveDashboard, wantsPage } from './dashboard.ts';
 import { handleEmailLink, handleEmailReport } from './email-routes.ts';
 import { httpDuration, httpRequests, mayReadMetrics, metricsOf, registry } from './metrics.ts';
 import type { PublicRateLimit } from './rate-limit.ts';
@@ -31,13 +32,16 @@ class BodyTooLarge extends Error {
 /**
  * Routes: /graphql (Yoga), /track (service worker beacons), an email's /e/o/ /e/c/ /e/u/ links
  * and POST /email/dsn (bounce and complaint reports), /sdk/* and /demo (with its
- * development-only /demo/identity-token), /healthz, /readyz,
- * /metrics. Request bodies are capped: HERALD_MAX_BODY_BYTES for a secret key or the admin token,
- * HERALD_MAX_PUBLIC_BODY_BYTES for anyone else, decided before the body is read.
+ * development-only /demo/identity-token), the dashboard at /app (where a browser opening / or,
+ * outside development, /graphql is sent), /healthz, /readyz, /metrics. Request bodies are capped:
+ * HERALD_MAX_BODY_BYTES for a secret key or the admin token, HERALD_MAX_PUBLIC_BODY_BYTES for anyone
+ * else, decided before the body is read.
  */
 export function createHttpServer({ herald, yoga, ready, publicRateLimit }: HttpOptions): Server {
   const { config } = herald;
   const serveDemo = demoEnabled(config);
+  // In development /graphql shows GraphiQL to a browser instead.
+  const pageAtGraphql = config.NODE_ENV !== 'development';
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<string> {
     const path = (req.url ?? '/').split('?')[0];
@@ -58,8 +62,16 @@ export function createHttpServer({ herald, yoga, ready, publicRateLimit }: HttpO
         res.writeHead(200, { 'content-type': registry.contentType });
         res.end(await metricsOf(herald));
         return 'metrics';
+      case '/':
+        if (!yoga || !wantsPage(req)) break;
+        res.writeHead(302, { location: '/app/' }).end();
+        return 'dashboard';
       case '/graphql': {
         if (!yoga) break;
+        if (pageAtGraphql && wantsPage(req)) {
+          res.writeHead(302, { location: '/app/' }).end();
+          return 'dashboard';
+        }
         if (req.method === 'POST') {
           // Find the caller first (one indexed lookup) so only a real secret key may send a large
           // body; then read the body ourselves so an oversized one is refused before any parsing.
@@ -84,6 +96,10 @@ export function createHttpServer({ herald, yoga, ready, publicRateLimit }: HttpO
         if (!yoga || !serveDemo) break;
         await handleDemoIdentityToken(herald, req, res);
         return 'demo';
+    }
+    if (yoga && isDashboardPath(path!)) {
+      await serveDashboard(path!, req, res);
+      return 'dashboard';
     }
     const email = yoga && path!.startsWith('/e/') ? await handleEmailLink(herald, publicRateLimit, req, res, clientAddress(config, req)) : null;
     if (email) return email;

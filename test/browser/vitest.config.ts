@@ -16,6 +16,8 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // expect.poll waits for a page to catch up: 1 s (the default) is short on a busy machine.
+    expect: { poll: { timeout: 15_000 } },
     // A browser, a D-Bus daemon and a push server per file: two cores run one file at a time.
     maxWorkers: 1,
   },

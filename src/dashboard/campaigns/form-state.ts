@@ -1,0 +1,158 @@
+import type { CampaignEditQuery } from '../generated/graphql.ts';
+import { type Comparison, parseValue } from '../rules/model.ts';
+import { fromLocalInput, toLocalInput } from '../ui/format.ts';
+import type { PushContent } from './push-size.ts';
+
+/** The campaign editor's fields as typed, turned into a CampaignInput and read back from a campaign. */
+export interface CampaignForm {
+  name: string;
+  kind: 'BROADCAST' | 'TRIGGERED';
+  channel: 'WEB_PUSH' | 'EMAIL';
+  push: PushContent & { urgency: string; ttlHours: string; topic: string };
+  email: { subject: string; preheader: string; format: 'html' | 'mjml'; body: string; text: string; fromName: string; replyTo: string };
+  segmentId: string;
+  audienceType: 'ALL' | 'IDENTIFIED' | 'ANONYMOUS';
+  trigger: { event: string; where: Comparison[]; delayMinutes: string; exceptionEvents: string; reEligibleAfterHours: string };
+  windowStart: string;
+  windowEnd: string;
+  activeUntil: string;
+  frequencyCapped: boolean;
+  conversionEvent: string;
+  conversionHours: string;
+}
+
+export const blankForm = (): CampaignForm => ({
+  name: '',
+  kind: 'BROADCAST',
+  channel: 'WEB_PUSH',
+  push: { title: '', body: '', url: '', iconUrl: '', imageUrl: '', badgeUrl: '', requireInteraction: false, actions: [], urgency: '', ttlHours: '', topic: '' },
+  email: { subject: '', preheader: '', format: 'html', body: '', text: '', fromName: '', replyTo: '' },
+  segmentId: '',
+  audienceType: 'ALL',
+  trigger: { event: '', where: [], delayMinutes: '0', exceptionEvents: '', reEligibleAfterHours: '' },
+  windowStart: '',
+  windowEnd: '',
+  activeUntil: '',
+  frequencyCapped: true,
+  conversionEvent: '',
+  conversionHours: '24',
+});
+
+const orNull = (value: string) => (value.trim() === '' ? null : value.trim());
+const number = (value: string, scale = 1) => (value.trim() === '' ? null : Math.round(Number(value) * scale));
+
+export function toInput(form: CampaignForm) {
+  const { push, email, trigger } = form;
+  return {
+    name: form.name,
+    kind: form.kind,
+    channel: form.channel,
+    content:
+      form.channel === 'WEB_PUSH'
+        ? {
+            title: push.title,
+            body: orNull(push.body),
+            url: push.url,
+            iconUrl: orNull(push.iconUrl),
+            imageUrl: orNull(push.imageUrl),
+            badgeUrl: orNull(push.badgeUrl),
+            requireInteraction: push.requireInteraction,
+            actions: push.actions.map((action) => ({ action: action.action, title: action.title, url: orNull(action.url) })),
+            urgency: (orNull(push.urgency) as never) ?? null,
+            ttlSeconds: number(push.ttlHours, 3600),
+            topic: orNull(push.topic),
+          }
+        : null,
+    email:
+      form.channel === 'EMAIL'
+        ? {
+            subject: email.subject,
+            preheader: orNull(email.preheader),
+            html: email.format === 'html' ? email.body : null,
+            mjml: email.format === 'mjml' ? email.body : null,
+            text: orNull(email.text),
+            fromName: orNull(email.fromName),
+            replyTo: orNull(email.replyTo),
+          }
+        : null,
+    audience: { segmentId: orNull(form.segmentId), type: form.audienceType },
+    trigger:
+      form.kind === 'TRIGGERED'
+        ? {
+            event: trigger.event,
+            where: trigger.where.length ? trigger.where.map(({ path, op, value }) => ({ path, op, value: parseValue(op, value) })) : null,
+            delaySeconds: number(trigger.delayMinutes, 60) ?? 0,
+            exceptionEvents: trigger.exceptionEvents
+              .split(',')
+              .map((name) => name.trim())
+              .filter(Boolean),
+            reEligibleAfterSeconds: number(trigger.reEligibleAfterHours, 3600),
+          }
+        : null,
+    deliveryWindow: form.windowStart && form.windowEnd ? { start: form.windowStart, end: form.windowEnd } : null,
+    activeUntil: fromLocalInput(form.activeUntil),
+    frequencyCapped: form.frequencyCapped,
+    conversion: form.conversionEvent.trim() ? { event: form.conversionEvent.trim(), withinSeconds: number(form.conversionHours, 3600) ?? 86400 } : null,
+  };
+}
+
+type Saved = NonNullable<CampaignEditQuery['campaign']>;
+const text = (value: unknown) => (value === null || value === undefined ? '' : String(value));
+
+export function fromCampaign(campaign: Saved): CampaignForm {
+  const blank = blankForm();
+  const content = campaign.content;
+  const email = campaign.email;
+  const trigger = campaign.trigger;
+  return {
+    ...blank,
+    name: campaign.name,
+    kind: campaign.kind,
+    channel: campaign.channel === 'EMAIL' ? 'EMAIL' : 'WEB_PUSH',
+    push: content
+      ? {
+          title: content.title,
+          body: text(content.body),
+          url: content.url,
+          iconUrl: text(content.iconUrl),
+          imageUrl: text(content.imageUrl),
+          badgeUrl: text(content.badgeUrl),
+          requireInteraction: content.requireInteraction,
+          actions: content.actions.map((action) => ({ action: action.action, title: action.title, url: text(action.url) })),
+          urgency: text(content.urgency),
+          ttlHours: content.ttlSeconds === null || content.ttlSeconds === undefined ? '' : String(content.ttlSeconds / 3600),
+          topic: text(content.topic),
+        }
+      : blank.push,
+    email: email
+      ? {
+          subject: email.subject,
+          preheader: text(email.preheader),
+          format: email.mjml ? 'mjml' : 'html',
+          body: text(email.mjml ?? email.html),
+          text: text(email.text),
+          fromName: text(email.fromName),
+          replyTo: text(email.replyTo),
+        }
+      : blank.email,
+    segmentId: campaign.audience.segment?.id ?? '',
+    audienceType: campaign.audience.type,
+    trigger: trigger
+      ? {
+          event: trigger.event,
+          where: Array.isArray(trigger.where)
+            ? (trigger.where as { path: string; op: Comparison['op']; value: unknown }[]).map((one) => ({ path: one.path, op: one.op, value: Array.isArray(one.value) ? one.value.join(', ') : text(one.value) }))
+            : [],
+          delayMinutes: String(trigger.delaySeconds / 60),
+          exceptionEvents: trigger.exceptionEvents.join(', '),
+          reEligibleAfterHours: trigger.reEligibleAfterSeconds ? String(trigger.reEligibleAfterSeconds / 3600) : '',
+        }
+      : blank.trigger,
+    windowStart: campaign.deliveryWindow?.start ?? '',
+    windowEnd: campaign.deliveryWindow?.end ?? '',
+    activeUntil: toLocalInput(campaign.activeUntil),
+    frequencyCapped: campaign.frequencyCapped,
+    conversionEvent: campaign.conversion?.event ?? '',
+    conversionHours: campaign.conversion ? String(campaign.conversion.withinSeconds / 3600) : '24',
+  };
+}
