@@ -17,6 +17,8 @@ export const ErrorCode = {
   campaignNotFound: 'campaign/not_found',
   campaignIllegalTransition: 'campaign/illegal_transition',
   messageNotFound: 'message/not_found',
+  journeyNotFound: 'journey/not_found',
+  journeyIllegalTransition: 'journey/illegal_transition',
   identityVerificationRequired: 'identity/verification_required',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -16,6 +16,10 @@ export type EventMap = {
   'delivery:due': [campaignId: string];
   /** Ledger rows of a workspace moved (see delivery/events.ts). */
   'delivery:events': [workspaceId: string, events: import('./delivery/events.ts').DeliveryEvent[]];
+  /** A journey's enrolments or status changed (journeyStats). */
+  'journey:changed': [journeyId: string, change: { reason: string }];
+  /** Journey enrolments are due now: a process running jobs advances them at once. */
+  'journeys:due': [];
   /** An API key was revoked: every process ends the live streams (sockets, SSE) opened with it. */
   'apiKey:revoked': [apiKeyId: string];
   /** A workspace's identity settings changed: every process forgets what it cached (workspaces/cache.ts). */

@@ -14,6 +14,7 @@ import type { Herald } from './herald-context.ts';
 import { type Agenda, createAgenda } from './jobs/agenda.ts';
 import { defineCampaignJobs, listenForDueDeliveries, startCampaignSweep } from './campaigns/jobs.ts';
 import { defineEmailConfirmationJob } from './delivery/email/confirm.ts';
+import { defineJourneyJobs, listenForDueJourneys, startJourneyJobs } from './journeys/jobs.ts';
 import { Jobs } from './delivery/queue.ts';
 import { createDeliveryState } from './delivery/state.ts';
 import { PushClient } from './delivery/web-push/push-client.ts';
@@ -117,6 +118,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
       define: (agenda) => {
         if (runsJobs) defineCampaignJobs(agenda, herald);
         if (runsJobs) defineEmailConfirmationJob(agenda, herald);
+        if (runsJobs) defineJourneyJobs(agenda, herald);
         options.defineJobs?.(agenda, herald);
       },
     });
@@ -156,6 +158,8 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     if (runsJobs) {
       await startCampaignSweep(jobs.agenda);
       cleanup.push(listenForDueDeliveries(herald));
+      await startJourneyJobs(jobs.agenda);
+      cleanup.push(listenForDueJourneys(herald));
     }
     log.info({ url, role: config.HERALD_ROLE }, 'Herald is listening');
     return { herald, url, databaseUrl, adminTokenGenerated: generated, stop };

@@ -4,7 +4,8 @@ import { ChannelEnum } from '../delivery/schema.ts';
 import { Urgencies } from '../delivery/web-push/content.ts';
 import { CampaignKinds, CampaignStatuses } from './validation.ts';
 
-export const CampaignKindEnum = builder.enumType('CampaignKind', { values: CampaignKinds });
+// JOURNEY: a journey's send step (src/journeys), met through its messages; never created here.
+export const CampaignKindEnum = builder.enumType('CampaignKind', { values: [...CampaignKinds, 'JOURNEY'] as const });
 export const CampaignStatusEnum = builder.enumType('CampaignStatus', { values: CampaignStatuses });
 export const UrgencyEnum = builder.enumType('Urgency', { values: Urgencies });
 

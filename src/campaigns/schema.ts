@@ -252,7 +252,9 @@ builder.queryFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: (query, _root, { id }, context) => {
       const campaignId = localId(String(id), 'Campaign');
-      return campaignId ? context.herald.prisma.campaign.findFirst({ ...query, where: { id: campaignId, workspaceId: workspaceIdOf(context) } }) : null;
+      return campaignId
+        ? context.herald.prisma.campaign.findFirst({ ...query, where: { id: campaignId, workspaceId: workspaceIdOf(context), kind: { not: 'JOURNEY' } } })
+        : null;
     },
   }),
   campaigns: t.prismaConnection(
@@ -274,6 +276,7 @@ function campaignFilter(workspaceId: string, args: { status?: readonly Campaign[
   return {
     workspaceId,
     status: args.status?.length ? { in: [...args.status] } : { not: 'ARCHIVED' as const },
-    ...(args.kind ? { kind: args.kind } : {}),
+    // A journey's own campaigns are listed with the journey, not here.
+    AND: [{ kind: { not: 'JOURNEY' as const } }, ...(args.kind ? [{ kind: args.kind }] : [])],
   };
 }

@@ -46,7 +46,8 @@ export async function duplicateCampaign(herald: Herald, workspaceId: string, id:
 }
 
 export async function getCampaign(herald: Herald, workspaceId: string, id: string): Promise<Campaign> {
-  const campaign = await herald.prisma.campaign.findFirst({ where: { id, workspaceId } });
+  // A journey's own campaigns are the journey's to change (src/journeys).
+  const campaign = await herald.prisma.campaign.findFirst({ where: { id, workspaceId, kind: { not: 'JOURNEY' } } });
   if (!campaign) throw new NotFoundError(ErrorCode.campaignNotFound, 'No campaign with this id');
   return campaign;
 }
@@ -81,6 +82,14 @@ export async function conflictNow(herald: Herald, workspaceId: string, id: strin
 function illegal(status: CampaignStatus, action: string, allowed: readonly CampaignStatus[]) {
   const hint = allowed.length ? ` (only ${allowed.join(', ')})` : '';
   return new ConflictError(`A ${status} campaign cannot be ${action}${hint}`, ErrorCode.campaignIllegalTransition);
+}
+
+/**
+ * The columns of a journey's send step on one channel: a JOURNEY campaign, checked exactly as a
+ * campaign on that channel would be (problems point under `input`, as for createCampaign).
+ */
+export async function journeyCampaignData(herald: Herald, workspaceId: string, input: Omit<CampaignInput, 'kind'>) {
+  return { ...(await campaignData(herald, workspaceId, { ...input, kind: 'BROADCAST' })), kind: 'JOURNEY' as const };
 }
 
 /** Validates a whole CampaignInput and turns it into the row's columns. */
@@ -189,7 +198,8 @@ export function emailOf(campaign: Campaign): EmailContent | null {
 export function inputOf(campaign: Campaign): CampaignInput {
   return {
     name: campaign.name,
-    kind: campaign.kind,
+    // getCampaign never answers a JOURNEY campaign.
+    kind: campaign.kind as CampaignKind,
     channel: campaign.channel,
     content: campaign.channel === 'WEB_PUSH' ? contentOf(campaign) : undefined,
     email: emailOf(campaign) ?? undefined,

@@ -17,7 +17,7 @@ export type CampaignStatus = (typeof CampaignStatuses)[number];
 const DAY = 24 * 3600;
 
 /** Each channel's content field in CampaignInput; the other channels are in the API ahead of their senders. */
-const CONTENT_FIELD = { WEB_PUSH: 'content', EMAIL: 'email', WEBHOOK: 'webhook' } as const satisfies Partial<Record<Channel, string>>;
+export const CONTENT_FIELD = { WEB_PUSH: 'content', EMAIL: 'email', WEBHOOK: 'webhook' } as const satisfies Partial<Record<Channel, string>>;
 type AvailableChannel = keyof typeof CONTENT_FIELD;
 const isAvailable = (channel: Channel): channel is AvailableChannel => channel in CONTENT_FIELD;
 /** The CampaignInput field holding a channel's content. */

@@ -12,7 +12,7 @@ import '../delivery/live.ts';
 import '../tracking/schema.ts';
 import '../tracking/mutations.ts';
 import '../analytics/schema.ts';
-import '../journeys/inputs.ts';
+import '../journeys/schema.ts';
 import '../journeys/simulate-schema.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });

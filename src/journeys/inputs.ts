@@ -1,7 +1,7 @@
 import { builder } from '../graphql/builder.ts';
 import { ConditionInput, SegmentRuleInput } from '../segments/inputs.ts';
 import { ChannelEnum } from '../delivery/schema.ts';
-import { CampaignAudienceInput, ContentInput, ConversionInput, EmailInput, WindowInput } from '../campaigns/inputs.ts';
+import { CampaignAudienceInput, ContentInput, ConversionInput, EmailInput, WebhookInput, WindowInput } from '../campaigns/inputs.ts';
 import { EngagementTypes, JourneyStatuses } from './definition.ts';
 
 /**
@@ -43,6 +43,7 @@ const SendInput = builder.inputType('JourneySendInput', {
     channel: t.field({ type: ChannelEnum, required: true }),
     content: t.field({ type: ContentInput, description: 'The web push (WEB_PUSH).' }),
     email: t.field({ type: EmailInput, description: 'The email (EMAIL).' }),
+    webhook: t.field({ type: WebhookInput, description: 'The webhook (WEBHOOK).' }),
     fallback: t.field({ type: [ChannelEnum], description: 'At most 3, each with its content here.' }),
     next: t.string(),
   }),

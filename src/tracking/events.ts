@@ -8,6 +8,7 @@ import { resolveContacts } from '../contacts/resolve.ts';
 import { MAX_BATCH } from '../contacts/validation.ts';
 import { publishDeliveryEvents } from '../delivery/events.ts';
 import { announceTriggers, applyTriggers, type StoredEvent } from '../delivery/triggers.ts';
+import { announceJourneyEvents, applyJourneyEvents } from '../journeys/events.ts';
 import { recordConversions } from './conversions.ts';
 import { type EventInput, eventInput } from './validation.ts';
 
@@ -95,18 +96,21 @@ async function storeEvents(
       WHERE c.id = e."contactId"`;
     const conversions = await recordConversions(tx, workspaceId, [...insertedIds]);
     const triggers = await applyTriggers(tx, workspaceId, rows.filter((row) => insertedIds.has(row.id)) as StoredEvent[]);
+    const journeys = await applyJourneyEvents(tx, workspaceId, [...insertedIds]);
     return {
       ids: all.map((row) => (insertedIds.has(row.id) ? row.id : null)),
       keys: all.map((row) => row.idempotencyKey),
       missing: all.map((row) => !row.contactId),
       conversions,
       triggers,
+      journeys,
     };
   }, { timeout: 60_000 });
 
   if (stored.ids.some(Boolean)) herald.events.publish('workspace:changed', workspaceId, { reason: 'events_tracked' });
   publishDeliveryEvents(herald, workspaceId, stored.conversions);
   await announceTriggers(herald, workspaceId, stored.triggers);
+  announceJourneyEvents(herald, stored.journeys);
   return stored;
 }
 

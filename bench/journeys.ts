@@ -1,0 +1,121 @@
+/**
+ * Journeys (issue #20). Herald and the push sink run in processes of their own; N contacts with a
+ * browser each enter a 4-step journey in one burst: send push -> wait 60 s -> engagement
+ * (DISPLAYED within 30 s of the push) -> send email (the contacts have no address: suppressed,
+ * NO_EMAIL, still a step the engine runs and records).
+ * (0) Baseline, same run: the same burst of events (another name) with no journey listening.
+ * (1) Entry: `trackEvents` batches of 1,000 from 8 clients; entry rate = enrolments written / time
+ *     from the first call to the last enrolment (target >= 5,000/s), and the first step (the push
+ *     send, one ledger row each) as transitions/s.
+ * (2) Waits due at once: every enrolment's 60-second wait is moved to end at one instant (an
+ *     UPDATE of wakeAt, so the bench need not wait out the burst's spread), then lateness is how
+ *     long after that instant the engine had passed 50/99/100% of them (target p99 < 2 s), and
+ *     the three steps each then runs (waited, no, suppressed) as transitions/s (target >= 5,000/s).
+ * Herald's peak RSS is sampled throughout (target < 400 MB). The machine's load average is printed.
+ *   npx tsx bench/journeys.ts [contacts=100000]
+ */
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+import { createInterface } from 'node:readline';
+import pg from 'pg';
+import { perSecond, seedBrowsers, spawnBenchHerald } from './kit.ts';
+
+const N = Number(process.argv[2] ?? 100_000);
+const BATCH = 1_000;
+const CLIENTS = 8;
+const passFail = (pass: boolean) => (pass ? 'PASS' : 'FAIL');
+const load = () => os.loadavg().map((value) => value.toFixed(2)).join(' ');
+
+const sink = spawn(process.execPath, ['--import', 'tsx', 'bench/push-sink.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const line = (await createInterface({ input: sink.stdout! })[Symbol.asyncIterator]().next()).value as string;
+const { origin, caFile } = JSON.parse(line) as { origin: string; caFile: string };
+process.once('exit', () => sink.kill('SIGTERM'));
+
+const bench = await spawnBenchHerald({ HERALD_PUSH_CA: caFile });
+const db = new pg.Client({ connectionString: bench.databaseUrl });
+await db.connect();
+await seedBrowsers(db, bench.workspaceId, N, origin);
+console.log(`seeded ${N.toLocaleString()} contacts with a browser each; load average ${load()}`);
+
+let peakRss = 0;
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, bench.rssMb())), 250);
+const count = async (sql: string) => Number((await db.query<{ count: string }>(sql)).rows[0]!.count);
+const until = async (sql: string, target: number, timeoutMs = 600_000) => {
+  const start = Date.now();
+  for (;;) {
+    const value = await count(sql);
+    if (value >= target) return Date.now();
+    if (Date.now() - start > timeoutMs) throw new Error(`${sql}: ${value} of ${target} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+};
+
+const TRACK_MANY = 'mutation($events: [EventInput!]!) { trackEvents(input: { events: $events }) { __typename ... on MutationTrackEventsSuccess { data { count } } ... on Error { message } } }';
+async function burst(name: string): Promise<number> {
+  const batches = Array.from({ length: Math.ceil(N / BATCH) }, (_, b) =>
+    Array.from({ length: Math.min(BATCH, N - b * BATCH) }, (_, i) => ({ anonymousId: `visitor-${b * BATCH + i + 1}`, name })),
+  );
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      for (let events = batches.shift(); events; events = batches.shift()) {
+        const result = await bench.secret(TRACK_MANY, { events });
+        if (result.trackEvents.__typename !== 'MutationTrackEventsSuccess') throw new Error(JSON.stringify(result));
+      }
+    }),
+  );
+  return started;
+}
+
+// (0) Baseline: the burst stored with no journey listening.
+const baselineStart = await burst('browsed');
+const baselineRate = perSecond(N, Date.now() - baselineStart);
+console.log(`(0) baseline: ${N.toLocaleString()} events stored, no journey: ${baselineRate.toLocaleString()} events/s (load ${load()})`);
+
+const created = await bench.secret('mutation($input: JourneyInput!) { createJourney(input: $input) { __typename ... on MutationCreateJourneySuccess { data { id } } ... on Error { message } } }', {
+  input: {
+    name: 'Reactivation',
+    entry: { event: { name: 'signed_up' } },
+    steps: [
+      { key: 'welcome', send: { channel: 'WEB_PUSH', content: { title: 'Welcome {{ contact.firstName }}', url: 'https://shop.example/' }, next: 'pause' } },
+      { key: 'pause', wait: { seconds: 60, next: 'seen' } },
+      { key: 'seen', engagement: { step: 'welcome', did: 'DISPLAYED', withinSeconds: 30, no: 'mail' } },
+      { key: 'mail', send: { channel: 'EMAIL', email: { subject: 'We miss you', html: '<p>Come back</p>' } } },
+    ],
+  },
+});
+const journeyId = Buffer.from(created.createJourney.data.id, 'base64').toString().split(':')[1]!;
+await bench.secret('mutation($id: ID!) { publishJourney(input: { id: $id }) { __typename } }', { id: created.createJourney.data.id });
+
+// (1) Entry and the first step.
+const entryStart = await burst('signed_up');
+const called = Date.now();
+const entered = await until(`SELECT count(*) FROM "JourneyEnrollment" WHERE "journeyId" = '${journeyId}'`, N);
+const firstStep = await until(`SELECT count(*) FROM "JourneyPathEntry" WHERE "journeyId" = '${journeyId}' AND step = 'welcome'`, N);
+const entryRate = perSecond(N, entered - entryStart);
+const firstRate = perSecond(N, firstStep - entryStart);
+console.log(`(1) entry: ${N.toLocaleString()} contacts in ${((entered - entryStart) / 1000).toFixed(1)} s (calls answered after ${((called - entryStart) / 1000).toFixed(1)} s): ${entryRate.toLocaleString()}/s, ${(entryRate / baselineRate).toFixed(2)}x the baseline's events/s [${passFail(entryRate >= 5_000)} >= 5,000/s]`);
+console.log(`    first step (push send) passed by all ${((firstStep - entryStart) / 1000).toFixed(1)} s after the first call: ${firstRate.toLocaleString()} transitions/s (load ${load()})`);
+
+// (2) Every wait falls due at one instant.
+const dueAt = Date.now() + 5_000;
+await db.query(`UPDATE "JourneyEnrollment" SET "wakeAt" = $1 WHERE "journeyId" = $2 AND status = 'ACTIVE' AND step = 'pause'`, [new Date(dueAt), journeyId]);
+while (Date.now() < dueAt) await new Promise((resolve) => setTimeout(resolve, 20));
+const marks: { fraction: number; at: number }[] = [];
+for (const fraction of [0.5, 0.99, 1]) {
+  marks.push({ fraction, at: await until(`SELECT count(*) FROM "JourneyEnrollment" WHERE "journeyId" = '${journeyId}' AND status = 'COMPLETED'`, Math.ceil(N * fraction)) });
+}
+const [p50, p99, all] = marks.map((mark) => mark.at - dueAt) as [number, number, number];
+const transitions = perSecond(3 * N, all);
+console.log(`(2) ${N.toLocaleString()} waits due at once: lateness p50 ${p50} ms, p99 ${p99} ms, last ${all} ms [${passFail(p99 < 2_000)} p99 < 2 s]`);
+console.log(`    3 steps each (waited, no, suppressed): ${transitions.toLocaleString()} transitions/s [${passFail(transitions >= 5_000)} >= 5,000/s] (load ${load()})`);
+
+clearInterval(sampler);
+const outcomes = (await db.query(`SELECT step, outcome, count(*)::int FROM "JourneyPathEntry" WHERE "journeyId" = $1 GROUP BY 1, 2 ORDER BY 1, 2`, [journeyId])).rows;
+console.log('path outcomes:', outcomes.map((row) => `${row.step}:${row.outcome}=${row.count}`).join(' '));
+console.log(`Herald peak RSS ${peakRss.toFixed(0)} MB [${passFail(peakRss < 400)} < 400 MB]; load average ${load()}`);
+const warnings = bench.warnings();
+if (warnings.length) console.log(`Herald warnings/errors (${warnings.length}):\n${warnings.slice(0, 10).join('\n')}`);
+await db.end();
+await bench.stop();
+process.exit(0);

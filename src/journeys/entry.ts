@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Prisma } from '../db/prisma.ts';
+import { ErrorCode, NotFoundError, ValidationError } from '../errors.ts';
+import type { Herald } from '../herald-context.ts';
+import type { Rule } from '../segments/rule.ts';
+import { type Selection, selectionSql } from '../segments/service.ts';
+import type { JourneyDefinition } from './definition.ts';
+import { advanceDue, JOURNEY_CONTACT_LOCK } from './engine.ts';
+import { definitionOf } from './versions.ts';
+
+type Tx = Prisma.TransactionClient;
+
+export interface PublishedJourney {
+  id: string;
+  workspaceId: string;
+  version: number;
+  definition: JourneyDefinition;
+}
+
+/**
+ * Enrols the contacts of `source` (rows of "contactId", at, key) in a journey's current version
+ * at `at`: those in its audience, without an ACTIVE enrolment, and never entered before (or, with
+ * reEntryAfterSeconds, not within that long). The enrolment waits at the first step, due at once:
+ * the engine runs it. Ids derive from (journey, contact) for once-ever journeys and from the
+ * entering event or call otherwise, so a replay enrols nobody twice. Answers the new ids.
+ */
+export async function enrol(tx: Tx, journey: PublishedJourney, source: Prisma.Sql): Promise<string[]> {
+  const { definition } = journey;
+  const reEntry = definition.reEntryAfterSeconds;
+  const audience = await audienceOf(tx, journey.workspaceId, definition);
+  const inAudience = audience ? selectionSql(journey.workspaceId, audience) : Prisma.sql`c."workspaceId" = ${journey.workspaceId}::uuid`;
+  const rows = await tx.$queryRaw<{ id: string }[]>`
+    WITH candidates AS (
+      SELECT DISTINCT ON (s."contactId") s.* FROM (${source}) s
+      JOIN "Contact" c ON c.id = s."contactId"
+      WHERE ${inAudience}
+      ORDER BY s."contactId", s.at
+    )
+    INSERT INTO "JourneyEnrollment" (id, "workspaceId", "journeyId", version, "contactId", step, "arrivedAt", "wakeAt", "enteredAt")
+    SELECT md5(${journey.id}::text || '/' || s."contactId"::text ${reEntry == null ? Prisma.empty : Prisma.sql`|| '/' || s.key::text`})::uuid,
+      ${journey.workspaceId}::uuid, ${journey.id}::uuid, ${journey.version}, s."contactId", ${definition.steps[0]!.key}, s.at, s.at, s.at
+    FROM candidates s
+    WHERE NOT EXISTS (
+      SELECT 1 FROM "JourneyEnrollment" x WHERE x."journeyId" = ${journey.id}::uuid AND x."contactId" = s."contactId"
+        AND (x.status = 'ACTIVE' OR ${reEntry == null ? Prisma.sql`TRUE` : Prisma.sql`x."enteredAt" > s.at - make_interval(secs => ${reEntry}::int)`}))
+    ON CONFLICT DO NOTHING
+    RETURNING id::text`;
+  return rows.map((row) => row.id);
+}
+
+/** Who may enter: the audience's segment and rule together, in its audience type; null for everyone. */
+async function audienceOf(tx: Tx, workspaceId: string, definition: JourneyDefinition): Promise<Selection | null> {
+  const { audience } = definition;
+  if (!audience) return null;
+  const rules: Rule[] = [];
+  let type = audience.type;
+  if (audience.segmentId) {
+    const segment = await tx.segment.findFirst({ where: { id: audience.segmentId, workspaceId }, select: { rule: true, audience: true } });
+    // A segment deleted since publishing admits nobody rather than everybody.
+    if (!segment) return { rule: { not: { and: [] } } as Rule };
+    rules.push(segment.rule as unknown as Rule);
+    type ??= segment.audience;
+  }
+  if (audience.rule) rules.push(audience.rule);
+  return { rule: rules.length === 0 ? null : rules.length === 1 ? rules[0]! : { and: rules }, audience: type ?? 'ALL' };
+}
+
+/** The ACTIVE journeys of a workspace with their current definitions. */
+export async function activeJourneys(tx: Tx, workspaceId: string | null): Promise<PublishedJourney[]> {
+  const rows = await tx.journey.findMany({ where: { ...(workspaceId ? { workspaceId } : {}), status: 'ACTIVE', version: { gt: 0 } }, select: { id: true, workspaceId: true, version: true } });
+  return Promise.all(rows.map(async (row) => ({ ...row, definition: await definitionOf(tx, row.id, row.version) })));
+}
+
+/**
+ * enterJourney: an integration enters a contact in an ACTIVE journey whose entry is `api`. The first
+ * steps run before it answers. Entering again while not allowed answers the latest enrolment.
+ */
+export async function enterJourney(herald: Herald, workspaceId: string, journeyId: string, contactId: string) {
+  const journey = await herald.prisma.journey.findFirst({ where: { id: journeyId, workspaceId } });
+  if (!journey) throw new NotFoundError(ErrorCode.journeyNotFound, 'No journey with this id');
+  if (journey.status !== 'ACTIVE') throw ValidationError.field(['input', 'journeyId'], `the journey is ${journey.status}; contacts enter only an ACTIVE journey`);
+  const definition = await definitionOf(herald.prisma, journey.id, journey.version);
+  if (definition.entry.kind !== 'api') throw ValidationError.field(['input', 'journeyId'], `contacts enter this journey on ${definition.entry.kind === 'event' ? `the event "${definition.entry.name}"` : 'its segment'}, not through enterJourney`);
+  const contact = await herald.prisma.contact.findFirst({ where: { id: contactId, workspaceId }, select: { id: true } });
+  if (!contact) throw new NotFoundError(ErrorCode.contactNotFound, 'No contact with this id');
+  const [id] = await herald.prisma.$transaction(async (tx) => {
+    await lockContactsForJourneys(tx, [contactId]);
+    return enrol(tx, { id: journey.id, workspaceId, version: journey.version, definition }, Prisma.sql`SELECT ${contactId}::uuid AS "contactId", now() AS at, ${randomUUID()} AS key`);
+  });
+  if (id) {
+    // Another worker's pass may hold it a moment (SKIP LOCKED): try again until its first steps ran.
+    for (let tries = 0; tries < 20; tries++) {
+      await advanceDue(herald, [id]);
+      const row = await herald.prisma.journeyEnrollment.findUniqueOrThrow({ where: { id }, select: { status: true, ran: true } });
+      if (row.status !== 'ACTIVE' || row.ran) break;
+      await sleep(50);
+    }
+    herald.events.publish('journey:changed', journeyId, { reason: 'entered' });
+    return herald.prisma.journeyEnrollment.findUniqueOrThrow({ where: { id } });
+  }
+  const latest = await herald.prisma.journeyEnrollment.findFirst({ where: { journeyId, contactId }, orderBy: { enteredAt: 'desc' } });
+  if (!latest) throw ValidationError.field(['input', 'contactId'], "the contact is not in the journey's audience");
+  return latest;
+}
+
+/** The per-contact locks the engine tries (engine.ts): taken in one order, so holders never deadlock. */
+export async function lockContactsForJourneys(tx: Tx, contactIds: readonly string[]): Promise<void> {
+  await tx.$queryRaw`
+    SELECT count(pg_advisory_xact_lock(${JOURNEY_CONTACT_LOCK}::int, key))
+    FROM (SELECT DISTINCT hashtext(id::text) AS key FROM unnest(${[...contactIds]}::uuid[]) id ORDER BY 1) keys`;
+}

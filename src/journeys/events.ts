@@ -1,0 +1,146 @@
+import { Prisma } from '../db/prisma.ts';
+import type { Herald } from '../herald-context.ts';
+import { compileEventWhere } from '../segments/compile.ts';
+import { stepOf, type WaitForEventStep } from './definition.ts';
+import { activeJourneys, enrol, lockContactsForJourneys } from './entry.ts';
+import { definitionOf } from './versions.ts';
+
+type Tx = Prisma.TransactionClient;
+
+/** What a batch of events did to journeys, to announce once it is committed. */
+export interface JourneyOutcome {
+  changed: Set<string>;
+  /** Enrolments became due now (entered, or a waited-for event came). */
+  due: boolean;
+}
+
+const NONE: JourneyOutcome = { changed: new Set(), due: false };
+
+/**
+ * Tracking's hook: runs in the transaction that stores a batch of events (like triggers), so an
+ * event counts for journeys exactly when it is stored. In the order JOURNEY-SEMANTICS.md gives,
+ * an event first acts on the enrolments there are (goal, exit, waitForEvent), then may enter:
+ *  - goal: the contact's latest enrolment of a journey whose goal it is, within goal.withinSeconds
+ *    of entry, is converted (once);
+ *  - exit: an ACTIVE enrolment whose version lists the event ends EXITED at its time;
+ *  - waitForEvent: an enrolment waiting for it since before the event (and within its timeout)
+ *    becomes due at the event's time; the engine moves it to onEvent;
+ *  - entry: ACTIVE journeys entered on it enrol the contact (engine runs the first step).
+ * The contacts' journey locks are held meanwhile, so the engine never decides a contact's wait
+ * without this batch's events.
+ */
+export async function applyJourneyEvents(tx: Tx, workspaceId: string, eventIds: readonly string[]): Promise<JourneyOutcome> {
+  if (eventIds.length === 0) return NONE;
+  const [{ any } = { any: false }] = await tx.$queryRaw<{ any: boolean }[]>`
+    SELECT EXISTS (SELECT 1 FROM "Journey" WHERE "workspaceId" = ${workspaceId}::uuid AND version > 0 AND status <> 'ARCHIVED') AS any`;
+  if (!any) return NONE;
+  const events = await tx.$queryRaw<{ contactId: string }[]>`SELECT DISTINCT "contactId"::text FROM "Event" WHERE id = ANY(${[...eventIds]}::uuid[])`;
+  await lockContactsForJourneys(tx, events.map((event) => event.contactId));
+  const ids = Prisma.sql`${[...eventIds]}::uuid[]`;
+  const changed = new Set<string>();
+  const add = (rows: { journeyId: string }[]) => rows.forEach((row) => changed.add(row.journeyId));
+
+  add(await tx.$queryRaw<{ journeyId: string }[]>`
+    WITH ev AS (SELECT "contactId", name, "occurredAt" FROM "Event" WHERE id = ANY(${ids})),
+    latest AS (
+      SELECT DISTINCT ON (en."journeyId", en."contactId") en.id, en."journeyId", en.version, en."contactId", en."enteredAt", en."convertedAt"
+      FROM "JourneyEnrollment" en WHERE en."contactId" IN (SELECT "contactId" FROM ev)
+      ORDER BY en."journeyId", en."contactId", en."enteredAt" DESC
+    ), hit AS (
+      SELECT l.id, min(ev."occurredAt") AS at FROM latest l
+      JOIN "JourneyVersion" v ON v."journeyId" = l."journeyId" AND v.version = l.version
+      JOIN ev ON ev."contactId" = l."contactId" AND ev.name = v."goalEvent"
+        AND ev."occurredAt" >= l."enteredAt" AND ev."occurredAt" <= l."enteredAt" + make_interval(secs => v."goalWithinSeconds")
+      WHERE l."convertedAt" IS NULL GROUP BY l.id
+    )
+    UPDATE "JourneyEnrollment" en SET "convertedAt" = hit.at FROM hit WHERE en.id = hit.id AND en."convertedAt" IS NULL
+    RETURNING en."journeyId"::text`);
+
+  add(await tx.$queryRaw<{ journeyId: string }[]>`
+    WITH ev AS (SELECT "contactId", name, "occurredAt" FROM "Event" WHERE id = ANY(${ids})),
+    hit AS (
+      SELECT en.id, en.seq, en.step, en."arrivedAt", min(ev."occurredAt") AS at FROM "JourneyEnrollment" en
+      JOIN "JourneyVersion" v ON v."journeyId" = en."journeyId" AND v.version = en.version
+      JOIN ev ON ev."contactId" = en."contactId" AND ev.name = ANY(v."exitEvents") AND ev."occurredAt" >= en."enteredAt"
+      WHERE en."contactId" IN (SELECT "contactId" FROM ev) AND en.status = 'ACTIVE'
+      GROUP BY en.id
+    ), moved AS (
+      UPDATE "JourneyEnrollment" en SET status = 'EXITED', seq = en.seq + 1, "endedAt" = hit.at, "wakeAt" = NULL, "waitingFor" = NULL, "eventAt" = NULL
+      FROM hit WHERE en.id = hit.id AND en.seq = hit.seq AND en.status = 'ACTIVE'
+      RETURNING en.id, en.seq, en."journeyId", hit.step, hit."arrivedAt", hit.at
+    ), path AS (
+      INSERT INTO "JourneyPathEntry" ("enrollmentId", seq, "journeyId", step, at, "passedAt", outcome)
+      SELECT id, seq, "journeyId", step, "arrivedAt", at, 'exited' FROM moved WHERE step IS NOT NULL
+      ON CONFLICT DO NOTHING
+    )
+    SELECT "journeyId"::text FROM moved`);
+
+  const woken = await wakeWaiting(tx, ids);
+  add(woken);
+
+  const entered = await enterOnEvents(tx, workspaceId, ids);
+  add(entered);
+  return { changed, due: woken.length > 0 || entered.length > 0 };
+}
+
+/** waitForEvent: the first matching event in (arrival, timeout] makes the enrolment due at its time. */
+async function wakeWaiting(tx: Tx, ids: Prisma.Sql): Promise<{ journeyId: string }[]> {
+  const candidates = await tx.$queryRaw<{ id: string; journeyId: string; version: number; step: string; eventId: string; at: Date }[]>`
+    SELECT en.id::text, en."journeyId"::text, en.version, en.step, e.id::text AS "eventId", e."occurredAt" AS at
+    FROM "Event" e JOIN "JourneyEnrollment" en ON en."contactId" = e."contactId" AND en."waitingFor" = e.name
+    WHERE e.id = ANY(${ids}) AND en.status = 'ACTIVE' AND en.ran
+      AND e."occurredAt" > en."arrivedAt" AND e."occurredAt" <= en."wakeAt" AND (en."eventAt" IS NULL OR e."occurredAt" < en."eventAt")`;
+  if (candidates.length === 0) return [];
+  // Each step's own `where` on the event's properties.
+  const matching: typeof candidates = [];
+  const byStep = new Map<string, typeof candidates>();
+  for (const candidate of candidates) {
+    const key = `${candidate.journeyId}:${candidate.version}:${candidate.step}`;
+    byStep.set(key, [...(byStep.get(key) ?? []), candidate]);
+  }
+  for (const group of byStep.values()) {
+    const { journeyId, version, step: key } = group[0]!;
+    const step = stepOf(await definitionOf(tx, journeyId, version), key) as WaitForEventStep | undefined;
+    if (step?.kind !== 'waitForEvent') continue;
+    if (step.where.length === 0) {
+      matching.push(...group);
+      continue;
+    }
+    const passing = await tx.$queryRaw<{ id: string }[]>`
+      SELECT e.id::text FROM "Event" e WHERE e.id = ANY(${group.map((candidate) => candidate.eventId)}::uuid[]) AND ${compileEventWhere(step.where)}`;
+    const ok = new Set(passing.map((row) => row.id));
+    matching.push(...group.filter((candidate) => ok.has(candidate.eventId)));
+  }
+  if (matching.length === 0) return [];
+  const input = matching.map((candidate) => ({ id: candidate.id, at: candidate.at.toISOString() }));
+  return tx.$queryRaw<{ journeyId: string }[]>`
+    WITH hit AS (SELECT id, min(at) AS at FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS h(id uuid, at timestamptz) GROUP BY id)
+    UPDATE "JourneyEnrollment" en SET "eventAt" = LEAST(COALESCE(en."eventAt", hit.at), hit.at), "wakeAt" = LEAST(en."wakeAt", hit.at)
+    FROM hit WHERE en.id = hit.id AND en.status = 'ACTIVE' AND en.ran
+    RETURNING en."journeyId"::text`;
+}
+
+/** Entry: ACTIVE journeys entered on these events, each event checked against its `where` and audience. */
+async function enterOnEvents(tx: Tx, workspaceId: string, ids: Prisma.Sql): Promise<{ journeyId: string }[]> {
+  const names = await tx.$queryRaw<{ name: string }[]>`SELECT DISTINCT name FROM "Event" WHERE id = ANY(${ids})`;
+  const wanted = new Set(names.map((row) => row.name));
+  const journeys = (await activeJourneys(tx, workspaceId)).filter(
+    (journey) => journey.definition.entry.kind === 'event' && wanted.has(journey.definition.entry.name),
+  );
+  const entered: { journeyId: string }[] = [];
+  for (const journey of journeys) {
+    const entry = journey.definition.entry as { kind: 'event'; name: string; where: Parameters<typeof compileEventWhere>[0] };
+    const source = Prisma.sql`
+      SELECT e."contactId", e."occurredAt" AS at, e.id::text AS key FROM "Event" e
+      WHERE e.id = ANY(${ids}) AND e.name = ${entry.name} AND ${compileEventWhere(entry.where)}`;
+    const enrolled = await enrol(tx, journey, source);
+    if (enrolled.length) entered.push({ journeyId: journey.id });
+  }
+  return entered;
+}
+
+/** After the events' transaction commits: dashboards hear of it, and due enrolments are advanced. */
+export function announceJourneyEvents(herald: Herald, outcome: JourneyOutcome): void {
+  for (const journeyId of outcome.changed) herald.events.publish('journey:changed', journeyId, { reason: 'events' });
+  if (outcome.due) herald.events.publish('journeys:due');
+}

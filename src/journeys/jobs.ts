@@ -1,0 +1,121 @@
+import { Prisma } from '../db/prisma.ts';
+import type { Herald } from '../herald-context.ts';
+import type { Agenda } from '../jobs/agenda.ts';
+import { advanceDue, BATCH } from './engine.ts';
+import { activeJourneys, enrol } from './entry.ts';
+import type { Rule } from '../segments/rule.ts';
+import { selectionSql } from '../segments/service.ts';
+
+export const JourneyJobs = { advance: 'journeys:advance', segments: 'journeys:segment-entry' } as const;
+
+/** Batches one process advances at once (each its own transaction and connection). */
+const LANES = 3;
+/** Waits up to this long are also timed in memory, for a wake-up on the dot. */
+const TIMED_IN_MEMORY_MS = 10 * 60_000;
+
+/**
+ * The journeys' jobs. Durable: every few seconds `journeys:advance` drains whatever is due, so a
+ * wait survives any crash and a batch a dead worker held is simply claimed again (its
+ * transaction rolled back). Prompt: `journeys:due` signals (an entry, a waited-for event, a
+ * resume) and in-memory timers at the earliest wait of each batch start a drain at once.
+ * Idempotent: the engine's claims and seq guards make a second run find nothing to do.
+ */
+export function defineJourneyJobs(agenda: Agenda, herald: Herald): void {
+  agenda.define(JourneyJobs.advance, async () => drain(herald), { concurrency: 1, lockLifetime: 60_000 });
+  agenda.define(JourneyJobs.segments, async () => enterSegments(herald), { concurrency: 1, lockLifetime: 5 * 60_000 });
+}
+
+export async function startJourneyJobs(agenda: Agenda): Promise<void> {
+  await agenda.every('5 seconds', JourneyJobs.advance);
+  await agenda.every('1 minute', JourneyJobs.segments);
+}
+
+/** Each Herald's drain under way, and whether another was asked for meanwhile. */
+const drains = new WeakMap<Herald, { running: Promise<void>; again: boolean }>();
+
+/** Advances due enrolments until none is left, LANES batches at a time; concurrent calls coalesce. */
+export function drain(herald: Herald): Promise<void> {
+  const current = drains.get(herald);
+  if (current) {
+    current.again = true;
+    return current.running;
+  }
+  const state = { running: Promise.resolve(), again: false };
+  drains.set(herald, state);
+  state.running = (async () => {
+    try {
+      do {
+        state.again = false;
+        let full = true;
+        while (full) {
+          const results = await Promise.all(Array.from({ length: LANES }, () => advanceDue(herald)));
+          full = results.some((result) => result.claimed === BATCH);
+          for (const result of results) if (result.earliestWake != null) wakeAt(herald, result.earliestWake);
+        }
+      } while (state.again);
+    } catch (error) {
+      herald.log.error({ err: error }, 'journey pass failed; the next one retries');
+    } finally {
+      drains.delete(herald);
+    }
+  })();
+  return state.running;
+}
+
+const timers = new Set<number>();
+/** One in-memory wake-up per 100 ms slot; Agenda's tick stays the durable one. */
+function wakeAt(herald: Herald, at: number): void {
+  const wait = at - Date.now();
+  if (wait > TIMED_IN_MEMORY_MS) return;
+  const slot = Math.ceil(at / 100) * 100;
+  if (timers.has(slot)) return;
+  timers.add(slot);
+  setTimeout(() => {
+    timers.delete(slot);
+    herald.events.publish('journeys:due');
+  }, Math.max(0, slot - Date.now())).unref();
+}
+
+/** Drains whenever `journeys:due` says so. Returns the stop. */
+export function listenForDueJourneys(herald: Herald): () => Promise<void> {
+  const signals = herald.events.subscribe('journeys:due')[Symbol.asyncIterator]();
+  void (async () => {
+    for (let next = await signals.next(); !next.done; next = await signals.next()) void drain(herald);
+  })();
+  return async () => {
+    await signals.return?.();
+    await drains.get(herald)?.running;
+  };
+}
+
+/**
+ * Segment entry, on a schedule: contacts matching an ACTIVE segment journey's entry segment (and
+ * rule) who may enter now enter now, at most 10,000 per journey a minute. (Re-evaluating on every
+ * contact change would put a segment query on every write; a minute's delay is the price.)
+ */
+async function enterSegments(herald: Herald): Promise<void> {
+  const journeys = (await activeJourneys(herald.prisma, null)).filter((journey) => journey.definition.entry.kind === 'segment');
+  let entered = 0;
+  for (const journey of journeys) {
+    const entry = journey.definition.entry as { kind: 'segment'; segmentId: string | null; rule: Prisma.JsonValue };
+    const rules: unknown[] = [];
+    if (entry.segmentId) {
+      const segment = await herald.prisma.segment.findFirst({ where: { id: entry.segmentId, workspaceId: journey.workspaceId }, select: { rule: true } });
+      if (!segment) continue;
+      rules.push(segment.rule);
+    }
+    if (entry.rule) rules.push(entry.rule);
+    const rule = (rules.length === 1 ? rules[0] : { and: rules }) as Rule;
+    const enrolled = journey.definition.reEntryAfterSeconds == null ? Prisma.empty : Prisma.sql`AND x.status = 'ACTIVE'`;
+    const ids = await herald.prisma.$transaction((tx) =>
+      enrol(tx, journey, Prisma.sql`
+        SELECT c.id AS "contactId", now() AS at, md5(random()::text) AS key FROM "Contact" c
+        WHERE ${selectionSql(journey.workspaceId, { rule })}
+          AND NOT EXISTS (SELECT 1 FROM "JourneyEnrollment" x WHERE x."journeyId" = ${journey.id}::uuid AND x."contactId" = c.id ${enrolled})
+        LIMIT 10000`),
+    );
+    entered += ids.length;
+    if (ids.length) herald.events.publish('journey:changed', journey.id, { reason: 'entered' });
+  }
+  if (entered) await drain(herald);
+}

@@ -1,0 +1,17 @@
+import { Temporal } from 'temporal-polyfill';
+
+/**
+ * The next instant strictly after `after` (ms) at which the wall clock in `zone` reads `time`
+ * ("HH:MM"): an untilLocalTime wait's end. A time the clocks skip (02:30 on a spring-forward day)
+ * happens when they jump; of a repeated one (fall-back) the first counts, as for delivery windows
+ * (src/delivery/time.ts).
+ */
+export function nextLocalTime(after: number, zone: string, time: string): number {
+  const plainTime = Temporal.PlainTime.from(time);
+  const today = Temporal.Instant.fromEpochMilliseconds(after).toZonedDateTimeISO(zone).toPlainDate();
+  for (let days = 0; ; days++) {
+    let at = today.add({ days }).toZonedDateTime({ timeZone: zone, plainTime });
+    if (!at.toPlainTime().equals(plainTime)) at = at.getTimeZoneTransition('previous') ?? at;
+    if (at.epochMilliseconds > after) return at.epochMilliseconds;
+  }
+}

@@ -1,0 +1,34 @@
+import type { Prisma } from '../db/prisma.ts';
+import type { Channel } from '../generated/prisma/enums.ts';
+import type { JourneyDefinition } from './definition.ts';
+
+/**
+ * Published versions never change, nor do the campaigns publishing made for their send steps: the
+ * engine reads each once per process. Bounded, oldest dropped first.
+ */
+const MAX_CACHED = 1_000;
+const definitions = new Map<string, JourneyDefinition>();
+const stepCampaigns = new Map<string, Map<Channel, { id: string; frequencyCapped: boolean }>>();
+
+function remember<T>(cache: Map<string, T>, key: string, value: T): T {
+  if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value!);
+  cache.set(key, value);
+  return value;
+}
+
+export async function definitionOf(db: Prisma.TransactionClient, journeyId: string, version: number): Promise<JourneyDefinition> {
+  const key = `${journeyId}:${version}`;
+  const known = definitions.get(key);
+  if (known) return known;
+  const row = await db.journeyVersion.findUniqueOrThrow({ where: { journeyId_version: { journeyId, version } }, select: { definition: true } });
+  return remember(definitions, key, row.definition as unknown as JourneyDefinition);
+}
+
+/** A send step's JOURNEY campaigns, by channel. */
+export async function stepCampaignsOf(tx: Prisma.TransactionClient, journeyId: string, version: number, step: string) {
+  const key = `${journeyId}:${version}:${step}`;
+  const known = stepCampaigns.get(key);
+  if (known) return known;
+  const rows = await tx.campaign.findMany({ where: { journeyId, journeyVersion: version, journeyStep: step }, select: { id: true, channel: true, frequencyCapped: true } });
+  return remember(stepCampaigns, key, new Map(rows.map((row) => [row.channel, { id: row.id, frequencyCapped: row.frequencyCapped }])));
+}
