@@ -101,7 +101,7 @@ async function enrolments(secret: Client, contactId: string) {
 }
 
 /** Polls until `done` holds for the contact's enrolments (or 10 s passed), then answers them. */
-async function until(secret: Client, contactId: string, done: (rows: Awaited<ReturnType<typeof enrolments>>) => boolean, timeoutMs = 10_000) {
+async function until(secret: Client, contactId: string, done: (rows: Awaited<ReturnType<typeof enrolments>>) => boolean, timeoutMs = 30_000) {
   const start = Date.now();
   for (;;) {
     const rows = await enrolments(secret, contactId);
@@ -126,7 +126,7 @@ const reactivation = {
 };
 
 describe('journeys', () => {
-  it('runs the reactivation flow end to end: not clicked gets the reminder, clicked does not; path and live stats say so', { timeout: 60_000 }, async () => {
+  it('runs the reactivation flow end to end: not clicked gets the reminder, clicked does not; path and live stats say so', { timeout: 120_000 }, async () => {
     const { secret, publishable, secretKey } = await h.workspace();
     const journeyId = await createJourney(secret, reactivation);
     // journeyStats over a real WebSocket: the first snapshot at once, more as contacts move.
@@ -140,7 +140,7 @@ describe('journeys', () => {
     await secret(Track, { input: { externalId: 'ada', name: 'signed_up' } });
     await secret(Track, { input: { externalId: 'bob', name: 'signed_up' } });
 
-    await h.push.waitFor(() => h.push.received(adaBrowser.id).length >= 1 && h.push.received(bobBrowser.id).length >= 1, 5_000);
+    await h.push.waitFor(() => h.push.received(adaBrowser.id).length >= 1 && h.push.received(bobBrowser.id).length >= 1, 15_000);
     expect(titles(adaBrowser)).toContain('Welcome, ada');
     // Bob clicks the welcome push; Ada does not.
     const token = (h.push.received(bobBrowser.id)[0]!.json as { token: string }).token;
@@ -150,7 +150,7 @@ describe('journeys', () => {
     const bobRows = await until(secret, bob, (rows) => rows[0]?.status === 'COMPLETED');
     expect(outcomes(adaRows)).toEqual(['welcome:sent', 'pause:waited', 'clicked:no', 'reminder:sent']);
     expect(outcomes(bobRows)).toEqual(['welcome:sent', 'pause:waited', 'clicked:yes']);
-    await h.push.waitFor(() => h.push.received(adaBrowser.id).length === 2, 5_000);
+    await h.push.waitFor(() => h.push.received(adaBrowser.id).length === 2, 15_000);
     expect(titles(adaBrowser).sort()).toEqual(['We miss you', 'Welcome, ada']);
     expect(titles(bobBrowser)).toEqual(['Welcome, bob']);
     // The engagement step waited for its deadline: 6 s after the welcome.
@@ -171,7 +171,7 @@ describe('journeys', () => {
     ]);
   });
 
-  it('waitForEvent goes on at the event, or times out; an exit event ends a wait; a goal converts', async () => {
+  it('waitForEvent goes on at the event, or times out; an exit event ends a wait; a goal converts', { timeout: 90_000 }, async () => {
     const { secret } = await h.workspace();
     const journeyId = await createJourney(secret, {
       name: 'Cart',
@@ -205,7 +205,7 @@ describe('journeys', () => {
     expect(dataOf(await secret(Stats, { id: journeyId })).journey!.stats).toMatchObject({ entered: 3, active: 1, completed: 1, exited: 1, converted: 1 });
   });
 
-  it('splits deterministically in proportion, falls back to another channel, and records why a send was suppressed', { timeout: 90_000 }, async () => {
+  it('splits deterministically in proportion, falls back to another channel, and records why a send was suppressed', { timeout: 180_000 }, async () => {
     const { secret, publishable } = await h.workspace();
     const journeyId = await createJourney(secret, {
       name: 'Split',
@@ -237,11 +237,11 @@ describe('journeys', () => {
     await secret(Enter, { journeyId: journey2, contactId: nobody });
     expect((await enrolments(secret, pushed))[0]!.path).toMatchObject([{ step: 'mail', outcome: 'sent', channel: 'WEB_PUSH' }]);
     expect((await enrolments(secret, nobody))[0]!.path).toMatchObject([{ step: 'mail', outcome: 'suppressed', channel: null, reason: 'NO_EMAIL' }]);
-    await h.push.waitFor(() => h.push.received(browser.id).length === 1, 5_000);
+    await h.push.waitFor(() => h.push.received(browser.id).length === 1, 15_000);
     expect(titles(browser)).toEqual(['Pushed instead']);
   });
 
-  it('keeps contacts in flight on their version, and pausing holds steps that run late on resume', async () => {
+  it('keeps contacts in flight on their version, and pausing holds steps that run late on resume', { timeout: 90_000 }, async () => {
     const { secret } = await h.workspace();
     const v1 = { name: 'Versions', entry: { api: true }, steps: [{ key: 'first', wait: { seconds: 1, next: 'old' } }, { key: 'old', wait: { seconds: 1 } }] };
     const journeyId = await createJourney(secret, v1);
