@@ -98,12 +98,16 @@ export type CampaignInput = {
   endAt?: string | null | undefined;
   /** Counts against the workspace's frequency caps (default true); false for transactional pushes. */
   frequencyCapped?: boolean | null | undefined;
+  /** The share (0-50) of the audience held out: no message, to measure what the campaign changes. */
+  holdoutPercent?: number | null | undefined;
   kind: CampaignKind;
   name: string;
   /** TRIGGERED: triggers before this are ignored. */
   startAt?: string | null | undefined;
   /** TRIGGERED only. */
   trigger?: CampaignTriggerInput | null | undefined;
+  /** An A/B(/n) test: 2 to 8 variants, each contact gets one, always the same. */
+  variants?: Array<CampaignVariantInput> | null | undefined;
   /** The webhook (channel WEBHOOK). */
   webhook?: CampaignWebhookInput | null | undefined;
 };
@@ -131,6 +135,16 @@ export type CampaignTriggerInput = {
   reEligibleAfterSeconds?: number | null | undefined;
   /** Filters on the event properties, e.g. cart_value GT 100. */
   where?: Array<ConditionInput> | null | undefined;
+};
+
+/** An experiment variant: its share of the audience and its own content in the campaign channel's field. */
+export type CampaignVariantInput = {
+  content?: CampaignContentInput | null | undefined;
+  email?: CampaignEmailInput | null | undefined;
+  name: string;
+  webhook?: CampaignWebhookInput | null | undefined;
+  /** Relative share: weights 1, 1, 2 send to 25%, 25% and 50%. */
+  weight: number;
 };
 
 /** A signed HTTPS request per contact (Standard Webhooks). url and body are Liquid over `contact` and `event`: in the body each value is JSON-escaped for use inside a string ("{{ contact.firstName }}"), `| json` writes a whole JSON value; in the url each value is percent-encoded. */
@@ -311,6 +325,8 @@ export type MutationUpdateSegmentInput = {
 
 export type MutationUpdateWorkspaceSettingsInput = {
   consentTag?: string | null | undefined;
+  /** Holds this share (0-50) of contacts out of every marketing message, to measure what messaging changes; the same contacts as long as it is unchanged. */
+  controlGroupPercent?: number | null | undefined;
   /** null clears every email setting, secrets included. */
   email?: EmailSettingsInput | null | undefined;
   frequencyCaps?: Array<FrequencyCapInput> | null | undefined;
@@ -395,6 +411,8 @@ export type UpdateCampaignInput = {
   endAt?: string | null | undefined;
   /** Counts against the workspace's frequency caps (default true); false for transactional pushes. */
   frequencyCapped?: boolean | null | undefined;
+  /** The share (0-50) of the audience held out: no message, to measure what the campaign changes. */
+  holdoutPercent?: number | null | undefined;
   id: string | number;
   kind?: CampaignKind | null | undefined;
   name?: string | null | undefined;
@@ -402,6 +420,8 @@ export type UpdateCampaignInput = {
   startAt?: string | null | undefined;
   /** TRIGGERED only. */
   trigger?: CampaignTriggerInput | null | undefined;
+  /** An A/B(/n) test: 2 to 8 variants, each contact gets one, always the same. */
+  variants?: Array<CampaignVariantInput> | null | undefined;
   /** The webhook (channel WEBHOOK). */
   webhook?: CampaignWebhookInput | null | undefined;
 };
