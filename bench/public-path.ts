@@ -140,7 +140,7 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
 
   const track = async (input: unknown) => {
     const { status, body } = await asPage(TRACK, { input });
-    if (status !== 200 || !body.includes('MutationTrackEventSuccess')) throw new Error(`${status} ${body}`);
+    if (status !== 200 || !body.includes('MutationTrackEventSuccess')) throw new Error(`${status} ${body}\n${bench.warnings().slice(-3).join('\n')}`);
   };
   await drive(1_000, 16, () => track(randomEvent())); // warm-up
 

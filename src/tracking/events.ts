@@ -105,7 +105,8 @@ async function storeEvents(
       triggers,
       journeys,
     };
-  }, { timeout: 60_000 });
+    // A busy pool (a burst of batches, jobs) makes a batch wait for a connection, not fail after Prisma's 2 s.
+  }, { maxWait: 10_000, timeout: 60_000 });
 
   if (stored.ids.some(Boolean)) herald.events.publish('workspace:changed', workspaceId, { reason: 'events_tracked' });
   publishDeliveryEvents(herald, workspaceId, stored.conversions);
