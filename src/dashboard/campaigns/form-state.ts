@@ -107,7 +107,7 @@ export function fromCampaign(campaign: Saved): CampaignForm {
   return {
     ...blank,
     name: campaign.name,
-    kind: campaign.kind,
+    kind: campaign.kind === 'TRIGGERED' ? 'TRIGGERED' : 'BROADCAST', // journey sends are edited in their journey
     channel: campaign.channel === 'EMAIL' ? 'EMAIL' : 'WEB_PUSH',
     push: content
       ? {

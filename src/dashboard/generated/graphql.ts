@@ -114,6 +114,7 @@ export type CampaignInput = {
 
 export type CampaignKind =
   | 'BROADCAST'
+  | 'JOURNEY'
   | 'TRIGGERED';
 
 export type CampaignStatus =
