@@ -1,11 +1,12 @@
 import { builder } from '../graphql/builder.ts';
 import { workspaceIdOf } from '../graphql/context.ts';
 import { inQuery } from '../graphql/errors.ts';
-import { localId } from '../graphql/ids.ts';
-import { ValidationError } from '../errors.ts';
+import { localId, requireLocalId } from '../graphql/ids.ts';
+import { ErrorCode, ValidationError } from '../errors.ts';
 import type { Herald } from '../herald-context.ts';
 import { ChannelEnum } from '../delivery/schema.ts';
-import { parseJourney } from './definition.ts';
+import { type JourneyDefinition, parseJourney } from './definition.ts';
+import { getJourney } from './service.ts';
 import { EngagementTypeEnum, JourneyInput } from './inputs.ts';
 import { type SimulatedJourney, simulateJourney } from './simulate.ts';
 import type { ChannelCounts, JourneySimulation, StepCounts } from './simulate-tally.ts';
@@ -106,12 +107,19 @@ builder.queryField('simulateJourney', (t) =>
   }),
 );
 
-/** The inline journey (checked, its segment ids made database ids), else the stored one. */
-async function journeyToSimulate(_herald: Herald, _workspaceId: string, id: string | null, input: Record<string, unknown> | null): Promise<SimulatedJourney> {
+/**
+ * The inline journey (checked, its segment ids made database ids; with an id, as that journey's
+ * next version, so its splits hash alike), else the stored one: its latest version, or its draft
+ * before the first publish.
+ */
+async function journeyToSimulate(herald: Herald, workspaceId: string, id: string | null, input: Record<string, unknown> | null): Promise<SimulatedJourney> {
   if (input == null && id == null) throw ValidationError.field(['journey'], 'give a journey, the id of a stored one, or both');
-  if (input == null) throw ValidationError.field(['id'], 'stored journeys are not available yet');
-  const definition = parseJourney(withLocalSegmentIds(input), ['journey']);
-  return { definition, journeyId: id ?? 'draft' };
+  const stored = id == null ? null : await getJourney(herald, workspaceId, requireLocalId(id, 'Journey', ErrorCode.journeyNotFound));
+  if (input != null) return { definition: parseJourney(withLocalSegmentIds(input), ['journey']), journeyId: stored?.id ?? 'draft' };
+  const journey = stored!;
+  if (journey.version === 0) return { definition: parseJourney(journey.draft, ['journey']), journeyId: journey.id };
+  const published = await herald.prisma.journeyVersion.findUniqueOrThrow({ where: { journeyId_version: { journeyId: journey.id, version: journey.version } } });
+  return { definition: published.definition as unknown as JourneyDefinition, journeyId: journey.id };
 }
 
 /** Segment ids arrive as global ids; the definition holds database ids. */

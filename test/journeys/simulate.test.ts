@@ -24,6 +24,12 @@ const Settings = graphql(`
 const CreateSegment = graphql(`
   mutation SimSegment($rule: SegmentRuleInput!) { createSegment(input: { name: "Lapsed", rule: $rule }) { __typename ... on MutationCreateSegmentSuccess { data { id } } } }
 `);
+const CreateJourney = graphql(`
+  mutation SimCreateJourney($input: JourneyInput!) { createJourney(input: $input) { __typename ... on MutationCreateJourneySuccess { data { id } } ... on Error { message } } }
+`);
+const PublishJourney = graphql(`
+  mutation SimPublishJourney($id: ID!) { publishJourney(input: { id: $id }) { __typename ... on Error { message } } }
+`);
 const Simulate = graphql(`
   query Simulate($id: ID, $journey: JourneyInput, $from: DateTime!, $to: DateTime!) {
     simulateJourney(id: $id, journey: $journey, from: $from, to: $to) {
@@ -232,5 +238,24 @@ describe('simulateJourney', () => {
     expect(await fieldErrors({ journey: { ...reactivation, entry: { segment: { segmentId: missingSegment } } } })).toEqual(['journey.entry.segment.segmentId']);
     expect(await fieldErrors({ journey: { ...reactivation, entry: { segment: { segmentId: 'nonsense' } } } })).toEqual(['journey.entry.segment.segmentId']);
     expect(errorCodes(await shop.publishable(Simulate, { journey: reactivation, from, to }))).toEqual(['FORBIDDEN']);
+  });
+
+  it('backtests a stored journey by id (its draft, then its published version) as the same journey inline', async () => {
+    const created = dataOf(await shop.secret(CreateJourney, { input: reactivation })).createJourney;
+    if (created.__typename !== 'MutationCreateJourneySuccess') throw new Error(JSON.stringify(created));
+    const id = created.data.id;
+    // With the id, the inline journey hashes engagement and splits as the stored one does.
+    const inline = await simulate({ id, journey: reactivation });
+    const before = { ...(await counts()), journeyRows: await journeyRows() };
+    expect(await simulate({ id })).toEqual(inline);
+    expect({ ...(await counts()), journeyRows: await journeyRows() }).toEqual(before);
+    expect(dataOf(await shop.secret(PublishJourney, { id })).publishJourney.__typename).toBe('MutationPublishJourneySuccess');
+    expect(await simulate({ id })).toEqual(inline);
+    // An edit tried inline against the stored journey.
+    const shorter = await simulate({ id, journey: { ...reactivation, steps: reactivation.steps.slice(0, 1).map((step) => ({ ...step, send: { ...step.send!, next: null } })) } });
+    expect(shorter).toMatchObject({ entered: 6, completed: 6, active: 0 });
+    const unknown = Buffer.from('Journey:0190a000-0000-7000-8000-000000000000').toString('base64');
+    expect(errorCodes(await shop.secret(Simulate, { id: unknown, from, to }))).toEqual(['NOT_FOUND']);
+    expect(errorCodes(await shop.secret(Simulate, { id: 'nonsense', from, to }))).toEqual(['NOT_FOUND']);
   });
 });
