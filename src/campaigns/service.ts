@@ -4,7 +4,7 @@ import type { Campaign } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { contentOf, triggerOf } from '../delivery/campaign-fields.ts';
 import { trackUrlOf } from '../delivery/tokens.ts';
-import { compileEmail, type EmailContent, EmailContentError } from '../delivery/email/content.ts';
+import { type CompiledSource, compileEmail, type EmailContent, EmailContentError } from '../delivery/email/content.ts';
 import { type Content, MAX_ENCRYPTED_BYTES, worstCaseSize } from '../delivery/web-push/content.ts';
 import { compileWebhook, type WebhookContent, WebhookContentError } from '../delivery/webhook/content.ts';
 import { emailSendingProblem } from '../workspaces/email-settings.ts';
@@ -108,7 +108,9 @@ async function campaignData(herald: Herald, workspaceId: string, input: Campaign
   const variants: StoredVariant[] | null = campaign.variants?.length ? [] : null;
   for (const [index, variant] of (campaign.variants ?? []).entries()) {
     const path = ['input', 'variants', String(index), contentField(channel)];
-    variants!.push({ name: variant.name, weight: variant.weight, content: await checkedContent(herald, channel, variantContent(channel, variant).data, path) });
+    // A variant's content is the API's (Campaign.variants): without the compiled email kept for its sender.
+    const { compiled: _compiled, ...checked } = await checkedContent(herald, channel, variantContent(channel, variant).data, path);
+    variants!.push({ name: variant.name, weight: variant.weight, content: checked });
   }
   const json = (value: unknown) => (value == null ? Prisma.DbNull : (value as Prisma.InputJsonValue));
   return {
@@ -155,15 +157,17 @@ function checkedPush(herald: Herald, content: Content, path: string[]): Content 
   return content;
 }
 
-/** An email's MJML compiles and its templates parse; a problem points at its field (and MJML's line). */
-async function checkedEmail(email: EmailContent, path: string[]): Promise<EmailContent> {
+/**
+ * An email's MJML compiles and its templates parse; a problem points at its field (and MJML's
+ * line). Saved with what compiling gave (`compiled`), so its senders do not compile MJML again.
+ */
+async function checkedEmail(email: EmailContent, path: string[]): Promise<EmailContent & { compiled: CompiledSource }> {
   try {
-    await compileEmail(email);
+    return { ...email, compiled: (await compileEmail(email)).source };
   } catch (error) {
     if (error instanceof EmailContentError) throw ValidationError.field([...path, ...error.path], error.message);
     throw error;
   }
-  return email;
 }
 
 /**
@@ -191,7 +195,9 @@ export function webhookOf(campaign: Campaign): WebhookContent | null {
 
 /** The email an EMAIL campaign sends, as saved (checked then); null for other channels. */
 export function emailOf(campaign: Campaign): EmailContent | null {
-  return campaign.channel === 'EMAIL' ? (campaign.content as EmailContent) : null;
+  if (campaign.channel !== 'EMAIL') return null;
+  const { compiled: _compiled, ...email } = campaign.content as EmailContent & { compiled?: unknown };
+  return email;
 }
 
 /** A stored campaign as the CampaignInput that would create it again. */

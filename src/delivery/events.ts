@@ -1,7 +1,26 @@
 import type { Herald } from '../herald-context.ts';
 
-/** What the live `deliveryEvents` feed carries: one message's step. */
-export const DeliveryEventTypes = ['QUEUED', 'SENT', 'FAILED', 'SUPPRESSED', 'EXPIRED', 'CANCELED', 'DISPLAYED', 'CLICKED', 'CLOSED', 'CONVERTED'] as const;
+/**
+ * What the live `deliveryEvents` feed carries: one message's step. The ledger's steps, then what
+ * came back: DISPLAYED (first load by anyone), CLICKED, CLOSED, CONVERTED; for email also OPENED
+ * (a person's first open), UNSUBSCRIBED, COMPLAINED and BOUNCED (besides the ledger's FAILED).
+ */
+export const DeliveryEventTypes = [
+  'QUEUED',
+  'SENT',
+  'FAILED',
+  'SUPPRESSED',
+  'EXPIRED',
+  'CANCELED',
+  'DISPLAYED',
+  'CLICKED',
+  'CLOSED',
+  'CONVERTED',
+  'OPENED',
+  'UNSUBSCRIBED',
+  'COMPLAINED',
+  'BOUNCED',
+] as const;
 export type DeliveryEventType = (typeof DeliveryEventTypes)[number];
 
 export interface DeliveryEvent {

@@ -2,7 +2,7 @@ import { ErrorCode, NotFoundError, ValidationError } from '../errors.ts';
 import type { Message } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { announce, type MovedRow, moveRows } from '../delivery/ledger.ts';
-import { type EmailMessage, emailMessageById, emailMessageByToken, moveContactStatus } from './email.ts';
+import { type EmailMessage, emailMessageById, emailMessageByToken, moveContactStatus, publishEmailEvents } from './email.ts';
 
 export const EmailFeedbackTypes = ['BOUNCE', 'COMPLAINT'] as const;
 export type EmailFeedbackType = (typeof EmailFeedbackTypes)[number];
@@ -57,6 +57,7 @@ export async function applyEmailFeedback(herald: Herald, message: EmailMessage, 
       metric: 'complained',
     });
     if (moved) herald.events.publish('campaign:changed', message.campaignId, { reason: 'tracked' });
+    if (moved && !message.test) publishEmailEvents(herald, message, ['COMPLAINED']);
     return moved ? 'complained' : 'unchanged';
   }
   if (!feedback.permanent) {
@@ -95,6 +96,7 @@ async function hardBounce(herald: Herald, message: EmailMessage, diagnostic: str
   }
   client.release();
   announce(herald, moved);
+  if (moved.length > 0 && !message.test) publishEmailEvents(herald, message, ['BOUNCED']);
   return moved.length > 0;
 }
 

@@ -110,6 +110,7 @@ export async function unsubscribeByToken(herald: Herald, token: string): Promise
     metric: 'unsubscribed',
   });
   if (changed) herald.events.publish('campaign:changed', message.campaignId, { reason: 'tracked' });
+  if (changed && !message.test) publishEmailEvents(herald, message, ['UNSUBSCRIBED']);
   return { changed, sender: message.workspaceName };
 }
 
@@ -174,9 +175,17 @@ async function stamp(herald: Herald, message: EmailMessage, { person, click }: {
     SELECT displayed, opened, clicked, test FROM updated`;
   if (!changed || !(changed.displayed || changed.opened || changed.clicked)) return;
   herald.events.publish('campaign:changed', message.campaignId, { reason: 'tracked' });
-  // The live feed has no OPENED step: a first load is DISPLAYED, as for push.
-  const types = [changed.displayed && 'DISPLAYED', changed.clicked && 'CLICKED'].filter(Boolean) as DeliveryEventType[];
-  if (changed.test) return;
+  // A first load is DISPLAYED, as for push; a person's first OPENED.
+  const types = [changed.displayed && 'DISPLAYED', changed.opened && 'OPENED', changed.clicked && 'CLICKED'].filter(Boolean) as DeliveryEventType[];
+  if (!changed.test) publishEmailEvents(herald, message, types);
+}
+
+/** Steps of one email for the live feed (test messages stay out of it, as out of the stats). */
+export function publishEmailEvents(
+  herald: Pick<Herald, 'events'>,
+  message: Pick<EmailMessage, 'id' | 'workspaceId' | 'campaignId' | 'contactId'>,
+  types: DeliveryEventType[],
+): void {
   publishDeliveryEvents(
     herald,
     message.workspaceId,

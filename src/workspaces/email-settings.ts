@@ -184,7 +184,7 @@ export interface EmailTransport {
    * (src/net/smtp-hosts.ts, its lookupFor). The deployment's is the operator's own.
    */
   smtpSource: 'workspace' | 'deployment' | null;
-  /** nodemailer's `dkim` option; null when the workspace has no key. */
+  /** The DKIM key messages are signed with; null when the workspace has none. */
   dkim: { domainName: string; keySelector: string; privateKey: string } | null;
   fromAddress: string | null;
   fromName: string | null;

@@ -1,4 +1,3 @@
-import type Mailer from 'nodemailer/lib/mailer/index.js';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { Prisma } from '../../db/prisma.ts';
 import type { $Enums, Campaign, Workspace } from '../../generated/prisma/client.ts';
@@ -6,12 +5,14 @@ import type { Herald } from '../../herald-context.ts';
 import { emailTransportOf } from '../../workspaces/email-settings.ts';
 import { secretFromRow } from '../../workspaces/secrets.ts';
 import type { Channel, DeliveryOutcome, DueMessage, Prepared, Ready } from '../channel.ts';
+import { publishDeliveryEvents } from '../events.ts';
 import { templateContact } from '../contact-scope.ts';
 import type { MessageReason, Transition } from '../ledger.ts';
 import { signToken } from '../tokens.ts';
 import { compiledEmailOf, EmailContentError, EmailRenderError } from './content.ts';
 import { messageIdHeader, unsubscribeUrl, verpAddress } from './links.ts';
-import { SMTP_CONNECTIONS } from './mailers.ts';
+import { type Envelope, SMTP_CONNECTIONS } from './mailers.ts';
+import { type BuiltEmail, buildEmail } from './mime.ts';
 
 /** Where an email goes: the contact's address and what the contact said about email. */
 export interface EmailAddress {
@@ -19,7 +20,11 @@ export interface EmailAddress {
   status: $Enums.ChannelStatus;
 }
 
-type Mail = Mailer.Options;
+/** A message built and ready for the wire (signed, when the workspace has a DKIM key, as it leaves). */
+interface Mail {
+  envelope: Envelope;
+  email: BuiltEmail;
+}
 
 /**
  * Email over SMTP (nodemailer, pooled). A message is rendered from the campaign's compiled email
@@ -61,8 +66,8 @@ export const email: Channel<EmailAddress, Mail> = {
     const content = campaign.content as { fromName?: string | null; replyTo?: string | null };
     const trackingSecret = await secretFromRow(herald, workspace, 'trackingSecret');
     const domain = transport.fromAddress.slice(transport.fromAddress.lastIndexOf('@') + 1);
-    const from = { name: content.fromName ?? transport.fromName ?? '', address: transport.fromAddress };
-    const replyTo = content.replyTo ?? transport.replyTo ?? undefined;
+    const from = { name: content.fromName ?? transport.fromName, address: transport.fromAddress };
+    const replyTo = content.replyTo ?? transport.replyTo;
     // Receipts (not frequency capped) are not marketing: they need no consent and offer no unsubscribe.
     const marketing = campaign.frequencyCapped;
 
@@ -88,8 +93,7 @@ export const email: Channel<EmailAddress, Mail> = {
           throw error;
         }
         const returnPath = verpAddress(message.id, trackingSecret, domain);
-        const mail: Mail = {
-          envelope: { from: returnPath, to: message.address.email! },
+        const email = buildEmail({
           from,
           to: message.address.email!,
           replyTo,
@@ -98,16 +102,19 @@ export const email: Channel<EmailAddress, Mail> = {
           text: rendered.text,
           messageId: messageIdHeader(message.id, domain),
           headers: marketing
-            ? { 'List-Unsubscribe': `<${unsubscribe}>, <mailto:${returnPath}?subject=unsubscribe>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' }
-            : {},
-        };
-        return { message, payload: mail };
+            ? [
+                ['List-Unsubscribe', `<${unsubscribe}>, <mailto:${returnPath}?subject=unsubscribe>`],
+                ['List-Unsubscribe-Post', 'List-Unsubscribe=One-Click'],
+              ]
+            : [],
+        });
+        return { message, payload: { envelope: { from: returnPath, to: message.address.email! }, email } };
       },
 
       async stage(ready: Ready<EmailAddress, Mail>[]) {
         // SMTP has nothing to open ahead: the pool keeps its connections, sendMail queues for one.
         return ready.map(({ payload }) => ({
-          send: () => mailer.sendMail(payload).then(outcomeOfInfo, outcomeOfError),
+          send: () => mailer.send(payload.envelope, payload.email).then(outcomeOfInfo, outcomeOfError),
           abort: () => {},
         }));
       },
@@ -115,12 +122,19 @@ export const email: Channel<EmailAddress, Mail> = {
       async forget(messages: DueMessage<EmailAddress>[]) {
         // Hard bounces: the address is never mailed again (unless the contact's email changes).
         const bounced = messages.map((message) => ({ id: message.contactId, email: message.address.email }));
+        // A test send's bounce marks the address, but stays out of the stats and the live feed.
+        const counted = messages.filter((message) => !message.test);
         await herald.prisma.$executeRaw`
           WITH b AS (SELECT * FROM jsonb_to_recordset(${JSON.stringify(bounced)}::jsonb) AS b(id uuid, email text)), marked AS (
             UPDATE "Contact" c SET "emailStatus" = 'BOUNCED', "emailStatusAt" = now(), "emailStatusSource" = 'bounce', "updatedAt" = now()
             FROM b WHERE c.id = b.id AND c.email = b.email AND c."emailStatus" <> 'BOUNCED' RETURNING c.id)
-          INSERT INTO "CampaignCount" ("campaignId", metric, count) VALUES (${campaign.id}::uuid, 'bounced', ${messages.length})
+          INSERT INTO "CampaignCount" ("campaignId", metric, count) SELECT ${campaign.id}::uuid, 'bounced', ${counted.length} WHERE ${counted.length} > 0
           ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + excluded.count`;
+        publishDeliveryEvents(
+          herald,
+          campaign.workspaceId,
+          counted.map((message) => ({ type: 'BOUNCED', messageId: message.id, campaignId: campaign.id, contactId: message.contactId, reason: null })),
+        );
       },
     };
   },

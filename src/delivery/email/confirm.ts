@@ -8,6 +8,7 @@ import { secretFromRow } from '../../workspaces/secrets.ts';
 import type { DeliveryOutcome } from '../channel.ts';
 import { outcomeOfError, outcomeOfInfo } from './channel.ts';
 import { CONFIRM_LINK_TTL_MS, confirmUrl, readConfirmationToken, signConfirmationToken, verifyConfirmationToken } from './confirm-link.ts';
+import { buildEmail } from './mime.ts';
 
 /**
  * The double opt-in confirmation email (the request is recorded by contacts/email-confirmation.ts):
@@ -75,18 +76,17 @@ export async function sendConfirmationEmail(herald: Herald, request: z.output<ty
   const token = signConfirmationToken(request, await secretFromRow(herald, workspace, 'trackingSecret'));
   const content = confirmationContent(transport.fromName ?? workspace.name, confirmUrl(herald.publicUrl, token));
   const mailer = await herald.deliveries.mailers.for(transport);
-  const outcome: DeliveryOutcome = await mailer
-    .sendMail({
-      from: { name: transport.fromName ?? '', address: from },
-      to: request.email,
-      replyTo: transport.replyTo ?? undefined,
-      subject: SUBJECT,
-      ...content,
-      // One Message-ID per request: a resend after a crash is recognisably the same message.
-      messageId: `<confirm-${request.contactId}-${request.requestedAt.getTime()}@${from.slice(from.lastIndexOf('@') + 1)}>`,
-      headers: { 'Auto-Submitted': 'auto-generated' },
-    })
-    .then(outcomeOfInfo, outcomeOfError);
+  const email = buildEmail({
+    from: { name: transport.fromName, address: from },
+    to: request.email,
+    replyTo: transport.replyTo,
+    subject: SUBJECT,
+    ...content,
+    // One Message-ID per request: a resend after a crash is recognisably the same message.
+    messageId: `<confirm-${request.contactId}-${request.requestedAt.getTime()}@${from.slice(from.lastIndexOf('@') + 1)}>`,
+    headers: [['Auto-Submitted', 'auto-generated']],
+  });
+  const outcome: DeliveryOutcome = await mailer.send({ from, to: request.email }, email).then(outcomeOfInfo, outcomeOfError);
 
   if (outcome.kind === 'retry') throw new Error(`confirmation email not sent, will retry: ${outcome.error}`);
   if (outcome.kind === 'sent') {

@@ -5,7 +5,7 @@ import { rewriteLinks, withOpenPixel, withPreheader, type Anchor } from './html.
 import { clickUrl, openPixelUrl, unsubscribeUrl } from './links.ts';
 import { escapeValues, parseLong, TemplateSyntaxError } from './liquid.ts';
 import { htmlOfMjml } from './mjml.ts';
-import { htmlToText, textTemplateOf, tidyText } from './text.ts';
+import { type HtmlToText, loadHtmlToText, textTemplateOf, tidyText } from './text.ts';
 
 /**
  * What an email says: subject, preheader, body (MJML or HTML) and text part are Liquid templates
@@ -53,8 +53,18 @@ export const emailContentInput = z
   });
 export type EmailContent = z.output<typeof emailContentInput>;
 
+/**
+ * What saving an email keeps beside its source: the HTML its MJML compiled to and the text part's
+ * template derived from that HTML (null when none could be). A sender compiles from these and so
+ * never loads MJML (~66 MB) or html-to-text (~11 MB).
+ */
+export interface CompiledSource {
+  html: string;
+  text: string | null;
+}
+
 /** A saved campaign's email, read back: checked when saved, and again as it compiles. */
-const storedEmailContent: z.ZodType<EmailContent> = z.object({
+const storedEmailContent: z.ZodType<EmailContent & { compiled?: CompiledSource | null }> = z.object({
   subject: z.string(),
   preheader: z.string().nullish(),
   mjml: z.string().nullish(),
@@ -62,6 +72,7 @@ const storedEmailContent: z.ZodType<EmailContent> = z.object({
   text: z.string().nullish(),
   fromName: z.string().nullish(),
   replyTo: z.string().nullish(),
+  compiled: z.object({ html: z.string(), text: z.string().nullable() }).nullish(),
 });
 
 /** Content that cannot become an email; `path` is the field inside the email input. */
@@ -100,13 +111,18 @@ export interface CompiledEmail {
   /** The HTML with its Liquid still in it: what a preview shows before personalisation. */
   readonly html: string;
   readonly warnings: string[];
+  /** What to save with the campaign, so that its senders compile from it (see CompiledSource). */
+  readonly source: CompiledSource;
   render(scope: object, links: EmailLinks): RenderedEmail;
 }
 
 type Field = 'subject' | 'preheader' | 'mjml' | 'html' | 'text';
 
-/** Compiles MJML to HTML and parses every template; throws EmailContentError. */
-export async function compileEmail(content: EmailContent): Promise<CompiledEmail> {
+/**
+ * Compiles MJML to HTML and parses every template; throws EmailContentError. With `saved`, what an
+ * earlier compile of the same content gave, the MJML and the text part are not converted again.
+ */
+export async function compileEmail(content: EmailContent, saved?: CompiledSource | null): Promise<CompiledEmail> {
   const parse = (field: Field, source: string, context = ''): Template[] => {
     try {
       return parseLong(source);
@@ -122,7 +138,10 @@ export async function compileEmail(content: EmailContent): Promise<CompiledEmail
   const preheader = content.preheader ? parse('preheader', content.preheader) : null;
   let html: string;
   let body: Template[];
-  if (content.mjml != null) {
+  if (content.mjml != null && saved) {
+    html = saved.html;
+    body = parse('mjml', html, 'in the HTML compiled from MJML, ');
+  } else if (content.mjml != null) {
     // Liquid errors name the MJML's lines, before MJML moves anything.
     parse('mjml', content.mjml);
     const compiled = await htmlOfMjml(content.mjml, emailRenderBudget.outputChars);
@@ -135,17 +154,21 @@ export async function compileEmail(content: EmailContent): Promise<CompiledEmail
   }
   escapeValues(body);
 
-  let text: Template[] | null;
-  let derived = false;
-  if (content.text != null) {
-    text = parse('text', content.text);
+  let text: Template[] | null = null;
+  let textSource: string | null = null;
+  let toText: HtmlToText | null = null;
+  const derived = content.text == null;
+  if (!derived) {
+    text = parse('text', content.text!);
   } else {
-    derived = true;
     try {
-      text = parseLong(textTemplateOf(html));
+      // Saved as null: derived again, which fails again and says why.
+      textSource = saved?.text ?? textTemplateOf(html, await loadHtmlToText());
+      text = parseLong(textSource);
     } catch (error) {
       if (!(error instanceof TemplateSyntaxError)) throw error;
-      text = null;
+      textSource = null;
+      toText = await loadHtmlToText();
       warnings.push(`the text part could not be derived from the HTML once (${error.message}), so it is converted for each recipient, which is slower`);
     }
   }
@@ -156,22 +179,24 @@ export async function compileEmail(content: EmailContent): Promise<CompiledEmail
       `the HTML is about ${Math.ceil(size / KB)} KB with its links tracked; Gmail clips messages over ${GMAIL_CLIP_BYTES / KB} KB and hides the rest behind "View entire message"`,
     );
   }
-  return new CompiledTemplates(html, warnings, { subject, preheader, body, text, derived });
+  return new CompiledTemplates(html, warnings, { html, text: textSource }, { subject, preheader, body, text, derived, toText });
 }
 
 interface Templates {
   subject: Template[];
   preheader: Template[] | null;
   body: Template[];
-  /** Null: the text part is converted from each recipient's HTML. */
+  /** Null: the text part is converted from each recipient's HTML (with toText). */
   text: Template[] | null;
   derived: boolean;
+  toText: HtmlToText | null;
 }
 
 class CompiledTemplates implements CompiledEmail {
   constructor(
     readonly html: string,
     readonly warnings: string[],
+    readonly source: CompiledSource,
     private readonly templates: Templates,
   ) {}
 
@@ -191,14 +216,14 @@ class CompiledTemplates implements CompiledEmail {
         throw new EmailRenderError(field, liquidDetail(error));
       }
     };
-    const { subject, preheader, body, text, derived } = this.templates;
+    const { subject, preheader, body, text, derived, toText } = this.templates;
 
     const subjectLine = oneLine(render('subject', subject));
     if (subjectLine.length > MAX_RENDERED_SUBJECT) throw new EmailRenderError('subject', `rendered to ${subjectLine.length} characters; at most ${MAX_RENDERED_SUBJECT}`);
     const previewText = preheader ? oneLine(render('preheader', preheader)) : '';
     const html = render('html', body);
     let textPart: string;
-    if (!text) textPart = tidyText(htmlToText(html));
+    if (!text) textPart = tidyText(toText!(html));
     else textPart = derived ? tidyText(render('text', text)) : render('text', text);
     // The text part shows the links as written; the HTML's go through Herald to count clicks.
     const tracked = rewriteLinks(html, (anchor) => (isTracked(anchor, unsubscribe) ? clickUrl(links.publicUrl, links.token, anchor.href, links.trackingSecret) : null));
@@ -248,7 +273,13 @@ export function compiledEmailOf(campaign: { id: string; updatedAt: Date; content
   const entry =
     cached && cached.updatedAt === campaign.updatedAt.getTime()
       ? cached
-      : { updatedAt: campaign.updatedAt.getTime(), compiled: Promise.resolve(campaign.content).then((content) => compileEmail(storedEmailContent.parse(content))) };
+      : {
+          updatedAt: campaign.updatedAt.getTime(),
+          compiled: Promise.resolve(campaign.content).then((content) => {
+            const { compiled, ...email } = storedEmailContent.parse(content);
+            return compileEmail(email, compiled);
+          }),
+        };
   // Most recently used last; the least recently used goes first.
   compiledCampaigns.set(key, entry);
   if (compiledCampaigns.size > CACHED_CAMPAIGNS) compiledCampaigns.delete(compiledCampaigns.keys().next().value!);

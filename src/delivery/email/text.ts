@@ -1,4 +1,3 @@
-import { compile } from 'html-to-text';
 import { TypeGuards } from 'liquidjs';
 import { liquidTokens } from './liquid.ts';
 
@@ -9,25 +8,36 @@ import { liquidTokens } from './liquid.ts';
  * marks are put back in the text, giving a Liquid template for the text part.
  */
 
-/** Readable text: 78 columns, links as `text [url]`, images and hidden preview text left out. */
-export const htmlToText = compile({
-  wordwrap: 78,
-  selectors: [
-    { selector: 'a', options: { linkBrackets: ['[', ']'], hideLinkHrefIfSameAsText: true, noAnchorUrl: true } },
-    { selector: 'img', format: 'skip' },
-    { selector: '[style*="display:none"]', format: 'skip' },
-    { selector: '[style*="display: none"]', format: 'skip' },
-    // A heading's personalised words are not upper-cased either (they are rendered later).
-    ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } })),
-  ],
-});
+export type HtmlToText = (html: string) => string;
+let converter: Promise<HtmlToText> | undefined;
+
+/**
+ * Readable text: 78 columns, links as `text [url]`, images and hidden preview text left out.
+ * Loaded when first needed (~11 MB): a sender reads the text template saved with its campaign.
+ */
+export function loadHtmlToText(): Promise<HtmlToText> {
+  converter ??= import('html-to-text').then(({ compile }) =>
+    compile({
+      wordwrap: 78,
+      selectors: [
+        { selector: 'a', options: { linkBrackets: ['[', ']'], hideLinkHrefIfSameAsText: true, noAnchorUrl: true } },
+        { selector: 'img', format: 'skip' },
+        { selector: '[style*="display:none"]', format: 'skip' },
+        { selector: '[style*="display: none"]', format: 'skip' },
+        // A heading's personalised words are not upper-cased either (they are rendered later).
+        ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } })),
+      ],
+    }),
+  );
+  return converter;
+}
 
 const MARK = /\uE000(\d+)\uE001/g;
 /** Captures the tags html-to-text left out (those in <head>, in attributes): they still assign. */
 const LEFT_OUT = '__herald_left_out';
 
 /** The text part's Liquid source, derived from the HTML template's source. */
-export function textTemplateOf(htmlSource: string): string {
+export function textTemplateOf(htmlSource: string, htmlToText: HtmlToText): string {
   const liquid: string[] = [];
   let html = '';
   let rawContent = false;
