@@ -12,6 +12,7 @@ export const ErrorCode = {
   contactNotFound: 'contact/not_found',
   contactKeyTaken: 'contact/key_taken',
   subscriptionNotFound: 'push_subscription/not_found',
+  deviceNotFound: 'device/not_found',
   segmentNotFound: 'segment/not_found',
   segmentInUse: 'segment/in_use',
   campaignNotFound: 'campaign/not_found',

@@ -110,6 +110,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     const herald = { config, prisma, pool, log, events, adminToken, publicUrl, push, secrets, cache, gathering, deliveries: createDeliveryState(config) } as Herald;
     cleanup.push(async () => herald.deliveries.mailers.close());
     cleanup.push(async () => herald.deliveries.webhooks.close());
+    cleanup.push(async () => herald.deliveries.mobile.close());
     await sealWorkspaceSecrets(herald);
     const jobs = await createAgenda({
       databaseUrl,

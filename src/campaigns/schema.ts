@@ -10,6 +10,8 @@ import type { WebhookContent } from '../delivery/webhook/content.ts';
 import { ChannelEnum } from '../delivery/schema.ts';
 import { CampaignKindEnum, CampaignStatusEnum, UrgencyEnum } from './inputs.ts';
 import { type Campaign, emailOf, webhookOf } from './service.ts';
+import { mobilePushOf } from './mobile-push.ts';
+import { MobilePushRef } from './mobile-push-schema.ts';
 import { type CampaignStats, campaignStats, SuppressionReasons } from './stats.ts';
 import { campaignExperiment, type Experiment, ExperimentMetrics, type VariantResult } from './experiment.ts';
 import type { StoredVariant } from '../delivery/experiment.ts';
@@ -209,6 +211,7 @@ export const CampaignRef = builder.prismaNode('Campaign', {
     }),
     email: t.field({ type: EmailRef, nullable: true, description: 'The email (channel EMAIL); null for other channels.', resolve: emailOf }),
     webhook: t.field({ type: WebhookRef, nullable: true, description: 'The webhook (channel WEBHOOK); null for other channels.', resolve: webhookOf }),
+    mobilePush: t.field({ type: MobilePushRef, nullable: true, description: 'The push to phone apps (channel MOBILE_PUSH); null for other channels.', resolve: mobilePushOf }),
     warnings: t.stringList({ description: 'What may keep the content from showing as meant, e.g. an email Gmail will clip; empty when nothing.', resolve: warningsOf }),
     audience: t.field({ type: AudienceRef, resolve: (campaign) => campaign }),
     schedule: t.field({ type: ScheduleRef, nullable: true, resolve: (campaign) => (campaign.sendAt ? campaign : null) }),

@@ -10,6 +10,9 @@ import { compileWebhook, type WebhookContent, WebhookContentError } from '../del
 import { emailSendingProblem } from '../workspaces/email-settings.ts';
 import type { StoredVariant } from '../delivery/experiment.ts';
 import { type CampaignInput, type CampaignKind, type CampaignStatus, contentField, parseCampaign, variantContent } from './validation.ts';
+import { checkedMobilePush, mobilePushOf } from './mobile-push.ts';
+import type { MobilePushContent } from '../delivery/mobile-push/content.ts';
+import { mobilePushSendingProblem } from '../workspaces/mobile-push-settings.ts';
 
 export type { Campaign };
 
@@ -29,7 +32,7 @@ export async function updateCampaign(herald: Herald, workspaceId: string, id: st
   requireStatus(campaign, ['DRAFT', 'SCHEDULED'], 'edited');
   const stored = inputOf(campaign);
   // Moving to another channel leaves the old channel's content behind.
-  if (changes.channel && changes.channel !== campaign.channel) stored.content = stored.email = stored.webhook = stored.variants = undefined;
+  if (changes.channel && changes.channel !== campaign.channel) stored.content = stored.email = stored.webhook = stored.mobilePush = stored.variants = undefined;
   const merged = { ...stored, ...withoutUndefined(changes) } as CampaignInput;
   const data = await campaignData(herald, workspaceId, merged);
   // Only while it is still DRAFT or SCHEDULED: a send that started meanwhile wins.
@@ -67,6 +70,11 @@ export function requireKind(campaign: Campaign, kind: CampaignKind, action: stri
  * workspace can send email: a from address and an SMTP server. `path` is the mutation's id field.
  */
 export async function requireSendable(herald: Herald, campaign: Campaign, path: string[] = ['input', 'id']): Promise<void> {
+  if (campaign.channel === 'MOBILE_PUSH') {
+    const workspace = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: campaign.workspaceId }, select: { mobilePushSettings: true, apnsPrivateKey: true, fcmServiceAccount: true } });
+    const problem = mobilePushSendingProblem(workspace);
+    if (problem) throw ValidationError.field(path, problem);
+  }
   if (campaign.channel !== 'EMAIL') return;
   const workspace = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: campaign.workspaceId }, select: { emailSettings: true, smtpUrl: true } });
   const problem = emailSendingProblem(herald, workspace);
@@ -104,7 +112,7 @@ async function campaignData(herald: Herald, workspaceId: string, input: Campaign
   }
   // parseCampaign made sure the channel's own content is there.
   const channel = campaign.channel ?? 'WEB_PUSH';
-  const content = await checkedContent(herald, channel, campaign[contentField(channel) as 'content' | 'email' | 'webhook'], ['input', contentField(channel)]);
+  const content = await checkedContent(herald, channel, campaign[contentField(channel) as 'content' | 'email' | 'webhook' | 'mobilePush'], ['input', contentField(channel)]);
   const variants: StoredVariant[] | null = campaign.variants?.length ? [] : null;
   for (const [index, variant] of (campaign.variants ?? []).entries()) {
     const path = ['input', 'variants', String(index), contentField(channel)];
@@ -141,7 +149,9 @@ async function checkedContent(herald: Herald, channel: Campaign['channel'], cont
       ? await checkedEmail(content as EmailContent, path)
       : channel === 'WEBHOOK'
         ? await checkedWebhook(herald, content as WebhookContent, path)
-        : checkedPush(herald, content as Content, path);
+        : channel === 'MOBILE_PUSH'
+          ? checkedMobilePush(content as MobilePushContent, path)
+          : checkedPush(herald, content as Content, path);
   return withoutUndefined(checked) as Record<string, unknown>;
 }
 
@@ -210,6 +220,7 @@ export function inputOf(campaign: Campaign): CampaignInput {
     content: campaign.channel === 'WEB_PUSH' ? contentOf(campaign) : undefined,
     email: emailOf(campaign) ?? undefined,
     webhook: webhookOf(campaign) ?? undefined,
+    mobilePush: mobilePushOf(campaign) ?? undefined,
     audience: { segmentId: campaign.segmentId, rule: campaign.audienceRule ?? undefined, type: campaign.audienceType },
     activeUntil: campaign.activeUntil,
     startAt: campaign.startAt,

@@ -26,6 +26,9 @@ export async function sendTestMessage(herald: Herald, workspaceId: string, campa
     case 'WEBHOOK':
       // A webhook needs no address of the contact: it goes to the campaign's URL with their data.
       return send(herald, campaign, contactId, null);
+    case 'MOBILE_PUSH':
+      await requireSendable(herald, campaign, ['input', 'campaignId']);
+      return send(herald, campaign, contactId, null, await newestDevice(herald, contactId));
     default:
       throw ValidationError.field(['input', 'campaignId'], `${campaign.channel} campaigns are not available yet`);
   }
@@ -51,8 +54,15 @@ async function newestBrowser(herald: Herald, contactId: string): Promise<string>
   return subscription.id;
 }
 
-/** Writes the test's ledger row (subscriptionId: the browser for a push, null for an email) and sends it. */
-async function send(herald: Herald, campaign: Campaign, contactId: string, subscriptionId: string | null): Promise<Message> {
+/** The contact's newest active phone. */
+async function newestDevice(herald: Herald, contactId: string): Promise<string> {
+  const device = await herald.prisma.device.findFirst({ where: { contactId, status: 'ACTIVE' }, orderBy: { createdAt: 'desc' }, select: { id: true } });
+  if (!device) throw ValidationError.field(['input', 'contactId'], 'this contact has no active device');
+  return device.id;
+}
+
+/** Writes the test's ledger row (subscriptionId: the browser for a push; deviceId: the phone for a mobile push) and sends it. */
+async function send(herald: Herald, campaign: Campaign, contactId: string, subscriptionId: string | null, deviceId: string | null = null): Promise<Message> {
   const now = new Date();
   const { id } = await herald.prisma.message.create({
     data: {
@@ -60,6 +70,7 @@ async function send(herald: Herald, campaign: Campaign, contactId: string, subsc
       campaignId: campaign.id,
       contactId,
       subscriptionId,
+      deviceId,
       channel: campaign.channel,
       occurrence: `test:${uuidv7()}`,
       test: true,

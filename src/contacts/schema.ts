@@ -39,6 +39,7 @@ export const ContactRef = builder.prismaNode('Contact', {
     lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     pushSubscriptions: t.relation('pushSubscriptions', { query: { orderBy: { createdAt: 'asc' } } }),
+    devices: t.relation('devices', { description: 'The phones the contact gets mobile pushes on.', query: { orderBy: { createdAt: 'asc' } } }),
     events: t.relatedConnection('events', {
       description: 'Newest first.',
       cursor: 'contactId_occurredAt_id',

@@ -1,4 +1,4 @@
-import type { Prisma } from '../db/prisma.ts';
+import { Prisma } from '../db/prisma.ts';
 import type { $Enums, Campaign, Workspace } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import type { MessageReason, Transition } from './ledger.ts';
@@ -91,9 +91,16 @@ export interface Channel<Address, Payload = unknown> {
    * The ledger rows contacts get on this channel, as a query over `source` (a relation of rows
    * with "contactId" and `marketing`, whether the campaign is subject to consent and caps): one
    * row per address (web push: per active browser) with "subscriptionId" (push only, else null),
+   * "deviceId" (mobile push only: other channels may leave the column out, see DEVICE_ID),
    * "addressTimezone" (the address's zone, if it has one) and `skip`: the MessageReason of a row
    * written SUPPRESSED at once (no address, no consent), else null.
    */
   recipients(source: Prisma.Sql): Prisma.Sql;
   sender(herald: Herald, campaign: Campaign, workspace: Workspace): Promise<ChannelSender<Address, Payload>>;
 }
+
+/**
+ * The "deviceId" of a recipients row `r`, null when the channel's rows have no such column: only
+ * mobile push addresses devices, and the other channels need not name a column they never fill.
+ */
+export const DEVICE_ID = Prisma.sql`(to_jsonb(r)->>'deviceId')::uuid`;

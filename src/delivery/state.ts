@@ -1,6 +1,7 @@
 import { CLAIM_SLOTS, Slots } from './claim-transaction.ts';
 import { Mailers } from './email/mailers.ts';
 import { WebhookClient } from './webhook/client.ts';
+import { MobilePushClients, type MobilePushConfig } from './mobile-push/clients.ts';
 
 /**
  * What one Herald process keeps in memory about its deliveries. It lives on the Herald context
@@ -27,8 +28,13 @@ export interface DeliveryState {
   mailers: Mailers;
   /** Keep-alive HTTPS connections to webhook receivers. */
   webhooks: WebhookClient;
+  /** HTTP/2 connections to APNs and FCM, with their cached auth tokens, for the mobile push channel. */
+  mobile: MobilePushClients;
 }
 
-export function createDeliveryState(config: ConstructorParameters<typeof Mailers>[0] & ConstructorParameters<typeof WebhookClient>[0]): DeliveryState {
-  return { active: new Map(), unrecorded: new Map(), kicks: new Set(), claimSlots: new Slots(CLAIM_SLOTS), sent: new Map(), mailers: new Mailers(config), webhooks: new WebhookClient(config) };
+export function createDeliveryState(config: ConstructorParameters<typeof Mailers>[0] & ConstructorParameters<typeof WebhookClient>[0] & MobilePushConfig): DeliveryState {
+  return {
+    active: new Map(), unrecorded: new Map(), kicks: new Set(), claimSlots: new Slots(CLAIM_SLOTS), sent: new Map(), mailers: new Mailers(config), webhooks: new WebhookClient(config),
+    mobile: new MobilePushClients(config),
+  };
 }

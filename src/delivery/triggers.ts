@@ -5,6 +5,7 @@ import { compileEventWhere } from '../segments/compile.ts';
 import { selectionSql } from '../segments/service.ts';
 import { audienceFrom, triggerOf } from './campaign-fields.ts';
 import { type DeliveryEvent, publishDeliveryEvents } from './events.ts';
+import { DEVICE_ID } from './channel.ts';
 import { channelFor } from './channels.ts';
 import { assignedSql, experimentOf } from './experiment.ts';
 import { scheduleWakes } from './deliver.ts';
@@ -140,15 +141,19 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
             OR (x.status = 'SENT' AND (f."reEligibleAfter" IS NULL OR x."sentAt" > f.due - make_interval(secs => f."reEligibleAfter")))))
     ), recipients AS (
       ${Prisma.join(
-        [...new Set(campaigns.map(channelFor))].map((channel) => channel.recipients(Prisma.sql`(SELECT * FROM eligible WHERE channel = ${channel.name})`)),
+        // The columns the insert reads, whatever else a channel's rows carry: only mobile push has "deviceId".
+        [...new Set(campaigns.map(channelFor))].map(
+          (channel) => Prisma.sql`SELECT r."campaignId", r."contactId", r."eventId", r.channel, r.due, r."subscriptionId", ${DEVICE_ID} AS "deviceId", r.skip
+            FROM (${channel.recipients(Prisma.sql`(SELECT * FROM eligible WHERE channel = ${channel.name})`)}) r`,
+        ),
         ' UNION ALL ',
       )}
     ), assigned AS (
       ${assignedSql(Prisma.sql`recipients`, campaigns.map(experimentOf), Prisma.sql`r."campaignId"`, workspaceId)}
     ), inserted AS (
-      INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, channel, variant, "eventId", status, reason, "scheduledFor", "dueAt", "updatedAt")
-      SELECT md5(r."campaignId"::text || '/event:' || r."eventId"::text || '/' || COALESCE(r."subscriptionId"::text, 'contact:' || r."contactId"))::uuid,
-        ${workspaceId}::uuid, r."campaignId", r."contactId", r."subscriptionId", 'event:' || r."eventId"::text, r.channel::"Channel", r.variant, r."eventId",
+      INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", "deviceId", occurrence, channel, variant, "eventId", status, reason, "scheduledFor", "dueAt", "updatedAt")
+      SELECT md5(r."campaignId"::text || '/event:' || r."eventId"::text || '/' || COALESCE(r."subscriptionId"::text, 'device:' || r."deviceId", 'contact:' || r."contactId"))::uuid,
+        ${workspaceId}::uuid, r."campaignId", r."contactId", r."subscriptionId", r."deviceId", 'event:' || r."eventId"::text, r.channel::"Channel", r.variant, r."eventId",
         (CASE WHEN r."assignedSkip" IS NULL THEN 'QUEUED' ELSE 'SUPPRESSED' END)::"MessageStatus", r."assignedSkip"::"MessageReason",
         r.due, GREATEST(r.due, now()), now()
       FROM assigned r

@@ -3,6 +3,7 @@ import './errors.ts';
 import '../workspaces/schema.ts';
 import '../contacts/schema.ts';
 import '../contacts/mutations.ts';
+import '../contacts/device-schema.ts';
 import '../segments/schema.ts';
 import '../campaigns/schema.ts';
 import '../campaigns/mutations.ts';

@@ -15,6 +15,9 @@ export const BROWSER_PUSH_SERVICES = [
   '*.notify.windows.com',
 ];
 
+/** APNs (production and sandbox), FCM and Google's OAuth2 token endpoint for FCM's access tokens, on 443. */
+export const MOBILE_PUSH_SERVICES = ['api.push.apple.com:443', 'api.sandbox.push.apple.com:443', 'fcm.googleapis.com:443', 'oauth2.googleapis.com:443'];
+
 /**
  * One allowed push service. `port` null: any port. An exact name or IP allows any port unless it
  * names one (`push.example.com:8443`); a wildcard (`*.example.com`, subdomains at any depth, not
@@ -129,6 +132,18 @@ export function endpointPolicy(config: Pick<Config, 'HERALD_PUSH_ALLOWED_HOSTS'>
   if (!policy) {
     policy = new EndpointPolicy(config.HERALD_PUSH_ALLOWED_HOSTS?.split(',') ?? BROWSER_PUSH_SERVICES);
     policies.set(config, policy);
+  }
+  return policy;
+}
+
+const mobilePolicies = new WeakMap<object, EndpointPolicy>();
+
+/** Where mobile pushes and their tokens may go: APNs and FCM, plus HERALD_MOBILE_PUSH_ALLOWED_HOSTS. */
+export function mobilePushPolicy(config: Pick<Config, 'HERALD_MOBILE_PUSH_ALLOWED_HOSTS'>): EndpointPolicy {
+  let policy = mobilePolicies.get(config);
+  if (!policy) {
+    policy = new EndpointPolicy([...MOBILE_PUSH_SERVICES, ...(config.HERALD_MOBILE_PUSH_ALLOWED_HOSTS?.split(',') ?? [])]);
+    mobilePolicies.set(config, policy);
   }
   return policy;
 }

@@ -5,7 +5,7 @@ import { publishDeliveryEvents } from '../delivery/events.ts';
 import { secretFromRow } from '../workspaces/secrets.ts';
 import { tokenMessageId, verifyToken } from '../delivery/tokens.ts';
 
-export const MessageEventTypes = ['DISPLAYED', 'CLICKED', 'CLOSED'] as const;
+export const MessageEventTypes = ['DISPLAYED', 'CLICKED', 'CLOSED', 'OPENED'] as const;
 export type MessageEventType = (typeof MessageEventTypes)[number];
 
 /** One error for every bad token, so a caller learns nothing from which check failed. */
@@ -20,7 +20,8 @@ interface Beacon {
 }
 
 /**
- * Records what a browser did with a push: DISPLAYED, CLICKED (which implies displayed) or CLOSED,
+ * Records what a browser did with a push: DISPLAYED, CLICKED (which implies displayed) or CLOSED;
+ * or what a phone app did with a mobile push: OPENED (the person tapped it, which implies displayed);
  * each counted once per message (the first time is kept). A token that does not parse, whose MAC
  * does not match, or that belongs to another workspace than `workspaceId` changes nothing.
  * With HERALD_PUBLIC_BATCH_MS, concurrent beacons are written together (db/group-commit.ts).
@@ -30,7 +31,7 @@ export async function recordMessageEvent(
   input: { token: string; type: MessageEventType },
   workspaceId?: string,
 ): Promise<Message> {
-  if (!(MessageEventTypes as readonly string[]).includes(input.type)) throw ValidationError.field(['input', 'type'], 'must be DISPLAYED, CLICKED or CLOSED');
+  if (!(MessageEventTypes as readonly string[]).includes(input.type)) throw ValidationError.field(['input', 'type'], 'must be DISPLAYED, CLICKED, CLOSED or OPENED');
   const messageId = typeof input.token === 'string' ? tokenMessageId(input.token) : null;
   if (!messageId) throw invalidToken();
   const beacon: Beacon = { messageId, token: input.token, type: input.type, workspaceId };
@@ -59,45 +60,49 @@ async function recordBeacons(herald: Herald, beacons: Beacon[]): Promise<(Messag
     }),
   );
   // Several beacons of one message in a batch count as if they came one after the other.
-  const flags = new Map<string, { id: string; displayed: boolean; clicked: boolean; closed: boolean }>();
+  const flags = new Map<string, { id: string; displayed: boolean; clicked: boolean; closed: boolean; opened: boolean }>();
   beacons.forEach(({ messageId, type }, index) => {
     if (!valid[index]) return;
-    const merged = flags.get(messageId) ?? { id: messageId, displayed: false, clicked: false, closed: false };
-    merged.displayed ||= type === 'DISPLAYED' || type === 'CLICKED';
+    const merged = flags.get(messageId) ?? { id: messageId, displayed: false, clicked: false, closed: false, opened: false };
+    // A click or an app's open implies the notification was displayed.
+    merged.displayed ||= type !== 'CLOSED';
     merged.clicked ||= type === 'CLICKED';
     merged.closed ||= type === 'CLOSED';
+    merged.opened ||= type === 'OPENED';
     flags.set(messageId, merged);
   });
 
   if (flags.size) {
     // One statement: set each first time, and count only the ones that were not set before.
     // Rows and counters are locked in one order (id; campaign, metric): batches never deadlock.
-    const changed = await herald.prisma.$queryRaw<{ id: string; displayed: boolean; clicked: boolean; closed: boolean; contactId: string }[]>`
+    const changed = await herald.prisma.$queryRaw<{ id: string; displayed: boolean; clicked: boolean; closed: boolean; opened: boolean; contactId: string }[]>`
       WITH input AS (
-        SELECT * FROM jsonb_to_recordset(${JSON.stringify([...flags.values()])}::jsonb) AS i(id uuid, displayed boolean, clicked boolean, closed boolean)
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify([...flags.values()])}::jsonb) AS i(id uuid, displayed boolean, clicked boolean, closed boolean, opened boolean)
       ), old AS (
-        SELECT m.id, m."displayedAt", m."clickedAt", m."closedAt", i.displayed, i.clicked, i.closed
+        SELECT m.id, m."displayedAt", m."clickedAt", m."closedAt", m."openedAt", i.displayed, i.clicked, i.closed, i.opened
         FROM "Message" m JOIN input i ON i.id = m.id ORDER BY m.id FOR UPDATE OF m
       ), updated AS (
         UPDATE "Message" m SET
           "displayedAt" = COALESCE(m."displayedAt", CASE WHEN old.displayed THEN now() END),
           "clickedAt" = COALESCE(m."clickedAt", CASE WHEN old.clicked THEN now() END),
           "closedAt" = COALESCE(m."closedAt", CASE WHEN old.closed THEN now() END),
+          "openedAt" = COALESCE(m."openedAt", CASE WHEN old.opened THEN now() END),
           "updatedAt" = now()
         FROM old WHERE m.id = old.id
         RETURNING m.id, m."campaignId", m.test, m."contactId"::text,
           (old."displayedAt" IS NULL AND m."displayedAt" IS NOT NULL) AS displayed,
           (old."clickedAt" IS NULL AND m."clickedAt" IS NOT NULL) AS clicked,
-          (old."closedAt" IS NULL AND m."closedAt" IS NOT NULL) AS closed
+          (old."closedAt" IS NULL AND m."closedAt" IS NOT NULL) AS closed,
+          (old."openedAt" IS NULL AND m."openedAt" IS NOT NULL) AS opened
       ), counted AS (
         INSERT INTO "CampaignCount" ("campaignId", metric, count)
         SELECT "campaignId", metric, count(*) FROM updated,
-          LATERAL (VALUES ('displayed', displayed), ('clicked', clicked), ('closed', closed)) AS metrics(metric, happened)
+          LATERAL (VALUES ('displayed', displayed), ('clicked', clicked), ('closed', closed), ('opened', opened)) AS metrics(metric, happened)
         WHERE happened AND NOT test
         GROUP BY "campaignId", metric ORDER BY "campaignId", metric
         ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + EXCLUDED.count
       )
-      SELECT id::text, displayed, clicked, closed, "contactId" FROM updated`;
+      SELECT id::text, displayed, clicked, closed, opened, "contactId" FROM updated`;
     announceBeacons(herald, changed, byId);
   }
 
@@ -107,15 +112,16 @@ async function recordBeacons(herald: Herald, beacons: Beacon[]): Promise<(Messag
 
 function announceBeacons(
   herald: Herald,
-  changed: { id: string; displayed: boolean; clicked: boolean; closed: boolean; contactId: string }[],
+  changed: { id: string; displayed: boolean; clicked: boolean; closed: boolean; opened: boolean; contactId: string }[],
   messages: Map<string, { workspaceId: string; campaignId: string }>,
 ): void {
   const byWorkspace = new Map<string, Parameters<typeof publishDeliveryEvents>[2]>();
   const campaigns = new Set<string>();
   for (const row of changed) {
     const { workspaceId, campaignId } = messages.get(row.id)!;
-    const types = [row.displayed && 'DISPLAYED', row.clicked && 'CLICKED', row.closed && 'CLOSED'].filter(Boolean) as MessageEventType[];
-    if (!types.length) continue;
+    // The live feed has no OPENED step (as for email): a first open shows as DISPLAYED.
+    const types = [row.displayed && 'DISPLAYED', row.clicked && 'CLICKED', row.closed && 'CLOSED'].filter(Boolean) as Exclude<MessageEventType, 'OPENED'>[];
+    if (!types.length && !row.opened) continue;
     campaigns.add(campaignId);
     const events = byWorkspace.get(workspaceId) ?? [];
     events.push(...types.map((type) => ({ type, messageId: row.id, campaignId, contactId: row.contactId, reason: null })));

@@ -5,6 +5,8 @@ import { workspaceIdOf } from '../graphql/context.ts';
 import { requireLocalId } from '../graphql/ids.ts';
 import { createApiKey, revokeApiKey } from './api-keys.ts';
 import { emailSettingsOf, smtpHostOf } from './email-settings.ts';
+import { ApnsSettingsInput, ApnsSettingsRef, FcmSettingsInput, FcmSettingsRef } from './mobile-push-schema.ts';
+import { mobilePushSettingsOf } from './mobile-push-settings.ts';
 import { identitySecretOf, rotateIdentitySecret, rotateWebhookSecret, webhookSecretOf } from './secrets.ts';
 import { createWorkspace, frequencyCapsOf, getWorkspace, listWorkspaces, updateWorkspaceSettings } from './service.ts';
 import { CapPeriods, Channels, type FrequencyCap } from './settings.ts';
@@ -73,6 +75,8 @@ const WorkspaceSettings = builder.objectRef<Workspace>('WorkspaceSettings').impl
       description: 'The share (0-50) of contacts in the global control group: they get no marketing message from any campaign or journey.',
     }),
     email: t.field({ type: EmailSettings, resolve: (workspace) => workspace }),
+    apns: t.field({ type: ApnsSettingsRef, nullable: true, resolve: (w) => (w.apnsPrivateKey ? (mobilePushSettingsOf(w).apns ?? null) : null) }),
+    fcm: t.field({ type: FcmSettingsRef, nullable: true, resolve: (w) => (w.fcmServiceAccount ? (mobilePushSettingsOf(w).fcm ?? null) : null) }),
   }),
 });
 
@@ -236,6 +240,8 @@ builder.mutationFields((t) => ({
         description: 'Holds this share (0-50) of contacts out of every marketing message, to measure what messaging changes; the same contacts as long as it is unchanged.',
       }),
       email: t.input.field({ type: EmailSettingsInput, description: 'null clears every email setting, secrets included.' }),
+      apns: t.input.field({ type: ApnsSettingsInput, description: 'null clears the APNs settings and forgets the key.' }),
+      fcm: t.input.field({ type: FcmSettingsInput, description: 'null clears the FCM settings and forgets the service account.' }),
     },
     errors: {},
     resolve: (_root, { input }, context) =>
@@ -247,6 +253,8 @@ builder.mutationFields((t) => ({
         requireIdentityVerification: input.requireIdentityVerification ?? undefined,
         controlGroupPercent: input.controlGroupPercent ?? undefined,
         email: input.email,
+        apns: input.apns,
+        fcm: input.fcm,
       }),
   }),
   rotateIdentitySecret: t.fieldWithInput({

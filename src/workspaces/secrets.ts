@@ -6,12 +6,13 @@ import { isSealed, SecretKeyError } from '../secrets.ts';
 
 /**
  * The workspace columns stored sealed (see src/secrets.ts): Herald's own keys, always present, and
- * a workspace's channel credentials (its SMTP URL, which carries a password, and its DKIM key),
+ * a workspace's channel credentials (its SMTP URL, which carries a password, its DKIM key, its APNs
+ * key and FCM service account),
  * NULL until a user sets them.
  */
 const OWN = ['vapidPrivateKey', 'trackingSecret', 'identitySecret', 'webhookSigningSecret'] as const;
 // webhookSigningSecretPrevious: NULL unless a rotation's grace period keeps the old secret signing.
-const CREDENTIALS = ['smtpUrl', 'dkimPrivateKey', 'webhookSigningSecretPrevious'] as const;
+const CREDENTIALS = ['smtpUrl', 'dkimPrivateKey', 'webhookSigningSecretPrevious', 'apnsPrivateKey', 'fcmServiceAccount'] as const;
 const SEALED = [...OWN, ...CREDENTIALS] as const;
 type OwnColumn = (typeof OWN)[number];
 export type CredentialColumn = (typeof CREDENTIALS)[number];
@@ -26,6 +27,8 @@ const SEALED_SELECT = {
   dkimPrivateKey: true,
   webhookSigningSecret: true,
   webhookSigningSecretPrevious: true,
+  apnsPrivateKey: true,
+  fcmServiceAccount: true,
 } as const;
 
 /** The random key that MACs a workspace's tracking tokens; never shown to anyone. */

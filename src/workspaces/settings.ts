@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { emailSettingsInput } from './email-settings.ts';
+import { apnsSettingsInput, fcmSettingsInput } from './mobile-push-settings.ts';
 
 export const CapPeriods = ['DAY', 'WEEK'] as const;
 export type CapPeriod = (typeof CapPeriods)[number];
@@ -65,6 +66,10 @@ export const settingsInput = z.object({
   controlGroupPercent: z.number().int().min(0, 'must be at least 0').max(50, 'must be at most 50').optional(),
   /** null clears every email setting, secrets included. */
   email: emailSettingsInput.nullable().optional(),
+  /** null clears the APNs settings and forgets the key. */
+  apns: apnsSettingsInput.nullable().optional(),
+  /** null clears the FCM settings and forgets the service account. */
+  fcm: fcmSettingsInput.nullable().optional(),
 });
 
 export type SettingsInput = z.input<typeof settingsInput>;
