@@ -41,7 +41,8 @@ export interface KitAnswer {
  * request to `handle` and writes its answer as JSON. Many streams per connection, like the real ones.
  */
 export async function startHttp2Kit(certificate: KitCertificate, handle: (request: KitRequest) => KitAnswer | Promise<KitAnswer>) {
-  const server = http2.createSecureServer({ key: certificate.key, cert: certificate.cert, settings: { maxConcurrentStreams: 1000 } });
+  const options: http2.SecureServerOptions & { noDelay: boolean } = { key: certificate.key, cert: certificate.cert, noDelay: true, settings: { maxConcurrentStreams: 1000 } };
+  const server = http2.createSecureServer(options);
   const sessions = new Set<http2.ServerHttp2Session>();
   const hanging = new Set<http2.ServerHttp2Stream>();
   let connections = 0;
