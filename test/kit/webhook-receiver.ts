@@ -1,10 +1,14 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
+import { fromRoot, ROOT } from '../../src/paths.ts';
 import { createSelfSignedCertificate } from './push-service.ts';
 
 /** One request the receiver accepted: signature verified (unless verification is off) and answered 2xx. */
@@ -201,4 +205,45 @@ async function readBody(req: IncomingMessage): Promise<string> {
     if (length <= MAX_BODY_BYTES) chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+export interface WebhookReceiverProcess {
+  origin: string;
+  caFile: string;
+  child: ChildProcess;
+  trust(...secrets: string[]): Promise<void>;
+  counts(): Promise<ReturnType<TestWebhookReceiver['counts']>>;
+  clear(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The receiver in a process of its own (webhook-receiver-process.ts), counting only: what benchmarks send to. */
+export async function spawnWebhookReceiver(): Promise<WebhookReceiverProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fromRoot('test', 'kit', 'webhook-receiver-process.ts')], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  const first = await Promise.race([
+    createInterface({ input: child.stdout! })[Symbol.asyncIterator]().next(),
+    once(child, 'exit').then(([code]) => Promise.reject(new Error(`webhook receiver process exited with ${code} before listening`))),
+  ]);
+  const { origin, caFile, controlPort } = JSON.parse(first.value as string) as { origin: string; caFile: string; controlPort: number };
+  const control = `http://127.0.0.1:${controlPort}`;
+  return {
+    origin,
+    caFile,
+    child,
+    async trust(...secrets) {
+      await fetch(`${control}/trust`, { method: 'POST', body: secrets.join('\n') });
+    },
+    async counts() {
+      return (await (await fetch(`${control}/counts`)).json()) as ReturnType<TestWebhookReceiver['counts']>;
+    },
+    async clear() {
+      await fetch(`${control}/clear`, { method: 'POST' });
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
