@@ -2,6 +2,7 @@ import { Prisma } from '../db/prisma.ts';
 import type { Channel } from '../generated/prisma/enums.ts';
 import type { Herald } from '../herald-context.ts';
 import { channelFor } from '../delivery/channels.ts';
+import { assignedSql } from '../delivery/experiment.ts';
 import { COUNT_INSERTED } from '../delivery/ledger.ts';
 import { announceTriggers, type TriggerOutcome } from '../delivery/triggers.ts';
 import type { SendStep } from './definition.ts';
@@ -73,8 +74,13 @@ async function offer(
   const rows = await tx.$queryRaw<{ contactId: string; reachable: boolean; reason: string | null; messages: Omit<QueuedMessage, 'workspaceId'>[] | null }[]>`
     WITH source AS (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(source)}::jsonb) AS s("contactId" uuid, "enrollmentId" uuid, at timestamptz, marketing boolean)
-    ), recipients AS (
+    ), channelRecipients AS (
       ${channelFor({ channel }).recipients(Prisma.sql`source`)}
+    ), recipients AS (
+      -- The workspace's global control group gets no marketing message from a journey either.
+      SELECT a."contactId", a."subscriptionId", a."enrollmentId", a.at, a."assignedSkip" AS skip FROM (
+        ${assignedSql(Prisma.sql`(SELECT "contactId", "subscriptionId", "enrollmentId", at, skip FROM channelRecipients)`, [{ campaignId: campaign.id, marketing: campaign.frequencyCapped, holdout: 0, variants: null }], Prisma.sql`${campaign.id}::uuid`, workspaceId)}
+      ) a
     ), verdicts AS (
       SELECT "contactId", bool_or(skip IS NULL) AS reachable, min(skip) AS reason FROM recipients GROUP BY "contactId"
     ), inserted AS (
