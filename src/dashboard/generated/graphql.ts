@@ -25,6 +25,21 @@ export type ApiKeyKind =
   | 'PUBLISHABLE'
   | 'SECRET';
 
+/** Replaces the APNs settings; privateKey left out keeps the stored key. */
+export type ApnsSettingsInput = {
+  /** Replaces APNs’ host (an https URL in HERALD_MOBILE_PUSH_ALLOWED_HOSTS): a gateway or a test server. */
+  baseUrl?: string | null | undefined;
+  bundleId: string;
+  /** The id of the APNs key (10 characters). */
+  keyId: string;
+  /** The contents of AuthKey_<keyId>.p8; write-only. */
+  privateKey?: string | null | undefined;
+  /** Default true; false sends to the sandbox (development builds). */
+  production?: boolean | null | undefined;
+  /** Your Apple Developer team id (10 characters). */
+  teamId: string;
+};
+
 export type Audience =
   | 'ALL'
   | 'ANONYMOUS'
@@ -86,7 +101,7 @@ export type CampaignInput = {
   /** Not shown after this; also shortens the push TTL. */
   activeUntil?: string | null | undefined;
   audience?: CampaignAudienceInput | null | undefined;
-  /** Where its messages go; SMS, IN_APP and MOBILE_PUSH are not available yet. */
+  /** Where its messages go; SMS and IN_APP are not available yet. */
   channel?: Channel | null | undefined;
   /** The web push (channel WEB_PUSH). */
   content?: CampaignContentInput | null | undefined;
@@ -101,6 +116,8 @@ export type CampaignInput = {
   /** The share (0-50) of the audience held out: no message, to measure what the campaign changes. */
   holdoutPercent?: number | null | undefined;
   kind: CampaignKind;
+  /** The push to phone apps (channel MOBILE_PUSH). */
+  mobilePush?: CampaignMobilePushInput | null | undefined;
   name: string;
   /** TRIGGERED: triggers before this are ignored. */
   startAt?: string | null | undefined;
@@ -116,6 +133,28 @@ export type CampaignKind =
   | 'BROADCAST'
   | 'JOURNEY'
   | 'TRIGGERED';
+
+/** A push to phone apps (APNs and FCM). Title, body, imageUrl and url are Liquid templates over `contact` and `event`. */
+export type CampaignMobilePushInput = {
+  /** The app icon’s badge count. */
+  badge?: number | null | undefined;
+  body?: string | null | undefined;
+  /** The notification category (iOS) / click action (Android) that gives it its buttons. */
+  category?: string | null | undefined;
+  /** A flat object of strings, numbers and booleans for the app (at most 20 keys). */
+  data?: unknown;
+  /** https:// image shown in the notification (iOS: by the app’s notification service extension). */
+  imageUrl?: string | null | undefined;
+  /** A sound file in the app bundle, or "default". */
+  sound?: string | null | undefined;
+  title: string;
+  /** A newer push with the same topic replaces this one on the phone. */
+  topic?: string | null | undefined;
+  /** How long APNs and FCM keep it for an offline phone (default and at most 28 days). */
+  ttlSeconds?: number | null | undefined;
+  /** The deep link the app opens, e.g. myshop://product/42 or https://…; the app reads it from `herald.url`. */
+  url?: string | null | undefined;
+};
 
 export type CampaignStatus =
   | 'ACTIVE'
@@ -200,16 +239,20 @@ export type CountInput = {
 };
 
 export type DeliveryEventType =
+  | 'BOUNCED'
   | 'CANCELED'
   | 'CLICKED'
   | 'CLOSED'
+  | 'COMPLAINED'
   | 'CONVERTED'
   | 'DISPLAYED'
   | 'EXPIRED'
   | 'FAILED'
+  | 'OPENED'
   | 'QUEUED'
   | 'SENT'
-  | 'SUPPRESSED';
+  | 'SUPPRESSED'
+  | 'UNSUBSCRIBED';
 
 /** Hours in the recipient's time zone when messages may go out; may wrap midnight (22:00-07:00). */
 export type DeliveryWindowInput = {
@@ -245,6 +288,14 @@ export type EventConditionInput = {
   name: string;
   where?: Array<ConditionInput> | null | undefined;
   withinDays?: number | null | undefined;
+};
+
+/** Replaces the FCM settings; serviceAccount left out keeps the stored one. */
+export type FcmSettingsInput = {
+  /** Replaces https://fcm.googleapis.com (an https URL in HERALD_MOBILE_PUSH_ALLOWED_HOSTS). */
+  baseUrl?: string | null | undefined;
+  /** The service account’s JSON key file, as text; write-only. */
+  serviceAccount?: string | null | undefined;
 };
 
 export type FrequencyCapInput = {
@@ -325,11 +376,15 @@ export type MutationUpdateSegmentInput = {
 };
 
 export type MutationUpdateWorkspaceSettingsInput = {
+  /** null clears the APNs settings and forgets the key. */
+  apns?: ApnsSettingsInput | null | undefined;
   consentTag?: string | null | undefined;
   /** Holds this share (0-50) of contacts out of every marketing message, to measure what messaging changes; the same contacts as long as it is unchanged. */
   controlGroupPercent?: number | null | undefined;
   /** null clears every email setting, secrets included. */
   email?: EmailSettingsInput | null | undefined;
+  /** null clears the FCM settings and forgets the service account. */
+  fcm?: FcmSettingsInput | null | undefined;
   frequencyCaps?: Array<FrequencyCapInput> | null | undefined;
   /** null removes quiet hours. */
   quietHours?: QuietHoursInput | null | undefined;
@@ -416,6 +471,8 @@ export type UpdateCampaignInput = {
   holdoutPercent?: number | null | undefined;
   id: string | number;
   kind?: CampaignKind | null | undefined;
+  /** The push to phone apps (channel MOBILE_PUSH). */
+  mobilePush?: CampaignMobilePushInput | null | undefined;
   name?: string | null | undefined;
   /** TRIGGERED: triggers before this are ignored. */
   startAt?: string | null | undefined;
