@@ -168,7 +168,7 @@ describe('a publishable key', () => {
     for (const name of Object.keys(schema.getSubscriptionType()!.getFields())) {
       const outcome = await new Promise<string>((resolve) => {
         client.subscribe(
-          { query: `subscription { ${name}${name === 'campaignStats' ? '(campaignId: "x")' : ''} { __typename } }` },
+          { query: `subscription { ${name}${sampleRootArgs(schema.getSubscriptionType()!.getFields()[name]!.args)} { __typename } }` },
           { next: (result) => resolve(JSON.stringify(result)), error: (error) => resolve(JSON.stringify(error)), complete: () => resolve('complete') },
         );
       });
