@@ -179,7 +179,7 @@ describe('journeys', () => {
       exitEvents: ['unsubscribed_all'],
       goal: { event: 'purchase', withinSeconds: 3600 },
       steps: [
-        { key: 'browse', waitForEvent: { name: 'viewed', where: [{ path: 'price', op: 'GT', value: 10 }], withinSeconds: 2, onEvent: 'saw', onTimeout: 'late' } },
+        { key: 'browse', waitForEvent: { name: 'viewed', where: [{ path: 'price', op: 'GT', value: 10 }], withinSeconds: 8, onEvent: 'saw', onTimeout: 'late' } }, // room for a loaded CI before ann's event
         { key: 'saw', wait: { seconds: 5 } },
         { key: 'late', wait: { seconds: 1 } },
       ],
