@@ -180,7 +180,7 @@ describe('journeys', () => {
       goal: { event: 'purchase', withinSeconds: 3600 },
       steps: [
         { key: 'browse', waitForEvent: { name: 'viewed', where: [{ path: 'price', op: 'GT', value: 10 }], withinSeconds: 8, onEvent: 'saw', onTimeout: 'late' } }, // room for a loaded CI before ann's event
-        { key: 'saw', wait: { seconds: 5 } },
+        { key: 'saw', wait: { seconds: 60 } }, // still waiting when the stats are read
         { key: 'late', wait: { seconds: 1 } },
       ],
     });
