@@ -140,6 +140,7 @@ export async function startApnsServer(certificate: KitCertificate, options: { te
     accepted: () => accepted,
     requests: () => requests,
     connections: server.connections,
+    slow: server.slow,
     /** The token answers 410 Unregistered from now on (the app was uninstalled). */
     unregister: (deviceToken: string) => void unregistered.add(deviceToken),
     /** The next `times` requests (to `token`, or any) meet `behaviour`. */

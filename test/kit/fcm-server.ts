@@ -144,6 +144,7 @@ export async function startFcmServer(certificate: KitCertificate, options: { pro
     /** Access tokens minted so far. */
     mints: () => mints,
     connections: server.connections,
+    slow: server.slow,
     /** Access tokens minted from now on last `seconds`. */
     setTokenLifetime: (seconds: number) => void (tokenLifetimeS = seconds),
     /** Every access token minted so far stops working (FCM answers 401 until a new one is minted). */

@@ -46,6 +46,7 @@ export async function startHttp2Kit(certificate: KitCertificate, handle: (reques
   const sessions = new Set<http2.ServerHttp2Session>();
   const hanging = new Set<http2.ServerHttp2Stream>();
   let connections = 0;
+  let delayMs = 0;
   server.on('session', (session) => {
     connections++;
     sessions.add(session);
@@ -57,7 +58,9 @@ export async function startHttp2Kit(certificate: KitCertificate, handle: (reques
     stream.on('error', () => {});
     stream.on('end', () => {
       const request = { method: String(headers[':method']), path: String(headers[':path']), headers, body: Buffer.concat(chunks).toString('utf8') };
-      void Promise.resolve(handle(request)).then((answer) => {
+      const answered = Promise.resolve(handle(request));
+      const later = delayMs > 0 ? answered.then((answer) => new Promise<KitAnswer>((resolve) => setTimeout(() => resolve(answer), delayMs))) : answered;
+      void later.then((answer) => {
         if (stream.destroyed) return;
         if (answer.hang) return void hanging.add(stream);
         if (answer.reset) return void stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
@@ -73,6 +76,8 @@ export async function startHttp2Kit(certificate: KitCertificate, handle: (reques
     origin,
     /** HTTP/2 connections accepted so far. */
     connections: () => connections,
+    /** Every answer from now on comes `ms` later (a provider far away: sends stay in flight a while). */
+    slow: (ms: number) => void (delayMs = ms),
     async close() {
       for (const stream of hanging) stream.close(http2.constants.NGHTTP2_CANCEL);
       for (const session of sessions) session.destroy();

@@ -15,6 +15,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.ts';
 import { createCampaign, seedBrowsers, SendNow, waitForStatus } from '../kit/campaigns.ts';
+import { countersAndLedger, killWhileArriving } from '../kit/chaos.ts';
 import { dataOf, httpClient } from '../kit/client.ts';
 import { createWorkspace } from '../kit/flow.ts';
 import { dropDatabase, freshDatabase } from '../kit/herald.ts';
@@ -73,24 +74,15 @@ async function chaosShop(recipients: number) {
   return { secretKey, browsers, secret: () => httpClient(herald!.graphqlUrl, secretKey) };
 }
 
-/**
- * Kills Herald at `kills` random moments while the next `expected` pushes arrive, restarting it
- * each time; returns how many of them had arrived at each kill.
- */
-async function killWhileSending(kills: number, expected: number): Promise<number[]> {
-  const base = push.received().length;
-  const arrived = () => push.received().length - base;
-  const at: number[] = [];
-  for (let kill = 0; kill < kills; kill++) {
-    const before = arrived();
-    await push.waitFor(() => arrived() > before, 60_000); // sending again
-    await sleep(200 + Math.random() * 1000);
-    if (arrived() >= expected) break;
-    await herald!.stop('SIGKILL');
-    at.push(arrived());
-    herald = await start();
-  }
-  return at;
+/** Kills Herald at `kills` random moments while the next `expected` pushes arrive (test/kit/chaos.ts). */
+function killWhileSending(kills: number, expected: number): Promise<number[]> {
+  return killWhileArriving({
+    kills,
+    expected,
+    arrived: () => push.received().length,
+    kill: async () => void (await herald!.stop('SIGKILL')),
+    restart: async () => void (herald = await start()),
+  });
 }
 
 async function ledgerRowsOf(browsers: { json: { endpoint: string } }[]) {
@@ -136,18 +128,8 @@ async function checkOnce(campaignGlobalId: string, browsers: { id: string; json:
     expect(twice.length).toBeLessThanOrEqual(resent.length);
 
     // Counters equal the ledger, status by status and reason by reason.
-    const { rows: ledger } = await db.query<{ metric: string; count: number }>(
-      `SELECT 'status:' || status AS metric, count(*)::int AS count FROM "Message" WHERE "campaignId" = $1 GROUP BY status
-       UNION ALL SELECT 'reason:' || reason, count(*)::int FROM "Message" WHERE "campaignId" = $1 AND reason IS NOT NULL GROUP BY reason
-       UNION ALL SELECT 'targeted', count(*)::int FROM "Message" WHERE "campaignId" = $1`,
-      [campaignId],
-    );
-    const { rows: counters } = await db.query<{ metric: string; count: number }>(
-      `SELECT metric, count FROM "CampaignCount" WHERE "campaignId" = $1 AND (metric LIKE 'status:%' OR metric LIKE 'reason:%' OR metric = 'targeted') AND count <> 0`,
-      [campaignId],
-    );
-    const byMetric = (rows: { metric: string; count: number }[]) => Object.fromEntries(rows.map((row) => [row.metric, row.count]));
-    expect(byMetric(counters)).toEqual(byMetric(ledger));
+    const { counters, ledger } = await countersAndLedger(databaseUrl, campaignId);
+    expect(counters).toEqual(ledger);
     // Shown twice: 0, as each duplicate is a recorded resend, which the service worker shows once.
     tally({ check: 'SIGKILL mid-send and restart', trials: 1, faults: kills, inputs: browsers.length, duplicates: unexplained.length, losses: missed });
     return twice.length;
