@@ -12,7 +12,7 @@ import { CampaignKindEnum, CampaignStatusEnum, UrgencyEnum } from './inputs.ts';
 import { type Campaign, emailOf, webhookOf } from './service.ts';
 import { mobilePushOf } from './mobile-push.ts';
 import { MobilePushRef } from './mobile-push-schema.ts';
-import { type CampaignStats, campaignStats, SuppressionReasons } from './stats.ts';
+import { type CampaignStats, campaignStatsMany, SuppressionReasons } from './stats.ts';
 import { campaignExperiment, type Experiment, ExperimentMetrics, type VariantResult } from './experiment.ts';
 import type { StoredVariant } from '../delivery/experiment.ts';
 
@@ -226,7 +226,12 @@ export const CampaignRef = builder.prismaNode('Campaign', {
     activeUntil: t.expose('activeUntil', { type: 'DateTime', nullable: true }),
     startAt: t.expose('startAt', { type: 'DateTime', nullable: true }),
     endAt: t.expose('endAt', { type: 'DateTime', nullable: true }),
-    stats: t.field({ type: CampaignStatsRef, resolve: (campaign, _args, context) => campaignStats(context.herald, campaign.id) }),
+    // Loaded together: a page of 100 campaigns reads its figures in one query, not 100.
+    stats: t.loadable({
+      type: CampaignStatsRef,
+      load: (ids: string[], context) => campaignStatsMany(context.herald, ids),
+      resolve: (campaign) => campaign.id,
+    }),
     variants: t.field({
       type: [
         builder.objectRef<StoredVariant>('CampaignVariant').implement({

@@ -209,10 +209,7 @@ describe('the dashboard in Chromium', () => {
     await checkPage('settings');
   });
 
-  // Skipped in CI: its two pages render in time (first 100 rows 437 ms, next 100 303 ms, render of
-  // 100 rows 28 ms on a quiet machine) but the test then hangs past its 180 s limit after the paging
-  // (in the accessibility check of 200 rows, the reload or the asset sizes: not yet found).
-  it.skip('renders the first page of 1,000 campaigns and the next on request; reports load figures', { timeout: 180_000 }, async () => {
+  it('renders the first page of 1,000 campaigns and the next on request; reports load figures', { timeout: 180_000 }, async () => {
     const { viewer } = await queryAs(kit.graphqlUrl, secretKey)('{ viewer { id } }');
     const workspaceId = Buffer.from(viewer.id, 'base64').toString().split(':')[1];
     const db = new pg.Client({ connectionString: kit.databaseUrl });
@@ -233,7 +230,7 @@ describe('the dashboard in Chromium', () => {
     await expect.poll(rows, { interval: 10, timeout: 30_000 }).toBe(100);
     const firstPage = Date.now() - started;
     started = Date.now();
-    // One more page: paging through all ten took minutes (each row reads its own stats; a loader is due).
+    // One more page (Campaign.stats is loaded for a whole page in one query).
     await page.getByRole('button', { name: 'Show 100 more' }).click();
     await expect.poll(rows, { interval: 10, timeout: 60_000 }).toBe(200);
     const nextPage = Date.now() - started;
@@ -244,21 +241,21 @@ describe('the dashboard in Chromium', () => {
     figures['campaign list: the next 100 ("Show 100 more")'] = `${nextPage} ms`;
     figures['campaign list: React render of a page of 100 rows'] = `max ${Math.max(...renders).toFixed(0)} ms`;
 
-    // Time to first render: a reload of the overview, until its figures are on screen.
-    await page.reload();
-    const firstRender = await page.evaluate(
-      () =>
-        new Promise<number>((resolve) => {
-          const check = () => {
-            const figure = document.querySelector('.figure strong');
-            if (figure && figure.textContent !== '…') resolve(performance.now());
-            else requestAnimationFrame(check);
-          };
-          check();
-        }),
+    // Time to first render: the overview loaded afresh, until its figures are on screen. (This
+    // page was on /campaigns: a reload there never shows the overview's figures, which is what
+    // hung this test, waiting without a limit.)
+    await page.goto(app('/'));
+    const shown = await page.waitForFunction(
+      () => {
+        const figure = document.querySelector('.figure strong');
+        return figure && figure.textContent !== '…' ? performance.now() : 0;
+      },
+      undefined,
+      { polling: 'raf', timeout: 30_000 },
     );
+    const firstRender = (await shown.jsonValue()) as number;
     const paint = await page.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? 0);
-    figures['time to first render (reload → overview figures shown)'] = `${firstRender.toFixed(0)} ms (first contentful paint ${paint.toFixed(0)} ms)`;
+    figures['time to first render (load /app → overview figures shown)'] = `${firstRender.toFixed(0)} ms (first contentful paint ${paint.toFixed(0)} ms)`;
 
     const assets = fromRoot('dist', 'app', 'assets');
     const gzipped = await Promise.all((await readdir(assets)).filter((name) => name.endsWith('.js.gz')).map(async (name) => (await stat(`${assets}/${name}`)).size));
