@@ -40,7 +40,7 @@ describe('the campaign list', () => {
       await waitForStatus(secret, id);
     }
 
-    const rows = dataOf(await secret(List, {})).campaigns.edges.map(({ node }) => node);
+    const rows = dataOf(await secret(List)).campaigns.edges.map(({ node }) => node);
     expect(rows).toEqual([
       { name: 'Draft', stats: { targeted: 0, sent: 0, suppressed: 0, suppressedBy: [] } },
       { name: 'Everyone', stats: { targeted: 3, sent: 2, suppressed: 1, suppressedBy: [{ reason: 'NO_SUBSCRIPTION', count: 1 }] } },
