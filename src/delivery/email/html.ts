@@ -130,3 +130,80 @@ export function withOpenPixel(html: string, pixelUrl: string): string {
   }
   return at === -1 ? html + image : html.slice(0, at) + image + html.slice(at);
 }
+
+/** Lines longer than this are folded at compile time: room for Liquid values before SMTP's 998. */
+const FOLD_LINES_OVER = 500;
+const RAW_TEXT_ELEMENTS = /^(?:style|script|textarea|pre|title|xmp|plaintext|noscript)$/i;
+
+/**
+ * An HTML template with its long lines broken where a line break means what the space there
+ * meant: between a tag's attributes (outside quotes) or, when nothing in the document asks for
+ * `white-space: pre…`, at a space of ordinary text (HTML collapses both alike). Never inside
+ * Liquid (`{{ }}`, `{% %}`), a comment, or an element whose text is kept as written. A line that
+ * offers no such place stays long. Mail goes as 7bit only in lines of at most 998 octets (mime.ts):
+ * folding here, once per campaign, spares every recipient's copy the base64 encoding.
+ */
+export function foldLongLines(html: string): string {
+  if (!html.split('\n').some((line) => line.length > FOLD_LINES_OVER)) return html;
+  const textMayBreak = !/white-space\s*:\s*(?:pre|break-spaces)/i.test(html);
+  const characters = [...html];
+  let state: 'text' | 'tag' | 'quoted' | 'comment' | 'raw' = 'text';
+  let quote = '';
+  let rawElement = '';
+  let liquid = false;
+  let lineStart = 0;
+  let breakAt = -1;
+  for (let at = 0; at < characters.length; at++) {
+    const character = characters[at]!;
+    const next = characters[at + 1];
+    if (character === '\n') {
+      lineStart = at + 1;
+      breakAt = -1;
+    } else if (liquid) {
+      if ((character === '}' || character === '%') && next === '}') {
+        liquid = false;
+        at++;
+      }
+      continue;
+    } else if (character === '{' && (next === '{' || next === '%')) {
+      liquid = true;
+      at++;
+      continue;
+    }
+    switch (state) {
+      case 'text':
+        if (character === '<' && characters.slice(at, at + 4).join('') === '<!--') state = 'comment';
+        else if (character === '<' && /[A-Za-z/]/.test(next ?? '')) {
+          state = 'tag';
+          const name = /^<\/?([A-Za-z][^\s/>]*)/.exec(characters.slice(at, at + 20).join(''));
+          rawElement = name && characters[at + 1] !== '/' && RAW_TEXT_ELEMENTS.test(name[1]!) ? name[1]!.toLowerCase() : '';
+        } else if (textMayBreak && character === ' ') breakAt = at;
+        break;
+      case 'tag':
+        if (character === '"' || character === "'") {
+          state = 'quoted';
+          quote = character;
+        } else if (character === '>') state = rawElement ? 'raw' : 'text';
+        else if (character === ' ' || character === '\t') breakAt = at;
+        break;
+      case 'quoted':
+        if (character === quote) state = 'tag';
+        break;
+      case 'comment':
+        if (character === '>' && characters[at - 1] === '-' && characters[at - 2] === '-') state = 'text';
+        break;
+      case 'raw':
+        if (character === '<' && characters.slice(at, at + 2 + rawElement.length).join('').toLowerCase() === `</${rawElement}`) {
+          state = 'tag';
+          rawElement = '';
+        }
+        break;
+    }
+    if (at - lineStart >= FOLD_LINES_OVER && breakAt > lineStart) {
+      characters[breakAt] = '\n';
+      lineStart = breakAt + 1;
+      breakAt = -1;
+    }
+  }
+  return characters.join('');
+}
