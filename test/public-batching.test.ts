@@ -29,6 +29,25 @@ const Record = graphql(`
     }
   }
 `);
+const Register = graphql(`
+  mutation GatherRegister($input: MutationRegisterPushSubscriptionInput!) {
+    registerPushSubscription(input: $input) {
+      __typename
+      ... on MutationRegisterPushSubscriptionSuccess { data { id endpoint } }
+      ... on ValidationError { fieldErrors { path message } }
+      ... on Error { code }
+    }
+  }
+`);
+const Identify = graphql(`
+  mutation GatherIdentify($input: MutationIdentifyContactInput!) {
+    identifyContact(input: $input) {
+      __typename
+      ... on MutationIdentifyContactSuccess { data { id externalId anonymousId email } }
+      ... on Error { code }
+    }
+  }
+`);
 const Activate = graphql(`mutation GatherActivate($id: ID!) { activateCampaign(input: { id: $id }) { __typename } }`);
 const Stats = graphql(`query GatherStats($id: ID!) { campaign(id: $id) { stats { sent displayed clicked } } }`);
 
@@ -140,6 +159,64 @@ describe('group commit of single trackEvent calls', () => {
     expect(dataOf(mutation[0]).recordMessageEvent).toMatchObject({ __typename: 'MutationRecordMessageEventSuccess', data: { displayedAt: expect.any(String), clickedAt: expect.any(String) } });
     expect(dataOf(mutation[1]).recordMessageEvent).toMatchObject({ __typename: 'NotFoundError' });
     expect(dataOf(await secret(Stats, { id })).campaign!.stats).toEqual({ sent: 3, displayed: 3, clicked: 2 });
+  });
+});
+
+describe('group commit of registrations and identify calls', () => {
+  const localId = (id: string) => Buffer.from(id, 'base64').toString().split(':')[1]!;
+  const transactionsOfTable = async (table: string, ids: string[]) => {
+    const [row] = await h.kit.herald.prisma.$queryRawUnsafe<{ count: number }[]>(`SELECT count(DISTINCT xmin::text)::int AS count FROM "${table}" WHERE id = ANY($1::uuid[])`, ids);
+    return row!.count;
+  };
+
+  it('gathers push subscription registrations: each stored with consent, an unknown contact fails only its own call', async () => {
+    const { publishable } = await h.workspace();
+    const browsers = Array.from({ length: 10 }, () => h.push.subscribe());
+    const register = (input: object) => publishable(Register, { input } as never).then((result) => dataOf(result).registerPushSubscription);
+    const results = await Promise.all([
+      ...browsers.map((browser, n) => register({ anonymousId: `subscriber-${n}`, timezone: 'Europe/Paris', subscription: browser.json })),
+      register({ contactId: '00000000-0000-7000-8000-000000000000', subscription: h.push.subscribe().json }),
+    ]);
+    expect(results.slice(0, 10).map((result) => result.__typename)).toEqual(Array(10).fill('MutationRegisterPushSubscriptionSuccess'));
+    expect(results.slice(0, 10).map((result) => result.__typename === 'MutationRegisterPushSubscriptionSuccess' && result.data.endpoint)).toEqual(
+      browsers.map((browser) => browser.json.endpoint),
+    );
+    expect(results[10]).toMatchObject({ __typename: 'ValidationError', fieldErrors: [{ path: ['input', 'contactId'], message: 'no contact with this id' }] });
+
+    const ids = results.slice(0, 10).map((result) => (result.__typename === 'MutationRegisterPushSubscriptionSuccess' ? localId(result.data.id) : ''));
+    const stored = await h.kit.herald.prisma.pushSubscription.findMany({ where: { id: { in: ids } }, include: { contact: true } });
+    expect(stored.map((row) => row.status)).toEqual(Array(10).fill('ACTIVE'));
+    expect(stored.every((row) => row.contact.consentedAt && row.contact.tags.includes('consented') && row.contact.timezone === 'Europe/Paris')).toBe(true);
+    expect(await transactionsOfTable('PushSubscription', ids)).toBeLessThan(10);
+
+    // An endpoint registered again moves to the new contact, as when written alone.
+    const moved = await register({ anonymousId: 'subscriber-new-owner', subscription: browsers[0]!.json });
+    expect(moved).toMatchObject({ __typename: 'MutationRegisterPushSubscriptionSuccess', data: { id: results[0]!.__typename === 'MutationRegisterPushSubscriptionSuccess' && results[0]!.data.id } });
+    const owner = await h.kit.herald.prisma.pushSubscription.findUniqueOrThrow({ where: { id: ids[0] }, include: { contact: true } });
+    expect(owner.contact.anonymousId).toBe('subscriber-new-owner');
+  });
+
+  it('gathers identify calls: each visitor joins its customer, a taken email fails only its own call', async () => {
+    const { secret, publishable } = await h.workspace();
+    const visitors = Array.from({ length: 8 }, (_, n) => `visitor-${n}`);
+    await trackAll(publishable, visitors.map((anonymousId) => ({ anonymousId, name: 'viewed' })));
+    const identify = (input: object) => secret(Identify, { input } as never).then((result) => dataOf(result).identifyContact);
+    await identify({ anonymousId: 'owner-visitor', externalId: 'owner', attributes: { email: 'taken@shop.example' } });
+    const results = await Promise.all([
+      ...visitors.map((anonymousId, n) => identify({ anonymousId, externalId: `customer-${n}`, attributes: { email: `customer-${n}@shop.example` } })),
+      identify({ anonymousId: 'thief-visitor', externalId: 'thief', attributes: { email: 'taken@shop.example' } }),
+    ]);
+    expect(results.slice(0, 8)).toEqual(
+      visitors.map((anonymousId, n) => ({
+        __typename: 'MutationIdentifyContactSuccess',
+        data: { id: expect.any(String), anonymousId, externalId: `customer-${n}`, email: `customer-${n}@shop.example` },
+      })),
+    );
+    expect(results[8]).toMatchObject({ __typename: 'ConflictError' });
+    const ids = results.slice(0, 8).map((result) => (result.__typename === 'MutationIdentifyContactSuccess' ? localId(result.data.id) : ''));
+    // Each visitor's contact became the customer, its event with it.
+    expect(await h.kit.herald.prisma.event.count({ where: { contactId: { in: ids }, name: 'viewed' } })).toBe(8);
+    expect(await transactionsOfTable('Contact', ids)).toBeLessThan(8);
   });
 });
 

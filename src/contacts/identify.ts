@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConflictError, ErrorCode, fromZodIssues } from '../errors.ts';
+import { ConflictError, ErrorCode, fromZodIssues, HeraldError } from '../errors.ts';
 import type { Contact } from '../generated/prisma/client.ts';
 import type { Prisma } from '../db/prisma.ts';
 import type { Herald } from '../herald-context.ts';
@@ -36,36 +36,101 @@ export async function identifyContact(herald: Herald, workspaceId: string, input
   const { anonymousId, externalId, identityToken, ...fields } = parsed.data;
   await verifyIdentities(herald, workspaceId, writer, [{ externalId, identityToken }], () => ['input']);
   const options = { fillOnly: writer === 'page', source: sourceOf(writer), doubleOptIn: await doubleOptInFor(herald, workspaceId, [fields]) };
+  const call: Identification = { anonymousId, externalId, fields, options, writer };
+  // Gathered (db/group-commit.ts) per visitor: one visitor's calls are written in the order they came.
+  const [answer] = herald.gathering.enabled
+    ? [await herald.gathering.submit(`identify:${workspaceId}`, anonymousId, call, (calls: Identification[]) => identifyAll(herald, workspaceId, calls))]
+    : await identifyAll(herald, workspaceId, [call]);
+  if (answer instanceof Error) throw answer;
+  return answer!;
+}
 
-  const { contactId, confirmations } = await herald.prisma.$transaction(async (tx) => {
-    // Lock both rows (if they exist) so two identify calls for one visitor run one after the other.
-    const [anonymous] = await tx.$queryRaw<Contact[]>`
-      SELECT * FROM "Contact" WHERE "workspaceId" = ${workspaceId}::uuid AND "anonymousId" = ${anonymousId} FOR UPDATE`;
-    const [known] = await tx.$queryRaw<Contact[]>`
-      SELECT * FROM "Contact" WHERE "workspaceId" = ${workspaceId}::uuid AND "externalId" = ${externalId} FOR UPDATE`;
-    // The visitor's contact joins this person unless it is already someone else.
-    const joining = anonymous && (!anonymous.externalId || anonymous.externalId === externalId) ? anonymous : undefined;
-    const given = await withoutForeignEmail(tx, workspaceId, fields, [joining?.id, known?.id], writer);
+interface Identification {
+  anonymousId: string;
+  externalId: string;
+  fields: Omit<z.output<typeof identifyInput>, 'anonymousId' | 'externalId' | 'identityToken'>;
+  options: { fillOnly: boolean; source: ReturnType<typeof sourceOf>; doubleOptIn: boolean };
+  writer: Writer;
+}
 
-    let row: ValidContact = { externalId, ...given, ...(anonymous && !joining ? {} : { anonymousId }) };
-    if (joining && known && joining.id !== known.id) {
-      await tx.event.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
-      await tx.pushSubscription.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
-      // The ledger goes with them: its rows are the contact's message history and back the stats.
-      await tx.message.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
-      await tx.contact.delete({ where: { id: joining.id } });
-      await tx.contact.update({ where: { id: known.id }, data: mergedContact(known, joining, given.attributes, options.fillOnly) });
-      // The merged contact then takes the call's own fields and opt-ins like any other (its attributes are in).
-      row = { ...row, attributes: undefined };
-    }
-    const applied = await applyContacts(tx, workspaceId, [row], options);
-    const failure = applied.failed[0];
-    if (failure) throw new ConflictError(`${failure.errors.map((error) => error.path.join('.')).join(', ')} already belongs to another contact`, ErrorCode.contactKeyTaken);
-    return { contactId: applied.ids.get(0)!, confirmations: applied.confirmations };
-  });
-  await queueConfirmations(herald, confirmations);
-  herald.events.publish('workspace:changed', workspaceId, { reason: 'contacts_changed' });
-  return herald.prisma.contact.findUniqueOrThrow({ where: { id: contactId } });
+/**
+ * Identify calls in one transaction, one after the other as if each were alone. A call that
+ * fails as expected (an email or key taken) is answered with its error, and the transaction is
+ * written again without it (its neighbours' effects are what it saw), so it fails only itself.
+ */
+async function identifyAll(herald: Herald, workspaceId: string, calls: Identification[]): Promise<(Contact | Error)[]> {
+  const answers: (Contact | Error | undefined)[] = calls.map(() => undefined);
+  for (;;) {
+    const pending = calls.flatMap((call, index) => (answers[index] ? [] : [index]));
+    if (!pending.length) return answers as (Contact | Error)[];
+    const failed = { index: -1, error: null as HeraldError | null };
+    const done = await herald.prisma
+      .$transaction(
+        async (tx) => {
+          // Every row the batch names, locked up front in one order (id): batches never deadlock on them.
+          if (pending.length > 1) {
+            await tx.$queryRaw`
+              SELECT count(*)::int FROM (
+                SELECT 1 FROM "Contact"
+                WHERE "workspaceId" = ${workspaceId}::uuid
+                  AND ("anonymousId" = ANY(${pending.map((index) => calls[index]!.anonymousId)}::text[])
+                    OR "externalId" = ANY(${pending.map((index) => calls[index]!.externalId)}::text[]))
+                ORDER BY id FOR UPDATE
+              ) locked`;
+          }
+          const results = [];
+          for (const index of pending) {
+            try {
+              results.push(await identifyOne(tx, workspaceId, calls[index]!));
+            } catch (error) {
+              if (error instanceof HeraldError) Object.assign(failed, { index, error });
+              throw error;
+            }
+          }
+          return results;
+        },
+        // A busy pool makes a batch wait for a connection, not fail after Prisma's 2 s.
+        { maxWait: 10_000, timeout: 60_000 },
+      )
+      .catch((error: unknown) => {
+        if (failed.error !== error) throw error;
+        answers[failed.index] = error as HeraldError;
+        return null;
+      });
+    if (!done) continue;
+
+    await queueConfirmations(herald, done.flatMap((one) => one.confirmations));
+    herald.events.publish('workspace:changed', workspaceId, { reason: 'contacts_changed' });
+    const contacts = new Map((await herald.prisma.contact.findMany({ where: { id: { in: done.map((one) => one.contactId) } } })).map((contact) => [contact.id, contact]));
+    pending.forEach((index, n) => (answers[index] = contacts.get(done[n]!.contactId) ?? new Error('an identified contact could not be read back')));
+  }
+}
+
+async function identifyOne(tx: Prisma.TransactionClient, workspaceId: string, { anonymousId, externalId, fields, options, writer }: Identification) {
+  // Lock both rows (if they exist) so two identify calls for one visitor run one after the other.
+  const [anonymous] = await tx.$queryRaw<Contact[]>`
+    SELECT * FROM "Contact" WHERE "workspaceId" = ${workspaceId}::uuid AND "anonymousId" = ${anonymousId} FOR UPDATE`;
+  const [known] = await tx.$queryRaw<Contact[]>`
+    SELECT * FROM "Contact" WHERE "workspaceId" = ${workspaceId}::uuid AND "externalId" = ${externalId} FOR UPDATE`;
+  // The visitor's contact joins this person unless it is already someone else.
+  const joining = anonymous && (!anonymous.externalId || anonymous.externalId === externalId) ? anonymous : undefined;
+  const given = await withoutForeignEmail(tx, workspaceId, fields, [joining?.id, known?.id], writer);
+
+  let row: ValidContact = { externalId, ...given, ...(anonymous && !joining ? {} : { anonymousId }) };
+  if (joining && known && joining.id !== known.id) {
+    await tx.event.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
+    await tx.pushSubscription.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
+    // The ledger goes with them: its rows are the contact's message history and back the stats.
+    await tx.message.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
+    await tx.contact.delete({ where: { id: joining.id } });
+    await tx.contact.update({ where: { id: known.id }, data: mergedContact(known, joining, given.attributes, options.fillOnly) });
+    // The merged contact then takes the call's own fields and opt-ins like any other (its attributes are in).
+    row = { ...row, attributes: undefined };
+  }
+  const applied = await applyContacts(tx, workspaceId, [row], options);
+  const failure = applied.failed[0];
+  if (failure) throw new ConflictError(`${failure.errors.map((error) => error.path.join('.')).join(', ')} already belongs to another contact`, ErrorCode.contactKeyTaken);
+  return { contactId: applied.ids.get(0)!, confirmations: applied.confirmations };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { v7 as uuidv7 } from 'uuid';
 import { ErrorCode, fromZodIssues, NotFoundError, ValidationError } from '../errors.ts';
 import type { PushSubscription } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
@@ -8,49 +9,98 @@ import { allowedPushSubscriptionInput } from './validation.ts';
 
 export type { PushSubscription };
 
+type Registration = ReturnType<ReturnType<typeof allowedPushSubscriptionInput>['parse']>;
+
 /**
  * Stores a browser's push subscription for a contact and records consent: `consentedAt` is set
  * once and the workspace's consent tag added. An endpoint seen before moves to this contact. A
- * page naming a customer proves it with an identity token.
+ * page naming a customer proves it with an identity token. With HERALD_PUBLIC_BATCH_MS,
+ * concurrent registrations of one workspace are written together (db/group-commit.ts): each is
+ * validated alone first, so a bad one fails only its own call.
  */
 export async function registerPushSubscription(herald: Herald, workspaceId: string, input: unknown, writer: Writer = 'backend'): Promise<PushSubscription> {
   const parsed = allowedPushSubscriptionInput(endpointPolicy(herald.config)).safeParse(input);
   if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
-  const { subscription, userAgent, timezone, locale } = parsed.data;
   await verifyIdentities(herald, workspaceId, writer, [parsed.data], () => ['input']);
+  const [answer] = herald.gathering.enabled
+    ? [
+        await herald.gathering.submit(`subscriptions:${workspaceId}`, parsed.data.subscription.endpoint, parsed.data, (registrations: Registration[]) =>
+          storeSubscriptions(herald, workspaceId, registrations),
+        ),
+      ]
+    : await storeSubscriptions(herald, workspaceId, [parsed.data]);
+  if (answer instanceof Error) throw answer;
+  return answer!;
+}
 
-  const saved = await herald.prisma.$transaction(async (tx) => {
-    const [contactId] = await resolveContacts(tx, workspaceId, [parsed.data]);
-    if (!contactId) throw ValidationError.field(['input', 'contactId'], 'no contact with this id');
-    const { consentTag } = await tx.workspace.findUniqueOrThrow({ where: { id: workspaceId }, select: { consentTag: true } });
-    await tx.$executeRaw`
-      UPDATE "Contact" SET
-        "consentedAt" = COALESCE("consentedAt", now()),
-        tags = CASE WHEN ${consentTag} = ANY(tags) THEN tags ELSE tags || ${consentTag}::text END,
-        timezone = COALESCE(timezone, ${timezone ?? null}),
-        locale = COALESCE(locale, ${locale ?? null}),
-        "lastSeenAt" = GREATEST("lastSeenAt", now()),
-        "updatedAt" = now()
-      WHERE id = ${contactId}::uuid`;
-    const fields = {
-      contactId,
-      p256dh: subscription.keys.p256dh,
-      auth: subscription.keys.auth,
-      expirationTime: subscription.expirationTime ?? null,
-      status: 'ACTIVE' as const,
-      revokedAt: null,
-      userAgent: userAgent ?? null,
-      timezone: timezone ?? null,
-      locale: locale ?? null,
-    };
-    return tx.pushSubscription.upsert({
-      where: { workspaceId_endpoint: { workspaceId, endpoint: subscription.endpoint } },
-      create: { workspaceId, endpoint: subscription.endpoint, ...fields },
-      update: fields,
-    });
-  });
-  herald.events.publish('workspace:changed', workspaceId, { reason: 'push_subscription_registered' });
-  return saved;
+/**
+ * Registrations in one transaction, as if written one after the other: a contact's timezone and
+ * locale are the first given (they only fill gaps), an endpoint registered twice ends with the
+ * later one's fields, and every caller of that endpoint is answered with the row as it ends.
+ */
+async function storeSubscriptions(herald: Herald, workspaceId: string, registrations: Registration[]): Promise<(PushSubscription | Error)[]> {
+  const stored = await herald.prisma.$transaction(
+    async (tx) => {
+      const contactIds = await resolveContacts(tx, workspaceId, registrations);
+      const { consentTag } = await tx.workspace.findUniqueOrThrow({ where: { id: workspaceId }, select: { consentTag: true } });
+      const contacts = new Map<string, { id: string; timezone: string | null; locale: string | null }>();
+      const endpoints = new Map<string, object>();
+      registrations.forEach(({ subscription, userAgent, timezone, locale }, index) => {
+        const contactId = contactIds[index];
+        if (!contactId) return;
+        const contact = contacts.get(contactId) ?? { id: contactId, timezone: null, locale: null };
+        contact.timezone ??= timezone ?? null;
+        contact.locale ??= locale ?? null;
+        contacts.set(contactId, contact);
+        endpoints.set(subscription.endpoint, {
+          id: uuidv7(),
+          endpoint: subscription.endpoint,
+          contactId,
+          p256dh: subscription.keys.p256dh,
+          auth: subscription.keys.auth,
+          expirationTime: subscription.expirationTime == null ? null : new Date(subscription.expirationTime).toISOString(),
+          userAgent: userAgent ?? null,
+          timezone: timezone ?? null,
+          locale: locale ?? null,
+        });
+      });
+      if (!endpoints.size) return { contactIds, rows: new Map<string, PushSubscription>() };
+      // Contacts locked in one order (id), as event batches lock them: batches never deadlock.
+      await tx.$executeRaw`
+        UPDATE "Contact" c SET
+          "consentedAt" = COALESCE(c."consentedAt", now()),
+          tags = CASE WHEN ${consentTag} = ANY(c.tags) THEN c.tags ELSE c.tags || ${consentTag}::text END,
+          timezone = COALESCE(c.timezone, r.timezone),
+          locale = COALESCE(c.locale, r.locale),
+          "lastSeenAt" = GREATEST(c."lastSeenAt", now()),
+          "updatedAt" = now()
+        FROM (
+          SELECT r.* FROM jsonb_to_recordset(${JSON.stringify([...contacts.values()])}::jsonb) AS r(id uuid, timezone text, locale text)
+          JOIN (SELECT id FROM "Contact" WHERE id = ANY(${[...contacts.keys()]}::uuid[]) ORDER BY id FOR NO KEY UPDATE) locked ON locked.id = r.id
+        ) r
+        WHERE c.id = r.id`;
+      const saved = await tx.$queryRaw<{ id: string }[]>`
+        INSERT INTO "PushSubscription" (id, "workspaceId", "contactId", endpoint, p256dh, auth, "expirationTime", status, "revokedAt", "userAgent", timezone, locale, "updatedAt")
+        SELECT r.id, ${workspaceId}::uuid, r."contactId", r.endpoint, r.p256dh, r.auth, r."expirationTime", 'ACTIVE', NULL, r."userAgent", r.timezone, r.locale, now()
+        FROM jsonb_to_recordset(${JSON.stringify([...endpoints.values()])}::jsonb)
+          AS r(id uuid, "contactId" uuid, endpoint text, p256dh text, auth text, "expirationTime" timestamptz, "userAgent" text, timezone text, locale text)
+        ORDER BY r.endpoint
+        ON CONFLICT ("workspaceId", endpoint) DO UPDATE SET
+          "contactId" = EXCLUDED."contactId", p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth, "expirationTime" = EXCLUDED."expirationTime",
+          status = 'ACTIVE', "revokedAt" = NULL, "userAgent" = EXCLUDED."userAgent", timezone = EXCLUDED.timezone, locale = EXCLUDED.locale, "updatedAt" = now()
+        RETURNING id`;
+      const rows = await tx.pushSubscription.findMany({ where: { id: { in: saved.map((row) => row.id) } } });
+      return { contactIds, rows: new Map(rows.map((row) => [row.endpoint, row])) };
+    },
+    // A busy pool makes a batch wait for a connection, not fail after Prisma's 2 s.
+    { maxWait: 10_000, timeout: 60_000 },
+  );
+  if (stored.rows.size) herald.events.publish('workspace:changed', workspaceId, { reason: 'push_subscription_registered' });
+  return registrations.map(({ subscription }, index) =>
+    stored.contactIds[index]
+      ? (stored.rows.get(subscription.endpoint) ?? new Error('a stored subscription could not be read back'))
+      : ValidationError.field(['input', 'contactId'], 'no contact with this id'),
+  );
 }
 
 /** Marks a subscription revoked (the visitor unsubscribed); it is never sent to again. */
