@@ -65,6 +65,17 @@ const schema = z.object({
       if (problem) context.addIssue({ code: 'custom', message: problem });
     })
     .optional(),
+  /**
+   * Hosts besides api.twilio.com (always allowed) that a workspace's sms baseUrl may name, in
+   * HERALD_PUSH_ALLOWED_HOSTS's syntax: a compatible provider or a test's local kit. The CA is HERALD_PUSH_CA.
+   */
+  HERALD_SMS_ALLOWED_HOSTS: z
+    .string()
+    .superRefine((value, context) => {
+      const problem = allowedHostsProblem(value);
+      if (problem) context.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
   /** The SMTP server for workspaces without one of their own: smtp://user:pass@host:587, or smtps://… for TLS from the start. */
   HERALD_SMTP_URL: z.string().refine(isSmtpUrl, 'must be an smtp:// or smtps:// URL with a host, e.g. smtp://user:pass@mail.example.com:587').optional(),
   /**

@@ -111,6 +111,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     cleanup.push(async () => herald.deliveries.mailers.close());
     cleanup.push(async () => herald.deliveries.webhooks.close());
     cleanup.push(async () => herald.deliveries.mobile.close());
+    cleanup.push(async () => herald.deliveries.sms.close());
     await sealWorkspaceSecrets(herald);
     const jobs = await createAgenda({
       databaseUrl,

@@ -12,6 +12,8 @@ import { CampaignKindEnum, CampaignStatusEnum, UrgencyEnum } from './inputs.ts';
 import { type Campaign, emailOf, webhookOf } from './service.ts';
 import { mobilePushOf } from './mobile-push.ts';
 import { MobilePushRef } from './mobile-push-schema.ts';
+import { smsOf } from './sms.ts';
+import { SmsRef } from './sms-schema.ts';
 import { type CampaignStats, campaignStatsMany, SuppressionReasons } from './stats.ts';
 import { campaignExperiment, type Experiment, ExperimentMetrics, type VariantResult } from './experiment.ts';
 import type { StoredVariant } from '../delivery/experiment.ts';
@@ -177,7 +179,8 @@ export const CampaignStatsRef = builder.objectRef<CampaignStats>('CampaignStats'
     machineOpened: t.exposeInt('machineOpened', { description: 'Email: images first loaded by a privacy proxy (Apple Mail) or a scanner, not a person.' }),
     bounced: t.exposeInt('bounced', { description: 'Email: bounced permanently.' }),
     complained: t.exposeInt('complained', { description: 'Email: reported as spam by the recipient.' }),
-    unsubscribed: t.exposeInt('unsubscribed', { description: 'Email: unsubscribed through the link or one-click.' }),
+    undelivered: t.exposeInt('undelivered', { description: 'SMS: accepted by the provider, then reported undelivered or failed (FAILED/UNDELIVERED).' }),
+    unsubscribed: t.exposeInt('unsubscribed', { description: 'Email: unsubscribed through the link or one-click. SMS: refused by the provider because the person texted STOP (error 21610).' }),
     conversions: t.exposeInt('conversions'),
     clickRate: t.exposeFloat('clickRate', { description: 'Web push: clicked / displayed. Email: clicked / delivered. 0 when the denominator is 0.' }),
     conversionRate: t.exposeFloat('conversionRate', { description: 'conversions / sent (0 when nothing was sent).' }),
@@ -212,6 +215,7 @@ export const CampaignRef = builder.prismaNode('Campaign', {
     email: t.field({ type: EmailRef, nullable: true, description: 'The email (channel EMAIL); null for other channels.', resolve: emailOf }),
     webhook: t.field({ type: WebhookRef, nullable: true, description: 'The webhook (channel WEBHOOK); null for other channels.', resolve: webhookOf }),
     mobilePush: t.field({ type: MobilePushRef, nullable: true, description: 'The push to phone apps (channel MOBILE_PUSH); null for other channels.', resolve: mobilePushOf }),
+    sms: t.field({ type: SmsRef, nullable: true, description: 'The SMS (channel SMS); null for other channels.', resolve: smsOf }),
     warnings: t.stringList({ description: 'What may keep the content from showing as meant, e.g. an email Gmail will clip; empty when nothing.', resolve: warningsOf }),
     audience: t.field({ type: AudienceRef, resolve: (campaign) => campaign }),
     schedule: t.field({ type: ScheduleRef, nullable: true, resolve: (campaign) => (campaign.sendAt ? campaign : null) }),

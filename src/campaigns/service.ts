@@ -13,6 +13,9 @@ import { type CampaignInput, type CampaignKind, type CampaignStatus, contentFiel
 import { checkedMobilePush, mobilePushOf } from './mobile-push.ts';
 import type { MobilePushContent } from '../delivery/mobile-push/content.ts';
 import { mobilePushSendingProblem } from '../workspaces/mobile-push-settings.ts';
+import { smsSendingProblem } from '../workspaces/sms-settings.ts';
+import type { SmsContent } from '../delivery/sms/content.ts';
+import { checkedSms, smsOf } from './sms.ts';
 
 export type { Campaign };
 
@@ -32,7 +35,7 @@ export async function updateCampaign(herald: Herald, workspaceId: string, id: st
   requireStatus(campaign, ['DRAFT', 'SCHEDULED'], 'edited');
   const stored = inputOf(campaign);
   // Moving to another channel leaves the old channel's content behind.
-  if (changes.channel && changes.channel !== campaign.channel) stored.content = stored.email = stored.webhook = stored.mobilePush = stored.variants = undefined;
+  if (changes.channel && changes.channel !== campaign.channel) stored.content = stored.email = stored.webhook = stored.mobilePush = stored.sms = stored.variants = undefined;
   const merged = { ...stored, ...withoutUndefined(changes) } as CampaignInput;
   const data = await campaignData(herald, workspaceId, merged);
   // Only while it is still DRAFT or SCHEDULED: a send that started meanwhile wins.
@@ -75,6 +78,11 @@ export async function requireSendable(herald: Herald, campaign: Campaign, path: 
     const problem = mobilePushSendingProblem(workspace);
     if (problem) throw ValidationError.field(path, problem);
   }
+  if (campaign.channel === 'SMS') {
+    const workspace = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: campaign.workspaceId }, select: { smsSettings: true, smsAuthToken: true } });
+    const problem = smsSendingProblem(workspace);
+    if (problem) throw ValidationError.field(path, problem);
+  }
   if (campaign.channel !== 'EMAIL') return;
   const workspace = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: campaign.workspaceId }, select: { emailSettings: true, smtpUrl: true } });
   const problem = emailSendingProblem(herald, workspace);
@@ -112,12 +120,12 @@ async function campaignData(herald: Herald, workspaceId: string, input: Campaign
   }
   // parseCampaign made sure the channel's own content is there.
   const channel = campaign.channel ?? 'WEB_PUSH';
-  const content = await checkedContent(herald, channel, campaign[contentField(channel) as 'content' | 'email' | 'webhook' | 'mobilePush'], ['input', contentField(channel)]);
+  const content = await checkedContent(herald, workspaceId, channel, campaign[contentField(channel) as 'content' | 'email' | 'webhook' | 'mobilePush' | 'sms'], ['input', contentField(channel)]);
   const variants: StoredVariant[] | null = campaign.variants?.length ? [] : null;
   for (const [index, variant] of (campaign.variants ?? []).entries()) {
     const path = ['input', 'variants', String(index), contentField(channel)];
     // A variant's content is the API's (Campaign.variants): without the compiled email kept for its sender.
-    const { compiled: _compiled, ...checked } = await checkedContent(herald, channel, variantContent(channel, variant).data, path);
+    const { compiled: _compiled, ...checked } = await checkedContent(herald, workspaceId, channel, variantContent(channel, variant).data, path);
     variants!.push({ name: variant.name, weight: variant.weight, content: checked });
   }
   const json = (value: unknown) => (value == null ? Prisma.DbNull : (value as Prisma.InputJsonValue));
@@ -143,7 +151,7 @@ async function campaignData(herald: Herald, workspaceId: string, input: Campaign
 }
 
 /** The channel's content checked for sending (for the campaign's own and each variant's), at `path`. */
-async function checkedContent(herald: Herald, channel: Campaign['channel'], content: unknown, path: string[]): Promise<Record<string, unknown>> {
+async function checkedContent(herald: Herald, workspaceId: string, channel: Campaign['channel'], content: unknown, path: string[]): Promise<Record<string, unknown>> {
   const checked =
     channel === 'EMAIL'
       ? await checkedEmail(content as EmailContent, path)
@@ -151,7 +159,9 @@ async function checkedContent(herald: Herald, channel: Campaign['channel'], cont
         ? await checkedWebhook(herald, content as WebhookContent, path)
         : channel === 'MOBILE_PUSH'
           ? checkedMobilePush(content as MobilePushContent, path)
-          : checkedPush(herald, content as Content, path);
+          : channel === 'SMS'
+            ? await checkedSms(herald, workspaceId, content as SmsContent, path)
+            : checkedPush(herald, content as Content, path);
   return withoutUndefined(checked) as Record<string, unknown>;
 }
 
@@ -221,6 +231,7 @@ export function inputOf(campaign: Campaign): CampaignInput {
     email: emailOf(campaign) ?? undefined,
     webhook: webhookOf(campaign) ?? undefined,
     mobilePush: mobilePushOf(campaign) ?? undefined,
+    sms: smsOf(campaign) ?? undefined,
     audience: { segmentId: campaign.segmentId, rule: campaign.audienceRule ?? undefined, type: campaign.audienceType },
     activeUntil: campaign.activeUntil,
     startAt: campaign.startAt,

@@ -30,6 +30,7 @@ export interface CampaignStats {
   clicked: number;
   closed: number;
   delivered: number;
+  undelivered: number;
   opened: number;
   machineOpened: number;
   bounced: number;
@@ -46,7 +47,8 @@ export interface CampaignStats {
  * the ledger keeps in step with every change. Test pushes are not counted.
  *
  * Per channel:
- * - `delivered`: SMS counts the provider's delivery reports (`delivered`, Message.deliveredAt);
+ * - `delivered`: SMS counts the provider's delivery reports (`delivered`, Message.deliveredAt), and
+ *   `undelivered` its reports of messages it accepted but could not deliver (moved SENT → FAILED);
  *   web push and email have no such report, so it is what is `sent` now (accepted by the push
  *   service or mail server, less email that bounced since: a bounce moves SENT to FAILED).
  * - `clickRate`: web push clicked / displayed. Email clicked / delivered, what mail tools call
@@ -92,7 +94,9 @@ function statsFrom(campaignId: string, channel: string, counts: Map<string, numb
   const delivered = channel === 'SMS' ? count('delivered') : sent;
   const clickBase = channel === 'EMAIL' ? delivered : displayed;
   // reason:BOUNCED also counts messages that bounced when sent (FAILED, each counted in `bounced`).
-  const suppressedFor = (reason: SuppressionReason) => count(`reason:${reason}`) - (reason === 'BOUNCED' ? count('bounced') : 0);
+  // Likewise reason:UNSUBSCRIBED counts SMS the provider refused because the person had texted STOP (21610, each in `unsubscribed`).
+  const failedFor = (reason: SuppressionReason) => (reason === 'BOUNCED' ? count('bounced') : reason === 'UNSUBSCRIBED' && channel === 'SMS' ? count('unsubscribed') : 0);
+  const suppressedFor = (reason: SuppressionReason) => count(`reason:${reason}`) - failedFor(reason);
   return {
     campaignId,
     targeted: count('targeted'),
@@ -107,6 +111,7 @@ function statsFrom(campaignId: string, channel: string, counts: Map<string, numb
     clicked,
     closed: count('closed'),
     delivered,
+    undelivered: count('undelivered'),
     opened: count('opened'),
     machineOpened: count('machineOpened'),
     // `bounced`, not reason:BOUNCED, which also counts contacts skipped because they bounced before.

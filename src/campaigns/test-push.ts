@@ -14,7 +14,7 @@ import { type Campaign, getCampaign, requireSendable } from './service.ts';
 /** Sends the campaign's message on its own channel (a push to the contact's newest browser, an email to their address). */
 export async function sendTestMessage(herald: Herald, workspaceId: string, campaignId: string, contactId: string): Promise<Message> {
   const campaign = await getCampaign(herald, workspaceId, campaignId);
-  const contact = await herald.prisma.contact.findFirst({ where: { id: contactId, workspaceId }, select: { id: true, email: true } });
+  const contact = await herald.prisma.contact.findFirst({ where: { id: contactId, workspaceId }, select: { id: true, email: true, phone: true } });
   if (!contact) throw new NotFoundError(ErrorCode.contactNotFound, 'No contact with this id');
   switch (campaign.channel) {
     case 'WEB_PUSH':
@@ -25,6 +25,10 @@ export async function sendTestMessage(herald: Herald, workspaceId: string, campa
       return send(herald, campaign, contactId, null);
     case 'WEBHOOK':
       // A webhook needs no address of the contact: it goes to the campaign's URL with their data.
+      return send(herald, campaign, contactId, null);
+    case 'SMS':
+      await requireSendable(herald, campaign, ['input', 'campaignId']);
+      if (!contact.phone) throw ValidationError.field(['input', 'contactId'], 'this contact has no phone number');
       return send(herald, campaign, contactId, null);
     case 'MOBILE_PUSH':
       await requireSendable(herald, campaign, ['input', 'campaignId']);

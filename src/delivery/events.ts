@@ -3,7 +3,8 @@ import type { Herald } from '../herald-context.ts';
 /**
  * What the live `deliveryEvents` feed carries: one message's step. The ledger's steps, then what
  * came back: DISPLAYED (first load by anyone), CLICKED, CLOSED, CONVERTED; for email also OPENED
- * (a person's first open), UNSUBSCRIBED, COMPLAINED and BOUNCED (besides the ledger's FAILED).
+ * (a person's first open), UNSUBSCRIBED, COMPLAINED and BOUNCED (besides the ledger's FAILED);
+ * for SMS DELIVERED (the provider's delivery report) and UNSUBSCRIBED (error 21610).
  */
 export const DeliveryEventTypes = [
   'QUEUED',
@@ -20,6 +21,7 @@ export const DeliveryEventTypes = [
   'UNSUBSCRIBED',
   'COMPLAINED',
   'BOUNCED',
+  'DELIVERED',
 ] as const;
 export type DeliveryEventType = (typeof DeliveryEventTypes)[number];
 

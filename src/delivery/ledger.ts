@@ -25,7 +25,8 @@ export type MessageReason =
   | 'BOUNCED'
   | 'COMPLAINED'
   | 'HOLDOUT'
-  | 'CONTROL_GROUP';
+  | 'CONTROL_GROUP'
+  | 'UNDELIVERED';
 
 export const FINAL_STATUSES: readonly MessageStatus[] = ['SENT', 'FAILED', 'EXPIRED', 'SUPPRESSED', 'CANCELED'];
 

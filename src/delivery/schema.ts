@@ -34,6 +34,7 @@ export const MessageReasonEnum = builder.enumType('MessageReason', {
     'COMPLAINED',
     'HOLDOUT',
     'CONTROL_GROUP',
+    'UNDELIVERED',
   ] as const satisfies readonly MessageReason[],
 });
 

@@ -2,6 +2,8 @@ import { CLAIM_SLOTS, Slots } from './claim-transaction.ts';
 import { Mailers } from './email/mailers.ts';
 import { WebhookClient } from './webhook/client.ts';
 import { MobilePushClients, type MobilePushConfig } from './mobile-push/clients.ts';
+import { SmsClient } from './sms/client.ts';
+import type { SmsConfig } from '../workspaces/sms-settings.ts';
 
 /**
  * What one Herald process keeps in memory about its deliveries. It lives on the Herald context
@@ -30,11 +32,14 @@ export interface DeliveryState {
   webhooks: WebhookClient;
   /** HTTP/2 connections to APNs and FCM, with their cached auth tokens, for the mobile push channel. */
   mobile: MobilePushClients;
+  /** Keep-alive HTTPS connections to the SMS provider. */
+  sms: SmsClient;
 }
 
-export function createDeliveryState(config: ConstructorParameters<typeof Mailers>[0] & ConstructorParameters<typeof WebhookClient>[0] & MobilePushConfig): DeliveryState {
+export function createDeliveryState(config: ConstructorParameters<typeof Mailers>[0] & ConstructorParameters<typeof WebhookClient>[0] & MobilePushConfig & SmsConfig): DeliveryState {
   return {
     active: new Map(), unrecorded: new Map(), kicks: new Set(), claimSlots: new Slots(CLAIM_SLOTS), sent: new Map(), mailers: new Mailers(config), webhooks: new WebhookClient(config),
     mobile: new MobilePushClients(config),
+    sms: new SmsClient(config),
   };
 }

@@ -147,3 +147,15 @@ export function mobilePushPolicy(config: Pick<Config, 'HERALD_MOBILE_PUSH_ALLOWE
   }
   return policy;
 }
+
+const smsPolicies = new WeakMap<object, EndpointPolicy>();
+
+/** Where SMS requests (and their auth token) may go: Twilio's API, plus HERALD_SMS_ALLOWED_HOSTS. */
+export function smsPolicy(config: Pick<Config, 'HERALD_SMS_ALLOWED_HOSTS'>): EndpointPolicy {
+  let policy = smsPolicies.get(config);
+  if (!policy) {
+    policy = new EndpointPolicy(['api.twilio.com:443', ...(config.HERALD_SMS_ALLOWED_HOSTS?.split(',') ?? [])]);
+    smsPolicies.set(config, policy);
+  }
+  return policy;
+}

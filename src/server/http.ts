@@ -9,6 +9,7 @@ import { readBodyWithin } from './body.ts';
 import { clientAddress } from './client-address.ts';
 import { isDashboardPath, serveDashboard, wantsPage } from './dashboard.ts';
 import { handleEmailLink, handleEmailReport } from './email-routes.ts';
+import { handleSmsCallback } from './sms-routes.ts';
 import { httpDuration, httpRequests, mayReadMetrics, metricsOf, registry } from './metrics.ts';
 import type { PublicRateLimit } from './rate-limit.ts';
 import { handleTrack } from './track.ts';
@@ -31,7 +32,8 @@ class BodyTooLarge extends Error {
 
 /**
  * Routes: /graphql (Yoga), /track (service worker beacons), an email's /e/o/ /e/c/ /e/u/ links
- * and POST /email/dsn (bounce and complaint reports), /sdk/* and /demo (with its
+ * and POST /email/dsn (bounce and complaint reports), POST /sms/status/… and /sms/inbound/…
+ * (the SMS provider's callbacks), /sdk/* and /demo (with its
  * development-only /demo/identity-token), the dashboard at /app (where a browser opening / or,
  * outside development, /graphql is sent), /healthz, /readyz, /metrics. Request bodies are capped:
  * HERALD_MAX_BODY_BYTES for a secret key or the admin token, HERALD_MAX_PUBLIC_BODY_BYTES for anyone
@@ -101,6 +103,8 @@ export function createHttpServer({ herald, yoga, ready, publicRateLimit }: HttpO
       await serveDashboard(path!, req, res);
       return 'dashboard';
     }
+    const sms = yoga && path!.startsWith('/sms/') ? await handleSmsCallback(herald, req, res, path!) : null;
+    if (sms) return sms;
     const email = yoga && path!.startsWith('/e/') ? await handleEmailLink(herald, publicRateLimit, req, res, clientAddress(config, req)) : null;
     if (email) return email;
     if (yoga && isBrowserFile(path!) && (serveDemo || !isDemoFile(path!))) {

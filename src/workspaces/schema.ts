@@ -7,6 +7,7 @@ import { createApiKey, revokeApiKey } from './api-keys.ts';
 import { emailSettingsOf, smtpHostOf } from './email-settings.ts';
 import { ApnsSettingsInput, ApnsSettingsRef, FcmSettingsInput, FcmSettingsRef } from './mobile-push-schema.ts';
 import { mobilePushSettingsOf } from './mobile-push-settings.ts';
+import { SmsSettingsInput, SmsSettingsRef } from './sms-schema.ts';
 import { identitySecretOf, rotateIdentitySecret, rotateWebhookSecret, webhookSecretOf } from './secrets.ts';
 import { createWorkspace, frequencyCapsOf, getWorkspace, listWorkspaces, updateWorkspaceSettings } from './service.ts';
 import { CapPeriods, Channels, type FrequencyCap } from './settings.ts';
@@ -77,6 +78,7 @@ const WorkspaceSettings = builder.objectRef<Workspace>('WorkspaceSettings').impl
     email: t.field({ type: EmailSettings, resolve: (workspace) => workspace }),
     apns: t.field({ type: ApnsSettingsRef, nullable: true, resolve: (w) => (w.apnsPrivateKey ? (mobilePushSettingsOf(w).apns ?? null) : null) }),
     fcm: t.field({ type: FcmSettingsRef, nullable: true, resolve: (w) => (w.fcmServiceAccount ? (mobilePushSettingsOf(w).fcm ?? null) : null) }),
+    sms: t.field({ type: SmsSettingsRef, resolve: (workspace) => workspace }),
   }),
 });
 
@@ -242,6 +244,7 @@ builder.mutationFields((t) => ({
       email: t.input.field({ type: EmailSettingsInput, description: 'null clears every email setting, secrets included.' }),
       apns: t.input.field({ type: ApnsSettingsInput, description: 'null clears the APNs settings and forgets the key.' }),
       fcm: t.input.field({ type: FcmSettingsInput, description: 'null clears the FCM settings and forgets the service account.' }),
+      sms: t.input.field({ type: SmsSettingsInput, description: 'null clears the SMS settings and forgets the auth token.' }),
     },
     errors: {},
     resolve: (_root, { input }, context) =>
@@ -255,6 +258,7 @@ builder.mutationFields((t) => ({
         email: input.email,
         apns: input.apns,
         fcm: input.fcm,
+        sms: input.sms,
       }),
   }),
   rotateIdentitySecret: t.fieldWithInput({

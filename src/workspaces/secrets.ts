@@ -7,12 +7,12 @@ import { isSealed, SecretKeyError } from '../secrets.ts';
 /**
  * The workspace columns stored sealed (see src/secrets.ts): Herald's own keys, always present, and
  * a workspace's channel credentials (its SMTP URL, which carries a password, its DKIM key, its APNs
- * key and FCM service account),
+ * key and FCM service account, its SMS auth token),
  * NULL until a user sets them.
  */
 const OWN = ['vapidPrivateKey', 'trackingSecret', 'identitySecret', 'webhookSigningSecret'] as const;
 // webhookSigningSecretPrevious: NULL unless a rotation's grace period keeps the old secret signing.
-const CREDENTIALS = ['smtpUrl', 'dkimPrivateKey', 'webhookSigningSecretPrevious', 'apnsPrivateKey', 'fcmServiceAccount'] as const;
+const CREDENTIALS = ['smtpUrl', 'dkimPrivateKey', 'webhookSigningSecretPrevious', 'apnsPrivateKey', 'fcmServiceAccount', 'smsAuthToken'] as const;
 const SEALED = [...OWN, ...CREDENTIALS] as const;
 type OwnColumn = (typeof OWN)[number];
 export type CredentialColumn = (typeof CREDENTIALS)[number];
@@ -29,6 +29,7 @@ const SEALED_SELECT = {
   webhookSigningSecretPrevious: true,
   apnsPrivateKey: true,
   fcmServiceAccount: true,
+  smsAuthToken: true,
 } as const;
 
 /** The random key that MACs a workspace's tracking tokens; never shown to anyone. */

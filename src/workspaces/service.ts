@@ -7,6 +7,7 @@ import type { Herald } from '../herald-context.ts';
 import { newKey } from './api-keys.ts';
 import { checkSmtpHost, emailSettingsData } from './email-settings.ts';
 import { checkMobilePushHosts, mobilePushSettingsData } from './mobile-push-settings.ts';
+import { checkSmsHost, smsSettingsData } from './sms-settings.ts';
 import { newIdentitySecret, newTrackingSecret, newWebhookSecret } from './secrets.ts';
 import { type FrequencyCap, type SettingsInput, settingsInput } from './settings.ts';
 
@@ -55,9 +56,10 @@ export function listWorkspaces(herald: Herald): Promise<Workspace[]> {
 export async function updateWorkspaceSettings(herald: Herald, workspaceId: string, input: SettingsInput): Promise<Workspace> {
   const parsed = settingsInput.safeParse(input);
   if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
-  const { timezone, quietHours, frequencyCaps, consentTag, requireIdentityVerification, controlGroupPercent, email, apns, fcm } = parsed.data;
+  const { timezone, quietHours, frequencyCaps, consentTag, requireIdentityVerification, controlGroupPercent, email, apns, fcm, sms } = parsed.data;
   await checkSmtpHost(herald, email);
   checkMobilePushHosts(herald, { apns, fcm });
+  checkSmsHost(herald, sms);
   const data = {
     timezone,
     consentTag,
@@ -69,21 +71,24 @@ export async function updateWorkspaceSettings(herald: Herald, workspaceId: strin
       : { quietHoursStart: quietHours?.start ?? null, quietHoursEnd: quietHours?.end ?? null }),
   };
   const workspace =
-    email === undefined && apns === undefined && fcm === undefined
+    email === undefined && apns === undefined && fcm === undefined && sms === undefined
       ? await herald.prisma.workspace.update({ where: { id: workspaceId }, data })
       : await herald.prisma.$transaction(async (tx) => {
-          // Email and mobile push settings merge into what is stored: the row lock keeps two saves from losing each other's fields.
-          const [current] = await tx.$queryRaw<Pick<Workspace, 'emailSettings' | 'dkimPrivateKey' | 'mobilePushSettings' | 'apnsPrivateKey' | 'fcmServiceAccount'>[]>`
-            SELECT "emailSettings", "dkimPrivateKey", "mobilePushSettings", "apnsPrivateKey", "fcmServiceAccount" FROM "Workspace" WHERE id = ${workspaceId}::uuid FOR UPDATE`;
+          // Email, mobile push and SMS settings merge into what is stored: the row lock keeps two saves from losing each other's fields.
+          const [current] = await tx.$queryRaw<Pick<Workspace, 'emailSettings' | 'dkimPrivateKey' | 'mobilePushSettings' | 'apnsPrivateKey' | 'fcmServiceAccount' | 'smsSettings' | 'smsAuthToken'>[]>`
+            SELECT "emailSettings", "dkimPrivateKey", "mobilePushSettings", "apnsPrivateKey", "fcmServiceAccount", "smsSettings", "smsAuthToken" FROM "Workspace" WHERE id = ${workspaceId}::uuid FOR UPDATE`;
           if (!current) throw new NotFoundError(ErrorCode.workspaceNotFound, 'Workspace not found');
-          const mobile = apns === undefined && fcm === undefined ? {} : mobilePushSettingsData(herald, current, { apns, fcm });
+          const mobile = {
+            ...(apns === undefined && fcm === undefined ? {} : mobilePushSettingsData(herald, current, { apns, fcm })),
+            ...(sms === undefined ? {} : smsSettingsData(herald, current, sms)),
+          };
           if (email === undefined) return tx.workspace.update({ where: { id: workspaceId }, data: { ...data, ...mobile } });
           const { emailSettings, ...sealed } = emailSettingsData(herald, current, email);
           return tx.workspace.update({ where: { id: workspaceId }, data: { ...data, ...mobile, ...sealed, emailSettings: emailSettings as Prisma.InputJsonObject } });
         });
   // Which email fields changed, never their values.
   if (email !== undefined) herald.log.info({ workspaceId, email: email === null ? 'cleared' : Object.keys(email) }, 'workspace email settings changed');
-  for (const [name, value] of Object.entries({ apns, fcm })) {
+  for (const [name, value] of Object.entries({ apns, fcm, sms })) {
     if (value !== undefined) herald.log.info({ workspaceId, [name]: value === null ? 'cleared' : Object.keys(value) }, `workspace ${name} settings changed`);
   }
   herald.cache.settingsChanged(workspaceId);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { emailSettingsInput } from './email-settings.ts';
 import { apnsSettingsInput, fcmSettingsInput } from './mobile-push-settings.ts';
+import { smsSettingsInput } from './sms-settings.ts';
 
 export const CapPeriods = ['DAY', 'WEEK'] as const;
 export type CapPeriod = (typeof CapPeriods)[number];
@@ -70,6 +71,8 @@ export const settingsInput = z.object({
   apns: apnsSettingsInput.nullable().optional(),
   /** null clears the FCM settings and forgets the service account. */
   fcm: fcmSettingsInput.nullable().optional(),
+  /** null clears the SMS settings and forgets the auth token. */
+  sms: smsSettingsInput.nullable().optional(),
 });
 
 export type SettingsInput = z.input<typeof settingsInput>;

@@ -206,7 +206,8 @@ describe('creating an email campaign', () => {
     expect(pathsOf(await create(secret, { channel: 'WEB_PUSH', content: push, email }))).toEqual(['input.email']);
     expect(pathsOf(await create(secret, {}))).toEqual(['input.content']);
     expect(pathsOf(await create(secret, { channel: 'MOBILE_PUSH', content: push }))).toEqual(['input.content', 'input.mobilePush']);
-    for (const channel of ['SMS', 'IN_APP']) {
+    expect(pathsOf(await create(secret, { channel: 'SMS', content: push }))).toEqual(['input.content', 'input.sms']);
+    for (const channel of ['IN_APP']) {
       const errors = fieldErrorsOf(await create(secret, { channel, content: push }));
       expect(errors).toEqual([{ path: ['input', 'channel'], message: `${channel} campaigns are not available yet` }]);
     }

@@ -101,7 +101,7 @@ export type CampaignInput = {
   /** Not shown after this; also shortens the push TTL. */
   activeUntil?: string | null | undefined;
   audience?: CampaignAudienceInput | null | undefined;
-  /** Where its messages go; SMS and IN_APP are not available yet. */
+  /** Where its messages go; IN_APP is not available yet. */
   channel?: Channel | null | undefined;
   /** The web push (channel WEB_PUSH). */
   content?: CampaignContentInput | null | undefined;
@@ -119,6 +119,8 @@ export type CampaignInput = {
   /** The push to phone apps (channel MOBILE_PUSH). */
   mobilePush?: CampaignMobilePushInput | null | undefined;
   name: string;
+  /** The SMS (channel SMS). */
+  sms?: CampaignSmsInput | null | undefined;
   /** TRIGGERED: triggers before this are ignored. */
   startAt?: string | null | undefined;
   /** TRIGGERED only. */
@@ -156,6 +158,11 @@ export type CampaignMobilePushInput = {
   url?: string | null | undefined;
 };
 
+/** An SMS. body is a Liquid template over `contact` and `event`, plain text; its worst case (each {{ … }} as 64 characters, or N with | truncate: N) must fit the workspace’s maxSegments. */
+export type CampaignSmsInput = {
+  body: string;
+};
+
 export type CampaignStatus =
   | 'ACTIVE'
   | 'ARCHIVED'
@@ -182,6 +189,7 @@ export type CampaignVariantInput = {
   content?: CampaignContentInput | null | undefined;
   email?: CampaignEmailInput | null | undefined;
   name: string;
+  sms?: CampaignSmsInput | null | undefined;
   webhook?: CampaignWebhookInput | null | undefined;
   /** Relative share: weights 1, 1, 2 send to 25%, 25% and 50%. */
   weight: number;
@@ -245,6 +253,7 @@ export type DeliveryEventType =
   | 'CLOSED'
   | 'COMPLAINED'
   | 'CONVERTED'
+  | 'DELIVERED'
   | 'DISPLAYED'
   | 'EXPIRED'
   | 'FAILED'
@@ -340,6 +349,7 @@ export type MessageReason =
   | 'SUBSCRIPTION_GONE'
   | 'TEMPLATE_ERROR'
   | 'UNCONFIRMED'
+  | 'UNDELIVERED'
   | 'UNSUBSCRIBED';
 
 export type MessageStatus =
@@ -390,6 +400,8 @@ export type MutationUpdateWorkspaceSettingsInput = {
   quietHours?: QuietHoursInput | null | undefined;
   /** Turn off only if you accept that any web page may act as any customer it can name. */
   requireIdentityVerification?: boolean | null | undefined;
+  /** null clears the SMS settings and forgets the auth token. */
+  sms?: SmsSettingsInput | null | undefined;
   timezone?: string | null | undefined;
 };
 
@@ -430,6 +442,21 @@ export type SegmentRuleInput =
   |  { aggregate?: never; and?: never; attribute?: never; event?: never; identified?: never; lastSeen?: never; not?: never; or?: never;   /** Has an active push subscription. */
   pushSubscribed: boolean; tag?: never; }
   |  { aggregate?: never; and?: never; attribute?: never; event?: never; identified?: never; lastSeen?: never; not?: never; or?: never; pushSubscribed?: never;   tag: TagConditionInput; };
+
+/** Replaces the SMS settings; authToken left out keeps the stored token. Give from, messagingServiceSid or both. */
+export type SmsSettingsInput = {
+  accountSid: string;
+  /** Write-only: authenticates the requests and verifies the provider’s X-Twilio-Signature. */
+  authToken?: string | null | undefined;
+  /** Replaces https://api.twilio.com (an https URL in HERALD_SMS_ALLOWED_HOSTS): a compatible provider or a test server. */
+  baseUrl?: string | null | undefined;
+  /** A number in E.164 or an alphanumeric sender id (at most 11 characters). */
+  from?: string | null | undefined;
+  /** The most segments (1-10) one message may take; default 3. */
+  maxSegments?: number | null | undefined;
+  /** Sends through a messaging service instead of (or choosing among) numbers. */
+  messagingServiceSid?: string | null | undefined;
+};
 
 export type SuppressionReason =
   | 'BOUNCED'
@@ -474,6 +501,8 @@ export type UpdateCampaignInput = {
   /** The push to phone apps (channel MOBILE_PUSH). */
   mobilePush?: CampaignMobilePushInput | null | undefined;
   name?: string | null | undefined;
+  /** The SMS (channel SMS). */
+  sms?: CampaignSmsInput | null | undefined;
   /** TRIGGERED: triggers before this are ignored. */
   startAt?: string | null | undefined;
   /** TRIGGERED only. */

@@ -25,6 +25,7 @@ export const REASONS: Record<string, string> = {
   COMPLAINED: 'The contact reported an earlier email as spam.',
   HOLDOUT: 'Held out of the campaign to measure its effect.',
   CONTROL_GROUP: 'In the workspace’s control group, which gets no campaigns.',
+  UNDELIVERED: 'The SMS provider accepted it, then reported it undelivered or failed.',
 };
 
 export const MESSAGE_STATUSES = ['QUEUED', 'SENDING', 'SENT', 'FAILED', 'EXPIRED', 'SUPPRESSED', 'CANCELED'] as const;
