@@ -37,17 +37,19 @@ export interface AdvanceResult {
 
 /**
  * Claims up to BATCH due enrolments of ACTIVE journeys (or just `ids`) and advances them, in one
- * transaction; then announces the messages and changes it made.
+ * transaction; then announces the messages and changes it made. `now` is the clock (the
+ * database's when absent); the property test steps it to replay a timeline against the interpreter.
  */
-export async function advanceDue(herald: Herald, ids?: readonly string[]): Promise<AdvanceResult> {
+export async function advanceDue(herald: Herald, ids?: readonly string[], now?: number): Promise<AdvanceResult> {
   const only = ids ? Prisma.sql`AND en.id = ANY(${[...ids]}::uuid[])` : Prisma.empty;
+  const clock = now == null ? Prisma.sql`now()` : Prisma.sql`${new Date(now)}::timestamptz`;
   const outcome = await herald.prisma.$transaction(
     async (tx) => {
       const claimed = await tx.$queryRaw<Claimed[]>`
         SELECT en.id::text, en."workspaceId"::text, en."journeyId"::text, en.version, en."contactId"::text, en.step, en.seq,
           en."arrivedAt", en.ran, en."wakeAt", en."eventAt"
         FROM "JourneyEnrollment" en
-        WHERE en.status = 'ACTIVE' AND en."wakeAt" <= now() ${only}
+        WHERE en.status = 'ACTIVE' AND en."wakeAt" <= ${clock} ${only}
           AND EXISTS (SELECT 1 FROM "Journey" j WHERE j.id = en."journeyId" AND j.status = 'ACTIVE')
         ORDER BY en."wakeAt"
         LIMIT ${BATCH}
@@ -61,7 +63,7 @@ export async function advanceDue(herald: Herald, ids?: readonly string[]): Promi
       for (const row of rows) visits.push(await visitOf(tx, row));
       const queued: QueuedMessage[] = [];
       await resolveWaits(tx, visits);
-      await run(tx, visits, queued);
+      await run(tx, visits, queued, now ?? Date.now());
       await write(tx, visits);
       return { claimed: claimed.length, visits, queued };
     },
@@ -125,13 +127,13 @@ async function resolveWaits(tx: Tx, visits: Visit[]): Promise<void> {
 }
 
 /** Rounds of arrivals until every enrolment waits or has completed. */
-async function run(tx: Tx, visits: Visit[], queued: QueuedMessage[]): Promise<void> {
+async function run(tx: Tx, visits: Visit[], queued: QueuedMessage[], now: number): Promise<void> {
   for (let round = 0; round <= JOURNEY_LIMITS.steps; round++) {
     const arriving = visits.filter((visit) => visit.key != null && !visit.waiting);
     if (arriving.length === 0) return;
     for (const group of groupBy(arriving, stepGroup).values()) {
       const step = stepOf(group[0]!.definition, group[0]!.key!)!;
-      await arrive(tx, step, group, queued);
+      await arrive(tx, step, group, queued, now);
     }
   }
   throw new Error('a journey ran more rounds than it has steps');
@@ -140,8 +142,7 @@ async function run(tx: Tx, visits: Visit[], queued: QueuedMessage[]): Promise<vo
 const stepGroup = (visit: Visit) => `${visit.row.journeyId}:${visit.row.version}:${visit.key}`;
 
 /** Runs `step` for the enrolments arriving at it. */
-async function arrive(tx: Tx, step: JourneyStep, group: Visit[], queued: QueuedMessage[]): Promise<void> {
-  const now = Date.now();
+async function arrive(tx: Tx, step: JourneyStep, group: Visit[], queued: QueuedMessage[], now: number): Promise<void> {
   switch (step.kind) {
     case 'send':
       return sendStep(tx, step as SendStep, group, queued);
@@ -156,7 +157,7 @@ async function arrive(tx: Tx, step: JourneyStep, group: Visit[], queued: QueuedM
       return;
     }
     case 'waitForEvent': {
-      const first = await firstEvents(tx, group, step.name, compileEventWhere(step.where), step.withinSeconds);
+      const first = await firstEvents(tx, group, step.name, compileEventWhere(step.where), step.withinSeconds, now);
       for (const visit of group) {
         const timeout = visit.at + step.withinSeconds * 1000;
         const eventAt = first.get(visit.row.id);
@@ -179,7 +180,7 @@ async function arrive(tx: Tx, step: JourneyStep, group: Visit[], queued: QueuedM
       return;
     }
     case 'engagement':
-      return arriveAtEngagement(tx, step, group);
+      return arriveAtEngagement(tx, step, group, now);
     case 'split':
       for (const visit of group) {
         const path = splitPath(visit.row.journeyId, step.key, visit.row.contactId, step.paths);
@@ -193,7 +194,7 @@ async function arrive(tx: Tx, step: JourneyStep, group: Visit[], queued: QueuedM
  * Engagement: yes at once when the message already shows it; no at once when its send step was
  * suppressed or the deadline passed; else wait for the deadline (resolveWaits decides then).
  */
-async function arriveAtEngagement(tx: Tx, step: EngagementStep, group: Visit[]): Promise<void> {
+async function arriveAtEngagement(tx: Tx, step: EngagementStep, group: Visit[], now: number): Promise<void> {
   const sends = await sendTimes(tx, group, step.step);
   const engaged = await engagementTimes(tx, group, step);
   for (const visit of group) {
@@ -206,7 +207,7 @@ async function arriveAtEngagement(tx: Tx, step: EngagementStep, group: Visit[]):
     const at = engaged.get(visit.row.id);
     if (at != null && at <= visit.at) pass(visit, 'yes', visit.at, step.yes);
     else if (deadline <= visit.at) pass(visit, 'no', visit.at, step.no);
-    else if (deadline <= Date.now()) {
+    else if (deadline <= now) {
       const yes = at != null && at <= deadline;
       pass(visit, yes ? 'yes' : 'no', deadline, yes ? step.yes : step.no);
     } else visit.waiting = { wakeAt: deadline, waitingFor: null };
@@ -253,12 +254,12 @@ async function engagementTimes(tx: Tx, group: Visit[], step: EngagementStep): Pr
 }
 
 /** The first matching event of each enrolment's contact after its arrival, up to now and the timeout. */
-async function firstEvents(tx: Tx, group: Visit[], name: string, where: Prisma.Sql, withinSeconds: number): Promise<Map<string, number>> {
+async function firstEvents(tx: Tx, group: Visit[], name: string, where: Prisma.Sql, withinSeconds: number, now: number): Promise<Map<string, number>> {
   const input = group.map((visit) => ({
     id: visit.row.id,
     contactId: visit.row.contactId,
     after: new Date(visit.at).toISOString(),
-    until: new Date(Math.min(visit.at + withinSeconds * 1000, Date.now())).toISOString(),
+    until: new Date(Math.min(visit.at + withinSeconds * 1000, now)).toISOString(),
   }));
   const rows = await tx.$queryRaw<{ id: string; at: Date }[]>`
     SELECT x.id::text, first.at FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS x(id uuid, "contactId" uuid, after timestamptz, until timestamptz)
