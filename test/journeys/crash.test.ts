@@ -29,6 +29,8 @@ const CONTACTS = Number(process.env.JOURNEY_CRASH_CONTACTS ?? 1_000);
 const KILLS = Number(process.env.JOURNEY_CRASH_KILLS ?? 3);
 /** Contacts entering per trackEvents call; calls go every 100 ms, so entries spread over seconds. */
 const ENTER_PER_CALL = 25;
+/** Every other contact views a page this long after signing up: in the waitForEvent window (2-5 s), unless a kill delays it. */
+const VIEW_AFTER_MS = 3_000;
 
 type Result = { __typename: string; data?: { id: string; status?: string } };
 const Create = parse(`mutation JourneyCrashCreate($input: JourneyInput!) {
@@ -96,14 +98,17 @@ describe(`a journey killed ${KILLS} times with contacts at every step`, () => {
     const journeyId = Buffer.from(created.data!.id, 'base64').toString().split(':')[1]!;
     expect(dataOf(await secret()(Publish, { id: created.data!.id })).publishJourney.data?.status).toBe('ACTIVE');
 
-    // The event stream: each contact signs up; every other one views a page a little later (so
-    // some views land in the waitForEvent window, some before it, some never). A call cut by a
+    // The event stream: each contact signs up; every other one views a page 3 s later (in the
+    // waitForEvent window, or out of it when a kill delays the call). A call cut by a
     // kill is sent again, as an SDK would; idempotency keys store nothing twice.
     let retried = 0;
+    const signedUp: { browsers: typeof browsers; at: number; viewed: boolean }[] = [];
     const events = (async () => {
-      for (let next = 0; next < browsers.length; ) {
+      for (let next = 0; next < browsers.length || signedUp.some((chunk) => !chunk.viewed); ) {
         const signups = browsers.slice(next, next + ENTER_PER_CALL);
-        const viewers = browsers.slice(Math.max(0, next - 4 * ENTER_PER_CALL), next).filter((_, index) => index % 2 === 0);
+        const sentAt = Date.now();
+        const due = signedUp.filter((chunk) => !chunk.viewed && sentAt - chunk.at >= VIEW_AFTER_MS);
+        const viewers = due.flatMap((chunk) => chunk.browsers.filter((_, index) => index % 2 === 0));
         const batch = [
           ...signups.map((browser) => ({ anonymousId: browser.anonymousId, name: 'signed_up', idempotencyKey: `up-${browser.anonymousId}` })),
           ...viewers.map((browser) => ({ anonymousId: browser.anonymousId, name: 'viewed', idempotencyKey: `view-${browser.anonymousId}` })),
@@ -116,6 +121,8 @@ describe(`a journey killed ${KILLS} times with contacts at every step`, () => {
           });
           const result = ((await response.json()) as { data?: { trackEvents?: { __typename: string } } }).data?.trackEvents;
           if (result?.__typename !== 'MutationTrackEventsSuccess') throw new Error(`trackEvents: ${JSON.stringify(result)}`);
+          for (const chunk of due) chunk.viewed = true;
+          if (signups.length) signedUp.push({ browsers: signups, at: sentAt, viewed: false });
           next += signups.length;
         } catch {
           retried++;
