@@ -4,6 +4,9 @@ import { CampaignPage } from './pages/campaign.tsx';
 import { Campaigns } from './pages/campaigns.tsx';
 import { ContactPage } from './pages/contact.tsx';
 import { Contacts } from './pages/contacts.tsx';
+import { JourneyEditor } from './pages/journey-editor.tsx';
+import { JourneyPage } from './pages/journey.tsx';
+import { Journeys } from './pages/journeys.tsx';
 import { Overview } from './pages/overview.tsx';
 import { SegmentEditor } from './pages/segment-editor.tsx';
 import { Segments } from './pages/segments.tsx';
@@ -17,8 +20,8 @@ export interface Route {
 }
 
 /**
- * Every page of the signed-in app, first match wins. A feature adds its pages here (journeys:
- * "/journeys", "/journeys/:id" with nav "Journeys"), and they appear in the navigation.
+ * Every page of the signed-in app, first match wins. A feature adds its pages here; those with a
+ * `nav` label appear in the navigation.
  */
 export const ROUTES: Route[] = [
   { path: '/', nav: 'Overview', render: () => <Overview /> },
@@ -29,6 +32,10 @@ export const ROUTES: Route[] = [
   { path: '/segments', nav: 'Segments', render: () => <Segments /> },
   { path: '/segments/new', render: () => <SegmentEditor /> },
   { path: '/segments/:id', render: ({ id }) => <SegmentEditor id={id} /> },
+  { path: '/journeys', nav: 'Journeys', render: () => <Journeys /> },
+  { path: '/journeys/new', render: () => <JourneyEditor /> },
+  { path: '/journeys/:id/edit', render: ({ id }) => <JourneyEditor id={id} /> },
+  { path: '/journeys/:id', render: ({ id }) => <JourneyPage id={id!} /> },
   { path: '/contacts', nav: 'Contacts', render: () => <Contacts /> },
   { path: '/contacts/:id', render: ({ id }) => <ContactPage id={id!} /> },
   { path: '/settings', nav: 'Settings', render: () => <Settings /> },

@@ -1,0 +1,117 @@
+/**
+ * The dashboard's journeys in real Chromium: a journey written in the editor (a problem shown by
+ * its path first), published, its per-step counts moving live as contacts enter, the list with
+ * its status, and a backtest over the stored events. axe-core checks every page; screenshots go
+ * to test/browser/artifacts.
+ */
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { subscribeBrowser } from '../kit/campaigns.ts';
+import { createWorkspace } from '../kit/flow.ts';
+import { startTestHerald, type TestHerald } from '../kit/herald.ts';
+import { startPushService, type TestPushService } from '../kit/push-service.ts';
+import { queryAs } from './kit/api.ts';
+import { launchDashboardBrowser, openPage, screenshot, seriousViolations } from './kit/dashboard.ts';
+
+let push: TestPushService;
+let kit: TestHerald;
+let browser: Browser;
+let page: Awaited<ReturnType<typeof openPage>>;
+let workspace: Awaited<ReturnType<typeof createWorkspace>>;
+
+beforeAll(async () => {
+  push = await startPushService();
+  kit = await startTestHerald({ HERALD_PUSH_CA: push.caFile });
+  workspace = await createWorkspace(kit, 'Journey shop');
+  browser = await launchDashboardBrowser();
+  page = await openPage(browser);
+});
+afterAll(async () => {
+  await browser?.close();
+  await kit?.stop();
+  await push?.close();
+});
+
+async function checkPage(name: string) {
+  await screenshot(page, name);
+  expect(await seriousViolations(page), `axe on ${name}`).toEqual([]);
+  expect(page.problems, `errors on ${name}`).toEqual([]);
+}
+
+const go = (path: string) => page.evaluate((to) => (history.pushState(null, '', to), dispatchEvent(new PopStateEvent('popstate'))), `/app${path}`);
+const track = (externalId: string, name: string) =>
+  queryAs(kit.graphqlUrl, workspace.secretKey)(`mutation($input: EventInput!) { trackEvent(input: $input) { __typename } }`, { input: { externalId, name } });
+
+const journey = {
+  name: 'Onboarding',
+  entry: { event: { name: 'signed_up' } },
+  steps: [
+    { key: 'welcome', send: { channel: 'WEB_PUSH', content: { title: 'Welcome!', url: 'https://shop.example/' }, next: 'hold' } },
+    { key: 'hold', wait: { seconds: 3600 } },
+  ],
+};
+
+describe('journeys in the dashboard', () => {
+  it('writes a journey, publishes it, and its step counts move live as contacts enter', async () => {
+    for (const externalId of ['ada', 'bob']) await subscribeBrowser(workspace.publishable, push, { externalId });
+
+    await page.goto(`${kit.url}/app/`);
+    await page.getByLabel('Secret key').fill(workspace.secretKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+
+    await page.getByRole('navigation').getByRole('link', { name: 'Journeys' }).click();
+    await page.getByText('No journeys yet.').waitFor();
+    await page.getByRole('link', { name: 'New journey' }).click();
+    await page.getByRole('heading', { name: 'New journey' }).waitFor();
+    await checkPage('journey-editor');
+
+    // A step leading nowhere: Herald's problem is shown with its path.
+    const editor = page.getByLabel('Journey (JourneyInput as JSON)');
+    const broken = { ...journey, steps: [{ ...journey.steps[0], send: { ...journey.steps[0]!.send, next: 'nowhere' } }, journey.steps[1]] };
+    await editor.fill(JSON.stringify(broken));
+    await page.getByRole('button', { name: 'Create journey' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('steps.0.send: no step has the key "nowhere"');
+
+    await editor.fill(JSON.stringify(journey));
+    await page.getByRole('button', { name: 'Create journey' }).click();
+    await page.getByRole('heading', { name: 'Onboarding' }).waitFor();
+    expect(await page.locator('h1 + .badge').textContent()).toBe('draft');
+    expect(await page.locator('[data-step]').evaluateAll((steps) => steps.map((step) => step.getAttribute('data-step')))).toEqual(['welcome', 'hold']);
+    expect(await page.locator('[data-step="welcome"] .edges').textContent()).toBe('then → hold');
+    expect(await page.locator('[data-step="hold"] .edges').textContent()).toBe('then → completes');
+
+    await page.getByRole('button', { name: 'Publish' }).click();
+    await expect.poll(() => page.locator('h1 + .badge').textContent()).toBe('active');
+
+    // Contacts enter while the page is open: the figures follow over the journeyStats subscription.
+    await track('ada', 'signed_up');
+    await expect.poll(() => page.getByTestId('step-hold-waiting').textContent()).toBe('1');
+    await track('bob', 'signed_up');
+    await expect.poll(() => page.getByTestId('step-hold-waiting').textContent()).toBe('2');
+    expect(await page.getByTestId('step-welcome-sent').textContent()).toBe('2');
+    expect(await page.getByTestId('journey-entered').textContent()).toBe('2');
+    expect(await page.getByTestId('journey-active').textContent()).toBe('2');
+    await push.waitFor(() => push.received().length === 2);
+    await checkPage('journey-live');
+  });
+
+  it('lists journeys with their status, and backtests one over the stored events', async () => {
+    await go('/journeys');
+    const row = page.getByRole('row').filter({ hasText: 'Onboarding' });
+    await expect.poll(() => row.locator('.badge').textContent()).toBe('active');
+    await checkPage('journeys');
+
+    await row.getByRole('link', { name: 'Onboarding' }).click();
+    await page.getByRole('heading', { name: 'Onboarding' }).waitFor();
+    await page.getByRole('button', { name: 'Run backtest' }).click();
+    await page.getByTestId('backtest-result').waitFor();
+    // Over the last 30 days: the two sign-ups enter, get the welcome, and are still waiting now.
+    expect(await page.getByTestId('backtest-entered').textContent()).toBe('2');
+    expect(await page.getByTestId('backtest-active').textContent()).toBe('2');
+    const welcome = page.locator('[data-backtest-step="welcome"] td');
+    expect(await welcome.allTextContents()).toEqual(['welcome', ' 2', '2', '0', '2', '0', '0']);
+    expect(await page.getByRole('img', { name: /^2 messages would have gone out from/ }).count()).toBe(1);
+    await checkPage('journey-backtest');
+  });
+});
