@@ -389,6 +389,8 @@ export type JourneySendInput = {
   /** At most 3, each with its content here. */
   fallback?: Array<Channel> | null | undefined;
   next?: string | null | undefined;
+  /** The SMS (SMS). */
+  sms?: CampaignSmsInput | null | undefined;
   /** The webhook (WEBHOOK). */
   webhook?: CampaignWebhookInput | null | undefined;
 };
