@@ -1,5 +1,5 @@
 import { createECDH, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -104,4 +104,48 @@ export async function seedBrowsers(db: pg.Client, workspaceId: string, count: nu
   );
   await db.query('ANALYZE "Contact", "PushSubscription"');
   return keys;
+}
+
+/** One process of this bench (this process or a descendant), as `cpuByRole` shows it to `roleOf`. */
+export interface BenchProcess {
+  pid: number;
+  comm: string;
+  cmdline: string;
+}
+
+/**
+ * CPU time (user + system, ms) of this process and its descendants so far, summed by the role
+ * `roleOf` gives each (undefined: not counted), read from /proc. Other agents' work on the machine
+ * is not counted: on a shared machine CPU per message is the figure that others' load distorts least.
+ */
+export function cpuByRole(roleOf: (process: BenchProcess) => string | undefined): Map<string, number> {
+  const msPerTick = 1000 / 100; // USER_HZ
+  const table = new Map<number, { ppid: number; comm: string; ticks: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const fields = stat.slice(close + 2).split(' '); // fields[0] is field 3 (state)
+      table.set(Number(entry), { ppid: Number(fields[1]), comm: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // the process ended while we read
+    }
+  }
+  const ours = (pid: number) => {
+    for (let current = pid; current > 1; current = table.get(current)?.ppid ?? 0) if (current === process.pid) return true;
+    return false;
+  };
+  const byRole = new Map<string, number>();
+  for (const [pid, { comm, ticks }] of table) {
+    if (!ours(pid)) continue;
+    let role: string | undefined;
+    try {
+      role = roleOf({ pid, comm, cmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ') });
+    } catch {
+      // ended
+    }
+    if (role) byRole.set(role, (byRole.get(role) ?? 0) + ticks * msPerTick);
+  }
+  return byRole;
 }

@@ -91,16 +91,19 @@ export interface Channel<Address, Payload = unknown> {
    * The ledger rows contacts get on this channel, as a query over `source` (a relation of rows
    * with "contactId" and `marketing`, whether the campaign is subject to consent and caps): one
    * row per address (web push: per active browser) with "subscriptionId" (push only, else null),
-   * "deviceId" (mobile push only: other channels may leave the column out, see DEVICE_ID),
+   * "deviceId" (mobile push only, with `devices`: other channels may leave the column out),
    * "addressTimezone" (the address's zone, if it has one) and `skip`: the MessageReason of a row
    * written SUPPRESSED at once (no address, no consent), else null.
    */
   recipients(source: Prisma.Sql): Prisma.Sql;
+  /** The recipients rows carry "deviceId" (mobile push): see deviceIdOf. */
+  devices?: true;
   sender(herald: Herald, campaign: Campaign, workspace: Workspace): Promise<ChannelSender<Address, Payload>>;
 }
 
 /**
- * The "deviceId" of a recipients row `r`, null when the channel's rows have no such column: only
- * mobile push addresses devices, and the other channels need not name a column they never fill.
+ * The "deviceId" of a recipients row `r` of `channel`: its column when the channel addresses
+ * devices (mobile push), else null, so the other channels need not name a column they never fill.
+ * Decided here rather than per row (`to_jsonb(r)->>'deviceId'` built a JSON object per ledger row).
  */
-export const DEVICE_ID = Prisma.sql`(to_jsonb(r)->>'deviceId')::uuid`;
+export const deviceIdOf = (channel: Pick<Channel<unknown>, 'devices'>): Prisma.Sql => (channel.devices ? Prisma.sql`r."deviceId"` : Prisma.sql`NULL::uuid`);

@@ -228,7 +228,11 @@ class DeliveryPass {
     ready.forEach(({ message }, index) => {
       const staged = outgoing[index]!;
       if (!claim.sending.has(message.id)) return staged.abort(); // a frequency cap stopped it, or its contact was busy
-      track(staged.send().then((outcome) => this.results.add(message, outcome)));
+      // The answer is written only once the claim is: an UPDATE … WHERE status = 'SENDING' that
+      // began before the COMMIT was visible would skip the row (its snapshot still says QUEUED),
+      // leaving it SENDING until the lease sends it again. A fast provider answers within the
+      // COMMIT's fsync; under load, seen as resends of messages that had been accepted.
+      track(staged.send().then((outcome) => committed.then(() => this.results.add(message, outcome), () => {})));
       this.sent++;
     });
     try {

@@ -4,7 +4,7 @@ import type { Herald } from '../herald-context.ts';
 import { selectionSql } from '../segments/service.ts';
 import { audienceOf } from './campaign-fields.ts';
 import { type DeliveryEvent, publishDeliveryEvents } from './events.ts';
-import { DEVICE_ID } from './channel.ts';
+import { deviceIdOf } from './channel.ts';
 import { channelFor } from './channels.ts';
 import { assignedSql, experimentOf } from './experiment.ts';
 import { cancelWaiting, COUNT_INSERTED } from './ledger.ts';
@@ -52,8 +52,8 @@ export async function prepareBroadcast(herald: Herald, campaign: Campaign): Prom
         ${assignedSql(Prisma.sql`recipients`, [experimentOf(campaign)], Prisma.sql`${campaign.id}::uuid`, campaign.workspaceId)}
       ), inserted AS (
         INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", "deviceId", occurrence, channel, variant, status, reason, "scheduledFor", "dueAt", "updatedAt")
-        SELECT md5(${campaign.id}::text || '/broadcast/' || COALESCE(r."subscriptionId"::text, 'device:' || ${DEVICE_ID}, 'contact:' || r."contactId"))::uuid,
-          ${campaign.workspaceId}::uuid, ${campaign.id}::uuid, r."contactId", r."subscriptionId", ${DEVICE_ID}, 'broadcast', ${campaign.channel}::"Channel", r.variant,
+        SELECT md5(${campaign.id}::text || '/broadcast/' || COALESCE(r."subscriptionId"::text, 'device:' || ${deviceIdOf(channel)}, 'contact:' || r."contactId"))::uuid,
+          ${campaign.workspaceId}::uuid, ${campaign.id}::uuid, r."contactId", r."subscriptionId", ${deviceIdOf(channel)}, 'broadcast', ${campaign.channel}::"Channel", r.variant,
           (CASE WHEN r."assignedSkip" IS NULL THEN 'QUEUED' ELSE 'SUPPRESSED' END)::"MessageStatus", r."assignedSkip"::"MessageReason",
           ${due}, GREATEST(${due}, now()), now()
         FROM assigned r

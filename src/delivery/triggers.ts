@@ -5,7 +5,7 @@ import { compileEventWhere } from '../segments/compile.ts';
 import { selectionSql } from '../segments/service.ts';
 import { audienceFrom, triggerOf } from './campaign-fields.ts';
 import { type DeliveryEvent, publishDeliveryEvents } from './events.ts';
-import { DEVICE_ID } from './channel.ts';
+import { deviceIdOf } from './channel.ts';
 import { channelFor } from './channels.ts';
 import { assignedSql, experimentOf } from './experiment.ts';
 import { scheduleWakes } from './deliver.ts';
@@ -143,7 +143,7 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
       ${Prisma.join(
         // The columns the insert reads, whatever else a channel's rows carry: only mobile push has "deviceId".
         [...new Set(campaigns.map(channelFor))].map(
-          (channel) => Prisma.sql`SELECT r."campaignId", r."contactId", r."eventId", r.channel, r.due, r."subscriptionId", ${DEVICE_ID} AS "deviceId", r.skip
+          (channel) => Prisma.sql`SELECT r."campaignId", r."contactId", r."eventId", r.channel, r.due, r."subscriptionId", ${deviceIdOf(channel)} AS "deviceId", r.skip
             FROM (${channel.recipients(Prisma.sql`(SELECT * FROM eligible WHERE channel = ${channel.name})`)}) r`,
         ),
         ' UNION ALL ',

@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { APNS_TOKEN_RENEW_MS } from '../../src/delivery/mobile-push/apns.ts';
 import { MobilePushClients } from '../../src/delivery/mobile-push/clients.ts';
@@ -76,5 +77,18 @@ describe('APNs provider tokens and FCM access tokens', () => {
     expect(m.apns.requests()).toBe(requests);
     expect(m.fcm.mints()).toBe(mints);
     strict.close();
+  });
+
+  it('gives up on a request with no answer after HERALD_PUSH_TIMEOUT_MS (to retry it), while the connection keeps serving others', async () => {
+    const client = new MobilePushClients({ HERALD_PUSH_CA: m.env.HERALD_PUSH_CA, HERALD_PUSH_TIMEOUT_MS: 300, HERALD_MOBILE_PUSH_ALLOWED_HOSTS: '127.0.0.1' });
+    m.apns.trustKey(createPublicKey(m.apns.privateKey)); // the team's own key again, after the test above
+    const hung = deviceToken('IOS');
+    m.apns.behave({ hang: true }, { token: hung });
+    const started = Date.now();
+    const [stuck, answered] = await Promise.all([client.apns.send(apns(), push(hung)), client.apns.send(apns(), push(deviceToken('IOS')))]);
+    expect(stuck).toMatchObject({ kind: 'retry', error: 'no answer within 300 ms or the stream was reset' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(answered).toEqual({ kind: 'sent' });
+    client.close();
   });
 });

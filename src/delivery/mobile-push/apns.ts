@@ -49,10 +49,10 @@ export class ApnsClient {
   }
 
   async send(apns: ApnsCredentials, push: ApnsPush): Promise<DeliveryOutcome> {
-    const url = new URL(`/3/device/${push.deviceToken}`, this.origin(apns));
     const authorization = `bearer ${await this.token(apns)}`;
     const answer = await this.sessions.request(
-      url,
+      this.origin(apns),
+      `/3/device/${encodeURIComponent(push.deviceToken)}`,
       {
         authorization,
         'apns-push-type': 'alert',

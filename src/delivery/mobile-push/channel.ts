@@ -37,6 +37,7 @@ export const mobilePush: Channel<DeviceAddress, MobilePayload> = {
     timezone: Prisma.sql`d.timezone`,
     join: Prisma.sql`JOIN "Device" d ON d.id = m."deviceId"`,
   },
+  devices: true,
   // One row per active device; a contact with none gets a SUPPRESSED NO_SUBSCRIPTION row.
   recipients: (source) => Prisma.sql`
     SELECT r.*, NULL::uuid AS "subscriptionId", d.timezone AS "addressTimezone", CASE WHEN d.id IS NULL THEN 'NO_SUBSCRIPTION' END AS skip, d.id AS "deviceId"

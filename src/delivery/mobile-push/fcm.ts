@@ -41,8 +41,8 @@ export class FcmClient {
     } catch (error) {
       return { kind: 'retry', error: `no FCM access token: ${(error as Error).message}` };
     }
-    const url = new URL(`/v1/projects/${encodeURIComponent(fcm.projectId)}/messages:send`, this.origin(fcm));
-    const answer = await this.sessions.request(url, { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, message);
+    const path = `/v1/projects/${encodeURIComponent(fcm.projectId)}/messages:send`;
+    const answer = await this.sessions.request(this.origin(fcm), path, { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, message);
     if ('status' in answer && answer.status === 401) this.tokens.delete(keyOf(fcm));
     return classify(answer);
   }
@@ -72,7 +72,8 @@ export class FcmClient {
       .setExpirationTime(now + 3600)
       .sign(createPrivateKey(fcm.privateKey));
     const form = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion });
-    const answer = await this.sessions.request(new URL(fcm.tokenUri), { 'content-type': 'application/x-www-form-urlencoded' }, form.toString());
+    const tokenUrl = new URL(fcm.tokenUri);
+    const answer = await this.sessions.request(fcm.tokenUri, `${tokenUrl.pathname}${tokenUrl.search}`, { 'content-type': 'application/x-www-form-urlencoded' }, form.toString());
     if ('error' in answer) throw new Error(answer.error);
     const body = parseJson(answer.body) as { access_token?: unknown; expires_in?: unknown; error?: unknown };
     if (answer.status !== 200 || typeof body.access_token !== 'string') {

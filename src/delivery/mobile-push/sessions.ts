@@ -21,6 +21,14 @@ const MAX_ANSWER_BYTES = 64 * 1024;
  */
 export class Http2Sessions {
   private readonly sessions = new Map<string, Promise<http2.ClientHttp2Session>>();
+  /** Each base URL's origin and the policy's verdict on it, worked out once (a path cannot change either). */
+  private readonly targets = new Map<string, { origin: string; refusal: string | null }>();
+  /**
+   * When each request in flight gives up, in the order they were sent (all wait the same time): one
+   * sweep for all of them, as a timer per stream is re-armed on every frame it reads or writes.
+   */
+  private readonly deadlines = new Map<http2.ClientHttp2Stream, number>();
+  private sweeper: NodeJS.Timeout | undefined;
   private readonly policy: EndpointPolicy;
   private readonly lookup: ReturnType<typeof checkedLookup>;
   private readonly ca: string[] | undefined;
@@ -48,13 +56,13 @@ export class Http2Sessions {
     return session;
   }
 
-  /** Sends one request on the origin's connection and reads the answer; never throws. */
-  async request(url: URL, headers: http2.OutgoingHttpHeaders, body: string | Buffer): Promise<Answer> {
-    const refusal = this.refusal(url.href);
+  /** Sends one POST of `path` on the connection to `base`'s origin and reads the answer; never throws. */
+  async request(base: string, path: string, headers: http2.OutgoingHttpHeaders, body: string | Buffer): Promise<Answer> {
+    const { origin, refusal } = this.target(base);
     if (refusal) return { error: `refused: ${refusal}`, refused: true };
     let session: http2.ClientHttp2Session;
     try {
-      session = await this.connect(url.origin);
+      session = await this.connect(origin);
     } catch (error) {
       return { error: (error as Error).message, refused: isAddressRefused(error) };
     }
@@ -66,29 +74,69 @@ export class Http2Sessions {
       };
       let stream: http2.ClientHttp2Stream;
       try {
-        stream = session.request({ ':method': 'POST', ':path': `${url.pathname}${url.search}`, ...headers });
+        stream = session.request({ ':method': 'POST', ':path': path, ...headers });
       } catch (error) {
         // The session closed between connect and request (a GOAWAY): the next request opens another.
-        this.forget(url.origin, session);
+        this.forget(origin, session);
         return done({ error: (error as Error).message, refused: false });
       }
       const chunks: Buffer[] = [];
       let size = 0;
       let response: http2.IncomingHttpHeaders = {};
-      stream.setTimeout(this.config.HERALD_PUSH_TIMEOUT_MS, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+      this.watch(stream);
       stream.on('response', (answer) => (response = answer));
       stream.on('data', (chunk: Buffer) => {
         size += chunk.length;
         if (size <= MAX_ANSWER_BYTES) chunks.push(chunk);
       });
-      stream.on('end', () => done({ status: Number(response[':status'] ?? 0), headers: response, body: Buffer.concat(chunks).toString('utf8') }));
-      stream.on('close', () => done({ error: `no answer within ${this.config.HERALD_PUSH_TIMEOUT_MS} ms or the stream was reset`, refused: false }));
+      const unanswered = (): Answer => ({ error: `no answer within ${this.config.HERALD_PUSH_TIMEOUT_MS} ms or the stream was reset`, refused: false });
+      // A stream canceled (timed out) or reset before its headers also ends: that is no answer, not status 0.
+      stream.on('end', () =>
+        done(response[':status'] === undefined ? unanswered() : { status: Number(response[':status']), headers: response, body: chunks.length === 0 ? '' : Buffer.concat(chunks).toString('utf8') }),
+      );
+      stream.on('close', () => {
+        this.deadlines.delete(stream);
+        done(unanswered());
+      });
       stream.on('error', (error) => done({ error: error.message, refused: false }));
       stream.end(body);
     });
   }
 
+  private target(base: string): { origin: string; refusal: string | null } {
+    let target = this.targets.get(base);
+    if (!target) {
+      let origin = '';
+      try {
+        origin = new URL(base).origin;
+      } catch {
+        // endpointRefusal says why
+      }
+      target = { origin, refusal: this.refusal(base) };
+      this.targets.set(base, target);
+    }
+    return target;
+  }
+
+  /** Cancels `stream` if it has no answer within HERALD_PUSH_TIMEOUT_MS (give or take a quarter of it, at most a second). */
+  private watch(stream: http2.ClientHttp2Stream): void {
+    const timeout = this.config.HERALD_PUSH_TIMEOUT_MS;
+    this.deadlines.set(stream, Date.now() + timeout);
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const [waiting, deadline] of this.deadlines) {
+        if (deadline > now) break;
+        this.deadlines.delete(waiting);
+        waiting.close(http2.constants.NGHTTP2_CANCEL);
+      }
+    }, Math.min(1000, Math.max(20, timeout / 4)));
+    this.sweeper.unref();
+  }
+
   close(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
     for (const session of this.sessions.values()) void session.then((open) => open.close(), () => {});
     this.sessions.clear();
   }
