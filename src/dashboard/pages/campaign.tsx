@@ -7,6 +7,7 @@ import { TimeChart } from '../ui/chart.tsx';
 import { count, dateTime, rate, words } from '../ui/format.ts';
 import { outcome, type Problem } from '../ui/outcome.ts';
 import { ProblemBox } from '../ui/form.tsx';
+import { ExperimentPanel } from '../campaigns/experiment-panel.tsx';
 import { CampaignMessages } from './campaign-messages.tsx';
 import { ScheduleForm, TestSend } from './campaign-actions.tsx';
 
@@ -22,16 +23,24 @@ const CampaignQuery = graphql(`
       trigger { event delaySeconds exceptionEvents reEligibleAfterSeconds }
       deliveryWindow { start end }
       conversion { event withinSeconds }
+      holdoutPercent
+      variants { name }
     }
   }
 `);
 
 const StatsLive = graphql(`
-  subscription CampaignStatsLive($id: ID!) {
+  subscription CampaignStatsLive($id: ID!, $experiment: Boolean!) {
     campaignStats(campaignId: $id) {
       targeted queued sent failed expired suppressed displayed clicked closed conversions
       clickRate conversionRate updatedAt
       suppressedBy { reason count }
+      experiment @include(if: $experiment) {
+        metric
+        variants { name sent displayed clicked conversions rate interval }
+        holdout { size conversions rate }
+        lift interval probabilityToBeatControl significant winner
+      }
     }
   }
 `);
@@ -72,7 +81,10 @@ export function CampaignPage({ id }: { id: string }) {
   // While it sends, its status moves with its counts: each snapshot reads it again (≤ 10/s).
   const status = useRef<string | undefined>(undefined);
   status.current = data?.campaign?.status;
-  const [{ data: live }] = useSubscription({ query: StatsLive, variables: { id } }, (_previous, next) => {
+  // The experiment is read with each snapshot only for a campaign that has one; the subscription
+  // waits for the campaign to know.
+  const experiment = Boolean(data?.campaign && (data.campaign.variants.length > 0 || data.campaign.holdoutPercent > 0));
+  const [{ data: live }] = useSubscription({ query: StatsLive, variables: { id, experiment }, pause: !data }, (_previous, next) => {
     history.current = [...history.current, { at: Date.now(), stats: next.campaignStats }].slice(-600);
     if (status.current === 'SENDING' || status.current === 'SCHEDULED') refetch({ requestPolicy: 'network-only' });
     return next;
@@ -138,6 +150,7 @@ export function CampaignPage({ id }: { id: string }) {
         </ul>
       )}
       <Funnel stats={stats} />
+      <ExperimentPanel experiment={stats?.experiment} />
       <section aria-labelledby="over-time">
         <h2 id="over-time">Over time</h2>
         {history.current.length > 1 ? (
@@ -200,7 +213,6 @@ export function CampaignPage({ id }: { id: string }) {
           <dd>{dateTime(campaign.completedAt, timeZone)}</dd>
         </dl>
       </section>
-      {/* The experiment panel (variants, lift, winner) goes here once campaigns have experiments. */}
       {editable && campaign.kind === 'BROADCAST' && <ScheduleForm id={id} onDone={() => refetch({ requestPolicy: 'network-only' })} />}
       <TestSend campaignId={id} />
       <CampaignMessages campaignId={id} timeZone={timeZone} live={stats?.updatedAt} />
