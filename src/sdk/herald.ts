@@ -71,16 +71,23 @@ function contactRef(): { anonymousId: string } | { externalId: string; identityT
   return externalId ? { externalId, identityToken } : { anonymousId: anonymousId() };
 }
 
+/**
+ * Fetch's `keepalive` lets a request outlive the page (as `navigator.sendBeacon` does, which
+ * cannot carry the key's Authorization header), up to 64 KB of bodies in flight per page.
+ */
+const KEEPALIVE_MAX_BYTES = 60_000;
+
 async function graphql<T>(query: string, variables: Record<string, unknown>): Promise<T> {
+  const body = JSON.stringify({ query, variables });
   const response = await fetch(`${options.apiUrl}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${options.publishableKey}` },
-    body: JSON.stringify({ query, variables }),
-    keepalive: true,
+    body,
+    keepalive: body.length <= KEEPALIVE_MAX_BYTES,
   });
-  const body = (await response.json()) as { data?: T; errors?: { message: string }[] };
-  if (body.errors?.length) throw new Error(`Herald: ${body.errors.map((error) => error.message).join('; ')}`);
-  return body.data as T;
+  const answer = (await response.json()) as { data?: T; errors?: { message: string }[] };
+  if (answer.errors?.length) throw new Error(`Herald: ${answer.errors.map((error) => error.message).join('; ')}`);
+  return answer.data as T;
 }
 
 /** Mutations answer a union: the Success member has `data`, the others `message`. */
@@ -280,13 +287,62 @@ export async function identify(
   if (identityToken) store(KEYS.identityToken, identityToken);
 }
 
-/** Records what the visitor did (it may trigger campaigns, or count as a conversion). */
-export async function track(name: string, properties?: Record<string, unknown>): Promise<void> {
-  const { trackEvent } = await graphql<{ trackEvent: { __typename: string; message?: string } }>(
-    'mutation($input: EventInput!) { trackEvent(input: $input) { __typename ... on Error { message } } }',
-    { input: { ...contactRef(), name, properties } },
-  );
-  unwrap(trackEvent);
+interface Pending {
+  input: Record<string, unknown>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** Events tracked in this task, sent together when it ends (or at once when the page goes away). */
+let pending: Pending[] = [];
+let flushTimer: ReturnType<typeof setTimeout> | undefined;
+/** Events per request: a burst bigger than this goes in several. */
+const MAX_EVENTS_PER_REQUEST = 50;
+
+/**
+ * Records what the visitor did (it may trigger campaigns, or count as a conversion). Calls made
+ * in one task (one tick of the page's code) go to Herald as one request, in the order they were
+ * made; each call resolves, or rejects with its own error, when Herald has stored its event.
+ */
+export function track(name: string, properties?: Record<string, unknown>): Promise<void> {
+  const input = { ...contactRef(), name, properties };
+  return new Promise<void>((resolve, reject) => {
+    pending.push({ input, resolve, reject });
+    flushTimer ??= setTimeout(flush, 0);
+  });
+}
+
+/**
+ * Sends the events waiting: one request of aliased `trackEvent` fields (e0, e1, …), the shape a
+ * publishable key may send (`trackEvents` stays the backend's), each event answered on its own.
+ */
+function flush(): void {
+  if (flushTimer !== undefined) clearTimeout(flushTimer);
+  flushTimer = undefined;
+  while (pending.length) {
+    const batch = pending.splice(0, MAX_EVENTS_PER_REQUEST);
+    const fields = batch.map((_, n) => `e${n}: trackEvent(input: $e${n}) { __typename ... on Error { message } }`);
+    const query = `mutation(${batch.map((_, n) => `$e${n}: EventInput!`).join(', ')}) { ${fields.join(' ')} }`;
+    const variables = Object.fromEntries(batch.map(({ input }, n) => [`e${n}`, input]));
+    graphql<Record<string, { __typename: string; message?: string }>>(query, variables).then(
+      (answers) =>
+        batch.forEach(({ resolve, reject }, n) => {
+          try {
+            unwrap(answers[`e${n}`]!);
+            resolve();
+          } catch (error) {
+            reject(error);
+          }
+        }),
+      (error: unknown) => batch.forEach(({ reject }) => reject(error)),
+    );
+  }
+}
+
+// A page going away sends what it tracked at once: keepalive carries it past the unload.
+if (typeof addEventListener === 'function') {
+  addEventListener('pagehide', flush);
+  addEventListener('visibilitychange', () => typeof document !== 'undefined' && document.visibilityState === 'hidden' && flush());
 }
 
 function showSoftPrompt(prompt: SoftPrompt): void {

@@ -180,6 +180,33 @@ describe('Herald in real Firefox', () => {
     expect(closed.stats).toEqual({ displayed: 1, clicked: 0, closed: 1 });
   });
 
+  it("sends a tick's Herald.track calls as one request, and every event lands with its own answer", async () => {
+    onTestFailed(() => console.log(`Firefox said:\n${firefox.logs().join('\n')}`));
+    const shop = await createWorkspace(kit);
+    await firefox.navigate(`${kit.url}/demo/?key=${shop.publishableKey}`);
+    await firefox.evaluate('localStorage.clear(), Herald.ready');
+    // The browser's own record of the requests it made (Resource Timing), before and after the burst.
+    const outcome = await firefox.evaluate<{ requests: number; answers: string[]; anonymousId: string }>(`(async () => {
+      const graphqlRequests = () => performance.getEntriesByType('resource').filter((entry) => entry.name.endsWith('/graphql')).length;
+      const before = graphqlRequests();
+      const calls = [];
+      for (let n = 0; n < 12; n++) calls.push(Herald.track('viewed', { n }));
+      calls.push(Herald.track('not a name!'));
+      const answers = await Promise.all(calls.map((call) => call.then(() => 'stored', (error) => error.message)));
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the entry is added when the response ends
+      return { requests: graphqlRequests() - before, answers, anonymousId: Herald.anonymousId() };
+    })()`);
+    expect(outcome.requests).toBe(1);
+    expect(outcome.answers.slice(0, 12)).toEqual(Array(12).fill('stored'));
+    expect(outcome.answers[12]).toMatch(/^Herald: /);
+    const visitor = await kit.herald.prisma.contact.findFirstOrThrow({ where: { anonymousId: outcome.anonymousId }, include: { events: true } });
+    const events = visitor.events.filter((event) => event.name === 'viewed');
+    expect(events).toHaveLength(12);
+    // In the order the page tracked them.
+    const inOrder = events.sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime() || a.id.localeCompare(b.id));
+    expect(inOrder.map((event) => (event.properties as { n: number }).n)).toEqual(Array.from({ length: 12 }, (_, n) => n));
+  });
+
   it('registers the new subscription when the browser replaces it (pushsubscriptionchange)', async () => {
     onTestFailed(() => console.log(`Firefox said:\n${firefox.logs().join('\n')}`));
     const shop = await createWorkspace(kit);
