@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { signTwilioRequest } from '../kit/twilio-server.ts';
+import { createCampaign, SendNow, waitForStatus } from '../kit/campaigns.ts';
+import { dataOf } from '../kit/client.ts';
+import { useHerald } from '../kit/fixture.ts';
+import { SmsContact, smsCampaign, upsertContacts, useKitAccount, useTwilio } from './kit.ts';
+
+/**
+ * What the provider tells Herald: status callbacks (delivered, undelivered, failed) and messages
+ * people text in (STOP, START, HELP), each verified with X-Twilio-Signature.
+ */
+
+const t = useTwilio();
+const h = useHerald(t.env, { push: false });
+
+const localId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
+
+async function post(url: string, fields: Record<string, string>, signature: string | null) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(signature === null ? {} : { 'x-twilio-signature': signature }) },
+    body: new URLSearchParams(fields).toString(),
+  });
+  return { status: response.status, body: await response.text() };
+}
+
+describe('status callbacks', () => {
+  it('record delivered and undelivered on the ledger and in the stats; unsigned or wrongly signed ones change nothing', async () => {
+    t.twilio.clear();
+    const { secret } = await h.workspace('SMS reports');
+    await useKitAccount(secret, t.twilio);
+    const numbers = ['+48601000011', '+48601000012', '+48601000013', '+48601000014'];
+    await upsertContacts(secret, numbers.map((phone, index) => ({ externalId: `r${index}`, phone, smsOptIn: true })));
+    t.twilio.report((message) =>
+      message.to === numbers[0] || message.to === numbers[1] ? { status: 'delivered' } : message.to === numbers[2] ? { status: 'undelivered', errorCode: '30003' } : null,
+    );
+    const id = await createCampaign(secret, { name: 'Reports', kind: 'BROADCAST', channel: 'SMS', sms: { body: 'Your order is ready' } });
+    expect(dataOf(await secret(SendNow, { id })).sendCampaignNow.__typename).toBe('MutationSendCampaignNowSuccess');
+    await waitForStatus(secret, id, 'SENT', 30_000);
+    await t.twilio.waitFor(() => t.twilio.callbacks().length === 3);
+    expect(t.twilio.callbacks().map((callback) => callback.answered)).toEqual([200, 200, 200]);
+
+    let campaign = await smsCampaign(secret, id);
+    const rows = Object.fromEntries(campaign.messages.map((row) => [row.contact.externalId, row]));
+    expect(rows.r0).toMatchObject({ status: 'SENT', reason: 'ACCEPTED' });
+    expect(rows.r0!.deliveredAt).not.toBeNull();
+    expect(rows.r1!.deliveredAt).not.toBeNull();
+    expect(rows.r2).toMatchObject({ status: 'FAILED', reason: 'UNDELIVERED', deliveredAt: null, error: 'the SMS provider reported it undelivered (error 30003)' });
+    expect(rows.r3).toMatchObject({ status: 'SENT', deliveredAt: null });
+    expect(campaign.stats).toMatchObject({ sent: 3, failed: 1, delivered: 2, undelivered: 1 });
+
+    // r3's report, forged: no signature, a wrong one, one made with another token, one for another URL.
+    const workspaceId = t.twilio.messages(numbers[3])[0]!.statusCallback!.split('/sms/status/')[1]!.split('?')[0]!;
+    const url = `${h.kit.url}/sms/status/${workspaceId}?m=${localId(rows.r3!.id)}`;
+    const fields = { MessageSid: 'SMforged', MessageStatus: 'failed', SmsStatus: 'failed', To: numbers[3]!, AccountSid: t.twilio.accountSid, ErrorCode: '30008' };
+    expect(await post(url, fields, null)).toMatchObject({ status: 403 });
+    expect(await post(url, fields, 'bm90IGEgc2lnbmF0dXJl')).toMatchObject({ status: 403 });
+    expect(await post(url, fields, signTwilioRequest('another-token-entirely', url, fields))).toMatchObject({ status: 403 });
+    expect(await post(url, fields, signTwilioRequest(t.twilio.authToken, `${h.kit.url}/sms/status/${workspaceId}?m=${localId(rows.r0!.id)}`, fields))).toMatchObject({ status: 403 });
+    expect(await post(url, { ...fields, MessageStatus: 'delivered' }, signTwilioRequest(t.twilio.authToken, url, fields))).toMatchObject({ status: 403 });
+    campaign = await smsCampaign(secret, id);
+    expect(campaign.messages.find((row) => row.contact.externalId === 'r3')).toMatchObject({ status: 'SENT', deliveredAt: null });
+    expect(campaign.stats).toMatchObject({ sent: 3, failed: 1, delivered: 2, undelivered: 1 });
+
+    // Signed, it counts; sent again, it counts once.
+    for (let i = 0; i < 2; i++) expect(await post(url, fields, signTwilioRequest(t.twilio.authToken, url, fields))).toMatchObject({ status: 200 });
+    // A late "delivered" for a message reported undelivered changes nothing either.
+    const late = `${h.kit.url}/sms/status/${workspaceId}?m=${localId(rows.r2!.id)}`;
+    const delivered = { ...fields, MessageStatus: 'delivered', SmsStatus: 'delivered' };
+    expect(await post(late, delivered, signTwilioRequest(t.twilio.authToken, late, delivered))).toMatchObject({ status: 200 });
+    campaign = await smsCampaign(secret, id);
+    expect(campaign.messages.find((row) => row.contact.externalId === 'r3')).toMatchObject({ status: 'FAILED', reason: 'UNDELIVERED', error: 'the SMS provider reported it failed (error 30008)' });
+    expect(campaign.messages.find((row) => row.contact.externalId === 'r2')).toMatchObject({ status: 'FAILED', deliveredAt: null });
+    expect(campaign.stats).toMatchObject({ sent: 2, failed: 2, delivered: 2, undelivered: 2 });
+  }, 90_000);
+});
+
+describe('inbound messages', () => {
+  it('STOP unsubscribes, START subscribes again, HELP is answered; unsigned ones change nothing', async () => {
+    const { secret } = await h.workspace('SMS keywords');
+    const settings = await useKitAccount(secret, t.twilio);
+    const url = settings.settings.sms.inboundUrl;
+    const phone = '+48601000021';
+    const [ada, twin] = await upsertContacts(secret, [
+      { externalId: 'ada', phone, smsOptIn: true },
+      { externalId: 'ada-work', phone, smsOptIn: true },
+    ]);
+    const status = async (id: string) => dataOf(await secret(SmsContact, { id })).contact!.smsStatus;
+    const text = (body: string, from = phone) => {
+      const fields = { MessageSid: `SM${Date.now()}`, AccountSid: t.twilio.accountSid, From: from, To: '+15017122661', Body: body };
+      return { fields, signature: signTwilioRequest(t.twilio.authToken, url, fields) };
+    };
+
+    // Unsigned and wrongly signed: refused, nothing changed.
+    const stop = text('STOP');
+    expect(await post(url, stop.fields, null)).toMatchObject({ status: 403 });
+    expect(await post(url, stop.fields, signTwilioRequest('wrong-token-0000', url, stop.fields))).toMatchObject({ status: 403 });
+    expect(await post(url.replace(/[0-9a-f]{4}$/, '0000'), stop.fields, stop.signature)).toMatchObject({ status: 403 });
+    expect([await status(ada!), await status(twin!)]).toEqual(['SUBSCRIBED', 'SUBSCRIBED']);
+
+    for (const word of ['STOP', ' unsubscribe ', 'Cancel', 'end', 'QUIT.']) {
+      const { fields, signature } = text(word);
+      const answer = await post(url, fields, signature);
+      expect(answer).toEqual({ status: 200, body: '<?xml version="1.0" encoding="UTF-8"?><Response></Response>' });
+      expect([await status(ada!), await status(twin!)], word).toEqual(['UNSUBSCRIBED', 'UNSUBSCRIBED']);
+      const start = text(word === 'end' ? 'UNSTOP' : 'start');
+      expect(await post(url, start.fields, start.signature)).toMatchObject({ status: 200 });
+      expect([await status(ada!), await status(twin!)], word).toEqual(['SUBSCRIBED', 'SUBSCRIBED']);
+    }
+
+    // Not a keyword: nothing changes. HELP: answered with the workspace's name.
+    const chat = text('stop sending me deals please');
+    expect(await post(url, chat.fields, chat.signature)).toMatchObject({ status: 200 });
+    expect(await status(ada!)).toBe('SUBSCRIBED');
+    const help = text('help');
+    const answer = await post(url, help.fields, help.signature);
+    expect(answer.body).toBe('<?xml version="1.0" encoding="UTF-8"?><Response><Message>SMS keywords: reply STOP to unsubscribe, START to subscribe again. Msg&amp;data rates may apply.</Message></Response>');
+
+    // A STOP from another number touches only that number's contacts.
+    const other = text('STOP', '+48601000022');
+    expect(await post(url, other.fields, other.signature)).toMatchObject({ status: 200 });
+    expect(await status(ada!)).toBe('SUBSCRIBED');
+  }, 60_000);
+});
