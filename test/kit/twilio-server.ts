@@ -49,6 +49,8 @@ export interface TestTwilio {
   /** Every Messages request in arrival order, with the status answered. */
   requests(): { to: string; status: number }[];
   fault(fault: SmsFault): void;
+  /** Answers every accepted message this much later (a provider taking its time): answers stay pending. */
+  delay(ms: number): void;
   /** Which status callback each accepted message gets (default: none). */
   report(reportFor: ReportFor | null): void;
   callbacks(): KitCallback[];
@@ -90,6 +92,7 @@ export async function startTwilio(options: { keep?: boolean } = {}): Promise<Tes
   let requests: { to: string; status: number }[] = [];
   let faults: SmsFault[] = [];
   let reportFor: ReportFor | null = null;
+  let delayMs = 0;
   let callbacks: KitCallback[] = [];
   let totals = { requests: 0, accepted: 0 };
   let recipients = new Set<string>();
@@ -138,7 +141,9 @@ export async function startTwilio(options: { keep?: boolean } = {}): Promise<Tes
     recipients.add(to);
     record(201);
     if (keep) accepted.push(message);
-    answer(res, 201, { sid: message.sid, account_sid: accountSid, to, from, messaging_service_sid: service, body, status: 'queued', num_segments: '1', api_version: '2010-04-01' });
+    const created = () => answer(res, 201, { sid: message.sid, account_sid: accountSid, to, from, messaging_service_sid: service, body, status: 'queued', num_segments: '1', api_version: '2010-04-01' });
+    if (delayMs > 0) setTimeout(created, delayMs);
+    else created();
     const report = reportFor?.(message);
     if (report && message.statusCallback) void postCallback(message, report.status, report.errorCode);
   }
@@ -192,6 +197,7 @@ export async function startTwilio(options: { keep?: boolean } = {}): Promise<Tes
     requests: () => [...requests],
     fault: (fault) => void faults.push({ ...fault }),
     report: (next) => void (reportFor = next),
+    delay: (ms) => void (delayMs = ms),
     callbacks: () => [...callbacks],
     counts: () => ({ requests: totals.requests, accepted: totals.accepted, distinctTo: recipients.size }),
     async waitFor(predicate, timeoutMs = 20_000) {
@@ -207,6 +213,7 @@ export async function startTwilio(options: { keep?: boolean } = {}): Promise<Tes
       faults = [];
       callbacks = [];
       reportFor = null;
+      delayMs = 0;
       totals = { requests: 0, accepted: 0 };
       recipients = new Set();
     },

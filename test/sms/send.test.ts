@@ -126,6 +126,24 @@ describe('an SMS broadcast', () => {
     expect(t.twilio.messages().map((message) => message.to)).not.toContain(numbers[3]);
   }, 90_000);
 
+  it('never sends a rendered message over maxSegments, whatever the worst case guessed at save', async () => {
+    t.twilio.clear();
+    const { secret } = await h.workspace('SMS over');
+    await useKitAccount(secret, t.twilio, { maxSegments: 1 });
+    await upsertContacts(secret, [
+      { externalId: 'short', firstName: 'Al', phone: ADA, smsOptIn: true },
+      { externalId: 'long', firstName: 'Bartholomew-Maximilian', phone: BOB, smsOptIn: true },
+    ]);
+    // An assigned variable is written out as one output (counted 64 at save) but holds the name eight times.
+    const campaign = await sent(secret, {
+      body: '{% assign n = contact.firstName | append: " " %}{% assign n = n | append: n %}{% assign n = n | append: n %}{% assign n = n | append: n %}{{ n }}',
+    });
+    const rows = Object.fromEntries(campaign.messages.map((row) => [row.contact.externalId, row]));
+    expect(rows.short).toMatchObject({ status: 'SENT' });
+    expect(rows.long).toMatchObject({ status: 'FAILED', reason: 'TEMPLATE_ERROR', error: 'body: renders to 2 segments (GSM-7); the workspace allows 1' });
+    expect(t.twilio.messages().map((message) => message.body)).toEqual(['Al Al Al Al Al Al Al Al']);
+  }, 60_000);
+
   it('waits for the workspace’s quiet hours: SMS interrupts', async () => {
     t.twilio.clear();
     const { secret } = await shop('SMS quiet');

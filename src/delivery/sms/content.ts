@@ -81,7 +81,6 @@ export class SmsRenderError extends Error {}
 /** A campaign's body parsed once, rendered per recipient. */
 export class CompiledSms {
   private readonly templates: Template[];
-  private readonly render = messageRenderer(smsRenderBudget);
 
   constructor(
     readonly content: SmsContent,
@@ -94,7 +93,8 @@ export class CompiledSms {
   renderFor(scope: Record<string, unknown>): { body: string; count: SegmentCount } {
     let body: string;
     try {
-      body = this.render(this.templates, scope).trim();
+      // A renderer per message: its time and memory budget is this message's alone.
+      body = messageRenderer(smsRenderBudget)(this.templates, scope).trim();
     } catch (error) {
       throw new SmsRenderError(`body: ${firstLine(error)}`);
     }
