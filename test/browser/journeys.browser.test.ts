@@ -114,4 +114,17 @@ describe('journeys in the dashboard', () => {
     expect(await page.getByRole('img', { name: /^2 messages would have gone out from/ }).count()).toBe(1);
     await checkPage('journey-backtest');
   });
+
+  it("shows a contact's path through the journey on their page", async () => {
+    const { contact } = await queryAs(kit.graphqlUrl, workspace.secretKey)('{ contact(externalId: "ada") { id } }');
+    await go(`/contacts/${contact.id}`);
+    await page.getByRole('heading', { name: 'Journeys (1)' }).waitFor();
+    const enrolment = page.locator('[data-enrolment="Onboarding"]');
+    expect(await enrolment.locator('.badge').textContent()).toBe('active');
+    const path = enrolment.getByRole('list', { name: 'Path through Onboarding' }).getByRole('listitem');
+    expect(await path.locator('strong').allTextContents()).toEqual(['welcome', 'hold']);
+    expect(await path.locator('.outcome').allTextContents()).toEqual(['sent by web push', 'waiting']);
+    expect(await path.nth(1).textContent()).toMatch(/ until /);
+    await checkPage('contact-journey-path');
+  });
 });

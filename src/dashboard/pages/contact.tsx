@@ -5,6 +5,8 @@ import type { MessageReason, MessageStatus } from '../generated/graphql.ts';
 import { Link } from '../router.tsx';
 import { dateTime, words } from '../ui/format.ts';
 import { MESSAGE_STATUSES, REASONS } from '../ui/reasons.ts';
+import type { ContactPageQuery } from '../generated/graphql.ts';
+import { channelName } from '../journeys/steps.ts';
 import { MessageTable } from './campaign-messages.tsx';
 import { contactName } from './contacts.tsx';
 
@@ -16,6 +18,11 @@ const ContactQuery = graphql(`
       consentedAt lastSeenAt createdAt
       emailStatus emailStatusAt emailStatusSource smsStatus smsStatusAt smsStatusSource
       pushSubscriptions { id endpoint status userAgent timezone createdAt revokedAt }
+      journeys {
+        id status step version enteredAt endedAt convertedAt waitingUntil
+        journey { id name }
+        path { step outcome at passedAt channel reason }
+      }
       events(first: 50) { totalCount edges { node { id name properties occurredAt } } }
       messages(first: 50, status: $status, reason: $reason) {
         totalCount
@@ -172,7 +179,7 @@ export function ContactPage({ id }: { id: string }) {
         </div>
         <MessageTable rows={contact.messages.edges.map((edge) => edge.node)} timeZone={timeZone} />
       </section>
-      {/* Journey paths (steps taken, with when and why) go here once journeys exist. */}
+      <JourneyPaths enrolments={contact.journeys} timeZone={timeZone} />
       <section aria-labelledby="events">
         <h2 id="events">Events ({contact.events.totalCount})</h2>
         {contact.events.edges.length ? (
@@ -190,4 +197,46 @@ export function ContactPage({ id }: { id: string }) {
       </section>
     </>
   );
+}
+
+type Enrolment = NonNullable<ContactPageQuery['contact']>['journeys'][number];
+
+/** Every journey the contact entered: each step they took, when, and how they left it (or why a send was not sent). */
+function JourneyPaths({ enrolments, timeZone }: { enrolments: Enrolment[]; timeZone?: string }) {
+  return (
+    <section aria-labelledby="contact-journeys">
+      <h2 id="contact-journeys">Journeys ({enrolments.length})</h2>
+      {enrolments.length === 0 ? (
+        <p className="hint">Not in any journey.</p>
+      ) : (
+        enrolments.map((enrolment) => (
+          <div key={enrolment.id} data-enrolment={enrolment.journey.name} className="enrolment">
+            <p>
+              <Link to={`/journeys/${enrolment.journey.id}`}>{enrolment.journey.name}</Link> <span className={`badge ${enrolment.status.toLowerCase()}`}>{words(enrolment.status)}</span>{' '}
+              <span className="hint">
+                version {enrolment.version}, entered {dateTime(enrolment.enteredAt, timeZone)}
+                {enrolment.endedAt && `, ended ${dateTime(enrolment.endedAt, timeZone)}`}
+                {enrolment.convertedAt && `, converted ${dateTime(enrolment.convertedAt, timeZone)}`}
+              </span>
+            </p>
+            <ol className="timeline path" aria-label={`Path through ${enrolment.journey.name}`}>
+              {enrolment.path.map((entry, index) => (
+                <li key={`${entry.step}-${index}`}>
+                  <strong>{entry.step}</strong>: <span className="outcome">{outcomeText(entry)}</span>{' '}
+                  <time dateTime={entry.at}>{dateTime(entry.at, timeZone)}</time>
+                  {entry.outcome === 'waiting' && enrolment.waitingUntil && <> until {dateTime(enrolment.waitingUntil, timeZone)}</>}
+                </li>
+              ))}
+            </ol>
+          </div>
+        ))
+      )}
+    </section>
+  );
+}
+
+function outcomeText(entry: Enrolment['path'][number]): string {
+  if (entry.outcome === 'sent') return `sent${entry.channel ? ` by ${channelName(entry.channel)}` : ''}`;
+  if (entry.outcome === 'suppressed') return `not sent${entry.reason ? ` — ${words(entry.reason)}${REASONS[entry.reason] ? `: ${REASONS[entry.reason]}` : ''}` : ''}`;
+  return entry.outcome; // waited, event, timeout, yes, no, exited, waiting, or a split path's name
 }
