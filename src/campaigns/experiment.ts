@@ -1,4 +1,4 @@
-import { type Arm, compare, DEFAULT_ALPHA, rateInterval } from '../analytics/sequential.ts';
+import { type Arm, type Comparison, compare, DEFAULT_ALPHA, rateInterval } from '../analytics/sequential.ts';
 import type { StoredVariant } from '../delivery/experiment.ts';
 import type { Campaign } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
@@ -93,21 +93,32 @@ export async function campaignExperiment(herald: Herald, campaign: Pick<Campaign
   const armOf = (result: VariantResult): Arm => ({ successes: metric === 'CONVERSIONS' ? result.conversions : result.clicked, trials: result.sent });
 
   const holdout = campaign.holdoutPercent > 0 ? { size: held.held, conversions: held.heldConverted, rate: held.held === 0 ? 0 : held.heldConverted / held.held } : null;
-  const best = results.reduce((top, result) => (result.rate > top.rate ? result : top), results[0]!);
-  let versus = { lift: null, interval: null, significant: false, probabilityToBeatControl: null } as ReturnType<typeof compare>;
+  const judged = judgeArms(results.map((result) => ({ name: result.name, ...armOf(result) })));
+  let versus = judged.versus;
   if (holdout && metric === 'CONVERSIONS') {
     const everyone = results.reduce((sum, result) => ({ successes: sum.successes + result.conversions, trials: sum.trials + result.sent }), { successes: 0, trials: 0 });
     versus = compare({ successes: holdout.conversions, trials: holdout.size }, everyone);
-  } else if (results.length > 1) {
-    const [first, ...others] = results;
-    const challenger = others.reduce((top, result) => (result.rate > top.rate ? result : top));
-    versus = compare(armOf(first!), armOf(challenger));
   }
+  return { metric, variants: results, holdout, ...versus, winner: judged.winner };
+}
 
-  const pairs = (results.length * (results.length - 1)) / 2;
+/**
+ * Arms of one experiment judged together, with always-valid statistics: the best other arm
+ * against the first (lift, interval, probability to beat it), and a winner only when the best
+ * arm beats every other at alpha divided by the number of pairs (Bonferroni). Campaign variants
+ * and journey split paths (src/journeys/splits.ts) are judged by this one function.
+ */
+export function judgeArms(arms: (Arm & { name: string })[]): { versus: Comparison; winner: string | null } {
+  const rate = (arm: Arm) => (arm.trials === 0 ? 0 : arm.successes / arm.trials);
+  let versus: Comparison = { lift: null, interval: null, significant: false, probabilityToBeatControl: null };
+  if (arms.length > 1) {
+    const [first, ...others] = arms;
+    const challenger = others.reduce((top, arm) => (rate(arm) > rate(top) ? arm : top));
+    versus = compare(first!, challenger);
+  }
+  const best = arms.reduce((top, arm) => (rate(arm) > rate(top) ? arm : top), arms[0]!);
+  const pairs = (arms.length * (arms.length - 1)) / 2;
   const winner =
-    results.length > 1 && results.every((other) => other === best || (best.rate > other.rate && compare(armOf(other), armOf(best), DEFAULT_ALPHA / pairs).significant))
-      ? best.name
-      : null;
-  return { metric, variants: results, holdout, ...versus, winner };
+    arms.length > 1 && arms.every((other) => other === best || (rate(best) > rate(other) && compare(other, best, DEFAULT_ALPHA / pairs).significant)) ? best.name : null;
+  return { versus, winner };
 }

@@ -117,7 +117,7 @@ const ConversionRef = builder.objectRef<{ event: string; withinSeconds: number }
 
 export const SuppressionReasonEnum = builder.enumType('SuppressionReason', { values: SuppressionReasons });
 
-const ExperimentMetricEnum = builder.enumType('ExperimentMetric', { values: ExperimentMetrics });
+export const ExperimentMetricEnum = builder.enumType('ExperimentMetric', { values: ExperimentMetrics });
 
 const VariantResultRef = builder.objectRef<VariantResult>('VariantResult').implement({
   description: 'One variant, counted per contact.',

@@ -9,9 +9,64 @@ import { localId, requireLocalId } from '../graphql/ids.ts';
 import { JourneyInput, JourneyStatusEnum, UpdateJourneyInput } from './inputs.ts';
 import { enterJourney } from './entry.ts';
 import { archiveJourney, createJourney, getJourney, pauseJourney, publishJourney, resumeJourney, updateJourney } from './service.ts';
-import { type JourneyStats, journeyStats } from './stats.ts';
+import type { SplitExperiment, SplitPathResult } from './splits.ts';
+import { type JourneyStats, journeyStats, type StepStats } from './stats.ts';
+import { ExperimentMetricEnum } from '../campaigns/schema.ts';
 
 const journeyId = (id: string | number) => requireLocalId(String(id), 'Journey', ErrorCode.journeyNotFound);
+
+const JourneyStepStatsRef = builder.objectRef<StepStats>('JourneyStepStats').implement({
+  fields: (t) => ({
+    key: t.exposeString('key'),
+    entered: t.exposeInt('entered', { description: 'Arrived at the step.' }),
+    waiting: t.exposeInt('waiting', { description: 'At the step now.' }),
+    passed: t.exposeInt('passed', { description: 'Left it onwards (not by exiting).' }),
+    sent: t.exposeInt('sent', { description: 'A send step: messages that went on some channel.' }),
+  }),
+});
+
+const JourneyVersionStatsRef = builder.objectRef<JourneyStats['versions'][number]>('JourneyVersionStats').implement({
+  description: 'One published version’s figures: contacts count under the version they entered.',
+  fields: (t) => ({
+    version: t.exposeInt('version'),
+    entered: t.exposeInt('entered'),
+    active: t.exposeInt('active'),
+    completed: t.exposeInt('completed'),
+    exited: t.exposeInt('exited'),
+    converted: t.exposeInt('converted'),
+    steps: t.field({ type: [JourneyStepStatsRef], resolve: (stats) => stats.steps }),
+  }),
+});
+
+const JourneySplitPathRef = builder.objectRef<SplitPathResult>('JourneySplitPath').implement({
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    percent: t.exposeInt('percent'),
+    contacts: t.exposeInt('contacts', { description: 'Enrolments that took the path: the trials of the rate.' }),
+    sent: t.exposeInt('sent', { description: 'Of them, contacts a message went to from a send step after the split.' }),
+    displayed: t.exposeInt('displayed'),
+    opened: t.exposeInt('opened'),
+    clicked: t.exposeInt('clicked'),
+    conversions: t.exposeInt('conversions', { description: 'Of them, contacts who reached the journey’s goal after the split.' }),
+    rate: t.exposeFloat('rate', { description: 'The metric per contact on the path (a path sending nothing is a holdout).' }),
+    interval: t.exposeFloatList('interval', { description: 'An always-valid 95% interval for the rate: it may be read at any moment, as often as you like.' }),
+  }),
+});
+
+const JourneySplitExperimentRef = builder.objectRef<SplitExperiment>('JourneySplitExperiment').implement({
+  description: 'A split step reported as an experiment, with the statistics of Campaign.experiment.',
+  fields: (t) => ({
+    version: t.exposeInt('version'),
+    step: t.exposeString('step'),
+    metric: t.expose('metric', { type: ExperimentMetricEnum, description: 'CONVERSIONS when the journey has a goal, else CLICKS.' }),
+    paths: t.field({ type: [JourneySplitPathRef], resolve: (split) => split.paths }),
+    lift: t.exposeFloat('lift', { nullable: true, description: 'The best other path’s rate over the first’s, minus 1.' }),
+    interval: t.exposeFloatList('interval', { nullable: true, description: 'An always-valid 95% interval for the lift; null until both sides have enough data.' }),
+    probabilityToBeatControl: t.exposeFloat('probabilityToBeatControl', { nullable: true }),
+    significant: t.exposeBoolean('significant', { description: 'The lift interval excludes 0.' }),
+    winner: t.exposeString('winner', { nullable: true, description: 'The path better than every other, once that is no longer chance.' }),
+  }),
+});
 
 const JourneyStatsRef = builder.objectRef<JourneyStats>('JourneyStats').implement({
   fields: (t) => ({
@@ -21,20 +76,9 @@ const JourneyStatsRef = builder.objectRef<JourneyStats>('JourneyStats').implemen
     completed: t.exposeInt('completed'),
     exited: t.exposeInt('exited'),
     converted: t.exposeInt('converted', { description: 'Enrolments whose goal event came within goal.withinSeconds of entry.' }),
-    steps: t.field({
-      type: [
-        builder.objectRef<JourneyStats['steps'][number]>('JourneyStepStats').implement({
-          fields: (t) => ({
-            key: t.exposeString('key'),
-            entered: t.exposeInt('entered', { description: 'Arrived at the step.' }),
-            waiting: t.exposeInt('waiting', { description: 'At the step now.' }),
-            passed: t.exposeInt('passed', { description: 'Left it onwards (not by exiting).' }),
-            sent: t.exposeInt('sent', { description: 'A send step: messages that went on some channel.' }),
-          }),
-        }),
-      ],
-      resolve: (stats) => stats.steps,
-    }),
+    steps: t.field({ type: [JourneyStepStatsRef], description: 'Per step over all versions, by key.', resolve: (stats) => stats.steps }),
+    versions: t.field({ type: [JourneyVersionStatsRef], description: 'The same per published version, newest first.', resolve: (stats) => stats.versions }),
+    splits: t.field({ type: [JourneySplitExperimentRef], description: 'Each split step of each version as an experiment.', resolve: (stats) => stats.splits }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
 });
