@@ -7,9 +7,10 @@ import type { PushContent } from './push-size.ts';
 export interface CampaignForm {
   name: string;
   kind: 'BROADCAST' | 'TRIGGERED';
-  channel: 'WEB_PUSH' | 'EMAIL';
+  channel: 'WEB_PUSH' | 'EMAIL' | 'SMS';
   push: PushContent & { urgency: string; ttlHours: string; topic: string };
   email: { subject: string; preheader: string; format: 'html' | 'mjml'; body: string; text: string; fromName: string; replyTo: string };
+  sms: { body: string };
   segmentId: string;
   audienceType: 'ALL' | 'IDENTIFIED' | 'ANONYMOUS';
   trigger: { event: string; where: Comparison[]; delayMinutes: string; exceptionEvents: string; reEligibleAfterHours: string };
@@ -27,6 +28,7 @@ export const blankForm = (): CampaignForm => ({
   channel: 'WEB_PUSH',
   push: { title: '', body: '', url: '', iconUrl: '', imageUrl: '', badgeUrl: '', requireInteraction: false, actions: [], urgency: '', ttlHours: '', topic: '' },
   email: { subject: '', preheader: '', format: 'html', body: '', text: '', fromName: '', replyTo: '' },
+  sms: { body: '' },
   segmentId: '',
   audienceType: 'ALL',
   trigger: { event: '', where: [], delayMinutes: '0', exceptionEvents: '', reEligibleAfterHours: '' },
@@ -75,6 +77,7 @@ export function toInput(form: CampaignForm) {
             replyTo: orNull(email.replyTo),
           }
         : null,
+    sms: form.channel === 'SMS' ? { body: form.sms.body } : null,
     audience: { segmentId: orNull(form.segmentId), type: form.audienceType },
     trigger:
       form.kind === 'TRIGGERED'
@@ -108,7 +111,7 @@ export function fromCampaign(campaign: Saved): CampaignForm {
     ...blank,
     name: campaign.name,
     kind: campaign.kind === 'TRIGGERED' ? 'TRIGGERED' : 'BROADCAST', // journey sends are edited in their journey
-    channel: campaign.channel === 'EMAIL' ? 'EMAIL' : 'WEB_PUSH',
+    channel: campaign.channel === 'EMAIL' || campaign.channel === 'SMS' ? campaign.channel : 'WEB_PUSH',
     push: content
       ? {
           title: content.title,
@@ -135,6 +138,7 @@ export function fromCampaign(campaign: Saved): CampaignForm {
           replyTo: text(email.replyTo),
         }
       : blank.email,
+    sms: campaign.sms ? { body: campaign.sms.body } : blank.sms,
     segmentId: campaign.audience.segment?.id ?? '',
     audienceType: campaign.audience.type,
     trigger: trigger

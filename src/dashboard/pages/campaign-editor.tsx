@@ -3,6 +3,7 @@ import { useMutation, useQuery } from 'urql';
 import { EmailPreview } from '../campaigns/email-preview.tsx';
 import { blankForm, type CampaignForm, fromCampaign, toInput } from '../campaigns/form-state.ts';
 import { PushPreview } from '../campaigns/push-preview.tsx';
+import { SmsEditor } from '../campaigns/sms-editor.tsx';
 import { graphql } from '../generated/index.ts';
 import { Link, navigate } from '../router.tsx';
 import { ComparisonFields } from '../rules/builder.tsx';
@@ -20,6 +21,7 @@ const CampaignEdit = graphql(`
       audience { type segment { id } }
       content { title body url iconUrl imageUrl badgeUrl requireInteraction ttlSeconds urgency topic actions { action title url } }
       email { subject preheader html mjml text fromName replyTo }
+      sms { body }
       trigger { event where delaySeconds exceptionEvents reEligibleAfterSeconds }
       deliveryWindow { start end }
       conversion { event withinSeconds }
@@ -142,6 +144,7 @@ export function CampaignEditor({ id }: { id?: string }) {
               <select value={form.channel} onChange={(event) => set({ channel: event.target.value as CampaignForm['channel'] })}>
                 <option value="WEB_PUSH">Web push</option>
                 <option value="EMAIL">Email</option>
+                <option value="SMS">SMS</option>
               </select>
             </Field>
           </div>
@@ -228,6 +231,8 @@ export function CampaignEditor({ id }: { id?: string }) {
               <PushPreview content={push} />
             </aside>
           </section>
+        ) : form.channel === 'SMS' ? (
+          <SmsEditor body={form.sms.body} onChange={(body) => set({ sms: { body } })} error={error('sms.body') ?? error('sms')} />
         ) : (
           <section aria-labelledby="message" className="columns">
             <div>
@@ -376,7 +381,7 @@ export function CampaignEditor({ id }: { id?: string }) {
         </section>
         <ProblemBox
           problem={problem}
-          shown={['name', 'kind', 'channel', 'content', 'email', 'audience', 'trigger', 'deliveryWindow', 'activeUntil', 'conversion', 'sendAt']}
+          shown={['name', 'kind', 'channel', 'content', 'email', 'sms', 'audience', 'trigger', 'deliveryWindow', 'activeUntil', 'conversion', 'sendAt']}
         />
         <button type="submit" disabled={saving.fetching || starting.fetching}>
           {{ draft: 'Save draft', now: 'Save and send now', schedule: 'Save and schedule', activate: 'Save and activate' }[when]}

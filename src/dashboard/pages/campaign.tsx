@@ -20,6 +20,7 @@ const CampaignQuery = graphql(`
       audience { type rule segment { id name } }
       content { title body url imageUrl iconUrl actions { action title } }
       email { subject preheader }
+      sms { body segments worstCaseSegments }
       trigger { event delaySeconds exceptionEvents reEligibleAfterSeconds }
       deliveryWindow { start end }
       conversion { event withinSeconds }
@@ -184,6 +185,14 @@ export function CampaignPage({ id }: { id: string }) {
             <>
               <dt>Email</dt>
               <dd>{campaign.email.subject}</dd>
+            </>
+          )}
+          {campaign.sms && (
+            <>
+              <dt>SMS</dt>
+              <dd data-testid="sms-details">
+                {campaign.sms.body} ({campaign.sms.segments} segment{campaign.sms.segments === 1 ? '' : 's'} as written, at most {campaign.sms.worstCaseSegments} rendered)
+              </dd>
             </>
           )}
           {campaign.trigger && (

@@ -79,7 +79,7 @@ export function JourneyEditor({ id }: { id?: string }) {
       </p>
       <form onSubmit={save}>
         <Field label="Journey (JourneyInput as JSON)">
-          <textarea className="code" spellCheck={false} value={text} onChange={(event) => setText(event.target.value)} />
+          <textarea className="code journey-json" spellCheck={false} value={text} onChange={(event) => setText(event.target.value)} />
         </Field>
         <ProblemBox problem={problem} />
         <button type="submit" disabled={saving}>
