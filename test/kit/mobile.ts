@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { graphql } from '../generated/index.ts';
 import { startApnsServer, type TestApns } from './apns-server.ts';
@@ -91,4 +92,32 @@ export async function registerDevice(
   ).registerDevice;
   if (result.__typename !== 'MutationRegisterDeviceSuccess') throw new Error(`registerDevice failed: ${JSON.stringify(result)}`);
   return result.data;
+}
+
+export interface SeededDevice {
+  deviceId: string;
+  platform: 'IOS' | 'ANDROID';
+  token: string;
+}
+
+/** `count` contacts with one phone each, half iPhones and half Android phones, written straight into the database in one statement. */
+export async function seedDevices(databaseUrl: string, workspaceGlobalId: string, count: number): Promise<SeededDevice[]> {
+  const workspaceId = Buffer.from(workspaceGlobalId, 'base64').toString().split(':')[1]!;
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const { rows } = await db.query<SeededDevice>(
+      `WITH n AS (SELECT i, gen_random_uuid() AS contact FROM generate_series(1, $2::int) AS i),
+       contacts AS (INSERT INTO "Contact" (id, "workspaceId", "anonymousId", "firstName", "updatedAt") SELECT contact, $1::uuid, 'phone-' || i, 'Ada', now() FROM n)
+       INSERT INTO "Device" (id, "workspaceId", "contactId", platform, token, "appId", "updatedAt")
+       SELECT gen_random_uuid(), $1::uuid, contact, CASE WHEN i % 2 = 0 THEN 'IOS' ELSE 'ANDROID' END::"DevicePlatform",
+         CASE WHEN i % 2 = 0 THEN md5(i::text) || md5('ios' || i) ELSE 'seed:APA91b' || md5(i::text) || md5('android' || i) END, 'com.shop.app', now()
+       FROM n
+       RETURNING id::text AS "deviceId", platform::text, token`,
+      [workspaceId, count],
+    );
+    return rows;
+  } finally {
+    await db.end();
+  }
 }

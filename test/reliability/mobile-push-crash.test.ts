@@ -22,7 +22,7 @@ import { startFcmServer, type TestFcm } from '../kit/fcm-server.ts';
 import { createWorkspace } from '../kit/flow.ts';
 import { dropDatabase, freshDatabase } from '../kit/herald.ts';
 import { type KitCertificate, kitCertificate } from '../kit/http2-kit.ts';
-import { configureMobilePush } from '../kit/mobile.ts';
+import { configureMobilePush, type SeededDevice, seedDevices } from '../kit/mobile.ts';
 import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
 import { tally } from '../kit/tally.ts';
 
@@ -61,34 +61,6 @@ const start = () =>
     LOG_LEVEL: 'warn',
   });
 
-interface SeededDevice {
-  deviceId: string;
-  platform: 'IOS' | 'ANDROID';
-  token: string;
-}
-
-/** `count` contacts with one phone each, half iPhones and half Android phones, written in one statement. */
-async function seedDevices(workspaceGlobalId: string, count: number): Promise<SeededDevice[]> {
-  const workspaceId = Buffer.from(workspaceGlobalId, 'base64').toString().split(':')[1]!;
-  const db = new pg.Client({ connectionString: databaseUrl });
-  await db.connect();
-  try {
-    const { rows } = await db.query<SeededDevice>(
-      `WITH n AS (SELECT i, gen_random_uuid() AS contact FROM generate_series(1, $2::int) AS i),
-       contacts AS (INSERT INTO "Contact" (id, "workspaceId", "anonymousId", "firstName", "updatedAt") SELECT contact, $1::uuid, 'phone-' || i, 'Ada', now() FROM n)
-       INSERT INTO "Device" (id, "workspaceId", "contactId", platform, token, "appId", "updatedAt")
-       SELECT gen_random_uuid(), $1::uuid, contact, CASE WHEN i % 2 = 0 THEN 'IOS' ELSE 'ANDROID' END::"DevicePlatform",
-         CASE WHEN i % 2 = 0 THEN md5(i::text) || md5('ios' || i) ELSE 'crash:APA91b' || md5(i::text) || md5('android' || i) END, 'com.shop.app', now()
-       FROM n
-       RETURNING id::text AS "deviceId", platform::text, token`,
-      [workspaceId, count],
-    );
-    return rows;
-  } finally {
-    await db.end();
-  }
-}
-
 /** What one device received, each push reduced to the identities that make a repeat replace the first. */
 function receivedBy(device: SeededDevice): { messageId: string; replaces: string[] }[] {
   if (device.platform === 'IOS') {
@@ -106,7 +78,7 @@ describe(`a mobile push broadcast killed ${KILLS} times`, () => {
     const { secretKey, workspace } = await createWorkspace(herald, 'Mobile crash');
     const secret = () => httpClient(herald!.graphqlUrl, secretKey);
     await configureMobilePush(secret(), { apns, fcm });
-    const devices = await seedDevices(workspace.id, DEVICES);
+    const devices = await seedDevices(databaseUrl, workspace.id, DEVICES);
     // Providers that answer after 20 ms keep the send going a while, with answers pending at each kill.
     apns.slow(20);
     fcm.slow(20);
