@@ -47,6 +47,7 @@ export async function startHttp2Kit(certificate: KitCertificate, handle: (reques
   const hanging = new Set<http2.ServerHttp2Stream>();
   let connections = 0;
   let delayMs = 0;
+  let jitter = false;
   server.on('session', (session) => {
     connections++;
     sessions.add(session);
@@ -59,7 +60,8 @@ export async function startHttp2Kit(certificate: KitCertificate, handle: (reques
     stream.on('end', () => {
       const request = { method: String(headers[':method']), path: String(headers[':path']), headers, body: Buffer.concat(chunks).toString('utf8') };
       const answered = Promise.resolve(handle(request));
-      const later = delayMs > 0 ? answered.then((answer) => new Promise<KitAnswer>((resolve) => setTimeout(() => resolve(answer), delayMs))) : answered;
+      const wait = jitter ? Math.random() * delayMs : delayMs;
+      const later = wait > 0 ? answered.then((answer) => new Promise<KitAnswer>((resolve) => setTimeout(() => resolve(answer), wait))) : answered;
       void later.then((answer) => {
         if (stream.destroyed) return;
         if (answer.hang) return void hanging.add(stream);
@@ -76,8 +78,11 @@ export async function startHttp2Kit(certificate: KitCertificate, handle: (reques
     origin,
     /** HTTP/2 connections accepted so far. */
     connections: () => connections,
-    /** Every answer from now on comes `ms` later (a provider far away: sends stay in flight a while). */
-    slow: (ms: number) => void (delayMs = ms),
+    /** Every answer from now on comes `ms` later, or with `jitter` anywhere up to `ms` later (a provider far away: sends stay in flight a while). */
+    slow: (ms: number, options: { jitter?: boolean } = {}) => {
+      delayMs = ms;
+      jitter = options.jitter ?? false;
+    },
     async close() {
       for (const stream of hanging) stream.close(http2.constants.NGHTTP2_CANCEL);
       for (const session of sessions) session.destroy();
