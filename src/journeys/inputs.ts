@@ -2,6 +2,7 @@ import { builder } from '../graphql/builder.ts';
 import { ConditionInput, SegmentRuleInput } from '../segments/inputs.ts';
 import { ChannelEnum } from '../delivery/schema.ts';
 import { CampaignAudienceInput, ContentInput, ConversionInput, EmailInput, WebhookInput, WindowInput } from '../campaigns/inputs.ts';
+import { MobilePushInput } from '../campaigns/mobile-push-schema.ts';
 import { SmsInput } from '../campaigns/sms-schema.ts';
 import { EngagementTypes, JourneyStatuses } from './definition.ts';
 
@@ -46,6 +47,7 @@ const SendInput = builder.inputType('JourneySendInput', {
     email: t.field({ type: EmailInput, description: 'The email (EMAIL).' }),
     webhook: t.field({ type: WebhookInput, description: 'The webhook (WEBHOOK).' }),
     sms: t.field({ type: SmsInput, description: 'The SMS (SMS).' }),
+    mobilePush: t.field({ type: MobilePushInput, description: 'The push to phone apps (MOBILE_PUSH).' }),
     fallback: t.field({ type: [ChannelEnum], description: 'At most 3, each with its content here.' }),
     next: t.string(),
   }),

@@ -1,6 +1,7 @@
 import { Prisma } from '../db/prisma.ts';
 import type { Channel } from '../generated/prisma/enums.ts';
 import type { Herald } from '../herald-context.ts';
+import { deviceIdOf } from '../delivery/channel.ts';
 import { channelFor } from '../delivery/channels.ts';
 import { assignedSql } from '../delivery/experiment.ts';
 import { COUNT_INSERTED } from '../delivery/ledger.ts';
@@ -78,15 +79,15 @@ async function offer(
       ${channelFor({ channel }).recipients(Prisma.sql`source`)}
     ), recipients AS (
       -- The workspace's global control group gets no marketing message from a journey either.
-      SELECT a."contactId", a."subscriptionId", a."enrollmentId", a.at, a."assignedSkip" AS skip FROM (
-        ${assignedSql(Prisma.sql`(SELECT "contactId", "subscriptionId", "enrollmentId", at, skip FROM channelRecipients)`, [{ campaignId: campaign.id, marketing: campaign.frequencyCapped, holdout: 0, variants: null }], Prisma.sql`${campaign.id}::uuid`, workspaceId)}
+      SELECT a."contactId", a."subscriptionId", a."deviceId", a."enrollmentId", a.at, a."assignedSkip" AS skip FROM (
+        ${assignedSql(Prisma.sql`(SELECT r."contactId", r."subscriptionId", ${deviceIdOf(channelFor({ channel }))} AS "deviceId", r."enrollmentId", r.at, r.skip FROM channelRecipients r)`, [{ campaignId: campaign.id, marketing: campaign.frequencyCapped, holdout: 0, variants: null }], Prisma.sql`${campaign.id}::uuid`, workspaceId)}
       ) a
     ), verdicts AS (
       SELECT "contactId", bool_or(skip IS NULL) AS reachable, min(skip) AS reason FROM recipients GROUP BY "contactId"
     ), inserted AS (
-      INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, channel, status, reason, "scheduledFor", "dueAt", "updatedAt")
-      SELECT md5(${campaign.id} || '/journey:' || r."enrollmentId"::text || '/' || COALESCE(r."subscriptionId"::text, 'contact:' || r."contactId"))::uuid,
-        ${workspaceId}::uuid, ${campaign.id}::uuid, r."contactId", r."subscriptionId", 'journey:' || r."enrollmentId"::text, ${channel}::"Channel",
+      INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", "deviceId", occurrence, channel, status, reason, "scheduledFor", "dueAt", "updatedAt")
+      SELECT md5(${campaign.id} || '/journey:' || r."enrollmentId"::text || '/' || COALESCE(r."subscriptionId"::text, 'device:' || r."deviceId", 'contact:' || r."contactId"))::uuid,
+        ${workspaceId}::uuid, ${campaign.id}::uuid, r."contactId", r."subscriptionId", r."deviceId", 'journey:' || r."enrollmentId"::text, ${channel}::"Channel",
         (CASE WHEN r.skip IS NULL THEN 'QUEUED' ELSE 'SUPPRESSED' END)::"MessageStatus", r.skip::"MessageReason",
         r.at, GREATEST(r.at, now()), now()
       FROM recipients r JOIN verdicts v ON v."contactId" = r."contactId"

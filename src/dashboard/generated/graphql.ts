@@ -397,6 +397,8 @@ export type JourneySendInput = {
   email?: CampaignEmailInput | null | undefined;
   /** At most 3, each with its content here. */
   fallback?: Array<Channel> | null | undefined;
+  /** The push to phone apps (MOBILE_PUSH). */
+  mobilePush?: CampaignMobilePushInput | null | undefined;
   next?: string | null | undefined;
   /** The SMS (SMS). */
   sms?: CampaignSmsInput | null | undefined;
