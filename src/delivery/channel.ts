@@ -21,7 +21,12 @@ export type DeliveryOutcome =
   /** Refused in a way retrying cannot help. */
   | { kind: 'rejected'; error: string; tooLarge: boolean }
   /** Busy, failing or unreachable: try again later (after `retryAfterMs` when the provider said). */
-  | { kind: 'retry'; error: string; retryAfterMs?: number };
+  | { kind: 'retry'; error: string; retryAfterMs?: number }
+  /**
+   * The whole request left but no answer came (a timeout, a connection cut): the provider may have
+   * it. An at-most-once channel (SMS) answers this rather than `retry`: recorded SENT/UNCONFIRMED, never sent again.
+   */
+  | { kind: 'unconfirmed'; error: string };
 
 /** A due ledger row with its recipient and, in `address`, where the channel delivers it. */
 export interface DueMessage<Address = unknown> {

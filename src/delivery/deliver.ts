@@ -356,6 +356,8 @@ export function settleOutcome(
       return { ...base, status: 'FAILED', reason: outcome.reason ?? 'SUBSCRIPTION_GONE', error: outcome.error };
     case 'rejected':
       return { ...base, status: 'FAILED', reason: outcome.tooLarge ? 'PAYLOAD_TOO_LARGE' : 'PUSH_SERVICE_REJECTED', error: outcome.error };
+    case 'unconfirmed':
+      return { ...base, status: 'SENT', reason: 'UNCONFIRMED', error: outcome.error };
     case 'retry': {
       const attempts = message.attempts + 1;
       if (attempts >= maxAttempts) return { ...base, status: 'FAILED', reason: 'RETRIES_EXHAUSTED', error: outcome.error };

@@ -126,6 +126,19 @@ describe('an SMS broadcast', () => {
     expect(t.twilio.messages().map((message) => message.to)).not.toContain(numbers[3]);
   }, 90_000);
 
+  it('records a request that left but got no answer in time as SENT/UNCONFIRMED, and never sends it again', async () => {
+    t.twilio.clear();
+    const { secret } = await shop('SMS timeout');
+    await upsertContacts(secret, [{ externalId: 'ada', phone: ADA, smsOptIn: true }]);
+    t.twilio.delay(3_000); // HERALD_PUSH_TIMEOUT_MS is 2000 here
+    const campaign = await sent(secret, { body: 'Slow provider' });
+    expect(campaign.messages[0]).toMatchObject({ status: 'SENT', reason: 'UNCONFIRMED', attempts: 1 });
+    expect(campaign.messages[0]!.error).toMatch(/left but no answer came/);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(t.twilio.requests()).toEqual([{ to: ADA, status: 201 }]);
+    t.twilio.delay(0);
+  }, 60_000);
+
   it('never sends a rendered message over maxSegments, whatever the worst case guessed at save', async () => {
     t.twilio.clear();
     const { secret } = await h.workspace('SMS over');

@@ -28,13 +28,14 @@ const MAX_ANSWER_BYTES = 16 * 1024;
  */
 export class SmsClient {
   private readonly agents = new Map<string, https.Agent>();
-  private readonly ca: string[] | undefined;
+  private readonly secureContext: tls.SecureContext | undefined;
   readonly policy: EndpointPolicy;
 
   constructor(private readonly config: SmsConfig) {
     this.policy = smsPolicy(config);
-    // Node's own roots stay trusted next to the extra CA, so Twilio keeps working.
-    this.ca = config.HERALD_PUSH_CA ? [...tls.rootCertificates, readFileSync(config.HERALD_PUSH_CA, 'utf8')] : undefined;
+    // Node's own roots stay trusted next to the extra CA, so Twilio keeps working. One context for
+    // every connection: passing `ca` instead parses ~140 root certificates per TLS handshake.
+    this.secureContext = config.HERALD_PUSH_CA ? tls.createSecureContext({ ca: [...tls.rootCertificates, readFileSync(config.HERALD_PUSH_CA, 'utf8')] }) : undefined;
   }
 
   /** The form a message is posted as: From or MessagingServiceSid (the service wins when both are set). */
@@ -66,6 +67,9 @@ export class SmsClient {
         headers: { authorization, 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(form), accept: 'application/json' },
       });
       const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      // Once the whole form has left, the provider may act on it: no idempotency key makes a retry safe.
+      let written = false;
+      req.on('finish', () => (written = true));
       req.on('socket', (socket) => socket.setNoDelay(true));
       req.on('response', (res) => {
         const status = res.statusCode ?? 0;
@@ -86,7 +90,9 @@ export class SmsClient {
       });
       req.on('error', (error) => {
         clearTimeout(deadline);
-        done(isAddressRefused(error) ? { kind: 'rejected', error: error.message, tooLarge: false } : { kind: 'retry', error: `SMS request failed: ${error.message}` });
+        if (isAddressRefused(error)) done({ kind: 'rejected', error: error.message, tooLarge: false });
+        else if (written) done({ kind: 'unconfirmed', error: `the SMS request left but no answer came (${error.message}); not sent again, the provider may have it` });
+        else done({ kind: 'retry', error: `SMS request failed: ${error.message}` });
       });
       req.end(form);
     });
@@ -100,7 +106,7 @@ export class SmsClient {
   private agentFor(url: URL): https.Agent {
     let agent = this.agents.get(url.origin);
     if (!agent) {
-      agent = new https.Agent({ keepAlive: true, maxSockets: this.config.HERALD_PUSH_CONCURRENCY, ca: this.ca, lookup: checkedLookup(this.policy) });
+      agent = new https.Agent({ keepAlive: true, maxSockets: this.config.HERALD_PUSH_CONCURRENCY, secureContext: this.secureContext, lookup: checkedLookup(this.policy) });
       this.agents.set(url.origin, agent);
     }
     return agent;
