@@ -18,6 +18,7 @@ let push: TestPushService;
 let kit: TestHerald;
 let browser: Browser;
 let page: Awaited<ReturnType<typeof openPage>>;
+let key = '';
 
 beforeAll(async () => {
   push = await startPushService();
@@ -36,6 +37,7 @@ const content = (title: string) => ({ title, url: 'https://shop.example/' });
 describe('the experiment panel', () => {
   it('shows each variant and the holdout, and follows conversions live to a winner', { timeout: 180_000 }, async () => {
     const { workspace, secret, secretKey } = await createWorkspace(kit, 'Experiment shop');
+    key = secretKey;
     const browsers = await seedBrowsers(kit.databaseUrl, workspace.id, push, 300);
     const id = await createCampaign(secret, {
       name: 'Subject test',
@@ -82,6 +84,43 @@ describe('the experiment panel', () => {
 
     await screenshot(page, 'experiment-live');
     expect(await seriousViolations(page)).toEqual([]);
+    expect(page.problems).toEqual([]);
+  });
+
+  it('sets up an A/B test with a holdout in the campaign editor, and reads it back', async () => {
+    const go = (to: string) => page.evaluate((path) => (history.pushState(null, '', path), dispatchEvent(new PopStateEvent('popstate'))), `/app${to}`);
+    await go('/campaigns/new');
+    await page.getByRole('heading', { name: 'New campaign' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('Editor test');
+    await page.getByLabel('Title', { exact: true }).fill('Hello A');
+    await page.getByLabel('Opens (URL)').fill('https://shop.example/');
+    await page.getByRole('button', { name: 'Add a variant' }).click();
+    await page.getByLabel('Variant 2 title').fill('Hello B');
+    await page.getByLabel('Variant 2 body').fill('The B side');
+    await page.getByLabel(/^Holdout/).fill('60');
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    // Over 50%: Herald's error is shown at the holdout field.
+    await expect.poll(() => page.locator('.field.invalid').filter({ has: page.getByLabel(/^Holdout/) }).count()).toBe(1);
+    await page.getByLabel(/^Holdout/).fill('10');
+    await page.getByLabel('Conversion: the event that counts').fill('purchase');
+    await screenshot(page, 'experiment-editor');
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    await page.getByRole('heading', { name: 'Editor test' }).waitFor();
+    await page.getByRole('heading', { name: 'Experiment' }).waitFor();
+
+    const id = page.url().split('/').pop()!;
+    const { campaign } = await queryAs(kit.graphqlUrl, key)(`query($id: ID!) { campaign(id: $id) { holdoutPercent variants { name weight content } } }`, { id });
+    expect(campaign.holdoutPercent).toBe(10);
+    expect(campaign.variants.map((variant: { name: string; weight: number; content: { title: string; body: string | null } }) => [variant.name, variant.weight, variant.content.title, variant.content.body])).toEqual([
+      ['A', 1, 'Hello A', null],
+      ['B', 1, 'Hello B', 'The B side'],
+    ]);
+
+    await page.getByRole('link', { name: 'Edit' }).click();
+    await page.getByRole('heading', { name: 'Edit Editor test' }).waitFor();
+    await expect.poll(() => page.getByLabel('Variant 2 title').inputValue()).toBe('Hello B');
+    expect(await page.getByLabel(/^Holdout/).inputValue()).toBe('10');
     expect(page.problems).toEqual([]);
   });
 });

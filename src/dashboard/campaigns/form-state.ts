@@ -20,6 +20,19 @@ export interface CampaignForm {
   frequencyCapped: boolean;
   conversionEvent: string;
   conversionHours: string;
+  /** Variants after the first (the message itself); none: no A/B test. */
+  variants: VariantForm[];
+  firstVariantName: string;
+  firstVariantWeight: string;
+  holdoutPercent: string;
+}
+
+/** A variant: its title (push), subject (email) or text (SMS), and for push its body; the rest is the message's. */
+export interface VariantForm {
+  name: string;
+  weight: string;
+  text: string;
+  body: string;
 }
 
 export const blankForm = (): CampaignForm => ({
@@ -38,17 +51,19 @@ export const blankForm = (): CampaignForm => ({
   frequencyCapped: true,
   conversionEvent: '',
   conversionHours: '24',
+  variants: [],
+  firstVariantName: 'A',
+  firstVariantWeight: '1',
+  holdoutPercent: '0',
 });
 
 const orNull = (value: string) => (value.trim() === '' ? null : value.trim());
 const number = (value: string, scale = 1) => (value.trim() === '' ? null : Math.round(Number(value) * scale));
 
-export function toInput(form: CampaignForm) {
-  const { push, email, trigger } = form;
+/** The message in its channel's field (content, email or sms), the others null. */
+function messageOf(form: CampaignForm) {
+  const { push, email } = form;
   return {
-    name: form.name,
-    kind: form.kind,
-    channel: form.channel,
     content:
       form.channel === 'WEB_PUSH'
         ? {
@@ -78,6 +93,34 @@ export function toInput(form: CampaignForm) {
           }
         : null,
     sms: form.channel === 'SMS' ? { body: form.sms.body } : null,
+  };
+}
+
+/** The message as the first variant, then each other variant: the message with its own text. */
+function variantsOf(form: CampaignForm, message: ReturnType<typeof messageOf>) {
+  const first = { name: form.firstVariantName, weight: number(form.firstVariantWeight) ?? 1, ...message };
+  return [
+    first,
+    ...form.variants.map((variant) => ({
+      name: variant.name,
+      weight: number(variant.weight) ?? 1,
+      content: message.content && { ...message.content, title: variant.text, body: orNull(variant.body) ?? message.content.body },
+      email: message.email && { ...message.email, subject: variant.text },
+      sms: message.sms && { body: variant.text },
+    })),
+  ];
+}
+
+export function toInput(form: CampaignForm) {
+  const { trigger } = form;
+  const message = messageOf(form);
+  return {
+    name: form.name,
+    kind: form.kind,
+    channel: form.channel,
+    ...message,
+    variants: form.variants.length ? variantsOf(form, message) : null,
+    holdoutPercent: number(form.holdoutPercent) ?? 0,
     audience: { segmentId: orNull(form.segmentId), type: form.audienceType },
     trigger:
       form.kind === 'TRIGGERED'
@@ -158,5 +201,21 @@ export function fromCampaign(campaign: Saved): CampaignForm {
     frequencyCapped: campaign.frequencyCapped,
     conversionEvent: campaign.conversion?.event ?? '',
     conversionHours: campaign.conversion ? String(campaign.conversion.withinSeconds / 3600) : '24',
+    ...variantsFrom(campaign),
+  };
+}
+
+/** The saved variants read back: the first is the message itself (as this editor saves it). */
+function variantsFrom(campaign: Saved): Pick<CampaignForm, 'variants' | 'firstVariantName' | 'firstVariantWeight' | 'holdoutPercent'> {
+  const [first, ...others] = campaign.variants;
+  const textOf = (content: Record<string, unknown>) => text(campaign.channel === 'EMAIL' ? content.subject : campaign.channel === 'SMS' ? content.body : content.title);
+  return {
+    firstVariantName: first?.name ?? 'A',
+    firstVariantWeight: String(first?.weight ?? 1),
+    variants: others.map((variant) => {
+      const content = (variant.content ?? {}) as Record<string, unknown>;
+      return { name: variant.name, weight: String(variant.weight), text: textOf(content), body: campaign.channel === 'WEB_PUSH' ? text(content.body) : '' };
+    }),
+    holdoutPercent: String(campaign.holdoutPercent),
   };
 }

@@ -4,6 +4,7 @@ import { EmailPreview } from '../campaigns/email-preview.tsx';
 import { blankForm, type CampaignForm, fromCampaign, toInput } from '../campaigns/form-state.ts';
 import { PushPreview } from '../campaigns/push-preview.tsx';
 import { SmsEditor } from '../campaigns/sms-editor.tsx';
+import { VariantsEditor } from '../campaigns/variants-editor.tsx';
 import { graphql } from '../generated/index.ts';
 import { Link, navigate } from '../router.tsx';
 import { ComparisonFields } from '../rules/builder.tsx';
@@ -25,6 +26,8 @@ const CampaignEdit = graphql(`
       trigger { event where delaySeconds exceptionEvents reEligibleAfterSeconds }
       deliveryWindow { start end }
       conversion { event withinSeconds }
+      variants { name weight content }
+      holdoutPercent
     }
   }
 `);
@@ -336,6 +339,8 @@ export function CampaignEditor({ id }: { id?: string }) {
           </section>
         )}
 
+        <VariantsEditor form={form} onChange={set} error={error} />
+
         <section aria-labelledby="delivery">
           <h2 id="delivery">Delivery</h2>
           <div className="row">
@@ -381,7 +386,7 @@ export function CampaignEditor({ id }: { id?: string }) {
         </section>
         <ProblemBox
           problem={problem}
-          shown={['name', 'kind', 'channel', 'content', 'email', 'sms', 'audience', 'trigger', 'deliveryWindow', 'activeUntil', 'conversion', 'sendAt']}
+          shown={['name', 'kind', 'channel', 'content', 'email', 'sms', 'audience', 'trigger', 'deliveryWindow', 'activeUntil', 'conversion', 'sendAt', 'variants', 'holdoutPercent']}
         />
         <button type="submit" disabled={saving.fetching || starting.fetching}>
           {{ draft: 'Save draft', now: 'Save and send now', schedule: 'Save and schedule', activate: 'Save and activate' }[when]}
