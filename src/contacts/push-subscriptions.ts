@@ -11,6 +11,14 @@ export type { PushSubscription };
 
 type Registration = ReturnType<ReturnType<typeof allowedPushSubscriptionInput>['parse']>;
 
+/** One schema per configuration: zod compiles a schema on its first parse, too costly per call. */
+const schemas = new WeakMap<Herald['config'], ReturnType<typeof allowedPushSubscriptionInput>>();
+function subscriptionSchemaFor(config: Herald['config']) {
+  let schema = schemas.get(config);
+  if (!schema) schemas.set(config, (schema = allowedPushSubscriptionInput(endpointPolicy(config))));
+  return schema;
+}
+
 /**
  * Stores a browser's push subscription for a contact and records consent: `consentedAt` is set
  * once and the workspace's consent tag added. An endpoint seen before moves to this contact. A
@@ -19,7 +27,7 @@ type Registration = ReturnType<ReturnType<typeof allowedPushSubscriptionInput>['
  * validated alone first, so a bad one fails only its own call.
  */
 export async function registerPushSubscription(herald: Herald, workspaceId: string, input: unknown, writer: Writer = 'backend'): Promise<PushSubscription> {
-  const parsed = allowedPushSubscriptionInput(endpointPolicy(herald.config)).safeParse(input);
+  const parsed = subscriptionSchemaFor(herald.config).safeParse(input);
   if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
   await verifyIdentities(herald, workspaceId, writer, [parsed.data], () => ['input']);
   const [answer] = herald.gathering.enabled

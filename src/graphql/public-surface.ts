@@ -72,9 +72,16 @@ const publishableFieldsOnly: ValidationRule = (context) => ({
   },
 });
 
+/** Verdicts by schema and document: Yoga's parser cache hands the same document to every request of one query text. */
+const verdicts = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, readonly GraphQLError[]>>();
+
 /** The fields of `document` a publishable key may not read, as errors; none when all are allowed. */
 export function publicSurfaceErrors(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
-  return validate(schema, document, [publishableFieldsOnly]);
+  let bySchema = verdicts.get(schema);
+  if (!bySchema) verdicts.set(schema, (bySchema = new WeakMap()));
+  let errors = bySchema.get(document);
+  if (!errors) bySchema.set(document, (errors = validate(schema, document, [publishableFieldsOnly])));
+  return errors;
 }
 
 /**

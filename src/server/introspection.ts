@@ -23,7 +23,16 @@ export function introspectionForSecretKeys(): Plugin<Context> {
   };
 }
 
+/** By document: Yoga's parser cache hands the same document to every request of one query text. */
+const introspecting = new WeakMap<DocumentNode, boolean>();
+
 function introspects(document: DocumentNode): boolean {
+  let known = introspecting.get(document);
+  if (known === undefined) introspecting.set(document, (known = findsIntrospection(document)));
+  return known;
+}
+
+function findsIntrospection(document: DocumentNode): boolean {
   let found = false;
   visit(document, {
     [Kind.FIELD]: (node) => {

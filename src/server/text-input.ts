@@ -47,7 +47,16 @@ function nulIn(value: unknown, path: string): string | undefined {
   return undefined;
 }
 
+/** By document (null: none found): Yoga's parser cache hands the same document to every request of one query text. */
+const nulsInDocuments = new WeakMap<DocumentNode, string | null>();
+
 function nulInDocument(document: DocumentNode): string | undefined {
+  let known = nulsInDocuments.get(document);
+  if (known === undefined) nulsInDocuments.set(document, (known = findNulInDocument(document) ?? null));
+  return known ?? undefined;
+}
+
+function findNulInDocument(document: DocumentNode): string | undefined {
   let found: string | undefined;
   visit(document, {
     [Kind.STRING]: (node) => {

@@ -1,5 +1,4 @@
 import { v7 as uuidv7 } from 'uuid';
-import { z } from 'zod';
 import { fromZodIssues, ValidationError } from '../errors.ts';
 import type { Event } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
@@ -10,7 +9,7 @@ import { publishDeliveryEvents } from '../delivery/events.ts';
 import { announceTriggers, applyTriggers, type StoredEvent } from '../delivery/triggers.ts';
 import { announceJourneyEvents, applyJourneyEvents } from '../journeys/events.ts';
 import { recordConversions } from './conversions.ts';
-import { type EventInput, eventInput } from './validation.ts';
+import { type EventInput, eventInput, eventInputs } from './validation.ts';
 
 export type { Event };
 
@@ -33,7 +32,7 @@ export async function trackEvents(
 ): Promise<{ count: number; duplicates: number; ids: (string | null)[]; keys: (string | null)[] }> {
   const at = (index: number, ...rest: string[]) => (single ? ['input', ...rest] : ['input', 'events', String(index), ...rest]);
   if (inputs.length > MAX_BATCH) throw ValidationError.field(['input', 'events'], `at most ${MAX_BATCH} events per call`);
-  const parsed = z.array(eventInput(new Date())).safeParse(inputs);
+  const parsed = eventInputs.safeParse(inputs);
   if (!parsed.success) {
     throw new ValidationError(
       parsed.error.issues.map((issue) => ({ path: at(Number(issue.path[0]), ...issue.path.slice(1).map(String)), message: issue.message })),
@@ -137,7 +136,7 @@ export async function trackEvent(herald: Herald, workspaceId: string, input: Eve
   }
   // The event's time is when it arrived, not when its batch is written: a contact's events keep their order.
   const arrived = new Date();
-  const parsed = eventInput(arrived).safeParse(input);
+  const parsed = eventInput.safeParse(input);
   if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
   const event = { ...parsed.data, occurredAt: parsed.data.occurredAt ?? arrived };
   await verifyIdentities(herald, workspaceId, writer, [event], () => ['input']);
