@@ -72,6 +72,11 @@ export async function spawnBenchHerald(env: Record<string, string> = {}) {
     databaseUrl: database.url,
     /** Herald's own log lines at warn and above (the bench runs it with LOG_LEVEL=warn). */
     warnings: () => herald.output().split('\n').filter((line) => /"level":(40|50|60)/.test(line)),
+    /**
+     * CPU time used so far, in ms, from /proc: Herald's process, and PostgreSQL's (the postmaster,
+     * its live backends, and the backends already gone, which the kernel adds to the postmaster).
+     */
+    cpuMs: () => ({ herald: cpuOf(herald.child.pid!), postgres: postgresCpuMs(path.join(dataDir, 'postgres')) }),
     /** Herald's resident memory now, from /proc. */
     rssMb: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${herald.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024,
     async stop() {
@@ -148,4 +153,33 @@ export function cpuByRole(roleOf: (process: BenchProcess) => string | undefined)
     if (role) byRole.set(role, (byRole.get(role) ?? 0) + ticks * msPerTick);
   }
   return byRole;
+}
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+/** utime + stime (and with `children`, cutime + cstime of reaped children) of a process, in ms; 0 when it is gone. */
+function cpuOf(pid: number, children = false): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // After "pid (comm) ", field 3 (state) is index 0: utime is field 14, stime 15, cutime 16, cstime 17.
+    const ticks = Number(fields[11]) + Number(fields[12]) + (children ? Number(fields[13]) + Number(fields[14]) : 0);
+    return ticks * TICK_MS;
+  } catch {
+    return 0;
+  }
+}
+
+function postgresCpuMs(databaseDir: string): number {
+  const postmaster = Number(readFileSync(path.join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  let total = cpuOf(postmaster, true);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      if (Number(fields[1]) === postmaster) total += cpuOf(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
 }
