@@ -1,7 +1,9 @@
+import { print } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import { graphql } from '../generated/index.ts';
 import { signTwilioRequest } from '../kit/twilio-server.ts';
 import { createCampaign, SendNow, waitForStatus } from '../kit/campaigns.ts';
-import { dataOf } from '../kit/client.ts';
+import { dataOf, wsClient } from '../kit/client.ts';
 import { useHerald } from '../kit/fixture.ts';
 import { SmsContact, smsCampaign, upsertContacts, useKitAccount, useTwilio } from './kit.ts';
 
@@ -73,6 +75,55 @@ describe('status callbacks', () => {
     expect(campaign.messages.find((row) => row.contact.externalId === 'r2')).toMatchObject({ status: 'FAILED', deliveredAt: null });
     expect(campaign.stats).toMatchObject({ sent: 2, failed: 2, delivered: 2, undelivered: 2 });
   }, 90_000);
+});
+
+const LiveStats = graphql(`
+  subscription SmsLiveStats($id: ID!) { campaignStats(campaignId: $id) { sent failed delivered undelivered } }
+`);
+const LiveEvents = graphql(`
+  subscription SmsLiveEvents($id: ID!) { deliveryEvents(campaignId: $id) { type reason contactId } }
+`);
+
+describe('delivery reports, live', () => {
+  it('move campaignStats and stream DELIVERED and FAILED/UNDELIVERED in deliveryEvents, over a WebSocket', async () => {
+    t.twilio.clear();
+    const { secret, secretKey } = await h.workspace('SMS live');
+    await useKitAccount(secret, t.twilio);
+    const [ann, ben] = await upsertContacts(secret, [
+      { externalId: 'ann', phone: '+48601000031', smsOptIn: true },
+      { externalId: 'ben', phone: '+48601000032', smsOptIn: true },
+    ]);
+    const who: Record<string, string> = { [localId(ann!)]: 'ann', [localId(ben!)]: 'ben' };
+    t.twilio.report((message) => (message.to === '+48601000031' ? { status: 'delivered' } : { status: 'undelivered', errorCode: '30005' }));
+    const id = await createCampaign(secret, { name: 'Live', kind: 'BROADCAST', channel: 'SMS', sms: { body: 'Live text' } });
+    const client = wsClient(h.kit.wsUrl, secretKey);
+    const collect = <T>(document: unknown, pick: (data: any) => T) => {
+      const items: T[] = [];
+      const subscription = client.iterate({ query: print(document as Parameters<typeof print>[0]), variables: { id } });
+      void (async () => {
+        for await (const result of subscription) items.push(pick(result.data));
+      })();
+      return { items, stop: () => subscription.return?.() };
+    };
+    const stats = collect(LiveStats, (data) => data.campaignStats as { sent: number; failed: number; delivered: number; undelivered: number });
+    const events = collect(LiveEvents, (data) => `${data.deliveryEvents.type}${data.deliveryEvents.reason ? `/${data.deliveryEvents.reason}` : ''} ${who[localId(data.deliveryEvents.contactId)] ?? who[data.deliveryEvents.contactId]}`);
+    try {
+      await t.twilio.waitFor(() => stats.items.length > 0);
+      await new Promise((resolve) => setTimeout(resolve, 200)); // let deliveryEvents subscribe too
+      expect(dataOf(await secret(SendNow, { id })).sendCampaignNow.__typename).toBe('MutationSendCampaignNowSuccess');
+      await t.twilio.waitFor(() => {
+        const last = stats.items.at(-1)!;
+        return last.delivered === 1 && last.undelivered === 1;
+      });
+      expect(stats.items.at(-1)).toEqual({ sent: 1, failed: 1, delivered: 1, undelivered: 1 });
+      await t.twilio.waitFor(() => events.items.some((event) => event.startsWith('DELIVERED')) && events.items.some((event) => event.startsWith('FAILED')));
+      expect(events.items).toEqual(expect.arrayContaining(['DELIVERED ann', 'FAILED/UNDELIVERED ben']));
+    } finally {
+      stats.stop();
+      events.stop();
+      await client.dispose();
+    }
+  }, 60_000);
 });
 
 describe('inbound messages', () => {
