@@ -8,10 +8,13 @@
  * and each provider saw one HTTP/2 connection.
  * Baseline, same run, same kits: the naive loop, one `await`ed push after another with Herald's own
  * APNs and FCM clients (cached tokens, the same connection: only the waiting differs), on a sample.
+ * The kits answer each push `latencyMs` late (default 20: APNs and FCM are across the internet, a
+ * round trip of 20–100 ms from most servers, not loopback's 0.1 ms), Herald and the loop alike; `0`
+ * measures the loopback case, where the loop's only wait is the kits' CPU.
  * Targets: ≥ 3,000 messages/s and ≥ 5× the naive loop. On a shared machine the rate follows others'
  * load, so each role's CPU time per message is printed too (Herald, PostgreSQL, the kits, this
  * driver; from /proc), with the load average and the rate Herald's CPU per message allows.
- *   npx tsx bench/send-mobile.ts [devices=20000] [baselineSample=2000]
+ *   npx tsx bench/send-mobile.ts [devices=20000] [baselineSample=500] [latencyMs=20]
  *   (HERALD_PUSH_CONCURRENCY=… is passed to Herald; to profile it,
  *   HERALD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/mobile-prof" writes a .cpuprofile when it stops)
  */
@@ -23,7 +26,8 @@ import { MobilePushClients } from '../src/delivery/mobile-push/clients.ts';
 import { type BenchProcess, cpuByRole, perSecond, spawnBenchHerald } from './kit.ts';
 
 const total = Number(process.argv[2] ?? 20_000);
-const sample = Math.min(total, Number(process.argv[3] ?? 2_000));
+const sample = Math.min(total, Number(process.argv[3] ?? 500));
+const latencyMs = Number(process.argv[4] ?? 20);
 const load = () => loadavg().map((value) => value.toFixed(2)).join(' ');
 const passFail = (pass: boolean) => (pass ? 'PASS' : 'FAIL');
 
@@ -49,6 +53,10 @@ function cpuReport(before: Map<string, number>, after: Map<string, number>, mess
     .join(', ');
   return { perMessage, text };
 }
+
+const delayed = await fetch(`http://127.0.0.1:${controlPort}/delay?ms=${latencyMs}`, { method: 'POST' });
+if (delayed.status !== 204) throw new Error(`the kits refused the delay: ${delayed.status}`);
+console.log(`APNs and FCM kits (pid ${kits.pid}) answer each push ${latencyMs} ms late`);
 
 const counts = async () =>
   (await (await fetch(`http://127.0.0.1:${controlPort}/counts`)).json()) as { apns: number; fcm: number; apnsConnections: number; fcmConnections: number; refused: number };

@@ -6,7 +6,8 @@
  *
  * Prints one line once listening: {"caFile","apns":{…settings},"fcm":{serviceAccount,baseUrl},"controlPort"}.
  * A plain HTTP endpoint on 127.0.0.1:controlPort answers `GET /counts` →
- * {"apns","fcm","apnsConnections","fcmConnections","refused"}. Exits on SIGTERM/SIGINT or when its stdin closes.
+ * {"apns","fcm","apnsConnections","fcmConnections","refused"}; `POST /delay?ms=N` makes both answer N ms
+ * late (a provider across the internet, not on loopback). Exits on SIGTERM/SIGINT or when its stdin closes.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +22,12 @@ const control = http.createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/counts') {
     const counts = { apns: apns.accepted(), fcm: fcm.accepted(), apnsConnections: apns.connections(), fcmConnections: fcm.connections(), refused: apns.refused().length + fcm.refused().length };
     return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(counts));
+  }
+  const delay = req.method === 'POST' && /^\/delay\?ms=(\d+)$/.exec(req.url ?? '');
+  if (delay) {
+    apns.slow(Number(delay[1]));
+    fcm.slow(Number(delay[1]));
+    return void res.writeHead(204).end();
   }
   res.writeHead(404).end();
 });
