@@ -1,3 +1,5 @@
+import { REPORTS_DELIVERY } from '../delivery/channel.ts';
+import type { Channel } from '../generated/prisma/enums.ts';
 import type { Herald } from '../herald-context.ts';
 
 export const SuppressionReasons = [
@@ -91,7 +93,7 @@ function statsFrom(campaignId: string, channel: string, counts: Map<string, numb
   const displayed = count('displayed');
   const clicked = count('clicked');
   const conversions = count('conversions');
-  const delivered = channel === 'SMS' ? count('delivered') : sent;
+  const delivered = REPORTS_DELIVERY.has(channel as Channel) ? count('delivered') : sent;
   const clickBase = channel === 'EMAIL' ? delivered : displayed;
   // reason:BOUNCED also counts messages that bounced when sent (FAILED, each counted in `bounced`).
   // Likewise reason:UNSUBSCRIBED counts SMS the provider refused because the person had texted STOP (21610, each in `unsubscribed`).

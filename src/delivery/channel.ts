@@ -107,6 +107,13 @@ export interface Channel<Address, Payload = unknown> {
 }
 
 /**
+ * Channels whose provider reports delivery (SMS status callbacks set Message.deliveredAt). On the
+ * others a message accepted by the provider and still SENT counts as delivered (campaign stats'
+ * `delivered`, journeys' DELIVERED engagement).
+ */
+export const REPORTS_DELIVERY: ReadonlySet<$Enums.Channel> = new Set(['SMS']);
+
+/**
  * The "deviceId" of a recipients row `r` of `channel`: its column when the channel addresses
  * devices (mobile push), else null, so the other channels need not name a column they never fill.
  * Decided here rather than per row (`to_jsonb(r)->>'deviceId'` built a JSON object per ledger row).

@@ -1,4 +1,5 @@
 import { Prisma } from '../db/prisma.ts';
+import { REPORTS_DELIVERY } from '../delivery/channel.ts';
 import type { Herald } from '../herald-context.ts';
 import { selectionSql } from '../segments/service.ts';
 import { compileEventWhere } from '../segments/compile.ts';
@@ -233,8 +234,14 @@ async function sendTimes(tx: Tx, group: Visit[], key: string): Promise<Map<strin
   return result;
 }
 
+/**
+ * When a message showed each engagement. DELIVERED: on a channel whose provider reports delivery
+ * (SMS status callbacks) its report; the others have no such report, so a message accepted by the
+ * push service, mail server, APNs/FCM or webhook receiver (SENT, and still SENT: a bounce moves an
+ * email to FAILED) counts as delivered when it was sent, as campaign stats count `delivered`.
+ */
 const ENGAGED_AT = {
-  DELIVERED: Prisma.sql`m."deliveredAt"`,
+  DELIVERED: Prisma.sql`CASE WHEN m.channel = ANY(${[...REPORTS_DELIVERY]}::"Channel"[]) THEN m."deliveredAt" WHEN m.status = 'SENT' THEN m."sentAt" END`,
   DISPLAYED: Prisma.sql`m."displayedAt"`,
   OPENED: Prisma.sql`m."openedAt"`,
   CLICKED: Prisma.sql`m."clickedAt"`,

@@ -4,6 +4,7 @@ import { ValidationError } from '../errors.ts';
 import type { Channel } from '../generated/prisma/enums.ts';
 import type { Workspace } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
+import { REPORTS_DELIVERY } from '../delivery/channel.ts';
 import { channelFor } from '../delivery/channels.ts';
 import { allowedBy, type LocalWindow, nextOpening } from '../delivery/time.ts';
 import { compileEventWhere, compileRule } from '../segments/compile.ts';
@@ -219,7 +220,9 @@ async function engagementHistory(query: Query, workspaceId: string, definition: 
     for (const channel of [send.channel, ...send.fallback]) {
       const key = `${channel}:${step.did}`;
       if (estimates.has(key)) continue;
-      const column = Prisma.raw(`"${ENGAGED_AT[step.did]}"`);
+      // DELIVERED on a channel without delivery reports: accepted and still SENT, as the engine counts it.
+      const column =
+        step.did === 'DELIVERED' && !REPORTS_DELIVERY.has(channel) ? Prisma.sql`CASE WHEN status = 'SENT' THEN "sentAt" END` : Prisma.raw(`"${ENGAGED_AT[step.did]}"`);
       const [row] = await query<{ messages: number; engaged: number; delay: number | null }>(Prisma.sql`
         SELECT count(*)::int AS messages, count(${column})::int AS engaged,
           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM ${column} - "sentAt")) AS delay
