@@ -7,6 +7,7 @@ import { Check, Field, ProblemBox } from '../ui/form.tsx';
 import { dateTime, words } from '../ui/format.ts';
 import { fieldError, outcome, type Problem } from '../ui/outcome.ts';
 import { EmailSettings, UpdateSettings } from './settings-email.tsx';
+import { SmsSettings } from './settings-sms.tsx';
 
 const SettingsQuery = graphql(`
   query Settings {
@@ -18,6 +19,7 @@ const SettingsQuery = graphql(`
         quietHours { start end }
         frequencyCaps { limit period channel }
         email { fromAddress fromName replyTo doubleOptIn smtpConfigured smtpHost dkim { domain selector } }
+        sms { accountSid authTokenConfigured baseUrl from inboundUrl maxSegments messagingServiceSid }
       }
     }
   }
@@ -68,6 +70,7 @@ export function Settings() {
       <Identity secret={data.viewer.identitySecret ?? ''} vapidPublicKey={data.viewer.vapidPublicKey} />
       <Delivery settings={data.viewer.settings} onSaved={reload} />
       <EmailSettings email={data.viewer.settings.email} onSaved={reload} />
+      <SmsSettings sms={data.viewer.settings.sms} onSaved={reload} />
     </>
   );
 }
