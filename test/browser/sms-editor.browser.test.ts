@@ -30,6 +30,7 @@ describe('the SMS editor', () => {
   it('counts segments as the text changes, previews it, and saves it', async () => {
     const { secretKey } = await createWorkspace(kit, 'SMS shop');
     key = secretKey;
+    await queryAs(kit.graphqlUrl, secretKey)(`mutation { a: upsertContact(input: { externalId: "ann", phone: "+15017122661" }) { __typename } b: upsertContact(input: { externalId: "bo" }) { __typename } }`);
     await page.goto(`${kit.url}/app/`);
     await page.getByLabel('Secret key').fill(secretKey);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -38,6 +39,8 @@ describe('the SMS editor', () => {
     await page.getByRole('heading', { name: 'New campaign' }).waitFor();
     await page.getByLabel('Name', { exact: true }).fill('Last call');
     await page.getByLabel('Channel').selectOption('SMS');
+    // The audience's reach is counted for the channel: a phone number, not a browser.
+    await expect.poll(() => page.locator('.preview-count p').textContent()).toBe('2 contacts · 1 with a phone number');
 
     // Empty: Herald's error is shown at the message.
     await page.getByRole('button', { name: 'Save draft' }).click();

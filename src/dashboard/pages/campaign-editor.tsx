@@ -296,7 +296,7 @@ export function CampaignEditor({ id }: { id?: string }) {
             </Field>
           </div>
           <aside aria-label="Audience size">
-            <AudiencePreview rule={audienceRule} audience={form.audienceType} sample={3} />
+            <AudiencePreview rule={audienceRule} audience={form.audienceType} sample={3} channel={form.channel} />
           </aside>
         </section>
 

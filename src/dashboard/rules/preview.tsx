@@ -16,16 +16,37 @@ const Preview = graphql(`
   }
 `);
 
+/** Who a channel can reach at all, as a rule, and how that is said. */
+const REACH: Record<string, { rule: SegmentRuleInput; words: string }> = {
+  WEB_PUSH: { rule: { pushSubscribed: true }, words: 'with a browser subscribed to push' },
+  EMAIL: { rule: { attribute: { path: 'email', op: 'EXISTS' } }, words: 'with an email address' },
+  SMS: { rule: { attribute: { path: 'phone', op: 'EXISTS' } }, words: 'with a phone number' },
+};
+
 /**
- * The live count of a rule (asked again after each pause in editing), how many of them have a
- * browser subscribed to push, and a sample. Returns the field errors the rule has, by path.
+ * The live count of a rule (asked again after each pause in editing), how many of them the
+ * channel can reach (a browser subscribed to push, an email address, a phone number; consent is
+ * checked when sending), and a sample. Returns the field errors the rule has, by path.
  */
-export function AudiencePreview({ rule, audience, sample = 5, onErrors }: { rule: unknown; audience: Audience; sample?: number; onErrors?: (errors: Map<string, string>) => void }) {
+export function AudiencePreview({
+  rule,
+  audience,
+  sample = 5,
+  channel = 'WEB_PUSH',
+  onErrors,
+}: {
+  rule: unknown;
+  audience: Audience;
+  sample?: number;
+  channel?: string;
+  onErrors?: (errors: Map<string, string>) => void;
+}) {
+  const reach = REACH[channel] ?? REACH.WEB_PUSH!;
   const settled = useDebounced(JSON.stringify(rule));
   const variables = useMemo(() => {
     const parsed = JSON.parse(settled) as SegmentRuleInput;
-    return { rule: parsed, reachable: { and: [parsed, { pushSubscribed: true }] }, audience, sample };
-  }, [settled, audience, sample]);
+    return { rule: parsed, reachable: { and: [parsed, reach.rule] }, audience, sample };
+  }, [settled, audience, sample, reach]);
   const [{ data, error, fetching }] = useQuery({ query: Preview, variables, requestPolicy: 'network-only' });
   // The rule's own errors (not those of the "reachable" count, which wraps it), by path under the rule.
   const problems = useMemo(() => {
@@ -48,7 +69,7 @@ export function AudiencePreview({ rule, audience, sample = 5, onErrors }: { rule
       ) : (
         <p>
           <strong data-testid="audience-count">{preview ? count(preview.count) : '…'}</strong> contacts
-          {data && <> · {count(data.reachable.count)} with a browser subscribed to push</>}
+          {data && <> · {count(data.reachable.count)} {reach.words}</>}
         </p>
       )}
       {preview && preview.sample.length > 0 && (
