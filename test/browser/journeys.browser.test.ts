@@ -115,8 +115,14 @@ describe('journeys in the dashboard', () => {
     await checkPage('journey-backtest');
   });
 
-  it("shows a contact's path through the journey on their page", async () => {
-    const { contact } = await queryAs(kit.graphqlUrl, workspace.secretKey)('{ contact(externalId: "ada") { id } }');
+  it("shows a contact's path through the journey, and their phone, on their page", async () => {
+    const query = queryAs(kit.graphqlUrl, workspace.secretKey);
+    // Her phone too, listed beside her browser.
+    const device = await query(`mutation($input: MutationRegisterDeviceInput!) { registerDevice(input: $input) { __typename } }`, {
+      input: { externalId: 'ada', platform: 'IOS', appId: 'com.shop.app', appVersion: '2.1', token: 'ab'.repeat(32) },
+    });
+    expect(device.registerDevice.__typename).toBe('MutationRegisterDeviceSuccess');
+    const { contact } = await query('{ contact(externalId: "ada") { id } }');
     await go(`/contacts/${contact.id}`);
     await page.getByRole('heading', { name: 'Journeys (1)' }).waitFor();
     const enrolment = page.locator('[data-enrolment="Onboarding"]');
@@ -125,6 +131,7 @@ describe('journeys in the dashboard', () => {
     expect(await path.locator('strong').allTextContents()).toEqual(['welcome', 'hold']);
     expect(await path.locator('.outcome').allTextContents()).toEqual(['sent by web push', 'waiting']);
     expect(await path.nth(1).textContent()).toMatch(/ until /);
+    expect(await page.getByRole('list', { name: 'Phones' }).getByRole('listitem').textContent()).toMatch(/^active iOS · com\.shop\.app 2\.1, since /);
     await checkPage('contact-journey-path');
   });
 });

@@ -18,6 +18,7 @@ const ContactQuery = graphql(`
       consentedAt lastSeenAt createdAt
       emailStatus emailStatusAt emailStatusSource smsStatus smsStatusAt smsStatusSource
       pushSubscriptions { id endpoint status userAgent timezone createdAt revokedAt }
+      devices { id platform appId appVersion status createdAt }
       journeys {
         id status step version enteredAt endedAt convertedAt waitingUntil
         journey { id name }
@@ -148,6 +149,19 @@ export function ContactPage({ id }: { id: string }) {
             </ul>
           ) : (
             <p className="hint">No browser subscribed: web push campaigns skip this contact (no subscription).</p>
+          )}
+          <h3>Phones</h3>
+          {contact.devices.length ? (
+            <ul className="plain" aria-label="Phones">
+              {contact.devices.map((device) => (
+                <li key={device.id}>
+                  <span className={`badge ${device.status.toLowerCase()}`}>{words(device.status)}</span> {device.platform === 'IOS' ? 'iOS' : 'Android'} · {device.appId}
+                  {device.appVersion && ` ${device.appVersion}`}, since {dateTime(device.createdAt, timeZone)}
+                </li>
+              ))}
+            </ul>
+          ) : (
+            <p className="hint">No phone registered: mobile push campaigns skip this contact.</p>
           )}
         </section>
       </div>
