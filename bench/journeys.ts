@@ -1,14 +1,16 @@
 /**
  * Journeys (issue #20). Herald and the push sink run in processes of their own; N contacts with a
  * browser each enter a 4-step journey in one burst: send push -> wait 60 s -> engagement
- * (DISPLAYED within 30 s of the push) -> send email (the contacts have no address: suppressed,
+ * (DISPLAYED within 1 s of the push, long over when the wait ends, so the step decides at once
+ * rather than waiting for its deadline) -> send email (the contacts have no address: suppressed,
  * NO_EMAIL, still a step the engine runs and records).
  * (0) Baseline, same run: the same burst of events (another name) with no journey listening.
  * (1) Entry: `trackEvents` batches of 1,000 from 8 clients; entry rate = enrolments written / time
  *     from the first call to the last enrolment (target >= 5,000/s), and the first step (the push
  *     send, one ledger row each) as transitions/s.
- * (2) Waits due at once: every enrolment's 60-second wait is moved to end at one instant (an
- *     UPDATE of wakeAt, so the bench need not wait out the burst's spread), then lateness is how
+ * (2) Waits due at once: every enrolment's 60-second wait is moved to end when the first one
+ *     ends (an UPDATE of wakeAt, so they fall due together rather than over the burst's spread;
+ *     the engine's own wake-up for that first wait notices them), then lateness is how
  *     long after that instant the engine had passed 50/99/100% of them (target p99 < 2 s), and
  *     the three steps each then runs (waited, no, suppressed) as transitions/s (target >= 5,000/s).
  * Herald's peak RSS is sampled throughout (target < 400 MB). The machine's load average is printed.
@@ -79,7 +81,7 @@ const created = await bench.secret('mutation($input: JourneyInput!) { createJour
     steps: [
       { key: 'welcome', send: { channel: 'WEB_PUSH', content: { title: 'Welcome {{ contact.firstName }}', url: 'https://shop.example/' }, next: 'pause' } },
       { key: 'pause', wait: { seconds: 60, next: 'seen' } },
-      { key: 'seen', engagement: { step: 'welcome', did: 'DISPLAYED', withinSeconds: 30, no: 'mail' } },
+      { key: 'seen', engagement: { step: 'welcome', did: 'DISPLAYED', withinSeconds: 1, no: 'mail' } },
       { key: 'mail', send: { channel: 'EMAIL', email: { subject: 'We miss you', html: '<p>Come back</p>' } } },
     ],
   },
@@ -97,9 +99,14 @@ const firstRate = perSecond(N, firstStep - entryStart);
 console.log(`(1) entry: ${N.toLocaleString()} contacts in ${((entered - entryStart) / 1000).toFixed(1)} s (calls answered after ${((called - entryStart) / 1000).toFixed(1)} s): ${entryRate.toLocaleString()}/s, ${(entryRate / baselineRate).toFixed(2)}x the baseline's events/s [${passFail(entryRate >= 5_000)} >= 5,000/s]`);
 console.log(`    first step (push send) passed by all ${((firstStep - entryStart) / 1000).toFixed(1)} s after the first call: ${firstRate.toLocaleString()} transitions/s (load ${load()})`);
 
-// (2) Every wait falls due at one instant.
-const dueAt = Date.now() + 5_000;
+// (2) Every wait falls due at one instant: the first one's end (entry + 60 s), at which the engine
+// has its own in-memory wake-up (each batch times its earliest wait), so nothing the bench does
+// stands in for the engine noticing. Should the burst outlast that, 5 s from now (then the 5 s
+// Agenda tick may be what notices, and lateness shows it).
+const [{ first }] = (await db.query<{ first: Date }>(`SELECT min("wakeAt") AS first FROM "JourneyEnrollment" WHERE "journeyId" = $1 AND status = 'ACTIVE' AND step = 'pause'`, [journeyId])).rows as [{ first: Date }];
+const dueAt = first.getTime() > Date.now() + 1_000 ? first.getTime() : Date.now() + 5_000;
 await db.query(`UPDATE "JourneyEnrollment" SET "wakeAt" = $1 WHERE "journeyId" = $2 AND status = 'ACTIVE' AND step = 'pause'`, [new Date(dueAt), journeyId]);
+console.log(`    all ${N.toLocaleString()} waits now end at ${dueAt === first.getTime() ? 'the first one’s end' : '5 s from now (the burst outlasted the first wait)'}, in ${((dueAt - Date.now()) / 1000).toFixed(1)} s`);
 while (Date.now() < dueAt) await new Promise((resolve) => setTimeout(resolve, 20));
 const marks: { fraction: number; at: number }[] = [];
 for (const fraction of [0.5, 0.99, 1]) {
