@@ -6,7 +6,7 @@
  * every enrolment has completed, walked a valid path with each step once, has exactly one ledger
  * row per send step it passed, and every browser got each of its messages; a second copy at the
  * push service is only a claim the kill cut, recorded RESENT_AFTER_CRASH (shown once).
- * CI scale by default; larger: JOURNEY_CRASH_CONTACTS=10000 JOURNEY_CRASH_KILLS=5.
+ * CI scale by default; `npm run test:chaos` runs it at JOURNEY_CRASH_CONTACTS=10000 JOURNEY_CRASH_KILLS=5.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
