@@ -4,7 +4,6 @@ import { messageRenderer, type RenderBudget } from '../templates.ts';
 import { foldLongLines, rewriteLinks, withOpenPixel, withPreheader, type Anchor } from './html.ts';
 import { clickUrl, openPixelUrl, unsubscribeUrl } from './links.ts';
 import { escapeValues, parseLong, TemplateSyntaxError } from './liquid.ts';
-import { asReferences, referencesRead } from './mime.ts';
 import { htmlOfMjml } from './mjml.ts';
 import { type HtmlToText, loadHtmlToText, textTemplateOf, tidyText } from './text.ts';
 
@@ -153,9 +152,9 @@ export async function compileEmail(content: EmailContent, saved?: CompiledSource
     html = content.html!;
     body = parse('html', html);
   }
-  // Errors above name the lines as written; what is sent is made ready for 7bit once, here.
-  const wire = sevenBitTemplate(html);
-  if (wire !== html) body = parse('html', wire);
+  // Errors above name the lines as written; the template sent is folded for 7bit (html.ts).
+  const folded = foldLongLines(html);
+  if (folded !== html) body = parse('html', folded);
   escapeValues(body);
 
   let text: Template[] | null = null;
@@ -233,23 +232,6 @@ class CompiledTemplates implements CompiledEmail {
     const tracked = rewriteLinks(html, (anchor) => (isTracked(anchor, unsubscribe) ? clickUrl(links.publicUrl, links.token, anchor.href, links.trackingSecret) : null));
     return { subject: subjectLine, html: withOpenPixel(withPreheader(tracked, previewText), openPixelUrl(links.publicUrl, links.token)), text: textPart };
   }
-}
-
-/**
- * The HTML template as mime.ts sends it unencoded (7bit): long lines folded (html.ts), and the
- * template's own text in CRLF lines with its non-ASCII characters as character references, so a
- * recipient's copy needs only a scan. Liquid stays as written: its strings compare as given.
- */
-function sevenBitTemplate(html: string): string {
-  const references = referencesRead(html);
-  return foldLongLines(html)
-    .split(/(\{\{[^]*?\}\}|\{%[^]*?%\})/)
-    .map((part, at) => {
-      if (at % 2 === 1) return part;
-      const lines = part.replace(/\r\n?|\n/g, '\r\n');
-      return references ? asReferences(lines) : lines;
-    })
-    .join('');
 }
 
 /** Web links are tracked; the unsubscribe link, mailto:, tel:, #anchors and opted-out links are not. */

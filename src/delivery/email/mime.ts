@@ -67,63 +67,42 @@ const MAX_LINE = 998;
 const BASE64_LINE = 76;
 
 function part(type: 'text/plain' | 'text/html', content: string, boundary: string): string {
-  const plain = sevenBit(type === 'text/html' ? asciiHtml(content) : content, boundary);
+  const plain = sevenBit(type === 'text/html' ? (asciiHtml(content) ?? content) : content, boundary);
   const encoding = plain === null ? 'base64' : '7bit';
   const encoded = plain ?? base64Lines(content);
   return `--${boundary}\r\nContent-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: ${encoding}\r\n\r\n${encoded}\r\n`;
 }
 
-// eslint-disable-next-line no-control-regex
-const NOT_SEVEN_BIT = /[^\x01-\x7f]/;
-const BARE_CR = /\r(?!\n)/;
-
 /**
  * The content with CRLF line ends when it may go unencoded (ASCII without NUL, lines of at most
- * 998 octets, the boundary nowhere in it), else null. Only scans content already in that form
- * (an email's HTML template is made so when compiled: content.ts).
+ * 998 octets, the boundary nowhere in it), else null.
  */
 function sevenBit(content: string, boundary: string): string | null {
-  if (NOT_SEVEN_BIT.test(content) || content.includes(boundary)) return null;
-  let longest = BARE_CR.test(content) ? -1 : longestCrlfLine(content);
-  let normalised = content;
-  if (longest === -1) {
-    normalised = content.replace(/\r\n?|\n/g, '\r\n');
-    longest = longestCrlfLine(normalised);
-  }
-  return longest > MAX_LINE ? null : normalised;
-}
-
-/** The length of the longest line, or -1 when a line ends in a bare LF. */
-function longestCrlfLine(text: string): number {
-  let longest = 0;
-  for (let start = 0; ; ) {
-    const end = text.indexOf('\n', start);
-    if (end === -1) return Math.max(longest, text.length - start);
-    if (end === 0 || text.charCodeAt(end - 1) !== 13) return -1;
-    longest = Math.max(longest, end - 1 - start);
-    start = end + 1;
-  }
-}
-
-// eslint-disable-next-line no-control-regex
-const NON_ASCII = /[^\x00-\x7f]/;
-
-/** True when every non-ASCII character of the HTML may be a character reference: none stands in `<style>` or `<script>`, which read none. */
-export function referencesRead(html: string): boolean {
-  if (!NON_ASCII.test(html)) return true;
-  for (const [, , rawText] of html.matchAll(/<(style|script)\b[^>]*>([^]*?)<\/\1\s*>/gi)) if (NON_ASCII.test(rawText!)) return false;
-  return true;
-}
-
-/** Each non-ASCII character of the text as a numeric character reference (`€` → `&#8364;`). */
-export function asReferences(text: string): string {
   // eslint-disable-next-line no-control-regex
-  return NON_ASCII.test(text) ? text.replace(/[^\x00-\x7f]/gu, (character) => `&#${character.codePointAt(0)};`) : text;
+  if (/[^\x01-\x7f]/.test(content) || content.includes(boundary)) return null;
+  const normalised = content.includes('\r') ? content.replace(/\r\n?|\n/g, '\r\n') : content.replaceAll('\n', '\r\n');
+  for (let start = 0; start < normalised.length; ) {
+    const end = normalised.indexOf('\r\n', start);
+    if ((end === -1 ? normalised.length : end) - start > MAX_LINE) return null;
+    if (end === -1) break;
+    start = end + 2;
+  }
+  return normalised;
 }
 
-/** HTML with its non-ASCII characters as character references where it may have them, else as it is. */
-function asciiHtml(html: string): string {
-  return NON_ASCII.test(html) && referencesRead(html) ? asReferences(html) : html;
+/**
+ * HTML with each non-ASCII character as a numeric character reference, or null when there is none
+ * or one stands where HTML reads no references: inside `<style>` or `<script>` (raw text).
+ */
+function asciiHtml(html: string): string | null {
+  // eslint-disable-next-line no-control-regex
+  if (!/[^\x00-\x7f]/.test(html)) return null;
+  for (const [, , rawText] of html.matchAll(/<(style|script)\b[^>]*>([^]*?)<\/\1\s*>/gi)) {
+    // eslint-disable-next-line no-control-regex
+    if (/[^\x00-\x7f]/.test(rawText!)) return null;
+  }
+  // eslint-disable-next-line no-control-regex
+  return html.replace(/[^\x00-\x7f]/gu, (character) => `&#${character.codePointAt(0)};`);
 }
 
 function base64Lines(content: string): string {
