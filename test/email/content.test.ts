@@ -201,42 +201,6 @@ describe('personalisation', () => {
   });
 });
 
-describe('long lines', () => {
-  // SMTP carries lines of at most 998 octets; mime.ts sends the HTML unencoded only within that.
-  const protectedParts = [
-    '<a href="https://shop.example/a b" title="a title with spaces">',
-    '{{ contact.firstName | append: " and friends " }}',
-    '<!-- a comment with spaces -->',
-    '<pre>kept   as  written</pre>',
-  ];
-  const longLine = `<p>${protectedParts.join(' word '.repeat(40))}${' and more text'.repeat(120)}<br /></p>`;
-
-  it('are folded at compile time where a break means a space: in tags and text, never in quotes, Liquid, comments or <pre>', async () => {
-    expect(longLine.length).toBeGreaterThan(2_000);
-    const compiled = await compileEmail({ subject: 'Hi', html: `<html><body>${longLine}</body></html>` } as EmailContent);
-    const email = compiled.render(fox, links);
-    const lines = email.html.split('\n');
-    expect(lines.length).toBeGreaterThan(3);
-    expect(Math.max(...lines.map((line) => line.length))).toBeLessThan(998);
-    // Only spaces became line breaks: the same text once whitespace is collapsed, as HTML reads it.
-    const collapse = (html: string) => html.replace(/\s+/g, ' ');
-    const plain = await compileEmail({ subject: 'Hi', html: `<html><body>${longLine.replaceAll(' and more text', '')}</body></html>` } as EmailContent);
-    expect(collapse(email.html)).toContain(collapse(plain.render(fox, links).html).split('<p>')[1]!.split(' word ')[0]);
-    expect(email.html).toContain('title="a title with spaces"');
-    expect(email.html).toContain('Fox and friends ');
-    expect(email.html).toContain('<!-- a comment with spaces -->');
-    expect(email.html).toContain('<pre>kept   as  written</pre>');
-    // The preview keeps the HTML as written.
-    expect(compiled.html).toContain(longLine);
-  });
-
-  it('stay long, text unbroken, when the document asks for white-space: pre', async () => {
-    const html = `<html><body><p style="white-space: pre-wrap">${'a b '.repeat(400)}</p></body></html>`;
-    const email = await render({ html });
-    expect(email.html).toContain('a b '.repeat(400));
-  });
-});
-
 describe('the subject', () => {
   it('is one line, whatever the template or the contact holds: no header can be injected', async () => {
     const email = await render({

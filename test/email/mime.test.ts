@@ -3,7 +3,6 @@ import { simpleParser } from 'mailparser';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { describe, expect, it } from 'vitest';
 import { dkimSignature } from '../../src/delivery/email/dkim.ts';
-import { decodeEntities } from '../../src/delivery/email/html.ts';
 import { buildEmail, type EmailMessage, raw } from '../../src/delivery/email/mime.ts';
 import { dkimTxtRecord, generateDkimKeys } from '../kit/smtp-server.ts';
 
@@ -56,22 +55,6 @@ describe('the messages Herald builds', () => {
     expect(wire).toContain('Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 7bit');
     expect(wire).toContain('Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64');
     expect(result).toBe('pass');
-  });
-
-  it('writes non-ASCII HTML as character references to send it as 7bit, unless <style> or <script> holds some', async () => {
-    const html = `<html><head><style>p { color: #333 }</style></head><body><p title="Grüße">Grüße, Jürgen — 10 € 🎉</p><a href="https://shop.example/ü?x=1&amp;y=2">Straße →</a></body></html>`;
-    const { bytes, mail, dkim: result } = await received({ html });
-    const wire = bytes.toString('latin1');
-    expect(wire).toContain('Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 7bit');
-    expect(wire).toContain('Gr&#252;&#223;e, J&#252;rgen &#8212; 10 &#8364; &#127881;');
-    // What a browser reads: every reference stands for the character it replaced.
-    expect(decodeEntities(mail.html as string)).toBe(decodeEntities(html));
-    expect(result).toBe('pass');
-
-    const styled = `<html><head><style>p::before { content: "→" }</style></head><body><p>Grüße</p></body></html>`;
-    const inStyle = await received({ html: styled });
-    expect(inStyle.bytes.toString('latin1')).toContain('Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64');
-    expect(inStyle.mail.html).toBe(styled);
   });
 
   it('uses base64 for long lines and for content that holds the boundary', async () => {

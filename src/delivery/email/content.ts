@@ -1,7 +1,7 @@
 import type { Template } from 'liquidjs';
 import { z } from 'zod';
 import { messageRenderer, type RenderBudget } from '../templates.ts';
-import { foldLongLines, rewriteLinks, withOpenPixel, withPreheader, type Anchor } from './html.ts';
+import { rewriteLinks, withOpenPixel, withPreheader, type Anchor } from './html.ts';
 import { clickUrl, openPixelUrl, unsubscribeUrl } from './links.ts';
 import { escapeValues, parseLong, TemplateSyntaxError } from './liquid.ts';
 import { htmlOfMjml } from './mjml.ts';
@@ -152,9 +152,6 @@ export async function compileEmail(content: EmailContent, saved?: CompiledSource
     html = content.html!;
     body = parse('html', html);
   }
-  // Errors above name the lines as written; the template sent is folded for 7bit (html.ts).
-  const folded = foldLongLines(html);
-  if (folded !== html) body = parse('html', folded);
   escapeValues(body);
 
   let text: Template[] | null = null;

@@ -7,10 +7,6 @@ import { domainToASCII } from 'node:url';
  * words), the body is multipart/alternative (text, then HTML). A part goes as it is (7bit) when
  * it is ASCII in lines of at most 998 octets, else in base64, which Node encodes natively; the
  * whole message is ASCII, so nothing downstream needs 8BITMIME or SMTPUTF8 for its content.
- * HTML writes its non-ASCII characters as character references (`€` → `&#8364;`, which HTML reads
- * back as the same character) to go as 7bit: a newsletter's HTML is mostly ASCII, and base64 would
- * add a third to the largest part, which every later step (DKIM hash, SMTP dot-stuffing, the
- * socket, the receiving server) then pays for per byte.
  */
 
 export interface MailAddress {
@@ -66,8 +62,8 @@ export function raw(email: BuiltEmail, before?: string): Buffer {
 const MAX_LINE = 998;
 const BASE64_LINE = 76;
 
-function part(type: 'text/plain' | 'text/html', content: string, boundary: string): string {
-  const plain = sevenBit(type === 'text/html' ? (asciiHtml(content) ?? content) : content, boundary);
+function part(type: string, content: string, boundary: string): string {
+  const plain = sevenBit(content, boundary);
   const encoding = plain === null ? 'base64' : '7bit';
   const encoded = plain ?? base64Lines(content);
   return `--${boundary}\r\nContent-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: ${encoding}\r\n\r\n${encoded}\r\n`;
@@ -88,21 +84,6 @@ function sevenBit(content: string, boundary: string): string | null {
     start = end + 2;
   }
   return normalised;
-}
-
-/**
- * HTML with each non-ASCII character as a numeric character reference, or null when there is none
- * or one stands where HTML reads no references: inside `<style>` or `<script>` (raw text).
- */
-function asciiHtml(html: string): string | null {
-  // eslint-disable-next-line no-control-regex
-  if (!/[^\x00-\x7f]/.test(html)) return null;
-  for (const [, , rawText] of html.matchAll(/<(style|script)\b[^>]*>([^]*?)<\/\1\s*>/gi)) {
-    // eslint-disable-next-line no-control-regex
-    if (/[^\x00-\x7f]/.test(rawText!)) return null;
-  }
-  // eslint-disable-next-line no-control-regex
-  return html.replace(/[^\x00-\x7f]/gu, (character) => `&#${character.codePointAt(0)};`);
 }
 
 function base64Lines(content: string): string {
