@@ -6,7 +6,8 @@
  *
  * Prints one line, {"origin","caFile","controlPort"}, once listening. A plain HTTP endpoint on
  * 127.0.0.1:controlPort answers `GET /counts` → {"requests","accepted","unique","unverified"},
- * `POST /trust` (the body: secrets, one per line) and `POST /clear` (204).
+ * `POST /trust` (the body: secrets, one per line), `POST /clear` (204) and `POST /delay?ms=N` (every
+ * answer from then on N ms late: a receiver across the internet, not on loopback).
  * Exits on SIGTERM/SIGINT or when its stdin closes (the parent is gone).
  * From TypeScript, `spawnWebhookReceiver()` in webhook-receiver.ts runs and talks to it.
  */
@@ -25,6 +26,10 @@ const control = http.createServer(async (req, res) => {
     let body = '';
     for await (const chunk of req) body += String(chunk);
     receiver.trust(...body.split('\n').filter(Boolean));
+    return void res.writeHead(204).end();
+  }
+  if (req.method === 'POST' && url.pathname === '/delay') {
+    receiver.behave({ status: 200, delayMs: Number(url.searchParams.get('ms') ?? 0) });
     return void res.writeHead(204).end();
   }
   if (req.method === 'POST' && url.pathname === '/clear') {

@@ -214,6 +214,8 @@ export interface WebhookReceiverProcess {
   trust(...secrets: string[]): Promise<void>;
   counts(): Promise<ReturnType<TestWebhookReceiver['counts']>>;
   clear(): Promise<void>;
+  /** Every answer from now on `ms` late. */
+  delay(ms: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -238,6 +240,9 @@ export async function spawnWebhookReceiver(): Promise<WebhookReceiverProcess> {
     },
     async clear() {
       await fetch(`${control}/clear`, { method: 'POST' });
+    },
+    async delay(ms) {
+      await fetch(`${control}/delay?ms=${ms}`, { method: 'POST' });
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
