@@ -36,10 +36,8 @@ export const email: Channel<EmailAddress, Mail> = {
   name: 'EMAIL',
   // A resend after a crash carries the same Message-ID: mail systems and readers see one message.
   afterCrash: 'resend',
-  // Twelve messages per SMTP connection (nodemailer's pool queues them): each lane then claims
-  // 15–30 rows at a time, where 5–10 spent more on the claim's round trips than on the rows; a
-  // newsletter in flight holds ~130 KB (its text and its bytes), ~16 MB for all of them.
-  inFlight: 12 * SMTP_CONNECTIONS,
+  // Four messages per SMTP connection: enough to keep each busy, few enough to hold little memory.
+  inFlight: 4 * SMTP_CONNECTIONS,
   address: {
     value: Prisma.sql`jsonb_build_object('email', c.email, 'status', c."emailStatus")`,
     timezone: Prisma.sql`NULL::text`,
