@@ -111,9 +111,11 @@ describe('delivery reports, live', () => {
       await t.twilio.waitFor(() => stats.items.length > 0);
       await new Promise((resolve) => setTimeout(resolve, 200)); // let deliveryEvents subscribe too
       expect(dataOf(await secret(SendNow, { id })).sendCampaignNow.__typename).toBe('MutationSendCampaignNowSuccess');
+      // A report may arrive before Herald records the provider's answer (the row still SENDING, so
+      // not yet counted as sent): wait for the snapshot in which both have landed.
       await t.twilio.waitFor(() => {
         const last = stats.items.at(-1)!;
-        return last.delivered === 1 && last.undelivered === 1;
+        return last.delivered === 1 && last.undelivered === 1 && last.sent + last.failed === 2;
       });
       expect(stats.items.at(-1)).toEqual({ sent: 1, failed: 1, delivered: 1, undelivered: 1 });
       await t.twilio.waitFor(() => events.items.some((event) => event.startsWith('DELIVERED')) && events.items.some((event) => event.startsWith('FAILED')));
