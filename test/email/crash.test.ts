@@ -6,9 +6,6 @@
  * server's answer was written — sent again after the lease with the SAME Message-ID (derived from
  * the ledger id, so mail systems and readers see one message) and recorded RESENT_AFTER_CRASH.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
 import pg from 'pg';
@@ -16,8 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaign, SendNow, waitForStatus } from '../kit/campaigns.ts';
 import { dataOf, httpClient } from '../kit/client.ts';
 import { createWorkspace } from '../kit/flow.ts';
-import { dropDatabase, freshDatabase } from '../kit/herald.ts';
-import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
+import { useHeraldProcesses } from '../kit/fixture.ts';
 import { startSmtpServer, type TestSmtpServer } from '../kit/smtp-server.ts';
 
 const RECIPIENTS = 1_000;
@@ -32,38 +28,24 @@ const Settings = parse(`
 `) as TypedDocumentNode<{ updateWorkspaceSettings: { __typename: string; message?: string } }, { input: unknown }>;
 
 let smtp: TestSmtpServer;
-let databaseUrl: string;
-let dataDir: string;
-const processes: HeraldProcess[] = [];
-
 beforeAll(async () => {
   smtp = await startSmtpServer();
-  databaseUrl = await freshDatabase();
-  dataDir = await mkdtemp(path.join(tmpdir(), 'herald-email-crash-'));
 });
 afterAll(async () => {
-  for (const herald of processes) await herald.stop('SIGKILL');
   await smtp?.close();
-  if (databaseUrl) await dropDatabase(databaseUrl);
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
-
-function start() {
-  return spawnHerald({
-    DATABASE_URL: databaseUrl,
-    HERALD_DATA_DIR: dataDir,
-    HERALD_SMTP_ALLOWED_HOSTS: '127.0.0.1',
-    HERALD_PUSH_CONCURRENCY: '16',
-    // The lease after which a dead sender's claims are settled is this plus 5 s.
-    HERALD_PUSH_TIMEOUT_MS: '1000',
-    LOG_LEVEL: 'warn',
-  }).then((started) => (processes.push(started), started));
-}
+const heralds = useHeraldProcesses('email-crash', () => ({
+  HERALD_SMTP_ALLOWED_HOSTS: '127.0.0.1',
+  HERALD_PUSH_CONCURRENCY: '16',
+  // The lease after which a dead sender's claims are settled is this plus 5 s.
+  HERALD_PUSH_TIMEOUT_MS: '1000',
+  LOG_LEVEL: 'warn',
+}));
 
 /** `count` subscribed contacts (crash-N@mail.example) written straight into the database. */
 async function seedSubscribers(workspaceGlobalId: string, count: number): Promise<string[]> {
   const workspaceId = Buffer.from(workspaceGlobalId, 'base64').toString().split(':')[1]!;
-  const db = new pg.Client({ connectionString: databaseUrl });
+  const db = new pg.Client({ connectionString: heralds.databaseUrl });
   await db.connect();
   try {
     const { rows } = await db.query<{ email: string }>(
@@ -84,7 +66,7 @@ describe('an email send killed with SIGKILL', () => {
     const t0 = performance.now();
     const timeline: string[] = [];
     const mark = (what: string) => timeline.push(`${what} ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    let herald = await start();
+    let herald = await heralds.start();
     mark('started');
     const { secretKey, workspace } = await createWorkspace(herald, 'Email crash');
     let secret = httpClient(herald.graphqlUrl, secretKey);
@@ -117,14 +99,14 @@ describe('an email send killed with SIGKILL', () => {
     const atKill = smtp.count;
     expect(atKill).toBeLessThan(RECIPIENTS);
 
-    herald = await start();
+    herald = await heralds.start();
     mark('restarted');
     secret = httpClient(herald.graphqlUrl, secretKey);
     const campaign = await waitForStatus(secret, id, 'SENT', 45_000);
     mark('sent');
     expect(campaign.stats).toMatchObject({ targeted: RECIPIENTS, sent: RECIPIENTS, failed: 0, queued: 0 });
 
-    const db = new pg.Client({ connectionString: databaseUrl });
+    const db = new pg.Client({ connectionString: heralds.databaseUrl });
     await db.connect();
     const { rows: ledger } = await db
       .query<{ id: string; email: string; status: string; reason: string; attempts: number }>(

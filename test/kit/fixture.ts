@@ -1,7 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import type { StartOptions } from '../../src/herald.ts';
 import { createWorkspace } from './flow.ts';
-import { startTestHerald, type TestHerald } from './herald.ts';
+import { dropDatabase, freshDatabase, startTestHerald, type TestHerald } from './herald.ts';
+import { type HeraldProcess, spawnHerald } from './process.ts';
 import { startPushService, type TestPushService } from './push-service.ts';
 
 export type Workspace = Awaited<ReturnType<typeof createWorkspace>>;
@@ -90,4 +94,41 @@ export function useHerald(env: Record<string, string> = {}, options: { push?: bo
 function filled<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new Error(`${what} is not started yet: use it inside a test or a hook, after beforeAll`);
   return value;
+}
+
+export interface ProcessesFixture {
+  /** The scope's own database; filled once its beforeAll has run. */
+  readonly databaseUrl: string;
+  /** Spawns one more Herald (`npm start`'s bundle) on the scope's database and data folder, with `env()`. */
+  start(): Promise<HeraldProcess>;
+}
+
+/**
+ * Herald processes for the calling scope (a crash test's file): a fresh database and data folder
+ * in beforeAll; in afterAll every process it started killed, the database dropped, the folder
+ * removed. `env` is read at each start, so it may name servers the scope's own hooks start.
+ */
+export function useHeraldProcesses(name: string, env: () => Record<string, string>): ProcessesFixture {
+  let databaseUrl: string | undefined;
+  let dataDir: string | undefined;
+  const processes: HeraldProcess[] = [];
+  beforeAll(async () => {
+    databaseUrl = await freshDatabase();
+    dataDir = await mkdtemp(path.join(tmpdir(), `herald-${name}-`));
+  });
+  afterAll(async () => {
+    for (const herald of processes) await herald.stop('SIGKILL');
+    if (databaseUrl) await dropDatabase(databaseUrl);
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+  return {
+    get databaseUrl() {
+      return filled(databaseUrl, 'the database');
+    },
+    async start() {
+      const started = await spawnHerald({ DATABASE_URL: filled(databaseUrl, 'the database'), HERALD_DATA_DIR: filled(dataDir, 'the data folder'), ...env() });
+      processes.push(started);
+      return started;
+    },
+  };
 }

@@ -5,16 +5,12 @@
  * Herald promises at most once: no number gets the message twice, a claim the kill cut is recorded
  * SENT/UNCONFIRMED and never sent again, and every other contact gets it once.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaign, SendNow, waitForStatus } from '../kit/campaigns.ts';
 import { dataOf, httpClient } from '../kit/client.ts';
 import { createWorkspace } from '../kit/flow.ts';
-import { dropDatabase, freshDatabase } from '../kit/herald.ts';
-import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
+import { useHeraldProcesses } from '../kit/fixture.ts';
 import { tally } from '../kit/tally.ts';
 import { startTwilio, type TestTwilio } from '../kit/twilio-server.ts';
 
@@ -22,41 +18,27 @@ const RECIPIENTS = 1_000;
 const KILL_AT = 300;
 
 let twilio: TestTwilio;
-let databaseUrl: string;
-let dataDir: string;
-const processes: HeraldProcess[] = [];
-
 beforeAll(async () => {
   twilio = await startTwilio();
-  databaseUrl = await freshDatabase();
-  dataDir = await mkdtemp(path.join(tmpdir(), 'herald-sms-crash-'));
 });
 afterAll(async () => {
-  for (const herald of processes) await herald.stop('SIGKILL');
   await twilio?.close();
-  if (databaseUrl) await dropDatabase(databaseUrl);
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
-
-function start() {
-  return spawnHerald({
-    DATABASE_URL: databaseUrl,
-    HERALD_DATA_DIR: dataDir,
-    HERALD_SMS_ALLOWED_HOSTS: '127.0.0.1',
-    HERALD_PUSH_CA: twilio.caFile,
-    HERALD_PUSH_CONCURRENCY: '16',
-    // The lease after which a dead sender's claims are settled is this plus 5 s.
-    HERALD_PUSH_TIMEOUT_MS: '2000',
-    LOG_LEVEL: 'warn',
-  }).then((started) => (processes.push(started), started));
-}
+const heralds = useHeraldProcesses('sms-crash', () => ({
+  HERALD_SMS_ALLOWED_HOSTS: '127.0.0.1',
+  HERALD_PUSH_CA: twilio.caFile,
+  HERALD_PUSH_CONCURRENCY: '16',
+  // The lease after which a dead sender's claims are settled is this plus 5 s.
+  HERALD_PUSH_TIMEOUT_MS: '2000',
+  LOG_LEVEL: 'warn',
+}));
 
 const phoneOf = (i: number) => `+48601${String(i).padStart(6, '0')}`;
 
 /** `count` subscribed contacts (sms-N, +48601000N) written straight into the database. */
 async function seedContacts(workspaceGlobalId: string, count: number): Promise<void> {
   const workspaceId = Buffer.from(workspaceGlobalId, 'base64').toString().split(':')[1]!;
-  const db = new pg.Client({ connectionString: databaseUrl });
+  const db = new pg.Client({ connectionString: heralds.databaseUrl });
   await db.connect();
   try {
     await db.query(
@@ -75,7 +57,7 @@ describe('an SMS send killed with SIGKILL', () => {
     const t0 = performance.now();
     const timeline: string[] = [];
     const mark = (what: string) => timeline.push(`${what} ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    let herald = await start();
+    let herald = await heralds.start();
     mark('started');
     const { secretKey, workspace } = await createWorkspace(herald, 'SMS crash');
     let secret = httpClient(herald.graphqlUrl, secretKey);
@@ -99,7 +81,7 @@ describe('an SMS send killed with SIGKILL', () => {
     const atKill = twilio.counts().accepted;
     expect(atKill).toBeLessThan(RECIPIENTS);
 
-    herald = await start();
+    herald = await heralds.start();
     mark('restarted');
     secret = httpClient(herald.graphqlUrl, secretKey);
     const campaign = await waitForStatus(secret, id, 'SENT', 120_000).catch((error: Error) => {
@@ -108,7 +90,7 @@ describe('an SMS send killed with SIGKILL', () => {
     mark('sent');
     expect(campaign.stats).toMatchObject({ targeted: RECIPIENTS, sent: RECIPIENTS, failed: 0, queued: 0 });
 
-    const db = new pg.Client({ connectionString: databaseUrl });
+    const db = new pg.Client({ connectionString: heralds.databaseUrl });
     await db.connect();
     const { rows: ledger } = await db
       .query<{ externalId: string; phone: string; status: string; reason: string; attempts: number }>(

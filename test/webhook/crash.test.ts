@@ -6,9 +6,6 @@
  * receiver's answer came back — sent again after the lease with the SAME webhook-id (the ledger id),
  * so a receiver that dedupes on it sees one message, and recorded RESENT_AFTER_CRASH.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
 import pg from 'pg';
@@ -16,8 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaign, SendNow, waitForStatus } from '../kit/campaigns.ts';
 import { dataOf, httpClient } from '../kit/client.ts';
 import { createWorkspace } from '../kit/flow.ts';
-import { dropDatabase, freshDatabase } from '../kit/herald.ts';
-import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
+import { useHeraldProcesses } from '../kit/fixture.ts';
 import { tally } from '../kit/tally.ts';
 import { startWebhookReceiver, type TestWebhookReceiver } from '../kit/webhook-receiver.ts';
 
@@ -27,39 +23,25 @@ const KILL_AT = 300;
 const SigningSecret = parse(`query WebhookCrashSecret { viewer { webhookSigningSecret } }`) as TypedDocumentNode<{ viewer: { webhookSigningSecret: string } }, Record<string, never>>;
 
 let receiver: TestWebhookReceiver;
-let databaseUrl: string;
-let dataDir: string;
-const processes: HeraldProcess[] = [];
-
 beforeAll(async () => {
   receiver = await startWebhookReceiver();
-  databaseUrl = await freshDatabase();
-  dataDir = await mkdtemp(path.join(tmpdir(), 'herald-webhook-crash-'));
 });
 afterAll(async () => {
-  for (const herald of processes) await herald.stop('SIGKILL');
   await receiver?.close();
-  if (databaseUrl) await dropDatabase(databaseUrl);
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
-
-function start() {
-  return spawnHerald({
-    DATABASE_URL: databaseUrl,
-    HERALD_DATA_DIR: dataDir,
-    HERALD_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
-    HERALD_WEBHOOK_CA: receiver.caFile,
-    HERALD_PUSH_CONCURRENCY: '16',
-    // The lease after which a dead sender's claims are settled is this plus 5 s.
-    HERALD_PUSH_TIMEOUT_MS: '2000',
-    LOG_LEVEL: 'warn',
-  }).then((started) => (processes.push(started), started));
-}
+const heralds = useHeraldProcesses('webhook-crash', () => ({
+  HERALD_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+  HERALD_WEBHOOK_CA: receiver.caFile,
+  HERALD_PUSH_CONCURRENCY: '16',
+  // The lease after which a dead sender's claims are settled is this plus 5 s.
+  HERALD_PUSH_TIMEOUT_MS: '2000',
+  LOG_LEVEL: 'warn',
+}));
 
 /** `count` contacts (hook-N) written straight into the database. */
 async function seedContacts(workspaceGlobalId: string, count: number): Promise<string[]> {
   const workspaceId = Buffer.from(workspaceGlobalId, 'base64').toString().split(':')[1]!;
-  const db = new pg.Client({ connectionString: databaseUrl });
+  const db = new pg.Client({ connectionString: heralds.databaseUrl });
   await db.connect();
   try {
     const { rows } = await db.query<{ externalId: string }>(
@@ -80,7 +62,7 @@ describe('a webhook send killed with SIGKILL', () => {
     const t0 = performance.now();
     const timeline: string[] = [];
     const mark = (what: string) => timeline.push(`${what} ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    let herald = await start();
+    let herald = await heralds.start();
     mark('started');
     const { secretKey, workspace } = await createWorkspace(herald, 'Webhook crash');
     let secret = httpClient(herald.graphqlUrl, secretKey);
@@ -105,7 +87,7 @@ describe('a webhook send killed with SIGKILL', () => {
     const atKill = receiver.counts().accepted;
     expect(atKill).toBeLessThan(RECIPIENTS);
 
-    herald = await start();
+    herald = await heralds.start();
     mark('restarted');
     secret = httpClient(herald.graphqlUrl, secretKey);
     const campaign = await waitForStatus(secret, id, 'SENT', 90_000).catch((error: Error) => {
@@ -114,7 +96,7 @@ describe('a webhook send killed with SIGKILL', () => {
     mark('sent');
     expect(campaign.stats).toMatchObject({ targeted: RECIPIENTS, sent: RECIPIENTS, failed: 0, queued: 0 });
 
-    const db = new pg.Client({ connectionString: databaseUrl });
+    const db = new pg.Client({ connectionString: heralds.databaseUrl });
     await db.connect();
     const { rows: ledger } = await db
       .query<{ id: string; externalId: string; status: string; reason: string; attempts: number }>(
