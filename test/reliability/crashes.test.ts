@@ -7,9 +7,6 @@
  * message id once: test/browser). The campaign's counters equal its ledger.
  * CI scale by default; the issue's full numbers: CHAOS_RECIPIENTS=20000 CHAOS_KILLS=5.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,8 +15,8 @@ import { createCampaign, seedBrowsers, SendNow, waitForStatus } from '../kit/cam
 import { countersAndLedger, killWhileArriving } from '../kit/chaos.ts';
 import { dataOf, httpClient } from '../kit/client.ts';
 import { createWorkspace } from '../kit/flow.ts';
-import { dropDatabase, freshDatabase } from '../kit/herald.ts';
-import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
+import { useHeraldProcesses } from '../kit/fixture.ts';
+import type { HeraldProcess } from '../kit/process.ts';
 import { startPushService, type TestPushService } from '../kit/push-service.ts';
 import { tally } from '../kit/tally.ts';
 
@@ -39,37 +36,29 @@ const TRACK = `mutation ChaosTrack($events: [EventInput!]!) {
 }`;
 
 let push: TestPushService;
-let databaseUrl: string;
-let dataDir: string;
 let herald: HeraldProcess | undefined;
 
 beforeAll(async () => {
   push = await startPushService();
-  databaseUrl = await freshDatabase();
-  dataDir = await mkdtemp(path.join(tmpdir(), 'herald-chaos-'));
 });
 afterAll(async () => {
-  await herald?.stop('SIGKILL');
   await push?.close();
-  if (databaseUrl) await dropDatabase(databaseUrl);
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-const start = () =>
-  spawnHerald({
-    DATABASE_URL: databaseUrl,
-    HERALD_DATA_DIR: dataDir,
-    HERALD_PUSH_CA: push.caFile,
-    HERALD_PUSH_CONCURRENCY: String(CONCURRENCY),
-    HERALD_PUSH_TIMEOUT_MS: '1000', // the lease after which a dead sender's claims are settled is this plus 5 s
-    LOG_LEVEL: 'warn',
-  });
+// Every process it started is killed after the file's tests, before its database is dropped.
+const heralds = useHeraldProcesses('chaos', () => ({
+  HERALD_PUSH_CA: push.caFile,
+  HERALD_PUSH_CONCURRENCY: String(CONCURRENCY),
+  HERALD_PUSH_TIMEOUT_MS: '1000', // the lease after which a dead sender's claims are settled is this plus 5 s
+  LOG_LEVEL: 'warn',
+}));
+const start = () => heralds.start();
 
 /** A fresh workspace on a running Herald; the push service answers after 20 ms, so sends last a while. */
 async function chaosShop(recipients: number) {
   herald ??= await start();
   const { secretKey, workspace } = await createWorkspace(herald, 'Chaos');
-  const browsers = await seedBrowsers(databaseUrl, workspace.id, push, recipients);
+  const browsers = await seedBrowsers(heralds.databaseUrl, workspace.id, push, recipients);
   push.behave({ status: 201, delayMs: 20 });
   return { secretKey, browsers, secret: () => httpClient(herald!.graphqlUrl, secretKey) };
 }
@@ -86,7 +75,7 @@ function killWhileSending(kills: number, expected: number): Promise<number[]> {
 }
 
 async function ledgerRowsOf(browsers: { json: { endpoint: string } }[]) {
-  const db = new pg.Client({ connectionString: databaseUrl });
+  const db = new pg.Client({ connectionString: heralds.databaseUrl });
   await db.connect();
   try {
     const { rows } = await db.query(
@@ -112,7 +101,7 @@ async function checkOnce(campaignGlobalId: string, browsers: { id: string; json:
   if (missed) expect(missed, `lost: ${JSON.stringify(await ledgerRowsOf(browsers.filter((_, index) => counts[index] === 0)))}`).toBe(0);
   expect(counts.filter((count) => count > 2)).toEqual([]);
   const campaignId = Buffer.from(campaignGlobalId, 'base64').toString().split(':')[1]!;
-  const db = new pg.Client({ connectionString: databaseUrl });
+  const db = new pg.Client({ connectionString: heralds.databaseUrl });
   await db.connect();
   try {
     const { rows: resent } = await db.query<{ endpoint: string }>(
@@ -128,7 +117,7 @@ async function checkOnce(campaignGlobalId: string, browsers: { id: string; json:
     expect(twice.length).toBeLessThanOrEqual(resent.length);
 
     // Counters equal the ledger, status by status and reason by reason.
-    const { counters, ledger } = await countersAndLedger(databaseUrl, campaignId);
+    const { counters, ledger } = await countersAndLedger(heralds.databaseUrl, campaignId);
     expect(counters).toEqual(ledger);
     // Shown twice: 0, as each duplicate is a recorded resend, which the service worker shows once.
     tally({ check: 'SIGKILL mid-send and restart', trials: 1, faults: kills, inputs: browsers.length, duplicates: unexplained.length, losses: missed });
@@ -199,7 +188,7 @@ describe(`a triggered campaign under event load killed ${KILLS} times`, () => {
     await events;
 
     // Every trigger's message ends final: claims cut by a kill are settled after the lease.
-    const db = new pg.Client({ connectionString: databaseUrl });
+    const db = new pg.Client({ connectionString: heralds.databaseUrl });
     await db.connect();
     const campaignId = Buffer.from(id, 'base64').toString().split(':')[1]!;
     const pending = async () =>

@@ -8,9 +8,6 @@
  * push service is only a claim the kill cut, recorded RESENT_AFTER_CRASH (shown once).
  * CI scale by default; `npm run test:chaos` runs it at JOURNEY_CRASH_CONTACTS=10000 JOURNEY_CRASH_KILLS=5.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
@@ -20,8 +17,8 @@ import { seedBrowsers } from '../kit/campaigns.ts';
 import { killWhileArriving } from '../kit/chaos.ts';
 import { dataOf, httpClient } from '../kit/client.ts';
 import { createWorkspace } from '../kit/flow.ts';
-import { dropDatabase, freshDatabase } from '../kit/herald.ts';
-import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
+import { useHeraldProcesses } from '../kit/fixture.ts';
+import type { HeraldProcess } from '../kit/process.ts';
 import { startPushService, type TestPushService } from '../kit/push-service.ts';
 import { tally } from '../kit/tally.ts';
 
@@ -60,37 +57,29 @@ const journey = {
 const NEXT: Record<string, string | null> = { 'welcome:sent': 'pause', 'pause:waited': 'browse', 'browse:event': 'thanks', 'browse:timeout': 'nudge', 'thanks:sent': null, 'nudge:sent': null };
 
 let push: TestPushService;
-let databaseUrl: string;
-let dataDir: string;
 let herald: HeraldProcess | undefined;
 
 beforeAll(async () => {
   push = await startPushService();
-  databaseUrl = await freshDatabase();
-  dataDir = await mkdtemp(path.join(tmpdir(), 'herald-journey-crash-'));
 });
 afterAll(async () => {
-  await herald?.stop('SIGKILL');
   await push?.close();
-  if (databaseUrl) await dropDatabase(databaseUrl);
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-const start = () =>
-  spawnHerald({
-    DATABASE_URL: databaseUrl,
-    HERALD_DATA_DIR: dataDir,
-    HERALD_PUSH_CA: push.caFile,
-    HERALD_PUSH_CONCURRENCY: '16',
-    HERALD_PUSH_TIMEOUT_MS: '1000', // the lease after which a dead sender's claims are settled is this plus 5 s
-    LOG_LEVEL: 'warn',
-  });
+// Every process it started is killed after the file's tests, before its database is dropped.
+const heralds = useHeraldProcesses('journey-crash', () => ({
+  HERALD_PUSH_CA: push.caFile,
+  HERALD_PUSH_CONCURRENCY: '16',
+  HERALD_PUSH_TIMEOUT_MS: '1000', // the lease after which a dead sender's claims are settled is this plus 5 s
+  LOG_LEVEL: 'warn',
+}));
+const start = () => heralds.start();
 
 describe(`a journey killed ${KILLS} times with contacts at every step`, () => {
   it('runs every step once per enrolment and sends no message twice', async () => {
     herald = await start();
     const { secretKey, workspace } = await createWorkspace(herald, 'Journey crash');
-    const browsers = await seedBrowsers(databaseUrl, workspace.id, push, CONTACTS);
+    const browsers = await seedBrowsers(heralds.databaseUrl, workspace.id, push, CONTACTS);
     push.behave({ status: 201, delayMs: 20 }); // sends last a while, so kills cut some
     const secret = () => httpClient(herald!.graphqlUrl, secretKey);
     const created = dataOf(await secret()(Create, { input: journey })).createJourney;
@@ -142,7 +131,7 @@ describe(`a journey killed ${KILLS} times with contacts at every step`, () => {
     expect(kills.length).toBeGreaterThan(0);
     await events;
 
-    const db = new pg.Client({ connectionString: databaseUrl });
+    const db = new pg.Client({ connectionString: heralds.databaseUrl });
     await db.connect();
     try {
       // Everyone completes and every message ends final (claims a kill cut settle after the lease).
