@@ -31,6 +31,12 @@ const ContactDevices = graphql(`
   }
 `);
 
+const Identify = graphql(`
+  mutation DevicesIdentify($input: MutationIdentifyContactInput!) {
+    identifyContact(input: $input) { __typename ... on Error { code message } }
+  }
+`);
+
 describe('registerDevice and revokeDevice', () => {
   const h = useHerald({}, { push: false });
   const shop = h.useWorkspace();
@@ -87,6 +93,18 @@ describe('registerDevice and revokeDevice', () => {
     await registerDevice(shop.secret, { platform: 'IOS', token, externalId: 'second-owner' });
     expect(dataOf(await shop.secret(ContactDevices, { externalId: 'first-owner' })).contact!.devices).toEqual([]);
     expect(dataOf(await shop.secret(ContactDevices, { externalId: 'second-owner' })).contact!.devices).toMatchObject([{ token, status: 'ACTIVE' }]);
+  });
+
+  it("an anonymous app user's phone stays theirs when they sign in as a customer Herald already knows", async () => {
+    const token = deviceToken('ANDROID');
+    await registerDevice(shop.secret, { platform: 'ANDROID', token: deviceToken('ANDROID'), externalId: 'known-customer' });
+    await registerDevice(shop.publishable, { platform: 'ANDROID', token, anonymousId: 'app-install-7' });
+    // The visitor's contact merges into the known one and is deleted: its phone must move, not go with it.
+    const identified = dataOf(await shop.secret(Identify, { input: { anonymousId: 'app-install-7', externalId: 'known-customer' } })).identifyContact;
+    expect(identified.__typename).toBe('MutationIdentifyContactSuccess');
+    const devices = dataOf(await shop.secret(ContactDevices, { externalId: 'known-customer' })).contact!.devices;
+    expect(devices.map((device) => device.token)).toContain(token);
+    expect(devices).toHaveLength(2);
   });
 
   it('a token of one workspace is not found from another', async () => {
