@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { graphql } from '../generated/index.ts';
+import { dataOf } from '../kit/client.ts';
+import { useHerald } from '../kit/fixture.ts';
+
+/**
+ * A visitor in a journey who then signs in as a customer Herald already knows: identify merges the
+ * visitor's contact into the customer's and deletes the visitor's row. The enrolment must move with
+ * the events and messages, not be deleted with the row.
+ */
+
+const Upsert = graphql(`
+  mutation MergeUpsert($input: ContactInput!) {
+    upsertContact(input: $input) { __typename ... on MutationUpsertContactSuccess { data { id } } ... on Error { message } }
+  }
+`);
+const Create = graphql(`
+  mutation MergeCreateJourney($input: JourneyInput!) {
+    createJourney(input: $input) { __typename ... on MutationCreateJourneySuccess { data { id } } ... on Error { message } }
+  }
+`);
+const Publish = graphql(`
+  mutation MergePublishJourney($id: ID!) {
+    publishJourney(input: { id: $id }) { __typename ... on Error { message } }
+  }
+`);
+const Enter = graphql(`
+  mutation MergeEnterJourney($journeyId: ID!, $contactId: ID!) {
+    enterJourney(input: { journeyId: $journeyId, contactId: $contactId }) { __typename ... on Error { code message } }
+  }
+`);
+const Identify = graphql(`
+  mutation MergeIdentify($input: MutationIdentifyContactInput!) {
+    identifyContact(input: $input) { __typename ... on MutationIdentifyContactSuccess { data { id } } ... on Error { code message } }
+  }
+`);
+const JourneysOf = graphql(`
+  query MergeJourneysOf($externalId: String!) {
+    contact(externalId: $externalId) { journeys { status step path { step outcome } } }
+  }
+`);
+
+describe('identify and journeys', () => {
+  const h = useHerald({}, { push: false });
+  const shop = h.useWorkspace();
+
+  it("a visitor's enrolment stays with the customer they turn out to be", async () => {
+    const upsert = async (input: Record<string, unknown>) => {
+      const result = dataOf(await shop.secret(Upsert, { input } as never)).upsertContact;
+      if (result.__typename !== 'MutationUpsertContactSuccess') throw new Error(JSON.stringify(result));
+      return result.data.id;
+    };
+    const visitor = await upsert({ anonymousId: 'visitor-42' });
+    const customer = await upsert({ externalId: 'customer-42', firstName: 'Ada' });
+    const created = dataOf(await shop.secret(Create, { input: { name: 'Welcome', entry: { api: true }, steps: [{ key: 'pause', wait: { seconds: 3600 } }] } } as never)).createJourney;
+    if (created.__typename !== 'MutationCreateJourneySuccess') throw new Error(JSON.stringify(created));
+    expect(dataOf(await shop.secret(Publish, { id: created.data.id })).publishJourney.__typename).toBe('MutationPublishJourneySuccess');
+    expect(dataOf(await shop.secret(Enter, { journeyId: created.data.id, contactId: visitor })).enterJourney.__typename).toBe('MutationEnterJourneySuccess');
+
+    const identified = dataOf(await shop.secret(Identify, { input: { anonymousId: 'visitor-42', externalId: 'customer-42' } })).identifyContact;
+    expect(identified).toMatchObject({ __typename: 'MutationIdentifyContactSuccess', data: { id: customer } });
+    const journeys = dataOf(await shop.secret(JourneysOf, { externalId: 'customer-42' })).contact!.journeys;
+    expect(journeys).toHaveLength(1);
+    expect(journeys[0]).toMatchObject({ status: 'ACTIVE', step: 'pause' });
+  });
+});
