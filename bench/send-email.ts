@@ -26,7 +26,7 @@
  *   (HERALD_PUSH_CONCURRENCY=…, HERALD_NODE_OPTIONS=… are passed to Herald; to profile it,
  *   HERALD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/herald-prof" writes a .cpuprofile when it stops)
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { Liquid } from 'liquidjs';
 import mjml2html from 'mjml';
@@ -34,7 +34,7 @@ import nodemailer from 'nodemailer';
 import pg from 'pg';
 import { generateDkimKeys, spawnSmtpServer } from '../test/kit/smtp-server.ts';
 import { newsletterMjml, newsletterPreheader, newsletterSubject } from './email-newsletter.ts';
-import { perSecond, spawnBenchHerald } from './kit.ts';
+import { type BenchProcess, cpuByRole, perSecond, spawnBenchHerald } from './kit.ts';
 
 const total = Number(process.argv[2] ?? 20_000);
 const sample = Math.min(total, Number(process.argv[3] ?? 2_000));
@@ -80,38 +80,15 @@ async function emailSettings(withDkim: boolean) {
   if (result.__typename !== 'MutationUpdateWorkspaceSettingsSuccess') throw new Error(`updateWorkspaceSettings: ${JSON.stringify(result)}`);
 }
 
-// CPU time (utime + stime, clock ticks) of this bench's processes (other work on the machine is not counted), by role.
+// CPU time (clock ticks) of this bench's processes by role (bench/kit.ts cpuByRole: other work on the machine is not counted).
 type Role = 'Herald' | 'PostgreSQL' | 'SMTP server' | 'driver';
+const ROLES: Role[] = ['Herald', 'PostgreSQL', 'SMTP server', 'driver'];
 const TICKS_PER_SECOND = 100;
+const roleOf = ({ pid, comm, cmdline }: BenchProcess): Role | undefined =>
+  pid === process.pid ? 'driver' : pid === smtp.child.pid ? 'SMTP server' : comm === 'postgres' ? 'PostgreSQL' : cmdline.includes('dist/main.mjs') ? 'Herald' : undefined;
 function ticksByRole(): Map<Role, number> {
-  const table = new Map<number, { ppid: number; comm: string; ticks: number }>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const fields = stat.slice(close + 2).split(' '); // fields[0] is field 3 (state)
-      table.set(Number(entry), { ppid: Number(fields[1]), comm: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(fields[11]) + Number(fields[12]) });
-    } catch {
-      // the process ended while we read
-    }
-  }
-  const ours = (pid: number) => {
-    for (let current = pid; current > 1; current = table.get(current)?.ppid ?? 0) if (current === process.pid) return true;
-    return false;
-  };
-  const byRole = new Map<Role, number>([['Herald', 0], ['PostgreSQL', 0], ['SMTP server', 0], ['driver', 0]]);
-  for (const [pid, { comm, ticks }] of table) {
-    if (!ours(pid)) continue;
-    let role: Role | undefined;
-    try {
-      role = pid === process.pid ? 'driver' : pid === smtp.child.pid ? 'SMTP server' : comm === 'postgres' ? 'PostgreSQL' : readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('dist/main.mjs') ? 'Herald' : undefined;
-    } catch {
-      // ended
-    }
-    if (role) byRole.set(role, byRole.get(role)! + ticks);
-  }
-  return byRole;
+  const ms = cpuByRole(roleOf);
+  return new Map(ROLES.map((role) => [role, ((ms.get(role) ?? 0) * TICKS_PER_SECOND) / 1000]));
 }
 /** Busy and idle ticks of the whole machine, from /proc/stat. */
 function machineTicks() {
