@@ -66,3 +66,17 @@ export function take<TData, TVariables extends Record<string, unknown>>(
     })().catch(reject);
   });
 }
+
+/** A GraphQL answer read as it came: its raw text (to look for what must never appear) and its parsed body. */
+export type RawAnswer = { data?: Record<string, any> | null; errors?: { message: string; extensions?: { code?: string } }[] };
+
+/** POSTs a query with a bearer credential and answers the raw text with the parsed body (security tests). */
+export async function postRaw(graphqlUrl: string, credential: string, query: string, variables: Record<string, unknown> = {}): Promise<{ text: string; body: RawAnswer }> {
+  const response = await fetch(graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${credential}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const text = await response.text();
+  return { text, body: JSON.parse(text) as RawAnswer };
+}

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PUBLISHABLE_FIELDS } from '../../src/graphql/public-surface.ts';
 import { schema } from '../../src/graphql/schema.ts';
 import { createCampaign, SendNow, subscribeBrowser, waitForStatus } from '../kit/campaigns.ts';
-import { dataOf, wsClient } from '../kit/client.ts';
+import { dataOf, postRaw, wsClient } from '../kit/client.ts';
 import { createWorkspace } from '../kit/flow.ts';
 import { startTestHerald, type TestHerald } from '../kit/herald.ts';
 import { startPushService, type TestPushService } from '../kit/push-service.ts';
@@ -24,18 +24,7 @@ let push: TestPushService;
 let kit: TestHerald;
 let shop: Awaited<ReturnType<typeof createWorkspace>>;
 
-type Answer = { data?: Record<string, any> | null; errors?: { message: string; extensions?: { code?: string } }[] };
-
-/** A raw GraphQL request: the walk builds its documents at run time. */
-async function post(credential: string, query: string, variables: Record<string, unknown> = {}): Promise<{ text: string; body: Answer }> {
-  const response = await fetch(kit.graphqlUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${credential}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const text = await response.text();
-  return { text, body: JSON.parse(text) as Answer };
-}
+const post = (credential: string, query: string, variables?: Record<string, unknown>) => postRaw(kit.graphqlUrl, credential, query, variables);
 
 const asSecret = (query: string, variables?: Record<string, unknown>) => post(shop.secretKey, query, variables);
 const asPage = (query: string, variables?: Record<string, unknown>) => post(shop.publishableKey, query, variables);

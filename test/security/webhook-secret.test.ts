@@ -5,6 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, dropDatabase } from '../kit/herald.ts';
 import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
+import { postRaw } from '../kit/client.ts';
 import { tally } from '../kit/tally.ts';
 import { startWebhookReceiver, type TestWebhookReceiver } from '../kit/webhook-receiver.ts';
 
@@ -20,17 +21,7 @@ let receiver: TestWebhookReceiver;
 let databaseUrl: string;
 let dataDir: string;
 
-type Answer = { data?: Record<string, any> | null; errors?: { message: string; extensions?: { code?: string } }[] };
-
-async function post(credential: string, query: string, variables: Record<string, unknown> = {}): Promise<{ text: string; body: Answer }> {
-  const response = await fetch(herald.graphqlUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${credential}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const text = await response.text();
-  return { text, body: JSON.parse(text) as Answer };
-}
+const post = (credential: string, query: string, variables?: Record<string, unknown>) => postRaw(herald.graphqlUrl, credential, query, variables);
 
 beforeAll(async () => {
   receiver = await startWebhookReceiver();
