@@ -1,10 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropDatabase, freshDatabase } from '../kit/herald.ts';
-import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
+import { useHeraldProcesses } from '../kit/fixture.ts';
+import type { HeraldProcess } from '../kit/process.ts';
 import { postRaw } from '../kit/client.ts';
 import { tally } from '../kit/tally.ts';
 import { startTwilio, type TestTwilio } from '../kit/twilio-server.ts';
@@ -18,22 +15,18 @@ import { startTwilio, type TestTwilio } from '../kit/twilio-server.ts';
 
 let herald: HeraldProcess;
 let twilio: TestTwilio;
-let databaseUrl: string;
-let dataDir: string;
 
 const post = (credential: string, query: string, variables?: Record<string, unknown>) => postRaw(herald.graphqlUrl, credential, query, variables);
 
 beforeAll(async () => {
   twilio = await startTwilio();
-  databaseUrl = await freshDatabase();
-  dataDir = await mkdtemp(path.join(tmpdir(), 'herald-sms-secret-'));
-  herald = await spawnHerald({ DATABASE_URL: databaseUrl, HERALD_DATA_DIR: dataDir, LOG_LEVEL: 'trace', HERALD_SMS_ALLOWED_HOSTS: '127.0.0.1', HERALD_PUSH_CA: twilio.caFile });
 });
 afterAll(async () => {
-  await herald?.stop();
   await twilio?.close();
-  if (databaseUrl) await dropDatabase(databaseUrl);
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+const heralds = useHeraldProcesses('sms-secret', () => ({ LOG_LEVEL: 'trace', HERALD_SMS_ALLOWED_HOSTS: '127.0.0.1', HERALD_PUSH_CA: twilio.caFile }));
+beforeAll(async () => {
+  herald = await heralds.start();
 });
 
 const SMS_FIELDS = 'accountSid from messagingServiceSid baseUrl maxSegments authTokenConfigured inboundUrl';
@@ -79,7 +72,7 @@ describe('the SMS auth token', () => {
     expect(twilio.callbacks()[0]!.answered).toBe(200);
 
     // Sealed at rest.
-    const db = new pg.Client({ connectionString: databaseUrl });
+    const db = new pg.Client({ connectionString: heralds.databaseUrl });
     await db.connect();
     const { rows } = await db.query<{ row: string }>('SELECT row_to_json(w)::text AS row FROM "Workspace" w').finally(() => db.end());
     for (const { row } of rows) expect(row).not.toContain(twilio.authToken);

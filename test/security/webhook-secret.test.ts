@@ -1,10 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase, dropDatabase } from '../kit/herald.ts';
-import { type HeraldProcess, spawnHerald } from '../kit/process.ts';
+import { useHeraldProcesses } from '../kit/fixture.ts';
+import type { HeraldProcess } from '../kit/process.ts';
 import { postRaw } from '../kit/client.ts';
 import { tally } from '../kit/tally.ts';
 import { startWebhookReceiver, type TestWebhookReceiver } from '../kit/webhook-receiver.ts';
@@ -18,28 +15,18 @@ import { startWebhookReceiver, type TestWebhookReceiver } from '../kit/webhook-r
 
 let herald: HeraldProcess;
 let receiver: TestWebhookReceiver;
-let databaseUrl: string;
-let dataDir: string;
 
 const post = (credential: string, query: string, variables?: Record<string, unknown>) => postRaw(herald.graphqlUrl, credential, query, variables);
 
 beforeAll(async () => {
   receiver = await startWebhookReceiver();
-  databaseUrl = await freshDatabase();
-  dataDir = await mkdtemp(path.join(tmpdir(), 'herald-webhook-secret-'));
-  herald = await spawnHerald({
-    DATABASE_URL: databaseUrl,
-    HERALD_DATA_DIR: dataDir,
-    LOG_LEVEL: 'trace',
-    HERALD_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
-    HERALD_WEBHOOK_CA: receiver.caFile,
-  });
 });
 afterAll(async () => {
-  await herald?.stop();
   await receiver?.close();
-  if (databaseUrl) await dropDatabase(databaseUrl);
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+const heralds = useHeraldProcesses('webhook-secret', () => ({ LOG_LEVEL: 'trace', HERALD_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', HERALD_WEBHOOK_CA: receiver.caFile }));
+beforeAll(async () => {
+  herald = await heralds.start();
 });
 
 describe('the webhook signing secret', () => {
@@ -87,7 +74,7 @@ describe('the webhook signing secret', () => {
     expect(receiver.received()[1]!.signatures).toHaveLength(2);
 
     // Sealed at rest: neither secret, nor its key bytes, is in the row.
-    const db = new pg.Client({ connectionString: databaseUrl });
+    const db = new pg.Client({ connectionString: heralds.databaseUrl });
     await db.connect();
     const { rows } = await db.query<{ row: string }>('SELECT row_to_json(w)::text AS row FROM "Workspace" w').finally(() => db.end());
     const keyOf = (secret: string) => secret.slice('whsec_'.length);
