@@ -9,6 +9,7 @@ import { readBodyWithin } from './body.ts';
 import { clientAddress } from './client-address.ts';
 import { isDashboardPath, serveDashboard, wantsPage } from './dashboard.ts';
 import { handleEmailLink, handleEmailReport } from './email-routes.ts';
+import { answerPageOperation } from './page-operations.ts';
 import { handleSmsCallback } from './sms-routes.ts';
 import { httpDuration, httpRequests, mayReadMetrics, metricsOf, registry } from './metrics.ts';
 import type { PublicRateLimit } from './rate-limit.ts';
@@ -81,7 +82,9 @@ export function createHttpServer({ herald, yoga, ready, publicRateLimit }: HttpO
           const principal = await principalFor(herald, req.headers.authorization);
           rememberPrincipal(req, principal);
           const trusted = principal.kind === 'secret' || principal.kind === 'admin';
-          (req as IncomingMessage & { body?: Buffer }).body = await readBody(req, trusted ? config.HERALD_MAX_BODY_BYTES : config.HERALD_MAX_PUBLIC_BODY_BYTES);
+          const body = await readBody(req, trusted ? config.HERALD_MAX_BODY_BYTES : config.HERALD_MAX_PUBLIC_BODY_BYTES);
+          if (principal.kind === 'publishable' && (await answerPageOperation(yoga, req, res, body))) return 'graphql';
+          (req as IncomingMessage & { body?: Buffer }).body = body;
         }
         await yoga.requestListener(req, res);
         return 'graphql';
