@@ -28,6 +28,7 @@ import { secretsFor } from './secrets.ts';
 import { createWorkspaceCache } from './workspaces/cache.ts';
 import { GroupCommit } from './db/group-commit.ts';
 import { sealWorkspaceSecrets } from './workspaces/secrets.ts';
+import { sealStoredWebhookHeaders } from './delivery/webhook/seal-rows.ts';
 import { createGraphQL } from './server/yoga.ts';
 
 /** A gathered batch of browser calls goes at once at this size. */
@@ -113,6 +114,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     cleanup.push(async () => herald.deliveries.mobile.close());
     cleanup.push(async () => herald.deliveries.sms.close());
     await sealWorkspaceSecrets(herald);
+    await sealStoredWebhookHeaders(herald);
     const jobs = await createAgenda({
       databaseUrl,
       mongoUrl: config.AGENDA_MONGO_URL,

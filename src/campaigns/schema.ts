@@ -7,6 +7,7 @@ import { contentOf, type Trigger, triggerOf } from '../delivery/campaign-fields.
 import type { Content } from '../delivery/web-push/content.ts';
 import { compiledEmailOf, type EmailContent, EmailContentError } from '../delivery/email/content.ts';
 import type { WebhookContent } from '../delivery/webhook/content.ts';
+import { redactedHeaders } from '../delivery/webhook/headers.ts';
 import { ChannelEnum } from '../delivery/schema.ts';
 import { CampaignKindEnum, CampaignStatusEnum, UrgencyEnum } from './inputs.ts';
 import { type Campaign, emailOf, webhookOf } from './service.ts';
@@ -47,7 +48,12 @@ const WebhookRef = builder.objectRef<WebhookContent>('CampaignWebhook').implemen
   fields: (t) => ({
     url: t.exposeString('url'),
     method: t.string({ resolve: (webhook) => webhook.method ?? 'POST' }),
-    headers: t.field({ type: 'JSON', nullable: true, resolve: (webhook) => webhook.headers ?? null }),
+    headers: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: 'The header names, each with a null value: values are write-only (sealed at rest); give null back to keep one.',
+      resolve: (webhook) => redactedHeaders(webhook.headers),
+    }),
     body: t.exposeString('body', { nullable: true }),
   }),
 });
@@ -242,7 +248,11 @@ export const CampaignRef = builder.prismaNode('Campaign', {
           fields: (t) => ({
             name: t.exposeString('name'),
             weight: t.exposeInt('weight'),
-            content: t.expose('content', { type: 'JSON', description: "The variant's content in its channel's shape (as `content` or `email`)." }),
+            content: t.field({
+              type: 'JSON',
+              description: "The variant's content in its channel's shape (as `content` or `email`); a webhook's header values hidden, as in `webhook`.",
+              resolve: ({ content }) => ('headers' in content ? { ...content, headers: redactedHeaders(content.headers as WebhookContent['headers']) } : content),
+            }),
           }),
         }),
       ],

@@ -7,6 +7,7 @@ import { trackUrlOf } from '../delivery/tokens.ts';
 import { type CompiledSource, compileEmail, type EmailContent, EmailContentError } from '../delivery/email/content.ts';
 import { type Content, MAX_ENCRYPTED_BYTES, worstCaseSize } from '../delivery/web-push/content.ts';
 import { compileWebhook, type WebhookContent, WebhookContentError } from '../delivery/webhook/content.ts';
+import { sealedHeaders } from '../delivery/webhook/headers.ts';
 import { emailSendingProblem } from '../workspaces/email-settings.ts';
 import type { StoredVariant } from '../delivery/experiment.ts';
 import { type CampaignInput, type CampaignKind, type CampaignStatus, contentField, parseCampaign, variantContent } from './validation.ts';
@@ -37,7 +38,7 @@ export async function updateCampaign(herald: Herald, workspaceId: string, id: st
   // Moving to another channel leaves the old channel's content behind.
   if (changes.channel && changes.channel !== campaign.channel) stored.content = stored.email = stored.webhook = stored.mobilePush = stored.sms = stored.variants = undefined;
   const merged = { ...stored, ...withoutUndefined(changes) } as CampaignInput;
-  const data = await campaignData(herald, workspaceId, merged);
+  const data = await campaignData(herald, workspaceId, merged, stored);
   // Only while it is still DRAFT or SCHEDULED: a send that started meanwhile wins.
   const { count } = await herald.prisma.campaign.updateMany({ where: { id, workspaceId, status: { in: ['DRAFT', 'SCHEDULED'] } }, data });
   if (count === 0) return conflictNow(herald, workspaceId, id, 'edited');
@@ -108,8 +109,11 @@ export async function journeyCampaignData(herald: Herald, workspaceId: string, i
   return { ...(await campaignData(herald, workspaceId, { ...input, kind: 'BROADCAST' })), kind: 'JOURNEY' as const };
 }
 
-/** Validates a whole CampaignInput and turns it into the row's columns. */
-async function campaignData(herald: Herald, workspaceId: string, input: CampaignInput) {
+/**
+ * Validates a whole CampaignInput and turns it into the row's columns; `stored`, the campaign as
+ * saved before an edit, gives the values of write-only fields the edit leaves null (webhook headers).
+ */
+async function campaignData(herald: Herald, workspaceId: string, input: CampaignInput, stored?: CampaignInput) {
   const campaign = parseCampaign(input);
   const segmentId = campaign.audience?.segmentId ?? null;
   let audienceType = campaign.audience?.type ?? null;
@@ -120,12 +124,14 @@ async function campaignData(herald: Herald, workspaceId: string, input: Campaign
   }
   // parseCampaign made sure the channel's own content is there.
   const channel = campaign.channel ?? 'WEB_PUSH';
-  const content = await checkedContent(herald, workspaceId, channel, campaign[contentField(channel) as 'content' | 'email' | 'webhook' | 'mobilePush' | 'sms'], ['input', contentField(channel)]);
+  const field = contentField(channel) as 'content' | 'email' | 'webhook' | 'mobilePush' | 'sms';
+  const content = await checkedContent(herald, workspaceId, channel, campaign[field], ['input', field], stored?.[field]);
   const variants: StoredVariant[] | null = campaign.variants?.length ? [] : null;
   for (const [index, variant] of (campaign.variants ?? []).entries()) {
-    const path = ['input', 'variants', String(index), contentField(channel)];
+    const path = ['input', 'variants', String(index), field];
+    const before = stored?.variants?.find((old) => old.name === variant.name)?.[field];
     // A variant's content is the API's (Campaign.variants): without the compiled email kept for its sender.
-    const { compiled: _compiled, ...checked } = await checkedContent(herald, workspaceId, channel, variantContent(channel, variant).data, path);
+    const { compiled: _compiled, ...checked } = await checkedContent(herald, workspaceId, channel, variantContent(channel, variant).data, path, before);
     variants!.push({ name: variant.name, weight: variant.weight, content: checked });
   }
   const json = (value: unknown) => (value == null ? Prisma.DbNull : (value as Prisma.InputJsonValue));
@@ -150,13 +156,23 @@ async function campaignData(herald: Herald, workspaceId: string, input: Campaign
   };
 }
 
-/** The channel's content checked for sending (for the campaign's own and each variant's), at `path`. */
-async function checkedContent(herald: Herald, workspaceId: string, channel: Campaign['channel'], content: unknown, path: string[]): Promise<Record<string, unknown>> {
+/**
+ * The channel's content checked for sending (for the campaign's own and each variant's), at `path`;
+ * `stored`: the same content as saved before an edit.
+ */
+async function checkedContent(
+  herald: Herald,
+  workspaceId: string,
+  channel: Campaign['channel'],
+  content: unknown,
+  path: string[],
+  stored?: unknown,
+): Promise<Record<string, unknown>> {
   const checked =
     channel === 'EMAIL'
       ? await checkedEmail(content as EmailContent, path)
       : channel === 'WEBHOOK'
-        ? await checkedWebhook(herald, content as WebhookContent, path)
+        ? await checkedWebhook(herald, workspaceId, content as WebhookContent, path, stored as WebhookContent | undefined)
         : channel === 'MOBILE_PUSH'
           ? checkedMobilePush(content as MobilePushContent, path)
           : channel === 'SMS'
@@ -193,9 +209,10 @@ async function checkedEmail(email: EmailContent, path: string[]): Promise<EmailC
 /**
  * A webhook's templates parse, its body renders to JSON for a sample contact and its URL is one
  * Herald may send to (HERALD_WEBHOOK_ALLOWED_HOSTS, and where its host points now); the URL as
- * rendered is checked again for every message.
+ * rendered is checked again for every message. Its header values are saved sealed (headers.ts).
  */
-async function checkedWebhook(herald: Herald, webhook: WebhookContent, path: string[]): Promise<WebhookContent> {
+async function checkedWebhook(herald: Herald, workspaceId: string, webhook: WebhookContent, path: string[], stored?: WebhookContent): Promise<WebhookContent> {
+  const headers = webhook.headers && sealedHeaders(herald.secrets, workspaceId, webhook.headers, stored?.headers, [...path, 'headers']);
   let sampleUrl: string;
   try {
     sampleUrl = compileWebhook(webhook).sampleUrl;
@@ -205,7 +222,7 @@ async function checkedWebhook(herald: Herald, webhook: WebhookContent, path: str
   }
   const refusal = await herald.deliveries.webhooks.policy.saveRefusal(sampleUrl);
   if (refusal) throw ValidationError.field([...path, 'url'], `Herald may not send webhooks here: ${refusal}`);
-  return { ...webhook, method: webhook.method ?? 'POST' };
+  return { ...webhook, method: webhook.method ?? 'POST', headers };
 }
 
 /** The webhook a WEBHOOK campaign sends, as saved; null for other channels. */

@@ -8,10 +8,11 @@ import { liveSnapshots } from '../graphql/live.ts';
 import { localId, requireLocalId } from '../graphql/ids.ts';
 import { JourneyInput, JourneyStatusEnum, UpdateJourneyInput } from './inputs.ts';
 import { enterJourney } from './entry.ts';
-import { archiveJourney, createJourney, getJourney, pauseJourney, publishJourney, resumeJourney, updateJourney } from './service.ts';
+import { archiveJourney, createJourney, getJourney, type Journey, pauseJourney, publishJourney, resumeJourney, updateJourney, withStepHeaders } from './service.ts';
 import type { SplitExperiment, SplitPathResult } from './splits.ts';
 import { type JourneyStats, journeyStats, type StepStats } from './stats.ts';
 import { ExperimentMetricEnum } from '../campaigns/schema.ts';
+import { redactedHeaders } from '../delivery/webhook/headers.ts';
 
 const journeyId = (id: string | number) => requireLocalId(String(id), 'Journey', ErrorCode.journeyNotFound);
 
@@ -92,8 +93,8 @@ export const JourneyRef = builder.prismaNode('Journey', {
     status: t.expose('status', { type: JourneyStatusEnum }),
     version: t.exposeInt('version', { description: 'The published version contacts enter now; 0 until published.' }),
     entry: t.field({ type: 'JSON', description: 'The draft’s entry, as given.', resolve: (journey) => (journey.draft as Record<string, unknown>).entry ?? null }),
-    steps: t.field({ type: 'JSON', description: 'The draft’s steps, as given.', resolve: (journey) => (journey.draft as Record<string, unknown>).steps ?? [] }),
-    draft: t.field({ type: 'JSON', description: 'The whole draft JourneyInput, as given.', resolve: (journey) => journey.draft }),
+    steps: t.field({ type: 'JSON', description: 'The draft’s steps, as given (webhook header values hidden).', resolve: (journey) => shownDraft(journey).steps ?? [] }),
+    draft: t.field({ type: 'JSON', description: 'The whole draft JourneyInput, as given (webhook header values hidden).', resolve: (journey) => shownDraft(journey) }),
     stats: t.field({ type: JourneyStatsRef, resolve: (journey, _args, context) => journeyStats(context.herald, journey.id) }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -179,6 +180,11 @@ builder.queryFields((t) => ({
     { name: 'JourneyEdge' },
   ),
 }));
+
+/** The draft as the API shows it: webhook header values are write-only (delivery/webhook/headers.ts). */
+function shownDraft(journey: Journey): Record<string, unknown> {
+  return withStepHeaders(journey.draft as Record<string, unknown>, redactedHeaders);
+}
 
 function journeyFilter(workspaceId: string, status: readonly ('DRAFT' | 'ACTIVE' | 'PAUSED' | 'ARCHIVED')[] | null | undefined) {
   return { workspaceId, status: status?.length ? { in: [...status] } : { not: 'ARCHIVED' as const } };

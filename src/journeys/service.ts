@@ -4,6 +4,7 @@ import type { Journey } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { journeyCampaignData } from '../campaigns/service.ts';
 import { CONTENT_FIELD } from '../campaigns/validation.ts';
+import { sealedHeaders, type WebhookHeaders } from '../delivery/webhook/headers.ts';
 import { type JourneyDefinition, type JourneyStatus, parseJourney, type SendStep } from './definition.ts';
 
 export type { Journey };
@@ -16,18 +17,19 @@ export type { Journey };
 
 export async function createJourney(herald: Herald, workspaceId: string, input: Record<string, unknown>): Promise<Journey> {
   const definition = await checked(herald, workspaceId, input);
-  return herald.prisma.journey.create({ data: { workspaceId, name: definition.name, draft: input as Prisma.InputJsonObject } });
+  return herald.prisma.journey.create({ data: { workspaceId, name: definition.name, draft: sealed(herald, workspaceId, input) as Prisma.InputJsonObject } });
 }
 
 /** Edits the draft (fields left out keep their values); a published journey changes when published again. */
 export async function updateJourney(herald: Herald, workspaceId: string, id: string, changes: Record<string, unknown>): Promise<Journey> {
   const journey = await getJourney(herald, workspaceId, id);
   if (journey.status === 'ARCHIVED') throw illegal(journey.status, 'edited');
-  const draft = { ...(journey.draft as Record<string, unknown>), ...changes };
+  const stored = journey.draft as Record<string, unknown>;
+  const draft = withStepHeaders({ ...stored, ...changes }, (headers, key) => keptHeaders(headers, stepHeaders(stored, key)));
   const definition = await checked(herald, workspaceId, draft);
   const { count } = await herald.prisma.journey.updateMany({
     where: { id, workspaceId, status: { not: 'ARCHIVED' } },
-    data: { name: definition.name, draft: draft as Prisma.InputJsonObject },
+    data: { name: definition.name, draft: sealed(herald, workspaceId, draft) as Prisma.InputJsonObject },
   });
   if (count === 0) throw illegal('ARCHIVED', 'edited');
   return getJourney(herald, workspaceId, id);
@@ -148,6 +150,41 @@ async function stepCampaigns(herald: Herald, workspaceId: string, definition: Jo
     }
   }
   return campaigns;
+}
+
+/**
+ * A draft with each send step's webhook headers changed by `change` (headers.ts: their values are
+ * write-only). Runs on unchecked input too, so it touches only headers that are an object.
+ */
+export function withStepHeaders(draft: Record<string, unknown>, change: (headers: WebhookHeaders, key: unknown, index: number) => unknown): Record<string, unknown> {
+  if (!Array.isArray(draft.steps)) return draft;
+  const steps = draft.steps.map((step: unknown, index) => {
+    const headers = headersOf(step);
+    if (!headers) return step;
+    const { send } = step as { key: unknown; send: { webhook: Record<string, unknown> } };
+    return { ...(step as object), send: { ...send, webhook: { ...send.webhook, headers: change(headers, (step as { key: unknown }).key, index) } } };
+  });
+  return { ...draft, steps };
+}
+
+function headersOf(step: unknown): WebhookHeaders | null {
+  const headers = (step as { send?: { webhook?: { headers?: unknown } } } | null)?.send?.webhook?.headers;
+  return headers && typeof headers === 'object' && !Array.isArray(headers) ? (headers as WebhookHeaders) : null;
+}
+
+function stepHeaders(draft: Record<string, unknown>, key: unknown): WebhookHeaders | null {
+  return headersOf(Array.isArray(draft.steps) ? draft.steps.find((step: unknown) => (step as { key?: unknown } | null)?.key === key) : null);
+}
+
+/** Null values replaced by the value the stored step's header of that name (any case) has. */
+function keptHeaders(headers: WebhookHeaders, stored: WebhookHeaders | null): WebhookHeaders {
+  const previous = new Map(Object.entries(stored ?? {}).map(([name, value]) => [name.toLowerCase(), value]));
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, value ?? previous.get(name.toLowerCase()) ?? null]));
+}
+
+/** A checked draft as stored: its header values sealed. */
+function sealed(herald: Herald, workspaceId: string, draft: Record<string, unknown>): Record<string, unknown> {
+  return withStepHeaders(draft, (headers, _key, index) => sealedHeaders(herald.secrets, workspaceId, headers, null, ['input', 'steps', String(index), 'send', 'webhook', 'headers']));
 }
 
 function campaignInput(definition: JourneyDefinition, step: SendStep, channel: SendStep['channel']) {

@@ -6,6 +6,7 @@ import { webhookSigningSecretsOf } from '../../workspaces/secrets.ts';
 import type { Channel, DueMessage, Prepared, Ready } from '../channel.ts';
 import { templateContact } from '../contact-scope.ts';
 import type { Transition } from '../ledger.ts';
+import { openedHeaders } from './headers.ts';
 import { CompiledWebhook, type RenderedWebhook, type WebhookContent, WebhookContentError, WebhookRenderError } from './content.ts';
 
 /** A webhook has no address of its own: it goes where its campaign's URL says. */
@@ -31,7 +32,8 @@ export const webhook: Channel<NoAddress, RenderedWebhook> = {
     // Content saved by an older Herald that no longer compiles fails its messages, not the pass.
     let compiled: CompiledWebhook | WebhookContentError;
     try {
-      compiled = new CompiledWebhook(campaign.content as WebhookContent);
+      const content = campaign.content as WebhookContent;
+      compiled = new CompiledWebhook(content, openedHeaders(herald.secrets, workspace.id, content.headers));
     } catch (error) {
       if (!(error instanceof WebhookContentError)) throw error;
       compiled = error;

@@ -1,6 +1,7 @@
 import type { Template } from 'liquidjs';
 import { z } from 'zod';
 import { escapeValues, parseLong, TemplateSyntaxError } from '../email/liquid.ts';
+import { isSealed } from '../../secrets.ts';
 import { messageRenderer, type RenderBudget } from '../templates.ts';
 
 /**
@@ -51,7 +52,8 @@ export function headerRefusal(name: string): string | null {
   return null;
 }
 
-const headers = z.record(z.string(), z.string({ error: 'must be a string' })).superRefine((given, context) => {
+// A null value keeps the header's stored value (values are write-only: headers.ts).
+const headers = z.record(z.string(), z.string({ error: 'must be a string' }).nullable()).superRefine((given, context) => {
   const names = Object.keys(given);
   if (names.length > MAX_HEADERS) context.addIssue({ code: 'custom', message: `at most ${MAX_HEADERS} headers` });
   const seen = new Set<string>();
@@ -60,8 +62,10 @@ const headers = z.record(z.string(), z.string({ error: 'must be a string' })).su
     if (refusal) context.addIssue({ code: 'custom', path: [name], message: refusal });
     if (seen.has(name.toLowerCase())) context.addIssue({ code: 'custom', path: [name], message: 'is given twice (header names ignore case)' });
     seen.add(name.toLowerCase());
+    if (value === null) continue;
     if (!HEADER_VALUE.test(value)) context.addIssue({ code: 'custom', path: [name], message: 'must not contain line breaks or control characters' });
-    if (value.length > 4 * KB) context.addIssue({ code: 'custom', path: [name], message: 'must be at most 4 KB' });
+    // A value read back sealed is longer than the 4 KB it was given as.
+    if (!isSealed(value) && value.length > 4 * KB) context.addIssue({ code: 'custom', path: [name], message: 'must be at most 4 KB' });
   }
 });
 
@@ -113,9 +117,13 @@ export class CompiledWebhook {
   private readonly url: Template[];
   private readonly body: Template[] | null;
 
-  constructor(readonly content: WebhookContent) {
+  /** `headers`: the content's headers opened (headers.ts); the content keeps them sealed. */
+  constructor(
+    readonly content: WebhookContent,
+    headers: Record<string, string> = {},
+  ) {
     this.method = content.method ?? 'POST';
-    this.headers = content.headers ?? {};
+    this.headers = headers;
     this.url = parsed('url', content.url, encodeURIComponent, isRaw);
     this.body = content.body == null ? null : parsed('body', content.body, jsonStringInside, (filter) => isRaw(filter) || filter?.name === 'json');
   }
