@@ -15,5 +15,6 @@ import '../tracking/mutations.ts';
 import '../analytics/schema.ts';
 import '../journeys/schema.ts';
 import '../journeys/simulate-schema.ts';
+import '../links/schema.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -10,6 +10,8 @@ import { clientAddress } from './client-address.ts';
 import { isDashboardPath, serveDashboard, wantsPage } from './dashboard.ts';
 import { handleEmailLink, handleEmailReport } from './email-routes.ts';
 import { answerPageOperation } from './page-operations.ts';
+import { handleLink } from './link-route.ts';
+import { LINK_PATH } from '../delivery/short-links.ts';
 import { handleSmsCallback } from './sms-routes.ts';
 import { httpDuration, httpRequests, mayReadMetrics, metricsOf, registry } from './metrics.ts';
 import type { PublicRateLimit } from './rate-limit.ts';
@@ -34,7 +36,7 @@ class BodyTooLarge extends Error {
 /**
  * Routes: /graphql (Yoga), /track (service worker beacons), an email's /e/o/ /e/c/ /e/u/ links
  * and POST /email/dsn (bounce and complaint reports), POST /sms/status/… and /sms/inbound/…
- * (the SMS provider's callbacks), /sdk/* and /demo (with its
+ * (the SMS provider's callbacks), smart links at /l/<code>, /sdk/* and /demo (with its
  * development-only /demo/identity-token), the dashboard at /app (where a browser opening / or,
  * outside development, /graphql is sent), /healthz, /readyz, /metrics. Request bodies are capped:
  * HERALD_MAX_BODY_BYTES for a secret key or the admin token, HERALD_MAX_PUBLIC_BODY_BYTES for anyone
@@ -110,6 +112,10 @@ export function createHttpServer({ herald, yoga, ready, publicRateLimit }: HttpO
     if (sms) return sms;
     const email = yoga && path!.startsWith('/e/') ? await handleEmailLink(herald, publicRateLimit, req, res, clientAddress(config, req)) : null;
     if (email) return email;
+    if (yoga && path!.startsWith(LINK_PATH)) {
+      await handleLink(herald, publicRateLimit, req, res, clientAddress(config, req));
+      return 'link';
+    }
     if (yoga && isBrowserFile(path!) && (serveDemo || !isDemoFile(path!))) {
       await serveBrowserFile(path!, req, res);
       return path!.startsWith('/sdk/') ? 'sdk' : 'demo';

@@ -21,7 +21,7 @@ export const MACHINE_WINDOW_MS = 10_000;
 
 const HUMAN_PROXIES = /GoogleImageProxy/i;
 const APPLE_PRIVACY_PROXY = /^Mozilla\/5\.0$/;
-const SCANNERS =
+export const SCANNERS =
   /bot\b|bot\/|crawl|spider|slurp|preview|scanner|headless|phantomjs|python-|curl\/|wget\/|go-http-client|java\/|okhttp|libwww|httpclient|axios|node-fetch|undici|barracuda|mimecast|proofpoint|urldefense|messagelabs|symantec|trendmicro|forcepoint|sophos|fireeye|zscaler|ironport|safelinks/i;
 
 export interface Visit {

@@ -6,6 +6,7 @@ import { requireLocalId } from '../graphql/ids.ts';
 import { createApiKey, revokeApiKey } from './api-keys.ts';
 import { emailSettingsOf, smtpHostOf } from './email-settings.ts';
 import { ApnsSettingsInput, ApnsSettingsRef, FcmSettingsInput, FcmSettingsRef } from './mobile-push-schema.ts';
+import { linkSettingsOf } from './link-settings.ts';
 import { mobilePushSettingsOf } from './mobile-push-settings.ts';
 import { SmsSettingsInput, SmsSettingsRef } from './sms-schema.ts';
 import { identitySecretOf, rotateIdentitySecret, rotateWebhookSecret, webhookSecretOf } from './secrets.ts';
@@ -59,6 +60,13 @@ const EmailSettings = builder.objectRef<Workspace>('EmailSettings').implement({
   }),
 });
 
+const LinkSettingsRef = builder.objectRef<Workspace>('LinkSettings').implement({
+  description: "What the workspace's smart links (createLink) may send a phone to besides http(s).",
+  fields: (t) => ({
+    appSchemes: t.stringList({ description: 'App schemes (e.g. "myapp" for myapp://…) an ios or android target may use.', resolve: (w) => linkSettingsOf(w).appSchemes }),
+  }),
+});
+
 const WorkspaceSettings = builder.objectRef<Workspace>('WorkspaceSettings').implement({
   fields: (t) => ({
     timezone: t.expose('timezone', { type: 'TimeZone' }),
@@ -79,6 +87,7 @@ const WorkspaceSettings = builder.objectRef<Workspace>('WorkspaceSettings').impl
     apns: t.field({ type: ApnsSettingsRef, nullable: true, resolve: (w) => (w.apnsPrivateKey ? (mobilePushSettingsOf(w).apns ?? null) : null) }),
     fcm: t.field({ type: FcmSettingsRef, nullable: true, resolve: (w) => (w.fcmServiceAccount ? (mobilePushSettingsOf(w).fcm ?? null) : null) }),
     sms: t.field({ type: SmsSettingsRef, resolve: (workspace) => workspace }),
+    links: t.field({ type: LinkSettingsRef, resolve: (workspace) => workspace }),
   }),
 });
 
@@ -206,6 +215,14 @@ const EmailSettingsInput = builder.inputType('EmailSettingsInput', {
   }),
 });
 
+const LinkSettingsInput = builder.inputType('LinkSettingsInput', {
+  fields: (t) => ({
+    appSchemes: t.stringList({
+      description: 'Replaces the registered app schemes (e.g. ["myapp"]); a smart link may then send a phone to myapp://…. Never javascript:, data:, file: and the like.',
+    }),
+  }),
+});
+
 builder.mutationFields((t) => ({
   createWorkspace: t.fieldWithInput({
     type: WorkspaceCreated,
@@ -245,6 +262,7 @@ builder.mutationFields((t) => ({
       apns: t.input.field({ type: ApnsSettingsInput, description: 'null clears the APNs settings and forgets the key.' }),
       fcm: t.input.field({ type: FcmSettingsInput, description: 'null clears the FCM settings and forgets the service account.' }),
       sms: t.input.field({ type: SmsSettingsInput, description: 'null clears the SMS settings and forgets the auth token.' }),
+      links: t.input.field({ type: LinkSettingsInput, description: 'Smart links: the app schemes their targets may use; null clears them.' }),
     },
     errors: {},
     resolve: (_root, { input }, context) =>
@@ -259,6 +277,7 @@ builder.mutationFields((t) => ({
         apns: input.apns,
         fcm: input.fcm,
         sms: input.sms,
+        links: input.links,
       }),
   }),
   rotateIdentitySecret: t.fieldWithInput({

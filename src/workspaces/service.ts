@@ -6,6 +6,7 @@ import type { Workspace } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { newKey } from './api-keys.ts';
 import { checkSmtpHost, emailSettingsData } from './email-settings.ts';
+import { linkSettingsData } from './link-settings.ts';
 import { checkMobilePushHosts, mobilePushSettingsData } from './mobile-push-settings.ts';
 import { checkSmsHost, smsSettingsData } from './sms-settings.ts';
 import { newIdentitySecret, newTrackingSecret, newWebhookSecret } from './secrets.ts';
@@ -56,7 +57,7 @@ export function listWorkspaces(herald: Herald): Promise<Workspace[]> {
 export async function updateWorkspaceSettings(herald: Herald, workspaceId: string, input: SettingsInput): Promise<Workspace> {
   const parsed = settingsInput.safeParse(input);
   if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
-  const { timezone, quietHours, frequencyCaps, consentTag, requireIdentityVerification, controlGroupPercent, email, apns, fcm, sms } = parsed.data;
+  const { timezone, quietHours, frequencyCaps, consentTag, requireIdentityVerification, controlGroupPercent, email, apns, fcm, sms, links } = parsed.data;
   await checkSmtpHost(herald, email);
   checkMobilePushHosts(herald, { apns, fcm });
   checkSmsHost(herald, sms);
@@ -66,6 +67,7 @@ export async function updateWorkspaceSettings(herald: Herald, workspaceId: strin
     frequencyCaps,
     requireIdentityVerification,
     controlGroupPercent,
+    linkSettings: linkSettingsData(links) as Prisma.InputJsonObject | undefined,
     ...(quietHours === undefined
       ? {}
       : { quietHoursStart: quietHours?.start ?? null, quietHoursEnd: quietHours?.end ?? null }),

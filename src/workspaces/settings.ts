@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { emailSettingsInput } from './email-settings.ts';
+import { linkSettingsInput } from './link-settings.ts';
 import { apnsSettingsInput, fcmSettingsInput } from './mobile-push-settings.ts';
 import { smsSettingsInput } from './sms-settings.ts';
 
@@ -73,6 +74,8 @@ export const settingsInput = z.object({
   fcm: fcmSettingsInput.nullable().optional(),
   /** null clears the SMS settings and forgets the auth token. */
   sms: smsSettingsInput.nullable().optional(),
+  /** null clears the link settings (no app scheme registered). */
+  links: linkSettingsInput.nullable().optional(),
 });
 
 export type SettingsInput = z.input<typeof settingsInput>;

@@ -467,6 +467,11 @@ export type LastSeenInput = {
   withinDays?: number | null | undefined;
 };
 
+export type LinkSettingsInput = {
+  /** Replaces the registered app schemes (e.g. ["myapp"]); a smart link may then send a phone to myapp://…. Never javascript:, data:, file: and the like. */
+  appSchemes?: Array<string> | null | undefined;
+};
+
 /** Why a message is in its state: ACCEPTED by the push service, or why it was not sent. */
 export type MessageReason =
   | 'ACCEPTED'
@@ -537,6 +542,8 @@ export type MutationUpdateWorkspaceSettingsInput = {
   /** null clears the FCM settings and forgets the service account. */
   fcm?: FcmSettingsInput | null | undefined;
   frequencyCaps?: Array<FrequencyCapInput> | null | undefined;
+  /** Smart links: the app schemes their targets may use; null clears them. */
+  links?: LinkSettingsInput | null | undefined;
   /** null removes quiet hours. */
   quietHours?: QuietHoursInput | null | undefined;
   /** Turn off only if you accept that any web page may act as any customer it can name. */

@@ -1,5 +1,6 @@
 import type { Template } from 'liquidjs';
 import { z } from 'zod';
+import { withMessageToken } from '../short-links.ts';
 import { messageRenderer, type RenderBudget } from '../templates.ts';
 import { rewriteLinks, withOpenPixel, withPreheader, type Anchor } from './html.ts';
 import { clickUrl, openPixelUrl, unsubscribeUrl } from './links.ts';
@@ -226,7 +227,10 @@ class CompiledTemplates implements CompiledEmail {
     if (!text) textPart = tidyText(toText!(html));
     else textPart = derived ? tidyText(render('text', text)) : render('text', text);
     // The text part shows the links as written; the HTML's go through Herald to count clicks.
-    const tracked = rewriteLinks(html, (anchor) => (isTracked(anchor, unsubscribe) ? clickUrl(links.publicUrl, links.token, anchor.href, links.trackingSecret) : null));
+    // A link to one of Herald's smart links carries the token too, so its click names the contact.
+    const tracked = rewriteLinks(html, (anchor) =>
+      isTracked(anchor, unsubscribe) ? clickUrl(links.publicUrl, links.token, withMessageToken(anchor.href, links.publicUrl, links.token), links.trackingSecret) : null,
+    );
     return { subject: subjectLine, html: withOpenPixel(withPreheader(tracked, previewText), openPixelUrl(links.publicUrl, links.token)), text: textPart };
   }
 }

@@ -6,6 +6,7 @@ import { secretFromRow } from '../../workspaces/secrets.ts';
 import type { Channel, DeliveryOutcome, DueMessage, Prepared, Ready } from '../channel.ts';
 import { templateContact } from '../contact-scope.ts';
 import type { Transition } from '../ledger.ts';
+import { withMessageToken } from '../short-links.ts';
 import { signToken, trackUrlOf } from '../tokens.ts';
 import { CompiledMobilePush, MAX_PAYLOAD_BYTES, MAX_TTL_SECONDS, type MobilePushContent, RenderError } from './content.ts';
 import { apnsBody, fcmBody } from './payloads.ts';
@@ -75,6 +76,8 @@ export const mobilePush: Channel<DeviceAddress, MobilePayload> = {
           throw error;
         }
         const fields = { messageId: message.id, token: signToken(message.id, trackingSecret), trackUrl };
+        // A link to one of Herald's smart links carries the token, so its click names the contact.
+        if (rendered.url) rendered = { ...rendered, url: withMessageToken(rendered.url, herald.publicUrl, fields.token) };
         const ttl = ttlSeconds(content, campaign.activeUntil, now);
         const payload: MobilePayload =
           address.platform === 'IOS'

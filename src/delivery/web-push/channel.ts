@@ -6,8 +6,9 @@ import { contentOf } from '../campaign-fields.ts';
 import { templateContact } from '../contact-scope.ts';
 import type { Channel, DueMessage, Prepared, Ready } from '../channel.ts';
 import type { Transition } from '../ledger.ts';
+import { withMessageToken } from '../short-links.ts';
 import { signToken, trackUrlOf } from '../tokens.ts';
-import { CompiledContent, type Content, encryptedSize, MAX_ENCRYPTED_BYTES, MAX_TTL_SECONDS, RenderError } from './content.ts';
+import { CompiledContent, type Content, encryptedSize, MAX_ENCRYPTED_BYTES, MAX_TTL_SECONDS, type PushPayload, RenderError } from './content.ts';
 
 /** Where a web push goes: one browser's subscription. */
 export interface PushAddress {
@@ -59,7 +60,7 @@ export const webPush: Channel<PushAddress, string> = {
         try {
           const token = signToken(message.id, trackingSecret);
           const scope = { contact: templateContact(message.contact), event: message.event };
-          payload = JSON.stringify(compiled.render(scope, { tag: message.id, token, trackUrl }));
+          payload = JSON.stringify(withLinkTokens(compiled.render(scope, { tag: message.id, token, trackUrl }), herald.publicUrl, token));
         } catch (error) {
           if (error instanceof RenderError) return settle(message, 'FAILED', 'TEMPLATE_ERROR', error.message);
           throw error;
@@ -99,6 +100,12 @@ export const webPush: Channel<PushAddress, string> = {
     };
   },
 };
+
+/** The push's links to Herald's own smart links carry its token, so their clicks name the contact. */
+function withLinkTokens(payload: PushPayload, publicUrl: string, token: string): PushPayload {
+  const link = (url: string) => withMessageToken(url, publicUrl, token);
+  return { ...payload, url: link(payload.url), actions: payload.actions.map((action) => (action.url ? { ...action, url: link(action.url) } : action)) };
+}
 
 /** The smaller of the campaign's TTL and the time left until activeUntil. */
 export function ttlSeconds(content: Content, activeUntil: Date | null, now = Date.now()): number {
