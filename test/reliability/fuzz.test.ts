@@ -32,6 +32,8 @@ const realIds: string[] = [];
 /** Ids of another workspace's things (see "another workspace"), and its secret key. */
 const foreignIds: string[] = [];
 let other: Awaited<ReturnType<typeof createWorkspace>>;
+/** The other workspace's short link code. */
+let foreignCode = '';
 
 beforeAll(async () => {
   kit = await startTestHerald();
@@ -127,6 +129,7 @@ async function fingerprint(): Promise<string> {
       (SELECT count(*) FROM "Segment") AS segments, (SELECT max("updatedAt") FROM "Segment") AS segments_at,
       (SELECT count(*) FROM "Campaign") AS campaigns, (SELECT max("updatedAt") FROM "Campaign") AS campaigns_at,
       (SELECT count(*) FROM "Message") AS messages, (SELECT count(*) FROM "ApiKey") AS keys,
+      (SELECT count(*) FROM "Link") AS links,
       (SELECT max("updatedAt") FROM "Workspace") AS workspaces_at`;
   return JSON.stringify(row, (_key, value) => (typeof value === 'bigint' ? String(value) : value));
 }
@@ -200,6 +203,7 @@ describe('another workspace', () => {
         (SELECT count(*) || '/' || max("updatedAt") FROM "Campaign" WHERE "workspaceId" = ${workspaceId}::uuid) AS campaigns,
         (SELECT count(*) || '/' || max("updatedAt") FROM "Message" WHERE "workspaceId" = ${workspaceId}::uuid) AS messages,
         (SELECT count(*) || '/' || count("revokedAt") FROM "ApiKey" WHERE "workspaceId" = ${workspaceId}::uuid) AS keys,
+        (SELECT count(*) || '/' || max("updatedAt") FROM "Link" WHERE "workspaceId" = ${workspaceId}::uuid) AS links,
         (SELECT "updatedAt" FROM "Workspace" WHERE id = ${workspaceId}::uuid) AS workspace`;
     return JSON.stringify(row, (_key, value) => (typeof value === 'bigint' ? String(value) : value));
   }
@@ -218,8 +222,11 @@ describe('another workspace', () => {
     const segment = await as(`mutation { createSegment(input: { name: "Gold", rule: { identified: true } }) { ... on MutationCreateSegmentSuccess { data { id } } } }`);
     const campaign = await as(`mutation { createCampaign(input: { name: "Theirs", kind: TRIGGERED, content: { title: "Hi", url: "https://other.example/" }, trigger: { event: "signup" } }) { ... on MutationCreateCampaignSuccess { data { id } } } }`);
     const viewer = await as(`query { viewer { apiKeys { id } } }`);
+    const link = await as(`mutation { createLink(input: { url: "https://other.example/theirs" }) { ... on MutationCreateLinkSuccess { data { id code } } } }`);
     foreignIds.push(contact.upsertContact.data.id, segment.createSegment.data.id, campaign.createCampaign.data.id, other.workspace.id);
     foreignIds.push(...viewer.viewer.apiKeys.map((key: { id: string }) => key.id));
+    foreignIds.push(link.createLink.data.id);
+    foreignCode = link.createLink.data.code;
   });
   afterAll(() => foreignIds.splice(0));
 
@@ -234,7 +241,7 @@ describe('another workspace', () => {
   });
 
   it('is absent from every root field of the API', async () => {
-    const markers = [...foreignIds, other.workspace.vapidPublicKey, '"bob"'];
+    const markers = [...foreignIds, other.workspace.vapidPublicKey, '"bob"', foreignCode, 'other.example/theirs'];
     const day = 86_400_000;
     const range = { from: new Date(Date.now() - day).toISOString(), to: new Date(Date.now() + day).toISOString() };
     // Each root field of Query, asked by this workspace's key, with the other's ids where one is taken.
@@ -248,6 +255,7 @@ describe('another workspace', () => {
       ['node', `query($id: ID!) { node(id: $id) { id } }`, { id: foreignIds[0] }],
       ['journey', `query($id: ID!) { journey(id: $id) { id name } }`, { id: foreignIds[2] }],
       ['journeys', `{ journeys(first: 100) { edges { node { id name } } } }`],
+      ['links', `{ links(first: 100) { totalCount edges { node { id code shortUrl url } } } }`],
       ['simulateJourney', `query($id: ID!, $from: DateTime!, $to: DateTime!) { simulateJourney(id: $id, from: $from, to: $to) { entered } }`, { id: foreignIds[2], ...range }],
       ['previewSegment', `{ previewSegment(rule: { identified: true }) { count sample(first: 100) { id externalId } } }`],
       ['publicConfig', `{ publicConfig { vapidPublicKey workspaceId } }`],
