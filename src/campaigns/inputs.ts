@@ -4,6 +4,7 @@ import { ChannelEnum } from '../delivery/schema.ts';
 import { Urgencies } from '../delivery/web-push/content.ts';
 import { MobilePushInput } from './mobile-push-schema.ts';
 import { SmsInput } from './sms-schema.ts';
+import { InAppInput } from './in-app-schema.ts';
 import { CampaignKinds, CampaignStatuses } from './validation.ts';
 
 // JOURNEY: a journey's send step (src/journeys), met through its messages; never created here.
@@ -71,6 +72,7 @@ const VariantInput = builder.inputType('CampaignVariantInput', {
     email: t.field({ type: EmailInput }),
     webhook: t.field({ type: WebhookInput }),
     sms: t.field({ type: SmsInput }),
+    inApp: t.field({ type: InAppInput }),
   }),
 });
 
@@ -112,13 +114,14 @@ const campaignFields = <Required extends boolean>(required: Required) => (t: Pot
   kind: t.field({ type: CampaignKindEnum, required }),
   // A default only where the campaign is created: an update without a channel keeps its own.
   channel: required
-    ? t.field({ type: ChannelEnum, defaultValue: 'WEB_PUSH', description: 'Where its messages go; IN_APP is not available yet.' })
+    ? t.field({ type: ChannelEnum, defaultValue: 'WEB_PUSH', description: 'Where its messages go.' })
     : t.field({ type: ChannelEnum, description: 'Another channel replaces the old channel’s content: give the new one’s.' }),
   content: t.field({ type: ContentInput, description: 'The web push (channel WEB_PUSH).' }),
   email: t.field({ type: EmailInput, description: 'The email (channel EMAIL).' }),
   webhook: t.field({ type: WebhookInput, description: 'The webhook (channel WEBHOOK).' }),
   mobilePush: t.field({ type: MobilePushInput, description: 'The push to phone apps (channel MOBILE_PUSH).' }),
   sms: t.field({ type: SmsInput, description: 'The SMS (channel SMS).' }),
+  inApp: t.field({ type: InAppInput, description: 'The on-site message (channel IN_APP).' }),
   audience: t.field({ type: CampaignAudienceInput }),
   activeUntil: t.field({ type: 'DateTime', description: 'Not shown after this; also shortens the push TTL.' }),
   startAt: t.field({ type: 'DateTime', description: 'TRIGGERED: triggers before this are ignored.' }),

@@ -15,6 +15,8 @@ import { mobilePushOf } from './mobile-push.ts';
 import { MobilePushRef } from './mobile-push-schema.ts';
 import { smsOf } from './sms.ts';
 import { SmsRef } from './sms-schema.ts';
+import { inAppOf } from './in-app.ts';
+import { InAppRef } from './in-app-schema.ts';
 import { type CampaignStats, campaignStatsMany, SuppressionReasons } from './stats.ts';
 import { campaignExperiment, type Experiment, ExperimentMetrics, type VariantResult } from './experiment.ts';
 import type { StoredVariant } from '../delivery/experiment.ts';
@@ -222,6 +224,7 @@ export const CampaignRef = builder.prismaNode('Campaign', {
     webhook: t.field({ type: WebhookRef, nullable: true, description: 'The webhook (channel WEBHOOK); null for other channels.', resolve: webhookOf }),
     mobilePush: t.field({ type: MobilePushRef, nullable: true, description: 'The push to phone apps (channel MOBILE_PUSH); null for other channels.', resolve: mobilePushOf }),
     sms: t.field({ type: SmsRef, nullable: true, description: 'The SMS (channel SMS); null for other channels.', resolve: smsOf }),
+    inApp: t.field({ type: InAppRef, nullable: true, description: 'The on-site message (channel IN_APP); null for other channels.', resolve: inAppOf }),
     warnings: t.stringList({ description: 'What may keep the content from showing as meant, e.g. an email Gmail will clip; empty when nothing.', resolve: warningsOf }),
     audience: t.field({ type: AudienceRef, resolve: (campaign) => campaign }),
     schedule: t.field({ type: ScheduleRef, nullable: true, resolve: (campaign) => (campaign.sendAt ? campaign : null) }),

@@ -17,6 +17,8 @@ import { mobilePushSendingProblem } from '../workspaces/mobile-push-settings.ts'
 import { smsSendingProblem } from '../workspaces/sms-settings.ts';
 import type { SmsContent } from '../delivery/sms/content.ts';
 import { checkedSms, smsOf } from './sms.ts';
+import type { InAppContent } from '../delivery/in-app/content.ts';
+import { checkedInApp, inAppOf } from './in-app.ts';
 
 export type { Campaign };
 
@@ -36,7 +38,7 @@ export async function updateCampaign(herald: Herald, workspaceId: string, id: st
   requireStatus(campaign, ['DRAFT', 'SCHEDULED'], 'edited');
   const stored = inputOf(campaign);
   // Moving to another channel leaves the old channel's content behind.
-  if (changes.channel && changes.channel !== campaign.channel) stored.content = stored.email = stored.webhook = stored.mobilePush = stored.sms = stored.variants = undefined;
+  if (changes.channel && changes.channel !== campaign.channel) stored.content = stored.email = stored.webhook = stored.mobilePush = stored.sms = stored.inApp = stored.variants = undefined;
   const merged = { ...stored, ...withoutUndefined(changes) } as CampaignInput;
   const data = await campaignData(herald, workspaceId, merged, stored);
   // Only while it is still DRAFT or SCHEDULED: a send that started meanwhile wins.
@@ -124,7 +126,7 @@ async function campaignData(herald: Herald, workspaceId: string, input: Campaign
   }
   // parseCampaign made sure the channel's own content is there.
   const channel = campaign.channel ?? 'WEB_PUSH';
-  const field = contentField(channel) as 'content' | 'email' | 'webhook' | 'mobilePush' | 'sms';
+  const field = contentField(channel) as 'content' | 'email' | 'webhook' | 'mobilePush' | 'sms' | 'inApp';
   const content = await checkedContent(herald, workspaceId, channel, campaign[field], ['input', field], stored?.[field]);
   const variants: StoredVariant[] | null = campaign.variants?.length ? [] : null;
   for (const [index, variant] of (campaign.variants ?? []).entries()) {
@@ -177,7 +179,9 @@ async function checkedContent(
           ? checkedMobilePush(content as MobilePushContent, path)
           : channel === 'SMS'
             ? await checkedSms(herald, workspaceId, content as SmsContent, path)
-            : checkedPush(herald, content as Content, path);
+            : channel === 'IN_APP'
+              ? checkedInApp(content as InAppContent, path)
+              : checkedPush(herald, content as Content, path);
   return withoutUndefined(checked) as Record<string, unknown>;
 }
 
@@ -249,6 +253,7 @@ export function inputOf(campaign: Campaign): CampaignInput {
     webhook: webhookOf(campaign) ?? undefined,
     mobilePush: mobilePushOf(campaign) ?? undefined,
     sms: smsOf(campaign) ?? undefined,
+    inApp: inAppOf(campaign) ?? undefined,
     audience: { segmentId: campaign.segmentId, rule: campaign.audienceRule ?? undefined, type: campaign.audienceType },
     activeUntil: campaign.activeUntil,
     startAt: campaign.startAt,

@@ -23,6 +23,9 @@ export async function sendTestMessage(herald: Herald, workspaceId: string, campa
       await requireSendable(herald, campaign, ['input', 'campaignId']);
       if (!contact.email) throw ValidationError.field(['input', 'contactId'], 'this contact has no email address');
       return send(herald, campaign, contactId, null);
+    case 'IN_APP':
+      // Shown to the contact the next time they are on the site, like the real thing.
+      return send(herald, campaign, contactId, null);
     case 'WEBHOOK':
       // A webhook needs no address of the contact: it goes to the campaign's URL with their data.
       return send(herald, campaign, contactId, null);

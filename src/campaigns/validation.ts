@@ -9,6 +9,7 @@ import { emailContentInput } from '../delivery/email/content.ts';
 import { webhookContentInput } from '../delivery/webhook/content.ts';
 import { mobilePushContentInput } from '../delivery/mobile-push/content.ts';
 import { smsContentInput } from '../delivery/sms/content.ts';
+import { inAppContentInput } from '../delivery/in-app/content.ts';
 import { Channel } from '../generated/prisma/enums.ts';
 
 export const CampaignKinds = ['BROADCAST', 'TRIGGERED'] as const;
@@ -19,7 +20,7 @@ export type CampaignStatus = (typeof CampaignStatuses)[number];
 const DAY = 24 * 3600;
 
 /** Each channel's content field in CampaignInput; the other channels are in the API ahead of their senders. */
-export const CONTENT_FIELD = { WEB_PUSH: 'content', EMAIL: 'email', WEBHOOK: 'webhook', MOBILE_PUSH: 'mobilePush', SMS: 'sms' } as const satisfies Partial<Record<Channel, string>>;
+export const CONTENT_FIELD = { WEB_PUSH: 'content', EMAIL: 'email', WEBHOOK: 'webhook', MOBILE_PUSH: 'mobilePush', SMS: 'sms', IN_APP: 'inApp' } as const satisfies Partial<Record<Channel, string>>;
 type AvailableChannel = keyof typeof CONTENT_FIELD;
 const isAvailable = (channel: Channel): channel is AvailableChannel => channel in CONTENT_FIELD;
 /** The CampaignInput field holding a channel's content. */
@@ -49,6 +50,7 @@ const campaignFields = z
     webhook: webhookContentInput.nullish(),
     mobilePush: mobilePushContentInput.nullish(),
     sms: smsContentInput.nullish(),
+    inApp: inAppContentInput.nullish(),
     audience: z
       .object({ segmentId: z.string().nullish(), rule: z.unknown().optional(), type: z.enum(Audiences).nullish() })
       .nullish(),

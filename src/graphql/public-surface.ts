@@ -16,12 +16,16 @@ import type { Context } from './context.ts';
  * visitor's browser, so it is refused every field not named here, whatever type it reaches and
  * whatever fields are added later: new types and fields are private until listed. What is listed
  * is what a visitor made or received themselves (their own contact's ids, their own event, the
- * status of a message they got), never a relation that leads to other people.
+ * status of a message they got, the on-site messages waiting for them), never a relation that
+ * leads to other people.
  */
 export const PUBLISHABLE_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  Query: ['publicConfig'],
+  Query: ['publicConfig', 'inAppMessages', 'inAppTriggers'],
   Mutation: ['registerPushSubscription', 'revokePushSubscription', 'registerDevice', 'revokeDevice', 'identifyContact', 'trackEvent', 'recordMessageEvent'],
   PublicConfig: ['workspaceId', 'vapidPublicKey'],
+  InAppMessage: ['token', 'layout', 'title', 'body', 'imageUrl', 'buttons', 'question', 'expiresAt'],
+  InAppButton: ['label', 'url'],
+  Question: ['kind', 'text', 'choices', 'freeText', 'answers'],
   MutationRegisterPushSubscriptionSuccess: ['data'],
   MutationRevokePushSubscriptionSuccess: ['data'],
   MutationRegisterDeviceSuccess: ['data'],

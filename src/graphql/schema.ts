@@ -8,6 +8,7 @@ import '../segments/schema.ts';
 import '../campaigns/schema.ts';
 import '../campaigns/mutations.ts';
 import '../campaigns/live.ts';
+import '../campaigns/in-app-messages.ts';
 import '../delivery/schema.ts';
 import '../delivery/live.ts';
 import '../tracking/schema.ts';

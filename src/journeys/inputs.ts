@@ -4,6 +4,7 @@ import { ChannelEnum } from '../delivery/schema.ts';
 import { CampaignAudienceInput, ContentInput, ConversionInput, EmailInput, WebhookInput, WindowInput } from '../campaigns/inputs.ts';
 import { MobilePushInput } from '../campaigns/mobile-push-schema.ts';
 import { SmsInput } from '../campaigns/sms-schema.ts';
+import { InAppInput } from '../campaigns/in-app-schema.ts';
 import { EngagementTypes, JourneyStatuses } from './definition.ts';
 
 /**
@@ -48,6 +49,7 @@ const SendInput = builder.inputType('JourneySendInput', {
     webhook: t.field({ type: WebhookInput, description: 'The webhook (WEBHOOK).' }),
     sms: t.field({ type: SmsInput, description: 'The SMS (SMS).' }),
     mobilePush: t.field({ type: MobilePushInput, description: 'The push to phone apps (MOBILE_PUSH).' }),
+    inApp: t.field({ type: InAppInput, description: 'The on-site message (IN_APP).' }),
     fallback: t.field({ type: [ChannelEnum], description: 'At most 3, each with its content here.' }),
     next: t.string(),
   }),

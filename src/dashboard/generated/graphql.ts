@@ -97,11 +97,27 @@ export type CampaignEmailInput = {
   text?: string | null | undefined;
 };
 
+/** An on-site message the SDK shows the contact on your site. title, body, imageUrl and the buttons are Liquid over `contact` and `event`, shown as plain text. A title or a body is required. */
+export type CampaignInAppInput = {
+  body?: string | null | undefined;
+  /** At most 2. */
+  buttons?: Array<InAppButtonInput> | null | undefined;
+  /** https only. */
+  imageUrl?: string | null | undefined;
+  /** Defaults to MODAL. */
+  layout?: InAppLayout | null | undefined;
+  /** A question shown with the message; answers become `feedback` events. */
+  question?: QuestionInput | null | undefined;
+  title?: string | null | undefined;
+  /** How long the message waits for the contact's next visit (default 30 days, never past activeUntil). */
+  ttlSeconds?: number | null | undefined;
+};
+
 export type CampaignInput = {
   /** Not shown after this; also shortens the push TTL. */
   activeUntil?: string | null | undefined;
   audience?: CampaignAudienceInput | null | undefined;
-  /** Where its messages go; IN_APP is not available yet. */
+  /** Where its messages go. */
   channel?: Channel | null | undefined;
   /** The web push (channel WEB_PUSH). */
   content?: CampaignContentInput | null | undefined;
@@ -115,6 +131,8 @@ export type CampaignInput = {
   frequencyCapped?: boolean | null | undefined;
   /** The share (0-50) of the audience held out: no message, to measure what the campaign changes. */
   holdoutPercent?: number | null | undefined;
+  /** The on-site message (channel IN_APP). */
+  inApp?: CampaignInAppInput | null | undefined;
   kind: CampaignKind;
   /** The push to phone apps (channel MOBILE_PUSH). */
   mobilePush?: CampaignMobilePushInput | null | undefined;
@@ -188,6 +206,7 @@ export type CampaignTriggerInput = {
 export type CampaignVariantInput = {
   content?: CampaignContentInput | null | undefined;
   email?: CampaignEmailInput | null | undefined;
+  inApp?: CampaignInAppInput | null | undefined;
   name: string;
   sms?: CampaignSmsInput | null | undefined;
   webhook?: CampaignWebhookInput | null | undefined;
@@ -335,6 +354,18 @@ export type FrequencyCapInput = {
   period: CapPeriod;
 };
 
+export type InAppButtonInput = {
+  label: string;
+  /** http(s), written out: "https://shop.example/{{ contact.id }}", never a value for the whole URL. */
+  url: string;
+};
+
+/** BANNER: a bar across the top of the page; MODAL: a dialog over the page; SLIDE_IN: a card in a corner. */
+export type InAppLayout =
+  | 'BANNER'
+  | 'MODAL'
+  | 'SLIDE_IN';
+
 export type Interval =
   | 'DAY'
   | 'HOUR'
@@ -407,6 +438,8 @@ export type JourneySendInput = {
   email?: CampaignEmailInput | null | undefined;
   /** At most 3, each with its content here. */
   fallback?: Array<Channel> | null | undefined;
+  /** The on-site message (IN_APP). */
+  inApp?: CampaignInAppInput | null | undefined;
   /** The push to phone apps (MOBILE_PUSH). */
   mobilePush?: CampaignMobilePushInput | null | undefined;
   next?: string | null | undefined;
@@ -572,6 +605,23 @@ export type PushSubscriptionStatus =
   | 'EXPIRED'
   | 'REVOKED';
 
+/** A question a message asks; answers are recorded as `feedback` events, once per message. */
+export type QuestionInput = {
+  /** CHOICE only: 2 to 6 labels. */
+  choices?: Array<string> | null | undefined;
+  /** On-site only: offer a free-text box beside the answer. */
+  freeText?: boolean | null | undefined;
+  kind: QuestionKind;
+  text: string;
+};
+
+/** NPS: 0–10; STARS: 1–5; THUMBS: up or down; CHOICE: one of the question’s choices. */
+export type QuestionKind =
+  | 'CHOICE'
+  | 'NPS'
+  | 'STARS'
+  | 'THUMBS';
+
 export type QuietHoursInput = {
   end: string;
   start: string;
@@ -645,6 +695,8 @@ export type UpdateCampaignInput = {
   /** The share (0-50) of the audience held out: no message, to measure what the campaign changes. */
   holdoutPercent?: number | null | undefined;
   id: string | number;
+  /** The on-site message (channel IN_APP). */
+  inApp?: CampaignInAppInput | null | undefined;
   kind?: CampaignKind | null | undefined;
   /** The push to phone apps (channel MOBILE_PUSH). */
   mobilePush?: CampaignMobilePushInput | null | undefined;
