@@ -197,7 +197,7 @@ describe('creating an email campaign', () => {
     expect(dataOf(await secret(Read, { id: created.data.id })).campaign!.warnings).toEqual(created.data.warnings);
   });
 
-  it('wants each channel’s own content: content for WEB_PUSH (the default), email for EMAIL; other channels are not available yet', async () => {
+  it('wants each channel’s own content: content for WEB_PUSH (the default), email for EMAIL, inApp for IN_APP', async () => {
     const workspace = await h.workspace();
     const { secret } = workspace;
     expect(pathsOf(await create(secret, { channel: 'EMAIL', content: push }))).toEqual(expect.arrayContaining(['input.email', 'input.content']));
@@ -207,10 +207,7 @@ describe('creating an email campaign', () => {
     expect(pathsOf(await create(secret, {}))).toEqual(['input.content']);
     expect(pathsOf(await create(secret, { channel: 'MOBILE_PUSH', content: push }))).toEqual(['input.content', 'input.mobilePush']);
     expect(pathsOf(await create(secret, { channel: 'SMS', content: push }))).toEqual(['input.content', 'input.sms']);
-    for (const channel of ['IN_APP']) {
-      const errors = fieldErrorsOf(await create(secret, { channel, content: push }));
-      expect(errors).toEqual([{ path: ['input', 'channel'], message: `${channel} campaigns are not available yet` }]);
-    }
+    expect(pathsOf(await create(secret, { channel: 'IN_APP', content: push }))).toEqual(['input.content', 'input.inApp']);
     expect(await countCampaigns(workspace)).toBe(0);
   });
 });

@@ -197,7 +197,6 @@ describe('a triggered IN_APP campaign', () => {
     const waited = Date.now() - start;
     expect(messages.map((m) => m.title)).toEqual(['Questions about Pro?']);
     expect(waited).toBeLessThan(2_000);
-    console.info(`a page-triggered on-site message was in the next read after ${waited} ms`);
   });
 });
 
