@@ -7,6 +7,10 @@
  *   await Herald.identify('customer-42', { plan: 'gold' }, { identityToken }); // token from your server
  *   await Herald.track('added_to_cart', { sku: 'A1', value: 30 });
  *
+ * On-site messages (IN_APP campaigns and journey steps) are fetched once per page load (cached
+ * for a minute in session storage, see in-app-feed.ts), after identify, and after tracking an event that triggers
+ * one; they are shown one at a time (see in-app.ts). `inApp: false` turns them off.
+ *
  * Consent: the browser is asked only when `subscribe()` is called (from a button, or by the
  * optional soft prompt). After "not now" the soft prompt waits `askAgainAfterDays` days or
  * `askAgainAfterVisits` visits; after the browser's "block" it never asks again.
@@ -29,6 +33,8 @@ export interface HeraldOptions {
   softPrompt?: SoftPrompt | false;
   askAgainAfterDays?: number;
   askAgainAfterVisits?: number;
+  /** Show the visitor's on-site messages (default true). */
+  inApp?: boolean;
 }
 
 interface ConsentState {
@@ -71,6 +77,9 @@ function contactRef(): { anonymousId: string } | { externalId: string; identityT
   return externalId ? { externalId, identityToken } : { anonymousId: anonymousId() };
 }
 
+import { InAppFeed } from './in-app-feed.ts';
+import type { InAppMessage } from './in-app.ts';
+
 /**
  * Fetch's `keepalive` lets a request outlive the page (as `navigator.sendBeacon` does, which
  * cannot carry the key's Authorization header), up to 64 KB of bodies in flight per page.
@@ -112,9 +121,11 @@ export function init(given: HeraldOptions): Promise<void> {
     softPrompt: given.softPrompt ?? false,
     askAgainAfterDays: given.askAgainAfterDays ?? 7,
     askAgainAfterVisits: given.askAgainAfterVisits ?? 3,
+    inApp: given.inApp ?? true,
     publishableKey: given.publishableKey,
   };
   countVisit();
+  if (options.inApp) void loadInApp();
   ready = resync().then(() => {
     if (options.softPrompt && shouldAsk()) showSoftPrompt(options.softPrompt);
   });
@@ -285,6 +296,7 @@ export async function identify(
   unwrap(identifyContact);
   store(KEYS.externalId, externalId);
   if (identityToken) store(KEYS.identityToken, identityToken);
+  if (inAppEnabled()) void loadInApp();
 }
 
 interface Pending {
@@ -306,10 +318,13 @@ const MAX_EVENTS_PER_REQUEST = 50;
  */
 export function track(name: string, properties?: Record<string, unknown>): Promise<void> {
   const input = { ...contactRef(), name, properties };
-  return new Promise<void>((resolve, reject) => {
+  const tracked = new Promise<void>((resolve, reject) => {
     pending.push({ input, resolve, reject });
     flushTimer ??= setTimeout(flush, 0);
   });
+  // An event that triggers an on-site message: ask for it once the event is stored.
+  if (inAppEnabled() && inAppFeed.triggers.has(name)) void tracked.then(() => loadInApp(true), () => {});
+  return tracked;
 }
 
 /**
@@ -345,6 +360,44 @@ if (typeof addEventListener === 'function') {
   addEventListener('visibilitychange', () => typeof document !== 'undefined' && document.visibilityState === 'hidden' && flush());
 }
 
+const IN_APP = `query($anonymousId: String, $externalId: String, $identityToken: String) {
+  inAppMessages(anonymousId: $anonymousId, externalId: $externalId, identityToken: $identityToken) {
+    token layout title body imageUrl buttons { label url } question { kind text choices freeText answers } expiresAt
+  }
+  inAppTriggers
+}`;
+
+/** Reports what the visitor did with an on-site message, as the service worker does for a push; a failed report is dropped. */
+function report(message: InAppMessage, type: 'DISPLAYED' | 'CLICKED' | 'CLOSED'): void {
+  graphql('mutation($token: String!, $type: MessageEventType!) { recordMessageEvent(input: { token: $token, type: $type }) { __typename } }', { token: message.token, type }).catch(() => {});
+}
+
+const inAppFeed = new InAppFeed(
+  (visitor) => graphql<{ inAppMessages: InAppMessage[]; inAppTriggers: string[] }>(IN_APP, visitor).then((data) => ({ messages: data.inAppMessages, triggers: data.inAppTriggers })),
+  {
+    displayed: (message) => report(message, 'DISPLAYED'),
+    clicked: (message) => report(message, 'CLICKED'),
+    closed: (message) => report(message, 'CLOSED'),
+    // answerQuestion is the feedback domain's: a Herald without it answers an error, and the message is then closed instead.
+    answered: (message, answer, text) =>
+      graphql<{ answerQuestion: { __typename: string } }>(
+        'mutation($token: String!, $answer: String!, $text: String) { answerQuestion(input: { token: $token, answer: $answer, text: $text }) { __typename } }',
+        { token: message.token, answer, text },
+      ).then((data) => data.answerQuestion.__typename.endsWith('Success'), () => false),
+  },
+);
+
+const inAppEnabled = () => options?.inApp ?? false;
+
+/** Reads and shows the visitor's on-site messages; Herald out of reach means none this time. */
+async function loadInApp(fresh = false): Promise<void> {
+  try {
+    await inAppFeed.load(contactRef(), fresh);
+  } catch {
+    // shown on a later page
+  }
+}
+
 function showSoftPrompt(prompt: SoftPrompt): void {
   const box = document.createElement('div');
   box.setAttribute('role', 'dialog');
@@ -375,6 +428,7 @@ function showSoftPrompt(prompt: SoftPrompt): void {
 
 export const Herald = {
   init,
+  refreshInApp: () => loadInApp(true),
   subscribe,
   unsubscribe,
   identify,

@@ -70,7 +70,15 @@ export async function recordEvent(kit: TestHerald, key: string, token: string, t
   return dataOf(answer).recordMessageEvent.__typename as string;
 }
 
-export async function campaignOf(kit: TestHerald, workspace: Pick<Workspace, 'secretKey'>, id: string) {
+export interface LedgerRow {
+  id: string;
+  status: string;
+  reason: string | null;
+  error: string | null;
+  contact: { externalId: string | null; anonymousId: string | null };
+}
+
+export async function campaignOf(kit: TestHerald, workspace: Pick<Workspace, 'secretKey'>, id: string): Promise<Record<string, any> & { messages: LedgerRow[] }> {
   const answer = await as(kit, workspace.secretKey)(
     `query($id: ID!) { campaign(id: $id) { status channel inApp { layout title buttons { label url } question { kind } ttlSeconds }
       stats { targeted sent failed suppressed delivered displayed clicked closed suppressedBy { reason count } }
@@ -78,7 +86,7 @@ export async function campaignOf(kit: TestHerald, workspace: Pick<Workspace, 'se
     { id },
   );
   const campaign = dataOf(answer).campaign;
-  return { ...campaign, messages: campaign.messages.edges.map((edge: { node: unknown }) => edge.node) as { id: string; status: string; reason: string | null; error: string | null; contact: { externalId: string | null; anonymousId: string | null } }[] };
+  return { ...campaign, messages: campaign.messages.edges.map((edge: { node: LedgerRow }) => edge.node) };
 }
 
 /** Sends a broadcast now and waits until it is SENT. */

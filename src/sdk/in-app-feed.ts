@@ -1,0 +1,71 @@
+import { type InAppActions, type InAppMessage, showInApp } from './in-app.ts';
+
+/**
+ * The visitor's on-site messages as this browser knows them: read from Herald at most once a
+ * minute per visitor (session storage), shown one after another, and never shown again in this
+ * session once closed, clicked or answered, whatever a cached answer still says.
+ */
+
+export interface InAppAnswer {
+  messages: InAppMessage[];
+  /** Events after which Herald may have a new message: tracking one reads again. */
+  triggers: string[];
+}
+
+const CACHE_KEY = 'herald:inApp';
+const DONE_KEY = 'herald:inAppDone';
+const CACHE_MS = 60_000;
+
+function session<T>(key: string, value?: T): T | null {
+  try {
+    if (value !== undefined) sessionStorage.setItem(key, JSON.stringify(value));
+    return JSON.parse(sessionStorage.getItem(key) ?? 'null') as T | null;
+  } catch {
+    return null; // storage blocked: read from Herald every time
+  }
+}
+
+export class InAppFeed {
+  /** The events that trigger on-site messages, as of the last read. */
+  triggers = new Set<string>();
+  private readonly waiting: InAppMessage[] = [];
+  /** Tokens queued or shown on this page. */
+  private readonly seen = new Set<string>();
+  private showing = false;
+
+  constructor(
+    private readonly read: (visitor: Record<string, string | undefined>) => Promise<InAppAnswer>,
+    private readonly actions: InAppActions,
+  ) {}
+
+  /** Reads the visitor's messages (from the session cache unless `fresh`) and shows the new ones. */
+  async load(visitor: Record<string, string | undefined>, fresh = false): Promise<void> {
+    const who = JSON.stringify(visitor);
+    const cached = session<InAppAnswer & { who: string; at: number }>(CACHE_KEY);
+    let answer: InAppAnswer | null = !fresh && cached?.who === who && Date.now() - cached.at < CACHE_MS ? cached : null;
+    if (!answer) {
+      answer = await this.read(visitor);
+      session(CACHE_KEY, { ...answer, who, at: Date.now() });
+    }
+    this.triggers = new Set(answer.triggers);
+    const done = new Set(session<string[]>(DONE_KEY) ?? []);
+    for (const message of answer.messages) {
+      if (done.has(message.token) || this.seen.has(message.token) || Date.parse(message.expiresAt) <= Date.now()) continue;
+      this.seen.add(message.token);
+      this.waiting.push(message);
+    }
+    void this.showNext();
+  }
+
+  private async showNext(): Promise<void> {
+    if (this.showing) return;
+    const next = this.waiting.shift();
+    if (!next) return;
+    this.showing = true;
+    if (document.readyState === 'loading') await new Promise((resolve) => addEventListener('DOMContentLoaded', resolve, { once: true }));
+    await showInApp(next, this.actions);
+    session(DONE_KEY, [...(session<string[]>(DONE_KEY) ?? []), next.token].slice(-100));
+    this.showing = false;
+    void this.showNext();
+  }
+}
