@@ -58,18 +58,21 @@ describe('on-site messages in real Chromium', () => {
     await page.addInitScript(`localStorage.setItem('herald:anonymousId', '${visitor}')`);
     const graphqlRequests: string[] = [];
     page.on('request', (request) => request.url().endsWith('/graphql') && graphqlRequests.push(request.postData() ?? ''));
+    const missing: string[] = [];
+    page.on('response', (response) => response.status() >= 400 && missing.push(response.url()));
     await page.goto(`${kit.url}/demo/?key=${shop.publishableKey}`);
 
     // The banner: a region at the top, styled by the site's variables, over the page rather than pushing it down.
     const region = page.getByRole('region', { name: 'Spring sale, Fox' });
     await region.waitFor();
     expect(await region.textContent()).toContain('20% off everything');
-    await page.evaluate(() => document.documentElement.style.setProperty('--herald-bg', 'rgb(1, 2, 3)'));
-    expect(await region.evaluate((node) => [getComputedStyle(node).position, getComputedStyle(node).backgroundColor])).toEqual(['fixed', 'rgb(1, 2, 3)']);
-    const headingTop = () => page.getByRole('heading', { name: 'Herald demo shop' }).evaluate((node) => node.getBoundingClientRect().top);
-    const withBanner = await headingTop();
     expect(await seriousViolations(page)).toEqual([]);
     await screenshot(page, 'in-app-banner', false);
+    await page.evaluate(() => document.documentElement.style.setProperty('--herald-bg', 'rgb(1, 2, 3)'));
+    expect(await region.evaluate((node) => [getComputedStyle(node).position, getComputedStyle(node).backgroundColor])).toEqual(['fixed', 'rgb(1, 2, 3)']);
+    await page.evaluate(() => document.documentElement.style.removeProperty('--herald-bg'));
+    const headingTop = () => page.getByRole('heading', { name: 'Herald demo shop' }).evaluate((node) => node.getBoundingClientRect().top);
+    const withBanner = await headingTop();
     await page.getByRole('link', { name: 'See the sale' }).click();
     await region.waitFor({ state: 'detached' });
     expect(await headingTop()).toBe(withBanner);
@@ -117,8 +120,9 @@ describe('on-site messages in real Chromium', () => {
     await page.evaluate('Herald.ready');
     expect(await page.locator('[data-herald="in-app"]').count()).toBe(0);
     expect(reads()).toBe(2);
-    expect(page.problems).toEqual([]);
+    // The browser asks for the demo's favicon, which it has none of; nothing else fails.
+    expect(missing.filter((url) => !url.endsWith('/favicon.ico'))).toEqual([]);
+    expect(page.problems.filter((problem) => !problem.includes('404'))).toEqual([]);
     expect(shownAfter).toBeLessThan(3_000);
-    console.info(`page-triggered modal shown ${shownAfter} ms after Herald.track`);
   });
 });
