@@ -22,7 +22,7 @@ async function sql<T extends pg.QueryResultRow>(text: string, values: unknown[] 
   }
 }
 
-describe('an IN_APP broadcast', () => {
+describe('an IN_APP broadcast', { timeout: 90_000 }, () => {
   it('renders one message per contact, readable by that visitor only, until clicked or closed; stats count displayed, clicked and closed', async () => {
     const shop = await h.workspace();
     await upsertContacts(h.kit, shop, [{ externalId: 'ada', firstName: 'Ada' }, { externalId: 'bob' }, { anonymousId: 'visitor-cy' }]);
@@ -106,7 +106,7 @@ describe('an IN_APP broadcast', () => {
   });
 });
 
-describe('IN_APP suppression', () => {
+describe('IN_APP suppression', { timeout: 90_000 }, () => {
   it('applies frequency caps, holdouts and the control group as on every channel, and needs no channel consent', async () => {
     const shop = await h.workspace();
     const secret = as(h.kit, shop.secretKey);
@@ -138,7 +138,7 @@ describe('IN_APP suppression', () => {
   });
 });
 
-describe('IN_APP content', () => {
+describe('IN_APP content', { timeout: 90_000 }, () => {
   it('refuses unsafe or incomplete messages, each problem at its field', async () => {
     const shop = await h.workspace();
     const refused = async (inApp: Record<string, unknown>) => {
@@ -180,7 +180,7 @@ describe('IN_APP content', () => {
   });
 });
 
-describe('a triggered IN_APP campaign', () => {
+describe('a triggered IN_APP campaign', { timeout: 90_000 }, () => {
   it('shows its message on the page that tracked the event, in the answer to the next read', async () => {
     const shop = await h.workspace();
     const secret = as(h.kit, shop.secretKey);
@@ -200,7 +200,7 @@ describe('a triggered IN_APP campaign', () => {
   });
 });
 
-describe('a journey send step on IN_APP', () => {
+describe('a journey send step on IN_APP', { timeout: 90_000 }, () => {
   it('makes the step’s message available to the contact, as a campaign on IN_APP would', async () => {
     const shop = await h.workspace();
     const secret = as(h.kit, shop.secretKey);

@@ -19,7 +19,7 @@ const CANARY = 'canary-9f3a';
 const OTHER_CANARY = 'other-canary-51d0';
 const allowed = new Set(Object.entries(PUBLISHABLE_FIELDS).flatMap(([type, fields]) => fields.map((field) => `${type}.${field}`)));
 
-describe('a publishable key and on-site messages', () => {
+describe('a publishable key and on-site messages', { timeout: 90_000 }, () => {
   const h = useHerald({ HERALD_PUBLIC_RATE_LIMIT: '100000' }, { push: false });
   const shop = h.useWorkspace('Shop');
   const other = h.useWorkspace('Other shop');
