@@ -253,6 +253,8 @@ describe('another workspace', () => {
       ['contacts', `{ contacts(first: 100) { edges { node { id externalId } } } }`],
       ['contacts in its segment', `query($id: ID!) { contacts(first: 100, segmentId: $id) { edges { node { id externalId } } } }`, { id: foreignIds[1] }],
       ['node', `query($id: ID!) { node(id: $id) { id } }`, { id: foreignIds[0] }],
+      ['inAppMessages', `{ inAppMessages(externalId: "bob") { token title body buttons { url } } }`],
+      ['inAppTriggers', `{ inAppTriggers }`],
       ['journey', `query($id: ID!) { journey(id: $id) { id name } }`, { id: foreignIds[2] }],
       ['journeys', `{ journeys(first: 100) { edges { node { id name } } } }`],
       ['links', `{ links(first: 100) { totalCount edges { node { id code shortUrl url } } } }`],
