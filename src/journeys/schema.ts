@@ -10,7 +10,7 @@ import { JourneyInput, JourneyStatusEnum, UpdateJourneyInput } from './inputs.ts
 import { enterJourney } from './entry.ts';
 import { archiveJourney, createJourney, getJourney, type Journey, pauseJourney, publishJourney, resumeJourney, updateJourney, withStepHeaders } from './service.ts';
 import type { SplitExperiment, SplitPathResult } from './splits.ts';
-import { type JourneyStats, journeyStats, type StepStats } from './stats.ts';
+import { type JourneyStats, journeyStats, journeyStatsMany, type StepStats } from './stats.ts';
 import { ExperimentMetricEnum } from '../campaigns/schema.ts';
 import { redactedHeaders } from '../delivery/webhook/headers.ts';
 
@@ -95,7 +95,12 @@ export const JourneyRef = builder.prismaNode('Journey', {
     entry: t.field({ type: 'JSON', description: 'The draft’s entry, as given.', resolve: (journey) => (journey.draft as Record<string, unknown>).entry ?? null }),
     steps: t.field({ type: 'JSON', description: 'The draft’s steps, as given (webhook header values hidden).', resolve: (journey) => shownDraft(journey).steps ?? [] }),
     draft: t.field({ type: 'JSON', description: 'The whole draft JourneyInput, as given (webhook header values hidden).', resolve: (journey) => shownDraft(journey) }),
-    stats: t.field({ type: JourneyStatsRef, resolve: (journey, _args, context) => journeyStats(context.herald, journey.id) }),
+    // Loaded together: a page of 100 journeys reads its figures with the same few queries as one.
+    stats: t.loadable({
+      type: JourneyStatsRef,
+      load: (ids: string[], context) => journeyStatsMany(context.herald, ids),
+      resolve: (journey) => journey.id,
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),

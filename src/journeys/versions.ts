@@ -24,6 +24,24 @@ export async function definitionOf(db: Prisma.TransactionClient, journeyId: stri
   return remember(definitions, key, row.definition as unknown as JourneyDefinition);
 }
 
+/**
+ * definitionOf for many (journey, version) pairs, keyed `journeyId:version`: those not yet read
+ * come in one query (a page of the journey list reads its figures together).
+ */
+export async function definitionsOf(db: Prisma.TransactionClient, wanted: { journeyId: string; version: number }[]): Promise<Map<string, JourneyDefinition>> {
+  const found = new Map<string, JourneyDefinition>();
+  const missing: { journeyId: string; version: number }[] = [];
+  for (const { journeyId, version } of wanted) {
+    const known = definitions.get(`${journeyId}:${version}`);
+    if (known) found.set(`${journeyId}:${version}`, known);
+    else missing.push({ journeyId, version });
+  }
+  if (missing.length === 0) return found;
+  const rows = await db.journeyVersion.findMany({ where: { OR: missing }, select: { journeyId: true, version: true, definition: true } });
+  for (const row of rows) found.set(`${row.journeyId}:${row.version}`, remember(definitions, `${row.journeyId}:${row.version}`, row.definition as unknown as JourneyDefinition));
+  return found;
+}
+
 /** A send step's JOURNEY campaigns, by channel. */
 export async function stepCampaignsOf(tx: Prisma.TransactionClient, journeyId: string, version: number, step: string) {
   const key = `${journeyId}:${version}:${step}`;

@@ -134,4 +134,16 @@ describe('journeys in the dashboard', () => {
     expect(await page.getByRole('list', { name: 'Phones' }).getByRole('listitem').textContent()).toMatch(/^active iOS · com\.shop\.app 2\.1, since /);
     await checkPage('contact-journey-path');
   });
+
+  it("lists each journey's figures, read together, and they follow contacts live", async () => {
+    await go('/journeys');
+    const figures = () => page.getByRole('row').filter({ hasText: 'Onboarding' }).locator('td.num').allTextContents();
+    // Version, entered, in it now, completed, exited, converted.
+    await expect.poll(figures).toEqual(['1', '2', '2', '0', '0', '0']);
+    await subscribeBrowser(workspace.publishable, push, { externalId: 'cem' });
+    await track('cem', 'signed_up');
+    // Her welcome push moves the workspace's deliveries, and the open list reads its figures again.
+    await expect.poll(figures).toEqual(['1', '3', '3', '0', '0', '0']);
+    await checkPage('journeys-live');
+  });
 });
