@@ -1,16 +1,19 @@
 import type { CampaignEditQuery } from '../generated/graphql.ts';
 import { type Comparison, parseValue } from '../rules/model.ts';
 import { fromLocalInput, toLocalInput } from '../ui/format.ts';
+import { parsedObject } from './liquid-sample.ts';
 import type { PushContent } from './push-size.ts';
 
 /** The campaign editor's fields as typed, turned into a CampaignInput and read back from a campaign. */
 export interface CampaignForm {
   name: string;
   kind: 'BROADCAST' | 'TRIGGERED';
-  channel: 'WEB_PUSH' | 'EMAIL' | 'SMS';
+  channel: 'WEB_PUSH' | 'EMAIL' | 'SMS' | 'WEBHOOK' | 'MOBILE_PUSH';
   push: PushContent & { urgency: string; ttlHours: string; topic: string };
   email: { subject: string; preheader: string; format: 'html' | 'mjml'; body: string; text: string; fromName: string; replyTo: string };
   sms: { body: string };
+  webhook: WebhookForm;
+  mobilePush: MobilePushForm;
   segmentId: string;
   audienceType: 'ALL' | 'IDENTIFIED' | 'ANONYMOUS';
   trigger: { event: string; where: Comparison[]; delayMinutes: string; exceptionEvents: string; reEligibleAfterHours: string };
@@ -27,6 +30,31 @@ export interface CampaignForm {
   holdoutPercent: string;
 }
 
+/** A webhook as typed: each header's value is write-only once saved (`stored`: left empty, Herald keeps it). */
+export interface WebhookForm {
+  url: string;
+  method: 'POST' | 'PUT' | 'PATCH';
+  headers: { name: string; value: string; stored: boolean }[];
+  body: string;
+}
+
+/** A push to phone apps as typed: `data` is JSON text, numbers as typed. */
+export interface MobilePushForm {
+  title: string;
+  body: string;
+  imageUrl: string;
+  url: string;
+  data: string;
+  badge: string;
+  sound: string;
+  category: string;
+  topic: string;
+  ttlHours: string;
+}
+
+/** What a variant changes, per channel (the rest of its content is the message's); a push to phones has no variants. */
+export const VARIANT_TEXT: Partial<Record<CampaignForm['channel'], string>> = { WEB_PUSH: 'Title', EMAIL: 'Subject', SMS: 'Message', WEBHOOK: 'Body' };
+
 /** A variant: its title (push), subject (email) or text (SMS), and for push its body; the rest is the message's. */
 export interface VariantForm {
   name: string;
@@ -42,6 +70,8 @@ export const blankForm = (): CampaignForm => ({
   push: { title: '', body: '', url: '', iconUrl: '', imageUrl: '', badgeUrl: '', requireInteraction: false, actions: [], urgency: '', ttlHours: '', topic: '' },
   email: { subject: '', preheader: '', format: 'html', body: '', text: '', fromName: '', replyTo: '' },
   sms: { body: '' },
+  webhook: { url: '', method: 'POST', headers: [], body: '' },
+  mobilePush: { title: '', body: '', imageUrl: '', url: '', data: '', badge: '', sound: '', category: '', topic: '', ttlHours: '' },
   segmentId: '',
   audienceType: 'ALL',
   trigger: { event: '', where: [], delayMinutes: '0', exceptionEvents: '', reEligibleAfterHours: '' },
@@ -93,12 +123,43 @@ function messageOf(form: CampaignForm) {
           }
         : null,
     sms: form.channel === 'SMS' ? { body: form.sms.body } : null,
+    webhook: form.channel === 'WEBHOOK' ? webhookOf(form.webhook) : null,
+    mobilePush: form.channel === 'MOBILE_PUSH' ? mobilePushOf(form.mobilePush) : null,
+  };
+}
+
+/** Headers as the API takes them: a stored header left empty is null, which keeps its value. */
+function webhookOf(webhook: WebhookForm) {
+  const headers = webhook.headers.filter((header) => header.name.trim() !== '');
+  return {
+    url: webhook.url,
+    method: webhook.method,
+    headers: headers.length ? Object.fromEntries(headers.map((header) => [header.name.trim(), header.stored && header.value === '' ? null : header.value])) : null,
+    body: orNull(webhook.body),
+  };
+}
+
+/** `data` that is not a JSON object goes as typed, so Herald names the problem at mobilePush.data. */
+function mobilePushOf(push: MobilePushForm) {
+  const data = parsedObject(push.data);
+  return {
+    title: push.title,
+    body: orNull(push.body),
+    imageUrl: orNull(push.imageUrl),
+    url: orNull(push.url),
+    data: data.problem ? push.data : data.value,
+    badge: number(push.badge),
+    sound: orNull(push.sound),
+    category: orNull(push.category),
+    topic: orNull(push.topic),
+    ttlSeconds: number(push.ttlHours, 3600),
   };
 }
 
 /** The message as the first variant, then each other variant: the message with its own text. */
 function variantsOf(form: CampaignForm, message: ReturnType<typeof messageOf>) {
-  const first = { name: form.firstVariantName, weight: number(form.firstVariantWeight) ?? 1, ...message };
+  const { mobilePush: _none, ...content } = message; // a push to phones has no variants
+  const first = { name: form.firstVariantName, weight: number(form.firstVariantWeight) ?? 1, ...content };
   return [
     first,
     ...form.variants.map((variant) => ({
@@ -107,6 +168,7 @@ function variantsOf(form: CampaignForm, message: ReturnType<typeof messageOf>) {
       content: message.content && { ...message.content, title: variant.text, body: orNull(variant.body) ?? message.content.body },
       email: message.email && { ...message.email, subject: variant.text },
       sms: message.sms && { body: variant.text },
+      webhook: message.webhook && { ...message.webhook, body: variant.text },
     })),
   ];
 }
@@ -119,7 +181,7 @@ export function toInput(form: CampaignForm) {
     kind: form.kind,
     channel: form.channel,
     ...message,
-    variants: form.variants.length ? variantsOf(form, message) : null,
+    variants: form.variants.length && VARIANT_TEXT[form.channel] ? variantsOf(form, message) : null,
     holdoutPercent: number(form.holdoutPercent) ?? 0,
     audience: { segmentId: orNull(form.segmentId), type: form.audienceType },
     trigger:
@@ -154,7 +216,7 @@ export function fromCampaign(campaign: Saved): CampaignForm {
     ...blank,
     name: campaign.name,
     kind: campaign.kind === 'TRIGGERED' ? 'TRIGGERED' : 'BROADCAST', // journey sends are edited in their journey
-    channel: campaign.channel === 'EMAIL' || campaign.channel === 'SMS' ? campaign.channel : 'WEB_PUSH',
+    channel: campaign.channel === 'IN_APP' ? 'WEB_PUSH' : campaign.channel,
     push: content
       ? {
           title: content.title,
@@ -182,6 +244,8 @@ export function fromCampaign(campaign: Saved): CampaignForm {
         }
       : blank.email,
     sms: campaign.sms ? { body: campaign.sms.body } : blank.sms,
+    webhook: campaign.webhook ? webhookFrom(campaign.webhook) : blank.webhook,
+    mobilePush: campaign.mobilePush ? mobilePushFrom(campaign.mobilePush) : blank.mobilePush,
     segmentId: campaign.audience.segment?.id ?? '',
     audienceType: campaign.audience.type,
     trigger: trigger
@@ -205,10 +269,37 @@ export function fromCampaign(campaign: Saved): CampaignForm {
   };
 }
 
+/** Header values come back null once stored (write-only): such a header shows empty and keeps its value. */
+function webhookFrom(webhook: NonNullable<Saved['webhook']>): WebhookForm {
+  const headers = (webhook.headers ?? {}) as Record<string, string | null>;
+  return {
+    url: webhook.url,
+    method: webhook.method === 'PUT' || webhook.method === 'PATCH' ? webhook.method : 'POST',
+    headers: Object.entries(headers).map(([name, value]) => ({ name, value: value ?? '', stored: value === null })),
+    body: text(webhook.body),
+  };
+}
+
+function mobilePushFrom(push: NonNullable<Saved['mobilePush']>): MobilePushForm {
+  return {
+    title: push.title,
+    body: text(push.body),
+    imageUrl: text(push.imageUrl),
+    url: text(push.url),
+    data: push.data ? JSON.stringify(push.data, null, 2) : '',
+    badge: text(push.badge),
+    sound: text(push.sound),
+    category: text(push.category),
+    topic: text(push.topic),
+    ttlHours: push.ttlSeconds === null || push.ttlSeconds === undefined ? '' : String(push.ttlSeconds / 3600),
+  };
+}
+
 /** The saved variants read back: the first is the message itself (as this editor saves it). */
 function variantsFrom(campaign: Saved): Pick<CampaignForm, 'variants' | 'firstVariantName' | 'firstVariantWeight' | 'holdoutPercent'> {
   const [first, ...others] = campaign.variants;
-  const textOf = (content: Record<string, unknown>) => text(campaign.channel === 'EMAIL' ? content.subject : campaign.channel === 'SMS' ? content.body : content.title);
+  const textOf = (content: Record<string, unknown>) =>
+    text(campaign.channel === 'EMAIL' ? content.subject : campaign.channel === 'SMS' || campaign.channel === 'WEBHOOK' ? content.body : content.title);
   return {
     firstVariantName: first?.name ?? 'A',
     firstVariantWeight: String(first?.weight ?? 1),

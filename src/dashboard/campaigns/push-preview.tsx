@@ -1,15 +1,6 @@
 import { useState } from 'react';
+import { sample } from './liquid-sample.ts';
 import { MAX_PUSH_BYTES, type PushContent, worstCasePushBytes } from './push-size.ts';
-
-/** Liquid shown as the sample contact would see it: outputs with a default show it, others a placeholder. */
-function sample(source: string): string {
-  return source.replace(/\{\{-?\s*([\s\S]*?)\s*-?\}\}/g, (_all, inner: string) => {
-    const fallback = /default:\s*['"]([^'"]*)['"]/.exec(inner);
-    if (fallback) return fallback[1]!;
-    const name = inner.split('|')[0]!.trim().split('.').at(-1);
-    return `‹${name}›`;
-  });
-}
 
 const hostOf = (url: string) => {
   try {

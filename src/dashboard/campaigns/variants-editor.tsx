@@ -1,12 +1,9 @@
 import { Field } from '../ui/form.tsx';
-import type { CampaignForm, VariantForm } from './form-state.ts';
-
-/** What a variant changes, per channel: the rest of its content is the message above. */
-export const VARIANT_TEXT: Record<CampaignForm['channel'], string> = { WEB_PUSH: 'Title', EMAIL: 'Subject', SMS: 'Message' };
+import { type CampaignForm, VARIANT_TEXT, type VariantForm } from './form-state.ts';
 
 /**
  * An A/B test and a holdout. The message above is the first variant; each other variant changes
- * its title (push; and body), subject (email) or text (SMS). Each contact gets one variant, always
+ * its title (push; and body), subject (email), text (SMS) or body (webhook). Each contact gets one variant, always
  * the same; the held-out share gets nothing, to measure what the campaign changes.
  */
 export function VariantsEditor({ form, onChange, error }: { form: CampaignForm; onChange: (patch: Partial<CampaignForm>) => void; error: (path: string) => string | undefined }) {
@@ -21,7 +18,8 @@ export function VariantsEditor({ form, onChange, error }: { form: CampaignForm; 
         With variants, the message above is variant <strong>{form.firstVariantName || 'A'}</strong>; each contact gets one variant, always the same. The campaign page shows
         which wins, live.
       </p>
-      {variants.length > 0 && (
+      {!label && <p className="hint">A push to phones has no variants; a holdout still measures what it changes.</p>}
+      {label && variants.length > 0 && (
         <div className="row">
           <Field label="Name of the message above" error={error('variants.0.name')}>
             <input value={form.firstVariantName} onChange={(event) => onChange({ firstVariantName: event.target.value })} />
@@ -31,7 +29,7 @@ export function VariantsEditor({ form, onChange, error }: { form: CampaignForm; 
           </Field>
         </div>
       )}
-      {variants.map((variant, index) => (
+      {label && variants.map((variant, index) => (
         <fieldset key={index} className="variant" data-variant-editor={index + 1}>
           <legend>Variant {index + 2}</legend>
           <div className="row">
@@ -43,8 +41,8 @@ export function VariantsEditor({ form, onChange, error }: { form: CampaignForm; 
             </Field>
           </div>
           <Field label={`Variant ${index + 2} ${label.toLowerCase()}`} error={error(`variants.${index + 1}`)}>
-            {form.channel === 'SMS' ? (
-              <textarea rows={3} value={variant.text} onChange={(event) => setVariant(index, { text: event.target.value })} />
+            {form.channel === 'SMS' || form.channel === 'WEBHOOK' ? (
+              <textarea rows={3} className={form.channel === 'WEBHOOK' ? 'code' : undefined} value={variant.text} onChange={(event) => setVariant(index, { text: event.target.value })} />
             ) : (
               <input value={variant.text} onChange={(event) => setVariant(index, { text: event.target.value })} />
             )}
@@ -59,11 +57,13 @@ export function VariantsEditor({ form, onChange, error }: { form: CampaignForm; 
           </button>
         </fieldset>
       ))}
-      <div className="toolbar">
-        <button type="button" className="quiet small" onClick={add} disabled={variants.length >= 7}>
-          Add a variant
-        </button>
-      </div>
+      {label && (
+        <div className="toolbar">
+          <button type="button" className="quiet small" onClick={add} disabled={variants.length >= 7}>
+            Add a variant
+          </button>
+        </div>
+      )}
       <Field label="Holdout (% of the audience sent nothing)" error={error('holdoutPercent')} hint="0-50. Comparing against a holdout needs a conversion event (under Delivery).">
         <input type="number" min={0} max={50} value={form.holdoutPercent} onChange={(event) => onChange({ holdoutPercent: event.target.value })} />
       </Field>

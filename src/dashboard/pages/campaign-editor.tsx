@@ -3,8 +3,10 @@ import { useMutation, useQuery } from 'urql';
 import { EmailPreview } from '../campaigns/email-preview.tsx';
 import { blankForm, type CampaignForm, fromCampaign, toInput } from '../campaigns/form-state.ts';
 import { PushPreview } from '../campaigns/push-preview.tsx';
+import { MobilePushEditor } from '../campaigns/mobile-push-editor.tsx';
 import { SmsEditor } from '../campaigns/sms-editor.tsx';
 import { VariantsEditor } from '../campaigns/variants-editor.tsx';
+import { WebhookEditor } from '../campaigns/webhook-editor.tsx';
 import { graphql } from '../generated/index.ts';
 import { Link, navigate } from '../router.tsx';
 import { ComparisonFields } from '../rules/builder.tsx';
@@ -23,6 +25,8 @@ const CampaignEdit = graphql(`
       content { title body url iconUrl imageUrl badgeUrl requireInteraction ttlSeconds urgency topic actions { action title url } }
       email { subject preheader html mjml text fromName replyTo }
       sms { body }
+      webhook { url method headers body }
+      mobilePush { title body imageUrl url data badge sound category topic ttlSeconds }
       trigger { event where delaySeconds exceptionEvents reEligibleAfterSeconds }
       deliveryWindow { start end }
       conversion { event withinSeconds }
@@ -148,6 +152,8 @@ export function CampaignEditor({ id }: { id?: string }) {
                 <option value="WEB_PUSH">Web push</option>
                 <option value="EMAIL">Email</option>
                 <option value="SMS">SMS</option>
+                <option value="MOBILE_PUSH">Push to phone apps</option>
+                <option value="WEBHOOK">Webhook</option>
               </select>
             </Field>
           </div>
@@ -236,6 +242,10 @@ export function CampaignEditor({ id }: { id?: string }) {
           </section>
         ) : form.channel === 'SMS' ? (
           <SmsEditor body={form.sms.body} onChange={(body) => set({ sms: { body } })} error={error('sms.body') ?? error('sms')} />
+        ) : form.channel === 'WEBHOOK' ? (
+          <WebhookEditor webhook={form.webhook} onChange={(webhook) => set({ webhook })} error={error} />
+        ) : form.channel === 'MOBILE_PUSH' ? (
+          <MobilePushEditor push={form.mobilePush} onChange={(mobilePush) => set({ mobilePush })} error={error} />
         ) : (
           <section aria-labelledby="message" className="columns">
             <div>
@@ -386,7 +396,7 @@ export function CampaignEditor({ id }: { id?: string }) {
         </section>
         <ProblemBox
           problem={problem}
-          shown={['name', 'kind', 'channel', 'content', 'email', 'sms', 'audience', 'trigger', 'deliveryWindow', 'activeUntil', 'conversion', 'sendAt', 'variants', 'holdoutPercent']}
+          shown={['name', 'kind', 'channel', 'content', 'email', 'sms', 'webhook', 'mobilePush', 'audience', 'trigger', 'deliveryWindow', 'activeUntil', 'conversion', 'sendAt', 'variants', 'holdoutPercent']}
         />
         <button type="submit" disabled={saving.fetching || starting.fetching}>
           {{ draft: 'Save draft', now: 'Save and send now', schedule: 'Save and schedule', activate: 'Save and activate' }[when]}

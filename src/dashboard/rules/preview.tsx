@@ -5,6 +5,7 @@ import type { Audience, SegmentRuleInput } from '../generated/graphql.ts';
 import { Link } from '../router.tsx';
 import { count } from '../ui/format.ts';
 import { useDebounced } from '../ui/debounce.ts';
+import { EVERYONE } from './model.ts';
 
 const Preview = graphql(`
   query PreviewAudience($rule: SegmentRuleInput!, $reachable: SegmentRuleInput!, $audience: Audience!, $sample: Int!) {
@@ -16,11 +17,12 @@ const Preview = graphql(`
   }
 `);
 
-/** Who a channel can reach at all, as a rule, and how that is said. */
+/** Who a channel can reach at all, as a rule, and how that is said (phones: no rule names them; counted when sending). */
 const REACH: Record<string, { rule: SegmentRuleInput; words: string }> = {
   WEB_PUSH: { rule: { pushSubscribed: true }, words: 'with a browser subscribed to push' },
   EMAIL: { rule: { attribute: { path: 'email', op: 'EXISTS' } }, words: 'with an email address' },
   SMS: { rule: { attribute: { path: 'phone', op: 'EXISTS' } }, words: 'with a phone number' },
+  WEBHOOK: { rule: EVERYONE, words: 'reached by the webhook' },
 };
 
 /**
@@ -41,11 +43,11 @@ export function AudiencePreview({
   channel?: string;
   onErrors?: (errors: Map<string, string>) => void;
 }) {
-  const reach = REACH[channel] ?? REACH.WEB_PUSH!;
+  const reach = REACH[channel];
   const settled = useDebounced(JSON.stringify(rule));
   const variables = useMemo(() => {
     const parsed = JSON.parse(settled) as SegmentRuleInput;
-    return { rule: parsed, reachable: { and: [parsed, reach.rule] }, audience, sample };
+    return { rule: parsed, reachable: reach ? { and: [parsed, reach.rule] } : parsed, audience, sample };
   }, [settled, audience, sample, reach]);
   const [{ data, error, fetching }] = useQuery({ query: Preview, variables, requestPolicy: 'network-only' });
   // The rule's own errors (not those of the "reachable" count, which wraps it), by path under the rule.
@@ -69,7 +71,7 @@ export function AudiencePreview({
       ) : (
         <p>
           <strong data-testid="audience-count">{preview ? count(preview.count) : '…'}</strong> contacts
-          {data && <> · {count(data.reachable.count)} {reach.words}</>}
+          {data && reach && <> · {count(data.reachable.count)} {reach.words}</>}
         </p>
       )}
       {preview && preview.sample.length > 0 && (
