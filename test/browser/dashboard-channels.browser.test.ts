@@ -2,9 +2,11 @@
  * The campaign editor's webhook and phone-push channels in real Chromium against a live Herald:
  * the webhook's JSON body checked as typed, its request previewed, and the saved campaign sent to
  * a real HTTPS receiver that verifies the signature and sees the header and the rendered body; the
- * phone push previewed as iOS and Android show it, its data checked as JSON, saved and read back.
+ * phone push previewed as iOS and Android show it, its data checked as JSON, saved and read back;
+ * the APNs and FCM settings, their keys write-only (only "configured" ever shows).
  * axe-core checks each page; screenshots go to test/browser/artifacts.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspace } from '../kit/flow.ts';
@@ -167,5 +169,70 @@ describe('the phone push editor', () => {
     expect(JSON.parse(await page.getByLabel(/^Data for the app/).inputValue())).toEqual({ productId: '42', sale: true });
     expect(await page.getByLabel('Badge count').inputValue()).toBe('3');
     expect(await page.getByLabel('Deep link (opens in the app)').inputValue()).toBe('myshop://product/42');
+  });
+});
+
+/** The key body of a PEM (what must never come back), without its armour lines. */
+const keyBody = (pem: string) => pem.split('\n').filter((line) => line && !line.startsWith('-----')).join('');
+
+describe('the APNs and FCM settings', () => {
+  it('saves the APNs key write-only: a bad team id refused at its field, then only "configured" shows', async () => {
+    const p8 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    await go('/settings');
+    const form = page.getByRole('region', { name: 'Push to iPhones (APNs)' });
+    await form.getByLabel('Team ID').waitFor();
+    expect(await page.getByTestId('apns-state').textContent()).toBe('not configured');
+    await form.getByLabel('Team ID').fill('nope');
+    await form.getByLabel('Key ID').fill('KEY1234567');
+    await form.getByLabel('Bundle ID').fill('com.shop.app');
+    await form.getByLabel(/^Private key/).fill(p8);
+    await form.getByRole('checkbox', { name: /Production/ }).uncheck();
+    await form.getByRole('button', { name: 'Save APNs settings' }).click();
+    await expect.poll(() => form.locator('.field.invalid label').allTextContents()).toEqual(['Team ID']);
+
+    await form.getByLabel('Team ID').fill('ABCDE12345');
+    await form.getByRole('button', { name: 'Save APNs settings' }).click();
+    await expect.poll(() => form.getByRole('status').textContent()).toBe(' Saved.');
+    await expect.poll(() => page.getByTestId('apns-state').textContent()).toBe('configured');
+    expect(await form.getByLabel(/^Private key/).inputValue()).toBe('');
+    expect(await form.getByText('A key is stored; paste a new one to replace it.').count()).toBe(1);
+    expect(await page.content()).not.toContain(keyBody(p8).slice(0, 40));
+
+    // Saved again without a key: the stored one stays.
+    await form.getByLabel('Bundle ID').fill('com.shop.app2');
+    await form.getByRole('button', { name: 'Save APNs settings' }).click();
+    await expect.poll(async () => (await query('{ viewer { settings { apns { teamId keyId bundleId production baseUrl } } } }')).viewer.settings.apns).toEqual({
+      teamId: 'ABCDE12345',
+      keyId: 'KEY1234567',
+      bundleId: 'com.shop.app2',
+      production: false,
+      baseUrl: null,
+    });
+    await checkPage('settings-apns');
+  });
+
+  it('saves the FCM service account write-only: its project and client shown, its key never; removing it forgets it', async () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const account = { type: 'service_account', project_id: 'shop-app-123', client_email: 'herald@shop-app-123.iam.gserviceaccount.com', private_key: rsa };
+    const form = page.getByRole('region', { name: 'Push to Android phones (FCM)' });
+    expect(await page.getByTestId('fcm-state').textContent()).toBe('not configured');
+    const field = form.getByLabel(/^Service account/);
+    await field.fill('{"type": "service_account"');
+    await form.getByRole('button', { name: 'Save FCM settings' }).click();
+    await expect.poll(() => form.locator('.field.invalid label').allTextContents()).toEqual(['Service account (its JSON key file)']);
+
+    await field.fill(JSON.stringify(account));
+    await form.getByRole('button', { name: 'Save FCM settings' }).click();
+    await expect.poll(() => page.getByTestId('fcm-state').textContent()).toBe('configured project shop-app-123 as herald@shop-app-123.iam.gserviceaccount.com');
+    expect(await field.inputValue()).toBe('');
+    expect(await page.content()).not.toContain(keyBody(rsa).slice(0, 40));
+    const settings = await query('{ viewer { settings { fcm { projectId clientEmail baseUrl } } } }');
+    expect(settings.viewer.settings.fcm).toEqual({ projectId: 'shop-app-123', clientEmail: 'herald@shop-app-123.iam.gserviceaccount.com', baseUrl: null });
+    await checkPage('settings-fcm');
+
+    page.once('dialog', (dialog) => dialog.accept());
+    await form.getByRole('button', { name: 'Remove FCM settings' }).click();
+    await expect.poll(() => page.getByTestId('fcm-state').textContent()).toBe('not configured');
+    expect((await query('{ viewer { settings { fcm { projectId } apns { teamId } } } }')).viewer.settings).toEqual({ fcm: null, apns: { teamId: 'ABCDE12345' } });
   });
 });

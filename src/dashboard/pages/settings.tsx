@@ -7,6 +7,7 @@ import { Check, Field, ProblemBox } from '../ui/form.tsx';
 import { dateTime, words } from '../ui/format.ts';
 import { fieldError, outcome, type Problem } from '../ui/outcome.ts';
 import { EmailSettings, UpdateSettings } from './settings-email.tsx';
+import { ApnsSettings, FcmSettings } from './settings-mobile.tsx';
 import { SmsSettings } from './settings-sms.tsx';
 
 const SettingsQuery = graphql(`
@@ -20,6 +21,8 @@ const SettingsQuery = graphql(`
         frequencyCaps { limit period channel }
         email { fromAddress fromName replyTo doubleOptIn smtpConfigured smtpHost dkim { domain selector } }
         sms { accountSid authTokenConfigured baseUrl from inboundUrl maxSegments messagingServiceSid }
+        apns { teamId keyId bundleId production baseUrl }
+        fcm { projectId clientEmail baseUrl }
       }
     }
   }
@@ -71,6 +74,8 @@ export function Settings() {
       <Delivery settings={data.viewer.settings} onSaved={reload} />
       <EmailSettings email={data.viewer.settings.email} onSaved={reload} />
       <SmsSettings sms={data.viewer.settings.sms} onSaved={reload} />
+      <ApnsSettings apns={data.viewer.settings.apns} onSaved={reload} />
+      <FcmSettings fcm={data.viewer.settings.fcm} onSaved={reload} />
     </>
   );
 }
