@@ -29,7 +29,7 @@ export async function trackEvents(
     single?: boolean;
     writer?: Writer;
   } = {},
-): Promise<{ count: number; duplicates: number; ids: (string | null)[]; keys: (string | null)[] }> {
+): Promise<{ count: number; duplicates: number; stored: (Event | null)[]; keys: (string | null)[] }> {
   const at = (index: number, ...rest: string[]) => (single ? ['input', ...rest] : ['input', 'events', String(index), ...rest]);
   if (inputs.length > MAX_BATCH) throw ValidationError.field(['input', 'events'], `at most ${MAX_BATCH} events per call`);
   const parsed = eventInputs.safeParse(inputs);
@@ -40,17 +40,18 @@ export async function trackEvents(
   }
   const events = parsed.data;
   await verifyIdentities(herald, workspaceId, writer, events, (index) => at(index));
-  const { ids, keys } = await storeEvents(herald, workspaceId, writer, events, (index) => at(index, 'contactId'));
-  const count = ids.filter(Boolean).length;
-  return { count, duplicates: events.length - count, ids, keys };
+  const { stored, keys } = await storeEvents(herald, workspaceId, writer, events, (index) => at(index, 'contactId'));
+  const count = stored.filter(Boolean).length;
+  return { count, duplicates: events.length - count, stored, keys };
 }
 
 const noContact = (path: string[]) => ValidationError.field(path, 'no contact with this id');
 
 /**
  * Stores validated events in one transaction, with their triggers and conversions, and announces
- * them once committed. An event naming an unknown contactId fails the whole batch when
- * `missingAt` places its error; without it, only that event is left out (`missing`).
+ * them once committed; answers each event as stored (null for an idempotency key seen before).
+ * An event naming an unknown contactId fails the whole batch when `missingAt` places its error;
+ * without it, only that event is left out (`missing`).
  */
 async function storeEvents(
   herald: Herald,
@@ -58,8 +59,8 @@ async function storeEvents(
   writer: Writer,
   events: readonly EventInput[],
   missingAt?: (index: number) => string[],
-): Promise<{ ids: (string | null)[]; keys: (string | null)[]; missing: boolean[] }> {
-  const stored = await herald.prisma.$transaction(async (tx) => {
+): Promise<{ stored: (Event | null)[]; keys: (string | null)[]; missing: boolean[] }> {
+  const written = await herald.prisma.$transaction(async (tx) => {
     const contactIds = await resolveContacts(tx, workspaceId, events);
     const missing = contactIds.findIndex((id) => id === null);
     if (missing >= 0 && missingAt) throw noContact(missingAt(missing));
@@ -74,30 +75,37 @@ async function storeEvents(
       idempotencyKey: event.idempotencyKey == null || !contactIds[index] ? null : scopedKey(writer, contactIds[index]!, event.idempotencyKey),
     }));
     const rows = all.filter((row) => row.contactId);
-    const inserted = await tx.$queryRaw<{ id: string }[]>`
-      INSERT INTO "Event" (id, "workspaceId", "contactId", name, properties, "occurredAt", "idempotencyKey")
-      SELECT r.id, ${workspaceId}::uuid, r."contactId", r.name, r.properties, r."occurredAt", r."idempotencyKey"
-      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-        AS r(id uuid, "contactId" uuid, name text, properties jsonb, "occurredAt" timestamptz, "idempotencyKey" text)
-      ON CONFLICT ("workspaceId", "idempotencyKey") DO NOTHING
-      RETURNING id`;
-    const insertedIds = new Set(inserted.map((row) => row.id));
     // Batches share contacts: lock them in one order (id) before moving lastSeenAt, else two
     // batches lock them in their own orders and deadlock. NO KEY UPDATE, the lock the UPDATE
     // takes, does not wait for the key-share locks of other batches' event inserts.
-    const touched = [...new Set(rows.filter((row) => insertedIds.has(row.id)).map((row) => row.contactId!))].sort();
-    if (touched.length > 1) {
-      await tx.$queryRaw`SELECT count(*)::int FROM (SELECT 1 FROM "Contact" WHERE id = ANY(${touched}::uuid[]) ORDER BY id FOR NO KEY UPDATE) locked`;
+    const contacts = [...new Set(rows.map((row) => row.contactId!))].sort();
+    if (contacts.length > 1) {
+      await tx.$queryRaw`SELECT count(*)::int FROM (SELECT 1 FROM "Contact" WHERE id = ANY(${contacts}::uuid[]) ORDER BY id FOR NO KEY UPDATE) locked`;
     }
-    await tx.$executeRaw`
-      UPDATE "Contact" c SET "lastSeenAt" = GREATEST(c."lastSeenAt", e.latest)
-      FROM (SELECT "contactId", max("occurredAt") AS latest FROM "Event" WHERE id = ANY(${[...insertedIds]}::uuid[]) GROUP BY "contactId") e
-      WHERE c.id = e."contactId"`;
-    const conversions = await recordConversions(tx, workspaceId, [...insertedIds]);
-    const triggers = await applyTriggers(tx, workspaceId, rows.filter((row) => insertedIds.has(row.id)) as StoredEvent[]);
-    const journeys = await applyJourneyEvents(tx, workspaceId, [...insertedIds]);
+    // The stored rows come back from the insert itself (a replayed key stores and returns nothing),
+    // and each contact's lastSeenAt moves in the same statement (the ids named let the planner read
+    // the contacts by key: it cannot count the insert's rows, and would scan every contact).
+    const inserted = await tx.$queryRaw<Event[]>`
+      WITH inserted AS (
+        INSERT INTO "Event" (id, "workspaceId", "contactId", name, properties, "occurredAt", "idempotencyKey")
+        SELECT r.id, ${workspaceId}::uuid, r."contactId", r.name, r.properties, r."occurredAt", r."idempotencyKey"
+        FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+          AS r(id uuid, "contactId" uuid, name text, properties jsonb, "occurredAt" timestamptz, "idempotencyKey" text)
+        ON CONFLICT ("workspaceId", "idempotencyKey") DO NOTHING
+        RETURNING id, "workspaceId", "contactId", name, properties, "occurredAt", "receivedAt", "idempotencyKey"
+      ), seen AS (
+        UPDATE "Contact" c SET "lastSeenAt" = GREATEST(c."lastSeenAt", e.latest)
+        FROM (SELECT "contactId", max("occurredAt") AS latest FROM inserted GROUP BY "contactId") e
+        WHERE c.id = ANY(${contacts}::uuid[]) AND c.id = e."contactId"
+      )
+      SELECT * FROM inserted`;
+    const byId = new Map(inserted.map((event) => [event.id, event]));
+    const insertedIds = [...byId.keys()];
+    const conversions = await recordConversions(tx, workspaceId, insertedIds);
+    const triggers = await applyTriggers(tx, workspaceId, rows.filter((row) => byId.has(row.id)) as StoredEvent[]);
+    const journeys = await applyJourneyEvents(tx, workspaceId, insertedIds);
     return {
-      ids: all.map((row) => (insertedIds.has(row.id) ? row.id : null)),
+      stored: all.map((row) => byId.get(row.id) ?? null),
       keys: all.map((row) => row.idempotencyKey),
       missing: all.map((row) => !row.contactId),
       conversions,
@@ -107,11 +115,11 @@ async function storeEvents(
     // A busy pool (a burst of batches, jobs) makes a batch wait for a connection, not fail after Prisma's 2 s.
   }, { maxWait: 10_000, timeout: 60_000 });
 
-  if (stored.ids.some(Boolean)) herald.events.publish('workspace:changed', workspaceId, { reason: 'events_tracked' });
-  publishDeliveryEvents(herald, workspaceId, stored.conversions);
-  await announceTriggers(herald, workspaceId, stored.triggers);
-  announceJourneyEvents(herald, stored.journeys);
-  return stored;
+  if (written.stored.some(Boolean)) herald.events.publish('workspace:changed', workspaceId, { reason: 'events_tracked' });
+  publishDeliveryEvents(herald, workspaceId, written.conversions);
+  await announceTriggers(herald, workspaceId, written.triggers);
+  announceJourneyEvents(herald, written.journeys);
+  return written;
 }
 
 /**
@@ -129,8 +137,8 @@ function scopedKey(writer: Writer, contactId: string, key: string): string {
  */
 export async function trackEvent(herald: Herald, workspaceId: string, input: EventInput | unknown, writer: Writer = 'backend'): Promise<Event> {
   if (!herald.gathering.enabled) {
-    const { ids, keys } = await trackEvents(herald, workspaceId, [input], { single: true, writer });
-    const [answer] = await answersFor(herald, workspaceId, ids, keys);
+    const { stored, keys } = await trackEvents(herald, workspaceId, [input], { single: true, writer });
+    const [answer] = await answersFor(herald, workspaceId, stored, keys);
     if (answer instanceof Error) throw answer;
     return answer!;
   }
@@ -142,20 +150,16 @@ export async function trackEvent(herald: Herald, workspaceId: string, input: Eve
   await verifyIdentities(herald, workspaceId, writer, [event], () => ['input']);
   const order = event.contactId ?? (event.externalId ? `x:${event.externalId}` : `a:${event.anonymousId}`);
   return herald.gathering.submit(`events:${workspaceId}:${writer}`, order, event, async (events: EventInput[]) => {
-    const { ids, keys, missing } = await storeEvents(herald, workspaceId, writer, events);
-    const answers = await answersFor(herald, workspaceId, ids, keys);
+    const { stored, keys, missing } = await storeEvents(herald, workspaceId, writer, events);
+    const answers = await answersFor(herald, workspaceId, stored, keys);
     return answers.map((answer, index) => (missing[index] ? noContact(['input', 'contactId']) : answer));
   });
 }
 
-/** The stored event of each index: its own, or for a duplicate the one first stored with its key (one query). */
-async function answersFor(herald: Herald, workspaceId: string, ids: (string | null)[], keys: (string | null)[]): Promise<(Event | Error)[]> {
-  const storedIds = ids.filter((id): id is string => Boolean(id));
-  const replayed = keys.filter((key, index): key is string => !ids[index] && key !== null);
-  const found = await herald.prisma.event.findMany({
-    where: { workspaceId, OR: [{ id: { in: storedIds } }, ...(replayed.length ? [{ idempotencyKey: { in: replayed } }] : [])] },
-  });
-  const byId = new Map(found.map((event) => [event.id, event]));
-  const byKey = new Map(found.flatMap((event) => (event.idempotencyKey ? [[event.idempotencyKey, event]] : [])));
-  return ids.map((id, index) => (id ? byId.get(id) : byKey.get(keys[index]!)) ?? new Error('a stored event could not be read back'));
+/** Each index's event: the one it stored, or for a replayed key the one first stored with it (read only when there are such). */
+async function answersFor(herald: Herald, workspaceId: string, stored: (Event | null)[], keys: (string | null)[]): Promise<(Event | Error)[]> {
+  const replayed = keys.filter((key, index): key is string => !stored[index] && key !== null);
+  const found = replayed.length ? await herald.prisma.event.findMany({ where: { workspaceId, idempotencyKey: { in: replayed } } }) : [];
+  const byKey = new Map(found.map((event) => [event.idempotencyKey!, event]));
+  return stored.map((event, index) => event ?? byKey.get(keys[index]!) ?? new Error('a stored event could not be read back'));
 }
