@@ -1,39 +1,44 @@
 import { v7 as uuidv7 } from 'uuid';
-import type { Prisma } from '../db/prisma.ts';
+import { Prisma } from '../db/prisma.ts';
 import type { ContactRef } from './validation.ts';
 
 type Tx = Prisma.TransactionClient;
+type Found = { id: string; externalId: string | null; anonymousId: string | null };
 
 /**
  * Finds the contacts that events or subscriptions name, creating those named by an unknown
  * externalId (identified) or anonymousId (anonymous visitor), as Braze and OneSignal do. An
- * unknown contactId is not created: the answer maps it to nothing.
+ * unknown contactId is not created: the answer maps it to nothing. With `lock`, the contacts
+ * found are locked FOR NO KEY UPDATE in id order (the order every batch locks contacts in, so two
+ * batches sharing contacts never deadlock); those created are the transaction's own anyway.
  */
-export async function resolveContacts(tx: Tx, workspaceId: string, refs: readonly ContactRef[]): Promise<(string | null)[]> {
+export async function resolveContacts(tx: Tx, workspaceId: string, refs: readonly ContactRef[], { lock = false } = {}): Promise<(string | null)[]> {
   const contactIds = unique(refs.map((ref) => ref.contactId));
   const externalIds = unique(refs.map((ref) => (ref.contactId ? undefined : ref.externalId)));
   const anonymousIds = unique(refs.map((ref) => (ref.contactId || ref.externalId ? undefined : ref.anonymousId)));
+  const named = Prisma.sql`"workspaceId" = ${workspaceId}::uuid
+    AND (id = ANY(${contactIds}::uuid[]) OR "externalId" = ANY(${externalIds}::text[]) OR "anonymousId" = ANY(${anonymousIds}::text[]))`;
+  const created = (column: 'externalId' | 'anonymousId', values: string[]) => Prisma.sql`
+    INSERT INTO "Contact" (id, "workspaceId", ${Prisma.raw(`"${column}"`)}, identified)
+    SELECT r.id, ${workspaceId}::uuid, r.value, ${column === 'externalId'} FROM jsonb_to_recordset(${JSON.stringify(values.map((value) => ({ id: uuidv7(), value })))}::jsonb) AS r(id uuid, value text)
+    ON CONFLICT DO NOTHING
+    RETURNING id, "externalId", "anonymousId"`;
+  // One statement creates the unknown ones and finds the rest. A concurrent request may create the
+  // same contact: the unique index decides, nobody fails; but this statement's snapshot predates
+  // that row, so whatever is still missing is looked up again by a statement of its own.
+  const found = await tx.$queryRaw<Found[]>`
+    WITH external AS (${created('externalId', externalIds)}),
+    anonymous AS (${created('anonymousId', anonymousIds)}),
+    existing AS (SELECT id, "externalId", "anonymousId" FROM "Contact" WHERE ${named} ORDER BY id ${lock ? Prisma.sql`FOR NO KEY UPDATE` : Prisma.empty})
+    SELECT * FROM existing UNION ALL SELECT * FROM external UNION ALL SELECT * FROM anonymous`;
+  const answer = answerFrom(refs, found);
+  if (!answer.includes(null)) return answer;
+  const again = await tx.$queryRaw<Found[]>`
+    SELECT id, "externalId", "anonymousId" FROM "Contact" WHERE ${named} ORDER BY id ${lock ? Prisma.sql`FOR NO KEY UPDATE` : Prisma.empty}`;
+  return answerFrom(refs, again);
+}
 
-  const create = async (column: 'externalId' | 'anonymousId', values: string[]) => {
-    if (!values.length) return;
-    const rows = JSON.stringify(values.map((value) => ({ id: uuidv7(), value })));
-    // A concurrent request may create the same contact: the unique index decides, nobody fails.
-    await tx.$executeRawUnsafe(
-      `INSERT INTO "Contact" (id, "workspaceId", "${column}", identified)
-       SELECT r.id, $1::uuid, r.value, $3 FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, value text)
-       ON CONFLICT DO NOTHING`,
-      workspaceId,
-      rows,
-      column === 'externalId',
-    );
-  };
-  await create('externalId', externalIds);
-  await create('anonymousId', anonymousIds);
-
-  const found = await tx.$queryRaw<{ id: string; externalId: string | null; anonymousId: string | null }[]>`
-    SELECT id, "externalId", "anonymousId" FROM "Contact"
-    WHERE "workspaceId" = ${workspaceId}::uuid
-      AND (id = ANY(${contactIds}::uuid[]) OR "externalId" = ANY(${externalIds}::text[]) OR "anonymousId" = ANY(${anonymousIds}::text[]))`;
+function answerFrom(refs: readonly ContactRef[], found: Found[]): (string | null)[] {
   const byId = new Set(found.map((row) => row.id));
   const byExternal = new Map(found.filter((row) => row.externalId).map((row) => [row.externalId!, row.id]));
   const byAnonymous = new Map(found.filter((row) => row.anonymousId).map((row) => [row.anonymousId!, row.id]));

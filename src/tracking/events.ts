@@ -61,7 +61,10 @@ async function storeEvents(
   missingAt?: (index: number) => string[],
 ): Promise<{ stored: (Event | null)[]; keys: (string | null)[]; missing: boolean[] }> {
   const written = await herald.prisma.$transaction(async (tx) => {
-    const contactIds = await resolveContacts(tx, workspaceId, events);
+    // Batches share contacts: they are locked in one order (id) as they are found, before lastSeenAt
+    // moves, else two batches lock them in their own orders and deadlock. NO KEY UPDATE, the lock
+    // the UPDATE takes, does not wait for the key-share locks of other batches' event inserts.
+    const contactIds = await resolveContacts(tx, workspaceId, events, { lock: true });
     const missing = contactIds.findIndex((id) => id === null);
     if (missing >= 0 && missingAt) throw noContact(missingAt(missing));
 
@@ -75,13 +78,7 @@ async function storeEvents(
       idempotencyKey: event.idempotencyKey == null || !contactIds[index] ? null : scopedKey(writer, contactIds[index]!, event.idempotencyKey),
     }));
     const rows = all.filter((row) => row.contactId);
-    // Batches share contacts: lock them in one order (id) before moving lastSeenAt, else two
-    // batches lock them in their own orders and deadlock. NO KEY UPDATE, the lock the UPDATE
-    // takes, does not wait for the key-share locks of other batches' event inserts.
-    const contacts = [...new Set(rows.map((row) => row.contactId!))].sort();
-    if (contacts.length > 1) {
-      await tx.$queryRaw`SELECT count(*)::int FROM (SELECT 1 FROM "Contact" WHERE id = ANY(${contacts}::uuid[]) ORDER BY id FOR NO KEY UPDATE) locked`;
-    }
+    const contacts = [...new Set(rows.map((row) => row.contactId!))];
     // The stored rows come back from the insert itself (a replayed key stores and returns nothing),
     // and each contact's lastSeenAt moves in the same statement (the ids named let the planner read
     // the contacts by key: it cannot count the insert's rows, and would scan every contact).
