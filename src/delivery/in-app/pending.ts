@@ -51,10 +51,9 @@ export async function pendingInApp(herald: Herald, workspaceId: string, given: V
   const rows = await herald.prisma.$queryRaw<{ id: string; payload: RenderedInApp; expiresAt: Date }[]>`
     SELECT m.id::text, i.payload, i."expiresAt"
     FROM "Message" m JOIN "InAppMessage" i ON i."messageId" = m.id
+    -- Answering the message's question counts as its click (answerQuestion), so clickedAt covers answered ones.
     WHERE m."contactId" = ${contact.id}::uuid AND m.channel = 'IN_APP' AND m.status = 'SENT'
       AND m."clickedAt" IS NULL AND m."closedAt" IS NULL AND i."expiresAt" > now()
-      -- Answered: the answer is a feedback event naming the message (../shared/API.md).
-      AND NOT EXISTS (SELECT 1 FROM "Event" e WHERE e."contactId" = m."contactId" AND e.name = 'feedback' AND e.properties->>'messageId' = m.id::text)
     ORDER BY m."sentAt", m.id
     LIMIT ${MAX_PENDING}`;
   if (rows.length === 0) return [];
