@@ -11,8 +11,9 @@
  * (2) Waits due at once: every enrolment's 60-second wait is moved to end when the first one
  *     ends (an UPDATE of wakeAt, so they fall due together rather than over the burst's spread;
  *     the engine's own wake-up for that first wait notices them), then lateness is how
- *     long after that instant the engine had passed 50/99/100% of them (target p99 < 2 s), and
- *     the three steps each then runs (waited, no, suppressed) as transitions/s (target >= 5,000/s).
+ *     long after that instant the engine had passed 50/99/100% of the waits (target p99 < 2 s),
+ *     also when 50/99/100% had completed, and the three steps each then runs (waited, no,
+ *     suppressed) as transitions/s (target >= 5,000/s).
  * Herald's peak RSS is sampled throughout (target < 400 MB). The machine's load average is printed.
  *   npx tsx bench/journeys.ts [contacts=100000]
  */
@@ -108,13 +109,29 @@ const dueAt = first.getTime() > Date.now() + 1_000 ? first.getTime() : Date.now(
 await db.query(`UPDATE "JourneyEnrollment" SET "wakeAt" = $1 WHERE "journeyId" = $2 AND status = 'ACTIVE' AND step = 'pause'`, [new Date(dueAt), journeyId]);
 console.log(`    all ${N.toLocaleString()} waits now end at ${dueAt === first.getTime() ? 'the first one’s end' : '5 s from now (the burst outlasted the first wait)'}, in ${((dueAt - Date.now()) / 1000).toFixed(1)} s`);
 while (Date.now() < dueAt) await new Promise((resolve) => setTimeout(resolve, 20));
-const marks: { fraction: number; at: number }[] = [];
-for (const fraction of [0.5, 0.99, 1]) {
-  marks.push({ fraction, at: await until(`SELECT count(*) FROM "JourneyEnrollment" WHERE "journeyId" = '${journeyId}' AND status = 'COMPLETED'`, Math.ceil(N * fraction)) });
+// Lateness is the wait's: how long after its end the engine had passed it (its path entry
+// committed). The steps after it are the transition rate's, and when the last contact completed.
+const FRACTIONS = [0.5, 0.99, 1];
+const passed = new Map<number, number>();
+const completed = new Map<number, number>();
+for (const start = Date.now(); completed.size < FRACTIONS.length; await new Promise((resolve) => setTimeout(resolve, 50))) {
+  if (Date.now() - start > 600_000) throw new Error('the journey did not complete within 10 minutes');
+  const { rows } = await db.query<{ waited: string; done: string }>(
+    `SELECT (SELECT count(*) FROM "JourneyPathEntry" WHERE "journeyId" = $1 AND step = 'pause') AS waited,
+            (SELECT count(*) FROM "JourneyEnrollment" WHERE "journeyId" = $1 AND status = 'COMPLETED') AS done`,
+    [journeyId],
+  );
+  const now = Date.now();
+  for (const fraction of FRACTIONS) {
+    if (!passed.has(fraction) && Number(rows[0]!.waited) >= Math.ceil(N * fraction)) passed.set(fraction, now - dueAt);
+    if (!completed.has(fraction) && Number(rows[0]!.done) >= Math.ceil(N * fraction)) completed.set(fraction, now - dueAt);
+  }
 }
-const [p50, p99, all] = marks.map((mark) => mark.at - dueAt) as [number, number, number];
+const [p50, p99, last] = FRACTIONS.map((fraction) => passed.get(fraction)!) as [number, number, number];
+const [c50, c99, all] = FRACTIONS.map((fraction) => completed.get(fraction)!) as [number, number, number];
 const transitions = perSecond(3 * N, all);
-console.log(`(2) ${N.toLocaleString()} waits due at once: lateness p50 ${p50} ms, p99 ${p99} ms, last ${all} ms [${passFail(p99 < 2_000)} p99 < 2 s]`);
+console.log(`(2) ${N.toLocaleString()} waits due at once: lateness (wait passed) p50 ${p50} ms, p99 ${p99} ms, last ${last} ms [${passFail(p99 < 2_000)} p99 < 2 s]`);
+console.log(`    completed (all 3 steps after the wait's end) p50 ${c50} ms, p99 ${c99} ms, last ${all} ms`);
 console.log(`    3 steps each (waited, no, suppressed): ${transitions.toLocaleString()} transitions/s [${passFail(transitions >= 5_000)} >= 5,000/s] (load ${load()})`);
 
 clearInterval(sampler);

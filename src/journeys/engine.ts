@@ -8,6 +8,7 @@ import { announceSends, type QueuedMessage, sendStep } from './send.ts';
 import { definitionOf } from './versions.ts';
 import { type Claimed, groupBy, pass, type Visit } from './visit.ts';
 import { nextLocalTime } from './local-time.ts';
+import { JOURNEY_CONTACT_LOCK, passDueWaits, WAIT_BATCH } from './waits.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -24,12 +25,12 @@ type Tx = Prisma.TransactionClient;
  */
 
 export const BATCH = 500;
-/** Lock namespace for one contact's journey work: the event hook and the engine take turns. */
-export const JOURNEY_CONTACT_LOCK = 72_520;
 
 export interface AdvanceResult {
-  /** Enrolments claimed (a full batch means more may be due). */
+  /** Enrolments claimed, ended waits included. */
   claimed: number;
+  /** A batch was full: more may be due. */
+  more: boolean;
   /** Steps passed. */
   transitions: number;
   /** The earliest wait set in the batch, for an in-memory wake-up. */
@@ -37,11 +38,24 @@ export interface AdvanceResult {
 }
 
 /**
- * Claims up to BATCH due enrolments of ACTIVE journeys (or just `ids`) and advances them, in one
- * transaction; then announces the messages and changes it made. `now` is the clock (the
- * database's when absent); the property test steps it to replay a timeline against the interpreter.
+ * Passes up to WAIT_BATCH ended waits (waits.ts), then claims up to BATCH due enrolments of ACTIVE
+ * journeys (or just `ids`) and advances them, in one transaction; then announces the messages and
+ * changes it made. `now` is the clock (the database's when absent); the property test steps it to
+ * replay a timeline against the interpreter.
  */
 export async function advanceDue(herald: Herald, ids?: readonly string[], now?: number): Promise<AdvanceResult> {
+  const waits = await passDueWaits(herald, ids, now);
+  announceWaits(herald, waits.journeys);
+  const batch = await advanceBatch(herald, ids, now);
+  return { ...batch, claimed: waits.claimed + batch.claimed, transitions: waits.passed + batch.transitions, more: batch.more || waits.claimed === WAIT_BATCH };
+}
+
+/** Dashboards hear of journeys whose waits ended. */
+export function announceWaits(herald: Herald, journeys: readonly string[]): void {
+  for (const journeyId of journeys) herald.events.publish('journey:changed', journeyId, { reason: 'advanced' });
+}
+
+async function advanceBatch(herald: Herald, ids?: readonly string[], now?: number): Promise<AdvanceResult> {
   const only = ids ? Prisma.sql`AND en.id = ANY(${[...ids]}::uuid[])` : Prisma.empty;
   const clock = now == null ? Prisma.sql`now()` : Prisma.sql`${new Date(now)}::timestamptz`;
   const outcome = await herald.prisma.$transaction(
@@ -76,6 +90,7 @@ export async function advanceDue(herald: Herald, ids?: readonly string[], now?: 
   const wakes = outcome.visits.flatMap((visit) => (visit.waiting ? [visit.waiting.wakeAt] : []));
   return {
     claimed: outcome.claimed,
+    more: outcome.claimed === BATCH,
     transitions: outcome.visits.reduce((sum, visit) => sum + visit.path.length, 0),
     earliestWake: wakes.length ? Math.min(...wakes) : null,
   };

@@ -6,7 +6,8 @@ import type { Herald } from '../herald-context.ts';
 import type { Rule } from '../segments/rule.ts';
 import { type Selection, selectionSql } from '../segments/service.ts';
 import type { JourneyDefinition } from './definition.ts';
-import { advanceDue, JOURNEY_CONTACT_LOCK } from './engine.ts';
+import { advanceDue } from './engine.ts';
+import { JOURNEY_CONTACT_LOCK } from './waits.ts';
 import { definitionOf } from './versions.ts';
 
 type Tx = Prisma.TransactionClient;

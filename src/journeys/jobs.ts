@@ -1,8 +1,9 @@
 import { Prisma } from '../db/prisma.ts';
 import type { Herald } from '../herald-context.ts';
 import type { Agenda } from '../jobs/agenda.ts';
-import { advanceDue, BATCH } from './engine.ts';
+import { advanceDue, announceWaits } from './engine.ts';
 import { activeJourneys, enrol } from './entry.ts';
+import { passDueWaits, WAIT_BATCH } from './waits.ts';
 import type { Rule } from '../segments/rule.ts';
 import { selectionSql } from '../segments/service.ts';
 
@@ -10,6 +11,8 @@ export const JourneyJobs = { advance: 'journeys:advance', segments: 'journeys:se
 
 /** Batches one process advances at once (each its own transaction and connection). */
 const LANES = 3;
+/** Statements passing ended waits at once: one per core keeps PostgreSQL busy without queueing. */
+const WAIT_LANES = 2;
 /** Waits up to this long are also timed in memory, for a wake-up on the dot. */
 const TIMED_IN_MEMORY_MS = 10 * 60_000;
 
@@ -33,7 +36,11 @@ export async function startJourneyJobs(agenda: Agenda): Promise<void> {
 /** Each Herald's drain under way, and whether another was asked for meanwhile. */
 const drains = new WeakMap<Herald, { running: Promise<void>; again: boolean }>();
 
-/** Advances due enrolments until none is left, LANES batches at a time; concurrent calls coalesce. */
+/**
+ * Advances due enrolments until none is left, LANES batches at a time; concurrent calls coalesce.
+ * Ended waits go first, alone, so a wave of them is passed on the dot rather than behind the
+ * steps that follow them.
+ */
 export function drain(herald: Herald): Promise<void> {
   const current = drains.get(herald);
   if (current) {
@@ -48,8 +55,9 @@ export function drain(herald: Herald): Promise<void> {
         state.again = false;
         let full = true;
         while (full) {
+          await passWaves(herald);
           const results = await Promise.all(Array.from({ length: LANES }, () => advanceDue(herald)));
-          full = results.some((result) => result.claimed === BATCH);
+          full = results.some((result) => result.more);
           for (const result of results) if (result.earliestWake != null) wakeAt(herald, result.earliestWake);
         }
       } while (state.again);
@@ -60,6 +68,15 @@ export function drain(herald: Herald): Promise<void> {
     }
   })();
   return state.running;
+}
+
+/** Passes ended waits, WAIT_LANES statements at a time, until none is left. */
+async function passWaves(herald: Herald): Promise<void> {
+  for (let full = true; full; ) {
+    const results = await Promise.all(Array.from({ length: WAIT_LANES }, () => passDueWaits(herald)));
+    announceWaits(herald, [...new Set(results.flatMap((result) => result.journeys))]);
+    full = results.some((result) => result.claimed === WAIT_BATCH);
+  }
 }
 
 const timers = new Set<number>();

@@ -1,0 +1,60 @@
+import { Prisma } from '../db/prisma.ts';
+import type { Herald } from '../herald-context.ts';
+
+/** Waits one statement passes; each holds a contact lock until it commits, so well under the lock table's size. */
+export const WAIT_BATCH = 2_000;
+/** Lock namespace for one contact's journey work: the event hook and the engine take turns. */
+export const JOURNEY_CONTACT_LOCK = 72_520;
+
+export interface PassedWaits {
+  /** Enrolments claimed (WAIT_BATCH means more may be due). */
+  claimed: number;
+  /** Waits passed. */
+  passed: number;
+  journeys: string[];
+}
+
+/**
+ * Waits that have ended, passed in one statement per batch, without a row leaving the database:
+ * due enrolments at a `wait` step, or at a `waitForEvent` step whose event came (or whose time
+ * ran out), claimed `FOR UPDATE SKIP LOCKED` in due order, move to the step's next one, due at
+ * once at the wait's end, each with its path entry and seq bumped, as the engine's own batch
+ * would (resolveWaits); the engine's next pass runs the steps that follow. A wave of waits
+ * ending together is so passed on the dot however slow the steps after it are. A contact whose
+ * events are being stored now keeps its lock (try-lock) and is left for the next pass.
+ */
+export async function passDueWaits(herald: Herald, ids?: readonly string[], now?: number): Promise<PassedWaits> {
+  const only = ids ? Prisma.sql`AND en.id = ANY(${[...ids]}::uuid[])` : Prisma.empty;
+  const clock = now == null ? Prisma.sql`now()` : Prisma.sql`${new Date(now)}::timestamptz`;
+  const [row] = await herald.prisma.$queryRaw<{ claimed: number; passed: number; journeys: string[] }[]>`
+    WITH waits AS MATERIALIZED (
+      SELECT v."journeyId", v.version, s->>'key' AS key, s->>'kind' AS kind, s->>'next' AS next, s->>'onEvent' AS "onEvent", s->>'onTimeout' AS "onTimeout"
+      FROM "Journey" j JOIN "JourneyVersion" v ON v."journeyId" = j.id CROSS JOIN jsonb_array_elements(v.definition->'steps') s
+      WHERE j.status = 'ACTIVE' AND s->>'kind' IN ('wait', 'waitForEvent')
+    ), due AS MATERIALIZED (
+      SELECT en.id, en."contactId", en.step, en."arrivedAt",
+        CASE WHEN w.kind = 'wait' THEN 'waited' WHEN en."eventAt" IS NOT NULL THEN 'event' ELSE 'timeout' END AS outcome,
+        CASE WHEN w.kind = 'wait' THEN w.next WHEN en."eventAt" IS NOT NULL THEN w."onEvent" ELSE w."onTimeout" END AS next,
+        CASE WHEN w.kind = 'waitForEvent' AND en."eventAt" IS NOT NULL THEN en."eventAt" ELSE en."wakeAt" END AS "passedAt"
+      FROM "JourneyEnrollment" en JOIN waits w ON w."journeyId" = en."journeyId" AND w.version = en.version AND w.key = en.step
+      WHERE en.status = 'ACTIVE' AND en.ran AND en."wakeAt" <= ${clock} ${only}
+      ORDER BY en."wakeAt"
+      LIMIT ${WAIT_BATCH}
+      FOR UPDATE OF en SKIP LOCKED
+    ), free AS MATERIALIZED (
+      SELECT * FROM due WHERE pg_try_advisory_xact_lock(${JOURNEY_CONTACT_LOCK}::int, hashtext("contactId"::text))
+    ), moved AS (
+      UPDATE "JourneyEnrollment" en SET seq = en.seq + 1, step = f.next, "arrivedAt" = f."passedAt", ran = false,
+        status = (CASE WHEN f.next IS NULL THEN 'COMPLETED' ELSE 'ACTIVE' END)::"JourneyEnrollmentStatus",
+        "wakeAt" = CASE WHEN f.next IS NULL THEN NULL ELSE f."passedAt" END,
+        "endedAt" = CASE WHEN f.next IS NULL THEN f."passedAt" END, "waitingFor" = NULL, "eventAt" = NULL
+      FROM free f WHERE en.id = f.id
+      RETURNING en.id, en.seq, en."journeyId", f.step, f."arrivedAt", f."passedAt", f.outcome
+    ), path AS (
+      INSERT INTO "JourneyPathEntry" ("enrollmentId", seq, "journeyId", step, at, "passedAt", outcome)
+      SELECT id, seq, "journeyId", step, "arrivedAt", "passedAt", outcome FROM moved
+      ON CONFLICT DO NOTHING
+    )
+    SELECT (SELECT count(*) FROM due)::int AS claimed, count(*)::int AS passed, COALESCE(array_agg(DISTINCT "journeyId"::text), '{}') AS journeys FROM moved`;
+  return row!;
+}
