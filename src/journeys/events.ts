@@ -31,16 +31,34 @@ const NONE: JourneyOutcome = { changed: new Set(), due: false };
  */
 export async function applyJourneyEvents(tx: Tx, workspaceId: string, eventIds: readonly string[]): Promise<JourneyOutcome> {
   if (eventIds.length === 0) return NONE;
-  const [{ any } = { any: false }] = await tx.$queryRaw<{ any: boolean }[]>`
-    SELECT EXISTS (SELECT 1 FROM "Journey" WHERE "workspaceId" = ${workspaceId}::uuid AND version > 0 AND status <> 'ARCHIVED') AS any`;
-  if (!any) return NONE;
-  const events = await tx.$queryRaw<{ contactId: string }[]>`SELECT DISTINCT "contactId"::text FROM "Event" WHERE id = ANY(${[...eventIds]}::uuid[])`;
-  await lockContactsForJourneys(tx, events.map((event) => event.contactId));
   const ids = Prisma.sql`${[...eventIds]}::uuid[]`;
+  const [needs] = await tx.$queryRaw<{ any: boolean; goal: boolean; exit: boolean; contactIds: string[] }[]>`
+    WITH ev AS (SELECT "contactId", name FROM "Event" WHERE id = ANY(${ids})),
+    versions AS (SELECT v."goalEvent", v."exitEvents" FROM "Journey" j JOIN "JourneyVersion" v ON v."journeyId" = j.id WHERE j."workspaceId" = ${workspaceId}::uuid)
+    SELECT EXISTS (SELECT 1 FROM "Journey" WHERE "workspaceId" = ${workspaceId}::uuid AND version > 0 AND status <> 'ARCHIVED') AS any,
+      EXISTS (SELECT 1 FROM versions WHERE "goalEvent" IN (SELECT name FROM ev)) AS goal,
+      EXISTS (SELECT 1 FROM versions WHERE "exitEvents" && ARRAY(SELECT DISTINCT name FROM ev)) AS exit,
+      ARRAY(SELECT DISTINCT "contactId"::text FROM ev) AS "contactIds"`;
+  if (!needs?.any) return NONE;
+  await lockContactsForJourneys(tx, needs.contactIds);
   const changed = new Set<string>();
   const add = (rows: { journeyId: string }[]) => rows.forEach((row) => changed.add(row.journeyId));
 
-  add(await tx.$queryRaw<{ journeyId: string }[]>`
+  // A goal or exit no version of the workspace's journeys names would find nothing: skipped.
+  if (needs.goal) add(await convertGoals(tx, ids));
+  if (needs.exit) add(await exitOnEvents(tx, ids));
+
+  const woken = await wakeWaiting(tx, ids);
+  add(woken);
+
+  const entered = await enterOnEvents(tx, workspaceId, ids);
+  add(entered);
+  return { changed, due: woken.length > 0 || entered.length > 0 };
+}
+
+/** goal: each contact's latest enrolment of a journey whose goal the event is, within its window, converts once. */
+function convertGoals(tx: Tx, ids: Prisma.Sql): Promise<{ journeyId: string }[]> {
+  return tx.$queryRaw<{ journeyId: string }[]>`
     WITH ev AS (SELECT "contactId", name, "occurredAt" FROM "Event" WHERE id = ANY(${ids})),
     latest AS (
       SELECT DISTINCT ON (en."journeyId", en."contactId") en.id, en."journeyId", en.version, en."contactId", en."enteredAt", en."convertedAt"
@@ -54,9 +72,12 @@ export async function applyJourneyEvents(tx: Tx, workspaceId: string, eventIds: 
       WHERE l."convertedAt" IS NULL GROUP BY l.id
     )
     UPDATE "JourneyEnrollment" en SET "convertedAt" = hit.at FROM hit WHERE en.id = hit.id AND en."convertedAt" IS NULL
-    RETURNING en."journeyId"::text`);
+    RETURNING en."journeyId"::text`;
+}
 
-  add(await tx.$queryRaw<{ journeyId: string }[]>`
+/** exit: an ACTIVE enrolment whose version lists the event ends EXITED at its time, its step on the path. */
+function exitOnEvents(tx: Tx, ids: Prisma.Sql): Promise<{ journeyId: string }[]> {
+  return tx.$queryRaw<{ journeyId: string }[]>`
     WITH ev AS (SELECT "contactId", name, "occurredAt" FROM "Event" WHERE id = ANY(${ids})),
     hit AS (
       SELECT en.id, en.seq, en.step, en."arrivedAt", min(ev."occurredAt") AS at FROM "JourneyEnrollment" en
@@ -73,14 +94,7 @@ export async function applyJourneyEvents(tx: Tx, workspaceId: string, eventIds: 
       SELECT id, seq, "journeyId", step, "arrivedAt", at, 'exited' FROM moved WHERE step IS NOT NULL
       ON CONFLICT DO NOTHING
     )
-    SELECT "journeyId"::text FROM moved`);
-
-  const woken = await wakeWaiting(tx, ids);
-  add(woken);
-
-  const entered = await enterOnEvents(tx, workspaceId, ids);
-  add(entered);
-  return { changed, due: woken.length > 0 || entered.length > 0 };
+    SELECT "journeyId"::text FROM moved`;
 }
 
 /** waitForEvent: the first matching event in (arrival, timeout] makes the enrolment due at its time. */
