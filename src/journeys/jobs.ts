@@ -3,7 +3,7 @@ import type { Herald } from '../herald-context.ts';
 import type { Agenda } from '../jobs/agenda.ts';
 import { advanceDue, announceWaits } from './engine.ts';
 import { activeJourneys, enrol } from './entry.ts';
-import { passDueWaits, WAIT_BATCH } from './waits.ts';
+import { nextWakeAt, passDueWaits, WAIT_BATCH } from './waits.ts';
 import type { Rule } from '../segments/rule.ts';
 import { selectionSql } from '../segments/service.ts';
 
@@ -20,7 +20,8 @@ const TIMED_IN_MEMORY_MS = 10 * 60_000;
  * The journeys' jobs. Durable: every few seconds `journeys:advance` drains whatever is due, so a
  * wait survives any crash and a batch a dead worker held is simply claimed again (its
  * transaction rolled back). Prompt: `journeys:due` signals (an entry, a waited-for event, a
- * resume) and in-memory timers at the earliest wait of each batch start a drain at once.
+ * resume) and in-memory timers at the earliest wait of each batch, and at the earliest due
+ * enrolment after each drain, start a drain at once.
  * Idempotent: the engine's claims and seq guards make a second run find nothing to do.
  */
 export function defineJourneyJobs(agenda: Agenda, herald: Herald): void {
@@ -61,6 +62,8 @@ export function drain(herald: Herald): Promise<void> {
           for (const result of results) if (result.earliestWake != null) wakeAt(herald, result.earliestWake);
         }
       } while (state.again);
+      const next = await nextWakeAt(herald);
+      if (next != null) wakeAt(herald, next);
     } catch (error) {
       herald.log.error({ err: error }, 'journey pass failed; the next one retries');
     } finally {

@@ -58,3 +58,13 @@ export async function passDueWaits(herald: Herald, ids?: readonly string[], now?
     SELECT (SELECT count(*) FROM due)::int AS claimed, count(*)::int AS passed, COALESCE(array_agg(DISTINCT "journeyId"::text), '{}') AS journeys FROM moved`;
   return row!;
 }
+
+/**
+ * When the next enrolment falls due, whichever process set it (one that since died, another
+ * worker): the drain times it in memory, so a wait ends on the dot rather than at the next tick.
+ */
+export async function nextWakeAt(herald: Herald): Promise<number | null> {
+  const [row] = await herald.prisma.$queryRaw<{ at: Date | null }[]>`
+    SELECT min("wakeAt") AS at FROM "JourneyEnrollment" WHERE status = 'ACTIVE' AND "wakeAt" > now()`;
+  return row?.at?.getTime() ?? null;
+}
