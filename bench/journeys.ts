@@ -109,31 +109,34 @@ console.log(`    Herald peak RSS so far ${peakRss.toFixed(0)} MB`);
 // tick's drain finds that earliest wake and times it in memory.
 const [{ first }] = (await db.query<{ first: Date }>(`SELECT min("wakeAt") AS first FROM "JourneyEnrollment" WHERE "journeyId" = $1 AND status = 'ACTIVE' AND step = 'pause'`, [journeyId])).rows as [{ first: Date }];
 const dueAt = first.getTime() > Date.now() + 1_000 ? first.getTime() : Date.now() + 10_000;
-await db.query(`UPDATE "JourneyEnrollment" SET "wakeAt" = $1 WHERE "journeyId" = $2 AND status = 'ACTIVE' AND step = 'pause'`, [new Date(dueAt), journeyId]);
-console.log(`    all ${N.toLocaleString()} waits now end at ${dueAt === first.getTime() ? 'the first one’s end' : '10 s from now (the burst outlasted the first wait)'}, in ${((dueAt - Date.now()) / 1000).toFixed(1)} s`);
+const { rowCount } = await db.query(`UPDATE "JourneyEnrollment" SET "wakeAt" = $1 WHERE "journeyId" = $2 AND status = 'ACTIVE' AND step = 'pause'`, [new Date(dueAt), journeyId]);
+const wave = rowCount ?? 0;
+console.log(`    ${wave.toLocaleString()} waits (all not passed yet) now end at ${dueAt === first.getTime() ? 'the first one’s end' : '10 s from now (the burst outlasted the first wait)'}, in ${((dueAt - Date.now()) / 1000).toFixed(1)} s`);
 while (Date.now() < dueAt) await new Promise((resolve) => setTimeout(resolve, 20));
 // Lateness is the wait's: how long after its end the engine had passed it (its path entry
-// committed). The steps after it are the transition rate's, and when the last contact completed.
+// committed, passed at dueAt: this wave's, not a wait that ended before the bench moved them).
+// The steps after it are the transition rate's, and when the last of the wave completed.
 const FRACTIONS = [0.5, 0.99, 1];
 const passed = new Map<number, number>();
 const completed = new Map<number, number>();
 for (const start = Date.now(); completed.size < FRACTIONS.length; await new Promise((resolve) => setTimeout(resolve, 100))) {
   if (Date.now() - start > 600_000) throw new Error('the journey did not complete within 10 minutes');
   const { rows } = await db.query<{ waited: string; done: string }>(
-    `SELECT (SELECT count(*) FROM "JourneyPathEntry" WHERE "journeyId" = $1 AND step = 'pause') AS waited,
-            (SELECT count(*) FROM "JourneyEnrollment" WHERE "journeyId" = $1 AND status = 'COMPLETED') AS done`,
-    [journeyId],
+    `SELECT count(*) AS waited, count(*) FILTER (WHERE en.status = 'COMPLETED') AS done
+     FROM "JourneyPathEntry" p JOIN "JourneyEnrollment" en ON en.id = p."enrollmentId"
+     WHERE p."journeyId" = $1 AND p.step = 'pause' AND p."passedAt" = $2`,
+    [journeyId, new Date(dueAt)],
   );
   const now = Date.now();
   for (const fraction of FRACTIONS) {
-    if (!passed.has(fraction) && Number(rows[0]!.waited) >= Math.ceil(N * fraction)) passed.set(fraction, now - dueAt);
-    if (!completed.has(fraction) && Number(rows[0]!.done) >= Math.ceil(N * fraction)) completed.set(fraction, now - dueAt);
+    if (!passed.has(fraction) && Number(rows[0]!.waited) >= Math.ceil(wave * fraction)) passed.set(fraction, now - dueAt);
+    if (!completed.has(fraction) && Number(rows[0]!.done) >= Math.ceil(wave * fraction)) completed.set(fraction, now - dueAt);
   }
 }
 const [p50, p99, last] = FRACTIONS.map((fraction) => passed.get(fraction)!) as [number, number, number];
 const [c50, c99, all] = FRACTIONS.map((fraction) => completed.get(fraction)!) as [number, number, number];
-const transitions = perSecond(3 * N, all);
-console.log(`(2) ${N.toLocaleString()} waits due at once: lateness (wait passed) p50 ${p50} ms, p99 ${p99} ms, last ${last} ms [${passFail(p99 < 2_000)} p99 < 2 s]`);
+const transitions = perSecond(3 * wave, all);
+console.log(`(2) ${wave.toLocaleString()} waits due at once: lateness (wait passed) p50 ${p50} ms, p99 ${p99} ms, last ${last} ms [${passFail(p99 < 2_000)} p99 < 2 s]`);
 console.log(`    completed (all 3 steps after the wait's end) p50 ${c50} ms, p99 ${c99} ms, last ${all} ms`);
 console.log(`    3 steps each (waited, no, suppressed): ${transitions.toLocaleString()} transitions/s [${passFail(transitions >= 5_000)} >= 5,000/s] (load ${load()})`);
 
