@@ -82,7 +82,8 @@ async function advanceBatch(herald: Herald, ids?: readonly string[], now?: numbe
       await write(tx, visits);
       return { claimed: claimed.length, visits, queued };
     },
-    { timeout: 60_000 },
+    // A busy pool (a burst of events, the wave's lanes) makes a batch wait for a connection, not fail after Prisma's 2 s.
+    { maxWait: 10_000, timeout: 60_000 },
   );
   await announceSends(herald, outcome.queued);
   const journeys = new Set(outcome.visits.filter((visit) => visit.path.length || visit.waiting).map((visit) => visit.row.journeyId));
