@@ -67,6 +67,7 @@ describe('journeys in the dashboard', () => {
     await checkPage('journey-editor');
 
     // A step leading nowhere: Herald's problem is shown with its path.
+    await page.getByRole('radio', { name: 'JSON (advanced)' }).check();
     const editor = page.getByLabel('Journey (JourneyInput as JSON)');
     const broken = { ...journey, steps: [{ ...journey.steps[0], send: { ...journey.steps[0]!.send, next: 'nowhere' } }, journey.steps[1]] };
     await editor.fill(JSON.stringify(broken));
@@ -145,5 +146,42 @@ describe('journeys in the dashboard', () => {
     // Her welcome push moves the workspace's deliveries, and the open list reads its figures again.
     await expect.poll(figures).toEqual(['1', '3', '3', '0', '0', '0']);
     await checkPage('journeys-live');
+  });
+
+  it('edits a journey as a form per step, the JSON tab showing the same JourneyInput, and saves it', async () => {
+    await go('/journeys/new');
+    await page.getByRole('heading', { name: 'New journey' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('Structured');
+    const steps = page.getByRole('list', { name: 'Steps' });
+    expect(await steps.locator('[data-step-form]').evaluateAll((items) => items.map((item) => item.getAttribute('data-step-form')))).toEqual(['welcome', 'wait', 'clicked', 'reminder']);
+    await page.getByLabel('wait: wait (seconds)').fill('7200');
+    await page.getByLabel('New step').selectOption('wait');
+    await page.getByRole('button', { name: 'Add a step' }).click();
+    await page.getByLabel('Step 5 key').fill('cooldown');
+    await page.getByLabel('cooldown: wait (seconds)').fill('60');
+    await page.getByLabel('reminder: then').selectOption('cooldown');
+    await page.getByLabel('clicked: yes').selectOption('cooldown');
+    await checkPage('journey-editor-steps');
+
+    await page.getByRole('radio', { name: 'JSON (advanced)' }).check();
+    const json = JSON.parse(await page.getByLabel('Journey (JourneyInput as JSON)').inputValue());
+    expect(json.name).toBe('Structured');
+    expect(json.steps.map((step: { key: string }) => step.key)).toEqual(['welcome', 'wait', 'clicked', 'reminder', 'cooldown']);
+    expect(json.steps[1].wait).toEqual({ seconds: 7200, next: 'clicked' });
+    expect(json.steps[2].engagement).toEqual({ step: 'welcome', did: 'CLICKED', withinSeconds: 86400, no: 'reminder', yes: 'cooldown' });
+    expect(json.steps[3].send.next).toBe('cooldown');
+    expect(json.steps[4]).toEqual({ key: 'cooldown', wait: { seconds: 60 } });
+    // A change in the JSON shows in the forms.
+    json.steps[4].wait.seconds = 90;
+    await page.getByLabel('Journey (JourneyInput as JSON)').fill(JSON.stringify(json));
+    await page.getByRole('radio', { name: 'Steps' }).check();
+    expect(await page.getByLabel('cooldown: wait (seconds)').inputValue()).toBe('90');
+
+    await page.getByRole('button', { name: 'Create journey' }).click();
+    await page.getByRole('heading', { name: 'Structured' }).waitFor();
+    expect(await page.locator('[data-step]').evaluateAll((items) => items.map((item) => item.getAttribute('data-step')))).toEqual(['welcome', 'wait', 'clicked', 'reminder', 'cooldown']);
+    const { journeys } = await queryAs(kit.graphqlUrl, workspace.secretKey)('{ journeys(first: 10) { edges { node { name draft } } } }');
+    const saved = journeys.edges.find(({ node }: { node: { name: string } }) => node.name === 'Structured').node.draft;
+    expect(saved.steps).toEqual(json.steps);
   });
 });

@@ -1,6 +1,7 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import { graphql } from '../generated/index.ts';
+import { StepsEditor } from '../journeys/step-forms.tsx';
 import { Link, navigate } from '../router.tsx';
 import { Field, ProblemBox } from '../ui/form.tsx';
 import { outcome, type Problem } from '../ui/outcome.ts';
@@ -35,31 +36,55 @@ const TEMPLATE = {
   ],
 };
 
+type Tab = 'steps' | 'json';
+
 /**
- * A journey's draft as JourneyInput JSON (docs/journeys.md): every step kind, checked by Herald on
- * save, its problems listed by path (`steps.2.wait.seconds`).
+ * A journey's draft, as a form per step or (advanced) as JourneyInput JSON (docs/journeys.md):
+ * both edit the same object, checked by Herald on save, its problems listed by path
+ * (`steps.2.wait.seconds`).
  */
 export function JourneyEditor({ id }: { id?: string }) {
   const [{ data }] = useQuery({ query: Draft, variables: { id: id ?? '' }, pause: !id });
   const [text, setText] = useState(() => (id ? '' : JSON.stringify(TEMPLATE, null, 2)));
+  const [value, setValue] = useState<Record<string, unknown> | undefined>(() => (id ? undefined : TEMPLATE));
+  const [tab, setTab] = useState<Tab>('steps');
   const [problem, setProblem] = useState<Problem>();
   const [saving, setSaving] = useState(false);
   const [, create] = useMutation(Create);
   const [, update] = useMutation(Update);
   const draft = data?.journey?.draft;
   useEffect(() => {
-    if (draft && !text) setText(JSON.stringify(draft, null, 2));
+    if (draft && !text) {
+      setText(JSON.stringify(draft, null, 2));
+      setValue(draft as Record<string, unknown>);
+    }
   }, [draft, text]);
+
+  /** The JSON as typed, or undefined with the problem shown. */
+  const parsed = () => {
+    try {
+      return JSON.parse(text) as Record<string, unknown>;
+    } catch (error) {
+      setProblem({ message: `This is not JSON: ${(error as Error).message}`, fields: new Map() });
+      return undefined;
+    }
+  };
+  const switchTo = (next: Tab) => {
+    setProblem(undefined);
+    if (next === 'json' && value) setText(JSON.stringify(value, null, 2));
+    if (next === 'steps') {
+      const object = parsed();
+      if (!object) return;
+      setValue(object);
+    }
+    setTab(next);
+  };
 
   const save = async (event: FormEvent) => {
     event.preventDefault();
     setProblem(undefined);
-    let input: Record<string, unknown>;
-    try {
-      input = JSON.parse(text) as Record<string, unknown>;
-    } catch (error) {
-      return setProblem({ message: `This is not JSON: ${(error as Error).message}`, fields: new Map() });
-    }
+    const input = tab === 'json' ? parsed() : value;
+    if (!input) return;
     setSaving(true);
     const result = id ? outcome(await update({ input: { ...input, id } as never }), 'updateJourney') : outcome(await create({ input: input as never }), 'createJourney');
     setSaving(false);
@@ -78,9 +103,20 @@ export function JourneyEditor({ id }: { id?: string }) {
         split). The first step is the start; a step without a next completes the journey.{id && ' A published journey takes these changes as a new version when published again.'}
       </p>
       <form onSubmit={save}>
-        <Field label="Journey (JourneyInput as JSON)">
-          <textarea className="code journey-json" spellCheck={false} value={text} onChange={(event) => setText(event.target.value)} />
-        </Field>
+        <div role="radiogroup" aria-label="Edit as" className="toolbar">
+          {(['steps', 'json'] as const).map((one) => (
+            <label key={one} className="check">
+              <input type="radio" name="journey-tab" checked={tab === one} onChange={() => switchTo(one)} /> {one === 'steps' ? 'Steps' : 'JSON (advanced)'}
+            </label>
+          ))}
+        </div>
+        {tab === 'steps' ? (
+          value && <StepsEditor value={value} onChange={setValue} />
+        ) : (
+          <Field label="Journey (JourneyInput as JSON)">
+            <textarea className="code journey-json" spellCheck={false} value={text} onChange={(event) => setText(event.target.value)} />
+          </Field>
+        )}
         <ProblemBox problem={problem} />
         <button type="submit" disabled={saving}>
           {id ? 'Save draft' : 'Create journey'}
