@@ -1,4 +1,5 @@
 import { builder } from '../graphql/builder.ts';
+import { QuestionInput } from '../feedback/question.ts';
 import { AudienceEnum, ConditionInput, SegmentRuleInput } from '../segments/inputs.ts';
 import { ChannelEnum } from '../delivery/schema.ts';
 import { Urgencies } from '../delivery/web-push/content.ts';
@@ -35,6 +36,10 @@ export const ContentInput = builder.inputType('CampaignContentInput', {
     urgency: t.field({ type: UrgencyEnum }),
     topic: t.string({ description: 'A newer push with the same topic replaces one not yet delivered.' }),
     requireInteraction: t.boolean(),
+    question: t.field({
+      type: QuestionInput,
+      description: 'A question answered with the notification’s buttons (instead of actions): THUMBS, or a CHOICE of 2. The body defaults to its text.',
+    }),
   }),
 });
 
@@ -49,6 +54,10 @@ export const EmailInput = builder.inputType('CampaignEmailInput', {
     text: t.string({ description: 'The plain-text part; derived from the HTML when absent.' }),
     fromName: t.string({ description: "Overrides the workspace's from name." }),
     replyTo: t.string({ description: "Overrides the workspace's reply-to address." }),
+    question: t.field({
+      type: QuestionInput,
+      description: 'A question answered with one-tap buttons, placed where the body writes `{{ question_buttons }}`, else at its end.',
+    }),
   }),
 });
 

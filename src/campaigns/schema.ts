@@ -20,6 +20,8 @@ import { InAppRef } from './in-app-schema.ts';
 import { type CampaignStats, campaignStatsMany, SuppressionReasons } from './stats.ts';
 import { campaignExperiment, type Experiment, ExperimentMetrics, type VariantResult } from './experiment.ts';
 import type { StoredVariant } from '../delivery/experiment.ts';
+import { QuestionKindEnum, QuestionRef } from '../feedback/question.ts';
+import type { AnswerCount } from '../feedback/stats.ts';
 
 const ContentRef = builder.objectRef<Content>('CampaignContent').implement({
   fields: (t) => ({
@@ -42,6 +44,7 @@ const ContentRef = builder.objectRef<Content>('CampaignContent').implement({
     topic: t.exposeString('topic', { nullable: true }),
     requireInteraction: t.boolean({ resolve: (content) => content.requireInteraction ?? false }),
     rich: t.boolean({ description: 'A rich push: it has a large image.', resolve: (content) => Boolean(content.imageUrl) }),
+    question: t.field({ type: QuestionRef, nullable: true, resolve: (content) => content.question ?? null }),
   }),
 });
 
@@ -70,6 +73,7 @@ const EmailRef = builder.objectRef<EmailContent>('CampaignEmail').implement({
     text: t.exposeString('text', { nullable: true }),
     fromName: t.exposeString('fromName', { nullable: true }),
     replyTo: t.exposeString('replyTo', { nullable: true }),
+    question: t.field({ type: QuestionRef, nullable: true, resolve: (email) => email.question ?? null }),
   }),
 });
 
@@ -192,6 +196,17 @@ export const CampaignStatsRef = builder.objectRef<CampaignStats>('CampaignStats'
     conversions: t.exposeInt('conversions'),
     clickRate: t.exposeFloat('clickRate', { description: 'Web push: clicked / displayed. Email: clicked / delivered. 0 when the denominator is 0.' }),
     conversionRate: t.exposeFloat('conversionRate', { description: 'conversions / sent (0 when nothing was sent).' }),
+    responses: t.exposeInt('responses', { description: 'Messages whose question was answered (each counts its first answer only).' }),
+    nps: t.exposeFloat('nps', { nullable: true, description: 'Net Promoter Score of the NPS answers (% 9–10 minus % 0–6, one decimal); null without any.' }),
+    answers: t.field({
+      type: [
+        builder.objectRef<AnswerCount>('AnswerCount').implement({
+          fields: (t) => ({ kind: t.field({ type: QuestionKindEnum, resolve: (entry) => entry.kind }), answer: t.exposeString('answer'), count: t.exposeInt('count') }),
+        }),
+      ],
+      description: 'How many gave each answer: by kind, scores in order, choices most given first.',
+      resolve: (stats) => stats.answers,
+    }),
     experiment: t.field({
       type: ExperimentRef,
       nullable: true,

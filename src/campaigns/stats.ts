@@ -1,6 +1,7 @@
 import { REPORTS_DELIVERY } from '../delivery/channel.ts';
 import type { Channel } from '../generated/prisma/enums.ts';
 import type { Herald } from '../herald-context.ts';
+import { type AnswerCount, answerCounts, campaignNps } from '../feedback/stats.ts';
 
 export const SuppressionReasons = [
   'FREQUENCY_CAP',
@@ -41,6 +42,10 @@ export interface CampaignStats {
   conversions: number;
   clickRate: number;
   conversionRate: number;
+  /** Messages whose question was answered (the first answer of each). */
+  responses: number;
+  answers: AnswerCount[];
+  nps: number | null;
   updatedAt: Date;
 }
 
@@ -99,6 +104,7 @@ function statsFrom(campaignId: string, channel: string, counts: Map<string, numb
   // Likewise reason:UNSUBSCRIBED counts SMS the provider refused because the person had texted STOP (21610, each in `unsubscribed`).
   const failedFor = (reason: SuppressionReason) => (reason === 'BOUNCED' ? count('bounced') : reason === 'UNSUBSCRIBED' && channel === 'SMS' ? count('unsubscribed') : 0);
   const suppressedFor = (reason: SuppressionReason) => count(`reason:${reason}`) - failedFor(reason);
+  const answers = answerCounts(counts);
   return {
     campaignId,
     targeted: count('targeted'),
@@ -123,6 +129,9 @@ function statsFrom(campaignId: string, channel: string, counts: Map<string, numb
     conversions,
     clickRate: clickBase === 0 ? 0 : clicked / clickBase,
     conversionRate: sent === 0 ? 0 : conversions / sent,
+    responses: count('responses'),
+    answers,
+    nps: campaignNps(answers),
     updatedAt,
   };
 }

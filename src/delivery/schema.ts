@@ -61,6 +61,8 @@ export const MessageRef = builder.prismaNode('Message', {
     convertedAt: t.expose('convertedAt', { type: 'DateTime', nullable: true }),
     deliveredAt: t.expose('deliveredAt', { type: 'DateTime', nullable: true, description: 'When the provider reported delivery (SMS status callbacks).' }),
     openedAt: t.expose('openedAt', { type: 'DateTime', nullable: true, description: 'When a person first opened the email (machine opens are not counted).' }),
+    answeredAt: t.expose('answeredAt', { type: 'DateTime', nullable: true, description: 'When the question the message asked was first answered (answerQuestion).' }),
+    answer: t.exposeString('answer', { nullable: true, description: 'The first answer to the question the message asked; later ones are not kept.' }),
     error: t.exposeString('error', { nullable: true, description: 'The last error, e.g. what the push service answered.' }),
     dueAt: t.field({
       type: 'DateTime',

@@ -21,7 +21,7 @@ import type { Context } from './context.ts';
  */
 export const PUBLISHABLE_FIELDS: Readonly<Record<string, readonly string[]>> = {
   Query: ['publicConfig', 'inAppMessages', 'inAppTriggers'],
-  Mutation: ['registerPushSubscription', 'revokePushSubscription', 'registerDevice', 'revokeDevice', 'identifyContact', 'trackEvent', 'recordMessageEvent'],
+  Mutation: ['registerPushSubscription', 'revokePushSubscription', 'registerDevice', 'revokeDevice', 'identifyContact', 'trackEvent', 'recordMessageEvent', 'answerQuestion'],
   PublicConfig: ['workspaceId', 'vapidPublicKey'],
   InAppMessage: ['token', 'layout', 'title', 'body', 'imageUrl', 'buttons', 'question', 'expiresAt'],
   InAppButton: ['label', 'url'],
@@ -33,11 +33,12 @@ export const PUBLISHABLE_FIELDS: Readonly<Record<string, readonly string[]>> = {
   MutationIdentifyContactSuccess: ['data'],
   MutationTrackEventSuccess: ['data'],
   MutationRecordMessageEventSuccess: ['data'],
+  MutationAnswerQuestionSuccess: ['data'],
   Contact: ['id', 'externalId', 'anonymousId', 'identified'],
   PushSubscription: ['id', 'endpoint', 'status', 'userAgent', 'timezone', 'locale', 'expirationTime', 'createdAt', 'revokedAt'],
   Device: ['id', 'platform', 'token', 'appId', 'status', 'locale', 'timezone', 'appVersion', 'createdAt', 'revokedAt'],
   Event: ['id', 'name', 'properties', 'occurredAt'],
-  Message: ['id', 'status', 'displayedAt', 'clickedAt', 'closedAt', 'openedAt'],
+  Message: ['id', 'status', 'displayedAt', 'clickedAt', 'closedAt', 'openedAt', 'answeredAt', 'answer'],
   Error: ['code', 'message'],
   ValidationError: ['code', 'message', 'fieldErrors'],
   FieldError: ['path', 'message'],

@@ -13,6 +13,7 @@ import '../delivery/schema.ts';
 import '../delivery/live.ts';
 import '../tracking/schema.ts';
 import '../tracking/mutations.ts';
+import '../tracking/answers-schema.ts';
 import '../analytics/schema.ts';
 import '../journeys/schema.ts';
 import '../journeys/simulate-schema.ts';

@@ -158,9 +158,26 @@ async function shownBefore(id: string, tag: string | undefined): Promise<boolean
   return true;
 }
 
+/** A push that asks a question names each answer button `answer:<answer>` (src/feedback/push.ts). */
+const ANSWER_ACTION = 'answer:';
+
+/** Posts the answer of a clicked answer button; Herald counts it as the click too. */
+function reportAnswer(data: NotificationData, answer: string): Promise<void> {
+  if (!data.token || !data.trackUrl) return Promise.resolve();
+  return fetch(data.trackUrl, { method: 'POST', body: JSON.stringify({ token: data.token, answer }), keepalive: true }).then(
+    () => undefined,
+    () => undefined,
+  );
+}
+
 worker.addEventListener('notificationclick', (event) => {
   const data = event.notification.data;
   event.notification.close();
+  if (event.action.startsWith(ANSWER_ACTION)) {
+    // An answer is the whole interaction: nothing opens.
+    const remembered = data.id ? remember(data.id, 'clicked') : Promise.resolve();
+    return event.waitUntil(Promise.all([remembered, reportAnswer(data, event.action.slice(ANSWER_ACTION.length))]));
+  }
   const url = (event.action && data.actions[event.action]) || data.url;
   const remembered = data.id ? remember(data.id, 'clicked') : Promise.resolve();
   event.waitUntil(Promise.all([remembered, report(data, 'CLICKED'), url ? openOrFocus(url) : Promise.resolve()]));

@@ -9,6 +9,7 @@ import { readBodyWithin } from './body.ts';
 import { clientAddress } from './client-address.ts';
 import { isDashboardPath, serveDashboard, wantsPage } from './dashboard.ts';
 import { handleEmailLink, handleEmailReport } from './email-routes.ts';
+import { handleAnswerLink } from './feedback-routes.ts';
 import { answerPageOperation } from './page-operations.ts';
 import { handleLink } from './link-route.ts';
 import { LINK_PATH } from '../delivery/short-links.ts';
@@ -34,8 +35,8 @@ class BodyTooLarge extends Error {
 }
 
 /**
- * Routes: /graphql (Yoga), /track (service worker beacons), an email's /e/o/ /e/c/ /e/u/ links
- * and POST /email/dsn (bounce and complaint reports), POST /sms/status/… and /sms/inbound/…
+ * Routes: /graphql (Yoga), /track (service worker beacons), an email's /e/o/ /e/c/ /e/u/ links,
+ * its one-tap answers /f/<token>/<answer>, and POST /email/dsn (bounce and complaint reports), POST /sms/status/… and /sms/inbound/…
  * (the SMS provider's callbacks), smart links at /l/<code>, /sdk/* and /demo (with its
  * development-only /demo/identity-token), the dashboard at /app (where a browser opening / or,
  * outside development, /graphql is sent), /healthz, /readyz, /metrics. Request bodies are capped:
@@ -115,6 +116,10 @@ export function createHttpServer({ herald, yoga, ready, publicRateLimit }: HttpO
     if (yoga && path!.startsWith(LINK_PATH)) {
       await handleLink(herald, publicRateLimit, req, res, clientAddress(config, req));
       return 'link';
+    }
+    if (yoga && path!.startsWith('/f/')) {
+      await handleAnswerLink(herald, publicRateLimit, req, res, clientAddress(config, req));
+      return 'feedback';
     }
     if (yoga && isBrowserFile(path!) && (serveDemo || !isDemoFile(path!))) {
       await serveBrowserFile(path!, req, res);

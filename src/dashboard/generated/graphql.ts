@@ -70,6 +70,8 @@ export type CampaignContentInput = {
   iconUrl?: string | null | undefined;
   /** A large image: set it for a rich push. */
   imageUrl?: string | null | undefined;
+  /** A question answered with the notification’s buttons (instead of actions): THUMBS, or a CHOICE of 2. The body defaults to its text. */
+  question?: QuestionInput | null | undefined;
   requireInteraction?: boolean | null | undefined;
   title: string;
   /** A newer push with the same topic replaces one not yet delivered. */
@@ -90,6 +92,8 @@ export type CampaignEmailInput = {
   mjml?: string | null | undefined;
   /** The preview line mail apps show after the subject. */
   preheader?: string | null | undefined;
+  /** A question answered with one-tap buttons, placed where the body writes `{{ question_buttons }}`, else at its end. */
+  question?: QuestionInput | null | undefined;
   /** Overrides the workspace's reply-to address. */
   replyTo?: string | null | undefined;
   subject: string;

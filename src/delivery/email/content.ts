@@ -1,5 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import type { Template } from 'liquidjs';
 import { z } from 'zod';
+import { emailQuestionInput, storedQuestion } from '../../feedback/content.ts';
+import { answerUrl, questionButtonsHtml, questionButtonsText } from '../../feedback/email.ts';
+import type { Question } from '../../feedback/question.ts';
 import { withMessageToken } from '../short-links.ts';
 import { messageRenderer, type RenderBudget } from '../templates.ts';
 import { rewriteLinks, withOpenPixel, withPreheader, type Anchor } from './html.ts';
@@ -11,7 +15,9 @@ import { type HtmlToText, loadHtmlToText, textTemplateOf, tidyText } from './tex
 /**
  * What an email says: subject, preheader, body (MJML or HTML) and text part are Liquid templates
  * over `contact` and `event`, plus `unsubscribe_url`. A campaign's email is compiled once (MJML to
- * HTML, every template parsed) and rendered for each recipient with its links tracked.
+ * HTML, every template parsed) and rendered for each recipient with its links tracked. An email
+ * may ask a `question`: its one-tap buttons go where the body writes `{{ question_buttons }}`,
+ * else at the end of the body (feedback/email.ts).
  */
 
 const KB = 1024;
@@ -47,6 +53,7 @@ export const emailContentInput = z
       .regex(/^[^\p{Cc}]*$/u, 'must not contain line breaks or control characters')
       .nullish(),
     replyTo: z.email('must be an email address').max(254, 'must be at most 254 characters').nullish(),
+    question: emailQuestionInput.nullish(),
   })
   .superRefine((content, context) => {
     if (content.mjml != null && content.html != null) context.addIssue({ code: 'custom', path: ['html'], message: 'give either mjml or html, not both' });
@@ -73,6 +80,7 @@ const storedEmailContent: z.ZodType<EmailContent & { compiled?: CompiledSource |
   text: z.string().nullish(),
   fromName: z.string().nullish(),
   replyTo: z.string().nullish(),
+  question: storedQuestion.nullish(),
   compiled: z.object({ html: z.string(), text: z.string().nullable() }).nullish(),
 });
 
@@ -180,7 +188,7 @@ export async function compileEmail(content: EmailContent, saved?: CompiledSource
       `the HTML is about ${Math.ceil(size / KB)} KB with its links tracked; Gmail clips messages over ${GMAIL_CLIP_BYTES / KB} KB and hides the rest behind "View entire message"`,
     );
   }
-  return new CompiledTemplates(html, warnings, { html, text: textSource }, { subject, preheader, body, text, derived, toText });
+  return new CompiledTemplates(html, warnings, { html, text: textSource }, { subject, preheader, body, text, derived, toText, question: content.question ?? null });
 }
 
 interface Templates {
@@ -191,7 +199,14 @@ interface Templates {
   text: Template[] | null;
   derived: boolean;
   toText: HtmlToText | null;
+  question: Question | null;
 }
+
+/**
+ * What `{{ question_buttons }}` writes while rendering: a mark of letters and digits (escaping
+ * leaves it as is, new in every process), replaced by the buttons once the links are tracked.
+ */
+const QUESTION_MARK = `herald${randomBytes(8).toString('hex')}question`;
 
 class CompiledTemplates implements CompiledEmail {
   constructor(
@@ -208,7 +223,8 @@ class CompiledTemplates implements CompiledEmail {
 
   private renderOnce(scope: object, links: EmailLinks): RenderedEmail {
     const unsubscribe = unsubscribeUrl(links.publicUrl, links.token);
-    const variables = { ...scope, unsubscribe_url: unsubscribe };
+    const { question } = this.templates;
+    const variables = { ...scope, unsubscribe_url: unsubscribe, ...(question && { question_buttons: QUESTION_MARK }) };
     const renderField = messageRenderer(emailRenderBudget);
     const render = (field: string, templates: Template[]) => {
       try {
@@ -218,6 +234,7 @@ class CompiledTemplates implements CompiledEmail {
       }
     };
     const { subject, preheader, body, text, derived, toText } = this.templates;
+    const urlOf = (answer: string) => answerUrl(links.publicUrl, links.token, answer);
 
     const subjectLine = oneLine(render('subject', subject));
     if (subjectLine.length > MAX_RENDERED_SUBJECT) throw new EmailRenderError('subject', `rendered to ${subjectLine.length} characters; at most ${MAX_RENDERED_SUBJECT}`);
@@ -228,11 +245,27 @@ class CompiledTemplates implements CompiledEmail {
     else textPart = derived ? tidyText(render('text', text)) : render('text', text);
     // The text part shows the links as written; the HTML's go through Herald to count clicks.
     // A link to one of Herald's smart links carries the token too, so its click names the contact.
-    const tracked = rewriteLinks(html, (anchor) =>
+    let tracked = rewriteLinks(html, (anchor) =>
       isTracked(anchor, unsubscribe) ? clickUrl(links.publicUrl, links.token, withMessageToken(anchor.href, links.publicUrl, links.token), links.trackingSecret) : null,
     );
+    if (question) {
+      // The answer links are not click-tracked: an answer counts as the click (tracking/answers.ts).
+      tracked = placeQuestion(tracked, questionButtonsHtml(question, urlOf), (html, row) => withBeforeBodyEnd(html, row));
+      textPart = placeQuestion(textPart, questionButtonsText(question, urlOf), (text, row) => `${text}\n\n${row}`);
+    }
     return { subject: subjectLine, html: withOpenPixel(withPreheader(tracked, previewText), openPixelUrl(links.publicUrl, links.token)), text: textPart };
   }
+}
+
+/** The question's row where the template wrote `{{ question_buttons }}`, else where `append` puts it. */
+function placeQuestion(rendered: string, row: string, append: (rendered: string, row: string) => string): string {
+  return rendered.includes(QUESTION_MARK) ? rendered.replaceAll(QUESTION_MARK, () => row) : append(rendered, row);
+}
+
+/** Before the last `</body>`, or at the end of a fragment without one. */
+function withBeforeBodyEnd(html: string, row: string): string {
+  const end = html.toLowerCase().lastIndexOf('</body>');
+  return end === -1 ? html + row : html.slice(0, end) + row + html.slice(end);
 }
 
 /** Web links are tracked; the unsubscribe link, mailto:, tel:, #anchors and opted-out links are not. */

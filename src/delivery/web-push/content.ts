@@ -1,5 +1,7 @@
 import type { Template } from 'liquidjs';
 import { z } from 'zod';
+import { pushQuestionInput, storedQuestion } from '../../feedback/content.ts';
+import { answerActions } from '../../feedback/push.ts';
 import { messageRenderer, parseTemplate, type RenderBudget, refusedFileTag } from '../templates.ts';
 
 /**
@@ -69,6 +71,10 @@ export const contentInput = z.object({
   // RFC 8030: at most 32 characters of the URL-safe base64 alphabet.
   topic: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1-32 characters of A-Z a-z 0-9 _ -').nullish(),
   requireInteraction: z.boolean().nullish(),
+  /** A question answered with the notification's buttons (feedback/push.ts): they replace `actions`. */
+  question: pushQuestionInput.nullish(),
+}).superRefine((content, context) => {
+  if (content.question && content.actions?.length) context.addIssue({ code: 'custom', path: ['actions'], message: 'a push asking a question shows its answers as the buttons: give question or actions, not both' });
 });
 export type Content = z.output<typeof contentInput>;
 
@@ -89,6 +95,7 @@ export const storedContent: z.ZodType<Content> = z.object({
   urgency: z.enum(Urgencies).nullish(),
   topic: z.string().nullish(),
   requireInteraction: z.boolean().nullish(),
+  question: storedQuestion.nullish(),
 });
 
 /** The JSON the service worker receives (API.md "Push payload"). */
@@ -145,14 +152,17 @@ export class CompiledContent {
     const { content } = this;
     return withoutUndefined({
       title: text('title')!,
-      body: text('body') ?? '',
+      // A push that asks and says nothing else shows the question.
+      body: text('body') ?? content.question?.text ?? '',
       icon: url('iconUrl'),
       image: url('imageUrl'),
       badge: url('badgeUrl'),
       url: url('url')!,
-      actions: (content.actions ?? []).map((action, index) =>
-        withoutUndefined({ action: action.action, title: text(`actions.${index}.title`)!, url: url(`actions.${index}.url`) }),
-      ),
+      actions: content.question
+        ? answerActions(content.question)
+        : (content.actions ?? []).map((action, index) =>
+            withoutUndefined({ action: action.action, title: text(`actions.${index}.title`)!, url: url(`actions.${index}.url`) }),
+          ),
       requireInteraction: content.requireInteraction ?? false,
       ...ids,
     });
@@ -181,12 +191,12 @@ export function worstCaseSize(content: Content, trackUrl: string): number {
   const worst = (source: string | null | undefined) => (source == null ? undefined : worstCaseSource(source));
   const payload: PushPayload = {
     title: worst(content.title)!,
-    body: worst(content.body) ?? '',
+    body: worst(content.body) ?? content.question?.text ?? '',
     icon: worst(content.iconUrl),
     image: worst(content.imageUrl),
     badge: worst(content.badgeUrl),
     url: worst(content.url)!,
-    actions: (content.actions ?? []).map((action) => ({ action: action.action, title: worst(action.title)!, url: worst(action.url) })),
+    actions: content.question ? answerActions(content.question) : (content.actions ?? []).map((action) => ({ action: action.action, title: worst(action.title)!, url: worst(action.url) })),
     requireInteraction: content.requireInteraction ?? false,
     tag: '0'.repeat(36),
     token: '0'.repeat(TOKEN_LENGTH),

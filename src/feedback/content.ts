@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { ValidationError } from '../errors.ts';
+import { checkedQuestion, type Question, QuestionKinds } from './question.ts';
+
+/**
+ * `question` inside a channel's content (zod), checked and normalised by checkedQuestion. A push
+ * shows its answers as the notification's action buttons, and browsers show at most two: only
+ * THUMBS, or a CHOICE of two. Neither a push nor an email has a text box (`freeText` is on-site only).
+ */
+const shape = z.object({
+  kind: z.enum(QuestionKinds),
+  text: z.string(),
+  choices: z.array(z.string()).nullish(),
+  freeText: z.boolean().nullish(),
+});
+
+function questionOf(input: z.output<typeof shape>): Question {
+  return { kind: input.kind, text: input.text, ...(input.choices && { choices: input.choices }), ...(input.freeText && { freeText: true }) };
+}
+
+/** A question checked with checkedQuestion, its problems as zod issues at their fields. */
+function questionField(extra: (question: Question, context: z.RefinementCtx) => void) {
+  return shape
+    .superRefine((input, context) => {
+      try {
+        checkedQuestion(questionOf(input), []);
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        for (const fieldError of error.fieldErrors) context.addIssue({ code: 'custom', path: fieldError.path, message: fieldError.message });
+        return;
+      }
+      if (input.freeText) context.addIssue({ code: 'custom', path: ['freeText'], message: 'a free-text answer is for on-site messages only' });
+      extra(questionOf(input), context);
+    })
+    .transform((input) => checkedQuestion(questionOf(input), []));
+}
+
+/** THUMBS, or a CHOICE of at most two: what two notification buttons can offer. */
+export const pushQuestionInput = questionField((question, context) => {
+  if (question.kind === 'THUMBS' || (question.kind === 'CHOICE' && (question.choices?.length ?? 0) <= 2)) return;
+  context.addIssue({
+    code: 'custom',
+    path: [question.kind === 'CHOICE' ? 'choices' : 'kind'],
+    message: 'a push shows at most 2 buttons: ask THUMBS, or a CHOICE of 2 (NPS and STARS fit in an email or on-site)',
+  });
+});
+
+export const emailQuestionInput = questionField(() => undefined);
+
+/** A saved question, read back (it was checked when saved). */
+export const storedQuestion: z.ZodType<Question> = z.object({
+  kind: z.enum(QuestionKinds),
+  text: z.string(),
+  choices: z.array(z.string()).optional(),
+  freeText: z.boolean().optional(),
+});
