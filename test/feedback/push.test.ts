@@ -96,15 +96,16 @@ describe('a push that asks a question', () => {
         { kind: 'THUMBS', answer: 'up', count: 1 },
       ],
     });
-    const byContact = Object.fromEntries(campaign.messages.edges.map(({ node }) => [node.contact.externalId, node]));
+    const byContact = Object.fromEntries(campaign.messages.edges.map(({ node }) => [node.contact.externalId!, node] as const));
+    type Event = (typeof campaign.messages.edges)[number]['node']['contact']['events']['edges'][number]['node'];
     expect([byContact.ada!.answer, byContact.bob!.answer, byContact.cy!.answer]).toEqual(['up', 'down', null]);
     expect(byContact.cy!.answeredAt).toBeNull();
     // One feedback event per answered message, with the kept answer.
-    const feedback = (externalId: string) => byContact[externalId]!.contact.events.edges.map(({ node }) => node).filter((event) => event.name === 'feedback');
+    const feedback = (externalId: string): Event[] => byContact[externalId]!.contact.events.edges.map(({ node }) => node).filter((event) => event.name === 'feedback');
     expect(feedback('ada').map((event) => event.properties)).toEqual([
       { question: 'Was delivery on time?', kind: 'THUMBS', answer: 'up', messageId: expect.any(String), campaignId: id },
     ]);
-    expect(feedback('bob').map((event) => event.properties.answer)).toEqual(['down']);
+    expect(feedback('bob').map((event) => (event.properties as { answer: unknown }).answer)).toEqual(['down']);
     expect(feedback('cy')).toEqual([]);
   });
 
