@@ -47,10 +47,7 @@ export const pushQuestionInput = questionField((question, context) => {
 
 export const emailQuestionInput = questionField(() => undefined);
 
-/** A saved question, read back (it was checked when saved). */
-export const storedQuestion: z.ZodType<Question> = z.object({
-  kind: z.enum(QuestionKinds),
-  text: z.string(),
-  choices: z.array(z.string()).optional(),
-  freeText: z.boolean().optional(),
-});
+/** A saved question, read back (it was checked when saved; any channel's content, on-site included). */
+export const storedQuestion: z.ZodType<Question, unknown> = z
+  .object({ kind: z.enum(QuestionKinds), text: z.string(), choices: z.array(z.string()).nullish(), freeText: z.boolean().nullish() })
+  .transform(questionOf);
