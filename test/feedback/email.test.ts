@@ -88,7 +88,7 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, wha
   }
 }
 
-describe('an email that asks a question', () => {
+describe('an email that asks a question', { timeout: 90_000 }, () => {
   it('renders one-tap buttons; a GET counts nothing, the page’s POST counts once; NPS 16.7 from 3 promoters, 1 passive, 2 detractors, live', async () => {
     const { secret, secretKey } = await emailWorkspace();
     const people = ['p1', 'p2', 'p3', 'passive', 'd1', 'd2'];
@@ -205,7 +205,7 @@ describe('an email that asks a question', () => {
   });
 });
 
-describe('a journey that asks for a score', () => {
+describe('a journey that asks for a score', { timeout: 90_000 }, () => {
   it('follows up with detractors (answer ≤ 6) only', async () => {
     const { secret } = await emailWorkspace();
     const created = dataOf(

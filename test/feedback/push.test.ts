@@ -37,7 +37,7 @@ type Payload = { body: string; token: string; trackUrl: string; actions: { actio
 const answerBeacon = (payload: Payload, answer: string) =>
   fetch(payload.trackUrl, { method: 'POST', headers: { 'content-type': 'text/plain;charset=UTF-8', origin: 'https://shop.example' }, body: JSON.stringify({ token: payload.token, answer }) });
 
-describe('a push that asks a question', () => {
+describe('a push that asks a question', { timeout: 90_000 }, () => {
   it('shows the answers as action buttons; the worker’s answer and the mutation count once per message, as a click and a feedback event', async () => {
     const { secret, publishable } = await h.workspace();
     const ada = await subscribeBrowser(publishable, h.push, { externalId: 'ada' });

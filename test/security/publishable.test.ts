@@ -42,6 +42,8 @@ const canaries = {
   endpoint: 'filled in when the victim subscribes',
 };
 let attacker: { anonymousId: string; subscription: { endpoint: string; keys: { p256dh: string; auth: string } }; token: string };
+/** The victim's own push token: what a page must never be able to answer with a forged or foreign key. */
+let victimToken: string;
 
 beforeAll(async () => {
   push = await startPushService();
@@ -64,12 +66,13 @@ beforeAll(async () => {
     name: canaries.campaign,
     kind: 'BROADCAST',
     audience: { segmentId: segment.body.data!.createSegment.data.id },
-    content: { title: 'Hello', url: 'https://shop.example/' },
+    content: { title: 'Hello', url: 'https://shop.example/', question: { kind: 'THUMBS', text: 'Did this help?' } },
   });
   dataOf(await shop.secret(SendNow, { id: campaignId }));
   await waitForStatus(shop.secret, campaignId);
   const received = push.received(own.browser.id)[0]!.json as { token: string };
   attacker = { anonymousId, subscription: own.browser.json, token: received.token };
+  victimToken = (push.received(victim.browser.id)[0]!.json as { token: string }).token;
 
   // Internal text on the attacker's own ledger row: a page must not read it either.
   const db = new pg.Client({ connectionString: kit.databaseUrl });
@@ -95,6 +98,7 @@ describe('a publishable key', () => {
       ['query', 'publicConfig', '', '', {}],
       ['mutation', 'trackEvent', '(input: $input)', '($input: EventInput!)', { input: { anonymousId: attacker.anonymousId, name: 'walked' } }],
       ['mutation', 'recordMessageEvent', '(input: $input)', '($input: MutationRecordMessageEventInput!)', { input: { token: attacker.token, type: 'DISPLAYED' } }],
+      ['mutation', 'answerQuestion', '(input: $input)', '($input: MutationAnswerQuestionInput!)', { input: { token: attacker.token, answer: 'up' } }],
       [
         'mutation',
         'registerPushSubscription',
@@ -185,6 +189,39 @@ describe('a publishable key', () => {
       'A publishable key may not read Message.campaign',
     ]);
     expect(refused.body.data ?? null).toBeNull();
+  });
+});
+
+describe('answerQuestion from a page', () => {
+  it('answers only with a token of its own workspace: forged tokens and another workspace’s key change nothing', async () => {
+    const answer = (credential: string, token: string) =>
+      post(credential, `mutation($token: String!) { answerQuestion(input: { token: $token, answer: "down" }) {
+        __typename ... on Error { code } ... on MutationAnswerQuestionSuccess { data { answer } } } }`, { token });
+    const other = await createWorkspace(kit, 'Another shop');
+    const [head, mac] = victimToken.split('.') as [string, string];
+    const attempts: [credential: string, token: string][] = [
+      [other.publishableKey, victimToken], // the right token, the wrong workspace
+      [other.secretKey, victimToken],
+      [shop.publishableKey, `${head}.${attacker.token.split('.')[1]}`], // the victim's id with the attacker's MAC
+      [shop.publishableKey, `${head}.${mac.slice(0, -2)}AA`],
+      [shop.publishableKey, `${attacker.token.split('.')[0]}.${mac}`],
+      [shop.publishableKey, victimToken.slice(0, -1)],
+    ];
+    for (const [credential, token] of attempts) {
+      const { text, body } = await answer(credential, token);
+      expect(body.data!.answerQuestion, text).toEqual({ __typename: 'NotFoundError', code: 'message/not_found' });
+      expect(leaked(text)).toEqual([]);
+    }
+    const db = new pg.Client({ connectionString: kit.databaseUrl });
+    await db.connect();
+    const { rows } = await db.query(`SELECT count(*)::int AS answered FROM "Message" m JOIN "Contact" c ON c.id = m."contactId" WHERE c."externalId" = $1 AND m."answeredAt" IS NOT NULL`, [
+      canaries.externalId,
+    ]);
+    const events = await db.query(`SELECT count(*)::int AS n FROM "Event" e JOIN "Contact" c ON c.id = e."contactId" WHERE c."externalId" = $1 AND e.name = 'feedback'`, [canaries.externalId]);
+    await db.end();
+    expect(rows[0].answered).toBe(0);
+    expect(events.rows[0].n).toBe(0);
+    tally({ check: 'security: answering another visitor’s question', attacks: attempts.length, leaks: 0 });
   });
 });
 
