@@ -378,7 +378,7 @@ const inAppFeed = new InAppFeed(
     displayed: (message) => report(message, 'DISPLAYED'),
     clicked: (message) => report(message, 'CLICKED'),
     closed: (message) => report(message, 'CLOSED'),
-    // answerQuestion is the feedback domain's: a Herald without it answers an error, and the message is then closed instead.
+    // An answer Herald refuses (or cannot take now) closes the message instead, so it does not come back.
     answered: (message, answer, text) =>
       graphql<{ answerQuestion: { __typename: string } }>(
         'mutation($token: String!, $answer: String!, $text: String) { answerQuestion(input: { token: $token, answer: $answer, text: $text }) { __typename } }',
