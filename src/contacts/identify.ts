@@ -120,9 +120,10 @@ async function identifyOne(tx: Prisma.TransactionClient, workspaceId: string, { 
   if (joining && known && joining.id !== known.id) {
     await tx.event.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
     await tx.pushSubscription.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
-    // The visitor's phones and journeys too: deleting the visitor's row would cascade to them.
+    // The visitor's phones, journeys and link clicks too: deleting the visitor's row would cascade to (or forget) them.
     await tx.device.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
     await tx.journeyEnrollment.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
+    await tx.linkClick.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
     // The ledger goes with them: its rows are the contact's message history and back the stats.
     await tx.message.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
     await tx.contact.delete({ where: { id: joining.id } });

@@ -52,6 +52,18 @@ const SetAppSchemes = graphql(`
   }
 `);
 
+const IdentifyForLinks = graphql(`
+  mutation TestIdentifyForLinks($input: MutationIdentifyContactInput!) {
+    identifyContact(input: $input) { __typename ... on Error { message } }
+  }
+`);
+
+const UpsertForLinks = graphql(`
+  mutation TestUpsertForLinks($input: ContactInput!) {
+    upsertContact(input: $input) { __typename }
+  }
+`);
+
 const h = useHerald();
 const shop = h.useWorkspace('Links shop');
 
@@ -262,6 +274,31 @@ describe('a smart link in a message', () => {
       ['DESKTOP', null, null],
     ]);
     expect(await clicksOf(shop.secret, link.id)).toEqual({ clicks: 4, byDevice: { IOS: 1, ANDROID: 0, DESKTOP: 3 } });
+  });
+});
+
+describe('a visitor’s clicks', () => {
+  it('follow them when identify merges the visitor into the customer', async () => {
+    const link = await created(shop.secret, { url: 'https://shop.example/merge' });
+    const { browser } = await subscribeBrowser(shop.publishable, h.push, { anonymousId: 'visitor-links-merge' });
+    const campaignId = await createCampaign(shop.secret, { name: 'Merge push', kind: 'BROADCAST', content: { title: 'Hi', url: link.shortUrl } });
+    dataOf(await shop.secret(SendNow, { id: campaignId }));
+    await h.push.waitFor(() => h.push.received(browser.id).length === 1);
+    await follow((h.push.received(browser.id)[0]!.json as { url: string }).url, AGENTS.desktop);
+    const visitor = await h.kit.herald.prisma.contact.findFirstOrThrow({ where: { anonymousId: 'visitor-links-merge' } });
+    const clicks = () => h.kit.herald.prisma.linkClick.findMany({ where: { link: { code: link.code } } });
+    expect((await clicks()).map((click) => click.contactId)).toEqual([visitor.id]);
+
+    expect(dataOf(await shop.secret(UpsertForLinks, { input: { externalId: 'customer-links-merge' } })).upsertContact.__typename).toBe('MutationUpsertContactSuccess');
+    const identified = dataOf(
+      await shop.publishable(IdentifyForLinks, {
+        input: { anonymousId: 'visitor-links-merge', externalId: 'customer-links-merge', identityToken: shop.publishable.identityTokenFor('customer-links-merge') },
+      } as never),
+    ).identifyContact;
+    expect(identified.__typename).toBe('MutationIdentifyContactSuccess');
+    const customer = await h.kit.herald.prisma.contact.findFirstOrThrow({ where: { externalId: 'customer-links-merge' } });
+    expect(customer.id).not.toBe(visitor.id);
+    expect((await clicks()).map((click) => click.contactId)).toEqual([customer.id]);
   });
 });
 
