@@ -3,9 +3,8 @@ import { ValidationError } from '../errors.ts';
 import { checkedQuestion, type Question, QuestionKinds } from './question.ts';
 
 /**
- * `question` inside a channel's content (zod), checked and normalised by checkedQuestion. A push
- * shows its answers as the notification's action buttons, and browsers show at most two: only
- * THUMBS, or a CHOICE of two. Neither a push nor an email has a text box (`freeText` is on-site only).
+ * `question` inside a channel's content (zod), checked and normalised by checkedQuestion. Neither
+ * a push nor an email has a text box (`freeText` is on-site only).
  */
 const shape = z.object({
   kind: z.enum(QuestionKinds),
@@ -35,15 +34,11 @@ function questionField(extra: (question: Question, context: z.RefinementCtx) => 
     .transform((input) => checkedQuestion(questionOf(input), []));
 }
 
-/** THUMBS, or a CHOICE of at most two: what two notification buttons can offer. */
-export const pushQuestionInput = questionField((question, context) => {
-  if (question.kind === 'THUMBS' || (question.kind === 'CHOICE' && (question.choices?.length ?? 0) <= 2)) return;
-  context.addIssue({
-    code: 'custom',
-    path: [question.kind === 'CHOICE' ? 'choices' : 'kind'],
-    message: 'a push shows at most 2 buttons: ask THUMBS, or a CHOICE of 2 (NPS and STARS fit in an email or on-site)',
-  });
-});
+/**
+ * Any kind: a push offers THUMBS or a CHOICE of two as its action buttons, and anything more (NPS,
+ * STARS, more choices) on the answer page its click opens (feedback/push.ts).
+ */
+export const pushQuestionInput = questionField(() => undefined);
 
 export const emailQuestionInput = questionField(() => undefined);
 

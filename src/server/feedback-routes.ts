@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import type { Herald } from '../herald-context.ts';
 import { ANSWER_PATH, answerLabel } from '../feedback/email.ts';
-import { answersOf } from '../feedback/question.ts';
+import { answersOf, type Question } from '../feedback/question.ts';
 import { answerQuestion, askedMessageOf } from '../tracking/answers.ts';
 import { readBodyWithin } from './body.ts';
 import { escapeHtml, invalidLinkPage, sendPage } from './email-pages.ts';
@@ -38,13 +38,14 @@ export async function handleAnswerLink(herald: Herald, limit: PublicRateLimit, r
   }
   const link = parseLink(req.url ?? '/');
   if (!link) return invalidLinkPage(res, 404);
-  if (req.method === 'POST') return recordAnswer(herald, req, res, link);
+  if (req.method === 'POST') return link.answer === null ? invalidLinkPage(res, 404) : recordAnswer(herald, req, res, { token: link.token, answer: link.answer });
 
   const message = await askedMessageOf(herald, link.token);
   if (!message?.question) return invalidLinkPage(res, 404);
-  if (!answersOf(message.question).includes(link.answer)) return notAnAnswer(res);
-  const label = escapeHtml(answerLabel(message.question, link.answer));
+  if (link.answer !== null && !answersOf(message.question).includes(link.answer)) return notAnAnswer(res);
   if (message.answeredAt) return sendPage(res, 200, 'Thank you', '<p>Your answer is already recorded.</p>');
+  if (link.answer === null) return answerPage(res, link.path, message.question);
+  const label = escapeHtml(answerLabel(message.question, link.answer));
   sendPage(
     res,
     200,
@@ -67,15 +68,28 @@ async function recordAnswer(herald: Herald, req: IncomingMessage, res: ServerRes
   sendPage(res, 200, 'Thank you', '<p>Your answer is recorded.</p>');
 }
 
+/**
+ * `/f/<token>`: every answer of the question, each a button posting it (no script), for a push
+ * whose question has more answers than a notification has buttons (feedback/push.ts).
+ */
+function answerPage(res: ServerResponse, path: string, question: Question): void {
+  const buttons = answersOf(question)
+    .map((answer) => `<form method="post" action="${escapeHtml(`${path}/${encodeURIComponent(answer)}`)}" style="display:inline"><button type="submit" title="${escapeHtml(answer)}">${escapeHtml(answerLabel(question, answer))}</button></form>`)
+    .join(' ');
+  const ends = question.kind === 'NPS' ? '<p>0 = not at all likely, 10 = extremely likely</p>' : '';
+  sendPage(res, 200, 'Your answer', `<p>${escapeHtml(question.text)}</p><div>${buttons}</div>${ends}`, { 'content-security-policy': PAGE_POLICY });
+}
+
 function notAnAnswer(res: ServerResponse): void {
   sendPage(res, 400, 'This answer is not one of the choices', '<p>Use one of the buttons in the email.</p>');
 }
 
-/** `/f/<token>/<answer>`'s parts, or null when the address is not one. */
-function parseLink(url: string): { token: string; answer: string; path: string } | null {
+/** `/f/<token>/<answer>`'s parts (answer null for the answer page, `/f/<token>`), or null when the address is not one. */
+function parseLink(url: string): { token: string; answer: string | null; path: string } | null {
   const path = url.split('?')[0]!;
   const [token, encoded, ...rest] = path.slice(ANSWER_PATH.length).split('/');
-  if (!token || !TOKEN.test(token) || encoded === undefined || rest.length) return null;
+  if (!token || !TOKEN.test(token) || rest.length) return null;
+  if (encoded === undefined) return { token, answer: null, path };
   try {
     const answer = decodeURIComponent(encoded);
     return answer && answer.length <= MAX_ANSWER_CHARS ? { token, answer, path } : null;

@@ -109,16 +109,45 @@ describe('a push that asks a question', { timeout: 90_000 }, () => {
     expect(feedback('cy')).toEqual([]);
   });
 
-  it('takes only what two notification buttons can show', async () => {
+  it('asks what two buttons cannot show (NPS) on its answer page: the click opens it, each answer a button that posts', async () => {
+    const { secret, publishable } = await h.workspace();
+    const dee = await subscribeBrowser(publishable, h.push, { externalId: 'dee' });
+    const id = await createCampaign(secret, {
+      name: 'NPS by push',
+      kind: 'BROADCAST',
+      content: { title: 'One question', url: 'https://shop.example/', question: { kind: 'NPS', text: 'How likely are you to recommend us?' } },
+    });
+    await secret(SendNow, { id });
+    await waitForStatus(secret, id);
+    const payload = h.push.received(dee.browser.id)[0]!.json as Payload & { url: string };
+    expect(payload.actions).toEqual([]);
+    expect(payload.body).toBe('How likely are you to recommend us?');
+    expect(payload.url).toBe(`${h.kit.url}/f/${payload.token}`);
+
+    // The page a click opens: the question and 11 buttons, each posting its answer; nothing recorded yet.
+    const page = await fetch(payload.url);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('How likely are you to recommend us?');
+    const actions = [...html.matchAll(/<form method="post" action="([^"]+)"/g)].map((match) => match[1]!);
+    expect(actions).toEqual(Array.from({ length: 11 }, (_, score) => `/f/${payload.token}/${score}`));
+    expect(dataOf(await secret(Stats, { id })).campaign!.stats.responses).toBe(0);
+
+    expect((await fetch(`${h.kit.url}${actions[3]}`, { method: 'POST' })).status).toBe(200);
+    expect((await fetch(`${h.kit.url}${actions[10]}`, { method: 'POST' })).status).toBe(200); // a second answer changes nothing
+    const { stats } = dataOf(await secret(Stats, { id })).campaign!;
+    expect(stats).toMatchObject({ responses: 1, nps: -100, clicked: 1, answers: [{ kind: 'NPS', answer: '3', count: 1 }] });
+    expect(await (await fetch(payload.url)).text()).toContain('already recorded');
+  });
+
+  it('checks a push’s question', async () => {
     const { secret } = await h.workspace();
     const refusals = async (content: Record<string, unknown>) => {
       const result = dataOf(await secret(CreateCampaign, { input: { name: 'Ask', kind: 'BROADCAST', content: { title: 'Hi', url: 'https://shop.example/', ...content } } } as never)).createCampaign;
       return result.__typename === 'ValidationError' ? result.fieldErrors : [];
     };
-    expect(await refusals({ question: { kind: 'NPS', text: 'Recommend us?' } })).toEqual([{ path: ['input', 'content', 'question', 'kind'], message: expect.stringContaining('at most 2 buttons') }]);
-    expect(await refusals({ question: { kind: 'CHOICE', text: 'Which?', choices: ['a', 'b', 'c'] } })).toEqual([
-      { path: ['input', 'content', 'question', 'choices'], message: expect.stringContaining('at most 2 buttons') },
-    ]);
+    expect(await refusals({ question: { kind: 'NPS', text: 'Recommend us?' } })).toEqual([]);
+    expect(await refusals({ question: { kind: 'CHOICE', text: 'Which?', choices: ['a', 'b', 'c'] } })).toEqual([]);
     expect(await refusals({ question: { kind: 'THUMBS', text: 'Good?', freeText: true } })).toEqual([
       { path: ['input', 'content', 'question', 'freeText'], message: 'a free-text answer is for on-site messages only' },
     ]);

@@ -1,7 +1,7 @@
 import type { Template } from 'liquidjs';
 import { z } from 'zod';
 import { pushQuestionInput, storedQuestion } from '../../feedback/content.ts';
-import { answerActions } from '../../feedback/push.ts';
+import { answerActions, answerPageUrl, fitsButtons } from '../../feedback/push.ts';
 import { messageRenderer, parseTemplate, type RenderBudget, refusedFileTag } from '../templates.ts';
 
 /**
@@ -71,7 +71,7 @@ export const contentInput = z.object({
   // RFC 8030: at most 32 characters of the URL-safe base64 alphabet.
   topic: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1-32 characters of A-Z a-z 0-9 _ -').nullish(),
   requireInteraction: z.boolean().nullish(),
-  /** A question answered with the notification's buttons (feedback/push.ts): they replace `actions`. */
+  /** A question answered with the notification's buttons, or on its answer page (feedback/push.ts): it replaces `actions`. */
   question: pushQuestionInput.nullish(),
 }).superRefine((content, context) => {
   if (content.question && content.actions?.length) context.addIssue({ code: 'custom', path: ['actions'], message: 'a push asking a question shows its answers as the buttons: give question or actions, not both' });
@@ -157,7 +157,7 @@ export class CompiledContent {
       icon: url('iconUrl'),
       image: url('imageUrl'),
       badge: url('badgeUrl'),
-      url: url('url')!,
+      url: content.question && !fitsButtons(content.question) ? answerPageUrl(ids.trackUrl, ids.token) : url('url')!,
       actions: content.question
         ? answerActions(content.question)
         : (content.actions ?? []).map((action, index) =>
@@ -195,7 +195,7 @@ export function worstCaseSize(content: Content, trackUrl: string): number {
     icon: worst(content.iconUrl),
     image: worst(content.imageUrl),
     badge: worst(content.badgeUrl),
-    url: worst(content.url)!,
+    url: content.question && !fitsButtons(content.question) ? answerPageUrl(trackUrl, '0'.repeat(TOKEN_LENGTH)) : worst(content.url)!,
     actions: content.question ? answerActions(content.question) : (content.actions ?? []).map((action) => ({ action: action.action, title: worst(action.title)!, url: worst(action.url) })),
     requireInteraction: content.requireInteraction ?? false,
     tag: '0'.repeat(36),
