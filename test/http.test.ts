@@ -89,7 +89,8 @@ describe('browser files', () => {
     const code = await module.text();
     expect(code).toMatch(/export\s*\{/); // an ES module…
     expect(code).not.toMatch(/\bimport\s*[{*\w]/); // …with nothing left to fetch
-    expect(code.length).toBeLessThan(12_000);
+    // 12 KB before on-site messages (banner/modal/slide-in and questions) joined it; 15.6 KB with them (~6 KB gzipped).
+    expect(code.length).toBeLessThan(16_000);
     const classic = await (await fetch(`${h.kit.url}/sdk/herald.global.js`)).text();
     expect(classic).not.toMatch(/\bexport\s*\{/);
     const worker = await (await fetch(`${h.kit.url}/sdk/herald-sw.js`)).text();

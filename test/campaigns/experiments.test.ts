@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { MIN_TRIALS } from '../../src/analytics/sequential.ts';
 import { bucketOf, controlKey, holdoutKey, variantOf } from '../../src/delivery/experiment.ts';
 import { graphql } from '../generated/index.ts';
 import { CreateCampaign, createCampaign, seedBrowsers, SendNow, waitForStatus } from '../kit/campaigns.ts';
@@ -122,9 +123,11 @@ describe('experiments', () => {
       expect(variant.interval[0]).toBeLessThanOrEqual(variant.rate);
       expect(variant.interval[1]).toBeGreaterThanOrEqual(variant.rate);
     }
-    expect(experiment).toMatchObject({ significant: true, winner: 'C' });
+    // Against the held-out only with enough of them (MIN_TRIALS; ~2.7% of campaign ids hold out fewer than 100 of 1,200).
+    expect(experiment).toMatchObject({ significant: held.length >= MIN_TRIALS, winner: 'C' });
     expect(experiment.lift).toBeCloseTo(sentTo('C').length / (rows.length - held.length) / (3 / held.length) - 1, 6);
-    expect(experiment.interval![0]).toBeGreaterThan(0);
+    if (held.length >= MIN_TRIALS) expect(experiment.interval![0]).toBeGreaterThan(0);
+    else expect(experiment.interval).toBeNull();
     expect(campaign!.stats.experiment).toMatchObject({ winner: 'C', holdout: { size: held.length } });
   }, 180_000);
 
