@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { Context, type Emitter, type FilterImplOptions, type FS, Liquid, LiquidError, type Template, toValue, toValueSync } from 'liquidjs';
 
 /**
@@ -114,6 +115,25 @@ function* chargeResult(context: Context, result: unknown): Generator<unknown, un
 export function parseTemplate(source: string): Template[] {
   return liquid.parse(source);
 }
+
+/** The first line of an error's message: what a ValidationError or a failed message shows of it. */
+export function firstLine(error: unknown): string {
+  return String(error instanceof Error ? error.message : error).split('\n')[0]!;
+}
+
+/** A content field of at most `max` characters that parses as a Liquid template and reads no file. */
+export const templateField = (max: number) =>
+  z
+    .string()
+    .max(max, `must be at most ${max} characters`)
+    .superRefine((source, context) => {
+      try {
+        parseTemplate(source);
+      } catch (error) {
+        const tag = refusedFileTag(error);
+        context.addIssue({ code: 'custom', message: tag ? `must not use {% ${tag} %}: templates cannot read files` : `is not a valid Liquid template: ${firstLine(error)}` });
+      }
+    });
 
 /** The file tag a parse error refused, if that is why it failed. */
 export function refusedFileTag(error: unknown): string | undefined {

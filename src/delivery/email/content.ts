@@ -5,7 +5,7 @@ import { emailQuestionInput, storedQuestion } from '../../feedback/content.ts';
 import { answerUrl, questionButtonsHtml, questionButtonsText } from '../../feedback/email.ts';
 import type { Question } from '../../feedback/question.ts';
 import { withMessageToken } from '../short-links.ts';
-import { messageRenderer, type RenderBudget } from '../templates.ts';
+import { firstLine, messageRenderer, type RenderBudget } from '../templates.ts';
 import { rewriteLinks, withOpenPixel, withPreheader, type Anchor } from './html.ts';
 import { clickUrl, openPixelUrl, unsubscribeUrl } from './links.ts';
 import { escapeValues, parseLong, TemplateSyntaxError } from './liquid.ts';
@@ -294,9 +294,6 @@ function liquidDetail(error: unknown): string {
   return firstLine(cause).replace(/, line:\d+, col:\d+$/, '');
 }
 
-function firstLine(error: unknown): string {
-  return String(error instanceof Error ? error.message : error).split('\n')[0]!;
-}
 
 /** A campaign's compiled email, kept while its row is unchanged: a send compiles once per process. */
 const compiledCampaigns = new Map<string, { updatedAt: number; compiled: Promise<CompiledEmail> }>();

@@ -1,6 +1,6 @@
 import type { Template } from 'liquidjs';
 import { z } from 'zod';
-import { messageRenderer, parseTemplate, type RenderBudget, refusedFileTag } from '../templates.ts';
+import { firstLine, messageRenderer, parseTemplate, type RenderBudget, templateField as template } from '../templates.ts';
 
 /**
  * An on-site message (issue #23): what the SDK shows on the customer's own site as a banner, a
@@ -25,20 +25,6 @@ const MAX_LABEL = 60;
 const MAX_URL = 2048;
 
 export const inAppRenderBudget: RenderBudget = { outputChars: 4096, memoryChars: 200_000, timeMs: 50 };
-
-/** A Liquid template that parses and reads no file. */
-const template = (max: number) =>
-  z
-    .string()
-    .max(max, `must be at most ${max} characters`)
-    .superRefine((source, context) => {
-      try {
-        parseTemplate(source);
-      } catch (error) {
-        const tag = refusedFileTag(error);
-        context.addIssue({ code: 'custom', message: tag ? `must not use {% ${tag} %}: templates cannot read files` : `is not a valid Liquid template: ${firstLine(error)}` });
-      }
-    });
 
 /** A URL template whose scheme is written out: `https://…/{{ contact.id }}`, never `{{ url }}` or `javascript:`. */
 const urlTemplate = (schemes: readonly string[]) =>
@@ -151,6 +137,3 @@ export function expiryOf(content: InAppContent, activeUntil: Date | null, now = 
   return new Date(activeUntil ? Math.min(ttl, activeUntil.getTime()) : ttl);
 }
 
-function firstLine(error: unknown): string {
-  return String(error instanceof Error ? error.message : error).split('\n')[0]!;
-}

@@ -1,6 +1,6 @@
 import type { Template } from 'liquidjs';
 import { z } from 'zod';
-import { messageRenderer, parseTemplate, type RenderBudget, refusedFileTag } from '../templates.ts';
+import { firstLine, messageRenderer, parseTemplate, type RenderBudget, templateField as template } from '../templates.ts';
 
 /**
  * What a mobile push shows: title, body, image and deep link are Liquid templates over `contact`
@@ -14,19 +14,6 @@ export const MAX_TTL_SECONDS = 28 * 24 * 3600;
 const WORST_CASE_OUTPUT_BYTES = 64;
 
 export const mobileRenderBudget: RenderBudget = { outputChars: MAX_PAYLOAD_BYTES, memoryChars: 1_000_000, timeMs: 50 };
-
-const template = (max: number) =>
-  z
-    .string()
-    .max(max, `must be at most ${max} characters`)
-    .superRefine((source, context) => {
-      try {
-        parseTemplate(source);
-      } catch (error) {
-        const tag = refusedFileTag(error);
-        context.addIssue({ code: 'custom', message: tag ? `must not use {% ${tag} %}: templates cannot read files` : `is not a valid Liquid template: ${firstLine(error)}` });
-      }
-    });
 
 /** An app's deep link (myshop://product/1) or a web link; javascript: and data: are refused. */
 const linkTemplate = template(2048).superRefine((source, context) => {
@@ -129,6 +116,3 @@ function isLink(value: string): boolean {
   }
 }
 
-function firstLine(error: unknown): string {
-  return String(error instanceof Error ? error.message : error).split('\n')[0]!;
-}

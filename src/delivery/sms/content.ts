@@ -1,6 +1,6 @@
 import type { Template } from 'liquidjs';
 import { z } from 'zod';
-import { messageRenderer, parseTemplate, type RenderBudget, refusedFileTag } from '../templates.ts';
+import { firstLine, messageRenderer, parseTemplate, refusedFileTag, type RenderBudget } from '../templates.ts';
 import { countSegments, isGsm7, type SegmentCount } from './segments.ts';
 
 /**
@@ -105,6 +105,3 @@ export class CompiledSms {
   }
 }
 
-function firstLine(error: unknown): string {
-  return String(error instanceof Error ? error.message : error).split('\n')[0]!;
-}

@@ -2,7 +2,7 @@ import type { Template } from 'liquidjs';
 import { z } from 'zod';
 import { pushQuestionInput, storedQuestion } from '../../feedback/content.ts';
 import { answerActions, answerPageUrl, fitsButtons } from '../../feedback/push.ts';
-import { messageRenderer, parseTemplate, type RenderBudget, refusedFileTag } from '../templates.ts';
+import { firstLine, messageRenderer, parseTemplate, type RenderBudget, templateField as template } from '../templates.ts';
 
 /**
  * What a push shows. Title, body and every URL are Liquid templates over `contact` (and `event`
@@ -29,20 +29,6 @@ export const pushRenderBudget: RenderBudget = {
   memoryChars: 1_000_000,
   timeMs: 50,
 };
-
-const template = (max: number) =>
-  z
-    .string()
-    .max(max, `must be at most ${max} characters`)
-    .superRefine((source, context) => {
-      try {
-        parseTemplate(source);
-      } catch (error) {
-        const tag = refusedFileTag(error);
-        const message = tag ? `must not use {% ${tag} %}: templates cannot read files` : `is not a valid Liquid template: ${firstLine(error)}`;
-        context.addIssue({ code: 'custom', message });
-      }
-    });
 
 /** An absolute http(s) URL, possibly with Liquid in it; checked with every `{{ … }}` filled in. */
 const urlTemplate = template(2048).superRefine((source, context) => {
@@ -235,9 +221,6 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-function firstLine(error: unknown): string {
-  return String(error instanceof Error ? error.message : error).split('\n')[0]!;
-}
 
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as T;
