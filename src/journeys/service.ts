@@ -4,7 +4,7 @@ import type { Journey } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { journeyCampaignData } from '../campaigns/service.ts';
 import { CONTENT_FIELD } from '../campaigns/validation.ts';
-import { sealedHeaders, type WebhookHeaders } from '../delivery/webhook/headers.ts';
+import { keptHeaders, sealedHeaders, type WebhookHeaders } from '../delivery/webhook/headers.ts';
 import { type JourneyDefinition, type JourneyStatus, parseJourney, type SendStep } from './definition.ts';
 
 export type { Journey };
@@ -174,12 +174,6 @@ function headersOf(step: unknown): WebhookHeaders | null {
 
 function stepHeaders(draft: Record<string, unknown>, key: unknown): WebhookHeaders | null {
   return headersOf(Array.isArray(draft.steps) ? draft.steps.find((step: unknown) => (step as { key?: unknown } | null)?.key === key) : null);
-}
-
-/** Null values replaced by the value the stored step's header of that name (any case) has. */
-function keptHeaders(headers: WebhookHeaders, stored: WebhookHeaders | null): WebhookHeaders {
-  const previous = new Map(Object.entries(stored ?? {}).map(([name, value]) => [name.toLowerCase(), value]));
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, value ?? previous.get(name.toLowerCase()) ?? null]));
 }
 
 /** A checked draft as stored: its header values sealed. */

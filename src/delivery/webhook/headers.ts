@@ -30,10 +30,8 @@ export function sealedHeaders(
   stored: WebhookHeaders | null | undefined,
   path: string[],
 ): Record<string, string> {
-  const previous = new Map(Object.entries(stored ?? {}).map(([name, value]) => [name.toLowerCase(), value]));
   const sealed: Record<string, string> = {};
-  for (const [name, value] of Object.entries(given)) {
-    const kept = value ?? previous.get(name.toLowerCase()) ?? null;
+  for (const [name, kept] of Object.entries(keptHeaders(given, stored))) {
     if (kept === null) throw ValidationError.field([...path, name], 'null keeps the stored value, and this header has none: give its value');
     if (isSealed(kept)) {
       if (openHeader(secrets, workspaceId, kept) === null) throw ValidationError.field([...path, name], 'is not a value Herald stored for this header');
@@ -43,6 +41,12 @@ export function sealedHeaders(
     }
   }
   return sealed;
+}
+
+/** `given` with each null value replaced by the value `stored` has for that name (any case), if any. */
+export function keptHeaders(given: WebhookHeaders, stored: WebhookHeaders | null | undefined): WebhookHeaders {
+  const previous = new Map(Object.entries(stored ?? {}).map(([name, value]) => [name.toLowerCase(), value]));
+  return Object.fromEntries(Object.entries(given).map(([name, value]) => [name, value ?? previous.get(name.toLowerCase()) ?? null]));
 }
 
 /**
