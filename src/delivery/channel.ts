@@ -18,8 +18,8 @@ export type DeliveryOutcome =
   | { kind: 'sent' }
   /** The address is dead (a push subscription gone, an email bounced for good): never used again. */
   | { kind: 'gone'; error: string; reason?: MessageReason }
-  /** Refused in a way retrying cannot help. */
-  | { kind: 'rejected'; error: string; tooLarge: boolean }
+  /** Refused in a way retrying cannot help (PUSH_SERVICE_REJECTED unless `reason` says whose refusal it was). */
+  | { kind: 'rejected'; error: string; tooLarge: boolean; reason?: MessageReason }
   /** Busy, failing or unreachable: try again later (after `retryAfterMs` when the provider said). */
   | { kind: 'retry'; error: string; retryAfterMs?: number }
   /**

@@ -355,7 +355,7 @@ export function settleOutcome(
     case 'gone':
       return { ...base, status: 'FAILED', reason: outcome.reason ?? 'SUBSCRIPTION_GONE', error: outcome.error };
     case 'rejected':
-      return { ...base, status: 'FAILED', reason: outcome.tooLarge ? 'PAYLOAD_TOO_LARGE' : 'PUSH_SERVICE_REJECTED', error: outcome.error };
+      return { ...base, status: 'FAILED', reason: outcome.tooLarge ? 'PAYLOAD_TOO_LARGE' : (outcome.reason ?? 'PUSH_SERVICE_REJECTED'), error: outcome.error };
     case 'unconfirmed':
       return { ...base, status: 'SENT', reason: 'UNCONFIRMED', error: outcome.error };
     case 'retry': {

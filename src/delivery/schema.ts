@@ -18,6 +18,7 @@ export const MessageReasonEnum = builder.enumType('MessageReason', {
     'PAYLOAD_TOO_LARGE',
     'SUBSCRIPTION_GONE',
     'PUSH_SERVICE_REJECTED',
+    'PROVIDER_REJECTED',
     'RETRIES_EXHAUSTED',
     'TEMPLATE_ERROR',
     'FREQUENCY_CAP',

@@ -111,7 +111,7 @@ describe('an SMS broadcast', () => {
     const rows = Object.fromEntries(campaign.messages.map((row) => [row.contact.externalId, row]));
     expect(rows.c0).toMatchObject({ status: 'SENT', attempts: 3 });
     expect(rows.c1).toMatchObject({ status: 'SENT', attempts: 2 });
-    expect(rows.c2).toMatchObject({ status: 'FAILED', reason: 'PUSH_SERVICE_REJECTED', attempts: 1 });
+    expect(rows.c2).toMatchObject({ status: 'FAILED', reason: 'PROVIDER_REJECTED', attempts: 1 });
     expect(rows.c2!.error).toMatch(/400 \(error 21211/);
     expect(rows.c3).toMatchObject({ status: 'FAILED', reason: 'UNSUBSCRIBED', attempts: 1, contact: { smsStatus: 'UNSUBSCRIBED' } });
     expect(t.twilio.requests().filter((request) => request.to === numbers[0]).map((request) => request.status)).toEqual([429, 429, 201]);

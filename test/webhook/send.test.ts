@@ -128,7 +128,7 @@ describe('a webhook broadcast', () => {
     const workspace = await workspaceWith({ externalId: 'wrong' });
     r.receiver.trust(`whsec_${Buffer.alloc(32, 1).toString('base64')}`);
     const campaign = await broadcast(workspace, { url: r.receiver.url('/wrong') });
-    expect(campaign.messages[0]).toMatchObject({ status: 'FAILED', reason: 'PUSH_SERVICE_REJECTED', attempts: 1 });
+    expect(campaign.messages[0]).toMatchObject({ status: 'FAILED', reason: 'PROVIDER_REJECTED', attempts: 1 });
     expect(campaign.messages[0]!.error).toBe('the receiver answered 401 (unauthorized)');
     expect(r.receiver.attempts().map((attempt) => attempt.outcome)).toEqual(['unverified']);
   });
@@ -168,7 +168,7 @@ describe('the receiver’s answers', () => {
     const workspace = await workspaceWith({ externalId: 'missing' });
     r.receiver.behave({ status: 404 }, { times: 1 });
     let campaign = await broadcast(workspace, { url: r.receiver.url('/missing') });
-    expect(campaign.messages[0]).toMatchObject({ status: 'FAILED', reason: 'PUSH_SERVICE_REJECTED', attempts: 1, error: 'the receiver answered 404 (not found)' });
+    expect(campaign.messages[0]).toMatchObject({ status: 'FAILED', reason: 'PROVIDER_REJECTED', attempts: 1, error: 'the receiver answered 404 (not found)' });
 
     r.receiver.clear();
     r.receiver.behave({ status: 302, location: 'https://169.254.169.254/latest/meta-data/' }, { times: 1 });

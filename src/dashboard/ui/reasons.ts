@@ -9,6 +9,7 @@ export const REASONS: Record<string, string> = {
   PAYLOAD_TOO_LARGE: 'The rendered notification was over the 4 KB push limit.',
   SUBSCRIPTION_GONE: 'The browser had unsubscribed (the push service answered 404/410).',
   PUSH_SERVICE_REJECTED: 'The push service refused the message.',
+  PROVIDER_REJECTED: 'The SMS provider or the webhook receiver refused the message.',
   RETRIES_EXHAUSTED: 'Every retry failed; Herald gave up.',
   TEMPLATE_ERROR: 'The template could not be rendered for this contact.',
   FREQUENCY_CAP: 'The contact had already had as many messages as the frequency cap allows.',

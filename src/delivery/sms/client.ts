@@ -53,7 +53,7 @@ export class SmsClient {
 
   private post(url: URL, authorization: string, form: string): Promise<DeliveryOutcome> {
     const refusal = this.policy.endpointRefusal(url.href);
-    if (refusal) return Promise.resolve({ kind: 'rejected', error: `SMS provider refused: ${refusal}`, tooLarge: false });
+    if (refusal) return Promise.resolve({ kind: 'rejected', error: `SMS provider refused: ${refusal}`, tooLarge: false, reason: 'PROVIDER_REJECTED' });
     const timeoutMs = this.config.HERALD_PUSH_TIMEOUT_MS;
     return new Promise<DeliveryOutcome>((resolve) => {
       let settled = false;
@@ -90,7 +90,7 @@ export class SmsClient {
       });
       req.on('error', (error) => {
         clearTimeout(deadline);
-        if (isAddressRefused(error)) done({ kind: 'rejected', error: error.message, tooLarge: false });
+        if (isAddressRefused(error)) done({ kind: 'rejected', error: error.message, tooLarge: false, reason: 'PROVIDER_REJECTED' });
         else if (written) done({ kind: 'unconfirmed', error: `the SMS request left but no answer came (${error.message}); not sent again, the provider may have it` });
         else done({ kind: 'retry', error: `SMS request failed: ${error.message}` });
       });
@@ -130,5 +130,5 @@ export function classify(status: number, retryAfter: string | undefined, answer:
   const error = `the SMS provider answered ${status}${code ? ` (error ${code}${message ? `: ${String(message).slice(0, 200)}` : ''})` : ''}`;
   if (status === 429 || status >= 500) return { kind: 'retry', error, retryAfterMs: retryAfterMs(retryAfter) };
   if (code === UNSUBSCRIBED_RECIPIENT) return { kind: 'gone', reason: 'UNSUBSCRIBED', error };
-  return { kind: 'rejected', error, tooLarge: false };
+  return { kind: 'rejected', error, tooLarge: false, reason: 'PROVIDER_REJECTED' };
 }

@@ -45,7 +45,7 @@ export class WebhookClient {
    */
   send(request: WebhookRequest): Promise<DeliveryOutcome> {
     const refusal = this.policy.urlRefusal(request.url);
-    if (refusal) return Promise.resolve({ kind: 'rejected', error: `URL refused: ${refusal}`, tooLarge: false });
+    if (refusal) return Promise.resolve({ kind: 'rejected', error: `URL refused: ${refusal}`, tooLarge: false, reason: 'PROVIDER_REJECTED' });
     const url = new URL(request.url);
     const timeoutMs = this.config.HERALD_PUSH_TIMEOUT_MS;
     return new Promise<DeliveryOutcome>((resolve) => {
@@ -74,7 +74,7 @@ export class WebhookClient {
       });
       req.on('error', (error) => {
         clearTimeout(deadline);
-        done(isAddressRefused(error) ? { kind: 'rejected', error: error.message, tooLarge: false } : { kind: 'retry', error: `webhook request failed: ${error.message}` });
+        done(isAddressRefused(error) ? { kind: 'rejected', error: error.message, tooLarge: false, reason: 'PROVIDER_REJECTED' } : { kind: 'retry', error: `webhook request failed: ${error.message}` });
       });
       req.end(request.body);
     });
@@ -107,5 +107,5 @@ export function classify(status: number, retryAfter: string | undefined): Delive
   const meaning = status >= 300 && status < 400 ? 'a redirect, not followed' : (STATUS_CODES[status]?.toLowerCase() ?? 'unknown status');
   const error = `the receiver answered ${status} (${meaning})`;
   if (status === 408 || status === 429 || status >= 500) return { kind: 'retry', error, retryAfterMs: retryAfterMs(retryAfter) };
-  return { kind: 'rejected', error, tooLarge: status === 413 };
+  return { kind: 'rejected', error, tooLarge: status === 413, reason: 'PROVIDER_REJECTED' };
 }
