@@ -41,7 +41,7 @@ export interface InAppActions {
 
 const THANKS_MS = 1_500;
 
-const CSS = `
+export const CSS = `
 :host { all: initial; }
 .box {
   position: fixed; z-index: var(--herald-z, 2147483000); box-sizing: border-box;
@@ -88,7 +88,7 @@ textarea { display: block; box-sizing: border-box; width: 100%; margin: 4px 0 8p
 `;
 
 /** How each kind of question shows its answers: the text on the button and what a screen reader says. */
-function answerLabels(question: InAppQuestion, answer: string): { text: string; label: string } {
+export function answerLabels(question: InAppQuestion, answer: string): { text: string; label: string } {
   switch (question.kind) {
     case 'STARS':
       return { text: '★', label: `${answer} star${answer === '1' ? '' : 's'}` };

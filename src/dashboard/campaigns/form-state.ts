@@ -1,19 +1,23 @@
-import type { CampaignEditQuery } from '../generated/graphql.ts';
+import type { CampaignEditQuery, Channel } from '../generated/graphql.ts';
 import { type Comparison, parseValue } from '../rules/model.ts';
 import { fromLocalInput, toLocalInput } from '../ui/format.ts';
 import { parsedObject } from './liquid-sample.ts';
 import type { PushContent } from './push-size.ts';
+import { blankQuestion, questionFrom, questionInput, type QuestionForm } from './question.ts';
 
 /** The campaign editor's fields as typed, turned into a CampaignInput and read back from a campaign. */
 export interface CampaignForm {
   name: string;
   kind: 'BROADCAST' | 'TRIGGERED';
-  channel: 'WEB_PUSH' | 'EMAIL' | 'SMS' | 'WEBHOOK' | 'MOBILE_PUSH';
+  channel: Channel;
   push: PushContent & { urgency: string; ttlHours: string; topic: string };
   email: { subject: string; preheader: string; format: 'html' | 'mjml'; body: string; text: string; fromName: string; replyTo: string };
   sms: { body: string };
   webhook: WebhookForm;
   mobilePush: MobilePushForm;
+  inApp: InAppForm;
+  /** The feedback question of a web push, an email or an on-site message. */
+  question: QuestionForm;
   segmentId: string;
   audienceType: 'ALL' | 'IDENTIFIED' | 'ANONYMOUS';
   trigger: { event: string; where: Comparison[]; delayMinutes: string; exceptionEvents: string; reEligibleAfterHours: string };
@@ -52,10 +56,20 @@ export interface MobilePushForm {
   ttlHours: string;
 }
 
-/** What a variant changes, per channel (the rest of its content is the message's); a push to phones has no variants. */
-export const VARIANT_TEXT: Partial<Record<CampaignForm['channel'], string>> = { WEB_PUSH: 'Title', EMAIL: 'Subject', SMS: 'Message', WEBHOOK: 'Body' };
+/** An on-site message as typed (docs/in-app.md): texts are Liquid; ttlDays empty is Herald's 30 days. */
+export interface InAppForm {
+  layout: 'BANNER' | 'MODAL' | 'SLIDE_IN';
+  title: string;
+  body: string;
+  imageUrl: string;
+  buttons: { label: string; url: string }[];
+  ttlDays: string;
+}
 
-/** A variant: its title (push), subject (email) or text (SMS), and for push its body; the rest is the message's. */
+/** What a variant changes, per channel (the rest of its content is the message's); a push to phones has no variants. */
+export const VARIANT_TEXT: Partial<Record<CampaignForm['channel'], string>> = { WEB_PUSH: 'Title', EMAIL: 'Subject', SMS: 'Message', WEBHOOK: 'Body', IN_APP: 'Title' };
+
+/** A variant: its title (push, on-site), subject (email) or text (SMS), and for push and on-site its body; the rest is the message's. */
 export interface VariantForm {
   name: string;
   weight: string;
@@ -72,6 +86,8 @@ export const blankForm = (): CampaignForm => ({
   sms: { body: '' },
   webhook: { url: '', method: 'POST', headers: [], body: '' },
   mobilePush: { title: '', body: '', imageUrl: '', url: '', data: '', badge: '', sound: '', category: '', topic: '', ttlHours: '' },
+  inApp: { layout: 'MODAL', title: '', body: '', imageUrl: '', buttons: [], ttlDays: '' },
+  question: blankQuestion(),
   segmentId: '',
   audienceType: 'ALL',
   trigger: { event: '', where: [], delayMinutes: '0', exceptionEvents: '', reEligibleAfterHours: '' },
@@ -93,6 +109,7 @@ const number = (value: string, scale = 1) => (value.trim() === '' ? null : Math.
 /** The message in its channel's field (content, email or sms), the others null. */
 function messageOf(form: CampaignForm) {
   const { push, email } = form;
+  const question = questionInput(form.question, form.channel === 'IN_APP');
   return {
     content:
       form.channel === 'WEB_PUSH'
@@ -104,7 +121,9 @@ function messageOf(form: CampaignForm) {
             imageUrl: orNull(push.imageUrl),
             badgeUrl: orNull(push.badgeUrl),
             requireInteraction: push.requireInteraction,
-            actions: push.actions.map((action) => ({ action: action.action, title: action.title, url: orNull(action.url) })),
+            // A question's answers take the buttons (or its answer page): a push with one has no actions of its own.
+            actions: question ? [] : push.actions.map((action) => ({ action: action.action, title: action.title, url: orNull(action.url) })),
+            question,
             urgency: (orNull(push.urgency) as never) ?? null,
             ttlSeconds: number(push.ttlHours, 3600),
             topic: orNull(push.topic),
@@ -120,11 +139,25 @@ function messageOf(form: CampaignForm) {
             text: orNull(email.text),
             fromName: orNull(email.fromName),
             replyTo: orNull(email.replyTo),
+            question,
           }
         : null,
     sms: form.channel === 'SMS' ? { body: form.sms.body } : null,
     webhook: form.channel === 'WEBHOOK' ? webhookOf(form.webhook) : null,
     mobilePush: form.channel === 'MOBILE_PUSH' ? mobilePushOf(form.mobilePush) : null,
+    inApp: form.channel === 'IN_APP' ? inAppOf(form.inApp, question) : null,
+  };
+}
+
+function inAppOf(inApp: InAppForm, question: ReturnType<typeof questionInput>) {
+  return {
+    layout: inApp.layout,
+    title: orNull(inApp.title),
+    body: orNull(inApp.body),
+    imageUrl: orNull(inApp.imageUrl),
+    buttons: inApp.buttons.map((button) => ({ label: button.label, url: button.url.trim() })),
+    question,
+    ttlSeconds: number(inApp.ttlDays, 86_400),
   };
 }
 
@@ -169,6 +202,7 @@ function variantsOf(form: CampaignForm, message: ReturnType<typeof messageOf>) {
       email: message.email && { ...message.email, subject: variant.text },
       sms: message.sms && { body: variant.text },
       webhook: message.webhook && { ...message.webhook, body: variant.text },
+      inApp: message.inApp && { ...message.inApp, title: orNull(variant.text), body: orNull(variant.body) ?? message.inApp.body },
     })),
   ];
 }
@@ -216,7 +250,7 @@ export function fromCampaign(campaign: Saved): CampaignForm {
     ...blank,
     name: campaign.name,
     kind: campaign.kind === 'TRIGGERED' ? 'TRIGGERED' : 'BROADCAST', // journey sends are edited in their journey
-    channel: campaign.channel === 'IN_APP' ? 'WEB_PUSH' : campaign.channel,
+    channel: campaign.channel,
     push: content
       ? {
           title: content.title,
@@ -246,6 +280,8 @@ export function fromCampaign(campaign: Saved): CampaignForm {
     sms: campaign.sms ? { body: campaign.sms.body } : blank.sms,
     webhook: campaign.webhook ? webhookFrom(campaign.webhook) : blank.webhook,
     mobilePush: campaign.mobilePush ? mobilePushFrom(campaign.mobilePush) : blank.mobilePush,
+    inApp: campaign.inApp ? inAppFrom(campaign.inApp) : blank.inApp,
+    question: questionFrom(campaign.content?.question ?? campaign.email?.question ?? campaign.inApp?.question),
     segmentId: campaign.audience.segment?.id ?? '',
     audienceType: campaign.audience.type,
     trigger: trigger
@@ -295,6 +331,17 @@ function mobilePushFrom(push: NonNullable<Saved['mobilePush']>): MobilePushForm 
   };
 }
 
+function inAppFrom(inApp: NonNullable<Saved['inApp']>): InAppForm {
+  return {
+    layout: inApp.layout,
+    title: text(inApp.title),
+    body: text(inApp.body),
+    imageUrl: text(inApp.imageUrl),
+    buttons: inApp.buttons.map((button) => ({ label: button.label, url: button.url })),
+    ttlDays: String(inApp.ttlSeconds / 86_400),
+  };
+}
+
 /** The saved variants read back: the first is the message itself (as this editor saves it). */
 function variantsFrom(campaign: Saved): Pick<CampaignForm, 'variants' | 'firstVariantName' | 'firstVariantWeight' | 'holdoutPercent'> {
   const [first, ...others] = campaign.variants;
@@ -305,7 +352,8 @@ function variantsFrom(campaign: Saved): Pick<CampaignForm, 'variants' | 'firstVa
     firstVariantWeight: String(first?.weight ?? 1),
     variants: others.map((variant) => {
       const content = (variant.content ?? {}) as Record<string, unknown>;
-      return { name: variant.name, weight: String(variant.weight), text: textOf(content), body: campaign.channel === 'WEB_PUSH' ? text(content.body) : '' };
+      const withBody = campaign.channel === 'WEB_PUSH' || campaign.channel === 'IN_APP';
+      return { name: variant.name, weight: String(variant.weight), text: textOf(content), body: withBody ? text(content.body) : '' };
     }),
     holdoutPercent: String(campaign.holdoutPercent),
   };

@@ -3,7 +3,7 @@ import { type CampaignForm, VARIANT_TEXT, type VariantForm } from './form-state.
 
 /**
  * An A/B test and a holdout. The message above is the first variant; each other variant changes
- * its title (push; and body), subject (email), text (SMS) or body (webhook). Each contact gets one variant, always
+ * its title (push, on-site; and body), subject (email), text (SMS) or body (webhook). Each contact gets one variant, always
  * the same; the held-out share gets nothing, to measure what the campaign changes.
  */
 export function VariantsEditor({ form, onChange, error }: { form: CampaignForm; onChange: (patch: Partial<CampaignForm>) => void; error: (path: string) => string | undefined }) {
@@ -47,7 +47,7 @@ export function VariantsEditor({ form, onChange, error }: { form: CampaignForm; 
               <input value={variant.text} onChange={(event) => setVariant(index, { text: event.target.value })} />
             )}
           </Field>
-          {form.channel === 'WEB_PUSH' && (
+          {(form.channel === 'WEB_PUSH' || form.channel === 'IN_APP') && (
             <Field label={`Variant ${index + 2} body`}>
               <input value={variant.body} onChange={(event) => setVariant(index, { body: event.target.value })} />
             </Field>

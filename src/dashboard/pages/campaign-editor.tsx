@@ -1,9 +1,11 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
-import { EmailPreview } from '../campaigns/email-preview.tsx';
+import { EmailEditor } from '../campaigns/email-editor.tsx';
 import { blankForm, type CampaignForm, fromCampaign, toInput } from '../campaigns/form-state.ts';
-import { PushPreview } from '../campaigns/push-preview.tsx';
+import { InAppEditor } from '../campaigns/in-app-editor.tsx';
 import { MobilePushEditor } from '../campaigns/mobile-push-editor.tsx';
+import { PushEditor } from '../campaigns/push-editor.tsx';
+import type { QuestionForm } from '../campaigns/question.ts';
 import { SmsEditor } from '../campaigns/sms-editor.tsx';
 import { VariantsEditor } from '../campaigns/variants-editor.tsx';
 import { WebhookEditor } from '../campaigns/webhook-editor.tsx';
@@ -12,6 +14,7 @@ import { Link, navigate } from '../router.tsx';
 import { ComparisonFields } from '../rules/builder.tsx';
 import { EVERYONE } from '../rules/model.ts';
 import { AudiencePreview } from '../rules/preview.tsx';
+import { CHANNELS } from '../ui/channels.ts';
 import { Check, Field, ProblemBox } from '../ui/form.tsx';
 import { fromLocalInput } from '../ui/format.ts';
 import { fieldError, outcome, type Problem } from '../ui/outcome.ts';
@@ -22,8 +25,9 @@ const CampaignEdit = graphql(`
     campaign(id: $id) @skip(if: $isNew) {
       id name kind channel status activeUntil frequencyCapped
       audience { type segment { id } }
-      content { title body url iconUrl imageUrl badgeUrl requireInteraction ttlSeconds urgency topic actions { action title url } }
-      email { subject preheader html mjml text fromName replyTo }
+      content { title body url iconUrl imageUrl badgeUrl requireInteraction ttlSeconds urgency topic actions { action title url } question { ...EditedQuestion } }
+      email { subject preheader html mjml text fromName replyTo question { ...EditedQuestion } }
+      inApp { layout title body imageUrl buttons { label url } ttlSeconds question { ...EditedQuestion } }
       sms { body }
       webhook { url method headers body }
       mobilePush { title body imageUrl url data badge sound category topic ttlSeconds }
@@ -34,6 +38,10 @@ const CampaignEdit = graphql(`
       holdoutPercent
     }
   }
+`);
+
+graphql(`
+  fragment EditedQuestion on Question { kind text choices freeText }
 `);
 
 const SaveCampaign = graphql(`
@@ -96,6 +104,7 @@ export function CampaignEditor({ id }: { id?: string }) {
   const set = (patch: Partial<CampaignForm>) => setForm({ ...form, ...patch });
   const setPush = (patch: Partial<CampaignForm['push']>) => set({ push: { ...form.push, ...patch } });
   const setEmail = (patch: Partial<CampaignForm['email']>) => set({ email: { ...form.email, ...patch } });
+  const setQuestion = (question: QuestionForm) => set({ question });
   const setTrigger = (patch: Partial<CampaignForm['trigger']>) => set({ trigger: { ...form.trigger, ...patch } });
   const error = (path: string) => fieldError(problem, path);
 
@@ -149,139 +158,28 @@ export function CampaignEditor({ id }: { id?: string }) {
             </Field>
             <Field label="Channel" error={error('channel')}>
               <select value={form.channel} onChange={(event) => set({ channel: event.target.value as CampaignForm['channel'] })}>
-                <option value="WEB_PUSH">Web push</option>
-                <option value="EMAIL">Email</option>
-                <option value="SMS">SMS</option>
-                <option value="MOBILE_PUSH">Push to phone apps</option>
-                <option value="WEBHOOK">Webhook</option>
+                {Object.entries(CHANNELS).map(([channel, words]) => (
+                  <option key={channel} value={channel}>
+                    {words}
+                  </option>
+                ))}
               </select>
             </Field>
           </div>
         </section>
 
         {form.channel === 'WEB_PUSH' ? (
-          <section aria-labelledby="message" className="columns">
-            <div>
-              <h2 id="message">Notification</h2>
-              <p className="hint">
-                Title, body and links are Liquid templates, e.g. <code>{"Hi {{ contact.firstName | default: 'there' }}"}</code>.
-              </p>
-              <Field label="Title" error={error('content.title')}>
-                <input required value={push.title} onChange={(event) => setPush({ title: event.target.value })} />
-              </Field>
-              <Field label="Body" error={error('content.body')}>
-                <textarea rows={3} value={push.body} onChange={(event) => setPush({ body: event.target.value })} />
-              </Field>
-              <Field label="Opens (URL)" error={error('content.url')}>
-                <input type="url" required value={push.url} onChange={(event) => setPush({ url: event.target.value })} placeholder="https://shop.example/sale" />
-              </Field>
-              <Field label="Large image URL (a rich push)" error={error('content.imageUrl')}>
-                <input type="url" value={push.imageUrl} onChange={(event) => setPush({ imageUrl: event.target.value })} />
-              </Field>
-              <div className="row">
-                <Field label="Icon URL" error={error('content.iconUrl')}>
-                  <input type="url" value={push.iconUrl} onChange={(event) => setPush({ iconUrl: event.target.value })} />
-                </Field>
-                <Field label="Badge URL" error={error('content.badgeUrl')}>
-                  <input type="url" value={push.badgeUrl} onChange={(event) => setPush({ badgeUrl: event.target.value })} />
-                </Field>
-              </div>
-              <fieldset>
-                <legend>Buttons (at most 2)</legend>
-                {push.actions.map((action, index) => {
-                  const change = (patch: Partial<typeof action>) => setPush({ actions: push.actions.map((one, at) => (at === index ? { ...one, ...patch } : one)) });
-                  return (
-                    <div className="row" key={index}>
-                      <Field label={`Button ${index + 1} label`} error={error(`content.actions.${index}.title`)}>
-                        <input value={action.title} onChange={(event) => change({ title: event.target.value })} />
-                      </Field>
-                      <Field label="Id" error={error(`content.actions.${index}.action`)}>
-                        <input value={action.action} onChange={(event) => change({ action: event.target.value })} size={8} />
-                      </Field>
-                      <Field label="Opens (URL, optional)" error={error(`content.actions.${index}.url`)}>
-                        <input type="url" value={action.url} onChange={(event) => change({ url: event.target.value })} />
-                      </Field>
-                      <button type="button" className="quiet small" onClick={() => setPush({ actions: push.actions.filter((_, at) => at !== index) })}>
-                        Remove button {index + 1}
-                      </button>
-                    </div>
-                  );
-                })}
-                {push.actions.length < 2 && (
-                  <button type="button" className="quiet small" onClick={() => setPush({ actions: [...push.actions, { action: `action${push.actions.length + 1}`, title: '', url: '' }] })}>
-                    Add a button
-                  </button>
-                )}
-              </fieldset>
-              <details>
-                <summary>Delivery options</summary>
-                <div className="row">
-                  <Field label="Urgency" error={error('content.urgency')}>
-                    <select value={push.urgency} onChange={(event) => setPush({ urgency: event.target.value })}>
-                      <option value="">Default (normal)</option>
-                      <option value="VERY_LOW">Very low</option>
-                      <option value="LOW">Low</option>
-                      <option value="NORMAL">Normal</option>
-                      <option value="HIGH">High</option>
-                    </select>
-                  </Field>
-                  <Field label="Kept for offline browsers (hours)" error={error('content.ttlSeconds')}>
-                    <input type="number" min={0} value={push.ttlHours} onChange={(event) => setPush({ ttlHours: event.target.value })} placeholder="28 days" />
-                  </Field>
-                  <Field label="Topic (replaces an undelivered one)" error={error('content.topic')}>
-                    <input value={push.topic} onChange={(event) => setPush({ topic: event.target.value })} />
-                  </Field>
-                </div>
-                <Check label="Stays on screen until the person acts" checked={push.requireInteraction} onChange={(requireInteraction) => setPush({ requireInteraction })} />
-              </details>
-            </div>
-            <aside aria-label="Preview">
-              <h2>Preview</h2>
-              <PushPreview content={push} />
-            </aside>
-          </section>
+          <PushEditor push={form.push} question={form.question} onChange={setPush} onQuestion={setQuestion} error={error} />
         ) : form.channel === 'SMS' ? (
           <SmsEditor body={form.sms.body} onChange={(body) => set({ sms: { body } })} error={error('sms.body') ?? error('sms')} />
         ) : form.channel === 'WEBHOOK' ? (
           <WebhookEditor webhook={form.webhook} onChange={(webhook) => set({ webhook })} error={error} />
         ) : form.channel === 'MOBILE_PUSH' ? (
           <MobilePushEditor push={form.mobilePush} onChange={(mobilePush) => set({ mobilePush })} error={error} />
+        ) : form.channel === 'IN_APP' ? (
+          <InAppEditor inApp={form.inApp} question={form.question} onChange={(inApp) => set({ inApp })} onQuestion={setQuestion} error={error} />
         ) : (
-          <section aria-labelledby="message" className="columns">
-            <div>
-              <h2 id="message">Email</h2>
-              <Field label="Subject" error={error('email.subject')}>
-                <input required value={form.email.subject} onChange={(event) => setEmail({ subject: event.target.value })} />
-              </Field>
-              <Field label="Preheader" error={error('email.preheader')}>
-                <input value={form.email.preheader} onChange={(event) => setEmail({ preheader: event.target.value })} />
-              </Field>
-              <Field label="Written in" error={undefined}>
-                <select value={form.email.format} onChange={(event) => setEmail({ format: event.target.value as 'html' | 'mjml' })}>
-                  <option value="html">HTML</option>
-                  <option value="mjml">MJML</option>
-                </select>
-              </Field>
-              <Field label={form.email.format === 'html' ? 'HTML' : 'MJML'} error={error(`email.${form.email.format}`)} hint="{{ unsubscribe_url }} links to the one-click unsubscribe.">
-                <textarea rows={12} className="code" value={form.email.body} onChange={(event) => setEmail({ body: event.target.value })} spellCheck={false} />
-              </Field>
-              <Field label="Plain text (derived from the HTML when empty)" error={error('email.text')}>
-                <textarea rows={4} value={form.email.text} onChange={(event) => setEmail({ text: event.target.value })} />
-              </Field>
-              <div className="row">
-                <Field label="From name" error={error('email.fromName')}>
-                  <input value={form.email.fromName} onChange={(event) => setEmail({ fromName: event.target.value })} />
-                </Field>
-                <Field label="Reply to" error={error('email.replyTo')}>
-                  <input type="email" value={form.email.replyTo} onChange={(event) => setEmail({ replyTo: event.target.value })} />
-                </Field>
-              </div>
-            </div>
-            <aside aria-label="Preview">
-              <h2>Preview</h2>
-              <EmailPreview subject={form.email.subject} preheader={form.email.preheader} html={form.email.body} mjml={form.email.format === 'mjml'} />
-            </aside>
-          </section>
+          <EmailEditor email={form.email} question={form.question} onChange={setEmail} onQuestion={setQuestion} error={error} />
         )}
 
         <section aria-labelledby="audience" className="columns">
@@ -396,7 +294,7 @@ export function CampaignEditor({ id }: { id?: string }) {
         </section>
         <ProblemBox
           problem={problem}
-          shown={['name', 'kind', 'channel', 'content', 'email', 'sms', 'webhook', 'mobilePush', 'audience', 'trigger', 'deliveryWindow', 'activeUntil', 'conversion', 'sendAt', 'variants', 'holdoutPercent']}
+          shown={['name', 'kind', 'channel', 'content', 'email', 'sms', 'webhook', 'mobilePush', 'inApp', 'audience', 'trigger', 'deliveryWindow', 'activeUntil', 'conversion', 'sendAt', 'variants', 'holdoutPercent']}
         />
         <button type="submit" disabled={saving.fetching || starting.fetching}>
           {{ draft: 'Save draft', now: 'Save and send now', schedule: 'Save and schedule', activate: 'Save and activate' }[when]}

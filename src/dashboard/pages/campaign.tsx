@@ -8,6 +8,7 @@ import { count, dateTime, rate, words } from '../ui/format.ts';
 import { outcome, type Problem } from '../ui/outcome.ts';
 import { ProblemBox } from '../ui/form.tsx';
 import { ExperimentPanel } from '../campaigns/experiment-panel.tsx';
+import { FeedbackPanel } from '../campaigns/feedback-panel.tsx';
 import { CampaignMessages } from './campaign-messages.tsx';
 import { ScheduleForm, TestSend } from './campaign-actions.tsx';
 
@@ -18,8 +19,9 @@ const CampaignQuery = graphql(`
       id name kind channel status createdAt startedAt completedAt activeUntil warnings frequencyCapped
       schedule { sendAt localTime }
       audience { type rule segment { id name } }
-      content { title body url imageUrl iconUrl actions { action title } }
-      email { subject preheader }
+      content { title body url imageUrl iconUrl actions { action title } question { kind text } }
+      email { subject preheader question { kind text } }
+      inApp { layout title body buttons { label url } question { kind text } }
       sms { body segments worstCaseSegments }
       trigger { event delaySeconds exceptionEvents reEligibleAfterSeconds }
       deliveryWindow { start end }
@@ -34,8 +36,9 @@ const StatsLive = graphql(`
   subscription CampaignStatsLive($id: ID!, $experiment: Boolean!) {
     campaignStats(campaignId: $id) {
       targeted queued sent failed expired suppressed displayed clicked closed conversions
-      clickRate conversionRate updatedAt
+      clickRate conversionRate updatedAt responses nps
       suppressedBy { reason count }
+      answers { kind answer count }
       experiment @include(if: $experiment) {
         metric
         variants { name sent displayed clicked conversions rate interval }
@@ -151,6 +154,7 @@ export function CampaignPage({ id }: { id: string }) {
         </ul>
       )}
       <Funnel stats={stats} />
+      <FeedbackPanel question={campaign.content?.question ?? campaign.email?.question ?? campaign.inApp?.question} stats={stats} />
       <ExperimentPanel experiment={stats?.experiment} />
       <section aria-labelledby="over-time">
         <h2 id="over-time">Over time</h2>
@@ -185,6 +189,15 @@ export function CampaignPage({ id }: { id: string }) {
             <>
               <dt>Email</dt>
               <dd>{campaign.email.subject}</dd>
+            </>
+          )}
+          {campaign.inApp && (
+            <>
+              <dt>On-site message</dt>
+              <dd data-testid="in-app-details">
+                {words(campaign.inApp.layout)}: <strong>{campaign.inApp.title}</strong> {campaign.inApp.body}
+                {campaign.inApp.buttons.map((button) => ` [${button.label} → ${button.url}]`).join('')}
+              </dd>
             </>
           )}
           {campaign.sms && (

@@ -23,6 +23,7 @@ const REACH: Record<string, { rule: SegmentRuleInput; words: string }> = {
   EMAIL: { rule: { attribute: { path: 'email', op: 'EXISTS' } }, words: 'with an email address' },
   SMS: { rule: { attribute: { path: 'phone', op: 'EXISTS' } }, words: 'with a phone number' },
   WEBHOOK: { rule: EVERYONE, words: 'reached by the webhook' },
+  IN_APP: { rule: EVERYONE, words: 'shown it at their next visit to your site' },
 };
 
 /**
