@@ -3,7 +3,6 @@ import { ConflictError, ErrorCode, NotFoundError, ValidationError } from '../err
 import type { Campaign } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { contentOf, triggerOf } from '../delivery/campaign-fields.ts';
-import { trackUrlOf } from '../delivery/tokens.ts';
 import { type CompiledSource, compileEmail, type EmailContent, EmailContentError } from '../delivery/email/content.ts';
 import { type Content, MAX_ENCRYPTED_BYTES, worstCaseSize } from '../delivery/web-push/content.ts';
 import { compileWebhook, type WebhookContent, WebhookContentError } from '../delivery/webhook/content.ts';
@@ -176,7 +175,7 @@ async function checkedContent(
       : channel === 'WEBHOOK'
         ? await checkedWebhook(herald, workspaceId, content as WebhookContent, path, stored as WebhookContent | undefined)
         : channel === 'MOBILE_PUSH'
-          ? checkedMobilePush(content as MobilePushContent, path)
+          ? checkedMobilePush(content as MobilePushContent, herald.publicUrl, path)
           : channel === 'SMS'
             ? await checkedSms(herald, workspaceId, content as SmsContent, path)
             : channel === 'IN_APP'
@@ -187,7 +186,7 @@ async function checkedContent(
 
 /** A push's worst-case payload must fit what push services accept. */
 function checkedPush(herald: Herald, content: Content, path: string[]): Content {
-  const size = worstCaseSize(content, trackUrlOf(herald));
+  const size = worstCaseSize(content, herald.publicUrl);
   if (size > MAX_ENCRYPTED_BYTES) {
     throw ValidationError.field(
       path,

@@ -16,3 +16,13 @@ export function withMessageToken(url: string, publicUrl: string, token: string):
   if (!LINK_CODE.test(path) || new URLSearchParams(query ?? '').has('m') || rest.includes('#')) return url;
   return `${prefix}${path}?${query ? `${query}&` : ''}m=${token}`;
 }
+
+/**
+ * The longest a push's link can be once rendered and given its message's token (`token`, of the
+ * longest length), for the payload-size checks at save: a literal URL as withMessageToken will
+ * leave it; a templated one (`filled`, its outputs at their worst case) may render to a short link,
+ * so it gets room for `?m=<token>`.
+ */
+export function worstCaseLink(source: string, filled: string, publicUrl: string, token: string): string {
+  return /\{\{|\{%/.test(source) ? `${filled}?m=${token}` : withMessageToken(filled, publicUrl, token);
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.ts';
-import { createCampaign, SendNow, subscribeBrowser, waitForStatus } from '../kit/campaigns.ts';
+import { CreateCampaign, createCampaign, SendNow, subscribeBrowser, waitForStatus } from '../kit/campaigns.ts';
 import { dataOf, errorCodes } from '../kit/client.ts';
 import { useHerald } from '../kit/fixture.ts';
 
@@ -274,6 +274,21 @@ describe('a smart link in a message', () => {
       ['DESKTOP', null, null],
     ]);
     expect(await clicksOf(shop.secret, link.id)).toEqual({ clicks: 4, byDevice: { IOS: 1, ANDROID: 0, DESKTOP: 3 } });
+  });
+
+  it('counts the token a short link gains in a push when it checks the payload size at save', async () => {
+    const link = await created(shop.secret, { url: 'https://shop.example/size' });
+    // A link as long as the short one, elsewhere: it gains no token.
+    const plain = link.shortUrl.replace(/^https?:\/\/[^/]+/, (origin) => `https://${'s'.repeat(origin.length - 'https://'.length)}`);
+    expect(plain).toHaveLength(link.shortUrl.length);
+    const sizeWith = async (url: string) => {
+      const content = { title: 'Sale', body: '{{ x }}'.repeat(140), url, actions: [{ action: 'a', title: 'A', url }, { action: 'b', title: 'B', url }] };
+      const result = dataOf(await shop.secret(CreateCampaign, { input: { name: 'Too big', kind: 'BROADCAST', content } })).createCampaign;
+      expect(result.__typename).toBe('ValidationError');
+      return Number(/could reach (\d+) bytes/.exec(result.__typename === 'ValidationError' ? result.fieldErrors[0]!.message : '')![1]);
+    };
+    // Each of the three links gains `?m=` and a 45-character token when sent.
+    expect((await sizeWith(link.shortUrl)) - (await sizeWith(plain))).toBe(3 * (3 + 45));
   });
 });
 

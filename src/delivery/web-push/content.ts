@@ -2,6 +2,8 @@ import type { Template } from 'liquidjs';
 import { z } from 'zod';
 import { pushQuestionInput, storedQuestion } from '../../feedback/content.ts';
 import { answerActions, answerPageUrl, fitsButtons } from '../../feedback/push.ts';
+import { worstCaseLink } from '../short-links.ts';
+import { trackUrlOf } from '../tokens.ts';
 import { firstLine, messageRenderer, parseTemplate, type RenderBudget, templateField as template } from '../templates.ts';
 
 /**
@@ -171,21 +173,25 @@ export function encryptedSize(payload: PushPayload | string): number {
 
 /**
  * The largest payload this content can produce, with every `{{ … }}` taken as
- * WORST_CASE_OUTPUT_BYTES of text that JSON must escape, and the longest token and trackUrl.
+ * WORST_CASE_OUTPUT_BYTES of text that JSON must escape, the longest token, and each link to one of
+ * Herald's short links (at `publicUrl`) carrying that token.
  */
-export function worstCaseSize(content: Content, trackUrl: string): number {
+export function worstCaseSize(content: Content, publicUrl: string): number {
+  const trackUrl = trackUrlOf({ publicUrl });
+  const token = '0'.repeat(TOKEN_LENGTH);
   const worst = (source: string | null | undefined) => (source == null ? undefined : worstCaseSource(source));
+  const link = (source: string | null | undefined) => (source == null ? undefined : worstCaseLink(source, worstCaseSource(source), publicUrl, token));
   const payload: PushPayload = {
     title: worst(content.title)!,
     body: worst(content.body) ?? content.question?.text ?? '',
     icon: worst(content.iconUrl),
     image: worst(content.imageUrl),
     badge: worst(content.badgeUrl),
-    url: content.question && !fitsButtons(content.question) ? answerPageUrl(trackUrl, '0'.repeat(TOKEN_LENGTH)) : worst(content.url)!,
-    actions: content.question ? answerActions(content.question) : (content.actions ?? []).map((action) => ({ action: action.action, title: worst(action.title)!, url: worst(action.url) })),
+    url: content.question && !fitsButtons(content.question) ? answerPageUrl(trackUrl, token) : link(content.url)!,
+    actions: content.question ? answerActions(content.question) : (content.actions ?? []).map((action) => ({ action: action.action, title: worst(action.title)!, url: link(action.url) })),
     requireInteraction: content.requireInteraction ?? false,
     tag: '0'.repeat(36),
-    token: '0'.repeat(TOKEN_LENGTH),
+    token,
     trackUrl,
   };
   return encryptedSize(payload);
