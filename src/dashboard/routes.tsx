@@ -4,6 +4,7 @@ import { CampaignPage } from './pages/campaign.tsx';
 import { Campaigns } from './pages/campaigns.tsx';
 import { ContactPage } from './pages/contact.tsx';
 import { Contacts } from './pages/contacts.tsx';
+import { Links } from './pages/links.tsx';
 import { JourneyEditor } from './pages/journey-editor.tsx';
 import { JourneyPage } from './pages/journey.tsx';
 import { Journeys } from './pages/journeys.tsx';
@@ -38,5 +39,6 @@ export const ROUTES: Route[] = [
   { path: '/journeys/:id', render: ({ id }) => <JourneyPage id={id!} /> },
   { path: '/contacts', nav: 'Contacts', render: () => <Contacts /> },
   { path: '/contacts/:id', render: ({ id }) => <ContactPage id={id!} /> },
+  { path: '/links', nav: 'Links', render: () => <Links /> },
   { path: '/settings', nav: 'Settings', render: () => <Settings /> },
 ];
