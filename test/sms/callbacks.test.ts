@@ -174,4 +174,33 @@ describe('inbound messages', () => {
     expect(await post(url, other.fields, other.signature)).toMatchObject({ status: 200 });
     expect(await status(ada!)).toBe('SUBSCRIBED');
   }, 60_000);
+
+  it('a STOP counts as unsubscribed for the campaign whose SMS that number last got, once', async () => {
+    t.twilio.clear();
+    const { secret } = await h.workspace('SMS stop attribution');
+    const settings = await useKitAccount(secret, t.twilio);
+    const url = settings.settings.sms.inboundUrl;
+    const [texted, other] = ['+48601000031', '+48601000032'];
+    await upsertContacts(secret, [
+      { externalId: 'texted', phone: texted, smsOptIn: true },
+      { externalId: 'never-texted', phone: other, smsOptIn: true },
+    ]);
+    const earlier = await createCampaign(secret, { name: 'Earlier', kind: 'BROADCAST', channel: 'SMS', audience: { rule: { attribute: { path: 'externalId', op: 'EQ', value: 'texted' } } }, sms: { body: 'Hello' } });
+    dataOf(await secret(SendNow, { id: earlier }));
+    await waitForStatus(secret, earlier, 'SENT', 30_000);
+    const latest = await createCampaign(secret, { name: 'Latest', kind: 'BROADCAST', channel: 'SMS', audience: { rule: { attribute: { path: 'externalId', op: 'EQ', value: 'texted' } } }, sms: { body: 'Sale' } });
+    dataOf(await secret(SendNow, { id: latest }));
+    await waitForStatus(secret, latest, 'SENT', 30_000);
+    const text = async (body: string, from: string) => {
+      const fields = { MessageSid: `SM${Date.now()}`, AccountSid: t.twilio.accountSid, From: from, To: '+15017122661', Body: body };
+      expect(await post(url, fields, signTwilioRequest(t.twilio.authToken, url, fields))).toMatchObject({ status: 200 });
+    };
+
+    await text('STOP', texted);
+    await text('STOP', texted); // already unsubscribed: nothing changes, nothing counted
+    await text('STOP', other); // unsubscribed, but sent nothing: no campaign to count it for
+    expect((await smsCampaign(secret, latest)).stats.unsubscribed).toBe(1);
+    expect((await smsCampaign(secret, earlier)).stats.unsubscribed).toBe(0);
+    expect((await smsCampaign(secret, latest)).messages[0]!.contact.smsStatus).toBe('UNSUBSCRIBED');
+  }, 60_000);
 });
