@@ -2,8 +2,7 @@
  * The dashboard's smart links page in real Chromium against a live Herald: a deep link refused at
  * its field until its app scheme is registered in the link settings, a link created with UTM
  * parameters, followed over real HTTP by an iPhone and a desktop, and its clicks per device shown
- * on the open page without a reload. And the frequency caps' channel picker offers every channel
- * the API's FrequencyCapInput accepts, each saved as chosen.
+ * on the open page without a reload.
  * axe-core checks each page; screenshots go to test/browser/artifacts.
  */
 import type { Browser } from 'playwright-core';

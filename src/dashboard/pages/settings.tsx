@@ -2,6 +2,7 @@ import { type FormEvent, useEffect, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import { graphql } from '../generated/index.ts';
 import type { ApiKeyKind, SettingsQuery as SettingsData } from '../generated/graphql.ts';
+import { CHANNELS } from '../ui/channels.ts';
 import { CopyBox } from '../ui/copy.tsx';
 import { Check, Field, ProblemBox } from '../ui/form.tsx';
 import { dateTime, words } from '../ui/format.ts';
@@ -242,9 +243,12 @@ function Delivery({ settings, onSaved }: { settings: SettingsData['viewer']['set
                 </Field>
                 <Field label="on" error={fieldError(problem, `frequencyCaps.${index}.channel`)}>
                   <select value={cap.channel} onChange={(event) => change({ channel: event.target.value })}>
-                    <option value="">every channel</option>
-                    <option value="WEB_PUSH">web push</option>
-                    <option value="EMAIL">email</option>
+                    <option value="">Every channel</option>
+                    {Object.entries(CHANNELS).map(([channel, words]) => (
+                      <option key={channel} value={channel}>
+                        {words}
+                      </option>
+                    ))}
                   </select>
                 </Field>
                 <button type="button" className="quiet small" onClick={() => setCaps(caps.filter((_, at) => at !== index))}>
