@@ -89,8 +89,15 @@ describe('browser files', () => {
     const code = await module.text();
     expect(code).toMatch(/export\s*\{/); // an ES module…
     expect(code).not.toMatch(/\bimport\s*[{*\w]/); // …with nothing left to fetch
-    // 12 KB before on-site messages (banner/modal/slide-in and questions) joined it; 15.6 KB with them (~6 KB gzipped).
-    expect(code.length).toBeLessThan(16_000);
+    // ~9 KB: the on-site message renderer (banner/modal/slide-in and questions) is a module of its
+    // own, imported from Herald only when there is a message to show.
+    expect(code.length).toBeLessThan(10_000);
+    expect(code).toContain('/sdk/herald-in-app.js');
+    const renderer = await fetch(`${h.kit.url}/sdk/herald-in-app.js`);
+    expect(renderer.headers.get('access-control-allow-origin')).toBe('*'); // a cross-origin import() needs it
+    const rendererCode = await renderer.text();
+    expect(rendererCode).toMatch(/export\s*\{[^}]*showInApp/);
+    expect(rendererCode.length).toBeLessThan(8_000);
     const classic = await (await fetch(`${h.kit.url}/sdk/herald.global.js`)).text();
     expect(classic).not.toMatch(/\bexport\s*\{/);
     const worker = await (await fetch(`${h.kit.url}/sdk/herald-sw.js`)).text();

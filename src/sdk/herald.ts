@@ -78,7 +78,7 @@ function contactRef(): { anonymousId: string } | { externalId: string; identityT
 }
 
 import { InAppFeed } from './in-app-feed.ts';
-import type { InAppMessage } from './in-app.ts';
+import type { InAppActions, InAppMessage } from './in-app.ts';
 
 /**
  * Fetch's `keepalive` lets a request outlive the page (as `navigator.sendBeacon` does, which
@@ -385,7 +385,19 @@ const inAppFeed = new InAppFeed(
         { token: message.token, answer, text },
       ).then((data) => data.answerQuestion.__typename.endsWith('Success'), () => false),
   },
+  (message, actions) => inAppRenderer().then((renderer) => renderer.showInApp(message, actions)),
 );
+
+/**
+ * The on-site message renderer (in-app.ts, /sdk/herald-in-app.js), loaded from Herald the first
+ * time there is a message to show: most page views have none, and need not download it.
+ */
+let renderer: Promise<{ showInApp: (message: InAppMessage, actions: InAppActions) => Promise<void> }> | undefined;
+function inAppRenderer(): NonNullable<typeof renderer> {
+  renderer ??= import(/* a URL, not bundled */ `${options.apiUrl}/sdk/herald-in-app.js`);
+  renderer.catch(() => (renderer = undefined)); // tried again for the next message
+  return renderer;
+}
 
 const inAppEnabled = () => options?.inApp ?? false;
 

@@ -1,9 +1,10 @@
-import { type InAppActions, type InAppMessage, showInApp } from './in-app.ts';
+import type { InAppActions, InAppMessage } from './in-app.ts';
 
 /**
  * The visitor's on-site messages as this browser knows them: read from Herald at most once a
  * minute per visitor (session storage), shown one after another, and never shown again in this
- * session once closed, clicked or answered, whatever a cached answer still says.
+ * session once closed, clicked or answered, whatever a cached answer still says. `show` draws one
+ * (in-app.ts, which the SDK loads only when there is something to show).
  */
 
 export interface InAppAnswer {
@@ -36,6 +37,7 @@ export class InAppFeed {
   constructor(
     private readonly read: (visitor: Record<string, string | undefined>) => Promise<InAppAnswer>,
     private readonly actions: InAppActions,
+    private readonly show: (message: InAppMessage, actions: InAppActions) => Promise<void>,
   ) {}
 
   /** Reads the visitor's messages (from the session cache unless `fresh`) and shows the new ones. */
@@ -63,8 +65,12 @@ export class InAppFeed {
     if (!next) return;
     this.showing = true;
     if (document.readyState === 'loading') await new Promise((resolve) => addEventListener('DOMContentLoaded', resolve, { once: true }));
-    await showInApp(next, this.actions);
-    session(DONE_KEY, [...(session<string[]>(DONE_KEY) ?? []), next.token].slice(-100));
+    try {
+      await this.show(next, this.actions);
+      session(DONE_KEY, [...(session<string[]>(DONE_KEY) ?? []), next.token].slice(-100));
+    } catch {
+      // Not drawn (the renderer could not be loaded): a later page shows it.
+    }
     this.showing = false;
     void this.showNext();
   }

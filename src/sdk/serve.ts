@@ -9,6 +9,8 @@ const SDK_FILES = {
   '/sdk/herald.js': { entry: 'herald.ts', format: 'esm' },
   '/sdk/herald.global.js': { entry: 'herald.ts', format: 'iife' },
   '/sdk/herald-sw.js': { entry: 'herald-sw.ts', format: 'iife' },
+  /** The on-site message renderer: herald.js imports it when it has a message to show. */
+  '/sdk/herald-in-app.js': { entry: 'in-app.ts', format: 'esm' },
 } as const;
 
 type SdkPath = keyof typeof SDK_FILES;
