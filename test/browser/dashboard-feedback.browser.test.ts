@@ -91,7 +91,7 @@ describe('the on-site message editor', () => {
     await page.getByLabel('Shown as').selectOption('BANNER');
     expect(await preview.locator('.box.banner').count()).toBe(1);
     await page.getByLabel('Shown as').selectOption('MODAL');
-    await checkPage('campaign-editor-in-app');
+    await checkPage('campaign-editor-in-app-typed');
 
     await page.getByRole('button', { name: 'Save draft' }).click();
     await page.getByRole('heading', { name: 'How are we doing?' }).waitFor();
@@ -111,6 +111,7 @@ describe('the on-site message editor', () => {
     expect(await page.getByLabel('Ask').inputValue()).toBe('NPS');
     expect(await page.getByLabel('Question', { exact: true }).inputValue()).toBe('How likely are you to recommend us?');
     expect(await page.getByLabel('Waits for the visit (days; empty: 30)').inputValue()).toBe('30');
+    await checkPage('campaign-editor-in-app');
   });
 
   it('is sent, answered by two visitors on the site, and the campaign page follows its responses and NPS live', async () => {
