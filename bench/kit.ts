@@ -52,7 +52,9 @@ export const perSecond = (count: number, ms: number) => Math.round(count / (ms /
 export async function spawnBenchHerald(env: Record<string, string> = {}) {
   buildMain();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'herald-bench-'));
-  const database = await startEmbeddedPostgres(dataDir, createLogger('warn'));
+  // HERALD_BENCH_POSTGRES_FLAGS adds server settings, e.g. "-c shared_preload_libraries=pg_stat_statements".
+  const flags = process.env.HERALD_BENCH_POSTGRES_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const database = await startEmbeddedPostgres(dataDir, createLogger('warn'), { flags });
   const adminToken = 'bench-admin-token-0123456789';
   const herald = await spawnHerald({ DATABASE_URL: database.url, HERALD_DATA_DIR: dataDir, HERALD_ADMIN_TOKEN: adminToken, LOG_LEVEL: 'warn', ...env });
   const graphqlUrl = `${herald.url}/graphql`;

@@ -68,7 +68,7 @@ for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'e
  * needs no database server. The cluster is initialised once and reused on every later start, on a
  * free port unless `port` is given.
  */
-export async function startEmbeddedPostgres(dataDir: string, log: Logger, options: { port?: number } = {}): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(dataDir: string, log: Logger, options: { port?: number; flags?: string[] } = {}): Promise<EmbeddedDatabase> {
   const databaseDir = path.resolve(dataDir, 'postgres');
   const runsAsRoot = process.getuid?.() === 0;
   await mkdir(path.dirname(databaseDir), { recursive: true });
@@ -90,7 +90,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, option
       // Postgres refuses to run as root; on such machines the package runs it as user `postgres`.
       createPostgresUser: runsAsRoot,
       // Loopback only and no Unix socket: nothing outside this machine can reach it.
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', `shared_buffers=${sharedBuffersMb()}MB`],
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', `shared_buffers=${sharedBuffersMb()}MB`, ...(options.flags ?? [])],
       onLog: (message) => {
         tail.add(message);
         log.debug({ postgres: String(message).trim() }, 'embedded postgres');
