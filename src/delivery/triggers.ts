@@ -121,10 +121,15 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
     SELECT k.id AS "campaignId", e.id AS "eventId", e."contactId",
       e."occurredAt" + make_interval(secs => k.delay) AS due, k."reEligibleAfter", k.channel, k.marketing
     FROM "Event" e
-    JOIN jsonb_to_recordset(${JSON.stringify(listening)}::jsonb)
-      AS k(id uuid, event text, since timestamptz, until timestamptz, delay double precision, "reEligibleAfter" int, channel text, marketing boolean)
-      ON k.event = e.name AND e."occurredAt" >= k.since AND (k.until IS NULL OR e."occurredAt" <= k.until)
     JOIN "Contact" c ON c.id = e."contactId"
+    -- OFFSET 0 keeps the campaigns a subquery of each event: else the planner, which cannot count
+    -- them, joins every event with every campaign first and reads the contact once per pair.
+    CROSS JOIN LATERAL (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(listening)}::jsonb)
+        AS k(id uuid, event text, since timestamptz, until timestamptz, delay double precision, "reEligibleAfter" int, channel text, marketing boolean)
+      WHERE k.event = e.name AND e."occurredAt" >= k.since AND (k.until IS NULL OR e."occurredAt" <= k.until)
+      OFFSET 0
+    ) k
     WHERE e.id = ANY(${eventIds}::uuid[]) AND CASE k.id ${Prisma.join(arms, ' ')} END`;
   return tx.$queryRaw<TriggerOutcome['queued']>`
     WITH matched AS (${matched}),
