@@ -25,6 +25,7 @@ const schema = z.object({
   AGENDA_MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL').optional(),
   HERALD_PUBLIC_RATE_LIMIT: z.coerce.number().int().positive().default(600),
   /** How long concurrent single calls from browsers (trackEvent, beacons) wait to be written together; 0: each alone. */
+  HERALD_PREPARED_STATEMENTS: z.stringbool().default(true),
   HERALD_PUBLIC_BATCH_MS: z.coerce.number().min(0).max(1000).default(2),
   /** Largest request body from a secret key (or the admin token). */
   HERALD_MAX_BODY_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),

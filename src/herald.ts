@@ -83,6 +83,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     // Sends an outage cut resume as soon as the database answers again (see db/outage.ts).
     const outage = watchForDatabaseReturn(databaseUrl, log, () => herald.agenda.now(Jobs.sweep));
     const { prisma, pool } = createPrisma(databaseUrl, {
+      preparedStatements: config.HERALD_PREPARED_STATEMENTS,
       onQuery: () => databaseQueries.inc(),
       onPoolError: (error) => {
         log.warn({ error: error.message }, 'database connection lost');
