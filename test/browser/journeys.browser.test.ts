@@ -184,4 +184,23 @@ describe('journeys in the dashboard', () => {
     const saved = journeys.edges.find(({ node }: { node: { name: string } }) => node.name === 'Structured').node.draft;
     expect(saved.steps).toEqual(json.steps);
   });
+
+  it('sends a step on any channel the API has: an on-site message with a question, saved as written', async () => {
+    await go('/journeys/new');
+    await page.getByRole('heading', { name: 'New journey' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('Ask on the site');
+    const channel = page.getByLabel('welcome: channel');
+    const offered = await channel.locator('option').evaluateAll((options) => options.map((option) => (option as HTMLOptionElement).value));
+    expect([...offered].sort()).toEqual(['EMAIL', 'IN_APP', 'MOBILE_PUSH', 'SMS', 'WEBHOOK', 'WEB_PUSH']);
+    await channel.selectOption('IN_APP');
+    const inApp = { layout: 'SLIDE_IN', title: 'Welcome!', question: { kind: 'STARS', text: 'How was signing up?' } };
+    await page.getByLabel('welcome: message (inApp, JSON)').fill(JSON.stringify(inApp));
+    await page.getByRole('button', { name: 'Create journey' }).click();
+    await page.getByRole('heading', { name: 'Ask on the site' }).waitFor();
+    const { journeys } = await queryAs(kit.graphqlUrl, workspace.secretKey)('{ journeys(first: 10) { edges { node { name draft } } } }');
+    const saved = journeys.edges.find(({ node }: { node: { name: string } }) => node.name === 'Ask on the site').node.draft;
+    // The web push the template started with is gone: a step sends on one channel.
+    expect(saved.steps[0]).toEqual({ key: 'welcome', send: { channel: 'IN_APP', inApp, next: 'wait' } });
+    await checkPage('journey-on-site-step');
+  });
 });

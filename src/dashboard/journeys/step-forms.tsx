@@ -1,4 +1,6 @@
 import { useState } from 'react';
+import type { Channel } from '../generated/graphql.ts';
+import { CHANNELS } from '../ui/channels.ts';
 import { Field } from '../ui/form.tsx';
 
 /**
@@ -12,7 +14,8 @@ type Step = Json & { key: string };
 const KINDS = ['send', 'wait', 'waitForEvent', 'branch', 'engagement', 'split'] as const;
 type Kind = (typeof KINDS)[number];
 const KIND_NAMES: Record<Kind, string> = { send: 'Send', wait: 'Wait', waitForEvent: 'Wait for an event', branch: 'Branch', engagement: 'Engaged?', split: 'Split' };
-const CONTENT_FIELD: Record<string, string> = { WEB_PUSH: 'content', EMAIL: 'email', SMS: 'sms', WEBHOOK: 'webhook', MOBILE_PUSH: 'mobilePush' };
+/** Each channel's content field in a send step; a Record over the schema's enum, so no channel is left out. */
+const CONTENT_FIELD: Record<Channel, string> = { WEB_PUSH: 'content', EMAIL: 'email', SMS: 'sms', WEBHOOK: 'webhook', MOBILE_PUSH: 'mobilePush', IN_APP: 'inApp' };
 const BLANK: Record<Kind, Json> = {
   send: { channel: 'WEB_PUSH', content: { title: '', url: 'https://' } },
   wait: { seconds: 3600 },
@@ -21,6 +24,15 @@ const BLANK: Record<Kind, Json> = {
   engagement: { step: '', did: 'CLICKED', withinSeconds: 86400 },
   split: { paths: [{ name: 'a', percent: 50 }, { name: 'b', percent: 50 }] },
 };
+
+const contentField = (send: Json) => CONTENT_FIELD[send.channel as Channel] ?? 'content';
+
+/** A send step moved to another channel: the other channels' content goes (a step sends one), its own stays. */
+function withChannel(send: Json, channel: Channel): Json {
+  const field = CONTENT_FIELD[channel];
+  const kept = Object.fromEntries(Object.entries(send).filter(([name]) => name === field || !Object.values(CONTENT_FIELD).includes(name)));
+  return { ...kept, channel, [field]: send[field] ?? {} };
+}
 
 export const kindOfStep = (step: Json): Kind | undefined => KINDS.find((kind) => step[kind] && typeof step[kind] === 'object');
 
@@ -97,17 +109,17 @@ function StepForm({ step, index, keys, onChange }: { step: Step; index: number; 
       {kind === 'send' && (
         <>
           <Field label={`${step.key}: channel`}>
-            <select value={String(body.channel)} onChange={(event) => set({ channel: event.target.value })}>
-              {Object.keys(CONTENT_FIELD).map((channel) => (
+            <select value={String(body.channel)} onChange={(event) => kind && onChange({ ...step, [kind]: withChannel(body, event.target.value as Channel) })}>
+              {Object.entries(CHANNELS).map(([channel, words]) => (
                 <option key={channel} value={channel}>
-                  {channel}
+                  {words}
                 </option>
               ))}
             </select>
           </Field>
           <JsonField
             key={String(body.channel)}
-            label={`${step.key}: message (${CONTENT_FIELD[String(body.channel)]}, JSON)`} value={body[CONTENT_FIELD[String(body.channel)] ?? 'content']} onChange={(content) => set({ [CONTENT_FIELD[String(body.channel)] ?? 'content']: content })} />
+            label={`${step.key}: message (${contentField(body)}, JSON)`} value={body[contentField(body)]} onChange={(content) => set({ [contentField(body)]: content })} />
           {pick('then', 'next')}
         </>
       )}

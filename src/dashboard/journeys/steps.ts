@@ -1,3 +1,4 @@
+import type { Channel } from '../generated/graphql.ts';
 /**
  * A journey's steps as stored (Journey.steps: the draft's JourneyStepInput list, as given), read
  * for people: what each step does and where it leads.
@@ -58,8 +59,11 @@ export function edgesOf(step: JourneyStep): Edge[] {
   return [];
 }
 
+/** Channels as named mid-sentence ("sent by web push"); a Record over the schema's enum, so none is left out. */
+const CHANNEL_WORDS: Record<Channel, string> = { WEB_PUSH: 'web push', MOBILE_PUSH: 'mobile push', EMAIL: 'email', SMS: 'SMS', WEBHOOK: 'webhook', IN_APP: 'on-site message' };
+
 export function channelName(channel: string): string {
-  return ({ WEB_PUSH: 'web push', MOBILE_PUSH: 'mobile push', EMAIL: 'email', SMS: 'SMS', WEBHOOK: 'webhook' } as Record<string, string>)[channel] ?? channel;
+  return (CHANNEL_WORDS as Record<string, string>)[channel] ?? channel;
 }
 
 /** 90 → "1 min 30 s", 86400 → "1 day". */
