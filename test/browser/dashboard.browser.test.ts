@@ -191,6 +191,8 @@ describe('the dashboard in Chromium', () => {
     await go('/contacts');
     await page.getByLabel('Search contacts').fill('no-browser');
     await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: 'nobrowser@example.test' }).waitFor();
+    await checkPage('contacts-search');
     await page.getByRole('link', { name: 'nobrowser@example.test' }).click();
     await page.getByRole('heading', { name: 'nobrowser@example.test' }).waitFor();
     const row = page.locator('[data-message]');
@@ -207,6 +209,17 @@ describe('the dashboard in Chromium', () => {
     await go('/settings');
     await page.getByRole('heading', { name: 'API keys' }).waitFor();
     await checkPage('settings');
+    // The list pages not visited above, so axe has seen every page.
+    await go('/segments');
+    await page.getByRole('link', { name: 'New segment' }).waitFor();
+    await expect.poll(() => page.getByRole('row').count()).toBeGreaterThan(1);
+    await checkPage('segments');
+    await go('/journeys');
+    await page.getByRole('heading', { name: 'Journeys' }).waitFor();
+    await checkPage('journeys-empty');
+    await go('/links');
+    await page.getByRole('heading', { name: 'Smart links' }).waitFor();
+    await checkPage('links-empty');
   });
 
   it('renders the first page of 1,000 campaigns and the next on request; reports load figures', { timeout: 180_000 }, async () => {
