@@ -1,12 +1,13 @@
 import { createHash, createPrivateKey } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import type { Transporter } from 'nodemailer';
+import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { Config } from '../../config.ts';
 import { type SmtpHostPolicy, smtpHostPolicy } from '../../net/smtp-hosts.ts';
 import type { EmailTransport } from '../../workspaces/email-settings.ts';
 import { type DkimKey, dkimSignature } from './dkim.ts';
 import { type BuiltEmail, raw } from './mime.ts';
+import { loadSmtpPool, sendOnPool } from './smtp-wire.ts';
 
 /** SMTP connections one mail server gets from this process (nodemailer's pool queues the rest). */
 export const SMTP_CONNECTIONS = 10;
@@ -23,12 +24,13 @@ export interface Mailer {
 }
 
 /**
- * Pooled SMTP transports, one per mail server, kept for the life of the process: a send reuses
- * open connections instead of greeting the server again for every message. nodemailer only
- * carries the bytes (`raw`): Herald builds and signs each message itself (mime.ts, dkim.ts).
+ * Pooled SMTP connections, one pool per mail server, kept for the life of the process: a send
+ * reuses open connections instead of greeting the server again for every message. nodemailer's
+ * pool only carries the bytes (smtp-wire.ts): Herald builds and signs each message itself
+ * (mime.ts, dkim.ts).
  */
 export class Mailers {
-  private readonly pools = new Map<string, Transporter<SMTPTransport.SentMessageInfo>>();
+  private readonly pools = new Map<string, SMTPPool>();
   /** DKIM keys parsed once, by their PEM's hash: parsing a PEM costs about as much as signing. */
   private readonly keys = new Map<string, DkimKey>();
 
@@ -41,7 +43,7 @@ export class Mailers {
     return {
       async send({ from, to }, email) {
         const signature = dkim ? await dkimSignature(email, dkim) : undefined;
-        return (await pool.sendMail({ envelope: { from, to }, raw: raw(email, signature) })) as SMTPTransport.SentMessageInfo;
+        return sendOnPool(pool, { from, to }, raw(email, signature), email.messageId);
       },
     };
   }
@@ -52,13 +54,12 @@ export class Mailers {
     this.keys.clear();
   }
 
-  private async poolFor(transport: EmailTransport): Promise<Transporter<SMTPTransport.SentMessageInfo>> {
+  private async poolFor(transport: EmailTransport): Promise<SMTPPool> {
     const key = createHash('sha256').update(JSON.stringify([transport.smtpUrl, transport.smtpSource])).digest('base64url');
     let pool = this.pools.get(key);
     if (!pool) {
-      // Loaded with the first email sent: a Herald that only pushes never holds it.
-      const { default: nodemailer } = await import('nodemailer');
-      pool = this.pools.get(key) ?? nodemailer.createTransport(this.options(transport));
+      const Pool = await loadSmtpPool();
+      pool = this.pools.get(key) ?? new Pool(this.options(transport));
       this.pools.set(key, pool);
     }
     return pool;
@@ -74,14 +75,13 @@ export class Mailers {
     return key;
   }
 
-  private options(transport: EmailTransport): SMTPTransport.Options {
+  private options(transport: EmailTransport): SMTPPool.Options {
     const url = new URL(transport.smtpUrl!);
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const port = Number(url.port || (url.protocol === 'smtps:' ? 465 : 587));
     const timeout = this.config.HERALD_PUSH_TIMEOUT_MS;
     return {
       url: transport.smtpUrl!,
-      pool: true,
       maxConnections: SMTP_CONNECTIONS,
       maxMessages: Infinity,
       connectionTimeout: timeout,
@@ -94,7 +94,7 @@ export class Mailers {
       // A tenant's mail server is reached only where HERALD_SMTP_ALLOWED_HOSTS allows (checked on
       // every connection, so a name cannot be pointed at Herald's network after it was saved).
       ...(transport.smtpSource === 'workspace' ? { getSocket: guardedSocket(smtpHostPolicy(this.config), host, port) } : {}),
-    } as SMTPTransport.Options;
+    } as SMTPPool.Options;
   }
 }
 

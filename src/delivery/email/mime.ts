@@ -1,4 +1,5 @@
 import { domainToASCII } from 'node:url';
+import { markCrlfOnly } from './smtp-wire.ts';
 
 /**
  * An email as it goes on the wire, built by Herald rather than by nodemailer's composer: its
@@ -29,6 +30,8 @@ export interface EmailMessage {
 }
 
 export interface BuiltEmail {
+  /** The Message-ID, with its angle brackets. */
+  messageId: string;
   /** Header fields, each `Name: value`, folded with CRLF + space, without a final CRLF. */
   fields: string[];
   /** The MIME body, ASCII, CRLF line ends, ending with a CRLF. */
@@ -50,14 +53,22 @@ export function buildEmail(message: EmailMessage): BuiltEmail {
     `Content-Type: multipart/alternative; boundary="${boundary}"`,
   ];
   const body = `${part('text/plain', message.text, boundary)}${part('text/html', message.html, boundary)}--${boundary}--\r\n`;
-  return { fields, body };
+  return { messageId: message.messageId, fields, body };
 }
 
-/** The message's bytes: header fields (`before` first, e.g. a DKIM-Signature), a blank line, the body. */
+/**
+ * The message's bytes: header fields (`before` first, e.g. a DKIM-Signature), a blank line, the
+ * body. Marked CRLF-only for the SMTP data stream (smtp-wire.ts) when they are: the body always
+ * is; a header value with a bare CR or LF (none of Herald's should have one) leaves the bytes to
+ * nodemailer's own line-end repair.
+ */
 export function raw(email: BuiltEmail, before?: string): Buffer {
-  const head = before ? [before, ...email.fields] : email.fields;
-  return Buffer.from(`${head.join('\r\n')}\r\n\r\n${email.body}`, 'latin1');
+  const head = (before ? [before, ...email.fields] : email.fields).join('\r\n');
+  const bytes = Buffer.from(`${head}\r\n\r\n${email.body}`, 'latin1');
+  return BARE_LINE_END.test(head) ? bytes : markCrlfOnly(bytes);
 }
+
+const BARE_LINE_END = /\r(?!\n)|(?<!\r)\n/;
 
 const MAX_LINE = 998;
 const BASE64_LINE = 76;
