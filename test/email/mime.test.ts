@@ -59,10 +59,10 @@ describe('the messages Herald builds', () => {
 
   it('uses base64 for long lines and for content that holds the boundary', async () => {
     const email = buildEmail(message({ html: `<p>${'x'.repeat(2000)}</p>` }));
-    expect(email.body).toContain('Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64');
+    expect(email.body.toString('latin1')).toContain('Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64');
     const boundary = /boundary="([^"]+)"/.exec(email.fields.join('\r\n'))![1]!;
     const tricky = buildEmail(message({ text: `before\r\n--${boundary}--\r\nafter` }));
-    expect(tricky.body).toContain('Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64');
+    expect(tricky.body.toString('latin1')).toContain('Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64');
     expect((await simpleParser(raw(tricky))).text).toBe(`before\n--${boundary}--\nafter`);
   });
 
@@ -81,5 +81,17 @@ describe('the messages Herald builds', () => {
     expect((await dkimVerify(bytes, { resolver })).results[0]!.status.result).toBe('pass');
     const forged = Buffer.from(bytes.toString('latin1').replace('https://herald.example/', 'https://evil.example/'), 'latin1');
     expect((await dkimVerify(forged, { resolver })).results[0]!.status.result).toBe('fail');
+  });
+
+  it('encodes base64 parts of every length into lines of 76, read back exactly', async () => {
+    for (let length = 0; length <= 120; length++) {
+      const text = 'ü'.repeat(length % 7) + 'é'.repeat(length);
+      const email = buildEmail(message({ text: text || 'ü' }));
+      const wire = raw(email).toString('latin1');
+      const encoded = wire.split('Content-Transfer-Encoding: base64\r\n\r\n')[1]!.split('\r\n--')[0]!.split('\r\n');
+      expect(encoded.slice(0, -1).every((line) => line.length === 76)).toBe(true);
+      expect(encoded.at(-1)!.length).toBeLessThanOrEqual(76);
+      expect((await simpleParser(raw(email))).text).toBe(text || 'ü');
+    }
   });
 });
