@@ -123,6 +123,10 @@ describe('the on-site message editor', () => {
     expect(await page.getByTestId('feedback-nps').textContent()).toBe('—');
     await page.getByRole('button', { name: 'Send now' }).click();
     await expect.poll(() => page.getByTestId('funnel-sent').textContent()).toBe('2');
+    // Each message's "why" says what sent means for an on-site message.
+    await expect.poll(() => page.locator('[data-message] .why').allTextContents()).toEqual(
+      Array(2).fill('accepted: Accepted for delivery (by the push service, mail server, SMS provider or webhook receiver; an on-site message waits for the next visit).'),
+    );
 
     /** A visitor opens the demo page; the SDK shows the message and they answer with one click. */
     const answer = async (visitor: string, score: string) => {

@@ -3,7 +3,7 @@
  * reasons are Herald's MessageReason values (schema/schema.graphql).
  */
 export const REASONS: Record<string, string> = {
-  ACCEPTED: 'Accepted by the push service (or the mail server) for delivery.',
+  ACCEPTED: 'Accepted for delivery (by the push service, mail server, SMS provider or webhook receiver; an on-site message waits for the next visit).',
   UNCONFIRMED: 'Sent, but the push service’s answer was lost; it may or may not have arrived.',
   RESENT_AFTER_CRASH: 'Sent again after Herald restarted mid-send; the browser shows it once.',
   PAYLOAD_TOO_LARGE: 'The rendered notification was over the 4 KB push limit.',
