@@ -25,8 +25,8 @@ export const triggerInput = z.object({
 export type Trigger = z.output<typeof triggerInput> & { where?: Condition[] | null };
 
 /** Parsed once per row object: a send reads the same campaign row for every batch. */
-function parsedOnce<T>(parse: (campaign: Campaign) => T): (campaign: Campaign) => T {
-  const cache = new WeakMap<Campaign, T>();
+function parsedOnce<T, C extends object = Campaign>(parse: (campaign: C) => T): (campaign: C) => T {
+  const cache = new WeakMap<C, T>();
   return (campaign) => {
     if (!cache.has(campaign)) cache.set(campaign, parse(campaign));
     return cache.get(campaign)!;
@@ -34,7 +34,7 @@ function parsedOnce<T>(parse: (campaign: Campaign) => T): (campaign: Campaign) =
 }
 
 /** The trigger of a TRIGGERED campaign; null for a broadcast. */
-export const triggerOf = parsedOnce((campaign): Trigger | null =>
+export const triggerOf = parsedOnce((campaign: Pick<Campaign, 'kind' | 'trigger'>): Trigger | null =>
   campaign.kind === 'TRIGGERED' && campaign.trigger != null ? (triggerInput.parse(campaign.trigger) as Trigger) : null,
 );
 
