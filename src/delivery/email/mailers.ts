@@ -6,7 +6,7 @@ import type { Config } from '../../config.ts';
 import { type SmtpHostPolicy, smtpHostPolicy } from '../../net/smtp-hosts.ts';
 import type { EmailTransport } from '../../workspaces/email-settings.ts';
 import { type DkimKey, dkimSignature } from './dkim.ts';
-import { type BuiltEmail, raw } from './mime.ts';
+import { type BuiltEmail, wireChunks } from './mime.ts';
 import { loadSmtpPool, sendOnPool } from './smtp-wire.ts';
 
 /** SMTP connections one mail server gets from this process (nodemailer's pool queues the rest). */
@@ -43,7 +43,7 @@ export class Mailers {
     return {
       async send({ from, to }, email) {
         const signature = dkim ? await dkimSignature(email, dkim) : undefined;
-        return sendOnPool(pool, { from, to }, raw(email, signature), email.messageId);
+        return sendOnPool(pool, { from, to }, wireChunks(email, signature), email.messageId);
       },
     };
   }

@@ -23,6 +23,8 @@ export function markCrlfOnly(bytes: Buffer): Buffer {
   return bytes;
 }
 
+export const isCrlfOnly = (bytes: Buffer): boolean => crlfOnly.has(bytes);
+
 /** nodemailer's pool class, loaded with the first email sent (a Herald that only pushes never holds it). */
 export async function loadSmtpPool(): Promise<typeof SMTPPool> {
   const [{ default: Pool }, { default: DataStream }] = await Promise.all([import('nodemailer/lib/smtp-pool'), import('nodemailer/lib/smtp-connection/data-stream.js')]);
@@ -30,8 +32,8 @@ export async function loadSmtpPool(): Promise<typeof SMTPPool> {
   return Pool;
 }
 
-/** Sends one message's bytes (see markCrlfOnly) on the pool; rejects with nodemailer's SMTP error. */
-export function sendOnPool(pool: SMTPPool, { from, to }: Envelope, bytes: Buffer, messageId: string): Promise<SentMessageInfo> {
+/** Sends one message's bytes, in chunks (see markCrlfOnly), on the pool; rejects with nodemailer's SMTP error. */
+export function sendOnPool(pool: SMTPPool, { from, to }: Envelope, chunks: Buffer[], messageId: string): Promise<SentMessageInfo> {
   const envelope = { from, to: [to] };
   // What SMTPPool and its connections read of a MailMessage (nodemailer 10.6: smtp-pool/*.js).
   const mail = {
@@ -44,7 +46,7 @@ export function sendOnPool(pool: SMTPPool, { from, to }: Envelope, bytes: Buffer
       createReadStream: () =>
         new Readable({
           read() {
-            this.push(bytes);
+            for (const chunk of chunks) this.push(chunk);
             this.push(null);
           },
         }),
