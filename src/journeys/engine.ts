@@ -4,7 +4,7 @@ import type { Herald } from '../herald-context.ts';
 import { selectionSql } from '../segments/service.ts';
 import { compileEventWhere } from '../segments/compile.ts';
 import { type EngagementStep, JOURNEY_LIMITS, type JourneyDefinition, type JourneyStep, type SendStep, splitPath, stepOf } from './definition.ts';
-import { announceSends, type QueuedMessage, sendStep } from './send.ts';
+import { announceSends, countSends, type QueuedMessage, sendStep } from './send.ts';
 import { definitionOf } from './versions.ts';
 import { type Claimed, groupBy, pass, type Visit } from './visit.ts';
 import { nextLocalTime } from './local-time.ts';
@@ -80,6 +80,7 @@ async function advanceBatch(herald: Herald, ids?: readonly string[], now?: numbe
       await resolveWaits(tx, visits);
       await run(tx, visits, queued, now ?? Date.now());
       await write(tx, visits);
+      await countSends(tx, queued);
       return { claimed: claimed.length, visits, queued };
     },
     // A busy pool (a burst of events, the wave's lanes) makes a batch wait for a connection, not fail after Prisma's 2 s.

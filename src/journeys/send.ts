@@ -4,7 +4,6 @@ import type { Herald } from '../herald-context.ts';
 import { deviceIdOf } from '../delivery/channel.ts';
 import { channelFor } from '../delivery/channels.ts';
 import { assignedSql } from '../delivery/experiment.ts';
-import { COUNT_INSERTED } from '../delivery/ledger.ts';
 import { announceTriggers, type TriggerOutcome } from '../delivery/triggers.ts';
 import type { SendStep } from './definition.ts';
 import { groupBy, pass, type Visit } from './visit.ts';
@@ -94,7 +93,7 @@ async function offer(
       WHERE ${suppress ? Prisma.sql`TRUE` : Prisma.sql`v.reachable AND r.skip IS NULL`}
       ON CONFLICT DO NOTHING
       RETURNING id, "campaignId", "contactId", status, reason, "dueAt"
-    ), counted AS (${COUNT_INSERTED})
+    )
     SELECT v."contactId"::text, v.reachable, v.reason, i.messages
     FROM verdicts v LEFT JOIN (
       SELECT "contactId", json_agg(json_build_object('messageId', id, 'campaignId', "campaignId", 'contactId', "contactId", 'type', status, 'reason', reason, 'dueAt', "dueAt")) AS messages
@@ -102,6 +101,33 @@ async function offer(
     ) i ON i."contactId" = v."contactId"`;
   for (const row of rows) for (const message of row.messages ?? []) queued.push({ ...message, workspaceId });
   return new Map(rows.map((row) => [row.contactId, { reachable: row.reachable, reason: row.reason }]));
+}
+
+/**
+ * The batch's ledger rows counted as campaigns count them (targeted, status:, reason:), in one
+ * statement that the engine runs last in its transaction: every lane and delivery's settles
+ * update the same campaign's counter rows, so they are locked only from here to the commit,
+ * not for the rest of the batch (3 lanes otherwise queued on them, 0.3-0.9 s a batch).
+ */
+export async function countSends(tx: Tx, queued: QueuedMessage[]): Promise<void> {
+  const counts = new Map<string, { campaignId: string; metric: string; count: number }>();
+  const add = (campaignId: string, metric: string) => {
+    const key = `${campaignId} ${metric}`;
+    const known = counts.get(key);
+    if (known) known.count++;
+    else counts.set(key, { campaignId, metric, count: 1 });
+  };
+  for (const message of queued) {
+    add(message.campaignId, 'targeted');
+    add(message.campaignId, `status:${message.type}`);
+    if (message.reason) add(message.campaignId, `reason:${message.reason}`);
+  }
+  if (counts.size === 0) return;
+  await tx.$executeRaw`
+    INSERT INTO "CampaignCount" ("campaignId", metric, count)
+    SELECT "campaignId", metric, count FROM jsonb_to_recordset(${JSON.stringify([...counts.values()])}::jsonb) AS c("campaignId" uuid, metric text, count int)
+    ORDER BY 1, 2 -- one lock order for all writers: no deadlocks
+    ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + excluded.count`;
 }
 
 /** After commit: the messages are announced and sent as triggered ones are (at once when due now). */
