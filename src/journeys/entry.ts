@@ -42,9 +42,14 @@ export async function enrol(tx: Tx, journey: PublishedJourney, source: Prisma.Sq
     SELECT md5(${journey.id}::text || '/' || s."contactId"::text ${reEntry == null ? Prisma.empty : Prisma.sql`|| '/' || s.key::text`})::uuid,
       ${journey.workspaceId}::uuid, ${journey.id}::uuid, ${journey.version}, s."contactId", ${definition.steps[0]!.key}, s.at, s.at, s.at
     FROM candidates s
-    WHERE NOT EXISTS (
-      SELECT 1 FROM "JourneyEnrollment" x WHERE x."journeyId" = ${journey.id}::uuid AND x."contactId" = s."contactId"
-        AND (x.status = 'ACTIVE' OR ${reEntry == null ? Prisma.sql`TRUE` : Prisma.sql`x."enteredAt" > s.at - make_interval(secs => ${reEntry}::int)`}))
+    -- A probe of the (journey, contact) index per candidate (LIMIT keeps it one): as NOT EXISTS the
+    -- planner hashed every enrolment of the journey for each batch, O(enrolled) per event batch.
+    LEFT JOIN LATERAL (
+      SELECT true AS found FROM "JourneyEnrollment" x WHERE x."journeyId" = ${journey.id}::uuid AND x."contactId" = s."contactId"
+        AND (x.status = 'ACTIVE' OR ${reEntry == null ? Prisma.sql`TRUE` : Prisma.sql`x."enteredAt" > s.at - make_interval(secs => ${reEntry}::int)`})
+      LIMIT 1
+    ) entered ON true
+    WHERE entered.found IS NULL
     ON CONFLICT DO NOTHING
     RETURNING id::text`;
   return rows.map((row) => row.id);

@@ -101,9 +101,16 @@ function exitOnEvents(tx: Tx, ids: Prisma.Sql): Promise<{ journeyId: string }[]>
 async function wakeWaiting(tx: Tx, ids: Prisma.Sql): Promise<{ journeyId: string }[]> {
   const candidates = await tx.$queryRaw<{ id: string; journeyId: string; version: number; step: string; eventId: string; at: Date }[]>`
     SELECT en.id::text, en."journeyId"::text, en.version, en.step, e.id::text AS "eventId", e."occurredAt" AS at
-    FROM "Event" e JOIN "JourneyEnrollment" en ON en."contactId" = e."contactId" AND en."waitingFor" = e.name
-    WHERE e.id = ANY(${ids}) AND en.status = 'ACTIVE' AND en.ran
-      AND e."occurredAt" > en."arrivedAt" AND e."occurredAt" <= en."wakeAt" AND (en."eventAt" IS NULL OR e."occurredAt" < en."eventAt")`;
+    FROM "Event" e CROSS JOIN LATERAL (
+      -- From each event to its contact's enrolments waiting for it, on the (contact, waitingFor)
+      -- index; OFFSET 0 keeps the planner from turning it around into a scan of every ACTIVE
+      -- enrolment (as it did with a join: O(enrolled) per event batch, 90 ms at 9,000).
+      SELECT en.* FROM "JourneyEnrollment" en
+      WHERE en."contactId" = e."contactId" AND en."waitingFor" = e.name AND en.status = 'ACTIVE' AND en.ran
+        AND e."occurredAt" > en."arrivedAt" AND e."occurredAt" <= en."wakeAt" AND (en."eventAt" IS NULL OR e."occurredAt" < en."eventAt")
+      OFFSET 0
+    ) en
+    WHERE e.id = ANY(${ids})`;
   if (candidates.length === 0) return [];
   // Each step's own `where` on the event's properties.
   const matching: typeof candidates = [];
