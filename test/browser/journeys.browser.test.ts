@@ -81,6 +81,9 @@ describe('journeys in the dashboard', () => {
     expect(await page.locator('[data-step]').evaluateAll((steps) => steps.map((step) => step.getAttribute('data-step')))).toEqual(['welcome', 'hold']);
     expect(await page.locator('[data-step="welcome"] .edges').textContent()).toBe('then → hold');
     expect(await page.locator('[data-step="hold"] .edges').textContent()).toBe('then → completes');
+    // The same steps drawn as a graph: a box per step, an arrow per way on.
+    expect(await page.locator('[data-graph-step]').evaluateAll((steps) => steps.map((step) => step.getAttribute('data-graph-step')))).toEqual(['welcome', 'hold']);
+    expect(await page.locator('[data-edge]').evaluateAll((edges) => edges.map((edge) => `${edge.getAttribute('data-edge')} ${edge.textContent}`))).toEqual(['welcome->hold then']);
 
     await page.getByRole('button', { name: 'Publish' }).click();
     await expect.poll(() => page.locator('h1 + .badge').textContent()).toBe('active');
@@ -93,6 +96,8 @@ describe('journeys in the dashboard', () => {
     expect(await page.getByTestId('step-welcome-sent').textContent()).toBe('2');
     expect(await page.getByTestId('journey-entered').textContent()).toBe('2');
     expect(await page.getByTestId('journey-active').textContent()).toBe('2');
+    expect(await page.getByTestId('graph-hold-figures').textContent()).toBe('2 arrived · 2 here');
+    expect(await page.getByTestId('graph-welcome-figures').textContent()).toBe('2 arrived · 0 here');
     await push.waitFor(() => push.received().length === 2);
     await checkPage('journey-live');
   });
@@ -180,6 +185,14 @@ describe('journeys in the dashboard', () => {
     await page.getByRole('button', { name: 'Create journey' }).click();
     await page.getByRole('heading', { name: 'Structured' }).waitFor();
     expect(await page.locator('[data-step]').evaluateAll((items) => items.map((item) => item.getAttribute('data-step')))).toEqual(['welcome', 'wait', 'clicked', 'reminder', 'cooldown']);
+    expect(await page.locator('[data-edge]').evaluateAll((edges) => edges.map((edge) => `${edge.getAttribute('data-edge')} ${edge.textContent}`))).toEqual([
+      'welcome->wait then',
+      'wait->clicked then',
+      'clicked->cooldown yes',
+      'clicked->reminder no',
+      'reminder->cooldown then',
+    ]);
+    await checkPage('journey-graph');
     const { journeys } = await queryAs(kit.graphqlUrl, workspace.secretKey)('{ journeys(first: 10) { edges { node { name draft } } } }');
     const saved = journeys.edges.find(({ node }: { node: { name: string } }) => node.name === 'Structured').node.draft;
     expect(saved.steps).toEqual(json.steps);

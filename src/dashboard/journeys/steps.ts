@@ -5,7 +5,7 @@ import type { Channel } from '../generated/graphql.ts';
  */
 export interface JourneyStep {
   key: string;
-  send?: { channel: string; fallback?: string[] | null; next?: string | null; content?: { title?: string } | null; email?: { subject?: string } | null };
+  send?: { channel: string; fallback?: string[] | null; next?: string | null; content?: { title?: string } | null; email?: { subject?: string } | null; inApp?: { title?: string } | null };
   wait?: { seconds?: number | null; untilLocalTime?: string | null; next?: string | null };
   waitForEvent?: { name: string; withinSeconds: number; onEvent?: string | null; onTimeout?: string | null; where?: unknown[] | null };
   branch?: { rule: unknown; yes?: string | null; no?: string | null };
@@ -36,7 +36,7 @@ export function kindOf(step: JourneyStep): string {
 export function describe(step: JourneyStep): string {
   const { send, wait, waitForEvent, branch, engagement, split } = step;
   if (send) {
-    const what = send.content?.title ?? send.email?.subject;
+    const what = send.content?.title ?? send.email?.subject ?? send.inApp?.title;
     const channels = [send.channel, ...(send.fallback ?? [])].map(channelName).join(', else ');
     return `${channels}${what ? `: “${what}”` : ''}`;
   }

@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { useMutation, useQuery, useSubscription } from 'urql';
 import { graphql } from '../generated/index.ts';
 import type { JourneyPageQuery } from '../generated/graphql.ts';
+import { JourneyGraph } from '../journeys/graph.tsx';
 import { describe, edgesOf, kindOf, stepsOf } from '../journeys/steps.ts';
 import { Link } from '../router.tsx';
 import { ProblemBox } from '../ui/form.tsx';
@@ -142,6 +143,7 @@ function Flow({ steps: stored, stats }: { steps: unknown; stats: Stats }) {
     <section aria-labelledby="journey-steps">
       <h2 id="journey-steps">Steps</h2>
       <p className="hint">Contacts start at the first step. The figures follow them live, over all versions.</p>
+      <JourneyGraph steps={steps} figures={figures} />
       <ol className="flow">
         {steps.map((step, index) => {
           const figure = figures.get(step.key);
