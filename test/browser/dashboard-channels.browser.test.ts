@@ -107,6 +107,17 @@ describe('the webhook editor', () => {
     expect(await page.getByLabel('Header 1 name').inputValue()).toBe('Authorization');
     expect(await page.getByLabel(/^Body/).inputValue()).toBe('{"name": "{{ contact.firstName }}", "tags": {{ contact.tags | json }}, "source": "herald"}');
     expect(await page.getByTestId('webhook-preview').textContent()).not.toContain('s3cret');
+
+    // A test from the editor: an unknown contact is named at the field; Ada gets the saved request again.
+    const who = page.getByLabel('Contact’s email or external id');
+    await who.fill('nobody');
+    await page.getByRole('button', { name: 'Send test' }).click();
+    await page.getByText('No contact with external id “nobody”.').waitFor();
+    await who.fill('ada');
+    await page.getByRole('button', { name: 'Send test' }).click();
+    await page.getByRole('status').filter({ hasText: /^Test sent/ }).waitFor();
+    await receiver.waitFor(() => receiver.received().length === 2);
+    expect(receiver.received()[1]).toMatchObject({ method: 'PUT', path: '/hook/ada', json: { name: 'Ada', tags: ['vip'], source: 'herald' } });
   });
 });
 

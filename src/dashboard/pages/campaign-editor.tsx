@@ -9,6 +9,7 @@ import type { QuestionForm } from '../campaigns/question.ts';
 import { SmsEditor } from '../campaigns/sms-editor.tsx';
 import { VariantsEditor } from '../campaigns/variants-editor.tsx';
 import { WebhookEditor } from '../campaigns/webhook-editor.tsx';
+import { TestSend } from './campaign-actions.tsx';
 import { graphql } from '../generated/index.ts';
 import { Link, navigate } from '../router.tsx';
 import { ComparisonFields } from '../rules/builder.tsx';
@@ -300,6 +301,8 @@ export function CampaignEditor({ id }: { id?: string }) {
           {{ draft: 'Save draft', now: 'Save and send now', schedule: 'Save and schedule', activate: 'Save and activate' }[when]}
         </button>
       </form>
+      {/* A saved campaign can be tried on one contact from here (the version last saved). */}
+      {id && <TestSend campaignId={id} />}
     </>
   );
 }
