@@ -322,8 +322,9 @@ export function track(name: string, properties?: Record<string, unknown>): Promi
     pending.push({ input, resolve, reject });
     flushTimer ??= setTimeout(flush, 0);
   });
-  // An event that triggers an on-site message: ask for it once the event is stored.
-  if (inAppEnabled() && inAppFeed.triggers.has(name)) void tracked.then(() => loadInApp(true), () => {});
+  // An event that triggers an on-site message: ask for it once the event is stored. Which events
+  // do is known from the last read, so one tracked while the page's first read is on its way waits for it.
+  if (inAppEnabled()) void Promise.all([tracked, inAppRead]).then(() => (inAppFeed.triggers.has(name) ? loadInApp(true) : undefined), () => {});
   return tracked;
 }
 
@@ -401,13 +402,15 @@ function inAppRenderer(): NonNullable<typeof renderer> {
 
 const inAppEnabled = () => options?.inApp ?? false;
 
+/** The latest read of the visitor's on-site messages (it never fails). */
+let inAppRead: Promise<void> = Promise.resolve();
+
 /** Reads and shows the visitor's on-site messages; Herald out of reach means none this time. */
-async function loadInApp(fresh = false): Promise<void> {
-  try {
-    await inAppFeed.load(contactRef(), fresh);
-  } catch {
+function loadInApp(fresh = false): Promise<void> {
+  inAppRead = inAppFeed.load(contactRef(), fresh).catch(() => {
     // shown on a later page
-  }
+  });
+  return inAppRead;
 }
 
 function showSoftPrompt(prompt: SoftPrompt): void {
