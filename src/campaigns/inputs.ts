@@ -38,7 +38,7 @@ export const ContentInput = builder.inputType('CampaignContentInput', {
     requireInteraction: t.boolean(),
     question: t.field({
       type: QuestionInput,
-      description: 'A question answered with the notification’s buttons (instead of actions): THUMBS, or a CHOICE of 2. The body defaults to its text.',
+      description: 'A question the push asks (instead of actions): THUMBS or a CHOICE of 2 are answered with its buttons, NPS, STARS and larger choices on the answer page it opens. The body defaults to its text.',
     }),
   }),
 });

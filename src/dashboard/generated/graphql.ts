@@ -70,7 +70,7 @@ export type CampaignContentInput = {
   iconUrl?: string | null | undefined;
   /** A large image: set it for a rich push. */
   imageUrl?: string | null | undefined;
-  /** A question answered with the notification’s buttons (instead of actions): THUMBS, or a CHOICE of 2. The body defaults to its text. */
+  /** A question the push asks (instead of actions): THUMBS or a CHOICE of 2 are answered with its buttons, NPS, STARS and larger choices on the answer page it opens. The body defaults to its text. */
   question?: QuestionInput | null | undefined;
   requireInteraction?: boolean | null | undefined;
   title: string;
