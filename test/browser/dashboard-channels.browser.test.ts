@@ -13,12 +13,12 @@ import { createWorkspace } from '../kit/flow.ts';
 import { startTestHerald, type TestHerald } from '../kit/herald.ts';
 import { startWebhookReceiver, type TestWebhookReceiver } from '../kit/webhook-receiver.ts';
 import { queryAs } from './kit/api.ts';
-import { launchDashboardBrowser, openPage, screenshot, seriousViolations } from './kit/dashboard.ts';
+import { checkPage, type DashboardPage, goTo, launchDashboardBrowser, newCampaign, signedIn } from './kit/dashboard.ts';
 
 let receiver: TestWebhookReceiver;
 let kit: TestHerald;
 let browser: Browser;
-let page: Awaited<ReturnType<typeof openPage>>;
+let page: DashboardPage;
 let workspace: Awaited<ReturnType<typeof createWorkspace>>;
 let query: ReturnType<typeof queryAs>;
 
@@ -28,11 +28,7 @@ beforeAll(async () => {
   workspace = await createWorkspace(kit, 'Channel shop');
   query = queryAs(kit.graphqlUrl, workspace.secretKey);
   browser = await launchDashboardBrowser();
-  page = await openPage(browser);
-  await page.goto(`${kit.url}/app/`);
-  await page.getByLabel('Secret key').fill(workspace.secretKey);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  page = await signedIn(browser, kit.url, workspace.secretKey);
 });
 afterAll(async () => {
   await browser?.close();
@@ -40,23 +36,10 @@ afterAll(async () => {
   await receiver?.close();
 });
 
-const go = (path: string) => page.evaluate((to) => (history.pushState(null, '', to), dispatchEvent(new PopStateEvent('popstate'))), `/app${path}`);
+const go = (path: string) => goTo(page, path);
 
-/** The page's errors, less images it could not fetch (this machine has no internet). */
-const problems = () => page.problems.filter((problem) => !problem.includes('Failed to load resource'));
 
-async function checkPage(name: string) {
-  await screenshot(page, name);
-  expect(await seriousViolations(page), `axe on ${name}`).toEqual([]);
-  expect(problems(), `errors on ${name}`).toEqual([]);
-}
-
-async function newCampaign(name: string, channel: string) {
-  await go('/campaigns/new');
-  await page.getByRole('heading', { name: 'New campaign' }).waitFor();
-  await page.getByLabel('Name', { exact: true }).fill(name);
-  await page.getByLabel('Channel').selectOption(channel);
-}
+const startCampaign = (name: string, channel: string) => newCampaign(page, name, channel);
 
 describe('the webhook editor', () => {
   it('checks the JSON body as typed, previews the request, and the sent webhook carries the header and the rendered body', async () => {
@@ -64,7 +47,7 @@ describe('the webhook editor', () => {
     receiver.trust(viewer.webhookSigningSecret);
     await query(`mutation { upsertContact(input: { externalId: "ada", firstName: "Ada", tags: ["vip"] }) { __typename } }`);
 
-    await newCampaign('Tell the CRM', 'WEBHOOK');
+    await startCampaign('Tell the CRM', 'WEBHOOK');
     await expect.poll(() => page.locator('.preview-count p').textContent()).toBe('1 contacts · 1 reached by the webhook');
     await page.getByLabel('Method').selectOption('PUT');
     await page.getByLabel('URL', { exact: true }).fill(receiver.url('/hook/{{ contact.externalId }}'));
@@ -88,7 +71,7 @@ describe('the webhook editor', () => {
     expect(preview).toContain('Authorization: ••••••');
     expect(preview).not.toContain('s3cret');
     expect(preview).toContain('{"name": "‹firstName›", "tags": ‹tags›, "source": "herald"}');
-    await checkPage('campaign-editor-webhook');
+    await checkPage(page, 'campaign-editor-webhook');
 
     await page.getByRole('radio', { name: 'Send now' }).check();
     await page.getByRole('button', { name: 'Save and send now' }).click();
@@ -123,7 +106,7 @@ describe('the webhook editor', () => {
 
 describe('the phone push editor', () => {
   it('previews the push as iOS and Android show it, checks its data as JSON, and saves every field', async () => {
-    await newCampaign('Shoe sale', 'MOBILE_PUSH');
+    await startCampaign('Shoe sale', 'MOBILE_PUSH');
     await page.getByLabel('Title').fill("Hi {{ contact.firstName | default: 'there' }}");
     await page.getByLabel('Body', { exact: true }).fill('Shoes are 30% off until midnight');
     await page.getByLabel('Image URL (https)').fill('https://cdn.example/shoe.png');
@@ -146,12 +129,12 @@ describe('the phone push editor', () => {
     expect(await preview.getByLabel('badge 3').textContent()).toBe('3');
     expect(await preview.locator('img.thumb').getAttribute('src')).toBe('https://cdn.example/shoe.png');
     expect(await page.getByTestId('mobile-opens').textContent()).toBe('Tapping it opens myshop://product/42. Sound: default.');
-    await checkPage('campaign-editor-mobile-ios');
+    await checkPage(page, 'campaign-editor-mobile-ios');
     await page.getByRole('radio', { name: 'Android' }).check();
     expect(await preview.getAttribute('aria-label')).toBe('The push as Android shows it');
     expect(await preview.locator('img.image').getAttribute('src')).toBe('https://cdn.example/shoe.png');
     expect(await preview.locator('img.thumb').count()).toBe(0);
-    await checkPage('campaign-editor-mobile-android');
+    await checkPage(page, 'campaign-editor-mobile-android');
 
     await page.getByRole('button', { name: 'Save draft' }).click();
     await page.getByRole('heading', { name: 'Shoe sale' }).waitFor();
@@ -219,7 +202,7 @@ describe('the APNs and FCM settings', () => {
       production: false,
       baseUrl: null,
     });
-    await checkPage('settings-apns');
+    await checkPage(page, 'settings-apns');
   });
 
   it('saves the FCM service account write-only: its project and client shown, its key never; removing it forgets it', async () => {
@@ -239,7 +222,7 @@ describe('the APNs and FCM settings', () => {
     expect(await page.content()).not.toContain(keyBody(rsa).slice(0, 40));
     const settings = await query('{ viewer { settings { fcm { projectId clientEmail baseUrl } } } }');
     expect(settings.viewer.settings.fcm).toEqual({ projectId: 'shop-app-123', clientEmail: 'herald@shop-app-123.iam.gserviceaccount.com', baseUrl: null });
-    await checkPage('settings-fcm');
+    await checkPage(page, 'settings-fcm');
 
     page.once('dialog', (dialog) => dialog.accept());
     await form.getByRole('button', { name: 'Remove FCM settings' }).click();

@@ -12,11 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspace } from '../kit/flow.ts';
 import { startTestHerald, type TestHerald } from '../kit/herald.ts';
 import { queryAs } from './kit/api.ts';
-import { launchDashboardBrowser, openPage, screenshot, seriousViolations } from './kit/dashboard.ts';
+import { checkPage, type DashboardPage, goTo, launchDashboardBrowser, newCampaign, openPage, signedIn } from './kit/dashboard.ts';
 
 let kit: TestHerald;
 let browser: Browser;
-let page: Awaited<ReturnType<typeof openPage>>;
+let page: DashboardPage;
 let workspace: Awaited<ReturnType<typeof createWorkspace>>;
 let query: ReturnType<typeof queryAs>;
 let campaignId = '';
@@ -27,40 +27,23 @@ beforeAll(async () => {
   query = queryAs(kit.graphqlUrl, workspace.secretKey);
   await query(`mutation { a: upsertContact(input: { anonymousId: "visitor-1" }) { __typename } b: upsertContact(input: { anonymousId: "visitor-2" }) { __typename } }`);
   browser = await launchDashboardBrowser();
-  page = await openPage(browser);
-  await page.goto(`${kit.url}/app/`);
-  await page.getByLabel('Secret key').fill(workspace.secretKey);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  page = await signedIn(browser, kit.url, workspace.secretKey);
 });
 afterAll(async () => {
   await browser?.close();
   await kit?.stop();
 });
 
-const go = (path: string) => page.evaluate((to) => (history.pushState(null, '', to), dispatchEvent(new PopStateEvent('popstate'))), `/app${path}`);
+const go = (path: string) => goTo(page, path);
 
-/** The page's errors, less images it could not fetch (this machine has no internet). */
-const problems = () => page.problems.filter((problem) => !problem.includes('Failed to load resource'));
 
-async function checkPage(name: string) {
-  await screenshot(page, name);
-  expect(await seriousViolations(page), `axe on ${name}`).toEqual([]);
-  expect(problems(), `errors on ${name}`).toEqual([]);
-}
-
-async function newCampaign(name: string, channel: string) {
-  await go('/campaigns/new');
-  await page.getByRole('heading', { name: 'New campaign' }).waitFor();
-  await page.getByLabel('Name', { exact: true }).fill(name);
-  await page.getByLabel('Channel').selectOption(channel);
-}
+const startCampaign = (name: string, channel: string) => newCampaign(page, name, channel);
 
 const invalidLabels = () => page.locator('.field.invalid label').allTextContents();
 
 describe('the on-site message editor', () => {
   it('writes an IN_APP message with an NPS question, previews it as the SDK shows it, saves it and reads it back', async () => {
-    await newCampaign('How are we doing?', 'IN_APP');
+    await startCampaign('How are we doing?', 'IN_APP');
     await expect.poll(() => page.locator('.preview-count p').textContent()).toBe('2 contacts · 2 shown it at their next visit to your site');
 
     // Neither a title nor a body: Herald's error is shown at the title.
@@ -91,7 +74,7 @@ describe('the on-site message editor', () => {
     await page.getByLabel('Shown as').selectOption('BANNER');
     expect(await preview.locator('.box.banner').count()).toBe(1);
     await page.getByLabel('Shown as').selectOption('MODAL');
-    await checkPage('campaign-editor-in-app-typed');
+    await checkPage(page, 'campaign-editor-in-app-typed');
 
     await page.getByRole('button', { name: 'Save draft' }).click();
     await page.getByRole('heading', { name: 'How are we doing?' }).waitFor();
@@ -111,7 +94,7 @@ describe('the on-site message editor', () => {
     expect(await page.getByLabel('Ask').inputValue()).toBe('NPS');
     expect(await page.getByLabel('Question', { exact: true }).inputValue()).toBe('How likely are you to recommend us?');
     expect(await page.getByLabel('Waits for the visit (days; empty: 30)').inputValue()).toBe('30');
-    await checkPage('campaign-editor-in-app');
+    await checkPage(page, 'campaign-editor-in-app');
   });
 
   it('is sent, answered by two visitors on the site, and the campaign page follows its responses and NPS live', async () => {
@@ -162,11 +145,11 @@ describe('the on-site message editor', () => {
     // The figures are Herald's own.
     const { stats } = (await query(`query($id: ID!) { campaign(id: $id) { stats { responses nps displayed } } }`, { id: campaignId })).campaign;
     expect(stats).toEqual({ responses: 2, nps: 0, displayed: 2 });
-    await checkPage('campaign-feedback');
+    await checkPage(page, 'campaign-feedback');
   });
 
   it('attaches a question to an email (checked at its field) and to a web push, and reads them back', async () => {
-    await newCampaign('Which one?', 'EMAIL');
+    await startCampaign('Which one?', 'EMAIL');
     await page.getByLabel('Subject').fill('Which one do you like?');
     await page.getByLabel('HTML', { exact: true }).fill('<p>Pick one:</p>{{ question_buttons }}');
     await page.getByLabel('Ask').selectOption('CHOICE');
@@ -181,14 +164,14 @@ describe('the on-site message editor', () => {
     const email = (await query(`query($id: ID!) { campaign(id: $id) { email { question { kind text choices } } } }`, { id: page.url().split('/').at(-1) })).campaign.email;
     expect(email.question).toEqual({ kind: 'CHOICE', text: 'Which colour?', choices: ['Red', 'Green', 'Blue'] });
 
-    await newCampaign('Thumbs', 'WEB_PUSH');
+    await startCampaign('Thumbs', 'WEB_PUSH');
     await page.getByLabel('Title', { exact: true }).fill('Did the parcel arrive?');
     await page.getByLabel('Opens (URL)').fill('https://shop.example/orders');
     await page.getByLabel('Ask').selectOption('THUMBS');
     await page.getByLabel('Question', { exact: true }).fill('Did it arrive in one piece?');
     // The answers are the notification's buttons.
     expect(await page.locator('.notification .actions span').allTextContents()).toEqual(['👍', '👎']);
-    await checkPage('campaign-editor-push-question');
+    await checkPage(page, 'campaign-editor-push-question');
     await page.getByRole('button', { name: 'Save draft' }).click();
     await page.getByRole('heading', { name: 'Thumbs' }).waitFor();
     const pushId = page.url().split('/').at(-1)!;

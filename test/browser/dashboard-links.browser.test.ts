@@ -10,14 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspace } from '../kit/flow.ts';
 import { startTestHerald, type TestHerald } from '../kit/herald.ts';
 import { queryAs } from './kit/api.ts';
-import { launchDashboardBrowser, openPage, screenshot, seriousViolations } from './kit/dashboard.ts';
+import { checkPage, type DashboardPage, launchDashboardBrowser, signedIn } from './kit/dashboard.ts';
 
 const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
 const DESKTOP_CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
 
 let kit: TestHerald;
 let browser: Browser;
-let page: Awaited<ReturnType<typeof openPage>>;
+let page: DashboardPage;
 let query: ReturnType<typeof queryAs>;
 
 beforeAll(async () => {
@@ -25,22 +25,13 @@ beforeAll(async () => {
   const workspace = await createWorkspace(kit, 'Link shop');
   query = queryAs(kit.graphqlUrl, workspace.secretKey);
   browser = await launchDashboardBrowser();
-  page = await openPage(browser);
-  await page.goto(`${kit.url}/app/`);
-  await page.getByLabel('Secret key').fill(workspace.secretKey);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  page = await signedIn(browser, kit.url, workspace.secretKey);
 });
 afterAll(async () => {
   await browser?.close();
   await kit?.stop();
 });
 
-async function checkPage(name: string) {
-  await screenshot(page, name);
-  expect(await seriousViolations(page), `axe on ${name}`).toEqual([]);
-  expect(page.problems, `errors on ${name}`).toEqual([]);
-}
 
 const invalidLabels = () => page.locator('.field.invalid label').allTextContents();
 
@@ -101,6 +92,6 @@ describe('the smart links page', () => {
         { device: 'DESKTOP', clicks: 1 },
       ],
     });
-    await checkPage('links');
+    await checkPage(page, 'links');
   });
 });

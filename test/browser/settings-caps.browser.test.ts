@@ -12,11 +12,11 @@ import { fromRoot } from '../../src/paths.ts';
 import { createWorkspace } from '../kit/flow.ts';
 import { startTestHerald, type TestHerald } from '../kit/herald.ts';
 import { queryAs } from './kit/api.ts';
-import { launchDashboardBrowser, openPage, screenshot, seriousViolations } from './kit/dashboard.ts';
+import { checkPage, type DashboardPage, launchDashboardBrowser, signedIn } from './kit/dashboard.ts';
 
 let kit: TestHerald;
 let browser: Browser;
-let page: Awaited<ReturnType<typeof openPage>>;
+let page: DashboardPage;
 let query: ReturnType<typeof queryAs>;
 
 beforeAll(async () => {
@@ -24,11 +24,7 @@ beforeAll(async () => {
   const workspace = await createWorkspace(kit, 'Capped shop');
   query = queryAs(kit.graphqlUrl, workspace.secretKey);
   browser = await launchDashboardBrowser();
-  page = await openPage(browser);
-  await page.goto(`${kit.url}/app/`);
-  await page.getByLabel('Secret key').fill(workspace.secretKey);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  page = await signedIn(browser, kit.url, workspace.secretKey);
 });
 afterAll(async () => {
   await browser?.close();
@@ -72,8 +68,7 @@ describe('the frequency caps', () => {
     await page.reload();
     await form.getByRole('button', { name: 'Add a cap' }).waitFor();
     expect(await Promise.all(channels.map((_, index) => pickers.nth(index).inputValue()))).toEqual(channels);
-    await screenshot(page, 'settings-caps');
-    expect(await seriousViolations(page)).toEqual([]);
+    await checkPage(page, 'settings-caps');
     expect(page.problems).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { fromRoot } from '../../../src/paths.ts';
 
 const require = createRequire(import.meta.url);
@@ -50,4 +51,38 @@ export async function seriousViolations(page: Page): Promise<string[]> {
   return violations
     .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
     .map((violation) => `${violation.id} (${violation.impact}): ${violation.help} at ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`);
+}
+
+export type DashboardPage = Page & { problems: string[] };
+
+/** A new tab signed in to the dashboard at `url` with a workspace's secret key, on the overview. */
+export async function signedIn(browser: Browser, url: string, secretKey: string): Promise<DashboardPage> {
+  const page = await openPage(browser);
+  await page.goto(`${url}/app/`);
+  await page.getByLabel('Secret key').fill(secretKey);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  return page;
+}
+
+/** Moves the app to `/app<path>` as its own links do (no reload). */
+export const goTo = (page: Page, path: string) =>
+  page.evaluate((to) => (history.pushState(null, '', to), dispatchEvent(new PopStateEvent('popstate'))), `/app${path}`);
+
+/** A screenshot of the page as it is, then: no serious axe violation, no error in it (images it could not fetch aside: no internet here). */
+export async function checkPage(page: DashboardPage, name: string): Promise<void> {
+  await screenshot(page, name);
+  expect(await seriousViolations(page), `axe on ${name}`).toEqual([]);
+  expect(
+    page.problems.filter((problem) => !problem.includes('Failed to load resource')),
+    `errors on ${name}`,
+  ).toEqual([]);
+}
+
+/** The campaign editor, new, with a name and a channel chosen. */
+export async function newCampaign(page: Page, name: string, channel: string): Promise<void> {
+  await goTo(page, '/campaigns/new');
+  await page.getByRole('heading', { name: 'New campaign' }).waitFor();
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  await page.getByLabel('Channel').selectOption(channel);
 }
