@@ -1,41 +1,13 @@
 import { type FieldError, ValidationError } from '../errors.ts';
 import { builder } from '../graphql/builder.ts';
+import { answersOf, type Question, QuestionKinds } from './kinds.ts';
 
-/**
- * A question a message asks (issue #23): an on-site message, a push (its action buttons) or an
- * email (its buttons). Saved inside the channel's content as `question`; an answer is one of
- * `answersOf(question)`, recorded once per message as a `feedback` event (feedback/answers.ts).
- */
-export const QuestionKinds = ['NPS', 'STARS', 'THUMBS', 'CHOICE'] as const;
-export type QuestionKind = (typeof QuestionKinds)[number];
-
-export interface Question {
-  kind: QuestionKind;
-  /** What is asked, shown with the answers ("How likely are you to recommend us?"). */
-  text: string;
-  /** CHOICE only: the answers offered, 2 to 6 distinct labels. */
-  choices?: string[];
-  /** On-site only: a free-text box beside the answer. */
-  freeText?: boolean;
-}
+/** A message's question (kinds.ts) as Herald checks it at save and answers it in GraphQL. */
+export { answersOf, type Question, type QuestionKind, QuestionKinds } from './kinds.ts';
 
 export const MAX_CHOICES = 6;
 const MAX_TEXT = 300;
 const MAX_CHOICE = 60;
-
-/** Every answer `question` accepts, in the order shown: NPS 0–10, STARS 1–5, THUMBS up/down, CHOICE its labels. */
-export function answersOf(question: Question): string[] {
-  switch (question.kind) {
-    case 'NPS':
-      return Array.from({ length: 11 }, (_, score) => String(score));
-    case 'STARS':
-      return ['1', '2', '3', '4', '5'];
-    case 'THUMBS':
-      return ['up', 'down'];
-    case 'CHOICE':
-      return question.choices ?? [];
-  }
-}
 
 /** The Net Promoter Score of NPS answers: % of 9–10 minus % of 0–6, null with no answers. */
 export function npsOf(distribution: ReadonlyMap<string, number>): number | null {

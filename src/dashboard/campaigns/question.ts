@@ -1,3 +1,4 @@
+import { answersOf as answersOfQuestion } from '../../feedback/kinds.ts';
 import type { QuestionKind } from '../generated/graphql.ts';
 
 /** A message's feedback question as typed (docs/feedback.md); kind '' asks nothing. */
@@ -28,18 +29,8 @@ export function questionFrom(saved: { kind: QuestionKind; text: string; choices?
   return { kind: saved.kind, text: saved.text, choices: (saved.choices ?? []).join('\n'), freeText: saved.freeText };
 }
 
-/** Every answer the question offers, in the order shown (src/feedback/question.ts answersOf, for the preview). */
+/** Every answer the question offers, in the order shown (Herald's own answersOf, for the preview). */
 export function answersOf(question: QuestionForm): string[] {
-  switch (question.kind) {
-    case 'NPS':
-      return Array.from({ length: 11 }, (_, score) => String(score));
-    case 'STARS':
-      return ['1', '2', '3', '4', '5'];
-    case 'THUMBS':
-      return ['up', 'down'];
-    case 'CHOICE':
-      return question.choices.split('\n').map((choice) => choice.trim()).filter(Boolean);
-    default:
-      return [];
-  }
+  if (!question.kind) return [];
+  return answersOfQuestion({ kind: question.kind, text: question.text, choices: question.choices.split('\n').map((choice) => choice.trim()).filter(Boolean) });
 }
