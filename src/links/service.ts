@@ -4,11 +4,13 @@ import { Prisma } from '../db/prisma.ts';
 import { LINK_PATH } from '../delivery/short-links.ts';
 import { tokenMessageId, verifyToken } from '../delivery/tokens.ts';
 import { fromZodIssues } from '../errors.ts';
+import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { Link } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { linkSettingsOf } from '../workspaces/link-settings.ts';
 import { secretFromRow } from '../workspaces/secrets.ts';
-import { type Device, type LinkInput, linkInput } from './targets.ts';
+import { trackEvent } from '../tracking/events.ts';
+import { type Device, type LinkInput, linkInput, type Targets, targetFor } from './targets.ts';
 
 export type { Link };
 
@@ -61,31 +63,43 @@ export function linkByCode(herald: Herald, code: string): Promise<Link | null> {
   return herald.prisma.link.findUnique({ where: { code } });
 }
 
+/** The event a person's click on a smart link in a message stores for the message's contact. */
+export const LINK_CLICKED_EVENT = 'link_clicked';
+
+interface ClickedMessage {
+  id: string;
+  contactId: string;
+  campaignId: string;
+}
+
 /** The contact and message a click names: only a valid token of a message of the link's own workspace. */
-async function messageOfToken(herald: Herald, workspaceId: string, token: string | null): Promise<{ id: string; contactId: string } | null> {
+async function messageOfToken(herald: Herald, workspaceId: string, token: string | null): Promise<ClickedMessage | null> {
   const id = token ? tokenMessageId(token) : null;
   if (!id) return null;
   const message = await herald.prisma.message.findFirst({
     where: { id, workspaceId },
-    select: { id: true, contactId: true, campaign: { select: { workspace: { select: { trackingSecret: true } } } } },
+    select: { id: true, contactId: true, campaignId: true, campaign: { select: { workspace: { select: { trackingSecret: true } } } } },
   });
   if (!message) return null;
   const secret = await secretFromRow(herald, { id: workspaceId, ...message.campaign.workspace }, 'trackingSecret');
-  return verifyToken(token!, id, secret) ? { id: message.id, contactId: message.contactId } : null;
+  return verifyToken(token!, id, secret) ? { id: message.id, contactId: message.contactId, campaignId: message.campaignId } : null;
 }
 
 /**
  * Records a person's click: the click row (with the contact and message when `token` is a valid
  * tracking token of the link's workspace; any other token records the click alone) and the
- * link's counters, in one statement.
+ * link's counters, in one statement. A click that names a contact is then stored as the contact's
+ * event `link_clicked` through the normal ingestion path, so triggered campaigns, segments and
+ * journeys can act on it (once per click: its idempotency key is the click's id).
  */
-export async function recordClick(herald: Herald, link: Pick<Link, 'id' | 'workspaceId'>, click: { device: Device; token: string | null }): Promise<{ contactId: string | null }> {
+export async function recordClick(herald: Herald, link: Pick<Link, 'id' | 'workspaceId' | 'code'> & Targets, click: { device: Device; token: string | null }): Promise<{ contactId: string | null }> {
   const message = await messageOfToken(herald, link.workspaceId, click.token);
   const { device } = click;
+  const clickId = uuidv7();
   await herald.prisma.$executeRaw`
     WITH click AS (
       INSERT INTO "LinkClick" (id, "linkId", device, "contactId", "messageId")
-      VALUES (${uuidv7()}::uuid, ${link.id}::uuid, ${device}::"LinkDevice", ${message?.contactId ?? null}::uuid, ${message?.id ?? null}::uuid)
+      VALUES (${clickId}::uuid, ${link.id}::uuid, ${device}::"LinkDevice", ${message?.contactId ?? null}::uuid, ${message?.id ?? null}::uuid)
       RETURNING "linkId"
     )
     UPDATE "Link" SET
@@ -95,5 +109,19 @@ export async function recordClick(herald: Herald, link: Pick<Link, 'id' | 'works
       "desktopClicks" = "desktopClicks" + ${device === 'DESKTOP' ? 1 : 0},
       "updatedAt" = now()
     WHERE id = (SELECT "linkId" FROM click)`;
+  if (message) {
+    await trackEvent(herald, link.workspaceId, {
+      contactId: message.contactId,
+      name: LINK_CLICKED_EVENT,
+      properties: {
+        link: link.code,
+        url: targetFor(link, device),
+        device,
+        messageId: encodeGlobalID('Message', message.id),
+        campaignId: encodeGlobalID('Campaign', message.campaignId),
+      },
+      idempotencyKey: `${LINK_CLICKED_EVENT}:${clickId}`,
+    });
+  }
   return { contactId: message?.contactId ?? null };
 }

@@ -27,6 +27,12 @@ export const SendNow = graphql(`
   }
 `);
 
+const Activate = graphql(`
+  mutation KitActivate($id: ID!) {
+    activateCampaign(input: { id: $id }) { __typename ... on MutationActivateCampaignSuccess { data { status } } ... on Error { code message } }
+  }
+`);
+
 export const CampaignState = graphql(`
   query KitCampaignState($id: ID!) {
     campaign(id: $id) {
@@ -69,6 +75,12 @@ export async function createCampaign(secret: Client, input: Record<string, unkno
   const result = dataOf(await secret(CreateCampaign, { input } as never)).createCampaign;
   if (result.__typename !== 'MutationCreateCampaignSuccess') throw new Error(`createCampaign failed: ${JSON.stringify(result)}`);
   return result.data.id;
+}
+
+/** Activates a triggered campaign; fails the test on any error. */
+export async function activateCampaign(secret: Client, id: string) {
+  const result = dataOf(await secret(Activate, { id })).activateCampaign;
+  if (result.__typename !== 'MutationActivateCampaignSuccess') throw new Error(`activateCampaign failed: ${JSON.stringify(result)}`);
 }
 
 export async function campaignState(secret: Client, id: string) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.ts';
-import { CreateCampaign, createCampaign, SendNow, subscribeBrowser, waitForStatus } from '../kit/campaigns.ts';
+import { activateCampaign, CreateCampaign, createCampaign, SendNow, subscribeBrowser, waitForStatus } from '../kit/campaigns.ts';
 import { dataOf, errorCodes } from '../kit/client.ts';
 import { useHerald } from '../kit/fixture.ts';
 
@@ -274,6 +274,51 @@ describe('a smart link in a message', () => {
       ['DESKTOP', null, null],
     ]);
     expect(await clicksOf(shop.secret, link.id)).toEqual({ clicks: 4, byDevice: { IOS: 1, ANDROID: 0, DESKTOP: 3 } });
+  });
+
+  it('stores a click that names the contact as its link_clicked event, which a triggered campaign follows up; a forged token stores none', async () => {
+    const link = await created(shop.secret, { url: 'https://shop.example/boots', android: 'https://m.shop.example/boots', utm: { utm_source: 'herald' } });
+    const { browser } = await subscribeBrowser(shop.publishable, h.push, { externalId: 'cleo-links' });
+    const broadcast = await createCampaign(shop.secret, { name: 'Boots', kind: 'BROADCAST', content: { title: 'New boots', url: link.shortUrl } });
+    const followUp = await createCampaign(shop.secret, {
+      name: 'Clicked the boots',
+      kind: 'TRIGGERED',
+      trigger: { event: 'link_clicked', where: [{ path: 'link', op: 'EQ', value: link.code }] },
+      content: { title: 'Still thinking about the boots? ({{ event.properties.device }})', body: 'You looked at {{ event.properties.url }}', url: 'https://shop.example/boots' },
+    });
+    await activateCampaign(shop.secret, followUp);
+    dataOf(await shop.secret(SendNow, { id: broadcast }));
+    await h.push.waitFor(() => h.push.received(browser.id).length === 1);
+    const { url, token } = h.push.received(browser.id)[0]!.json as { url: string; token: string };
+
+    // Clicked on an Android phone: redirected to its page, and the click is the contact's event.
+    const phonePage = 'https://m.shop.example/boots?utm_source=herald';
+    expect((await follow(url, AGENTS.android)).location).toBe(phonePage);
+    await h.push.waitFor(() => h.push.received(browser.id).length === 2);
+    expect(h.push.received(browser.id)[1]!.json).toMatchObject({ title: 'Still thinking about the boots? (ANDROID)', body: `You looked at ${phonePage}` });
+
+    const contact = await h.kit.herald.prisma.contact.findFirstOrThrow({ where: { externalId: 'cleo-links' } });
+    const message = await h.kit.herald.prisma.message.findFirstOrThrow({ where: { contactId: contact.id, campaign: { name: 'Boots' } } });
+    const events = () => h.kit.herald.prisma.event.findMany({ where: { contactId: contact.id, name: 'link_clicked' } });
+    expect(await events()).toMatchObject([
+      {
+        properties: {
+          link: link.code,
+          url: phonePage,
+          device: 'ANDROID',
+          messageId: Buffer.from(`Message:${message.id}`).toString('base64'),
+          campaignId: Buffer.from(`Campaign:${message.campaignId}`).toString('base64'),
+        },
+      },
+    ]);
+
+    // A forged token and a machine's fetch store no event; a second click by the person stores a second one.
+    const forged = `${token.split('.')[0]}.${'A'.repeat(22)}`;
+    await follow(`${link.shortUrl}?m=${encodeURIComponent(forged)}`, AGENTS.desktop);
+    await follow(url, 'Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)');
+    expect(await events()).toHaveLength(1);
+    expect((await follow(url, AGENTS.desktop)).location).toBe('https://shop.example/boots?utm_source=herald');
+    expect((await events()).map((event) => (event.properties as { url: string }).url).sort()).toEqual(['https://m.shop.example/boots?utm_source=herald', 'https://shop.example/boots?utm_source=herald']);
   });
 
   it('counts the token a short link gains in a push when it checks the payload size at save', async () => {
