@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Context, type Emitter, type FilterImplOptions, type FS, Liquid, LiquidError, type Template, toValue, toValueSync } from 'liquidjs';
+import { AssertionError, Context, type Emitter, type FilterImplOptions, type FS, Liquid, LiquidError, type Template, toValue, toValueSync } from 'liquidjs';
 
 /**
  * The template sandbox. A tenant's Liquid reaches no file (every lookup fails, and the tags that
@@ -145,17 +145,21 @@ export function refusedFileTag(error: unknown): string | undefined {
  * Renders the fields of one message: each field's output within `outputChars`, all of them
  * together within one memory and one time budget. Throws liquidjs' errors when a budget runs out.
  *
- * The time budget is wall-clock (liquidjs reads performance.now()), so a garbage-collection pause
- * or a busy machine can exhaust it for a template that needs microseconds: a message running out
- * of time is given one fresh budget before it fails (a slow template fails twice, at twice the cost).
+ * The time budget is checked between template nodes on a `RenderClock`, which forgives time the
+ * process did not run (a busy machine descheduling it). A garbage-collection pause still counts,
+ * so a message running out of time is given one fresh budget before it fails (a slow template
+ * fails twice, at twice the cost).
  */
 export function messageRenderer(budget: RenderBudget): (templates: Template[], scope: object) => string {
-  let limits: Pick<Context, 'memoryLimit' | 'renderLimit'> | undefined;
+  let memoryLimit: Context['memoryLimit'] | undefined;
+  let clock: RenderClock | undefined;
   let retried = false;
   const render = (templates: Template[], scope: object) => {
-    const options = { sync: true, memoryLimit: budget.memoryChars, renderLimit: budget.timeMs };
-    const context = new Context(scope, liquid.options, options, { liquid, ...limits });
-    limits ??= { memoryLimit: context.memoryLimit, renderLimit: context.renderLimit };
+    const options = { sync: true, memoryLimit: budget.memoryChars };
+    // The first field's context makes the message's memory limit; every field shares it and the clock.
+    clock ??= new RenderClock(budget.timeMs);
+    const context = new Context(scope, liquid.options, options, { liquid, memoryLimit, renderLimit: clock as unknown as Context['renderLimit'] });
+    memoryLimit ??= context.memoryLimit;
     const output = new BudgetedOutput(context, budget.outputChars);
     toValueSync(renderer.renderTemplates(templates, context, output));
     return output.buffer;
@@ -166,10 +170,53 @@ export function messageRenderer(budget: RenderBudget): (templates: Template[], s
     } catch (error) {
       if (retried || !outOfTime(error)) throw error;
       retried = true;
-      limits = undefined;
+      memoryLimit = undefined;
+      clock = clock!.renewed();
       return render(templates, scope);
     }
   };
+}
+
+/**
+ * The time limit liquidjs checks between template nodes (its `renderLimit`, given the wall clock's
+ * now). liquidjs' own is wall-clock alone, so on a loaded machine a template that needs
+ * microseconds could run out of time while the process waited for a core. This one ends a render
+ * when the wall clock passes the budget *and* the process has used that much CPU since the render
+ * began (all its threads: never more lenient than the thread's own time), or when the wall clock
+ * passes `HARD_LIMIT_FACTOR` budgets from the message's first render whatever the CPU says, so a
+ * message's render stays bounded in time too, its one renewal included.
+ */
+export class RenderClock {
+  static readonly HARD_LIMIT_FACTOR = 5;
+  private readonly started = performance.now();
+  private readonly cpuAtStart = process.cpuUsage();
+  private deadline: number;
+
+  constructor(
+    private readonly budgetMs: number,
+    /** When the message's render began: the hard limit counts from there, across a renewal. */
+    private readonly began = performance.now(),
+  ) {
+    this.deadline = this.started + budgetMs;
+  }
+
+  /** A fresh budget for the same message, within the same hard limit. */
+  renewed(): RenderClock {
+    return new RenderClock(this.budgetMs, this.began);
+  }
+
+  /** liquidjs calls `use` on limiters that count; time is only checked. */
+  use(): void {}
+
+  check(now: number): void {
+    if (now <= this.deadline) return;
+    const hardLimit = this.began + this.budgetMs * RenderClock.HARD_LIMIT_FACTOR;
+    const { user, system } = process.cpuUsage(this.cpuAtStart);
+    const ranMs = (user + system) / 1000;
+    if (ranMs >= this.budgetMs || now >= hardLimit) throw new AssertionError('template render limit exceeded'); // what liquidjs' own limit throws
+    // Waited, not worked: the render may run for what is left of its budget.
+    this.deadline = Math.min(now + (this.budgetMs - ranMs), hardLimit);
+  }
 }
 
 /** Whether a render failed because its time budget ran out (liquidjs' renderLimit). */
