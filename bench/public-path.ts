@@ -10,6 +10,8 @@
  *  (3) the batched path: `trackEvents` of 100 from 8 clients with a secret key.
  * Each phase prints Herald's and PostgreSQL's CPU time per item (from /proc), failed calls are counted.
  *   npx tsx bench/public-path.ts [events=20000] [beacons=20000]
+ * BENCH_DEFAULT_ONLY=1 measures the default window alone. CPU per item also names the driver's own
+ * (its clients run on the same machine and take from the same two cores).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -125,12 +127,19 @@ const randomEvent = (keyed = true) => {
     ? { anonymousId: visitor, name: 'product_viewed', properties: { category: `cat-${Math.floor(Math.random() * CATEGORIES)}`, price: Math.round(Math.random() * 200) }, idempotencyKey }
     : { anonymousId: visitor, name: 'page_viewed', properties: { path: '/home' }, idempotencyKey };
 };
-/** Herald's and PostgreSQL's CPU time per item over a phase, in µs. */
-const cpuPer = (before: { herald: number; postgres: number }, after: { herald: number; postgres: number }, items: number) => ({
+/** CPU time so far in ms: Herald's and PostgreSQL's (from /proc), and this driver's own (the clients). */
+const cpuNow = (bench: { cpuMs(): { herald: number; postgres: number } }) => {
+  const { user, system } = process.cpuUsage();
+  return { ...bench.cpuMs(), driver: (user + system) / 1000 };
+};
+/** Herald's, PostgreSQL's and the driver's CPU time per item over a phase, in µs. */
+const cpuPer = (before: ReturnType<typeof cpuNow>, after: ReturnType<typeof cpuNow>, items: number) => ({
   herald: ((after.herald - before.herald) * 1000) / items,
   postgres: ((after.postgres - before.postgres) * 1000) / items,
+  driver: ((after.driver - before.driver) * 1000) / items,
 });
-const cpuText = (cpu: { herald: number; postgres: number }) => `CPU per item ${cpu.herald.toFixed(0)} µs Herald + ${cpu.postgres.toFixed(0)} µs PostgreSQL`;
+const cpuText = (cpu: Cpu) =>
+  `CPU per item ${cpu.herald.toFixed(0)} µs Herald + ${cpu.postgres.toFixed(0)} µs PostgreSQL (+ ${cpu.driver.toFixed(0)} µs this driver's clients)`;
 
 type Cpu = ReturnType<typeof cpuPer>;
 interface Figures {
@@ -184,7 +193,7 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
   };
   await drive(1_000, 16, () => track(randomEvent())); // warm-up
 
-  const figures: Figures = { singles: [], beacons: [], batched: { rate: 0, failed: 0, cpu: { herald: 0, postgres: 0 }, load: '' } };
+  const figures: Figures = { singles: [], beacons: [], batched: { rate: 0, failed: 0, cpu: { herald: 0, postgres: 0, driver: 0 }, load: '' } };
   let probe = PROBE_FROM;
   for (const clients of CLIENTS) {
     // One more client: a new visitor signs up, one after another, each timed to its push.
@@ -198,9 +207,12 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
         await track({ anonymousId: visitor, name: 'signup', idempotencyKey: 'signup' }).catch(() => sentAt.delete(visitor));
       }
     })();
-    const cpuBefore = bench.cpuMs();
+    const cpuBefore = cpuNow(bench);
+    const began = new Date();
     const result = await drive(totalEvents, clients, () => track(randomEvent()));
-    const cpu = cpuPer(cpuBefore, bench.cpuMs(), totalEvents);
+    const cpu = cpuPer(cpuBefore, cpuNow(bench), totalEvents);
+    // Rows written by one transaction share their xmin: how many gathered batches wrote the phase.
+    const batches = (await db.query(`SELECT count(DISTINCT xmin::text)::int AS n FROM "Event" WHERE "receivedAt" >= $1`, [began])).rows[0].n as number;
     running = false;
     await prober;
     await new Promise((resolve) => setTimeout(resolve, 2_000));
@@ -212,29 +224,29 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
     figures.singles.push({ clients, ...result, triggerP50: percentile(triggers, 50), probes: triggers.length, cpu, load: load() });
     console.log(
       `${label}: single trackEvent, ${clients} clients: ${result.rate.toLocaleString()} events/s, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms; ` +
-        `trigger → push p50 ${percentile(triggers, 50).toFixed(1)} ms (${triggers.length} of ${sentAt.size}); ${cpuText(cpu)}; load ${load()}`,
+        `trigger → push p50 ${percentile(triggers, 50).toFixed(1)} ms (${triggers.length} of ${sentAt.size}); ${batches} batches (${(totalEvents / batches).toFixed(1)} events each); ${cpuText(cpu)}; load ${load()}`,
     );
   }
 
   const types = ['DISPLAYED', 'CLICKED', 'CLOSED'];
   for (const clients of CLIENTS) {
-    const cpuBefore = bench.cpuMs();
+    const cpuBefore = cpuNow(bench);
     const result = await drive(totalBeacons, clients, async () => {
       const token = tokens[Math.floor(Math.random() * tokens.length)];
       const { status, body } = await post(`${bench.url}/track`, { 'content-type': 'text/plain;charset=UTF-8' }, JSON.stringify({ token, type: types[Math.floor(Math.random() * 3)] }));
       if (status !== 204) throw new Error(`${status} ${body}`);
     });
-    const cpu = cpuPer(cpuBefore, bench.cpuMs(), totalBeacons);
+    const cpu = cpuPer(cpuBefore, cpuNow(bench), totalBeacons);
     figures.beacons.push({ clients, ...result, cpu, load: load() });
     console.log(`${label}: single /track beacons, ${clients} clients: ${result.rate.toLocaleString()} beacons/s, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms; ${cpuText(cpu)}; load ${load()}`);
   }
 
-  const cpuBefore = bench.cpuMs();
+  const cpuBefore = cpuNow(bench);
   const batched = await drive(Math.ceil(totalEvents / 100), 8, async () => {
     const result = await bench.secret(TRACK_MANY, { events: Array.from({ length: 100 }, () => randomEvent(false)) });
     if (result.trackEvents.__typename !== 'MutationTrackEventsSuccess') throw new Error(JSON.stringify(result));
   });
-  const cpu = cpuPer(cpuBefore, bench.cpuMs(), Math.ceil(totalEvents / 100) * 100);
+  const cpu = cpuPer(cpuBefore, cpuNow(bench), Math.ceil(totalEvents / 100) * 100);
   figures.batched = { rate: batched.rate * 100, failed: batched.failed * 100, cpu, load: load() };
   console.log(`${label}: batched trackEvents of 100 from 8 clients: ${(batched.rate * 100).toLocaleString()} events/s; ${cpuText(cpu)}; load ${load()}`);
   const warnings = bench.warnings();
@@ -246,6 +258,12 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
 
 console.log(`load average at start: ${load()} (2 cores; the machine is shared, figures are distorted by the load)`);
 const gathered = await measure('window default', {});
+// BENCH_DEFAULT_ONLY=1: the default window's phases alone (quicker before/after comparisons).
+if (process.env.BENCH_DEFAULT_ONLY) {
+  console.log(`load average at the end: ${load()}`);
+  sink.kill('SIGTERM');
+  process.exit(0);
+}
 const alone = await measure('window 0', { HERALD_PUBLIC_BATCH_MS: '0' });
 
 const cpuCell = (cpu: Cpu) => `${cpu.herald.toFixed(0)} + ${cpu.postgres.toFixed(0)}`;

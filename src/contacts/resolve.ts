@@ -1,8 +1,9 @@
 import { v7 as uuidv7 } from 'uuid';
 import { Prisma } from '../db/prisma.ts';
+import type { SqlTx } from '../db/sql-transaction.ts';
 import type { ContactRef } from './validation.ts';
 
-type Tx = Prisma.TransactionClient;
+type Tx = SqlTx;
 type Found = { id: string; externalId: string | null; anonymousId: string | null };
 
 /**

@@ -1,4 +1,5 @@
 import { Prisma } from '../db/prisma.ts';
+import type { SqlTx } from '../db/sql-transaction.ts';
 import type { Campaign } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { compileEventWhere } from '../segments/compile.ts';
@@ -11,7 +12,7 @@ import { assignedSql, experimentOf } from './experiment.ts';
 import { scheduleWakes } from './deliver.ts';
 import { announce, COUNT_INSERTED, lockContacts, type MovedRow, moveRows } from './ledger.ts';
 
-type Tx = Prisma.TransactionClient;
+type Tx = SqlTx;
 
 /** Delays up to this long are also timed in memory, for a wake-up on the dot. */
 const SHORT_DELAY_MS = 60_000;

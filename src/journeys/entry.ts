@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Prisma } from '../db/prisma.ts';
+import type { SqlTx } from '../db/sql-transaction.ts';
 import { ErrorCode, NotFoundError, ValidationError } from '../errors.ts';
+import type { Audience } from '../generated/prisma/enums.ts';
 import type { Herald } from '../herald-context.ts';
 import type { Rule } from '../segments/rule.ts';
 import { type Selection, selectionSql } from '../segments/service.ts';
@@ -10,7 +12,7 @@ import { advanceDue } from './engine.ts';
 import { JOURNEY_CONTACT_LOCK } from './waits.ts';
 import { definitionOf } from './versions.ts';
 
-type Tx = Prisma.TransactionClient;
+type Tx = SqlTx;
 
 export interface PublishedJourney {
   id: string;
@@ -62,7 +64,8 @@ async function audienceOf(tx: Tx, workspaceId: string, definition: JourneyDefini
   const rules: Rule[] = [];
   let type = audience.type;
   if (audience.segmentId) {
-    const segment = await tx.segment.findFirst({ where: { id: audience.segmentId, workspaceId }, select: { rule: true, audience: true } });
+    const [segment] = await tx.$queryRaw<{ rule: unknown; audience: Audience }[]>`
+      SELECT rule, audience::text FROM "Segment" WHERE id = ${audience.segmentId}::uuid AND "workspaceId" = ${workspaceId}::uuid`;
     // A segment deleted since publishing admits nobody rather than everybody.
     if (!segment) return { rule: { not: { and: [] } } as Rule };
     rules.push(segment.rule as unknown as Rule);
@@ -74,7 +77,9 @@ async function audienceOf(tx: Tx, workspaceId: string, definition: JourneyDefini
 
 /** The ACTIVE journeys of a workspace with their current definitions. */
 export async function activeJourneys(tx: Tx, workspaceId: string | null): Promise<PublishedJourney[]> {
-  const rows = await tx.journey.findMany({ where: { ...(workspaceId ? { workspaceId } : {}), status: 'ACTIVE', version: { gt: 0 } }, select: { id: true, workspaceId: true, version: true } });
+  const rows = await tx.$queryRaw<{ id: string; workspaceId: string; version: number }[]>`
+    SELECT id::text, "workspaceId"::text, version FROM "Journey"
+    WHERE ${workspaceId ? Prisma.sql`"workspaceId" = ${workspaceId}::uuid AND` : Prisma.empty} status = 'ACTIVE' AND version > 0`;
   return Promise.all(rows.map(async (row) => ({ ...row, definition: await definitionOf(tx, row.id, row.version) })));
 }
 

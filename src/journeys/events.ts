@@ -1,11 +1,12 @@
 import { Prisma } from '../db/prisma.ts';
+import type { SqlTx } from '../db/sql-transaction.ts';
 import type { Herald } from '../herald-context.ts';
 import { compileEventWhere } from '../segments/compile.ts';
 import { stepOf, type WaitForEventStep } from './definition.ts';
 import { activeJourneys, enrol, lockContactsForJourneys } from './entry.ts';
 import { definitionOf } from './versions.ts';
 
-type Tx = Prisma.TransactionClient;
+type Tx = SqlTx;
 
 /** What a batch of events did to journeys, to announce once it is committed. */
 export interface JourneyOutcome {

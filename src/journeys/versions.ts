@@ -1,4 +1,5 @@
 import type { Prisma } from '../db/prisma.ts';
+import type { SqlTx } from '../db/sql-transaction.ts';
 import type { Channel } from '../generated/prisma/enums.ts';
 import type { JourneyDefinition } from './definition.ts';
 
@@ -16,11 +17,14 @@ function remember<T>(cache: Map<string, T>, key: string, value: T): T {
   return value;
 }
 
-export async function definitionOf(db: Prisma.TransactionClient, journeyId: string, version: number): Promise<JourneyDefinition> {
+export async function definitionOf(db: SqlTx, journeyId: string, version: number): Promise<JourneyDefinition> {
   const key = `${journeyId}:${version}`;
   const known = definitions.get(key);
   if (known) return known;
-  const row = await db.journeyVersion.findUniqueOrThrow({ where: { journeyId_version: { journeyId, version } }, select: { definition: true } });
+  // Raw, so that a batch of events on a pg connection of its own (db/sql-transaction.ts) reads it too.
+  const [row] = await db.$queryRaw<{ definition: unknown }[]>`
+    SELECT definition FROM "JourneyVersion" WHERE "journeyId" = ${journeyId}::uuid AND version = ${version}::int`;
+  if (!row) throw new Error(`journey ${journeyId} has no version ${version}`);
   return remember(definitions, key, row.definition as unknown as JourneyDefinition);
 }
 

@@ -1,7 +1,7 @@
-import type { Prisma } from '../db/prisma.ts';
+import type { SqlTx } from '../db/sql-transaction.ts';
 import type { DeliveryEvent } from '../delivery/events.ts';
 
-type Tx = Pick<Prisma.TransactionClient, '$queryRaw'>;
+type Tx = SqlTx;
 
 /**
  * Credits new events as conversions: for each event, the most recent message sent to its contact
