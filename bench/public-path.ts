@@ -31,7 +31,8 @@ const CONTACTS = 20_000;
 const BEACON_MESSAGES = 5_000;
 /** Visitors above this one are the latency probe's: the load never names them. */
 const PROBE_FROM = 19_000;
-const CLIENTS = [64, 256];
+/** BENCH_CLIENTS=64 (say) measures one client count only. */
+const CLIENTS = process.env.BENCH_CLIENTS ? process.env.BENCH_CLIENTS.split(',').map(Number) : [64, 256];
 const now = () => performance.timeOrigin + performance.now();
 const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))] ?? NaN;
 const load = () => loadavg().map((value) => value.toFixed(1)).join(' ');
