@@ -121,18 +121,25 @@ export function firstLine(error: unknown): string {
   return String(error instanceof Error ? error.message : error).split('\n')[0]!;
 }
 
+/** Why `source` cannot be a template (it does not parse, or names a file tag), or null. */
+export function templateRefusal(source: string): string | null {
+  try {
+    parseTemplate(source);
+    return null;
+  } catch (error) {
+    const tag = refusedFileTag(error);
+    return tag ? `must not use {% ${tag} %}: templates cannot read files` : `is not a valid Liquid template: ${firstLine(error)}`;
+  }
+}
+
 /** A content field of at most `max` characters that parses as a Liquid template and reads no file. */
 export const templateField = (max: number) =>
   z
     .string()
     .max(max, `must be at most ${max} characters`)
     .superRefine((source, context) => {
-      try {
-        parseTemplate(source);
-      } catch (error) {
-        const tag = refusedFileTag(error);
-        context.addIssue({ code: 'custom', message: tag ? `must not use {% ${tag} %}: templates cannot read files` : `is not a valid Liquid template: ${firstLine(error)}` });
-      }
+      const refusal = templateRefusal(source);
+      if (refusal) context.addIssue({ code: 'custom', message: refusal });
     });
 
 /** The file tag a parse error refused, if that is why it failed. */

@@ -1,7 +1,7 @@
-import { Temporal } from 'temporal-polyfill';
 import type { Channel } from '../generated/prisma/enums.ts';
 import type { Condition } from '../segments/rule.ts';
 import { type BranchStep, type EngagementType, type JourneyDefinition, type JourneyStep, splitPath, stepOf } from './definition.ts';
+import { nextLocalTime } from './local-time.ts';
 
 /**
  * The reference interpreter: one contact's journey, worked out from the definition and what is
@@ -265,17 +265,3 @@ function nextOf(step: JourneyStep, outcome: string): string | null {
   }
 }
 
-/**
- * The next instant strictly after `after` at which the wall clock in `zone` reads `time`. A time the
- * clocks skip (02:30 on a spring-forward day) happens when they jump; of a repeated one (fall-back)
- * the first counts, as for delivery windows (src/delivery/time.ts).
- */
-export function nextLocalTime(after: number, zone: string, time: string): number {
-  const plainTime = Temporal.PlainTime.from(time);
-  const today = Temporal.Instant.fromEpochMilliseconds(after).toZonedDateTimeISO(zone).toPlainDate();
-  for (let days = 0; ; days++) {
-    let at = today.add({ days }).toZonedDateTime({ timeZone: zone, plainTime });
-    if (!at.toPlainTime().equals(plainTime)) at = at.getTimeZoneTransition('previous') ?? at;
-    if (at.epochMilliseconds > after) return at.epochMilliseconds;
-  }
-}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseJourney, splitPath } from '../../src/journeys/definition.ts';
-import { type Enrolment, interpret, type JourneyEvent, type JourneyFacts, nextLocalTime } from '../../src/journeys/interpret.ts';
+import { type Enrolment, interpret, type JourneyEvent, type JourneyFacts } from '../../src/journeys/interpret.ts';
+import { nextLocalTime } from '../../src/journeys/local-time.ts';
 
 const T0 = Date.parse('2026-03-02T10:00:00Z');
 const MIN = 60_000;

@@ -1,6 +1,6 @@
 import type { Template } from 'liquidjs';
 import { z } from 'zod';
-import { firstLine, messageRenderer, parseTemplate, refusedFileTag, type RenderBudget } from '../templates.ts';
+import { firstLine, messageRenderer, parseTemplate, type RenderBudget, templateRefusal } from '../templates.ts';
 import { countSegments, isGsm7, type SegmentCount } from './segments.ts';
 
 /**
@@ -27,11 +27,9 @@ export const smsContentInput = z.object({
     .max(MAX_BODY_CHARS, `must be at most ${MAX_BODY_CHARS} characters`)
     .refine((body) => body.trim().length > 0, 'must not be empty')
     .superRefine((source, context) => {
-      try {
-        parseTemplate(source);
-      } catch (error) {
-        const tag = refusedFileTag(error);
-        context.addIssue({ code: 'custom', message: tag ? `must not use {% ${tag} %}: templates cannot read files` : `is not a valid Liquid template: ${firstLine(error)}` });
+      const refusal = templateRefusal(source);
+      if (refusal) {
+        context.addIssue({ code: 'custom', message: refusal });
         return;
       }
       // A loop repeats its text as often as the data says: the body's length would have no bound.
