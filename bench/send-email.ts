@@ -24,7 +24,8 @@
  * rate follows others' load, CPU per email much less.
  *   npx tsx bench/send-email.ts [recipients=20000] [baselineSample=2000]
  *   (HERALD_PUSH_CONCURRENCY=…, HERALD_NODE_OPTIONS=… are passed to Herald; to profile it,
- *   HERALD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/herald-prof" writes a .cpuprofile when it stops)
+ *   HERALD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/herald-prof" writes a .cpuprofile when it stops;
+ *   BENCH_PG_STATEMENTS=1 prints the statements that took PostgreSQL's time in each phase)
  */
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -34,7 +35,7 @@ import nodemailer from 'nodemailer';
 import pg from 'pg';
 import { generateDkimKeys, spawnSmtpServer } from '../test/kit/smtp-server.ts';
 import { newsletterMjml, newsletterPreheader, newsletterSubject } from './email-newsletter.ts';
-import { type BenchProcess, cpuByRole, perSecond, spawnBenchHerald } from './kit.ts';
+import { type BenchProcess, cpuByRole, perSecond, spawnBenchHerald, topStatements } from './kit.ts';
 
 const total = Number(process.argv[2] ?? 20_000);
 const sample = Math.min(total, Number(process.argv[3] ?? 2_000));
@@ -141,6 +142,7 @@ async function phase(label: string, withDkim: boolean): Promise<Phase> {
 
   const rssBefore = bench.rssMb(); // after createCampaign compiled the MJML
   peakRss = rssBefore;
+  await topStatements(db); // resets the count: what follows is this phase's
   const cpuBefore = cpuSnapshot();
   console.log(`\n${label}: sendCampaignNow to ${total.toLocaleString()} contacts (Herald RSS before: ${Math.round(rssBefore)} MB)`);
   const started = performance.now();
@@ -163,6 +165,8 @@ async function phase(label: string, withDkim: boolean): Promise<Phase> {
   }
   const ms = performance.now() - started;
   const cpu = cpuReport(cpuBefore, cpuSnapshot(), ms / 1000, total);
+  const statements = await topStatements(db);
+  if (statements) console.log(`  PostgreSQL's time by statement (pg_stat_statements):\n${statements}`);
 
   const { rows: ledger } = await db.query<{ status: string; reason: string | null; rows: string; attempts: string }>(
     `SELECT status, reason, count(*) AS rows, sum(attempts) AS attempts FROM "Message" WHERE "campaignId" = $1::uuid GROUP BY 1, 2 ORDER BY 1, 2`,

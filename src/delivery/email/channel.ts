@@ -36,8 +36,10 @@ export const email: Channel<EmailAddress, Mail> = {
   name: 'EMAIL',
   // A resend after a crash carries the same Message-ID: mail systems and readers see one message.
   afterCrash: 'resend',
-  // Four messages per SMTP connection: enough to keep each busy, few enough to hold little memory.
-  inFlight: 4 * SMTP_CONNECTIONS,
+  // Sixteen messages per SMTP connection: a lane claims ~20 rows at a time (its refill is half of
+  // its share), not 5, which halved PostgreSQL's CPU per email (the claim's statements and COMMIT
+  // are per batch). A message's body is ~90 KB outside the heap, reused once sent (mime.ts).
+  inFlight: 16 * SMTP_CONNECTIONS,
   address: {
     value: Prisma.sql`jsonb_build_object('email', c.email, 'status', c."emailStatus")`,
     timezone: Prisma.sql`NULL::text`,
