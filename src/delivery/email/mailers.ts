@@ -6,7 +6,7 @@ import type { Config } from '../../config.ts';
 import { type SmtpHostPolicy, smtpHostPolicy } from '../../net/smtp-hosts.ts';
 import type { EmailTransport } from '../../workspaces/email-settings.ts';
 import { type DkimKey, dkimSignature } from './dkim.ts';
-import { type BuiltEmail, wireChunks } from './mime.ts';
+import { type BuiltEmail, isReleased, releaseBody, wireChunks } from './mime.ts';
 import { loadSmtpPool, sendOnPool } from './smtp-wire.ts';
 
 /** SMTP connections one mail server gets from this process (nodemailer's pool queues the rest). */
@@ -42,8 +42,13 @@ export class Mailers {
     const dkim = transport.dkim && this.dkimKey(transport.dkim);
     return {
       async send({ from, to }, email) {
+        if (isReleased(email)) throw new Error(`the message ${email.messageId} was sent already: its body is released`);
         const signature = dkim ? await dkimSignature(email, dkim) : undefined;
-        return sendOnPool(pool, { from, to }, wireChunks(email, signature), email.messageId);
+        const info = await sendOnPool(pool, { from, to }, wireChunks(email, signature), email.messageId);
+        // The server answered the whole message: its bytes are written, the body may be reused.
+        // (After an error the socket may still hold them: that body is left to the garbage collector.)
+        releaseBody(email);
+        return info;
       },
     };
   }

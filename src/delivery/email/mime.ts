@@ -94,10 +94,10 @@ function part(type: string, content: string, boundary: string): Piece[] {
   return [header, plain ?? { base64: utf8(content).toString('base64') }, '\r\n'];
 }
 
-/** The pieces in one buffer, allocated once. */
+/** The pieces in one buffer, taken from the kept bodies (see releaseBody). */
 function bytesOf(pieces: Piece[]): Buffer {
   const size = pieces.reduce((sum, piece) => sum + (typeof piece === 'string' ? piece.length : linedLength(piece.base64.length)), 0);
-  const out = Buffer.allocUnsafe(size);
+  const out = takeBody(size);
   let at = 0;
   for (const piece of pieces) at = typeof piece === 'string' ? at + out.write(piece, at, 'latin1') : writeBase64Lines(out, at, piece.base64);
   return out;
@@ -240,3 +240,41 @@ function rfc5322Date(date: Date): string {
   const time = `${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())}`;
   return `${DAYS[date.getUTCDay()]}, ${two(date.getUTCDate())} ${MONTHS[date.getUTCMonth()]} ${date.getUTCFullYear()} ${time} +0000`;
 }
+
+/**
+ * Message bodies are reused: a newsletter's ~90 KB, allocated for every recipient and freed only
+ * when the garbage collector finds its Buffer (often promoted while the message waited for its
+ * connection), kept tens of MB of dead bodies in Herald's memory and made V8 collect the whole
+ * heap for their sake. A sent message's body goes back to this list (releaseBody) for the next.
+ */
+const BODY_STEP = 16 * 1024;
+const MAX_KEPT_BODY = 1024 * 1024;
+const KEPT_BODIES = 64;
+const keptBodies: Buffer[] = [];
+/** Each pooled body (a view) and the whole buffer it is a view of. */
+const bodyBuffers = new WeakMap<Buffer, Buffer>();
+/** What a released email's body becomes: sending it again is a bug, and fails. */
+const RELEASED = Buffer.alloc(0);
+
+function takeBody(size: number): Buffer {
+  if (size > MAX_KEPT_BODY) return Buffer.allocUnsafe(size);
+  const kept = keptBodies.findIndex((buffer) => buffer.length >= size);
+  const whole = kept === -1 ? Buffer.allocUnsafeSlow(Math.ceil(size / BODY_STEP) * BODY_STEP) : keptBodies.splice(kept, 1)[0]!;
+  const body = whole.subarray(0, size);
+  bodyBuffers.set(body, whole);
+  return body;
+}
+
+/**
+ * Gives a sent email's body back for reuse. Call only once nothing reads it any more: after the
+ * mail server accepted or refused the whole message (its bytes were all written by then).
+ */
+export function releaseBody(email: BuiltEmail): void {
+  const whole = bodyBuffers.get(email.body);
+  bodyBuffers.delete(email.body);
+  email.body = RELEASED;
+  if (!whole) return;
+  if (keptBodies.length < KEPT_BODIES) keptBodies.push(whole);
+}
+
+export const isReleased = (email: BuiltEmail): boolean => email.body === RELEASED;
