@@ -6,8 +6,10 @@ import {
   emailContentInput,
   EmailContentError,
   EmailRenderError,
+  type EmailToSend,
   type RenderedEmail,
 } from '../../src/delivery/email/content.ts';
+import { newsletterMjml, newsletterPreheader, newsletterSubject } from '../../bench/email-newsletter.ts';
 import { EMAIL_PATHS, openPixelUrl, unsubscribeUrl, verifyLinkSignature } from '../../src/delivery/email/links.ts';
 
 /**
@@ -20,8 +22,16 @@ const fox = { contact: { id: 'c-1', firstName: 'Fox', email: 'fox@example.com' }
 
 async function render(content: Partial<EmailContent>, scope: object = fox): Promise<RenderedEmail> {
   const compiled = await compileEmail({ subject: 'Hi', ...content } as EmailContent);
-  return compiled.render(scope, links);
+  const planned = compiled.assembles;
+  const rendered = compiled.render(scope, links);
+  // What a sender sends is the same email, whether its HTML is assembled (body-plan.ts) or rendered whole;
+  // a plan that gave other bytes would be dropped (assembles turns false) on this first recipient.
+  expect(sendable(compiled.renderToSend(scope, links))).toEqual(rendered);
+  expect(compiled.assembles).toBe(planned);
+  return rendered;
 }
+
+const sendable = (email: EmailToSend): RenderedEmail => ({ ...email, html: String(email.html) });
 
 async function contentError(content: Partial<EmailContent>): Promise<EmailContentError> {
   const error = await compileEmail({ subject: 'Hi', ...content } as EmailContent).then(
@@ -366,6 +376,60 @@ describe('the text part', () => {
   it('is the text template when given, rendered as written', async () => {
     const email = await render({ html: '<p>ignored</p>', text: '  Hi {{ contact.firstName }},\n\n\n  see {{ unsubscribe_url }}\n' });
     expect(email.text).toBe(`  Hi Fox,\n\n\n  see ${unsubscribeUrl(links.publicUrl, links.token)}\n`);
+  });
+});
+
+describe('the HTML assembled for sending', () => {
+  // Values that would break a careless assembly: empty, spaces, quotes, ampersands, markup, non-ASCII.
+  const contacts = [
+    {},
+    { firstName: 'Ada', lastName: 'Hofer', city: 'Graz', plan: 'gold', points: 600, externalId: 'reader-1', email: 'ada@mail.example' },
+    { firstName: `A "q" & <b> 'x'`, city: ' ', plan: '', points: 10, externalId: 'x y&z"<', email: "o'hara@mail.example" },
+    { firstName: 'Zoë €', city: 'Wien', points: 500, externalId: '' },
+  ];
+
+  async function bothWays(content: Partial<EmailContent>) {
+    const compiled = await compileEmail({ subject: 'Hi {{ contact.firstName }}', ...content } as EmailContent);
+    const planned = compiled.assembles;
+    for (const contact of [...contacts, ...contacts]) {
+      const scope = { contact, event: null };
+      expect(sendable(compiled.renderToSend(scope, links))).toEqual(compiled.render(scope, links));
+    }
+    // A plan that had given other bytes than the full render would have been dropped on the first recipient.
+    expect(compiled.assembles).toBe(planned);
+    return planned;
+  }
+
+  it('is assembled for the benchmark newsletter, byte for byte the full render for every recipient', async () => {
+    expect(await bothWays({ subject: newsletterSubject, preheader: newsletterPreheader, mjml: newsletterMjml })).toBe(true);
+  });
+
+  it('is assembled around values in text and quoted attributes, links with Liquid in them, blocks, loops and assigns', async () => {
+    const html = `<html><head><style>a > b { color: red }</style></head><body class="{{ contact.plan }}">
+      <p>Hi {{ contact.firstName | default: "there" }}{% if contact.city %} in {{ contact.city }}{% endif %}</p>
+      {% assign ref = contact.externalId | upcase %}<b>{% for i in (1..2) %}{{ i }}, {% endfor %}</b>
+      <a title='{{ contact.firstName }}' href="https://shop.example/p?ref={{ ref }}&amp;c={% if contact.city %}{{ contact.city }}{% else %}none{% endif %}">Shop</a>
+      <A HREF=https://shop.example/plain>plain</A> <a href="mailto:x@y.example">mail</a> <a data-herald-track="false" href="https://shop.example/no">no</a>
+      <a href="https://herald.test/l/abcdEFGH">short</a> <a href="{{ unsubscribe_url }}">unsubscribe</a>
+      {%- if contact.points > 500 -%}  rich  {%- else -%} {{ 500 | minus: contact.points }} to go {%- endif -%}
+    </body></html>`;
+    expect(await bothWays({ html, preheader: 'Hello {{ contact.firstName }}' })).toBe(true);
+    expect(await bothWays({ html: '<p>{{ contact.firstName }}</p><a href="https://x.example/">x</a>' })).toBe(true);
+    expect(await bothWays({ html: '<p>no Liquid, no body</p>' })).toBe(true);
+  });
+
+  it('is rendered whole when a region could change the markup: raw values, tags, unquoted or tag-name places, blocks around tags', async () => {
+    for (const html of [
+      '<body>{{ contact.firstName | raw }}<a href="https://x.example/">x</a></body>',
+      '<body><a href=https://x.example/{{ contact.externalId }}>x</a></body>',
+      '<body><a{{ contact.city }} href="https://x.example/">x</a></body>',
+      '<body>{% if contact.city %}<a href="https://x.example/">x</a>{% endif %}</body>',
+      '<body><a data-herald-track="{{ contact.plan }}" href="https://x.example/">x</a></body>',
+      "<body><a href='https://x.example/{% if contact.city %}it's{% endif %}'>x</a></body>",
+      '<body><table>{% tablerow i in (1..2) %}{{ i }}{% endtablerow %}</table></body>',
+    ]) {
+      expect(await bothWays({ html })).toBe(false);
+    }
   });
 });
 

@@ -89,7 +89,7 @@ export const email: Channel<EmailAddress, Mail> = {
         const unsubscribe = unsubscribeUrl(herald.publicUrl, token);
         let rendered;
         try {
-          rendered = compiled.render({ contact: templateContact(message.contact), event: message.event }, { token, publicUrl: herald.publicUrl, trackingSecret });
+          rendered = compiled.renderToSend({ contact: templateContact(message.contact), event: message.event }, { token, publicUrl: herald.publicUrl, trackingSecret });
         } catch (error) {
           if (error instanceof EmailRenderError) return settle(message, 'FAILED', 'TEMPLATE_ERROR', error.message);
           throw error;

@@ -6,6 +6,7 @@ import { answerUrl, questionButtonsHtml, questionButtonsText } from '../../feedb
 import type { Question } from '../../feedback/question.ts';
 import { withMessageToken } from '../short-links.ts';
 import { firstLine, messageRenderer, type RenderBudget } from '../templates.ts';
+import { assembleBody, type BodyPlan, planBody } from './body-plan.ts';
 import { rewriteLinks, withOpenPixel, withPreheader, type Anchor } from './html.ts';
 import { clickUrl, openPixelUrl, unsubscribeUrl } from './links.ts';
 import { escapeValues, parseLong, TemplateSyntaxError } from './liquid.ts';
@@ -116,6 +117,13 @@ export interface RenderedEmail {
   text: string;
 }
 
+/** A RenderedEmail whose HTML may be UTF-8 bytes, valid only until the next render (build the message at once). */
+export interface EmailToSend {
+  subject: string;
+  html: string | Buffer;
+  text: string;
+}
+
 export interface CompiledEmail {
   /** The HTML with its Liquid still in it: what a preview shows before personalisation. */
   readonly html: string;
@@ -123,6 +131,10 @@ export interface CompiledEmail {
   /** What to save with the campaign, so that its senders compile from it (see CompiledSource). */
   readonly source: CompiledSource;
   render(scope: object, links: EmailLinks): RenderedEmail;
+  /** The same email for the wire: its HTML assembled from the campaign's fixed parts when it can be (body-plan.ts). */
+  renderToSend(scope: object, links: EmailLinks): EmailToSend;
+  /** Whether renderToSend assembles the HTML (false: the template is rendered whole, see body-plan.ts). */
+  readonly assembles: boolean;
 }
 
 type Field = 'subject' | 'preheader' | 'mjml' | 'html' | 'text';
@@ -182,13 +194,23 @@ export async function compileEmail(content: EmailContent, saved?: CompiledSource
     }
   }
 
+  // The fast path for senders; never for a question (its buttons are placed after rendering).
+  let plan: BodyPlan | null = null;
+  if (!content.question && !toText) {
+    try {
+      plan = planBody(html);
+    } catch {
+      plan = null; // a template the plan cannot take is rendered whole
+    }
+  }
+
   const size = trackedSize(html, content.preheader ?? '');
   if (size > GMAIL_CLIP_BYTES) {
     warnings.push(
       `the HTML is about ${Math.ceil(size / KB)} KB with its links tracked; Gmail clips messages over ${GMAIL_CLIP_BYTES / KB} KB and hides the rest behind "View entire message"`,
     );
   }
-  return new CompiledTemplates(html, warnings, { html, text: textSource }, { subject, preheader, body, text, derived, toText, question: content.question ?? null });
+  return new CompiledTemplates(html, warnings, { html, text: textSource }, { subject, preheader, body, text, derived, toText, question: content.question ?? null }, plan);
 }
 
 interface Templates {
@@ -209,19 +231,46 @@ interface Templates {
 const QUESTION_MARK = `herald${randomBytes(8).toString('hex')}question`;
 
 class CompiledTemplates implements CompiledEmail {
+  /** Whether the plan gave the full render's bytes for a recipient yet (checked once per process). */
+  private checked = false;
+
   constructor(
     readonly html: string,
     readonly warnings: string[],
     readonly source: CompiledSource,
     private readonly templates: Templates,
+    private plan: BodyPlan | null = null,
   ) {}
+
+  get assembles(): boolean {
+    return this.plan !== null;
+  }
 
   // A render that runs out of its (wall-clock) time gets one more try inside messageRenderer.
   render(scope: object, links: EmailLinks): RenderedEmail {
     return this.renderOnce(scope, links);
   }
 
-  private renderOnce(scope: object, links: EmailLinks): RenderedEmail {
+  renderToSend(scope: object, links: EmailLinks): EmailToSend {
+    const { plan } = this;
+    if (!plan) return this.renderOnce(scope, links);
+    const fields = this.fields(scope, links);
+    const html = assembleBody(plan, fields.render('html', plan.regions), { ...links, unsubscribe: fields.unsubscribe }, fields.previewText);
+    if (!html) return this.renderOnce(scope, links);
+    const email = { subject: fields.subject, html, text: fields.text() };
+    if (this.checked) return email;
+    // The first recipient's email is rendered both ways: a template the plan gets wrong is rendered whole from then on.
+    const whole = this.renderOnce(scope, links);
+    if (!html.equals(Buffer.from(whole.html))) {
+      this.plan = null;
+      return whole;
+    }
+    this.checked = true;
+    return email;
+  }
+
+  /** What every render of one recipient's email shares: the scope, the budget, subject, preview text, text part. */
+  private fields(scope: object, links: EmailLinks) {
     const unsubscribe = unsubscribeUrl(links.publicUrl, links.token);
     const { question } = this.templates;
     const variables = { ...scope, unsubscribe_url: unsubscribe, ...(question && { question_buttons: QUESTION_MARK }) };
@@ -233,16 +282,30 @@ class CompiledTemplates implements CompiledEmail {
         throw new EmailRenderError(field, liquidDetail(error));
       }
     };
-    const { subject, preheader, body, text, derived, toText } = this.templates;
-    const urlOf = (answer: string) => answerUrl(links.publicUrl, links.token, answer);
-
+    const { subject, preheader, text, derived, toText } = this.templates;
     const subjectLine = oneLine(render('subject', subject));
     if (subjectLine.length > MAX_RENDERED_SUBJECT) throw new EmailRenderError('subject', `rendered to ${subjectLine.length} characters; at most ${MAX_RENDERED_SUBJECT}`);
     const previewText = preheader ? oneLine(render('preheader', preheader)) : '';
+    return {
+      unsubscribe,
+      render,
+      subject: subjectLine,
+      previewText,
+      /** The text part (from the recipient's HTML when the campaign has no text template). */
+      text: (html?: string) => {
+        if (!text) return tidyText(toText!(html!));
+        return derived ? tidyText(render('text', text)) : render('text', text);
+      },
+    };
+  }
+
+  private renderOnce(scope: object, links: EmailLinks): RenderedEmail {
+    const fields = this.fields(scope, links);
+    const { unsubscribe, render } = fields;
+    const { body, question } = this.templates;
+    const urlOf = (answer: string) => answerUrl(links.publicUrl, links.token, answer);
     const html = render('html', body);
-    let textPart: string;
-    if (!text) textPart = tidyText(toText!(html));
-    else textPart = derived ? tidyText(render('text', text)) : render('text', text);
+    let textPart = fields.text(html);
     // The text part shows the links as written; the HTML's go through Herald to count clicks.
     // A link to one of Herald's smart links carries the token too, so its click names the contact.
     let tracked = rewriteLinks(html, (anchor) =>
@@ -253,7 +316,7 @@ class CompiledTemplates implements CompiledEmail {
       tracked = placeQuestion(tracked, questionButtonsHtml(question, urlOf), (html, row) => withBeforeBodyEnd(html, row));
       textPart = placeQuestion(textPart, questionButtonsText(question, urlOf), (text, row) => `${text}\n\n${row}`);
     }
-    return { subject: subjectLine, html: withOpenPixel(withPreheader(tracked, previewText), openPixelUrl(links.publicUrl, links.token)), text: textPart };
+    return { subject: fields.subject, html: withOpenPixel(withPreheader(tracked, fields.previewText), openPixelUrl(links.publicUrl, links.token)), text: textPart };
   }
 }
 

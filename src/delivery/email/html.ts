@@ -17,20 +17,10 @@ export interface Anchor {
 export function rewriteLinks(html: string, rewrite: (anchor: Anchor) => string | null): string {
   const parts: string[] = [];
   let done = 0;
-  const anchors = /<a(?=[\t\n\f\r />])/gi;
-  for (let match = anchors.exec(html); match; match = anchors.exec(html)) {
-    const { attributes, end } = readAttributes(html, match.index + 2);
-    // The next tag starts after this one: an attribute's value may hold "<a href=…>" as text.
-    anchors.lastIndex = end;
+  for (const { attributes } of anchorTags(html)) {
     const href = attributes.get('href');
     if (!href) continue;
-    const target = rewrite({
-      href: decodeEntities(href.value).replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, ''),
-      attribute: (name) => {
-        const attribute = attributes.get(name.toLowerCase());
-        return attribute && decodeEntities(attribute.value);
-      },
-    });
+    const target = rewrite(anchorOf(href, attributes));
     if (target === null) continue;
     parts.push(html.slice(done, href.start), `"${escapeHtml(target)}"`);
     done = href.end;
@@ -40,7 +30,39 @@ export function rewriteLinks(html: string, rewrite: (anchor: Anchor) => string |
   return parts.join('');
 }
 
-interface Attribute {
+/** An `<a>` start tag as rewriteLinks reads it: where it starts and ends, its attributes. */
+export interface AnchorTag {
+  start: number;
+  end: number;
+  attributes: Map<string, Attribute>;
+}
+
+/** Every `<a>` start tag, in order, as the HTML tokenizer finds them (see readAttributes). */
+export function* anchorTags(html: string): Generator<AnchorTag> {
+  const anchors = /<a(?=[\t\n\f\r />])/gi;
+  for (let match = anchors.exec(html); match; match = anchors.exec(html)) {
+    const { attributes, end } = readAttributes(html, match.index + 2);
+    // The next tag starts after this one: an attribute's value may hold "<a href=…>" as text.
+    anchors.lastIndex = end;
+    yield { start: match.index, end, attributes };
+  }
+}
+
+/** What a rewrite sees of an anchor with this href. */
+export function anchorOf(href: Attribute, attributes: Map<string, Attribute>): Anchor {
+  return {
+    href: hrefOf(href.value),
+    attribute: (name) => {
+      const attribute = attributes.get(name.toLowerCase());
+      return attribute && decodeEntities(attribute.value);
+    },
+  };
+}
+
+/** An href attribute's value as a browser reads it: references decoded, surrounding whitespace removed. */
+export const hrefOf = (value: string): string => decodeEntities(value).replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, '');
+
+export interface Attribute {
   value: string;
   /** Where the value starts and ends in the HTML, quotes included. */
   start: number;
@@ -112,21 +134,36 @@ export function decodeEntities(value: string): string {
  */
 export function withPreheader(html: string, preheader: string): string {
   if (!preheader) return html;
-  const element =
-    '<div style="display:none;font-size:1px;color:#ffffff;line-height:1px;max-height:0px;max-width:0px;opacity:0;overflow:hidden;mso-hide:all;">' +
-    `${escapeHtml(preheader)}${'&#847;&zwnj;&nbsp;'.repeat(30)}</div>`;
+  const at = preheaderAt(html);
+  return html.slice(0, at) + preheaderElement(preheader) + html.slice(at);
+}
+
+/** Where withPreheader puts the preview text: after the first `<body…>`, else at the start. */
+export function preheaderAt(html: string): number {
   const body = /<body\b[^>]*>/i.exec(html);
-  if (!body) return element + html;
-  const at = body.index + body[0].length;
-  return html.slice(0, at) + element + html.slice(at);
+  return body ? body.index + body[0].length : 0;
+}
+
+export function preheaderElement(preheader: string): string {
+  return (
+    '<div style="display:none;font-size:1px;color:#ffffff;line-height:1px;max-height:0px;max-width:0px;opacity:0;overflow:hidden;mso-hide:all;">' +
+    `${escapeHtml(preheader)}${'&#847;&zwnj;&nbsp;'.repeat(30)}</div>`
+  );
 }
 
 /** Places the open pixel before `</body>`, or at the end of a document without one. */
 export function withOpenPixel(html: string, pixelUrl: string): string {
-  const image = `<img src="${escapeHtml(pixelUrl)}" width="1" height="1" alt="" style="display:none">`;
+  const at = pixelAt(html);
+  return html.slice(0, at) + pixelImage(pixelUrl) + html.slice(at);
+}
+
+/** Where withOpenPixel puts the pixel: before the last `</body>`, else at the end. */
+export function pixelAt(html: string): number {
   let at = html.lastIndexOf('</body>');
   if (at === -1) {
     for (const match of html.matchAll(/<\/body\s*>/gi)) at = match.index;
   }
-  return at === -1 ? html + image : html.slice(0, at) + image + html.slice(at);
+  return at === -1 ? html.length : at;
 }
+
+export const pixelImage = (pixelUrl: string): string => `<img src="${escapeHtml(pixelUrl)}" width="1" height="1" alt="" style="display:none">`;

@@ -67,6 +67,7 @@ export function parseLong(source: string): Template[] {
     if (!run) continue;
     const text = runs[Number(run[1])]!;
     leaf.render = (_context: Context, emitter: Emitter) => emitter.write(text);
+    textRuns.add(leaf);
   }
   return templates;
 }
@@ -114,6 +115,19 @@ export function escapeValues(
       writeEscaped(leaf, escape);
     }
   }
+}
+
+/** The outputs parseLong put in place of long runs of text: they write the source's text. */
+const textRuns = new WeakSet<Template>();
+
+/** Whether any value of these templates is written as it is (`| raw`), unescaped (parseLong's text runs aside). */
+export function writesUnescaped(templates: Template[]): boolean {
+  for (const leaf of leaves(templates)) {
+    if ((leaf instanceof Output && !textRuns.has(leaf)) || leaf instanceof EchoTag) {
+      if ((leaf as { value?: Value }).value?.filters.at(-1)?.raw) return true;
+    }
+  }
+  return false;
 }
 
 /** The templates that write, in every branch and loop: a tag with templates inside is walked into. */

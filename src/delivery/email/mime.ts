@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { domainToASCII } from 'node:url';
 import { isCrlfOnly, markCrlfOnly } from './smtp-wire.ts';
 
@@ -26,7 +27,8 @@ export interface EmailMessage {
   /** Further header fields in order (List-Unsubscribe…); their values must be ASCII. */
   headers?: [name: string, value: string][];
   text: string;
-  html: string;
+  /** The HTML, or its UTF-8 bytes (read only while the message is built). */
+  html: string | Buffer;
 }
 
 export interface BuiltEmail {
@@ -88,10 +90,13 @@ const BASE64_LINE = 76;
 type Piece = string | { base64: string };
 
 /** A body part: its boundary line and header, then its content, 7bit or base64, and a CRLF. */
-function part(type: string, content: string, boundary: string): Piece[] {
-  const plain = sevenBit(content, boundary);
+function part(type: string, content: string | Buffer, boundary: string): Piece[] {
+  // Bytes that are not ASCII go as base64 whatever their lines; ASCII ones are checked as text.
+  const bytes = typeof content === 'string' ? null : content;
+  const text = bytes === null ? (content as string) : isAscii(bytes) ? bytes.toString('latin1') : null;
+  const plain = text === null ? null : sevenBit(text, boundary);
   const header = `--${boundary}\r\nContent-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: ${plain === null ? 'base64' : '7bit'}\r\n\r\n`;
-  return [header, plain ?? { base64: utf8(content).toString('base64') }, '\r\n'];
+  return [header, plain ?? { base64: (bytes ?? utf8(content as string)).toString('base64') }, '\r\n'];
 }
 
 /** The pieces in one buffer, taken from the kept bodies (see releaseBody). */
