@@ -18,6 +18,7 @@ import { createWorkspace } from '../kit/flow.ts';
 import { useHeraldProcesses } from '../kit/fixture.ts';
 import type { HeraldProcess } from '../kit/process.ts';
 import { startPushService, type TestPushService } from '../kit/push-service.ts';
+import { SENT_AGAIN } from '../kit/ledger.ts';
 import { tally } from '../kit/tally.ts';
 
 const RECIPIENTS = Number(process.env.CHAOS_RECIPIENTS ?? 4_000);
@@ -105,11 +106,11 @@ async function checkOnce(campaignGlobalId: string, browsers: { id: string; json:
   await db.connect();
   try {
     const { rows: resent } = await db.query<{ endpoint: string }>(
-      `SELECT s.endpoint FROM "Message" m JOIN "PushSubscription" s ON s.id = m."subscriptionId" WHERE m."campaignId" = $1 AND m.reason = 'RESENT_AFTER_CRASH'`,
+      `SELECT s.endpoint FROM "Message" m JOIN "PushSubscription" s ON s.id = m."subscriptionId" WHERE m."campaignId" = $1 AND ${SENT_AGAIN}`,
       [campaignId],
     );
     const twice = browsers.filter((_, index) => counts[index]! > 1).map((browser) => browser.json.endpoint);
-    // Every push-service duplicate is a resend the ledger recorded; none is unexplained.
+    // Every push-service duplicate is a resend the ledger recorded (SENT_AGAIN); none is unexplained.
     const unexplained = twice.filter((endpoint) => !resent.some((row) => row.endpoint === endpoint));
     expect(unexplained).toEqual([]);
     // Not only the requests in flight at a kill: claims the push service had answered but whose

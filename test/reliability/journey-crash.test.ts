@@ -20,6 +20,7 @@ import { createWorkspace } from '../kit/flow.ts';
 import { useHeraldProcesses } from '../kit/fixture.ts';
 import type { HeraldProcess } from '../kit/process.ts';
 import { startPushService, type TestPushService } from '../kit/push-service.ts';
+import { SENT_AGAIN } from '../kit/ledger.ts';
 import { tally } from '../kit/tally.ts';
 
 const CONTACTS = Number(process.env.JOURNEY_CRASH_CONTACTS ?? 1_000);
@@ -203,9 +204,10 @@ describe(`a journey killed ${KILLS} times with contacts at every step`, () => {
       expect(unsent).toEqual([]);
 
       // At the push service: every browser got what its path says; a second copy of a message
-      // (same tag: the ledger id) only where the ledger recorded the resend of a cut claim.
+      // (same tag: the ledger id) only where the ledger records that it went again: the resend of
+      // a claim a kill cut, or a retry after a request got no answer in time (it may have arrived).
       const resentIds = new Set(
-        (await db.query<{ id: string }>(`SELECT m.id::text FROM "Message" m JOIN "Campaign" k ON k.id = m."campaignId" WHERE k."journeyId" = $1 AND m.reason = 'RESENT_AFTER_CRASH'`, [journeyId])).rows.map((row) => row.id),
+        (await db.query<{ id: string }>(`SELECT m.id::text FROM "Message" m JOIN "Campaign" k ON k.id = m."campaignId" WHERE k."journeyId" = $1 AND ${SENT_AGAIN}`, [journeyId])).rows.map((row) => row.id),
       );
       const pathOf = new Map(enrolments.map((row) => [row.contactId, row.path]));
       let losses = 0;
