@@ -418,10 +418,12 @@ export async function scheduleWakes(herald: Herald, wakes: ReadonlyMap<string, D
   if (wakes.size === 0) return;
   const minimum = Date.now() + 50;
   const planned = [...wakes].map(([id, at]) => ({ id, at: new Date(Math.max(at.getTime(), minimum)).toISOString() }));
-  const moved = await herald.prisma.$queryRaw<{ id: string; wakeAt: Date }[]>`
+  // On the pool, not through Prisma: a gathered batch of browser events ends with this (issue #24).
+  const query = Prisma.sql`
     UPDATE "Campaign" c SET "wakeAt" = w.at
     FROM jsonb_to_recordset(${JSON.stringify(planned)}::jsonb) AS w(id uuid, at timestamptz)
     WHERE c.id = w.id AND (c."wakeAt" IS NULL OR c."wakeAt" <= now() OR c."wakeAt" > w.at)
     RETURNING c.id::text, c."wakeAt"`;
+  const { rows: moved } = await herald.pool.query<{ id: string; wakeAt: Date }>(query.text, query.values);
   for (const { id, wakeAt } of moved) await enqueueDeliver(herald, id, wakeAt);
 }

@@ -10,7 +10,7 @@ import { deviceIdOf } from './channel.ts';
 import { channelFor } from './channels.ts';
 import { assignedSql, experimentOf } from './experiment.ts';
 import { scheduleWakes } from './deliver.ts';
-import { announce, COUNT_INSERTED, lockContacts, type MovedRow, moveRows } from './ledger.ts';
+import { announce, CONTACT_LOCK, COUNT_INSERTED, lockContacts, type MovedRow, moveRows } from './ledger.ts';
 
 type Tx = SqlTx;
 
@@ -36,10 +36,44 @@ export interface StoredEvent {
 }
 
 /** What trigger entry reads of a campaign, with its segment's rule. */
-type TriggeredCampaign = Pick<
+export type TriggeredCampaign = Pick<
   Campaign,
   'id' | 'kind' | 'status' | 'channel' | 'trigger' | 'startAt' | 'startedAt' | 'endAt' | 'frequencyCapped' | 'holdoutPercent' | 'variants' | 'audienceRule' | 'audienceType'
 > & { segment: { rule: unknown } | null };
+
+/**
+ * The workspace's triggered campaigns (ACTIVE or PAUSED, with their segments' rules), one row each:
+ * a part of the statement that reads a batch's listeners (tracking/events.ts). One raw statement,
+ * not findMany with its segment: Prisma reads the segments with a second query and maps every column.
+ */
+export function listeningCampaignsSql(workspaceId: string): Prisma.Sql {
+  return Prisma.sql`
+    SELECT c.id::text, c.kind::text, c.status::text, c.channel::text, c.trigger, c."startAt", c."startedAt", c."endAt",
+      c."frequencyCapped", c."holdoutPercent", c.variants, c."audienceRule", c."audienceType"::text,
+      CASE WHEN s.id IS NULL THEN NULL ELSE jsonb_build_object('rule', s.rule) END AS segment
+    FROM "Campaign" c LEFT JOIN "Segment" s ON s.id = c."segmentId"
+    WHERE c."workspaceId" = ${workspaceId}::uuid AND c.kind = 'TRIGGERED' AND c.status IN ('ACTIVE', 'PAUSED')`;
+}
+
+/**
+ * Takes the batch's per-contact locks (as lockContacts does) when a campaign of `campaigns` (rows
+ * of listeningCampaignsSql) is triggered by one of `names` or lists one as an exception: the
+ * condition applyTriggers checks, in SQL, so that the read of the campaigns takes the locks too
+ * and trigger entry, a statement later, decides under them. Answers whether it took them.
+ */
+export function triggerLocksSql(campaigns: Prisma.Sql, contactIds: readonly string[], names: readonly string[]): Prisma.Sql {
+  return Prisma.sql`(SELECT count(pg_advisory_xact_lock(${CONTACT_LOCK}::int, key)) > 0
+    FROM (SELECT DISTINCT hashtext(id::text) AS key FROM unnest(${[...contactIds]}::uuid[]) id ORDER BY 1) keys
+    WHERE EXISTS (SELECT 1 FROM ${campaigns} c
+      WHERE (c.status = 'ACTIVE' AND c.trigger->>'event' = ANY(${[...names]}::text[]))
+        OR COALESCE(c.trigger->'exceptionEvents', '[]'::jsonb) ?| ${[...names]}::text[]))`;
+}
+
+/** What a batch's events may trigger: the campaigns listening, and whether their contacts are locked. */
+export interface TriggerListeners {
+  campaigns: TriggeredCampaign[];
+  locked: boolean;
+}
 
 /** What the events of one batch did to triggered campaigns, to announce once they are committed. */
 export interface TriggerOutcome {
@@ -59,25 +93,18 @@ const NONE: TriggerOutcome = { suppressed: [], queued: [] };
  *     occurredAt + delay. Ledger ids derive from (campaign, event, browser): never two rows.
  * Per-contact advisory locks make two batches of one contact enter a campaign one after the other.
  */
-export async function applyTriggers(tx: Tx, workspaceId: string, events: readonly StoredEvent[]): Promise<TriggerOutcome> {
-  if (events.length === 0) return NONE;
-  // One raw statement, not findMany with its segment: Prisma reads the segments with a second
-  // query and maps every column, on every batch of events.
-  const campaigns = await tx.$queryRaw<TriggeredCampaign[]>`
-    SELECT c.id::text, c.kind::text, c.status::text, c.channel::text, c.trigger, c."startAt", c."startedAt", c."endAt",
-      c."frequencyCapped", c."holdoutPercent", c.variants, c."audienceRule", c."audienceType"::text,
-      CASE WHEN s.id IS NULL THEN NULL ELSE jsonb_build_object('rule', s.rule) END AS segment
-    FROM "Campaign" c LEFT JOIN "Segment" s ON s.id = c."segmentId"
-    WHERE c."workspaceId" = ${workspaceId}::uuid AND c.kind = 'TRIGGERED' AND c.status IN ('ACTIVE', 'PAUSED')`;
-  if (campaigns.length === 0) return NONE;
+export async function applyTriggers(tx: Tx, workspaceId: string, events: readonly StoredEvent[], listening: TriggerListeners): Promise<TriggerOutcome> {
+  const { campaigns } = listening;
+  if (events.length === 0 || campaigns.length === 0) return NONE;
   const names = new Set(events.map((event) => event.name));
   const triggered = campaigns.filter((campaign) => campaign.status === 'ACTIVE' && names.has(triggerOf(campaign)!.event));
   const exceptions = campaigns.flatMap((campaign) =>
     (triggerOf(campaign)!.exceptionEvents ?? []).filter((name) => names.has(name)).map((name) => ({ campaignId: campaign.id, name })),
   );
   if (triggered.length === 0 && exceptions.length === 0) return NONE;
-
-  await lockContacts((sql) => tx.$queryRaw(sql), events.map((event) => event.contactId));
+  // The read that found the campaigns took the contacts' locks (triggerLocksSql); should its
+  // condition ever miss a case this one sees, they are taken here.
+  if (!listening.locked) await lockContacts((sql) => tx.$queryRaw(sql), events.map((event) => event.contactId));
   const ids = events.map((event) => event.id);
   const suppressed = exceptions.length ? await suppressExcepted(tx, ids, exceptions) : [];
   const queued = triggered.length ? await enterTriggered(tx, workspaceId, ids, triggered) : [];

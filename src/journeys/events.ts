@@ -17,6 +17,24 @@ export interface JourneyOutcome {
 
 const NONE: JourneyOutcome = { changed: new Set(), due: false };
 
+/** What a batch's events may do to the workspace's journeys, read with the batch's other listeners (tracking/events.ts). */
+export interface JourneyNeeds {
+  /** The workspace has a published journey that is not archived. */
+  journeys: boolean;
+  /** A version names one of the events as its goal / among its exit events. */
+  goal: boolean;
+  exit: boolean;
+}
+
+/** JourneyNeeds' columns for the batch's event names, in one SELECT list: a part of a larger statement. */
+export function journeyNeedsSql(workspaceId: string, names: readonly string[]): Prisma.Sql {
+  const versions = Prisma.sql`SELECT v."goalEvent", v."exitEvents" FROM "Journey" j JOIN "JourneyVersion" v ON v."journeyId" = j.id WHERE j."workspaceId" = ${workspaceId}::uuid`;
+  return Prisma.sql`
+    EXISTS (SELECT 1 FROM "Journey" WHERE "workspaceId" = ${workspaceId}::uuid AND version > 0 AND status <> 'ARCHIVED') AS journeys,
+    EXISTS (SELECT 1 FROM (${versions}) v WHERE v."goalEvent" = ANY(${[...names]}::text[])) AS goal,
+    EXISTS (SELECT 1 FROM (${versions}) v WHERE v."exitEvents" && ${[...names]}::text[]) AS exit`;
+}
+
 /**
  * Tracking's hook: runs in the transaction that stores a batch of events (like triggers), so an
  * event counts for journeys exactly when it is stored. In the order JOURNEY-SEMANTICS.md gives,
@@ -30,18 +48,16 @@ const NONE: JourneyOutcome = { changed: new Set(), due: false };
  * The contacts' journey locks are held meanwhile, so the engine never decides a contact's wait
  * without this batch's events.
  */
-export async function applyJourneyEvents(tx: Tx, workspaceId: string, eventIds: readonly string[]): Promise<JourneyOutcome> {
-  if (eventIds.length === 0) return NONE;
+export async function applyJourneyEvents(
+  tx: Tx,
+  workspaceId: string,
+  eventIds: readonly string[],
+  contactIds: readonly string[],
+  needs: JourneyNeeds,
+): Promise<JourneyOutcome> {
+  if (eventIds.length === 0 || !needs.journeys) return NONE;
   const ids = Prisma.sql`${[...eventIds]}::uuid[]`;
-  const [needs] = await tx.$queryRaw<{ any: boolean; goal: boolean; exit: boolean; contactIds: string[] }[]>`
-    WITH ev AS (SELECT "contactId", name FROM "Event" WHERE id = ANY(${ids})),
-    versions AS (SELECT v."goalEvent", v."exitEvents" FROM "Journey" j JOIN "JourneyVersion" v ON v."journeyId" = j.id WHERE j."workspaceId" = ${workspaceId}::uuid)
-    SELECT EXISTS (SELECT 1 FROM "Journey" WHERE "workspaceId" = ${workspaceId}::uuid AND version > 0 AND status <> 'ARCHIVED') AS any,
-      EXISTS (SELECT 1 FROM versions WHERE "goalEvent" IN (SELECT name FROM ev)) AS goal,
-      EXISTS (SELECT 1 FROM versions WHERE "exitEvents" && ARRAY(SELECT DISTINCT name FROM ev)) AS exit,
-      ARRAY(SELECT DISTINCT "contactId"::text FROM ev) AS "contactIds"`;
-  if (!needs?.any) return NONE;
-  await lockContactsForJourneys(tx, needs.contactIds);
+  await lockContactsForJourneys(tx, contactIds);
   const changed = new Set<string>();
   const add = (rows: { journeyId: string }[]) => rows.forEach((row) => changed.add(row.journeyId));
 

@@ -1,7 +1,13 @@
+import { Prisma } from '../db/prisma.ts';
 import type { SqlTx } from '../db/sql-transaction.ts';
 import type { DeliveryEvent } from '../delivery/events.ts';
 
 type Tx = SqlTx;
+
+/** The event names some campaign of the workspace counts as its conversion (a text[] column of a larger statement). */
+export function conversionEventsSql(workspaceId: string): Prisma.Sql {
+  return Prisma.sql`ARRAY(SELECT DISTINCT conversion->>'event' FROM "Campaign" WHERE "workspaceId" = ${workspaceId}::uuid AND conversion IS NOT NULL)`;
+}
 
 /**
  * Credits new events as conversions: for each event, the most recent message sent to its contact

@@ -3,13 +3,22 @@ import { fromZodIssues, ValidationError } from '../errors.ts';
 import type { Event } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { verifyIdentities, type Writer } from '../contacts/identity.ts';
-import { sqlTransaction } from '../db/sql-transaction.ts';
 import { resolveContacts } from '../contacts/resolve.ts';
 import { MAX_BATCH } from '../contacts/validation.ts';
+import { Prisma } from '../db/prisma.ts';
+import { type SqlTx, sqlTransaction } from '../db/sql-transaction.ts';
 import { publishDeliveryEvents } from '../delivery/events.ts';
-import { announceTriggers, applyTriggers, type StoredEvent } from '../delivery/triggers.ts';
-import { announceJourneyEvents, applyJourneyEvents } from '../journeys/events.ts';
-import { recordConversions } from './conversions.ts';
+import {
+  announceTriggers,
+  applyTriggers,
+  listeningCampaignsSql,
+  type StoredEvent,
+  type TriggeredCampaign,
+  type TriggerListeners,
+  triggerLocksSql,
+} from '../delivery/triggers.ts';
+import { announceJourneyEvents, applyJourneyEvents, type JourneyNeeds, journeyNeedsSql } from '../journeys/events.ts';
+import { conversionEventsSql, recordConversions } from './conversions.ts';
 import { type EventInput, eventInput, eventInputs } from './validation.ts';
 
 export type { Event };
@@ -100,9 +109,12 @@ async function storeEvents(
       SELECT * FROM inserted`;
     const byId = new Map(inserted.map((event) => [event.id, event]));
     const insertedIds = [...byId.keys()];
-    const conversions = await recordConversions(tx, workspaceId, insertedIds);
-    const triggers = await applyTriggers(tx, workspaceId, rows.filter((row) => byId.has(row.id)) as StoredEvent[]);
-    const journeys = await applyJourneyEvents(tx, workspaceId, insertedIds);
+    const storedEvents = rows.filter((row) => byId.has(row.id)) as StoredEvent[];
+    const listeners = await listenersOf(tx, workspaceId, storedEvents);
+    const conversions = listeners.converting ? await recordConversions(tx, workspaceId, insertedIds) : [];
+    const triggers = await applyTriggers(tx, workspaceId, storedEvents, listeners.triggers);
+    const contactsStored = [...new Set(storedEvents.map((event) => event.contactId))];
+    const journeys = await applyJourneyEvents(tx, workspaceId, insertedIds, contactsStored, listeners.journeys);
     return {
       stored: all.map((row) => byId.get(row.id) ?? null),
       keys: all.map((row) => row.idempotencyKey),
@@ -118,6 +130,37 @@ async function storeEvents(
   await announceTriggers(herald, workspaceId, written.triggers);
   announceJourneyEvents(herald, written.journeys);
   return written;
+}
+
+/**
+ * What listens to a batch's events, in one statement (a gathered batch of browser events is a few
+ * statements, each a round trip): the triggered campaigns (taking the contacts' trigger locks when
+ * one listens), whether a campaign counts one of the events as a conversion, and what journeys may
+ * do. Each later step runs only when something listens.
+ */
+async function listenersOf(
+  tx: SqlTx,
+  workspaceId: string,
+  events: readonly StoredEvent[],
+): Promise<{ triggers: TriggerListeners; converting: boolean; journeys: JourneyNeeds }> {
+  const none = { journeys: false, goal: false, exit: false };
+  if (events.length === 0) return { triggers: { campaigns: [], locked: false }, converting: false, journeys: none };
+  const names = [...new Set(events.map((event) => event.name))];
+  const contactIds = [...new Set(events.map((event) => event.contactId))];
+  // One row of flags, joined with one row per campaign (none: one row, its campaign columns null).
+  const rows = await tx.$queryRaw<(TriggeredCampaign & JourneyNeeds & { conversionEvents: string[]; locked: boolean })[]>`
+    WITH campaigns AS (${listeningCampaignsSql(workspaceId)}),
+    flags AS (
+      SELECT ${conversionEventsSql(workspaceId)} AS "conversionEvents", ${journeyNeedsSql(workspaceId, names)},
+        ${triggerLocksSql(Prisma.sql`campaigns`, contactIds, names)} AS locked
+    )
+    SELECT f.*, c.* FROM flags f LEFT JOIN campaigns c ON true`;
+  const [flags] = rows;
+  return {
+    triggers: { campaigns: rows.filter((row) => row.id !== null), locked: flags!.locked },
+    converting: flags!.conversionEvents.some((name) => names.includes(name)),
+    journeys: { journeys: flags!.journeys, goal: flags!.goal, exit: flags!.exit },
+  };
 }
 
 /**
