@@ -141,8 +141,11 @@ interface Figures {
   batched: { rate: number; failed: number; cpu: Cpu; load: string };
 }
 
+/** The heap flags recommended for production (HERALD_NODE_OPTIONS runs Herald with others, '' for none). */
+const heapFlags = process.env.HERALD_NODE_OPTIONS ?? '--max-old-space-size=256 --max-semi-space-size=8';
+
 async function measure(label: string, env: Record<string, string>): Promise<Figures> {
-  const bench = await spawnBenchHerald({ HERALD_PUSH_CA: caFile, HERALD_PUBLIC_RATE_LIMIT: '100000000', NODE_OPTIONS: '--max-old-space-size=256 --max-semi-space-size=8', ...env });
+  const bench = await spawnBenchHerald({ HERALD_PUSH_CA: caFile, HERALD_PUBLIC_RATE_LIMIT: '100000000', NODE_OPTIONS: heapFlags, ...env });
   const db = new pg.Client({ connectionString: bench.databaseUrl });
   await db.connect();
   await seedBrowsers(db, bench.workspaceId, CONTACTS, origin);
