@@ -1,4 +1,6 @@
+import { Worker } from 'node:worker_threads';
 import { TypeGuards } from 'liquidjs';
+import { fromRoot } from '../../paths.ts';
 import { lineAt, liquidTokens, TemplateSyntaxError } from './liquid.ts';
 
 /**
@@ -8,17 +10,12 @@ import { lineAt, liquidTokens, TemplateSyntaxError } from './liquid.ts';
 export async function htmlOfMjml(source: string, maxChars: number): Promise<{ html: string } | { problem: string }> {
   const include = /<mj-include\b/i.exec(source);
   if (include) return { problem: `line ${lineAt(source, include.index)}: mj-include is not allowed: templates cannot read files` };
-  let html: string;
-  try {
-    // ignoreIncludes: MJML reads no file either (refused above; this is the second lock).
-    // Loaded when first needed: MJML holds ~60 MB, which a Herald sending no MJML never pays.
-    const { default: mjml2html } = await import('mjml');
-    ({ html } = await mjml2html(source, { validationLevel: 'strict', ignoreIncludes: true }));
-  } catch (error) {
-    const errors = (error as { errors?: { line: number; message: string }[] }).errors;
-    if (errors?.length) return { problem: errors.map((each) => `line ${each.line}: ${each.message}`).join('; ') };
-    return { problem: `is not valid MJML: ${String(error instanceof Error ? error.message : error).split('\n')[0]}` };
+  const compiled = await compileOnThread(source);
+  if (!('html' in compiled)) {
+    if (compiled.errors?.length) return { problem: compiled.errors.map((each) => `line ${each.line}: ${each.message}`).join('; ') };
+    return { problem: `is not valid MJML: ${compiled.message.split('\n')[0]}` };
   }
+  const { html } = compiled;
   if (html.length > maxChars) return { problem: `compiles to ${html.length} characters of HTML; at most ${maxChars}` };
   try {
     const dropped = droppedLiquid(source, html);
@@ -44,4 +41,55 @@ function droppedLiquid(source: string, html: string): string | null {
     compiled.set(token.getText(), left - 1);
   }
   return null;
+}
+
+type Compiled = { html: string } | { errors?: { line: number; message: string }[]; message: string };
+
+/** How long the MJML thread waits for more work before it ends and its memory goes back. */
+const IDLE_MS = 1_000;
+let thread: { worker: Worker; pending: Map<number, (result: Compiled) => void>; idle?: NodeJS.Timeout } | undefined;
+let nextId = 0;
+
+/**
+ * MJML compiles on a worker thread (mjml-worker.mjs), started when needed and ended after IDLE_MS
+ * without work: loaded in Herald's own heap, MJML's ~50 MB stayed for good after the first save
+ * of an MJML campaign, and counted against every send that followed.
+ */
+function compileOnThread(source: string): Promise<Compiled> {
+  const current = thread ?? startThread();
+  clearTimeout(current.idle);
+  const id = nextId++;
+  return new Promise((resolve) => {
+    current.pending.set(id, resolve);
+    current.worker.postMessage({ id, source });
+  });
+}
+
+function startThread(): NonNullable<typeof thread> {
+  // execArgv: [] — the TypeScript loader (tsx) is not needed there and costs memory.
+  const worker = new Worker(fromRoot('src', 'delivery', 'email', 'mjml-worker.mjs'), { execArgv: [] });
+  worker.unref(); // it never keeps Herald running on its own
+  const started: NonNullable<typeof thread> = { worker, pending: new Map() };
+  thread = started;
+  worker.on('message', ({ id, ...result }: { id: number } & Compiled) => {
+    const resolve = started.pending.get(id);
+    started.pending.delete(id);
+    resolve?.(result);
+    if (started.pending.size === 0) {
+      clearTimeout(started.idle);
+      started.idle = setTimeout(() => {
+        if (thread === started) thread = undefined;
+        void worker.terminate();
+      }, IDLE_MS).unref();
+    }
+  });
+  // A thread that dies fails what it held, as a problem with the MJML; the next compile starts a new one.
+  const fail = (error: Error) => {
+    if (thread === started) thread = undefined;
+    for (const resolve of started.pending.values()) resolve({ message: `could not be compiled: ${error.message}` });
+    started.pending.clear();
+  };
+  worker.on('error', fail);
+  worker.on('exit', (code) => fail(new Error(`the MJML thread exited with code ${code}`)));
+  return started;
 }
