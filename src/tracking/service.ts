@@ -1,6 +1,8 @@
 import { ErrorCode, NotFoundError, ValidationError } from '../errors.ts';
 import type { Message } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
+import { Prisma } from '../db/prisma.ts';
+import { sqlQuery } from '../db/sql-transaction.ts';
 import { publishDeliveryEvents } from '../delivery/events.ts';
 import { secretFromRow } from '../workspaces/secrets.ts';
 import { tokenMessageId, verifyToken } from '../delivery/tokens.ts';
@@ -45,17 +47,23 @@ export async function recordMessageEvent(
 /** Beacons in one statement: each answered with its message, or the invalid-token error. */
 async function recordBeacons(herald: Herald, beacons: Beacon[]): Promise<(Message | Error)[]> {
   const ids = [...new Set(beacons.map((beacon) => beacon.messageId))];
-  const found = await herald.prisma.message.findMany({
-    where: { id: { in: ids } },
-    select: { id: true, workspaceId: true, campaignId: true, campaign: { select: { workspace: { select: { trackingSecret: true } } } } },
-  });
+  // On the pool, not through Prisma (issue #24): a gathered batch of beacons is two statements.
+  const options = { preparedStatements: herald.config.HERALD_PREPARED_STATEMENTS };
+  const found = await sqlQuery<{ id: string; workspaceId: string; campaignId: string; trackingSecret: string | null }>(
+    herald.pool,
+    Prisma.sql`
+      SELECT m.id::text, m."workspaceId"::text, m."campaignId"::text, w."trackingSecret"
+      FROM "Message" m JOIN "Campaign" c ON c.id = m."campaignId" JOIN "Workspace" w ON w.id = c."workspaceId"
+      WHERE m.id = ANY(${ids}::uuid[])`,
+    options,
+  );
   const byId = new Map(found.map((message) => [message.id, message]));
   const valid = await Promise.all(
     beacons.map(async ({ messageId, token, workspaceId }) => {
       const message = byId.get(messageId);
       if (!message || (workspaceId && message.workspaceId !== workspaceId)) return false;
       // Opened values are cached by herald.secrets: no query per beacon.
-      const secret = await secretFromRow(herald, { id: message.workspaceId, ...message.campaign.workspace }, 'trackingSecret');
+      const secret = await secretFromRow(herald, { id: message.workspaceId, trackingSecret: message.trackingSecret }, 'trackingSecret');
       return verifyToken(token, messageId, secret);
     }),
   );
@@ -72,10 +80,12 @@ async function recordBeacons(herald: Herald, beacons: Beacon[]): Promise<(Messag
     flags.set(messageId, merged);
   });
 
+  const messages = new Map<string, Message>();
   if (flags.size) {
-    // One statement: set each first time, and count only the ones that were not set before.
-    // Rows and counters are locked in one order (id; campaign, metric): batches never deadlock.
-    const changed = await herald.prisma.$queryRaw<{ id: string; displayed: boolean; clicked: boolean; closed: boolean; opened: boolean; contactId: string }[]>`
+    // One statement: set each first time, and count only the ones that were not set before; it
+    // answers the messages as they are now. Rows and counters are locked in one order (id;
+    // campaign, metric): batches never deadlock.
+    const changed = await sqlQuery<Message & { displayed: boolean; clicked: boolean; closed: boolean; opened: boolean }>(herald.pool, Prisma.sql`
       WITH input AS (
         SELECT * FROM jsonb_to_recordset(${JSON.stringify([...flags.values()])}::jsonb) AS i(id uuid, displayed boolean, clicked boolean, closed boolean, opened boolean)
       ), old AS (
@@ -89,7 +99,7 @@ async function recordBeacons(herald: Herald, beacons: Beacon[]): Promise<(Messag
           "openedAt" = COALESCE(m."openedAt", CASE WHEN old.opened THEN now() END),
           "updatedAt" = now()
         FROM old WHERE m.id = old.id
-        RETURNING m.id, m."campaignId", m.test, m."contactId"::text,
+        RETURNING m.*,
           (old."displayedAt" IS NULL AND m."displayedAt" IS NOT NULL) AS displayed,
           (old."clickedAt" IS NULL AND m."clickedAt" IS NOT NULL) AS clicked,
           (old."closedAt" IS NULL AND m."closedAt" IS NOT NULL) AS closed,
@@ -102,11 +112,11 @@ async function recordBeacons(herald: Herald, beacons: Beacon[]): Promise<(Messag
         GROUP BY "campaignId", metric ORDER BY "campaignId", metric
         ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + EXCLUDED.count
       )
-      SELECT id::text, displayed, clicked, closed, opened, "contactId" FROM updated`;
+      SELECT * FROM updated`, options);
     announceBeacons(herald, changed, byId);
+    for (const { displayed: _d, clicked: _c, closed: _x, opened: _o, ...message } of changed) messages.set(message.id, message);
   }
 
-  const messages = new Map((await herald.prisma.message.findMany({ where: { id: { in: [...flags.keys()] } } })).map((message) => [message.id, message]));
   return beacons.map(({ messageId }, index) => (valid[index] ? (messages.get(messageId) ?? invalidToken()) : invalidToken()));
 }
 
