@@ -73,20 +73,26 @@ export async function applyJourneyEvents(
   return { changed, due: woken.length > 0 || entered.length > 0 };
 }
 
-/** goal: each contact's latest enrolment of a journey whose goal the event is, within its window, converts once. */
+/**
+ * goal: each contact's latest enrolment of a journey whose goal the event is, within its window, converts once.
+ * From each event to its contact's enrolments (a lateral probe of the contactId index), never a join
+ * of the batch's events with each other: on a prepared statement's generic plan, which takes the
+ * id array for 10 rows, that join was a nested loop over the batch squared (1,000 events: 160 ms
+ * instead of 30).
+ */
 function convertGoals(tx: Tx, ids: Prisma.Sql): Promise<{ journeyId: string }[]> {
   return tx.$queryRaw<{ journeyId: string }[]>`
-    WITH ev AS (SELECT "contactId", name, "occurredAt" FROM "Event" WHERE id = ANY(${ids})),
-    latest AS (
-      SELECT DISTINCT ON (en."journeyId", en."contactId") en.id, en."journeyId", en.version, en."contactId", en."enteredAt", en."convertedAt"
-      FROM "JourneyEnrollment" en WHERE en."contactId" IN (SELECT "contactId" FROM ev)
-      ORDER BY en."journeyId", en."contactId", en."enteredAt" DESC
-    ), hit AS (
-      SELECT l.id, min(ev."occurredAt") AS at FROM latest l
+    WITH hit AS (
+      SELECT l.id, min(e."occurredAt") AS at
+      FROM "Event" e CROSS JOIN LATERAL (
+        SELECT DISTINCT ON (en."journeyId") en.id, en."journeyId", en.version, en."enteredAt", en."convertedAt"
+        FROM "JourneyEnrollment" en WHERE en."contactId" = e."contactId"
+        ORDER BY en."journeyId", en."enteredAt" DESC
+      ) l
       JOIN "JourneyVersion" v ON v."journeyId" = l."journeyId" AND v.version = l.version
-      JOIN ev ON ev."contactId" = l."contactId" AND ev.name = v."goalEvent"
-        AND ev."occurredAt" >= l."enteredAt" AND ev."occurredAt" <= l."enteredAt" + make_interval(secs => v."goalWithinSeconds")
-      WHERE l."convertedAt" IS NULL GROUP BY l.id
+      WHERE e.id = ANY(${ids}) AND l."convertedAt" IS NULL AND e.name = v."goalEvent"
+        AND e."occurredAt" >= l."enteredAt" AND e."occurredAt" <= l."enteredAt" + make_interval(secs => v."goalWithinSeconds")
+      GROUP BY l.id
     )
     UPDATE "JourneyEnrollment" en SET "convertedAt" = hit.at FROM hit WHERE en.id = hit.id AND en."convertedAt" IS NULL
     RETURNING en."journeyId"::text`;
@@ -95,13 +101,17 @@ function convertGoals(tx: Tx, ids: Prisma.Sql): Promise<{ journeyId: string }[]>
 /** exit: an ACTIVE enrolment whose version lists the event ends EXITED at its time, its step on the path. */
 function exitOnEvents(tx: Tx, ids: Prisma.Sql): Promise<{ journeyId: string }[]> {
   return tx.$queryRaw<{ journeyId: string }[]>`
-    WITH ev AS (SELECT "contactId", name, "occurredAt" FROM "Event" WHERE id = ANY(${ids})),
-    hit AS (
-      SELECT en.id, en.seq, en.step, en."arrivedAt", min(ev."occurredAt") AS at FROM "JourneyEnrollment" en
+    WITH hit AS (
+      -- From each event to its contact's ACTIVE enrolments, as convertGoals (OFFSET 0 keeps the probe per event).
+      SELECT en.id, en.seq, en.step, en."arrivedAt", min(e."occurredAt") AS at
+      FROM "Event" e CROSS JOIN LATERAL (
+        SELECT en.id, en.seq, en.step, en."arrivedAt", en."journeyId", en.version FROM "JourneyEnrollment" en
+        WHERE en."contactId" = e."contactId" AND en.status = 'ACTIVE' AND e."occurredAt" >= en."enteredAt"
+        OFFSET 0
+      ) en
       JOIN "JourneyVersion" v ON v."journeyId" = en."journeyId" AND v.version = en.version
-      JOIN ev ON ev."contactId" = en."contactId" AND ev.name = ANY(v."exitEvents") AND ev."occurredAt" >= en."enteredAt"
-      WHERE en."contactId" IN (SELECT "contactId" FROM ev) AND en.status = 'ACTIVE'
-      GROUP BY en.id
+      WHERE e.id = ANY(${ids}) AND e.name = ANY(v."exitEvents")
+      GROUP BY en.id, en.seq, en.step, en."arrivedAt"
     ), moved AS (
       UPDATE "JourneyEnrollment" en SET status = 'EXITED', seq = en.seq + 1, "endedAt" = hit.at, "wakeAt" = NULL, "waitingFor" = NULL, "eventAt" = NULL
       FROM hit WHERE en.id = hit.id AND en.seq = hit.seq AND en.status = 'ACTIVE'
