@@ -73,13 +73,21 @@ export function drain(herald: Herald): Promise<void> {
   return state.running;
 }
 
-/** Passes ended waits, WAIT_LANES statements at a time, until none is left. */
+/**
+ * Passes ended waits in WAIT_LANES lanes until none is left: each lane sends its next statement as
+ * soon as its last one answered (no lane waits for the slowest of a round), and stops when it
+ * claimed less than a full batch.
+ */
 async function passWaves(herald: Herald): Promise<void> {
-  for (let full = true; full; ) {
-    const results = await Promise.all(Array.from({ length: WAIT_LANES }, () => passDueWaits(herald)));
-    announceWaits(herald, [...new Set(results.flatMap((result) => result.journeys))]);
-    full = results.some((result) => result.claimed === WAIT_BATCH);
-  }
+  await Promise.all(
+    Array.from({ length: WAIT_LANES }, async () => {
+      for (let full = true; full; ) {
+        const result = await passDueWaits(herald);
+        announceWaits(herald, result.journeys);
+        full = result.claimed === WAIT_BATCH;
+      }
+    }),
+  );
 }
 
 const timers = new Set<number>();
