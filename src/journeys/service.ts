@@ -57,6 +57,7 @@ export async function publishJourney(herald: Herald, workspaceId: string, id: st
         definition: definition as unknown as Prisma.InputJsonObject,
         entryEvent: definition.entry.kind === 'event' ? definition.entry.name : null,
         exitEvents: definition.exitEvents,
+        waitEvents: [...new Set(definition.steps.flatMap((step) => (step.kind === 'waitForEvent' ? [step.name] : [])))],
         goalEvent: definition.goal?.event ?? null,
         goalWithinSeconds: definition.goal?.withinSeconds ?? null,
       },

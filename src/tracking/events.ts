@@ -143,7 +143,7 @@ async function listenersOf(
   workspaceId: string,
   events: readonly StoredEvent[],
 ): Promise<{ triggers: TriggerListeners; converting: boolean; journeys: JourneyNeeds }> {
-  const none = { journeys: false, goal: false, exit: false };
+  const none = { journeys: false, goal: false, exit: false, wait: false };
   if (events.length === 0) return { triggers: { campaigns: [], locked: false }, converting: false, journeys: none };
   const names = [...new Set(events.map((event) => event.name))];
   const contactIds = [...new Set(events.map((event) => event.contactId))];
@@ -159,7 +159,7 @@ async function listenersOf(
   return {
     triggers: { campaigns: rows.filter((row) => row.id !== null), locked: flags!.locked },
     converting: flags!.conversionEvents.some((name) => names.includes(name)),
-    journeys: { journeys: flags!.journeys, goal: flags!.goal, exit: flags!.exit },
+    journeys: { journeys: flags!.journeys, goal: flags!.goal, exit: flags!.exit, wait: flags!.wait },
   };
 }
 
