@@ -23,7 +23,7 @@ import { signToken } from '../src/delivery/tokens.ts';
 import { createSecrets, parseSecretKey } from '../src/secrets.ts';
 import { TEST_SECRET_KEY } from '../test/kit/secret-key.ts';
 import { createPoster } from './http-client.ts';
-import { perSecond, seedBrowsers, spawnBenchHerald } from './kit.ts';
+import { perSecond, seedBrowsers, spawnBenchHerald, topStatements } from './kit.ts';
 
 const totalEvents = Number(process.argv[2] ?? 20_000);
 const totalBeacons = Number(process.argv[3] ?? 20_000);
@@ -203,6 +203,7 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
         await track({ anonymousId: visitor, name: 'signup', idempotencyKey: 'signup' }).catch(() => sentAt.delete(visitor));
       }
     })();
+    await topStatements(db); // with BENCH_PG_STATEMENTS: counts from here
     const cpuBefore = cpuNow(bench);
     const began = new Date();
     const result = await drive(totalEvents, clients, () => track(randomEvent()));
@@ -217,6 +218,8 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
       const first = arrived[visitor]?.find((time) => time >= at);
       return first === undefined ? [] : [first - at];
     });
+    const top = await topStatements(db, 10);
+    if (top) console.log(`  PostgreSQL's statements in that phase (BENCH_PG_STATEMENTS):\n${top}`);
     figures.singles.push({ clients, ...result, triggerP50: percentile(triggers, 50), probes: triggers.length, cpu, load: load() });
     console.log(
       `${label}: single trackEvent, ${clients} clients: ${result.rate.toLocaleString()} events/s, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms; ` +

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ErrorCode, NotFoundError } from '../errors.ts';
 import type { ApiKey, ApiKeyKind } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
@@ -10,7 +10,7 @@ const KIND_PREFIX: Record<ApiKeyKind, string> = { SECRET: 'sk', PUBLISHABLE: 'pk
 const PREFIX_LENGTH = 11;
 
 export function hashKey(key: string): Buffer {
-  return createHash('sha256').update(key).digest();
+  return hash('sha256', key, 'buffer');
 }
 
 /** Compares two secrets in time that does not depend on where they differ. */
