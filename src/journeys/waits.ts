@@ -22,6 +22,11 @@ export interface PassedWaits {
  * would (resolveWaits); the engine's next pass runs the steps that follow. A wave of waits
  * ending together is so passed on the dot however slow the steps after it are. A contact whose
  * events are being stored now keeps its lock (try-lock) and is left for the next pass.
+ *
+ * It commits without waiting for the disk (synchronous_commit off for this statement's own
+ * transaction): it has no effect outside the database, so a crash that lost the commit only leaves
+ * the waits due, to be passed again; and whatever follows from it (the next step's messages)
+ * commits durably after it in the same WAL, which makes it durable too.
  */
 export async function passDueWaits(herald: Herald, ids?: readonly string[], now?: number): Promise<PassedWaits> {
   const only = ids ? Prisma.sql`AND en.id = ANY(${[...ids]}::uuid[])` : Prisma.empty;
@@ -55,7 +60,9 @@ export async function passDueWaits(herald: Herald, ids?: readonly string[], now?
       SELECT id, seq, "journeyId", step, "arrivedAt", "passedAt", outcome FROM moved
       ON CONFLICT DO NOTHING
     )
-    SELECT (SELECT count(*) FROM due)::int AS claimed, count(*)::int AS passed, COALESCE(array_agg(DISTINCT "journeyId"::text), '{}') AS journeys FROM moved`;
+    SELECT (SELECT count(*) FROM due)::int AS claimed, count(*)::int AS passed, COALESCE(array_agg(DISTINCT "journeyId"::text), '{}') AS journeys,
+      (SELECT set_config('synchronous_commit', 'off', true)) AS "commit"
+    FROM moved`;
   return row!;
 }
 
