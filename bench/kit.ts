@@ -215,15 +215,31 @@ function cpuOf(pid: number, children = false): number {
 
 function postgresCpuMs(databaseDir: string): number {
   const postmaster = Number(readFileSync(path.join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  let total = cpuOf(postmaster, true);
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      if (Number(fields[1]) === postmaster) total += cpuOf(Number(entry));
-    } catch {
-      // gone meanwhile
+  // A backend the postmaster reaps during the scan would be in neither sum (or, scanned first, in
+  // both): its whole lifetime's CPU (seconds, for a pooled connection) then jumps into a phase.
+  // So the scan is taken again until the postmaster's reaped children did not change meanwhile.
+  for (let attempt = 0; ; attempt++) {
+    const reaped = reapedCpuMs(postmaster);
+    let total = cpuOf(postmaster, true);
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        if (Number(fields[1]) === postmaster) total += cpuOf(Number(entry));
+      } catch {
+        // gone meanwhile
+      }
     }
+    if (reapedCpuMs(postmaster) === reaped || attempt === 9) return total;
   }
-  return total;
+}
+
+/** The CPU of a process's children it has reaped (cutime + cstime), in ms. */
+function reapedCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[13]) + Number(fields[14])) * TICK_MS;
+  } catch {
+    return 0;
+  }
 }
