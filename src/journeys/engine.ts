@@ -46,7 +46,7 @@ export interface AdvanceResult {
 export async function advanceDue(herald: Herald, ids?: readonly string[], now?: number): Promise<AdvanceResult> {
   const waits = await passDueWaits(herald, ids, now);
   announceWaits(herald, waits.journeys);
-  const batch = await advanceBatch(herald, ids, now);
+  const batch = await advanceSteps(herald, ids, now);
   return { ...batch, claimed: waits.claimed + batch.claimed, transitions: waits.passed + batch.transitions, more: batch.more || waits.claimed === WAIT_BATCH };
 }
 
@@ -55,7 +55,12 @@ export function announceWaits(herald: Herald, journeys: readonly string[]): void
   for (const journeyId of journeys) herald.events.publish('journey:changed', journeyId, { reason: 'advanced' });
 }
 
-async function advanceBatch(herald: Herald, ids?: readonly string[], now?: number): Promise<AdvanceResult> {
+/**
+ * Claims up to BATCH due enrolments of ACTIVE journeys (or just `ids`) and advances them in one
+ * transaction: arrivals run their steps, and ended waits the wait pass has not reached are
+ * resolved here too. The drain calls it right after passing the waits (jobs.ts).
+ */
+export async function advanceSteps(herald: Herald, ids?: readonly string[], now?: number): Promise<AdvanceResult> {
   const only = ids ? Prisma.sql`AND en.id = ANY(${[...ids]}::uuid[])` : Prisma.empty;
   const clock = now == null ? Prisma.sql`now()` : Prisma.sql`${new Date(now)}::timestamptz`;
   const outcome = await herald.prisma.$transaction(

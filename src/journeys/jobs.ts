@@ -1,9 +1,9 @@
 import { Prisma } from '../db/prisma.ts';
 import type { Herald } from '../herald-context.ts';
 import type { Agenda } from '../jobs/agenda.ts';
-import { advanceDue, announceWaits } from './engine.ts';
+import { advanceSteps, announceWaits } from './engine.ts';
 import { activeJourneys, enrol } from './entry.ts';
-import { nextWakeAt, passDueWaits, WAIT_BATCH } from './waits.ts';
+import { nextWakeAt, passDueWaits, WAIT_BATCH, type WaitCursor } from './waits.ts';
 import type { Rule } from '../segments/rule.ts';
 import { selectionSql } from '../segments/service.ts';
 
@@ -57,7 +57,9 @@ export function drain(herald: Herald): Promise<void> {
         let full = true;
         while (full) {
           await passWaves(herald);
-          const results = await Promise.all(Array.from({ length: LANES }, () => advanceDue(herald)));
+          // The waits were just passed: the lanes run steps (a wait that fell due meanwhile, or one
+          // a wave left for a busy contact, is resolved by a lane as well).
+          const results = await Promise.all(Array.from({ length: LANES }, () => advanceSteps(herald)));
           full = results.some((result) => result.more);
           for (const result of results) if (result.earliestWake != null) wakeAt(herald, result.earliestWake);
         }
@@ -81,10 +83,12 @@ export function drain(herald: Herald): Promise<void> {
 async function passWaves(herald: Herald): Promise<void> {
   await Promise.all(
     Array.from({ length: WAIT_LANES }, async () => {
+      let after: WaitCursor | null = null;
       for (let full = true; full; ) {
-        const result = await passDueWaits(herald);
+        const result = await passDueWaits(herald, undefined, undefined, after);
         announceWaits(herald, result.journeys);
         full = result.claimed === WAIT_BATCH;
+        after = result.last;
       }
     }),
   );

@@ -12,6 +12,14 @@ export interface PassedWaits {
   /** Waits passed. */
   passed: number;
   journeys: string[];
+  /** The last enrolment claimed, in (wakeAt, id) order: where a lane's next statement may start. */
+  last: WaitCursor | null;
+}
+
+/** A place in the due order of waits: (wakeAt, id). */
+export interface WaitCursor {
+  wakeAt: Date;
+  id: string;
 }
 
 /**
@@ -28,22 +36,27 @@ export interface PassedWaits {
  * the waits due, to be passed again; and whatever follows from it (the next step's messages)
  * commits durably after it in the same WAL, which makes it durable too.
  */
-export async function passDueWaits(herald: Herald, ids?: readonly string[], now?: number): Promise<PassedWaits> {
+export async function passDueWaits(herald: Herald, ids?: readonly string[], now?: number, after?: WaitCursor | null): Promise<PassedWaits> {
   const only = ids ? Prisma.sql`AND en.id = ANY(${[...ids]}::uuid[])` : Prisma.empty;
+  // A lane goes on from its last claim instead of walking, every statement, the waits passed
+  // before it (they keep their wakeAt until the engine runs their next step).
+  const onward = after
+    ? Prisma.sql`AND en."wakeAt" >= ${after.wakeAt}::timestamptz AND (en."wakeAt", en.id) > (${after.wakeAt}::timestamptz, ${after.id}::uuid)`
+    : Prisma.empty;
   const clock = now == null ? Prisma.sql`now()` : Prisma.sql`${new Date(now)}::timestamptz`;
-  const [row] = await herald.prisma.$queryRaw<{ claimed: number; passed: number; journeys: string[] }[]>`
+  const [row] = await herald.prisma.$queryRaw<{ claimed: number; passed: number; journeys: string[]; lastWakeAt: Date | null; lastId: string | null }[]>`
     WITH waits AS MATERIALIZED (
       SELECT v."journeyId", v.version, s->>'key' AS key, s->>'kind' AS kind, s->>'next' AS next, s->>'onEvent' AS "onEvent", s->>'onTimeout' AS "onTimeout"
       FROM "Journey" j JOIN "JourneyVersion" v ON v."journeyId" = j.id CROSS JOIN jsonb_array_elements(v.definition->'steps') s
       WHERE j.status = 'ACTIVE' AND s->>'kind' IN ('wait', 'waitForEvent')
     ), due AS MATERIALIZED (
-      SELECT en.id, en."contactId", en.step, en."arrivedAt",
+      SELECT en.id, en."contactId", en.step, en."arrivedAt", en."wakeAt",
         CASE WHEN w.kind = 'wait' THEN 'waited' WHEN en."eventAt" IS NOT NULL THEN 'event' ELSE 'timeout' END AS outcome,
         CASE WHEN w.kind = 'wait' THEN w.next WHEN en."eventAt" IS NOT NULL THEN w."onEvent" ELSE w."onTimeout" END AS next,
         CASE WHEN w.kind = 'waitForEvent' AND en."eventAt" IS NOT NULL THEN en."eventAt" ELSE en."wakeAt" END AS "passedAt"
       FROM "JourneyEnrollment" en JOIN waits w ON w."journeyId" = en."journeyId" AND w.version = en.version AND w.key = en.step
-      WHERE en.status = 'ACTIVE' AND en.ran AND en."wakeAt" <= ${clock} ${only}
-      ORDER BY en."wakeAt"
+      WHERE en.status = 'ACTIVE' AND en.ran AND en."wakeAt" <= ${clock} ${only} ${onward}
+      ORDER BY en."wakeAt", en.id
       LIMIT ${WAIT_BATCH}
       FOR UPDATE OF en SKIP LOCKED
     ), free AS MATERIALIZED (
@@ -61,9 +74,12 @@ export async function passDueWaits(herald: Herald, ids?: readonly string[], now?
       ON CONFLICT DO NOTHING
     )
     SELECT (SELECT count(*) FROM due)::int AS claimed, count(*)::int AS passed, COALESCE(array_agg(DISTINCT "journeyId"::text), '{}') AS journeys,
+      (SELECT "wakeAt" FROM due ORDER BY "wakeAt" DESC, id DESC LIMIT 1) AS "lastWakeAt",
+      (SELECT id::text FROM due ORDER BY "wakeAt" DESC, id DESC LIMIT 1) AS "lastId",
       (SELECT set_config('synchronous_commit', 'off', true)) AS "commit"
     FROM moved`;
-  return row!;
+  const { claimed, passed, journeys, lastWakeAt, lastId } = row!;
+  return { claimed, passed, journeys, last: lastWakeAt && lastId ? { wakeAt: lastWakeAt, id: lastId } : null };
 }
 
 /**
