@@ -42,10 +42,12 @@ async function journey(secret: Client, name: string, steps: unknown[]) {
 }
 
 /**
- * Runs `read` twice with Herald's Prisma client swapped for one that counts the journey queries
- * (raw ones and those on Journey* tables) it sends, and answers the second, warm read's count: the
- * first may also read what the process then keeps (published definitions), and API-key lookups are
- * not the list's.
+ * Runs `read` with Herald's Prisma client swapped for one that counts the journey queries (raw ones
+ * and those on Journey* tables) it sends: once cold, then three times warm, answering the fewest a
+ * warm read counted. The first may also read what the process then keeps (published definitions);
+ * API-key lookups are not the list's; and the journeys' background drain (its 5 s tick) sends raw
+ * queries through the same client, which a read that overlaps it counts too (seen: 15 for 6 under
+ * load), never fewer.
  */
 async function countQueries(read: () => Promise<unknown>): Promise<number> {
   const herald = h.kit.herald;
@@ -59,14 +61,18 @@ async function countQueries(read: () => Promise<unknown>): Promise<number> {
       },
     },
   }) as unknown as typeof prisma;
+  const warm: number[] = [];
   try {
     await read();
-    queries = 0;
-    await read();
+    for (let run = 0; run < 3; run += 1) {
+      queries = 0;
+      await read();
+      warm.push(queries);
+    }
   } finally {
     herald.prisma = prisma;
   }
-  return queries;
+  return Math.min(...warm);
 }
 
 describe('the journey list', () => {
