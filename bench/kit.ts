@@ -1,5 +1,5 @@
 import { createECDH, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -66,6 +66,13 @@ export async function spawnBenchHerald(env: Record<string, string> = {}) {
   }
   const adminToken = 'bench-admin-token-0123456789';
   const herald = await spawnHerald({ DATABASE_URL: database.url, HERALD_DATA_DIR: dataDir, HERALD_ADMIN_TOKEN: adminToken, LOG_LEVEL: 'warn', ...env });
+  // A bench that fails half-way exits without stop(): its Herald must not outlive it (one did,
+  // idle beside the next benches), nor its data folder.
+  const orphaned = () => {
+    herald.child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  process.once('exit', orphaned);
   const graphqlUrl = `${herald.url}/graphql`;
   const request = async (key: string, query: string, variables?: unknown) => {
     const response = await fetch(graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query, variables }) });
@@ -95,6 +102,7 @@ export async function spawnBenchHerald(env: Record<string, string> = {}) {
     /** Herald's resident memory now, from /proc. */
     rssMb: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${herald.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024,
     async stop() {
+      process.off('exit', orphaned);
       await herald.stop();
       await database.stop();
       await rm(dataDir, { recursive: true, force: true });
