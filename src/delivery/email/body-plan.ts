@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { type Template, TypeGuards } from 'liquidjs';
-import { withMessageToken } from '../short-links.ts';
 import { anchorTags, decodeEntities, hrefOf, pixelAt, pixelImage, preheaderAt, preheaderElement } from './html.ts';
 import { escapeHtml, escapeValues, liquidTokens, parseLong, writesUnescaped } from './liquid.ts';
-import { clickUrl, openPixelUrl } from './links.ts';
+import { isTracked, openPixelUrl, trackedTarget } from './links.ts';
 
 /**
  * An email's HTML split once per campaign into what every recipient gets alike and what each gets
@@ -208,9 +207,7 @@ export function assembleBody(plan: BodyPlan, rendered: string, links: BodyLinks,
       case 'link': {
         const text = op.pieces.map((piece) => ('text' in piece ? piece.text : values[piece.region]!)).join('');
         const href = hrefOf(text.slice(op.open, text.length - op.close));
-        // content.ts's isTracked, with the tag's data-herald-track read once.
-        const tracked = !op.optedOut && /^https?:\/\//i.test(href) && !href.startsWith(links.unsubscribe) && URL.canParse(href);
-        add(tracked ? `"${escapeHtml(clickUrl(links.publicUrl, links.token, withMessageToken(href, links.publicUrl, links.token), links.trackingSecret))}"` : text);
+        add(isTracked(href, links.unsubscribe, op.optedOut) ? `"${escapeHtml(trackedTarget(href, links))}"` : text);
         break;
       }
       case 'preheader':

@@ -4,11 +4,10 @@ import { z } from 'zod';
 import { emailQuestionInput, storedQuestion } from '../../feedback/content.ts';
 import { answerUrl, questionButtonsHtml, questionButtonsText } from '../../feedback/email.ts';
 import type { Question } from '../../feedback/question.ts';
-import { withMessageToken } from '../short-links.ts';
 import { firstLine, messageRenderer, type RenderBudget } from '../templates.ts';
 import { assembleBody, type BodyPlan, planBody } from './body-plan.ts';
 import { rewriteLinks, withOpenPixel, withPreheader, type Anchor } from './html.ts';
-import { clickUrl, openPixelUrl, unsubscribeUrl } from './links.ts';
+import { clickUrl, isTracked, openPixelUrl, trackedTarget, unsubscribeUrl } from './links.ts';
 import { escapeValues, parseLong, TemplateSyntaxError } from './liquid.ts';
 import { htmlOfMjml } from './mjml.ts';
 import { type HtmlToText, loadHtmlToText, textTemplateOf, tidyText } from './text.ts';
@@ -307,10 +306,7 @@ class CompiledTemplates implements CompiledEmail {
     const html = render('html', body);
     let textPart = fields.text(html);
     // The text part shows the links as written; the HTML's go through Herald to count clicks.
-    // A link to one of Herald's smart links carries the token too, so its click names the contact.
-    let tracked = rewriteLinks(html, (anchor) =>
-      isTracked(anchor, unsubscribe) ? clickUrl(links.publicUrl, links.token, withMessageToken(anchor.href, links.publicUrl, links.token), links.trackingSecret) : null,
-    );
+    let tracked = rewriteLinks(html, (anchor) => (tracks(anchor, unsubscribe) ? trackedTarget(anchor.href, links) : null));
     if (question) {
       // The answer links are not click-tracked: an answer counts as the click (tracking/answers.ts).
       tracked = placeQuestion(tracked, questionButtonsHtml(question, urlOf), (html, row) => withBeforeBodyEnd(html, row));
@@ -331,11 +327,9 @@ function withBeforeBodyEnd(html: string, row: string): string {
   return end === -1 ? html + row : html.slice(0, end) + row + html.slice(end);
 }
 
-/** Web links are tracked; the unsubscribe link, mailto:, tel:, #anchors and opted-out links are not. */
-function isTracked(anchor: Anchor, unsubscribe: string): boolean {
-  if (!/^https?:\/\//i.test(anchor.href) || anchor.href.startsWith(unsubscribe)) return false;
-  if (anchor.attribute('data-herald-track')?.trim().toLowerCase() === 'false') return false;
-  return URL.canParse(anchor.href);
+/** Whether an anchor's link is tracked (links.ts isTracked). */
+function tracks(anchor: Anchor, unsubscribe: string): boolean {
+  return isTracked(anchor.href, unsubscribe, anchor.attribute('data-herald-track')?.trim().toLowerCase() === 'false');
 }
 
 /** A header's text: every run of whitespace or control characters (CR, LF…) becomes one space. */
@@ -347,7 +341,7 @@ function oneLine(value: string): string {
 function trackedSize(html: string, preheader: string): number {
   const publicUrl = 'https://herald.example.com';
   const token = 'x'.repeat(45);
-  const tracked = rewriteLinks(html, (anchor) => (isTracked(anchor, unsubscribeUrl(publicUrl, token)) ? clickUrl(publicUrl, token, anchor.href, 'size') : null));
+  const tracked = rewriteLinks(html, (anchor) => (tracks(anchor, unsubscribeUrl(publicUrl, token)) ? clickUrl(publicUrl, token, anchor.href, 'size') : null));
   return Buffer.byteLength(withOpenPixel(withPreheader(tracked, preheader), openPixelUrl(publicUrl, token)));
 }
 

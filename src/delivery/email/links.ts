@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { withMessageToken } from '../short-links.ts';
 
 /**
  * The addresses an email carries back to Herald, all built on the message's tracking token
@@ -20,6 +21,16 @@ export function openPixelUrl(publicUrl: string, token: string): string {
 export function clickUrl(publicUrl: string, token: string, target: string, trackingSecret: string): string {
   const query = new URLSearchParams({ u: target, s: linkSignature(token, target, trackingSecret) });
   return `${publicUrl}${EMAIL_PATHS.click}${token}?${query}`;
+}
+
+/** Web links are tracked; the unsubscribe link, mailto:, tel:, #anchors and links marked `data-herald-track="false"` are not. */
+export function isTracked(href: string, unsubscribe: string, optedOut: boolean): boolean {
+  return !optedOut && /^https?:\/\//i.test(href) && !href.startsWith(unsubscribe) && URL.canParse(href);
+}
+
+/** A tracked link's new target: Herald's signed click redirect (a link to one of Herald's smart links carries the token too, so its click names the contact). */
+export function trackedTarget(href: string, links: { publicUrl: string; token: string; trackingSecret: string }): string {
+  return clickUrl(links.publicUrl, links.token, withMessageToken(href, links.publicUrl, links.token), links.trackingSecret);
 }
 
 /** True when `signature` is the one clickUrl gave this token and target. */
