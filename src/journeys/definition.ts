@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type FieldError, ValidationError } from '../errors.ts';
 import { Channel } from '../generated/prisma/enums.ts';
 import { eventName } from '../delivery/campaign-fields.ts';
+import { BUCKETS, bucketOf } from '../delivery/experiment.ts';
 import { type Condition, type Rule, validateRule } from '../segments/rule.ts';
 import { Audiences } from '../segments/rule.ts';
 import { localTime } from '../workspaces/settings.ts';
@@ -309,7 +310,7 @@ export function stepOf(definition: JourneyDefinition, key: string): JourneyStep 
  * contact), so the engine, a retry and the backtest all pick the same one.
  */
 export function splitPath(journeyId: string, stepKey: string, contactId: string, paths: SplitStep['paths']): SplitStep['paths'][number] {
-  const bucket = bucketOf(`${journeyId}:${stepKey}:${contactId}`);
+  const bucket = percentileOf(`${journeyId}:${stepKey}:${contactId}`);
   let bound = 0;
   for (const path of paths) {
     bound += path.percent;
@@ -318,12 +319,7 @@ export function splitPath(journeyId: string, stepKey: string, contactId: string,
   return paths[paths.length - 1]!;
 }
 
-/** 0-99 from a string, uniform enough for splits (FNV-1a, 32 bits). */
-export function bucketOf(value: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < value.length; i++) {
-    hash ^= value.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % 100;
+/** 0-99 from a string: the experiments' bucket (md5) in hundredths, so splits and variants hash alike. */
+export function percentileOf(value: string): number {
+  return Math.floor((bucketOf(value) * 100) / BUCKETS);
 }

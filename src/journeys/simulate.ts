@@ -11,7 +11,7 @@ import { compileEventWhere, compileRule } from '../segments/compile.ts';
 import type { Condition, Rule } from '../segments/rule.ts';
 import { type Selection, selectionSql } from '../segments/service.ts';
 import { frequencyCapsOf } from '../workspaces/service.ts';
-import { bucketOf, type EngagementType, type JourneyDefinition } from './definition.ts';
+import { percentileOf, type EngagementType, type JourneyDefinition } from './definition.ts';
 import { type Enrolment, interpret, type JourneyEvent, type JourneyFacts } from './interpret.ts';
 import { emptySimulation, finish, type JourneySimulation, tally } from './simulate-tally.ts';
 
@@ -31,7 +31,7 @@ export type { JourneySimulation };
  *    own recipients query (src/delivery/*\/channel.ts) says who it could reach;
  *  - engagement is estimated: a message is engaged with the workspace's historical rate for its
  *    channel and engagement type (0 without history), deterministically per contact and step
- *    (bucketOf), after the historical median delay;
+ *    (percentileOf), after the historical median delay;
  *  - delivery windows (the journey's, else quiet hours for push and SMS) move a send to the
  *    window's opening, and the workspace's frequency caps count the simulated sends only (the
  *    contact's other messages of the period are not counted).
@@ -105,7 +105,7 @@ export async function simulateJourney(herald: Herald, workspaceId: string, journ
           engagedAt: (send, did) => {
             const estimate = engagement.get(`${send.channel}:${did}`);
             if (!estimate || !send.deliveredAt) return null;
-            const engaged = bucketOf(`${journeyId}:${send.step}:${contact.id}:${did}`) < estimate.rate * 100;
+            const engaged = percentileOf(`${journeyId}:${send.step}:${contact.id}:${did}`) < estimate.rate * 100;
             return engaged ? new Date(send.deliveredAt.getTime() + estimate.delaySeconds * 1000) : null;
           },
         };

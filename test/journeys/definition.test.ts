@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors.ts';
-import { bucketOf, parseJourney, splitPath } from '../../src/journeys/definition.ts';
+import { percentileOf, parseJourney, splitPath } from '../../src/journeys/definition.ts';
 
 /** The reactivation flow of the issue: signup → welcome email → wait → not opened → web push. */
 const reactivation = {
@@ -82,6 +82,6 @@ describe('journey definitions', () => {
     const share = picks.filter((name) => name === 'a').length / picks.length;
     expect(share).toBeGreaterThan(0.18);
     expect(share).toBeLessThan(0.22);
-    expect(new Set(Array.from({ length: 1000 }, (_, i) => bucketOf(String(i)))).size).toBe(100);
+    expect(new Set(Array.from({ length: 1000 }, (_, i) => percentileOf(String(i)))).size).toBe(100);
   });
 });

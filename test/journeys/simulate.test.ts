@@ -4,7 +4,7 @@ import { graphql } from '../generated/index.ts';
 import type { JourneyInput } from '../generated/graphql.ts';
 import { dataOf, errorCodes } from '../kit/client.ts';
 import { useHerald } from '../kit/fixture.ts';
-import { bucketOf } from '../../src/journeys/definition.ts';
+import { percentileOf } from '../../src/journeys/definition.ts';
 import { browserSubscription } from '../kit/push-keys.ts';
 
 const Import = graphql(`
@@ -193,7 +193,7 @@ describe('simulateJourney', () => {
     ]);
     // An emailed contact counts as having opened when its bucket for (journey, step, contact, OPENED) is below 75,
     // two hours after the send: long before the engagement step, which then answers yes at once.
-    const engaged = async (externalId: string) => bucketOf(`draft:welcome:${(await contactOf(externalId)).id}:OPENED`) < 75;
+    const engaged = async (externalId: string) => percentileOf(`draft:welcome:${(await contactOf(externalId)).id}:OPENED`) < 75;
     const [anna, fritz, hanna] = [await engaged('anna'), await engaged('fritz'), await engaged('hanna')];
     const notOpened = [anna, hanna].filter((opened) => !opened).length;
     expect(result).toMatchObject({ entered: 6, completed: 4 + (fritz ? 1 : 0), active: fritz ? 0 : 1, exited: 1 });
