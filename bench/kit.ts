@@ -122,6 +122,8 @@ function statementFlags(): string[] {
   const libraries = [process.env.BENCH_PG_STATEMENTS ? 'pg_stat_statements' : null, process.env.BENCH_PG_EXPLAIN_MS ? 'auto_explain' : null].filter(Boolean);
   if (libraries.length === 0) return [];
   const settings = [`shared_preload_libraries=${libraries.join(',')}`];
+  // Planning counted apart: a prepared statement PostgreSQL keeps planning anew (custom plans) shows as plans ≈ calls.
+  if (process.env.BENCH_PG_STATEMENTS) settings.push('pg_stat_statements.track_planning=on');
   if (process.env.BENCH_PG_EXPLAIN_MS) {
     settings.push(`auto_explain.log_min_duration=${Number(process.env.BENCH_PG_EXPLAIN_MS)}`, 'auto_explain.log_analyze=on', 'auto_explain.log_buffers=on', 'auto_explain.log_nested_statements=on');
   }
@@ -131,12 +133,19 @@ function statementFlags(): string[] {
 /** With BENCH_PG_STATEMENTS: the statements that took most of PostgreSQL's time since the last call, which resets the count. */
 export async function topStatements(db: pg.Client, limit = 8): Promise<string> {
   if (!process.env.BENCH_PG_STATEMENTS) return '';
-  const { rows } = await db.query<{ calls: string; ms: number; rows: string; query: string }>(
-    `SELECT calls, total_exec_time AS ms, rows, regexp_replace(query, '\\s+', ' ', 'g') AS query FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1`,
+  const { rows } = await db.query<{ calls: string; ms: number; plans: string; planMs: number; rows: string; query: string }>(
+    `SELECT calls, total_exec_time AS ms, plans, total_plan_time AS "planMs", rows, regexp_replace(query, '\\s+', ' ', 'g') AS query
+     FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT $1`,
     [limit],
   );
   await db.query('SELECT pg_stat_statements_reset()');
-  return rows.map((row) => `      ${row.ms.toFixed(0).padStart(7)} ms ${String(row.calls).padStart(6)} calls ${String(row.rows).padStart(8)} rows  ${row.query.slice(0, 220)}`).join('\n');
+  return rows
+    .map(
+      (row) =>
+        `      ${row.ms.toFixed(0).padStart(7)} ms ${String(row.calls).padStart(6)} calls ${String(row.rows).padStart(8)} rows ` +
+        `(planned ${row.plans} times, ${row.planMs.toFixed(0)} ms)  ${row.query.slice(0, 200)}`,
+    )
+    .join('\n');
 }
 
 /**

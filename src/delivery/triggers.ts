@@ -161,14 +161,18 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
     -- OFFSET 0 keeps the campaigns a subquery of each event: else the planner, which cannot count
     -- them, joins every event with every campaign first and reads the contact once per pair.
     CROSS JOIN LATERAL (
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(listening)}::jsonb)
-        AS k(id uuid, event text, since timestamptz, until timestamptz, delay double precision, "reEligibleAfter" int, channel text, marketing boolean)
+      SELECT * FROM listening k
       WHERE k.event = e.name AND e."occurredAt" >= k.since AND (k.until IS NULL OR e."occurredAt" <= k.until)
       OFFSET 0
     ) k
     WHERE e.id = ANY(${eventIds}::uuid[]) AND CASE k.id ${Prisma.join(arms, ' ')} END`;
   return tx.$queryRaw<TriggerOutcome['queued']>`
-    WITH matched AS (${matched}),
+    -- The campaigns' parameters are read once (in the subquery above, once per event of the batch).
+    WITH listening AS MATERIALIZED (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(listening)}::jsonb)
+        AS k(id uuid, event text, since timestamptz, until timestamptz, delay double precision, "reEligibleAfter" int, channel text, marketing boolean)
+    ),
+    matched AS (${matched}),
     first AS (
       -- Two triggers of one contact in one batch enter once, like two batches would.
       SELECT DISTINCT ON ("campaignId", "contactId") * FROM matched ORDER BY "campaignId", "contactId", due

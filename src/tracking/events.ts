@@ -6,7 +6,7 @@ import { verifyIdentities, type Writer } from '../contacts/identity.ts';
 import { resolveContacts } from '../contacts/resolve.ts';
 import { MAX_BATCH } from '../contacts/validation.ts';
 import { Prisma } from '../db/prisma.ts';
-import { type SqlTx, sqlTransaction } from '../db/sql-transaction.ts';
+import { sqlTransaction } from '../db/sql-transaction.ts';
 import { publishDeliveryEvents } from '../delivery/events.ts';
 import {
   announceTriggers,
@@ -92,8 +92,9 @@ async function storeEvents(
     const contacts = [...new Set(rows.map((row) => row.contactId!))];
     // The stored rows come back from the insert itself (a replayed key stores and returns nothing),
     // and each contact's lastSeenAt moves in the same statement (the ids named let the planner read
-    // the contacts by key: it cannot count the insert's rows, and would scan every contact).
-    const inserted = await tx.$queryRaw<Event[]>`
+    // the contacts by key: it cannot count the insert's rows, and would scan every contact). What
+    // listens to the batch comes back on the first row: one round trip less per gathered batch.
+    const inserted = await tx.$queryRaw<(Event & { listening: ListeningJson | null })[]>`
       WITH inserted AS (
         INSERT INTO "Event" (id, "workspaceId", "contactId", name, properties, "occurredAt", "idempotencyKey")
         SELECT r.id, ${workspaceId}::uuid, r."contactId", r.name, r.properties, r."occurredAt", r."idempotencyKey"
@@ -105,12 +106,14 @@ async function storeEvents(
         UPDATE "Contact" c SET "lastSeenAt" = GREATEST(c."lastSeenAt", e.latest)
         FROM (SELECT "contactId", max("occurredAt") AS latest FROM inserted GROUP BY "contactId") e
         WHERE c.id = ANY(${contacts}::uuid[]) AND c.id = e."contactId"
-      )
-      SELECT * FROM inserted`;
-    const byId = new Map(inserted.map((event) => [event.id, event]));
+      ), ${listenersSql(workspaceId, rows)}
+      SELECT i.id, i."workspaceId", i."contactId", i.name, i.properties, i."occurredAt", i."receivedAt", i."idempotencyKey",
+        CASE WHEN i.first THEN (SELECT listening FROM listeners) END AS listening
+      FROM (SELECT *, row_number() OVER () = 1 AS first FROM inserted) i`;
+    const byId = new Map(inserted.map(({ listening: _listening, ...event }) => [event.id, event as Event]));
     const insertedIds = [...byId.keys()];
     const storedEvents = rows.filter((row) => byId.has(row.id)) as StoredEvent[];
-    const listeners = await listenersOf(tx, workspaceId, storedEvents);
+    const listeners = listenersFrom(inserted[0]?.listening ?? null, storedEvents);
     const conversions = listeners.converting ? await recordConversions(tx, workspaceId, insertedIds) : [];
     const triggers = await applyTriggers(tx, workspaceId, storedEvents, listeners.triggers);
     const contactsStored = [...new Set(storedEvents.map((event) => event.contactId))];
@@ -132,34 +135,41 @@ async function storeEvents(
   return written;
 }
 
+/** What listens to a batch, as `listenersSql` answers it (its campaigns' timestamps as JSON text). */
+type ListeningJson = JourneyNeeds & {
+  conversionEvents: string[];
+  locked: boolean;
+  campaigns: (Omit<TriggeredCampaign, 'startAt' | 'startedAt' | 'endAt'> & { startAt: string | null; startedAt: string | null; endAt: string | null })[];
+};
+
 /**
- * What listens to a batch's events, in one statement (a gathered batch of browser events is a few
- * statements, each a round trip): the triggered campaigns (taking the contacts' trigger locks when
- * one listens), whether a campaign counts one of the events as a conversion, and what journeys may
- * do. Each later step runs only when something listens.
+ * CTEs ending in `listeners`, one row whose `listening` is what listens to a batch's events: the
+ * triggered campaigns (taking the contacts' trigger locks when one listens), whether a campaign
+ * counts one of the events as a conversion, and what journeys may do. Part of the events' insert
+ * (a gathered batch of browser events is a few statements, each a round trip), so it names every
+ * row of the batch, replayed ones too: locking a replayed event's contact or reading a flag for its
+ * name costs nothing wrong, and each later step runs only on the events stored.
  */
-async function listenersOf(
-  tx: SqlTx,
-  workspaceId: string,
-  events: readonly StoredEvent[],
-): Promise<{ triggers: TriggerListeners; converting: boolean; journeys: JourneyNeeds }> {
-  const none = { journeys: false, goal: false, exit: false, wait: false };
-  if (events.length === 0) return { triggers: { campaigns: [], locked: false }, converting: false, journeys: none };
-  const names = [...new Set(events.map((event) => event.name))];
-  const contactIds = [...new Set(events.map((event) => event.contactId))];
-  // One row of flags, joined with one row per campaign (none: one row, its campaign columns null).
-  const rows = await tx.$queryRaw<(TriggeredCampaign & JourneyNeeds & { conversionEvents: string[]; locked: boolean })[]>`
-    WITH campaigns AS (${listeningCampaignsSql(workspaceId)}),
+function listenersSql(workspaceId: string, rows: readonly { contactId?: string | null; name: string }[]): Prisma.Sql {
+  const names = [...new Set(rows.map((row) => row.name))];
+  const contactIds = [...new Set(rows.map((row) => row.contactId!))];
+  return Prisma.sql`campaigns AS (${listeningCampaignsSql(workspaceId)}),
     flags AS (
       SELECT ${conversionEventsSql(workspaceId)} AS "conversionEvents", ${journeyNeedsSql(workspaceId, names)},
         ${triggerLocksSql(Prisma.sql`campaigns`, contactIds, names)} AS locked
-    )
-    SELECT f.*, c.* FROM flags f LEFT JOIN campaigns c ON true`;
-  const [flags] = rows;
+    ),
+    listeners AS (SELECT to_jsonb(f) || jsonb_build_object('campaigns', COALESCE((SELECT jsonb_agg(c) FROM campaigns c), '[]'::jsonb)) AS listening FROM flags f)`;
+}
+
+/** `listenersSql`'s answer as applyTriggers, conversions and journeys take it (null: nothing stored, nothing listens). */
+function listenersFrom(listening: ListeningJson | null, stored: readonly StoredEvent[]): { triggers: TriggerListeners; converting: boolean; journeys: JourneyNeeds } {
+  if (!listening) return { triggers: { campaigns: [], locked: false }, converting: false, journeys: { journeys: false, goal: false, exit: false, wait: false } };
+  const at = (text: string | null) => (text === null ? null : new Date(text));
+  const campaigns = listening.campaigns.map((campaign) => ({ ...campaign, startAt: at(campaign.startAt), startedAt: at(campaign.startedAt), endAt: at(campaign.endAt) }));
   return {
-    triggers: { campaigns: rows.filter((row) => row.id !== null), locked: flags!.locked },
-    converting: flags!.conversionEvents.some((name) => names.includes(name)),
-    journeys: { journeys: flags!.journeys, goal: flags!.goal, exit: flags!.exit, wait: flags!.wait },
+    triggers: { campaigns, locked: listening.locked },
+    converting: listening.conversionEvents.some((name) => stored.some((event) => event.name === name)),
+    journeys: { journeys: listening.journeys, goal: listening.goal, exit: listening.exit, wait: listening.wait },
   };
 }
 
