@@ -1,4 +1,4 @@
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from '../db/ids.ts';
 import { Prisma } from '../db/prisma.ts';
 import type { SqlTx } from '../db/sql-transaction.ts';
 import type { ContactRef } from './validation.ts';

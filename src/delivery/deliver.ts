@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Prisma } from '../db/prisma.ts';
+import { sqlQuery } from '../db/sql-transaction.ts';
 import type { Campaign } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import type { Channel, ChannelSender, DeliveryOutcome, DueMessage, Outgoing, Ready } from './channel.ts';
@@ -418,12 +419,13 @@ export async function scheduleWakes(herald: Herald, wakes: ReadonlyMap<string, D
   if (wakes.size === 0) return;
   const minimum = Date.now() + 50;
   const planned = [...wakes].map(([id, at]) => ({ id, at: new Date(Math.max(at.getTime(), minimum)).toISOString() }));
-  // On the pool, not through Prisma: a gathered batch of browser events ends with this (issue #24).
+  // On the pool, not through Prisma, and named (parsed once per connection): a gathered batch of
+  // browser events ends with this (issue #24).
   const query = Prisma.sql`
     UPDATE "Campaign" c SET "wakeAt" = w.at
     FROM jsonb_to_recordset(${JSON.stringify(planned)}::jsonb) AS w(id uuid, at timestamptz)
     WHERE c.id = w.id AND (c."wakeAt" IS NULL OR c."wakeAt" <= now() OR c."wakeAt" > w.at)
     RETURNING c.id::text, c."wakeAt"`;
-  const { rows: moved } = await herald.pool.query<{ id: string; wakeAt: Date }>(query.text, query.values);
+  const moved = await sqlQuery<{ id: string; wakeAt: Date }>(herald.pool, query, { preparedStatements: herald.config.HERALD_PREPARED_STATEMENTS });
   for (const { id, wakeAt } of moved) await enqueueDeliver(herald, id, wakeAt);
 }

@@ -1,4 +1,4 @@
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from '../db/ids.ts';
 import { fromZodIssues, ValidationError } from '../errors.ts';
 import type { Event } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
