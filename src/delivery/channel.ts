@@ -2,6 +2,7 @@ import { Prisma } from '../db/prisma.ts';
 import type { $Enums, Campaign, Workspace } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import type { MessageReason, Transition } from './ledger.ts';
+import { RenderError } from './templates.ts';
 
 /**
  * The seam between the delivery pipeline (ledger → policy → claim → send → settle, in deliver.ts)
@@ -52,6 +53,24 @@ export interface DueMessage<Address = unknown> {
 export type Prepared<Address, Payload = unknown> = Ready<Address, Payload> | { message: DueMessage<Address>; settle: Transition };
 export type Ready<Address, Payload = unknown> = { message: DueMessage<Address>; payload: Payload };
 
+/** A message settled without sending: the ledger move a channel's `prepare` answers. */
+export function settleNow<Address>(message: DueMessage<Address>, status: Transition['status'], reason: Transition['reason'], error?: string): Prepared<Address, never> {
+  return { message, settle: { id: message.id, from: 'QUEUED', status, reason, error } };
+}
+
+/**
+ * A sender's `prepare`, where a template that cannot render for this recipient (a RenderError,
+ * on any channel) fails the message with TEMPLATE_ERROR instead of the batch: it is never sent.
+ */
+export function prepareMessage<Address, Payload>(sender: ChannelSender<Address, Payload>, message: DueMessage<Address>): Prepared<Address, Payload> {
+  try {
+    return sender.prepare(message);
+  } catch (error) {
+    if (error instanceof RenderError) return settleNow(message, 'FAILED', 'TEMPLATE_ERROR', error.message);
+    throw error;
+  }
+}
+
 /** One message ready to go out; nothing has left yet. */
 export interface Outgoing {
   /** Sends it: from here on the provider may deliver the message. */
@@ -62,7 +81,7 @@ export interface Outgoing {
 
 /** A channel at work on one campaign's messages. */
 export interface ChannelSender<Address, Payload = unknown> {
-  /** Renders and checks one message (cheap and synchronous: it runs for every message). */
+  /** Renders and checks one message (cheap and synchronous: it runs for every message); a RenderError fails it (prepareMessage). */
   prepare(message: DueMessage<Address>): Prepared<Address, Payload>;
   /** Readies messages to go out (web push: encrypts them and opens connections), in order, without sending anything. */
   stage(ready: Ready<Address, Payload>[]): Promise<Outgoing[]>;

@@ -3,7 +3,7 @@ import { Prisma } from '../db/prisma.ts';
 import { sqlQuery } from '../db/sql-transaction.ts';
 import type { Campaign } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
-import type { Channel, ChannelSender, DeliveryOutcome, DueMessage, Outgoing, Ready } from './channel.ts';
+import { type Channel, type ChannelSender, type DeliveryOutcome, type DueMessage, type Outgoing, prepareMessage, type Ready } from './channel.ts';
 import { ClaimTransaction } from './claim-transaction.ts';
 import { channelFor } from './channels.ts';
 import { senderFor } from './experiment.ts';
@@ -206,7 +206,7 @@ class DeliveryPass {
     let ready: Ready<unknown>[];
     try {
       const { go, settle: held } = await this.policy.gate(tx, due);
-      const prepared = go.map((message) => this.sender.prepare(message));
+      const prepared = go.map((message) => prepareMessage(this.sender, message));
       ready = prepared.filter((item): item is Ready<unknown> => 'payload' in item);
       const settled = [...held, ...prepared.flatMap((item) => ('settle' in item ? [item.settle] : []))];
       outgoing = await this.sender.stage(ready);
@@ -292,7 +292,7 @@ export async function sendNow(herald: Herald, campaign: Campaign, messageId: str
   if (!message) throw new Error(`ledger row ${messageId} has no address on its channel`);
   const workspace = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: campaign.workspaceId } });
   const sender = await senderFor(herald, channel, campaign, workspace);
-  const prepared = sender.prepare(message);
+  const prepared = prepareMessage(sender, message);
   if ('settle' in prepared) return void (await transition(herald, [prepared.settle]));
   const [staged] = await sender.stage([prepared]);
   await transition(herald, [{ id: messageId, from: 'QUEUED', status: 'SENDING' }]);

@@ -121,6 +121,51 @@ export function firstLine(error: unknown): string {
   return String(error instanceof Error ? error.message : error).split('\n')[0]!;
 }
 
+/** Why a message cannot be rendered for its recipient: it fails with TEMPLATE_ERROR and is never sent. */
+export class RenderError extends Error {
+  constructor(
+    /** The content field to blame, when it is one. */
+    readonly field: string | null,
+    detail: string,
+  ) {
+    super(field ? `${field}: ${detail}` : detail);
+  }
+}
+
+/**
+ * Named content fields parsed once per campaign and rendered per recipient. A field that no longer
+ * parses (saved before a rule it breaks, such as file tags being refused) fails each render.
+ */
+export class CompiledFields<Key extends string> {
+  private readonly templates = new Map<Key, Template[] | RenderError>();
+
+  constructor(sources: Iterable<readonly [Key, string | null | undefined]>) {
+    for (const [key, source] of sources) {
+      if (source == null) continue;
+      try {
+        this.templates.set(key, parseTemplate(source));
+      } catch (error) {
+        this.templates.set(key, new RenderError(key, firstLine(error)));
+      }
+    }
+  }
+
+  /** One recipient's fields, all within one `budget`: each field's text, undefined where it has none; a failure is a RenderError naming the field. */
+  renderer(budget: RenderBudget, scope: object): (key: Key) => string | undefined {
+    const render = messageRenderer(budget);
+    return (key) => {
+      const templates = this.templates.get(key);
+      if (!templates) return undefined;
+      if (templates instanceof RenderError) throw templates;
+      try {
+        return render(templates, scope);
+      } catch (error) {
+        throw new RenderError(key, firstLine(error));
+      }
+    };
+  }
+}
+
 /** Why `source` cannot be a template (it does not parse, or names a file tag), or null. */
 export function templateRefusal(source: string): string | null {
   try {

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CompiledContent, type Content, pushRenderBudget, RenderError } from '../../src/delivery/web-push/content.ts';
+import { CompiledContent, type Content, pushRenderBudget } from '../../src/delivery/web-push/content.ts';
+import { RenderError } from '../../src/delivery/templates.ts';
 import { graphql } from '../generated/index.ts';
 import { CreateCampaign, createCampaign, SendNow, subscribeBrowser, waitForStatus } from '../kit/campaigns.ts';
 import { dataOf } from '../kit/client.ts';
@@ -44,6 +45,12 @@ const DOUBLING =
  * second on top still tells a bounded render from one that is not (unbounded, minutes).
  */
 const TIME_SLACK_MS = 1000;
+/**
+ * Wall time also counts what the render never got to use: at load 10 on two cores a 300 ms render
+ * was seen to take 1.5 s. Over many renders the bound that tells "bounded" from "minutes" is on
+ * the process's CPU time (the resource a template could exhaust), with wall time given this much.
+ */
+const LOADED_WALL_MS = 10_000;
 
 const ids = { tag: 'tag', token: 'token', trackUrl: 'https://herald.example/track' };
 const render = (content: Partial<Content>, scope: Record<string, unknown> = {}) =>
@@ -254,6 +261,7 @@ describe('every template stays within the budgets', () => {
       fc.property(template, (title) => {
         runs++;
         const started = performance.now();
+        const cpuAtStart = process.cpuUsage();
         try {
           const payload = render({ title });
           expect(payload.title.length).toBeLessThanOrEqual(pushRenderBudget.outputChars);
@@ -261,7 +269,9 @@ describe('every template stays within the budgets', () => {
           expect(error).toBeInstanceOf(RenderError);
           stopped++;
         }
-        expect(performance.now() - started).toBeLessThan(pushRenderBudget.timeMs + TIME_SLACK_MS);
+        const { user, system } = process.cpuUsage(cpuAtStart);
+        expect((user + system) / 1000).toBeLessThan(pushRenderBudget.timeMs + TIME_SLACK_MS);
+        expect(performance.now() - started).toBeLessThan(LOADED_WALL_MS);
       }),
       { numRuns: 300 },
     );

@@ -1,10 +1,9 @@
 import { Prisma } from '../../db/prisma.ts';
 import type { Campaign, Workspace } from '../../generated/prisma/client.ts';
 import type { Herald } from '../../herald-context.ts';
-import type { Channel, DeliveryOutcome, DueMessage, Prepared, Ready } from '../channel.ts';
+import { type Channel, type DeliveryOutcome, type DueMessage, type Prepared, type Ready, settleNow } from '../channel.ts';
 import { templateContact } from '../contact-scope.ts';
-import type { Transition } from '../ledger.ts';
-import { CompiledInApp, expiryOf, type InAppContent, InAppRenderError, type RenderedInApp } from './content.ts';
+import { CompiledInApp, expiryOf, type InAppContent, type RenderedInApp } from './content.ts';
 
 /** An on-site message has no address: the visitor's browser comes to fetch it. */
 type NoAddress = Record<string, never>;
@@ -40,22 +39,12 @@ export const inApp: Channel<NoAddress, Stored> = {
       compiled = error instanceof Error ? error : new Error(String(error));
     }
 
-    const settle = (message: DueMessage<NoAddress>, status: Transition['status'], reason: Transition['reason'], error?: string): Prepared<NoAddress, Stored> => ({
-      message,
-      settle: { id: message.id, from: 'QUEUED', status, reason, error },
-    });
-
     return {
       prepare(message: DueMessage<NoAddress>): Prepared<NoAddress, Stored> {
-        if (campaign.activeUntil && campaign.activeUntil.getTime() <= Date.now()) return settle(message, 'EXPIRED', 'EXPIRED', 'activeUntil has passed');
-        if (!(compiled instanceof CompiledInApp)) return settle(message, 'FAILED', 'TEMPLATE_ERROR', compiled.message.split('\n')[0]);
-        try {
-          const payload = compiled.renderFor({ contact: templateContact(message.contact), event: message.event });
-          return { message, payload: { payload, expiresAt: expiryOf(content, campaign.activeUntil) } };
-        } catch (error) {
-          if (error instanceof InAppRenderError) return settle(message, 'FAILED', 'TEMPLATE_ERROR', error.message);
-          throw error;
-        }
+        if (campaign.activeUntil && campaign.activeUntil.getTime() <= Date.now()) return settleNow(message, 'EXPIRED', 'EXPIRED', 'activeUntil has passed');
+        if (!(compiled instanceof CompiledInApp)) return settleNow(message, 'FAILED', 'TEMPLATE_ERROR', compiled.message.split('\n')[0]);
+        const payload = compiled.renderFor({ contact: templateContact(message.contact), event: message.event });
+        return { message, payload: { payload, expiresAt: expiryOf(content, campaign.activeUntil) } };
       },
 
       async stage(ready: Ready<NoAddress, Stored>[]) {

@@ -1,6 +1,6 @@
 import type { Template } from 'liquidjs';
 import { z } from 'zod';
-import { firstLine, messageRenderer, parseTemplate, type RenderBudget, templateField as template } from '../templates.ts';
+import { firstLine, messageRenderer, parseTemplate, type RenderBudget, RenderError, templateField as template } from '../templates.ts';
 
 /**
  * An on-site message (issue #23): what the SDK shows on the customer's own site as a banner, a
@@ -66,8 +66,6 @@ export interface RenderedInApp {
   question: InAppQuestion | null;
 }
 
-export class InAppRenderError extends Error {}
-
 /** A campaign's message parsed once, rendered per recipient. */
 export class CompiledInApp {
   private readonly title: Template[] | null;
@@ -83,7 +81,7 @@ export class CompiledInApp {
     this.buttons = (content.buttons ?? []).map((given) => ({ label: parseTemplate(given.label), url: parseTemplate(given.url) }));
   }
 
-  /** The message for one recipient; a URL that renders to anything but http(s) (https for images) is an InAppRenderError. */
+  /** The message for one recipient; a URL that renders to anything but http(s) (https for images) is a RenderError. */
   renderFor(scope: Record<string, unknown>): RenderedInApp {
     // A renderer per message: its time and memory budget is this message's alone.
     const render = messageRenderer(inAppRenderBudget);
@@ -92,23 +90,23 @@ export class CompiledInApp {
       try {
         return render(templates, scope).trim() || null;
       } catch (error) {
-        throw new InAppRenderError(`${name}: ${firstLine(error)}`);
+        throw new RenderError(name, firstLine(error));
       }
     };
     const url = (name: string, templates: Template[] | null, schemes: readonly string[]) => {
       const rendered = field(name, templates);
       if (rendered === null) return null;
-      if (!isUrl(rendered, schemes)) throw new InAppRenderError(`${name}: renders to something that is not an ${schemes.join(' or ')} URL`);
+      if (!isUrl(rendered, schemes)) throw new RenderError(name, `renders to something that is not an ${schemes.join(' or ')} URL`);
       return rendered;
     };
     const title = field('title', this.title);
     const body = field('body', this.body);
-    if (!title && !body) throw new InAppRenderError('title and body both render empty');
+    if (!title && !body) throw new RenderError(null, 'title and body both render empty');
     const buttons = this.buttons.map((given, index) => ({
       label: field(`buttons.${index}.label`, given.label) ?? '',
       url: url(`buttons.${index}.url`, given.url, ['https', 'http'])!,
     }));
-    if (buttons.some((given) => !given.label || !given.url)) throw new InAppRenderError('a button renders without a label or URL');
+    if (buttons.some((given) => !given.label || !given.url)) throw new RenderError(null, 'a button renders without a label or URL');
     const { question } = this.content;
     return {
       layout: this.content.layout ?? 'MODAL',

@@ -3,12 +3,11 @@ import type { $Enums, Campaign, Workspace } from '../../generated/prisma/client.
 import type { Herald } from '../../herald-context.ts';
 import { mobilePushCredentialsOf } from '../../workspaces/mobile-push-settings.ts';
 import { secretFromRow } from '../../workspaces/secrets.ts';
-import type { Channel, DeliveryOutcome, DueMessage, Prepared, Ready } from '../channel.ts';
+import { type Channel, type DeliveryOutcome, type DueMessage, type Prepared, type Ready, settleNow } from '../channel.ts';
 import { templateContact } from '../contact-scope.ts';
-import type { Transition } from '../ledger.ts';
 import { withMessageToken } from '../short-links.ts';
 import { signToken, trackUrlOf } from '../tokens.ts';
-import { CompiledMobilePush, MAX_PAYLOAD_BYTES, MAX_TTL_SECONDS, type MobilePushContent, RenderError } from './content.ts';
+import { CompiledMobilePush, MAX_PAYLOAD_BYTES, MAX_TTL_SECONDS, type MobilePushContent } from './content.ts';
 import { apnsBody, fcmBody } from './payloads.ts';
 
 /** Where a mobile push goes: one app install's token. */
@@ -54,27 +53,16 @@ export const mobilePush: Channel<DeviceAddress, MobilePayload> = {
     const trackUrl = trackUrlOf(herald);
     const clients = herald.deliveries.mobile;
 
-    const settle = (message: DueMessage<DeviceAddress>, status: Transition['status'], reason: Transition['reason'], error?: string): Prepared<DeviceAddress, MobilePayload> => ({
-      message,
-      settle: { id: message.id, from: 'QUEUED', status, reason, error },
-    });
-
     return {
       prepare(message: DueMessage<DeviceAddress>): Prepared<DeviceAddress, MobilePayload> {
         const now = Date.now();
-        if (campaign.activeUntil && campaign.activeUntil.getTime() <= now) return settle(message, 'EXPIRED', 'EXPIRED', 'activeUntil has passed');
+        if (campaign.activeUntil && campaign.activeUntil.getTime() <= now) return settleNow(message, 'EXPIRED', 'EXPIRED', 'activeUntil has passed');
         const { address } = message;
-        if (address.status === 'EXPIRED') return settle(message, 'FAILED', 'SUBSCRIPTION_GONE', 'the device token expired before this send');
-        if (address.status === 'REVOKED') return settle(message, 'SUPPRESSED', 'NOT_ELIGIBLE', 'the device was revoked before this send');
+        if (address.status === 'EXPIRED') return settleNow(message, 'FAILED', 'SUBSCRIPTION_GONE', 'the device token expired before this send');
+        if (address.status === 'REVOKED') return settleNow(message, 'SUPPRESSED', 'NOT_ELIGIBLE', 'the device was revoked before this send');
         const provider = address.platform === 'IOS' ? apns : fcm;
-        if (!provider) return settle(message, 'FAILED', 'PUSH_SERVICE_REJECTED', `the workspace has no ${address.platform === 'IOS' ? 'APNs' : 'FCM'} settings`);
-        let rendered;
-        try {
-          rendered = compiled.render({ contact: templateContact(message.contact), event: message.event });
-        } catch (error) {
-          if (error instanceof RenderError) return settle(message, 'FAILED', 'TEMPLATE_ERROR', error.message);
-          throw error;
-        }
+        if (!provider) return settleNow(message, 'FAILED', 'PUSH_SERVICE_REJECTED', `the workspace has no ${address.platform === 'IOS' ? 'APNs' : 'FCM'} settings`);
+        let rendered = compiled.render({ contact: templateContact(message.contact), event: message.event });
         const fields = { messageId: message.id, token: signToken(message.id, trackingSecret), trackUrl };
         // A link to one of Herald's smart links carries the token, so its click names the contact.
         if (rendered.url) rendered = { ...rendered, url: withMessageToken(rendered.url, herald.publicUrl, fields.token) };
@@ -86,7 +74,7 @@ export const mobilePush: Channel<DeviceAddress, MobilePayload> = {
         // FCM's limit is on what reaches the phone: the body without the device token it is addressed to.
         const size = Buffer.byteLength(payload.body) - (payload.platform === 'ANDROID' ? address.token.length : 0);
         if (size > MAX_PAYLOAD_BYTES) {
-          return settle(message, 'FAILED', 'PAYLOAD_TOO_LARGE', `${size} bytes; APNs and FCM accept ${MAX_PAYLOAD_BYTES}`);
+          return settleNow(message, 'FAILED', 'PAYLOAD_TOO_LARGE', `${size} bytes; APNs and FCM accept ${MAX_PAYLOAD_BYTES}`);
         }
         return { message, payload };
       },

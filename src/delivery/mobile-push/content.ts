@@ -1,6 +1,5 @@
-import type { Template } from 'liquidjs';
 import { z } from 'zod';
-import { firstLine, messageRenderer, parseTemplate, type RenderBudget, templateField as template } from '../templates.ts';
+import { CompiledFields, type RenderBudget, RenderError, templateField as template } from '../templates.ts';
 
 /**
  * What a mobile push shows: title, body, image and deep link are Liquid templates over `contact`
@@ -52,47 +51,20 @@ export interface RenderedPush {
 
 /** A campaign's templates parsed once, rendered per recipient. */
 export class CompiledMobilePush {
-  private readonly templates = new Map<keyof RenderedPush, Template[] | RenderError>();
+  private readonly fields: CompiledFields<keyof RenderedPush>;
 
   constructor(readonly content: MobilePushContent) {
-    for (const key of ['title', 'body', 'imageUrl', 'url'] as const) {
-      const source = content[key];
-      if (source == null) continue;
-      try {
-        this.templates.set(key, parseTemplate(source));
-      } catch (error) {
-        this.templates.set(key, new RenderError(key, firstLine(error)));
-      }
-    }
+    this.fields = new CompiledFields((['title', 'body', 'imageUrl', 'url'] as const).map((key) => [key, content[key]] as const));
   }
 
   /** Renders every template for one recipient; throws a RenderError naming the field. */
   render(scope: Record<string, unknown>): RenderedPush {
-    const renderField = messageRenderer(mobileRenderBudget);
-    const text = (key: keyof RenderedPush) => {
-      const templates = this.templates.get(key);
-      if (!templates) return undefined;
-      if (templates instanceof RenderError) throw templates;
-      try {
-        return renderField(templates, scope);
-      } catch (error) {
-        throw new RenderError(key, firstLine(error));
-      }
-    };
+    const text = this.fields.renderer(mobileRenderBudget, scope);
     const url = text('url')?.trim();
     if (url && !isLink(url)) throw new RenderError('url', 'did not render to an absolute URL');
     const imageUrl = text('imageUrl')?.trim();
     if (imageUrl && !/^https:\/\//i.test(imageUrl)) throw new RenderError('imageUrl', 'did not render to an https:// URL');
     return { title: text('title')!, body: text('body') ?? '', ...(imageUrl ? { imageUrl } : {}), ...(url ? { url } : {}) };
-  }
-}
-
-export class RenderError extends Error {
-  constructor(
-    readonly field: string,
-    detail: string,
-  ) {
-    super(`${field}: ${detail}`);
   }
 }
 

@@ -2,11 +2,11 @@ import { Prisma } from '../../db/prisma.ts';
 import type { $Enums, Campaign, Workspace } from '../../generated/prisma/client.ts';
 import type { Herald } from '../../herald-context.ts';
 import { isPhoneNumber, maxSegmentsOf, smsCredentialsOf, smsStatusUrl } from '../../workspaces/sms-settings.ts';
-import type { Channel, DueMessage, Prepared, Ready } from '../channel.ts';
+import { type Channel, type DueMessage, type Prepared, type Ready, settleNow } from '../channel.ts';
 import { templateContact } from '../contact-scope.ts';
 import { publishDeliveryEvents } from '../events.ts';
-import type { MessageReason, Transition } from '../ledger.ts';
-import { CompiledSms, type SmsContent, SmsRenderError } from './content.ts';
+import type { MessageReason } from '../ledger.ts';
+import { CompiledSms, type SmsContent } from './content.ts';
 
 /** Where an SMS goes: the contact's phone and what the contact said about SMS. */
 export interface SmsAddress {
@@ -62,25 +62,15 @@ export const sms: Channel<SmsAddress, Text> = {
     // Receipts (not frequency capped) are not marketing: they need no consent.
     const marketing = campaign.frequencyCapped;
 
-    const settle = (message: DueMessage<SmsAddress>, status: Transition['status'], reason: Transition['reason'], error?: string): Prepared<SmsAddress, Text> => ({
-      message,
-      settle: { id: message.id, from: 'QUEUED', status, reason, error },
-    });
-
     return {
       prepare(message: DueMessage<SmsAddress>): Prepared<SmsAddress, Text> {
-        if (campaign.activeUntil && campaign.activeUntil.getTime() <= Date.now()) return settle(message, 'EXPIRED', 'EXPIRED', 'activeUntil has passed');
-        if (!(compiled instanceof CompiledSms)) return settle(message, 'FAILED', 'TEMPLATE_ERROR', `body: ${compiled.message.split('\n')[0]}`);
+        if (campaign.activeUntil && campaign.activeUntil.getTime() <= Date.now()) return settleNow(message, 'EXPIRED', 'EXPIRED', 'activeUntil has passed');
+        if (!(compiled instanceof CompiledSms)) return settleNow(message, 'FAILED', 'TEMPLATE_ERROR', `body: ${compiled.message.split('\n')[0]}`);
         // A test goes to the marketer's own phone whether or not it opted in.
         const refused = refusal(message.address, marketing && !message.test);
-        if (refused) return settle(message, 'SUPPRESSED', refused, `the contact's phone is ${message.address.phone ? message.address.status : 'missing'} at send time`);
-        try {
-          const { body } = compiled.renderFor({ contact: templateContact(message.contact), event: message.event });
-          return { message, payload: { to: message.address.phone!, body } };
-        } catch (error) {
-          if (error instanceof SmsRenderError) return settle(message, 'FAILED', 'TEMPLATE_ERROR', error.message);
-          throw error;
-        }
+        if (refused) return settleNow(message, 'SUPPRESSED', refused, `the contact's phone is ${message.address.phone ? message.address.status : 'missing'} at send time`);
+        const { body } = compiled.renderFor({ contact: templateContact(message.contact), event: message.event });
+        return { message, payload: { to: message.address.phone!, body } };
       },
 
       async stage(ready: Ready<SmsAddress, Text>[]) {

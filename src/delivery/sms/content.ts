@@ -1,6 +1,6 @@
 import type { Template } from 'liquidjs';
 import { z } from 'zod';
-import { firstLine, messageRenderer, parseTemplate, type RenderBudget, templateRefusal } from '../templates.ts';
+import { firstLine, messageRenderer, parseTemplate, type RenderBudget, RenderError, templateRefusal } from '../templates.ts';
 import { countSegments, isGsm7, type SegmentCount } from './segments.ts';
 
 /**
@@ -74,8 +74,6 @@ function outputBound(expression: string): number {
   return chars >= omission.length ? chars : WORST_CASE_OUTPUT_CHARS;
 }
 
-export class SmsRenderError extends Error {}
-
 /** A campaign's body parsed once, rendered per recipient. */
 export class CompiledSms {
   private readonly templates: Template[];
@@ -87,18 +85,18 @@ export class CompiledSms {
     this.templates = parseTemplate(content.body);
   }
 
-  /** The body for one recipient; an empty body or one over maxSegments is a SmsRenderError, never sent. */
+  /** The body for one recipient; an empty body or one over maxSegments is a RenderError, never sent. */
   renderFor(scope: Record<string, unknown>): { body: string; count: SegmentCount } {
     let body: string;
     try {
       // A renderer per message: its time and memory budget is this message's alone.
       body = messageRenderer(smsRenderBudget)(this.templates, scope).trim();
     } catch (error) {
-      throw new SmsRenderError(`body: ${firstLine(error)}`);
+      throw new RenderError('body', firstLine(error));
     }
-    if (body.length === 0) throw new SmsRenderError('body: rendered empty');
+    if (body.length === 0) throw new RenderError('body', 'rendered empty');
     const count = countSegments(body);
-    if (count.segments > this.maxSegments) throw new SmsRenderError(`body: renders to ${count.segments} segments (${count.encoding}); the workspace allows ${this.maxSegments}`);
+    if (count.segments > this.maxSegments) throw new RenderError('body', `renders to ${count.segments} segments (${count.encoding}); the workspace allows ${this.maxSegments}`);
     return { body, count };
   }
 }

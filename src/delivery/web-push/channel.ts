@@ -4,11 +4,10 @@ import type { Herald } from '../../herald-context.ts';
 import { secretFromRow, vapidKeysOf } from '../../workspaces/secrets.ts';
 import { contentOf } from '../campaign-fields.ts';
 import { templateContact } from '../contact-scope.ts';
-import type { Channel, DueMessage, Prepared, Ready } from '../channel.ts';
-import type { Transition } from '../ledger.ts';
+import { type Channel, type DueMessage, type Prepared, type Ready, settleNow } from '../channel.ts';
 import { withMessageToken } from '../short-links.ts';
 import { signToken, trackUrlOf } from '../tokens.ts';
-import { CompiledContent, type Content, encryptedSize, MAX_ENCRYPTED_BYTES, MAX_TTL_SECONDS, type PushPayload, RenderError } from './content.ts';
+import { CompiledContent, type Content, encryptedSize, MAX_ENCRYPTED_BYTES, MAX_TTL_SECONDS, type PushPayload } from './content.ts';
 
 /** Where a web push goes: one browser's subscription. */
 export interface PushAddress {
@@ -46,27 +45,16 @@ export const webPush: Channel<PushAddress, string> = {
     const trackUrl = trackUrlOf(herald);
     const { push } = herald;
 
-    const settle = (message: DueMessage<PushAddress>, status: Transition['status'], reason: Transition['reason'], error?: string): Prepared<PushAddress, string> => ({
-      message,
-      settle: { id: message.id, from: 'QUEUED', status, reason, error },
-    });
-
     return {
       prepare(message: DueMessage<PushAddress>): Prepared<PushAddress, string> {
-        if (campaign.activeUntil && campaign.activeUntil.getTime() <= Date.now()) return settle(message, 'EXPIRED', 'EXPIRED', 'activeUntil has passed');
-        if (message.address.status === 'EXPIRED') return settle(message, 'FAILED', 'SUBSCRIPTION_GONE', 'the subscription expired before this send');
-        if (message.address.status === 'REVOKED') return settle(message, 'SUPPRESSED', 'NOT_ELIGIBLE', 'the visitor unsubscribed before this send');
-        let payload: string;
-        try {
-          const token = signToken(message.id, trackingSecret);
-          const scope = { contact: templateContact(message.contact), event: message.event };
-          payload = JSON.stringify(withLinkTokens(compiled.render(scope, { tag: message.id, token, trackUrl }), herald.publicUrl, token));
-        } catch (error) {
-          if (error instanceof RenderError) return settle(message, 'FAILED', 'TEMPLATE_ERROR', error.message);
-          throw error;
-        }
+        if (campaign.activeUntil && campaign.activeUntil.getTime() <= Date.now()) return settleNow(message, 'EXPIRED', 'EXPIRED', 'activeUntil has passed');
+        if (message.address.status === 'EXPIRED') return settleNow(message, 'FAILED', 'SUBSCRIPTION_GONE', 'the subscription expired before this send');
+        if (message.address.status === 'REVOKED') return settleNow(message, 'SUPPRESSED', 'NOT_ELIGIBLE', 'the visitor unsubscribed before this send');
+        const token = signToken(message.id, trackingSecret);
+        const scope = { contact: templateContact(message.contact), event: message.event };
+        const payload = JSON.stringify(withLinkTokens(compiled.render(scope, { tag: message.id, token, trackUrl }), herald.publicUrl, token));
         const size = encryptedSize(payload);
-        if (size > MAX_ENCRYPTED_BYTES) return settle(message, 'FAILED', 'PAYLOAD_TOO_LARGE', `${size} bytes encrypted; push services accept ${MAX_ENCRYPTED_BYTES}`);
+        if (size > MAX_ENCRYPTED_BYTES) return settleNow(message, 'FAILED', 'PAYLOAD_TOO_LARGE', `${size} bytes encrypted; push services accept ${MAX_ENCRYPTED_BYTES}`);
         return { message, payload };
       },
 

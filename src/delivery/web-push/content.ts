@@ -1,10 +1,9 @@
-import type { Template } from 'liquidjs';
 import { z } from 'zod';
 import { pushQuestionInput, storedQuestion } from '../../feedback/content.ts';
 import { answerActions, answerPageUrl, fitsButtons } from '../../feedback/push.ts';
 import { worstCaseLink } from '../short-links.ts';
 import { trackUrlOf } from '../tokens.ts';
-import { firstLine, messageRenderer, parseTemplate, type RenderBudget, templateField as template } from '../templates.ts';
+import { CompiledFields, type RenderBudget, RenderError, templateField as template } from '../templates.ts';
 
 /**
  * What a push shows. Title, body and every URL are Liquid templates over `contact` (and `event`
@@ -103,35 +102,18 @@ export interface PushPayload {
 
 /** A campaign's templates parsed once, rendered per recipient within `budget`. */
 export class CompiledContent {
-  /** A template that no longer parses (e.g. saved before file tags were refused) fails each render. */
-  private readonly templates = new Map<string, Template[] | RenderError>();
+  private readonly fields: CompiledFields<string>;
 
   constructor(
     readonly content: Content,
     private readonly budget: RenderBudget = pushRenderBudget,
   ) {
-    for (const [key, source] of templateSources(content)) {
-      try {
-        this.templates.set(key, parseTemplate(source));
-      } catch (error) {
-        this.templates.set(key, new RenderError(key, firstLine(error)));
-      }
-    }
+    this.fields = new CompiledFields(templateSources(content));
   }
 
   /** Renders every template for one recipient; throws a RenderError naming the field. */
   render(scope: Record<string, unknown>, ids: { tag: string; token: string; trackUrl: string }): PushPayload {
-    const renderField = messageRenderer(this.budget);
-    const text = (key: string) => {
-      const templates = this.templates.get(key);
-      if (!templates) return undefined;
-      if (templates instanceof RenderError) throw templates;
-      try {
-        return renderField(templates, scope);
-      } catch (error) {
-        throw new RenderError(key, firstLine(error));
-      }
-    };
+    const text = this.fields.renderer(this.budget, scope);
     const url = (key: string) => {
       const value = text(key)?.trim();
       if (value !== undefined && !isHttpUrl(value)) throw new RenderError(key, 'did not render to an absolute http(s) URL');
@@ -154,15 +136,6 @@ export class CompiledContent {
       requireInteraction: content.requireInteraction ?? false,
       ...ids,
     });
-  }
-}
-
-export class RenderError extends Error {
-  constructor(
-    readonly field: string,
-    detail: string,
-  ) {
-    super(`${field}: ${detail}`);
   }
 }
 

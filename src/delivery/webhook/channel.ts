@@ -3,11 +3,10 @@ import { Prisma } from '../../db/prisma.ts';
 import type { Campaign, Workspace } from '../../generated/prisma/client.ts';
 import type { Herald } from '../../herald-context.ts';
 import { webhookSigningSecretsOf } from '../../workspaces/secrets.ts';
-import type { Channel, DueMessage, Prepared, Ready } from '../channel.ts';
+import { type Channel, type DueMessage, type Prepared, type Ready, settleNow } from '../channel.ts';
 import { templateContact } from '../contact-scope.ts';
-import type { Transition } from '../ledger.ts';
 import { openedHeaders } from './headers.ts';
-import { CompiledWebhook, type RenderedWebhook, type WebhookContent, WebhookContentError, WebhookRenderError } from './content.ts';
+import { CompiledWebhook, type RenderedWebhook, type WebhookContent, WebhookContentError } from './content.ts';
 
 /** A webhook has no address of its own: it goes where its campaign's URL says. */
 type NoAddress = Record<string, never>;
@@ -41,26 +40,15 @@ export const webhook: Channel<NoAddress, RenderedWebhook> = {
     const signers = (await webhookSigningSecretsOf(herald, workspace)).map((secret) => new Webhook(secret));
     const client = herald.deliveries.webhooks;
 
-    const settle = (message: DueMessage<NoAddress>, status: Transition['status'], reason: Transition['reason'], error?: string): Prepared<NoAddress, RenderedWebhook> => ({
-      message,
-      settle: { id: message.id, from: 'QUEUED', status, reason, error },
-    });
-
     return {
       prepare(message: DueMessage<NoAddress>): Prepared<NoAddress, RenderedWebhook> {
-        if (campaign.activeUntil && campaign.activeUntil.getTime() <= Date.now()) return settle(message, 'EXPIRED', 'EXPIRED', 'activeUntil has passed');
-        if (compiled instanceof WebhookContentError) return settle(message, 'FAILED', 'TEMPLATE_ERROR', `${compiled.path.join('.')}: ${compiled.message}`);
-        let rendered: RenderedWebhook;
-        try {
-          const scope = { contact: templateContact(message.contact), event: message.event };
-          rendered = compiled.renderFor(scope, { messageId: message.id, campaignId: campaign.id, contact: message.contact });
-        } catch (error) {
-          if (error instanceof WebhookRenderError) return settle(message, 'FAILED', 'TEMPLATE_ERROR', error.message);
-          throw error;
-        }
+        if (campaign.activeUntil && campaign.activeUntil.getTime() <= Date.now()) return settleNow(message, 'EXPIRED', 'EXPIRED', 'activeUntil has passed');
+        if (compiled instanceof WebhookContentError) return settleNow(message, 'FAILED', 'TEMPLATE_ERROR', `${compiled.path.join('.')}: ${compiled.message}`);
+        const scope = { contact: templateContact(message.contact), event: message.event };
+        const rendered = compiled.renderFor(scope, { messageId: message.id, campaignId: campaign.id, contact: message.contact });
         // A rendered URL may name another host than the one checked when the campaign was saved.
         const refusal = client.policy.urlRefusal(rendered.url);
-        if (refusal) return settle(message, 'FAILED', 'TEMPLATE_ERROR', `the rendered URL is refused: ${refusal}`);
+        if (refusal) return settleNow(message, 'FAILED', 'TEMPLATE_ERROR', `the rendered URL is refused: ${refusal}`);
         return { message, payload: rendered };
       },
 

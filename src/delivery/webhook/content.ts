@@ -2,7 +2,7 @@ import type { Template } from 'liquidjs';
 import { z } from 'zod';
 import { escapeValues, parseLong, TemplateSyntaxError } from '../email/liquid.ts';
 import { isSealed } from '../../secrets.ts';
-import { messageRenderer, type RenderBudget } from '../templates.ts';
+import { firstLine, messageRenderer, type RenderBudget, RenderError } from '../templates.ts';
 
 /**
  * What a webhook campaign sends: a request to `url` (Liquid) with `method`, the tenant's static
@@ -95,9 +95,6 @@ export class WebhookContentError extends Error {
   }
 }
 
-/** One recipient's webhook could not be rendered (its message fails with TEMPLATE_ERROR). */
-export class WebhookRenderError extends Error {}
-
 /** What Herald's own payload carries besides the event: the ids and the contact as stored. */
 export interface MessageFacts {
   messageId: string;
@@ -128,7 +125,7 @@ export class CompiledWebhook {
     this.body = content.body == null ? null : parsed('body', content.body, jsonStringInside, (filter) => isRaw(filter) || filter?.name === 'json');
   }
 
-  /** The URL and body for one message; throws WebhookRenderError when a template fails or the body is not JSON. */
+  /** The URL and body for one message; throws a RenderError when a template fails or the body is not JSON. */
   renderFor(scope: { contact: Record<string, unknown>; event: Record<string, unknown> | null }, facts: MessageFacts): RenderedWebhook {
     // One budget for the whole message, URL and body together.
     const render = messageRenderer(webhookRenderBudget);
@@ -138,13 +135,13 @@ export class CompiledWebhook {
       url = render(this.url, scope).trim();
       body = this.body ? render(this.body, scope) : heraldPayload(facts, scope.event);
     } catch (error) {
-      throw new WebhookRenderError(`the template failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+      throw new RenderError(null, `the template failed: ${firstLine(error)}`);
     }
     if (this.body) {
       try {
         JSON.parse(body);
       } catch (error) {
-        throw new WebhookRenderError(`the body did not render to JSON: ${(error as Error).message}`);
+        throw new RenderError(null, `the body did not render to JSON: ${(error as Error).message}`);
       }
     }
     return { url, body };
