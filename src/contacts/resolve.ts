@@ -17,21 +17,30 @@ export async function resolveContacts(tx: Tx, workspaceId: string, refs: readonl
   const contactIds = unique(refs.map((ref) => ref.contactId));
   const externalIds = unique(refs.map((ref) => (ref.contactId ? undefined : ref.externalId)));
   const anonymousIds = unique(refs.map((ref) => (ref.contactId || ref.externalId ? undefined : ref.anonymousId)));
-  const named = Prisma.sql`"workspaceId" = ${workspaceId}::uuid
-    AND (id = ANY(${contactIds}::uuid[]) OR "externalId" = ANY(${externalIds}::text[]) OR "anonymousId" = ANY(${anonymousIds}::text[]))`;
+  // Only the lists that have names: PostgreSQL then keeps one generic plan per shape of statement
+  // (a page's anonymous visitors alone, say) instead of planning the three-way OR anew for each batch.
+  const lists = [
+    contactIds.length ? Prisma.sql`id = ANY(${contactIds}::uuid[])` : null,
+    externalIds.length ? Prisma.sql`"externalId" = ANY(${externalIds}::text[])` : null,
+    anonymousIds.length ? Prisma.sql`"anonymousId" = ANY(${anonymousIds}::text[])` : null,
+  ].filter((list) => list !== null);
+  if (lists.length === 0) return refs.map(() => null);
+  const named = Prisma.sql`"workspaceId" = ${workspaceId}::uuid AND (${Prisma.join(lists, ' OR ')})`;
   const created = (column: 'externalId' | 'anonymousId', values: string[]) => Prisma.sql`
     INSERT INTO "Contact" (id, "workspaceId", ${Prisma.raw(`"${column}"`)}, identified)
     SELECT r.id, ${workspaceId}::uuid, r.value, ${column === 'externalId'} FROM jsonb_to_recordset(${JSON.stringify(values.map((value) => ({ id: uuidv7(), value })))}::jsonb) AS r(id uuid, value text)
     ON CONFLICT DO NOTHING
     RETURNING id, "externalId", "anonymousId"`;
+  const creating = [
+    externalIds.length ? { name: Prisma.raw('external'), sql: created('externalId', externalIds) } : null,
+    anonymousIds.length ? { name: Prisma.raw('anonymous'), sql: created('anonymousId', anonymousIds) } : null,
+  ].filter((step) => step !== null);
   // One statement creates the unknown ones and finds the rest. A concurrent request may create the
   // same contact: the unique index decides, nobody fails; but this statement's snapshot predates
   // that row, so whatever is still missing is looked up again by a statement of its own.
   const found = await tx.$queryRaw<Found[]>`
-    WITH external AS (${created('externalId', externalIds)}),
-    anonymous AS (${created('anonymousId', anonymousIds)}),
-    existing AS (SELECT id, "externalId", "anonymousId" FROM "Contact" WHERE ${named} ORDER BY id ${lock ? Prisma.sql`FOR NO KEY UPDATE` : Prisma.empty})
-    SELECT * FROM existing UNION ALL SELECT * FROM external UNION ALL SELECT * FROM anonymous`;
+    WITH ${Prisma.join([...creating.map((step) => Prisma.sql`${step.name} AS (${step.sql})`), Prisma.sql`existing AS (SELECT id, "externalId", "anonymousId" FROM "Contact" WHERE ${named} ORDER BY id ${lock ? Prisma.sql`FOR NO KEY UPDATE` : Prisma.empty})`], ', ')}
+    SELECT * FROM existing ${creating.length ? Prisma.join(creating.map((step) => Prisma.sql`UNION ALL SELECT * FROM ${step.name}`), ' ') : Prisma.empty}`;
   const answer = answerFrom(refs, found);
   if (!answer.includes(null)) return answer;
   const again = await tx.$queryRaw<Found[]>`
