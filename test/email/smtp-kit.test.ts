@@ -294,3 +294,61 @@ describe('counting only (parse: false)', () => {
     expect(child.child.exitCode).toBe(0);
   });
 });
+
+describe('the lean counting sink (smtp-sink.ts, for benchmarks)', () => {
+  // Lines starting with dots (stuffed on the wire), a body over several TCP chunks, a signed one.
+  const messages = [
+    mail(['a@example.test', 'B@example.test'], { text: '.starts with a dot\n..two\nend.\n.' }),
+    mail('b@example.test', { dkim, html: `<p>${'x'.repeat(70)}\n.`.repeat(4000) }),
+    mail('c@example.test', { text: '.' }),
+  ];
+
+  it('counts what smtp-server with parse: false counts, over a pooled connection', async () => {
+    const counter = await startSmtpServer({ parse: false });
+    const sink = await spawnSmtpServer({ lean: true });
+    const transports = [nodemailer.createTransport(counter.url), nodemailer.createTransport({ url: sink.url, pool: true, maxConnections: 1 } as never)];
+    try {
+      for (const transport of transports) for (const message of messages) await transport.sendMail(message);
+      const { perAddress, ...expected } = counter.counts();
+      expect(expected).toMatchObject({ messages: 3, recipients: 4, dkimSigned: 1 });
+      expect(await sink.counts({ perAddress: true })).toEqual({ ...expected, perAddress });
+      await sink.clear();
+      expect((await sink.counts()).messages).toBe(0);
+    } finally {
+      for (const transport of transports) transport.close();
+      await counter.close();
+      await sink.stop();
+    }
+  });
+
+  it('finds the end of a message split anywhere between TCP chunks, and commands sent together', async () => {
+    const { startSmtpSink } = await import('../kit/smtp-sink.ts');
+    const sink = await startSmtpSink();
+    const { connect } = await import('node:net');
+    const socket = connect(sink.port, '127.0.0.1');
+    let answers = '';
+    socket.on('data', (chunk: Buffer) => (answers += chunk.toString()));
+    const waitFor = async (count: number) => {
+      while ((answers.match(/^\d{3} /gm) ?? []).length < count) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    try {
+      await waitFor(1); // the greeting, after 100 ms
+      socket.write('EHLO test\r\n');
+      await waitFor(2);
+      const body = 'Subject: x\r\n\r\n..dot\r\nline\r\n';
+      // One byte per write, so every split of "\r\n.\r\n" between chunks occurs.
+      for (const byte of `MAIL FROM:<a@b.test>\r\nRCPT TO:<One@example.test>\r\nDATA\r\n${body}.\r\n`) {
+        socket.write(byte);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      // Pipelined: a whole transaction in one write, then an empty message.
+      socket.write(`MAIL FROM:<a@b.test>\r\nRCPT TO:<two@example.test>\r\nDATA\r\n${body}.\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<two@example.test>\r\nDATA\r\n.\r\n`);
+      await waitFor(11);
+      expect(answers).not.toMatch(/^5/m);
+      expect(sink.counts()).toEqual({ messages: 3, recipients: 3, bytes: 2 * (body.length - 1), dkimSigned: 0, perAddress: { 'one@example.test': 1, 'two@example.test': 2 } });
+    } finally {
+      socket.destroy();
+      await sink.close();
+    }
+  });
+});

@@ -1,8 +1,9 @@
 /**
  * The kit's SMTP server with `parse: false` in a process of its own, for benchmarks: it counts
- * messages, recipients and bytes without parsing, so the numbers measure Herald's sending.
+ * messages, recipients and bytes without parsing, so the numbers measure Herald's sending. With
+ * `--lean`, the leaner counting sink of smtp-sink.ts instead (the same counts, no AUTH or SIZE option).
  *
- *   node --import tsx test/kit/smtp-server-process.ts [--auth user:pass] [--size bytes]
+ *   node --import tsx test/kit/smtp-server-process.ts [--auth user:pass] [--size bytes] [--lean]
  *
  * Prints one line, {"port","url","controlPort"}, once listening. A plain HTTP endpoint on
  * 127.0.0.1:controlPort answers `GET /counts` → {"messages","recipients","bytes","dkimSigned"}
@@ -14,14 +15,18 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { startSmtpServer } from './smtp-server.ts';
+import { startSmtpSink } from './smtp-sink.ts';
 
-const { values } = parseArgs({ options: { auth: { type: 'string' }, size: { type: 'string' } } });
+const { values } = parseArgs({ options: { auth: { type: 'string' }, size: { type: 'string' }, lean: { type: 'boolean' } } });
+if (values.lean && (values.auth || values.size)) throw new Error('the lean sink takes no --auth or --size');
 const [user, ...rest] = values.auth?.split(':') ?? [];
-const smtp = await startSmtpServer({
-  parse: false,
-  ...(user !== undefined ? { auth: { user, pass: rest.join(':') } } : {}),
-  ...(values.size ? { size: Number(values.size) } : {}),
-});
+const smtp = values.lean
+  ? await startSmtpSink()
+  : await startSmtpServer({
+      parse: false,
+      ...(user !== undefined ? { auth: { user, pass: rest.join(':') } } : {}),
+      ...(values.size ? { size: Number(values.size) } : {}),
+    });
 
 const control = http.createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://control');

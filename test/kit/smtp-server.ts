@@ -353,10 +353,15 @@ export interface SmtpServerProcess {
 
 /**
  * The same server with `parse: false` in a process of its own (test/kit/smtp-server-process.ts), so
- * a benchmark measures Herald's sending rather than the receiver. It exits with its parent.
+ * a benchmark measures Herald's sending rather than the receiver. It exits with its parent. With
+ * `lean`, the counting sink of smtp-sink.ts answers instead (the same counts, a fraction of the CPU).
  */
-export async function spawnSmtpServer(options: Omit<SmtpServerOptions, 'parse'> = {}): Promise<SmtpServerProcess> {
-  const args = [...(options.auth ? ['--auth', `${options.auth.user}:${options.auth.pass}`] : []), ...(options.size ? ['--size', String(options.size)] : [])];
+export async function spawnSmtpServer(options: Omit<SmtpServerOptions, 'parse'> & { lean?: boolean } = {}): Promise<SmtpServerProcess> {
+  const args = [
+    ...(options.auth ? ['--auth', `${options.auth.user}:${options.auth.pass}`] : []),
+    ...(options.size ? ['--size', String(options.size)] : []),
+    ...(options.lean ? ['--lean'] : []),
+  ];
   const child = spawn(process.execPath, ['--import', 'tsx', fromRoot('test', 'kit', 'smtp-server-process.ts'), ...args], {
     cwd: ROOT,
     stdio: ['pipe', 'pipe', 'inherit'], // its stdin closing (we exited) ends it
