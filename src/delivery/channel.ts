@@ -79,12 +79,15 @@ export interface Outgoing {
   abort(): void;
 }
 
+/** A staged message: ready to go out, or settled while it was staged (email: it could not be rendered on the build thread), then never claimed or sent. */
+export type Staged = Outgoing | { settle: Transition };
+
 /** A channel at work on one campaign's messages. */
 export interface ChannelSender<Address, Payload = unknown> {
   /** Renders and checks one message (cheap and synchronous: it runs for every message); a RenderError fails it (prepareMessage). */
   prepare(message: DueMessage<Address>): Prepared<Address, Payload>;
   /** Readies messages to go out (web push: encrypts them and opens connections), in order, without sending anything. */
-  stage(ready: Ready<Address, Payload>[]): Promise<Outgoing[]>;
+  stage(ready: Ready<Address, Payload>[]): Promise<Staged[]>;
   /** The addresses of messages whose provider answered `gone`: they are never used again. */
   forget(messages: DueMessage<Address>[]): Promise<void>;
 }

@@ -209,7 +209,11 @@ class DeliveryPass {
       const prepared = go.map((message) => prepareMessage(this.sender, message));
       ready = prepared.filter((item): item is Ready<unknown> => 'payload' in item);
       const settled = [...held, ...prepared.flatMap((item) => ('settle' in item ? [item.settle] : []))];
-      outgoing = await this.sender.stage(ready);
+      const staged = await this.sender.stage(ready);
+      // Messages the channel settled as it staged them are settled with the others, never claimed.
+      settled.push(...staged.flatMap((item) => ('settle' in item ? [item.settle] : [])));
+      ready = ready.filter((_, index) => !('settle' in staged[index]!));
+      outgoing = staged.filter((item): item is Outgoing => !('settle' in item));
       const claims = ready.map(({ message }) => ({ id: message.id, from: 'QUEUED' as const, status: 'SENDING' as const, row: message }));
       try {
         claim = await this.policy.claim(tx, claims, settled);
@@ -295,6 +299,7 @@ export async function sendNow(herald: Herald, campaign: Campaign, messageId: str
   const prepared = prepareMessage(sender, message);
   if ('settle' in prepared) return void (await transition(herald, [prepared.settle]));
   const [staged] = await sender.stage([prepared]);
+  if ('settle' in staged!) return void (await transition(herald, [staged.settle]));
   await transition(herald, [{ id: messageId, from: 'QUEUED', status: 'SENDING' }]);
   const outcome = await staged!.send();
   if (outcome.kind === 'sent') countSent(herald, channel);

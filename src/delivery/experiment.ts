@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Prisma } from '../db/prisma.ts';
 import type { Campaign, Workspace } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
-import type { Channel, ChannelSender, DueMessage, Outgoing, Ready } from './channel.ts';
+import type { Channel, ChannelSender, DueMessage, Ready, Staged } from './channel.ts';
 
 /**
  * Who gets what in an experiment, decided once when a contact's ledger row is written and kept on
@@ -117,14 +117,14 @@ export async function senderFor(herald: Herald, channel: Channel<unknown>, campa
   const of = (message: DueMessage<unknown>) => (message.variant ? senders.get(message.variant) : undefined) ?? base;
   return {
     prepare: (message) => of(message).prepare(message),
-    async stage(ready: Ready<unknown>[]): Promise<Outgoing[]> {
+    async stage(ready: Ready<unknown>[]): Promise<Staged[]> {
       // Staged per variant, answered in the order asked.
       const groups = new Map<ChannelSender<unknown>, number[]>();
       ready.forEach((item, index) => {
         const sender = of(item.message);
         groups.set(sender, [...(groups.get(sender) ?? []), index]);
       });
-      const outgoing: Outgoing[] = new Array(ready.length);
+      const outgoing: Staged[] = new Array(ready.length);
       for (const [sender, indexes] of groups) {
         const staged = await sender.stage(indexes.map((index) => ready[index]!));
         indexes.forEach((index, at) => (outgoing[index] = staged[at]!));

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { AssertionError, Context, type Emitter, type FilterImplOptions, type FS, Liquid, LiquidError, type Template, toValue, toValueSync } from 'liquidjs';
 
 /**
@@ -176,16 +175,6 @@ export function templateRefusal(source: string): string | null {
     return tag ? `must not use {% ${tag} %}: templates cannot read files` : `is not a valid Liquid template: ${firstLine(error)}`;
   }
 }
-
-/** A content field of at most `max` characters that parses as a Liquid template and reads no file. */
-export const templateField = (max: number) =>
-  z
-    .string()
-    .max(max, `must be at most ${max} characters`)
-    .superRefine((source, context) => {
-      const refusal = templateRefusal(source);
-      if (refusal) context.addIssue({ code: 'custom', message: refusal });
-    });
 
 /** The file tag a parse error refused, if that is why it failed. */
 export function refusedFileTag(error: unknown): string | undefined {

@@ -1,4 +1,4 @@
-import { answersOf, type Question } from './question.ts';
+import { answersOf, type Question } from './kinds.ts';
 
 /**
  * An email's question as a row of one-tap buttons, each a link `GET /f/<token>/<answer>` signed by

@@ -158,6 +158,26 @@ describe('an email broadcast', () => {
     expect(mail!.dkim.result).toBe('none');
   });
 
+  it('fails only the recipient whose email cannot render (TEMPLATE_ERROR on the build thread, never claimed); the others get it', async () => {
+    const { secret } = await emailWorkspace();
+    const fine = `fine-${Date.now()}@mail.example`;
+    const long = `long-${Date.now()}@mail.example`;
+    await secret(Upsert, { input: { externalId: 'fine', email: fine, emailOptIn: true, attributes: { plan: 'gold' } } });
+    await secret(Upsert, { input: { externalId: 'long', email: long, emailOptIn: true, attributes: { plan: 'long' } } });
+    // For one contact the subject renders past MAX_RENDERED_SUBJECT (2,000 characters).
+    const subject = 'News{% if contact.plan == "long" %}{% for i in (1..2100) %}x{% endfor %}{% endif %}';
+    const id = await createCampaign(secret, { name: 'Render check', kind: 'BROADCAST', channel: 'EMAIL', email: { ...email, subject } });
+    await secret(SendNow, { id });
+    await waitForStatus(secret, id);
+    const { campaign } = dataOf(await secret(Stats, { id }));
+    const byContact = new Map(campaign!.messages.edges.map(({ node }) => [node.contact!.externalId, node]));
+    expect(byContact.get('long')).toMatchObject({ status: 'FAILED', reason: 'TEMPLATE_ERROR', attempts: 0, error: expect.stringMatching(/^subject: rendered to \d+ characters/) });
+    expect(byContact.get('fine')).toMatchObject({ status: 'SENT', reason: 'ACCEPTED', attempts: 1 });
+    expect(campaign!.stats).toMatchObject({ sent: 1, failed: 1 });
+    expect(smtp.to(long)).toHaveLength(0);
+    expect(smtp.to(fine).map((mail) => mail.subject)).toEqual(['News']);
+  });
+
   it('treats a 5xx refusal as a hard bounce (never mailed again) and retries a 4xx until it goes', async () => {
     const { secret } = await emailWorkspace();
     const gone = `gone-${Date.now()}@mail.example`;

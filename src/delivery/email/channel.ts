@@ -4,15 +4,13 @@ import type { $Enums, Campaign, Workspace } from '../../generated/prisma/client.
 import type { Herald } from '../../herald-context.ts';
 import { emailTransportOf } from '../../workspaces/email-settings.ts';
 import { secretFromRow } from '../../workspaces/secrets.ts';
-import type { Channel, DeliveryOutcome, DueMessage, Prepared, Ready } from '../channel.ts';
+import type { Channel, DeliveryOutcome, DueMessage, Prepared, Ready, Staged } from '../channel.ts';
 import { publishDeliveryEvents } from '../events.ts';
-import { templateContact } from '../contact-scope.ts';
 import type { MessageReason, Transition } from '../ledger.ts';
-import { signToken } from '../tokens.ts';
-import { compiledEmailOf, EmailContentError, EmailRenderError } from './content.ts';
-import { messageIdHeader, unsubscribeUrl, verpAddress } from './links.ts';
-import { type Envelope, SMTP_CONNECTIONS } from './mailers.ts';
-import { type BuiltEmail, buildEmail } from './mime.ts';
+import { type CompiledEmail, compiledEmailOf, EmailContentError } from './content.ts';
+import { SMTP_CONNECTIONS } from './mailers.ts';
+import type { BuildJob, SendSetup } from './message.ts';
+import { releaseBody } from './mime.ts';
 
 /** Where an email goes: the contact's address and what the contact said about email. */
 export interface EmailAddress {
@@ -20,17 +18,16 @@ export interface EmailAddress {
   status: $Enums.ChannelStatus;
 }
 
-/** A message built and ready for the wire (signed, when the workspace has a DKIM key, as it leaves). */
-interface Mail {
-  envelope: Envelope;
-  email: BuiltEmail;
-}
+/** A message to build (on the build thread, builds.ts) once its batch is staged. */
+type Mail = BuildJob;
 
 /**
  * Email over SMTP (nodemailer, pooled). A message is rendered from the campaign's compiled email
- * (content.ts: MJML compiled once, Liquid per recipient, links tracked), carries a Message-ID
+ * (compile.ts: MJML compiled once, Liquid per recipient, links tracked), carries a Message-ID
  * derived from its ledger id and a VERP envelope sender that names it (links.ts), and for
- * marketing email the one-click List-Unsubscribe headers of RFC 8058.
+ * marketing email the one-click List-Unsubscribe headers of RFC 8058 (message.ts). Messages are
+ * rendered and built on the build thread (builds.ts) as their batch is staged, before the claim:
+ * a recipient whose template fails there is settled FAILED/TEMPLATE_ERROR, never claimed.
  */
 export const email: Channel<EmailAddress, Mail> = {
   name: 'EMAIL',
@@ -72,6 +69,10 @@ export const email: Channel<EmailAddress, Mail> = {
     const replyTo = content.replyTo ?? transport.replyTo;
     // Receipts (not frequency capped) are not marketing: they need no consent and offer no unsubscribe.
     const marketing = campaign.frequencyCapped;
+    const setup: SendSetup = { publicUrl: herald.publicUrl, trackingSecret, domain, from, replyTo: replyTo ?? null, marketing, dkim: Boolean(transport.dkim) };
+    const { builds } = herald.deliveries.mailers;
+    // The build thread compiles each campaign (or experiment variant) once, and again when it changes.
+    const compiledKey = `${campaign.id}/${(campaign as { variant?: string }).variant ?? ''}@${campaign.updatedAt.getTime()}`;
 
     const settle = (message: DueMessage<EmailAddress>, status: Transition['status'], reason: Transition['reason'], error?: string): Prepared<EmailAddress, Mail> => ({
       message,
@@ -85,40 +86,21 @@ export const email: Channel<EmailAddress, Mail> = {
         // A test goes to the marketer's own address whether or not it opted in; never to a dead one.
         const refused = refusal(message.address, marketing && !message.test);
         if (refused) return settle(message, 'SUPPRESSED', refused, `the contact's email is ${message.address.email ? message.address.status : 'missing'} at send time`);
-        const token = signToken(message.id, trackingSecret);
-        const unsubscribe = unsubscribeUrl(herald.publicUrl, token);
-        let rendered;
-        try {
-          rendered = compiled.renderToSend({ contact: templateContact(message.contact), event: message.event }, { token, publicUrl: herald.publicUrl, trackingSecret });
-        } catch (error) {
-          if (error instanceof EmailRenderError) return settle(message, 'FAILED', 'TEMPLATE_ERROR', error.message);
-          throw error;
-        }
-        const returnPath = verpAddress(message.id, trackingSecret, domain);
-        const email = buildEmail({
-          from,
-          to: message.address.email!,
-          replyTo,
-          subject: rendered.subject,
-          html: rendered.html,
-          text: rendered.text,
-          messageId: messageIdHeader(message.id, domain),
-          headers: marketing
-            ? [
-                ['List-Unsubscribe', `<${unsubscribe}>, <mailto:${returnPath}?subject=unsubscribe>`],
-                ['List-Unsubscribe-Post', 'List-Unsubscribe=One-Click'],
-              ]
-            : [],
-        });
-        return { message, payload: { envelope: { from: returnPath, to: message.address.email! }, email } };
+        return { message, payload: { id: message.id, to: message.address.email!, contact: message.contact, event: message.event } };
       },
 
-      async stage(ready: Ready<EmailAddress, Mail>[]) {
-        // SMTP has nothing to open ahead: the pool keeps its connections, sendMail queues for one.
-        return ready.map(({ payload }) => ({
-          send: () => mailer.send(payload.envelope, payload.email).then(outcomeOfInfo, outcomeOfError),
-          abort: () => {},
-        }));
+      async stage(ready: Ready<EmailAddress, Mail>[]): Promise<Staged[]> {
+        // Rendered and built on the build thread; SMTP has nothing to open ahead (the pool keeps its connections).
+        const built = await builds.build(compiledKey, compiled as CompiledEmail, setup, ready.map(({ payload }) => payload));
+        return built.map((result, index): Staged => {
+          const { id, to } = ready[index]!.payload;
+          if ('renderError' in result) return { settle: { id, from: 'QUEUED', status: 'FAILED', reason: 'TEMPLATE_ERROR', error: result.renderError } };
+          const { email, returnPath } = result;
+          return {
+            send: () => mailer.send({ from: returnPath, to }, email).then(outcomeOfInfo, outcomeOfError),
+            abort: () => releaseBody(email), // never sent: its body is built again
+          };
+        });
       },
 
       async forget(messages: DueMessage<EmailAddress>[]) {

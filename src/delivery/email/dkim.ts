@@ -17,7 +17,7 @@ export interface DkimKey {
 
 /** The DKIM-Signature header field for the message, folded, without a final CRLF. */
 export async function dkimSignature(email: BuiltEmail, dkim: DkimKey, now = new Date()): Promise<string> {
-  const bodyHash = createHash('sha256').update(relaxedBody(email.body)).digest('base64');
+  const bodyHash = email.bodyHash ?? dkimBodyHash(email.body);
   const names = email.fields.map((field) => field.slice(0, field.indexOf(':')).toLowerCase());
   const tags = [
     'v=1',
@@ -36,6 +36,11 @@ export async function dkimSignature(email: BuiltEmail, dkim: DkimKey, now = new 
   );
   // Folding inside b= is allowed: verifiers drop its whitespace.
   return `${unsigned}${signature.toString('base64').replace(/.{1,72}/g, (line, at: number) => (at === 0 ? line : `\r\n ${line}`))}`;
+}
+
+/** The body hash (bh=) of a message's body, relaxed. */
+export function dkimBodyHash(body: Buffer): string {
+  return createHash('sha256').update(relaxedBody(body)).digest('base64');
 }
 
 /** Relaxed header canonicalisation: lowercase name, unfolded, runs of whitespace as one space, none at the ends. */

@@ -5,6 +5,7 @@ import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { Config } from '../../config.ts';
 import { type SmtpHostPolicy, smtpHostPolicy } from '../../net/smtp-hosts.ts';
 import type { EmailTransport } from '../../workspaces/email-settings.ts';
+import { EmailBuilds } from './builds.ts';
 import { type DkimKey, dkimSignature } from './dkim.ts';
 import { type BuiltEmail, isReleased, releaseBody, wireChunks } from './mime.ts';
 import { loadSmtpPool, sendOnPool } from './smtp-wire.ts';
@@ -33,6 +34,8 @@ export class Mailers {
   private readonly pools = new Map<string, SMTPPool>();
   /** DKIM keys parsed once, by their PEM's hash: parsing a PEM costs about as much as signing. */
   private readonly keys = new Map<string, DkimKey>();
+  /** The thread that renders and builds the messages (builds.ts). */
+  readonly builds = new EmailBuilds();
 
   constructor(private readonly config: Pick<Config, 'HERALD_SMTP_ALLOWED_HOSTS' | 'HERALD_PUSH_TIMEOUT_MS'>) {}
 
@@ -57,6 +60,7 @@ export class Mailers {
     for (const pool of this.pools.values()) pool.close();
     this.pools.clear();
     this.keys.clear();
+    this.builds.close();
   }
 
   private async poolFor(transport: EmailTransport): Promise<SMTPPool> {

@@ -42,6 +42,8 @@ export interface BuiltEmail {
    * garbage collector does not copy them from generation to generation.
    */
   body: Buffer;
+  /** DKIM's hash of the body (dkim.ts), when it was computed with the message (on the build thread). */
+  bodyHash?: string;
 }
 
 /** The header fields and MIME body of a message (see wireChunks() for the bytes to send). */
@@ -276,10 +278,29 @@ function takeBody(size: number): Buffer {
  */
 export function releaseBody(email: BuiltEmail): void {
   const whole = bodyBuffers.get(email.body);
+  const giveBack = bodyOwners.get(email.body);
   bodyBuffers.delete(email.body);
+  bodyOwners.delete(email.body);
   email.body = RELEASED;
-  if (!whole) return;
-  if (keptBodies.length < KEPT_BODIES) keptBodies.push(whole);
+  if (giveBack) return giveBack();
+  if (whole) keepBody(whole);
 }
+
+/** Keeps a body's whole buffer for the next message built on this thread (see releaseBody). */
+export function keepBody(whole: Buffer): void {
+  if (keptBodies.length < KEPT_BODIES && whole.length <= MAX_KEPT_BODY) keptBodies.push(whole);
+}
+
+/** Bodies built on another thread, and how each goes back there once released. */
+const bodyOwners = new WeakMap<Buffer, () => void>();
+
+/** A body another thread built (its CRLF-only bytes), to be given back with `giveBack` once released. */
+export function adoptBody(body: Buffer, giveBack: () => void): Buffer {
+  bodyOwners.set(body, giveBack);
+  return markCrlfOnly(body);
+}
+
+/** The whole buffer a body was taken from (for another thread to keep it, see keepBody), or itself. */
+export const wholeOf = (body: Buffer): Buffer => bodyBuffers.get(body) ?? body;
 
 export const isReleased = (email: BuiltEmail): boolean => email.body === RELEASED;

@@ -1,6 +1,7 @@
 import type { Template } from 'liquidjs';
 import { z } from 'zod';
-import { firstLine, messageRenderer, parseTemplate, type RenderBudget, RenderError, templateField as template } from '../templates.ts';
+import { templateField as template } from '../template-field.ts';
+import { firstLine, messageRenderer, parseTemplate, type RenderBudget, RenderError } from '../templates.ts';
 
 /**
  * An on-site message (issue #23): what the SDK shows on the customer's own site as a banner, a

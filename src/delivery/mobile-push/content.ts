@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { CompiledFields, type RenderBudget, RenderError, templateField as template } from '../templates.ts';
+import { templateField as template } from '../template-field.ts';
+import { CompiledFields, type RenderBudget, RenderError } from '../templates.ts';
 
 /**
  * What a mobile push shows: title, body, image and deep link are Liquid templates over `contact`

@@ -3,7 +3,8 @@ import { pushQuestionInput, storedQuestion } from '../../feedback/content.ts';
 import { answerActions, answerPageUrl, fitsButtons } from '../../feedback/push.ts';
 import { worstCaseLink } from '../short-links.ts';
 import { trackUrlOf } from '../tokens.ts';
-import { CompiledFields, type RenderBudget, RenderError, templateField as template } from '../templates.ts';
+import { templateField as template } from '../template-field.ts';
+import { CompiledFields, type RenderBudget, RenderError } from '../templates.ts';
 
 /**
  * What a push shows. Title, body and every URL are Liquid templates over `contact` (and `event`

@@ -1,0 +1,46 @@
+import { parentPort } from 'node:worker_threads';
+import type { BuildReply, BuildRequest, BuiltOnThread } from './builds.ts';
+import { type CompiledEmail, compileEmail, EmailRenderError } from './compile.ts';
+import { buildMessage } from './message.ts';
+import { keepBody, wholeOf } from './mime.ts';
+
+/**
+ * The thread that renders and builds emails (builds.ts starts it; `npm run build` bundles it as
+ * dist/email-build-worker.mjs beside dist/main.mjs). It compiles each campaign's email once from
+ * the content and compiled source the main thread sends with its first batch, answers each batch
+ * with the messages' header fields and their bodies' bytes (moved, not copied), and keeps the
+ * bodies the main thread gives back once sent, for the next messages.
+ */
+
+const port = parentPort!;
+const compiled = new Map<string, Promise<CompiledEmail>>();
+const CACHED_CAMPAIGNS = 64;
+
+port.on('message', (request: BuildRequest) => {
+  if (request.kind === 'release') return keepBody(Buffer.from(request.body));
+  void answer(request).then(
+    ({ reply, transfer }) => port.postMessage(reply, transfer),
+    (error: unknown) => port.postMessage({ id: request.id, error: error instanceof Error ? (error.stack ?? error.message) : String(error) } satisfies BuildReply),
+  );
+});
+
+async function answer({ id, campaign, setup, jobs }: Extract<BuildRequest, { kind: 'build' }>): Promise<{ reply: BuildReply; transfer: ArrayBuffer[] }> {
+  let email = compiled.get(campaign.key);
+  if (!email) {
+    if (!campaign.content) throw new Error(`the build thread has not seen campaign ${campaign.key}`);
+    email = compileEmail(campaign.content, campaign.source);
+    compiled.set(campaign.key, email);
+    if (compiled.size > CACHED_CAMPAIGNS) compiled.delete(compiled.keys().next().value!);
+  }
+  const ready = await email;
+  const transfer: ArrayBuffer[] = [];
+  const results = jobs.map((job): BuiltOnThread | { error: string } => {
+    const built = buildMessage(ready, setup, job);
+    if (built instanceof EmailRenderError) return { error: built.message };
+    const { messageId, fields, bodyHash, body } = built.email;
+    const whole = wholeOf(body);
+    transfer.push(whole.buffer as ArrayBuffer);
+    return { messageId, fields, bodyHash, returnPath: built.returnPath, body: whole.buffer as ArrayBuffer, offset: body.byteOffset, length: body.length };
+  });
+  return { reply: { id, results }, transfer };
+}
