@@ -10,7 +10,8 @@
  *     send, one ledger row each) as transitions/s, then the pushes' delivery to the sink.
  * (2) Waits due at once: the wait step is a day long, so however slow entry and the push are, every
  *     enrolment is still waiting when the pushes are all out; then every wait is moved to end
- *     `waveSeconds` later (an UPDATE of wakeAt; the engine's 5 s tick finds that wake and times it
+ *     `waveSeconds` later (an UPDATE of wakeAt, then a VACUUM of what it left: in production the
+ *     wave's rows were written hours before; the engine's 5 s tick finds that wake and times it
  *     in memory, so nothing the bench does stands in for the engine noticing). Lateness is how
  *     long after that instant the engine had passed 50/99/100% of the waits (committed: each
  *     path entry's commit time, read afterwards with track_commit_timestamp; target p99 < 2 s),
@@ -156,6 +157,14 @@ const dueAt = Date.now() + WAVE_SECONDS * 1000;
 const { rowCount } = await db.query(`UPDATE "JourneyEnrollment" SET "wakeAt" = $1 WHERE "journeyId" = $2 AND status = 'ACTIVE' AND step = 'pause' AND ran`, [new Date(dueAt), journeyId]);
 const wave = rowCount ?? 0;
 if (wave !== N) throw new Error(`${wave} of ${N} enrolments were waiting at the wait step`);
+// In production a 09:00 wave's rows were written when each contact reached the wait, hours before,
+// and autovacuum has long cleaned up after them; this UPDATE rewrote all of them seconds before
+// the wave, so its cleanup (autovacuum starts once a table has 20% dead rows) would otherwise run
+// inside the measured window. Done here, before it, and timed.
+const vacuumStart = Date.now();
+await db.query(`VACUUM (ANALYZE) "JourneyEnrollment"`);
+console.log(`    VACUUM (ANALYZE) after the bench's rewrite of wakeAt: ${((Date.now() - vacuumStart) / 1000).toFixed(1)} s`);
+if (Date.now() > dueAt - 5_000) throw new Error('the wave is due too soon after the rewrite: raise waveSeconds');
 console.log(`    ${wave.toLocaleString()} waits now end at once, in ${((dueAt - Date.now()) / 1000).toFixed(1)} s`);
 while (Date.now() < dueAt) await new Promise((resolve) => setTimeout(resolve, 20));
 await topStatements(db);
