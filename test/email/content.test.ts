@@ -5,10 +5,10 @@ import {
   type EmailContent,
   emailContentInput,
   EmailContentError,
-  EmailRenderError,
   type EmailToSend,
   type RenderedEmail,
 } from '../../src/delivery/email/content.ts';
+import { RenderError } from '../../src/delivery/templates.ts';
 import { newsletterMjml, newsletterPreheader, newsletterSubject } from '../../bench/email-newsletter.ts';
 import { EMAIL_PATHS, openPixelUrl, unsubscribeUrl, verifyLinkSignature } from '../../src/delivery/email/links.ts';
 
@@ -444,7 +444,7 @@ describe('budgets', () => {
       error = thrown;
     }
     const ms = performance.now() - started;
-    expect(error).toBeInstanceOf(EmailRenderError);
+    expect(error).toBeInstanceOf(RenderError);
     return { message: (error as Error).message, ms };
   };
 
@@ -464,7 +464,7 @@ describe('budgets', () => {
 
   it('fails a message whose subject renders far too long', async () => {
     const compiled = await compileEmail({ subject: '{{ contact.firstName }}', html: 'x' });
-    expect(() => compiled.render({ contact: { firstName: 'x'.repeat(3_000) } }, links)).toThrow(new EmailRenderError('subject', 'rendered to 3000 characters; at most 2000'));
+    expect(() => compiled.render({ contact: { firstName: 'x'.repeat(3_000) } }, links)).toThrow(new RenderError('subject', 'rendered to 3000 characters; at most 2000'));
   });
 });
 

@@ -1,6 +1,7 @@
 import { parentPort } from 'node:worker_threads';
+import { RenderError } from '../templates.ts';
 import type { BuildReply, BuildRequest, BuiltOnThread } from './builds.ts';
-import { type CompiledEmail, compileEmail, EmailRenderError } from './compile.ts';
+import { type CompiledEmail, compileEmail } from './compile.ts';
 import { buildMessage } from './message.ts';
 import { keepBody, wholeOf } from './mime.ts';
 
@@ -36,7 +37,7 @@ async function answer({ id, campaign, setup, jobs }: Extract<BuildRequest, { kin
   const transfer: ArrayBuffer[] = [];
   const results = jobs.map((job): BuiltOnThread | { error: string } => {
     const built = buildMessage(ready, setup, job);
-    if (built instanceof EmailRenderError) return { error: built.message };
+    if (built instanceof RenderError) return { error: built.message };
     const { messageId, fields, bodyHash, body } = built.email;
     const whole = wholeOf(body);
     transfer.push(whole.buffer as ArrayBuffer);

@@ -4,9 +4,9 @@ import type { $Enums, Campaign, Workspace } from '../../generated/prisma/client.
 import type { Herald } from '../../herald-context.ts';
 import { emailTransportOf } from '../../workspaces/email-settings.ts';
 import { secretFromRow } from '../../workspaces/secrets.ts';
-import type { Channel, DeliveryOutcome, DueMessage, Prepared, Ready, Staged } from '../channel.ts';
+import { type Channel, type DeliveryOutcome, type DueMessage, type Prepared, type Ready, settleNow, type Staged } from '../channel.ts';
 import { publishDeliveryEvents } from '../events.ts';
-import type { MessageReason, Transition } from '../ledger.ts';
+import type { MessageReason } from '../ledger.ts';
 import { type CompiledEmail, compiledEmailOf, EmailContentError } from './content.ts';
 import { SMTP_CONNECTIONS } from './mailers.ts';
 import type { BuildJob, SendSetup } from './message.ts';
@@ -74,18 +74,13 @@ export const email: Channel<EmailAddress, Mail> = {
     // The build thread compiles each campaign (or experiment variant) once, and again when it changes.
     const compiledKey = `${campaign.id}/${(campaign as { variant?: string }).variant ?? ''}@${campaign.updatedAt.getTime()}`;
 
-    const settle = (message: DueMessage<EmailAddress>, status: Transition['status'], reason: Transition['reason'], error?: string): Prepared<EmailAddress, Mail> => ({
-      message,
-      settle: { id: message.id, from: 'QUEUED', status, reason, error },
-    });
-
     return {
       prepare(message: DueMessage<EmailAddress>): Prepared<EmailAddress, Mail> {
-        if (campaign.activeUntil && campaign.activeUntil.getTime() <= Date.now()) return settle(message, 'EXPIRED', 'EXPIRED', 'activeUntil has passed');
-        if (compiled instanceof EmailContentError) return settle(message, 'FAILED', 'TEMPLATE_ERROR', `${compiled.path.join('.')}: ${compiled.message}`);
+        if (campaign.activeUntil && campaign.activeUntil.getTime() <= Date.now()) return settleNow(message, 'EXPIRED', 'EXPIRED', 'activeUntil has passed');
+        if (compiled instanceof EmailContentError) return settleNow(message, 'FAILED', 'TEMPLATE_ERROR', `${compiled.path.join('.')}: ${compiled.message}`);
         // A test goes to the marketer's own address whether or not it opted in; never to a dead one.
         const refused = refusal(message.address, marketing && !message.test);
-        if (refused) return settle(message, 'SUPPRESSED', refused, `the contact's email is ${message.address.email ? message.address.status : 'missing'} at send time`);
+        if (refused) return settleNow(message, 'SUPPRESSED', refused, `the contact's email is ${message.address.email ? message.address.status : 'missing'} at send time`);
         return { message, payload: { id: message.id, to: message.address.email!, contact: message.contact, event: message.event } };
       },
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Template } from 'liquidjs';
 import { answerUrl, questionButtonsHtml, questionButtonsText } from '../../feedback/email.ts';
 import type { Question } from '../../feedback/kinds.ts';
-import { firstLine, messageRenderer, type RenderBudget } from '../templates.ts';
+import { firstLine, messageRenderer, type RenderBudget, RenderError } from '../templates.ts';
 import { assembleBody, type BodyPlan, planBody } from './body-plan.ts';
 import type { EmailContent } from './content.ts';
 import { rewriteLinks, withOpenPixel, withPreheader, type Anchor } from './html.ts';
@@ -46,16 +46,6 @@ export class EmailContentError extends Error {
     message: string,
   ) {
     super(message);
-  }
-}
-
-/** One recipient's email could not be rendered (its message fails with TEMPLATE_ERROR). */
-export class EmailRenderError extends Error {
-  constructor(
-    readonly field: string,
-    detail: string,
-  ) {
-    super(`${field}: ${detail}`);
   }
 }
 
@@ -236,12 +226,12 @@ class CompiledTemplates implements CompiledEmail {
       try {
         return renderField(templates, variables);
       } catch (error) {
-        throw new EmailRenderError(field, liquidDetail(error));
+        throw new RenderError(field, liquidDetail(error));
       }
     };
     const { subject, preheader, text, derived, toText } = this.templates;
     const subjectLine = oneLine(render('subject', subject));
-    if (subjectLine.length > MAX_RENDERED_SUBJECT) throw new EmailRenderError('subject', `rendered to ${subjectLine.length} characters; at most ${MAX_RENDERED_SUBJECT}`);
+    if (subjectLine.length > MAX_RENDERED_SUBJECT) throw new RenderError('subject', `rendered to ${subjectLine.length} characters; at most ${MAX_RENDERED_SUBJECT}`);
     const previewText = preheader ? oneLine(render('preheader', preheader)) : '';
     return {
       unsubscribe,

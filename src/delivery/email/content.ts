@@ -8,7 +8,6 @@ export {
   compileEmail,
   EmailContentError,
   type EmailLinks,
-  EmailRenderError,
   emailRenderBudget,
   type EmailToSend,
   GMAIL_CLIP_BYTES,

@@ -1,6 +1,7 @@
 import { templateContact } from '../contact-scope.ts';
 import { signToken } from '../tokens.ts';
-import { type CompiledEmail, EmailRenderError } from './compile.ts';
+import { RenderError } from '../templates.ts';
+import type { CompiledEmail } from './compile.ts';
 import { dkimBodyHash } from './dkim.ts';
 import { messageIdHeader, unsubscribeUrl, verpAddress } from './links.ts';
 import { type BuiltEmail, buildEmail, type MailAddress } from './mime.ts';
@@ -36,16 +37,16 @@ export interface BuiltMessage {
 /**
  * Renders and builds one recipient's message: its tracking token, personalised subject, HTML and
  * text, Message-ID from the ledger id, VERP return path and, for marketing email, the one-click
- * List-Unsubscribe headers. A template that fails for this recipient answers its EmailRenderError.
+ * List-Unsubscribe headers. A template that fails for this recipient answers its RenderError.
  */
-export function buildMessage(compiled: CompiledEmail, setup: SendSetup, job: BuildJob): BuiltMessage | EmailRenderError {
+export function buildMessage(compiled: CompiledEmail, setup: SendSetup, job: BuildJob): BuiltMessage | RenderError {
   const { publicUrl, trackingSecret, domain } = setup;
   const token = signToken(job.id, trackingSecret);
   let rendered;
   try {
     rendered = compiled.renderToSend({ contact: templateContact(job.contact), event: job.event }, { token, publicUrl, trackingSecret });
   } catch (error) {
-    if (error instanceof EmailRenderError) return error;
+    if (error instanceof RenderError) return error;
     throw error;
   }
   const returnPath = verpAddress(job.id, trackingSecret, domain);
