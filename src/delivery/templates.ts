@@ -230,7 +230,7 @@ export function messageRenderer(budget: RenderBudget): (templates: Template[], s
 export class RenderClock {
   static readonly HARD_LIMIT_FACTOR = 5;
   private readonly started = performance.now();
-  private readonly cpuAtStart = process.cpuUsage();
+  private readonly cpuAtStart = recentCpuUsage();
   private deadline: number;
 
   constructor(
@@ -259,6 +259,20 @@ export class RenderClock {
     this.deadline = Math.min(now + (this.budgetMs - ranMs), hardLimit);
   }
 }
+
+/**
+ * The process's CPU time as read at most CPU_READING_MS ago. Reading it is a getrusage call that
+ * sums every thread: half the CPU of rendering a mobile push (8.3 → 4.1 µs per message) when each
+ * message read it. Messages rendered back to back share one reading, so a render may count up to
+ * CPU_READING_MS of CPU per core from before it began against its 50-100 ms budget.
+ */
+function recentCpuUsage(): NodeJS.CpuUsage {
+  const now = performance.now();
+  if (now - cpuReading.at > CPU_READING_MS) cpuReading = { at: now, usage: process.cpuUsage() };
+  return cpuReading.usage;
+}
+const CPU_READING_MS = 1;
+let cpuReading = { at: -Infinity, usage: process.cpuUsage() };
 
 /** Whether a render failed because its time budget ran out (liquidjs' renderLimit). */
 export function outOfTime(error: unknown): boolean {
