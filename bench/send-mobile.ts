@@ -15,7 +15,7 @@
  * load, so each role's CPU time per message is printed too (Herald, PostgreSQL, the kits, this
  * driver; from /proc), with the load average and the rate Herald's CPU per message allows.
  *   npx tsx bench/send-mobile.ts [devices=20000] [baselineSample=500] [latencyMs=20]
- *   (HERALD_PUSH_CONCURRENCY=… is passed to Herald; to profile it,
+ *   (BENCH_PG_STATEMENTS=1 prints PostgreSQL's top statements of the send; HERALD_PUSH_CONCURRENCY=… is passed to Herald; to profile it,
  *   HERALD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/mobile-prof" writes a .cpuprofile when it stops)
  */
 import { spawn } from 'node:child_process';
@@ -23,7 +23,7 @@ import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { MobilePushClients } from '../src/delivery/mobile-push/clients.ts';
-import { type BenchProcess, cpuByRole, perSecond, spawnBenchHerald } from './kit.ts';
+import { type BenchProcess, cpuByRole, perSecond, spawnBenchHerald, topStatements } from './kit.ts';
 
 const total = Number(process.argv[2] ?? 20_000);
 const sample = Math.min(total, Number(process.argv[3] ?? 500));
@@ -94,6 +94,7 @@ const created = await bench.secret(
 const campaignId = created.createCampaign.data.id as string;
 const campaignUuid = Buffer.from(campaignId, 'base64').toString().split(':')[1]!;
 
+await topStatements(db); // with BENCH_PG_STATEMENTS: counts from here
 const cpuBefore = cpuByRole(roleOf);
 const started = performance.now();
 await bench.secret('mutation($id: ID!) { sendCampaignNow(input: { id: $id }) { __typename } }', { id: campaignId });
@@ -119,6 +120,8 @@ console.log(`Herald: ${total.toLocaleString()} mobile pushes in ${(sendMs / 1000
 console.log(`  ledger: ${ledger[0].sent}/${ledger[0].rows} SENT after one attempt; kits accepted APNs ${after.apns} + FCM ${after.fcm}, refused ${after.refused}; HTTP/2 connections APNs ${after.apnsConnections}, FCM ${after.fcmConnections}`);
 for (const row of others) console.log(`  not sent at the first attempt: ${row.rows} rows ${row.status}/${row.reason} after ${row.attempts} attempts (${row.error})`);
 console.log(`  CPU during the send: ${sendCpu.text}`);
+const statements = await topStatements(db, 10);
+if (statements) console.log(`  PostgreSQL's statements during the send:\n${statements}`);
 const warnings = bench.warnings();
 if (warnings.length) console.log(`  Herald warned ${warnings.length} times; the first ones:\n    ${warnings.slice(0, 5).join('\n    ')}`);
 await db.end();

@@ -108,7 +108,8 @@ function statsFrom(campaignId: string, channel: string, counts: Map<string, numb
   return {
     campaignId,
     targeted: count('targeted'),
-    queued: count('status:QUEUED') + count('status:SENDING'),
+    // Claimed rows (SENDING) are counted as waiting (delivery/ledger.ts statusMetric).
+    queued: count('status:QUEUED'),
     sent,
     failed: count('status:FAILED'),
     expired: count('status:EXPIRED'),

@@ -76,6 +76,14 @@ function transitionInput(rows: readonly Transition[]): string {
   return JSON.stringify(input);
 }
 
+/**
+ * The counter a status is counted in (SQL, of a "MessageStatus" column): a claimed row (SENDING)
+ * still counts as waiting, `status:QUEUED`, so claiming rows, which every send does in a
+ * transaction held open until its COMMIT, changes no counter and waits for no other sender's
+ * counter lock. No counter says SENDING; stats show QUEUED and SENDING together as `queued`.
+ */
+export const statusMetric = (column: string) => `'status:' || CASE WHEN ${column} = 'SENDING' THEN 'QUEUED' ELSE ${column}::text END`;
+
 const TRANSITION_SQL = `
     WITH input AS (
       SELECT * FROM jsonb_to_recordset($1::jsonb)
@@ -95,13 +103,14 @@ const TRANSITION_SQL = `
       WHERE m.id = i.id AND m.status = i."from"
       RETURNING m.id, m."workspaceId", m."campaignId", m."contactId", m.test, i."from", i.status, i.reason
     ), deltas AS (
-      SELECT "campaignId", 'status:' || "from" AS metric, -1 AS delta FROM changed WHERE NOT test
-      UNION ALL SELECT "campaignId", 'status:' || status, 1 FROM changed WHERE NOT test
+      SELECT "campaignId", ${statusMetric('"from"')} AS metric, -1 AS delta FROM changed WHERE NOT test
+      UNION ALL SELECT "campaignId", ${statusMetric('status')}, 1 FROM changed WHERE NOT test
       -- A waiting row's reason (a resend) is counted once, when the row settles.
-      UNION ALL SELECT "campaignId", 'reason:' || reason, 1 FROM changed WHERE NOT test AND reason IS NOT NULL AND status <> 'QUEUED'
+      UNION ALL SELECT "campaignId", 'reason:' || reason, 1 FROM changed WHERE NOT test AND reason IS NOT NULL AND status NOT IN ('QUEUED', 'SENDING')
     ), counted AS (
+      -- A claim's deltas cancel out: it writes (and locks) no counter row.
       INSERT INTO "CampaignCount" ("campaignId", metric, count)
-      SELECT "campaignId", metric, sum(delta)::int FROM deltas GROUP BY 1, 2 ORDER BY 1, 2
+      SELECT "campaignId", metric, sum(delta)::int FROM deltas GROUP BY 1, 2 HAVING sum(delta) <> 0 ORDER BY 1, 2
       ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + excluded.count
     )
     SELECT id::text, "workspaceId"::text, "campaignId"::text, "contactId"::text, test, status::text, reason::text FROM changed`;

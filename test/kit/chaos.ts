@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { statusMetric } from '../../src/delivery/ledger.ts';
 
 /**
  * The crash harness of the reliability tests: Herald (test/kit/process.ts) killed with SIGKILL at
@@ -46,7 +47,7 @@ export async function countersAndLedger(databaseUrl: string, campaignId: string)
   await db.connect();
   try {
     const { rows: ledger } = await db.query<{ metric: string; count: number }>(
-      `SELECT 'status:' || status AS metric, count(*)::int AS count FROM "Message" WHERE "campaignId" = $1 GROUP BY status
+      `SELECT ${statusMetric('status')} AS metric, count(*)::int AS count FROM "Message" WHERE "campaignId" = $1 GROUP BY 1
        UNION ALL SELECT 'reason:' || reason, count(*)::int FROM "Message" WHERE "campaignId" = $1 AND reason IS NOT NULL GROUP BY reason
        UNION ALL SELECT 'targeted', count(*)::int FROM "Message" WHERE "campaignId" = $1`,
       [campaignId],

@@ -1,5 +1,7 @@
+import { Prisma } from '../../db/prisma.ts';
 import type { Herald } from '../../herald-context.ts';
 import { publishDeliveryEvents } from '../events.ts';
+import { statusMetric } from '../ledger.ts';
 
 /**
  * What the SMS provider reports after it took a message (status callbacks, POST /sms/status/…):
@@ -44,7 +46,7 @@ export async function recordSmsReport(herald: Herald, workspaceId: string, messa
           ), counted AS (
             INSERT INTO "CampaignCount" ("campaignId", metric, count)
             SELECT "campaignId", metric, sum(delta)::int FROM (
-              SELECT "campaignId", 'status:' || "from" AS metric, -1 AS delta FROM changed WHERE NOT test
+              SELECT "campaignId", ${Prisma.raw(statusMetric('"from"'))} AS metric, -1 AS delta FROM changed WHERE NOT test
               UNION ALL SELECT "campaignId", 'status:FAILED', 1 FROM changed WHERE NOT test
               UNION ALL SELECT "campaignId", 'reason:UNDELIVERED', 1 FROM changed WHERE NOT test
               UNION ALL SELECT "campaignId", 'undelivered', 1 FROM changed WHERE NOT test
