@@ -28,6 +28,7 @@
  * Each role's CPU time per email is printed too, with the load average: on a shared machine the
  * rate follows others' load, CPU per email much less.
  *   npx tsx bench/send-email.ts [recipients=20000] [baselineSample=2000]
+ *   (BENCH_PROGRESS_MS=250 prints each phase's progress four times a second, to see its first seconds)
  *   (HERALD_PUSH_CONCURRENCY=…, HERALD_NODE_OPTIONS=… are passed to Herald; to profile it,
  *   HERALD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/herald-prof" writes a .cpuprofile when it stops;
  *   BENCH_PG_STATEMENTS=1 prints the statements that took PostgreSQL's time in each phase)
@@ -129,6 +130,8 @@ interface Phase {
   load: string;
   warnings: string[];
 }
+/** BENCH_PROGRESS_MS: how often a phase prints its progress (2000; 250 shows the first second's ramp). */
+const PROGRESS_MS = Number(process.env.BENCH_PROGRESS_MS ?? 2000);
 const loadNow = () => loadavg().map((value) => value.toFixed(2)).join(' ');
 
 /** One campaign to everyone, timed from sendCampaignNow to SENT, then checked against the ledger and the SMTP server. */
@@ -158,12 +161,12 @@ async function phase(label: string, withDkim: boolean): Promise<Phase> {
     const { campaign } = await bench.secret('query($id: ID!) { campaign(id: $id) { status stats { targeted sent failed } } }', { id });
     const elapsed = performance.now() - started;
     if (campaign.status === 'SENT') break;
-    if (elapsed - lastPrint >= 2000) {
+    if (elapsed - lastPrint >= PROGRESS_MS) {
       lastPrint = elapsed;
       const { targeted, sent, failed } = campaign.stats;
       const arrived = (await smtp.counts()).messages;
       console.log(
-        `  ${(elapsed / 1000).toFixed(0).padStart(3)} s: sent ${sent.toLocaleString()} / ${total.toLocaleString()} (${perSecond(sent, elapsed).toLocaleString()} emails/s so far), ` +
+        `  ${(elapsed / 1000).toFixed(PROGRESS_MS < 1000 ? 2 : 0).padStart(3)} s: sent ${sent.toLocaleString()} / ${total.toLocaleString()} (${perSecond(sent, elapsed).toLocaleString()} emails/s so far), ` +
           `at the SMTP server ${arrived.toLocaleString()}, ledger rows ${targeted.toLocaleString()}, failed ${failed}, Herald RSS ${Math.round(bench.rssMb())} MB`,
       );
     }

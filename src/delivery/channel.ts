@@ -126,6 +126,11 @@ export interface Channel<Address, Payload = unknown> {
   /** The recipients rows carry "deviceId" (mobile push): see deviceIdOf. */
   devices?: true;
   sender(herald: Herald, campaign: Campaign, workspace: Workspace): Promise<ChannelSender<Address, Payload>>;
+  /**
+   * Readies what a broadcast's first sends need while its audience is being written (email: starts
+   * the build thread and compiles the campaign there). Best effort: the sender does it anyway.
+   */
+  warm?(herald: Herald, campaign: Campaign): Promise<void>;
 }
 
 /**

@@ -31,6 +31,8 @@ export async function prepareBroadcast(herald: Herald, campaign: Campaign): Prom
     ? Prisma.sql`(${wallClock(sendAt, workspace.timezone)}::timestamp AT TIME ZONE COALESCE(r.timezone, r."addressTimezone", ${workspace.timezone}))`
     : Prisma.sql`${sendAt}::timestamptz`;
   const log = herald.log.child({ campaignId: campaign.id });
+  // Not awaited: what the first sends need is readied while the audience is written.
+  channel.warm?.(herald, campaign).catch((error: unknown) => log.debug({ err: error }, 'could not ready the first sends ahead; the sender will'));
 
   let after: string | null = null;
   let contacts = 0;

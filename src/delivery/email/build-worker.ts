@@ -1,7 +1,8 @@
 import { parentPort } from 'node:worker_threads';
 import { RenderError } from '../templates.ts';
 import type { BuildReply, BuildRequest, BuiltOnThread } from './builds.ts';
-import { type CompiledEmail, compileEmail } from './compile.ts';
+import { type CompiledEmail, type CompiledSource, compileEmail } from './compile.ts';
+import type { EmailContent } from './content.ts';
 import { buildMessage } from './message.ts';
 import { keepBody, wholeOf } from './mime.ts';
 
@@ -25,15 +26,10 @@ port.on('message', (request: BuildRequest) => {
   );
 });
 
-async function answer({ id, campaign, setup, jobs }: Extract<BuildRequest, { kind: 'build' }>): Promise<{ reply: BuildReply; transfer: ArrayBuffer[] }> {
-  let email = compiled.get(campaign.key);
-  if (!email) {
-    if (!campaign.content) throw new Error(`the build thread has not seen campaign ${campaign.key}`);
-    email = compileEmail(campaign.content, campaign.source);
-    compiled.set(campaign.key, email);
-    if (compiled.size > CACHED_CAMPAIGNS) compiled.delete(compiled.keys().next().value!);
-  }
-  const ready = await email;
+async function answer(request: Exclude<BuildRequest, { kind: 'release' }>): Promise<{ reply: BuildReply; transfer: ArrayBuffer[] }> {
+  const ready = await compiledFor(request.campaign);
+  if (request.kind === 'compile') return { reply: { id: request.id, results: [] }, transfer: [] };
+  const { id, setup, jobs } = request;
   const transfer: ArrayBuffer[] = [];
   const results = jobs.map((job): BuiltOnThread | { error: string } => {
     const built = buildMessage(ready, setup, job);
@@ -44,4 +40,15 @@ async function answer({ id, campaign, setup, jobs }: Extract<BuildRequest, { kin
     return { messageId, fields, bodyHash, returnPath: built.returnPath, body: whole.buffer as ArrayBuffer, offset: body.byteOffset, length: body.length };
   });
   return { reply: { id, results }, transfer };
+}
+
+function compiledFor(campaign: { key: string; content?: EmailContent; source?: CompiledSource }): Promise<CompiledEmail> {
+  let email = compiled.get(campaign.key);
+  if (!email) {
+    if (!campaign.content) throw new Error(`the build thread has not seen campaign ${campaign.key}`);
+    email = compileEmail(campaign.content, campaign.source);
+    compiled.set(campaign.key, email);
+    if (compiled.size > CACHED_CAMPAIGNS) compiled.delete(compiled.keys().next().value!);
+  }
+  return email;
 }

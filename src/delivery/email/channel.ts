@@ -50,6 +50,10 @@ export const email: Channel<EmailAddress, Mail> = {
         WHEN r.marketing AND ec."emailStatus" <> 'SUBSCRIBED' THEN 'UNSUBSCRIBED' END AS skip
     FROM ${source} r JOIN "Contact" ec ON ec.id = r."contactId"`,
 
+  async warm(herald: Herald, campaign: Campaign) {
+    await herald.deliveries.mailers.builds.warm(buildKeyOf(campaign), await compiledEmailOf(campaign));
+  },
+
   async sender(herald: Herald, campaign: Campaign, workspace: Workspace) {
     const transport = await emailTransportOf(herald, workspace);
     if (!transport.smtpUrl || !transport.fromAddress) {
@@ -71,8 +75,7 @@ export const email: Channel<EmailAddress, Mail> = {
     const marketing = campaign.frequencyCapped;
     const setup: SendSetup = { publicUrl: herald.publicUrl, trackingSecret, domain, from, replyTo: replyTo ?? null, marketing, dkim: Boolean(transport.dkim) };
     const { builds } = herald.deliveries.mailers;
-    // The build thread compiles each campaign (or experiment variant) once, and again when it changes.
-    const compiledKey = `${campaign.id}/${(campaign as { variant?: string }).variant ?? ''}@${campaign.updatedAt.getTime()}`;
+    const compiledKey = buildKeyOf(campaign);
 
     return {
       prepare(message: DueMessage<EmailAddress>): Prepared<EmailAddress, Mail> {
@@ -118,6 +121,11 @@ export const email: Channel<EmailAddress, Mail> = {
     };
   },
 };
+
+/** The build thread compiles each campaign (or experiment variant) once, and again when it changes. */
+function buildKeyOf(campaign: Campaign): string {
+  return `${campaign.id}/${(campaign as { variant?: string }).variant ?? ''}@${campaign.updatedAt.getTime()}`;
+}
 
 /** Why an address may not be mailed now, or null: none, bounced, complained, or (for marketing) not subscribed. */
 function refusal(address: EmailAddress, marketing: boolean): MessageReason | null {
