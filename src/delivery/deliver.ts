@@ -163,11 +163,7 @@ class DeliveryPass {
 
   /** One lane: keeps up to `perLane` messages in flight, refilling in large batches. */
   private async lane(index: number): Promise<void> {
-    const inFlight = new Set<Promise<void>>();
-    const track = (request: Promise<void>) => {
-      const tracked = request.finally(() => inFlight.delete(tracked));
-      inFlight.add(tracked);
-    };
+    const inFlight = new InFlight();
     try {
       while (!this.stopped) {
         if (this.results.due()) await this.results.flush();
@@ -175,23 +171,23 @@ class DeliveryPass {
         // Refill when half the lane is free: a few large batches cost far less than many small ones
         // (claiming 4 rows took as long as claiming 60).
         if (inFlight.size > 0 && free < Math.max(1, this.perLane / 2)) {
-          await Promise.race(inFlight);
+          await inFlight.next();
           continue;
         }
         const { tx, rows: due } = await ClaimTransaction.begin<DueMessage>(this.herald, dueQuery(this.channel, this.campaign.id, free, index));
         if (due.length === 0) {
           await tx.rollback();
           if (inFlight.size === 0) break;
-          await Promise.race([...inFlight, sleep(FLUSH_MS)]);
+          await Promise.race([inFlight.next(), sleep(FLUSH_MS)]);
           continue;
         }
-        const { claimed, skipped } = await this.sendBatch(tx, due, track);
+        const { claimed, skipped } = await this.sendBatch(tx, due, (request) => inFlight.add(request));
         // Every row was another sender's contact (frequency caps): let it finish before asking again.
         if (claimed === 0 && skipped > 0) await sleep(BUSY_CONTACTS_MS);
       }
     } finally {
       // Messages already sent finish and are recorded, whatever stopped the lane.
-      await Promise.allSettled(inFlight);
+      await inFlight.settled();
     }
   }
 
@@ -250,6 +246,46 @@ class DeliveryPass {
       throw error;
     }
     return { claimed: claim.sending.size, skipped: claim.skipped };
+  }
+}
+
+/**
+ * A lane's requests in flight. `next()` is one waiter woken by the next request to finish; a
+ * `Promise.race` over the whole set, taken each time one finished, attached a reaction to every
+ * request still in flight (~64 per message sent, 17-23 µs of CPU per message in a model of a lane).
+ */
+class InFlight {
+  private readonly requests = new Set<Promise<void>>();
+  private waiting: (() => void)[] = [];
+  private failure: { error: unknown } | undefined;
+
+  get size(): number {
+    return this.requests.size;
+  }
+
+  add(request: Promise<void>): void {
+    const done = () => {
+      this.requests.delete(tracked);
+      const waiting = this.waiting;
+      this.waiting = [];
+      for (const wake of waiting) wake();
+    };
+    const tracked: Promise<void> = request.then(done, (error: unknown) => {
+      this.failure ??= { error };
+      done();
+    });
+    this.requests.add(tracked);
+  }
+
+  /** Settles when a request in flight finishes (at once if none is); rejects with a request's failure. */
+  async next(): Promise<void> {
+    if (!this.failure && this.requests.size > 0) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.failure) throw this.failure.error;
+  }
+
+  /** Settles when every request in flight has finished. */
+  async settled(): Promise<void> {
+    await Promise.all(this.requests);
   }
 }
 
