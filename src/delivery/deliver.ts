@@ -166,7 +166,8 @@ class DeliveryPass {
     const inFlight = new InFlight();
     try {
       while (!this.stopped) {
-        if (this.results.due()) await this.results.flush();
+        // Written while the lane goes on claiming and sending: a 500-row write held its lane for its whole round trip.
+        if (this.results.due()) this.results.write();
         const free = this.perLane - inFlight.size;
         // Refill when half the lane is free: a few large batches cost far less than many small ones
         // (claiming 4 rows took as long as claiming 60).
@@ -348,6 +349,8 @@ class ResultBuffer {
   private rows: Transition[] = [];
   private gone: DueMessage[] = [];
   private since = Date.now();
+  private writing: Promise<void> | undefined;
+  private failure: { error: unknown } | undefined;
 
   constructor(
     private readonly herald: Herald,
@@ -366,7 +369,26 @@ class ResultBuffer {
     return this.rows.length >= FLUSH_ROWS || (this.rows.length > 0 && Date.now() - this.since >= FLUSH_MS);
   }
 
+  /**
+   * Starts writing the buffered answers, without waiting, unless a write is under way (one at a
+   * time: the next takes what came meanwhile). A write that failed is thrown here, and by `flush`.
+   */
+  write(): void {
+    if (this.failure) throw this.failure.error;
+    if (this.writing) return;
+    this.writing = this.writeNow()
+      .catch((error: unknown) => void (this.failure ??= { error }))
+      .finally(() => (this.writing = undefined));
+  }
+
+  /** Writes every answer buffered so far, after the write under way. */
   async flush(): Promise<void> {
+    await this.writing;
+    if (this.failure) throw this.failure.error;
+    await this.writeNow();
+  }
+
+  private async writeNow(): Promise<void> {
     const rows = this.rows;
     const gone = this.gone;
     this.rows = [];
