@@ -14,6 +14,7 @@
  * 2026-12-02).
  * Targets (issue 19): ≥ 2,000 webhooks/s and ≥ 5× the naive loop.
  *   npx tsx bench/send-webhook.ts [recipients=20000] [baselineSample=500] [latencyMs=20]
+ *   (BENCH_PG_STATEMENTS=1 prints PostgreSQL's top statements of the send)
  */
 import https from 'node:https';
 import { loadavg } from 'node:os';
@@ -22,7 +23,7 @@ import { Liquid } from 'liquidjs';
 import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { spawnWebhookReceiver } from '../test/kit/webhook-receiver.ts';
-import { perSecond, spawnBenchHerald } from './kit.ts';
+import { perSecond, spawnBenchHerald, topStatements } from './kit.ts';
 
 const total = Number(process.argv[2] ?? 20_000);
 const sample = Math.min(total, Number(process.argv[3] ?? 500));
@@ -58,6 +59,7 @@ const created = await bench.secret(
 if (created.createCampaign.__typename !== 'MutationCreateCampaignSuccess') throw new Error(JSON.stringify(created.createCampaign));
 const campaignId = created.createCampaign.data.id as string;
 
+await topStatements(db); // with BENCH_PG_STATEMENTS=1: counts from here
 const loadBefore = load();
 const started = performance.now();
 await bench.secret('mutation($id: ID!) { sendCampaignNow(input: { id: $id }) { __typename } }', { id: campaignId });
@@ -69,8 +71,10 @@ for (;;) {
 const heraldMs = performance.now() - started;
 const loadAfter = load();
 const counts = await receiver.counts();
+const statements = await topStatements(db, 6);
 const { rows } = await db.query<{ status: string; count: number }>(`SELECT status, count(*)::int AS count FROM "Message" GROUP BY status`);
 await db.end();
+if (statements) console.log(`PostgreSQL's statements during the send:\n${statements}`);
 const sent = rows.find((row) => row.status === 'SENT')?.count ?? 0;
 const warnings = bench.warnings();
 await bench.stop();
