@@ -15,13 +15,8 @@ const names = statementNames();
 
 /** One statement on the pool, outside a transaction, named as sqlTransaction's are. */
 export async function sqlQuery<Row>(pool: pg.Pool, sql: Prisma.Sql, { preparedStatements = true } = {}): Promise<Row[]> {
-  return (await pool.query(namedQuery(sql.text, sql.values, preparedStatements))).rows as Row[];
-}
-
-/** pg's query for `text`, named (parsed and planned once per connection) once it is sent again and again. */
-export function namedQuery(text: string, values: unknown[], preparedStatements = true): pg.QueryConfig {
-  const name = preparedStatements ? names({ sql: text }) : undefined;
-  return { text, values, ...(name ? { name } : {}) };
+  const name = preparedStatements ? names({ sql: sql.text }) : undefined;
+  return (await pool.query({ text: sql.text, values: sql.values, ...(name ? { name } : {}) })).rows as Row[];
 }
 
 /**

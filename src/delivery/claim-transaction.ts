@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Prisma } from '../db/prisma.ts';
-import { namedQuery } from '../db/sql-transaction.ts';
 import type { Herald } from '../herald-context.ts';
 
 /**
@@ -22,17 +20,14 @@ export class ClaimTransaction {
   private constructor(
     private readonly client: pg.PoolClient,
     private readonly release: () => void,
-    private readonly preparedStatements: boolean,
   ) {}
 
   /**
    * Opens a transaction and runs `first` in it, in one round trip (`BEGIN` and the statement go
    * as one simple-protocol query, the values inlined as literals). Answers the transaction and
-   * `first`'s rows. With prepared statements, `first` is PREPAREd on the connection the first
-   * time it meets it and EXECUTEd after that, so PostgreSQL can keep its plan (planning the
-   * sender's due rows cost as much as running it).
+   * `first`'s rows.
    */
-  static async begin<Row>(herald: Pick<Herald, 'pool' | 'deliveries' | 'config'>, first: Prisma.Sql): Promise<{ tx: ClaimTransaction; rows: Row[] }> {
+  static async begin<Row>(herald: Pick<Herald, 'pool' | 'deliveries'>, first: Prisma.Sql): Promise<{ tx: ClaimTransaction; rows: Row[] }> {
     const release = await herald.deliveries.claimSlots.acquire();
     let client: pg.PoolClient;
     try {
@@ -41,11 +36,9 @@ export class ClaimTransaction {
       release();
       throw error;
     }
-    const prepared = herald.config.HERALD_PREPARED_STATEMENTS;
-    const tx = new ClaimTransaction(client, release, prepared);
+    const tx = new ClaimTransaction(client, release);
     try {
-      const statement = prepared ? await executeOf(client, first) : inline(client, first);
-      const results = (await client.query(`BEGIN; ${statement}`)) as unknown as pg.QueryResult<Row & pg.QueryResultRow>[];
+      const results = (await client.query(`BEGIN; ${inline(client, first)}`)) as unknown as pg.QueryResult<Row & pg.QueryResultRow>[];
       return { tx, rows: results[1]!.rows };
     } catch (error) {
       await tx.rollback();
@@ -55,7 +48,7 @@ export class ClaimTransaction {
 
   /** A statement inside the transaction. */
   async query<Row extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<Row[]> {
-    return (await this.client.query<Row>(namedQuery(text, values, this.preparedStatements))).rows;
+    return (await this.client.query<Row>(text, values)).rows;
   }
 
   /** Writes COMMIT now; settles when the server answered. A connection in an unknown state is not reused. */
@@ -85,28 +78,12 @@ export class ClaimTransaction {
 
 /** A Prisma.Sql with its values written as literals, for the simple query protocol. */
 function inline(client: pg.PoolClient, sql: Prisma.Sql): string {
-  return sql.text.replace(/\$(\d+)/g, (_, index: string) => literal(client, sql.values[Number(index) - 1]));
-}
-
-function literal(client: pg.PoolClient, value: unknown): string {
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  if (typeof value === 'string') return client.escapeLiteral(value);
-  throw new TypeError(`cannot inline a ${typeof value} into a claim query`);
-}
-
-/** The statements PREPAREd on each connection (PostgreSQL keeps them until the connection closes). */
-const preparedOn = new WeakMap<pg.PoolClient, Set<string>>();
-
-/** `EXECUTE` of `sql` with its values as literals, PREPAREd first on a connection that lacks it. */
-async function executeOf(client: pg.PoolClient, sql: Prisma.Sql): Promise<string> {
-  const name = `herald_claim_${createHash('sha1').update(sql.text).digest('hex')}`;
-  let prepared = preparedOn.get(client);
-  if (!prepared) preparedOn.set(client, (prepared = new Set()));
-  if (!prepared.has(name)) {
-    await client.query(`PREPARE ${name} AS ${sql.text}`);
-    prepared.add(name);
-  }
-  return sql.values.length ? `EXECUTE ${name}(${sql.values.map((value) => literal(client, value)).join(', ')})` : `EXECUTE ${name}`;
+  return sql.text.replace(/\$(\d+)/g, (_, index: string) => {
+    const value: unknown = sql.values[Number(index) - 1];
+    if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+    if (typeof value === 'string') return client.escapeLiteral(value);
+    throw new TypeError(`cannot inline a ${typeof value} into a claim query`);
+  });
 }
 
 /** Counts open claim transactions; `acquire` waits for a free slot and answers its release. */

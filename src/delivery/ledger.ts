@@ -1,5 +1,4 @@
 import { Prisma } from '../db/prisma.ts';
-import { namedQuery } from '../db/sql-transaction.ts';
 import type { Herald } from '../herald-context.ts';
 import { type DeliveryEvent, type DeliveryEventType, publishDeliveryEvents } from './events.ts';
 
@@ -49,10 +48,9 @@ export interface Transition {
  * statement, so stats always equal the ledger. A row no longer in its `from` status (another
  * worker got there first) is left alone and not counted. Returns the ids that moved.
  */
-export async function transition(herald: Pick<Herald, 'pool' | 'events' | 'config'>, rows: readonly Transition[]): Promise<Set<string>> {
-  // Plain pg, named: this runs for every batch of providers' answers the sender records.
-  const query = (text: string, values: unknown[]) => herald.pool.query<MovedRow>(namedQuery(text, values, herald.config.HERALD_PREPARED_STATEMENTS));
-  const moved = await moveRows((text, values) => query(text, values).then((result) => result.rows), rows);
+export async function transition(herald: Pick<Herald, 'pool' | 'events'>, rows: readonly Transition[]): Promise<Set<string>> {
+  // Plain pg: this runs once per batch the sender claims, and sits between claim and send.
+  const moved = await moveRows((text, values) => herald.pool.query<MovedRow>(text, values).then((result) => result.rows), rows);
   announce(herald, moved);
   return new Set(moved.map((row) => row.id));
 }
@@ -173,7 +171,7 @@ export async function lockContacts(run: (sql: Prisma.Sql) => Promise<unknown>, c
 export const sqlStatuses = (statuses: readonly MessageStatus[]) => Prisma.join(statuses.map((status) => Prisma.sql`${status}::"MessageStatus"`));
 
 /** Every row of a campaign still waiting becomes CANCELED/CAMPAIGN_CANCELED, in batches. */
-export async function cancelWaiting(herald: Pick<Herald, 'pool' | 'events' | 'prisma' | 'config'>, campaignId: string): Promise<void> {
+export async function cancelWaiting(herald: Pick<Herald, 'pool' | 'events' | 'prisma'>, campaignId: string): Promise<void> {
   for (;;) {
     const waiting = await herald.prisma.message.findMany({ where: { campaignId, status: 'QUEUED' }, select: { id: true }, take: 5_000 });
     if (waiting.length === 0) return;
