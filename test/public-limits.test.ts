@@ -61,13 +61,19 @@ describe('no N+1', () => {
       );
     }
 
+    // The counter is the process's: the job system's polls and other background statements land in
+    // it too, and on a loaded machine (CI) one may fall inside a measurement. They only ever add, so
+    // the fewest statements over a few identical requests is the request's own count.
     const statementsFor = async (first: number) => {
-      const before = await queryCount();
-      const result = dataOf(await shop.secret(Page, { first }));
-      const statements = (await queryCount()) - before;
-      expect(result.contacts.edges).toHaveLength(first);
-      expect(result.contacts.edges.every((edge) => edge.node.pushSubscriptions.length === 1)).toBe(true);
-      return statements;
+      const counts: number[] = [];
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const before = await queryCount();
+        const result = dataOf(await shop.secret(Page, { first }));
+        counts.push((await queryCount()) - before);
+        expect(result.contacts.edges).toHaveLength(first);
+        expect(result.contacts.edges.every((edge) => edge.node.pushSubscriptions.length === 1)).toBe(true);
+      }
+      return Math.min(...counts);
     };
     const forTen = await statementsFor(10);
     const forHundred = await statementsFor(100);
