@@ -83,7 +83,8 @@ export async function campaignStatsMany(herald: Herald, campaignIds: readonly st
   for (const row of rows) {
     let entry = byCampaign.get(row.id);
     if (!entry) byCampaign.set(row.id, (entry = { channel: row.channel, counts: new Map() }));
-    if (row.metric !== null) entry.counts.set(row.metric, row.count ?? 0);
+    // A counter's shards (prisma/schema.prisma, CampaignCount) add up.
+    if (row.metric !== null) entry.counts.set(row.metric, (entry.counts.get(row.metric) ?? 0) + (row.count ?? 0));
   }
   const updatedAt = new Date();
   return campaignIds.map((campaignId) => {

@@ -111,7 +111,7 @@ const TRANSITION_SQL = `
       -- A claim's deltas cancel out: it writes (and locks) no counter row.
       INSERT INTO "CampaignCount" ("campaignId", metric, count)
       SELECT "campaignId", metric, sum(delta)::int FROM deltas GROUP BY 1, 2 HAVING sum(delta) <> 0 ORDER BY 1, 2
-      ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + excluded.count
+      ON CONFLICT ("campaignId", metric, shard) DO UPDATE SET count = "CampaignCount".count + excluded.count
     )
     SELECT id::text, "workspaceId"::text, "campaignId"::text, "contactId"::text, test, status::text, reason::text FROM changed`;
 
@@ -137,12 +137,6 @@ export function announce(herald: Pick<Herald, 'events'>, rows: MovedRow[]): void
   for (const [workspaceId, events] of byWorkspace) publishDeliveryEvents(herald, workspaceId, events);
 }
 
-/** Counter rows of a campaign as a map, e.g. { targeted: 10, "status:SENT": 8, "reason:NO_SUBSCRIPTION": 2 }. */
-export async function campaignCounts(db: Herald['prisma'], campaignId: string): Promise<Map<string, number>> {
-  const rows = await db.campaignCount.findMany({ where: { campaignId } });
-  return new Map(rows.map((row) => [row.metric, row.count]));
-}
-
 /**
  * Counters for the rows a statement has just added to the ledger: the body of a CTE that follows
  * one named `inserted` returning "campaignId", status and reason. Same statement, so stats never
@@ -155,7 +149,7 @@ export const COUNT_INSERTED = Prisma.sql`
     UNION ALL SELECT "campaignId", 'status:' || status FROM inserted
     UNION ALL SELECT "campaignId", 'reason:' || reason FROM inserted WHERE reason IS NOT NULL
   ) metrics GROUP BY 1, 2 ORDER BY 1, 2 -- one lock order for all writers: no deadlocks
-  ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + excluded.count`;
+  ON CONFLICT ("campaignId", metric, shard) DO UPDATE SET count = "CampaignCount".count + excluded.count`;
 
 /** Advisory-lock namespace for one contact's sends: trigger entry and frequency caps serialize on it. */
 export const CONTACT_LOCK = 72_510;

@@ -127,7 +127,7 @@ export async function countSends(tx: Tx, queued: QueuedMessage[]): Promise<void>
     INSERT INTO "CampaignCount" ("campaignId", metric, count)
     SELECT "campaignId", metric, count FROM jsonb_to_recordset(${JSON.stringify([...counts.values()])}::jsonb) AS c("campaignId" uuid, metric text, count int)
     ORDER BY 1, 2 -- one lock order for all writers: no deadlocks
-    ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + excluded.count`;
+    ON CONFLICT ("campaignId", metric, shard) DO UPDATE SET count = "CampaignCount".count + excluded.count`;
 }
 
 /** After commit: the messages are announced and sent as triggered ones are (at once when due now). */

@@ -170,7 +170,7 @@ async function recordAnswers(herald: Herald, answers: Answer[]): Promise<(Kept |
         LATERAL (VALUES ('responses', answered), ("answerMetric", answered), ('displayed', displayed), ('clicked', clicked), ('opened', opened)) AS metrics(metric, happened)
       WHERE happened AND NOT test
       GROUP BY "campaignId", metric ORDER BY "campaignId", metric
-      ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + EXCLUDED.count
+      ON CONFLICT ("campaignId", metric, shard) DO UPDATE SET count = "CampaignCount".count + EXCLUDED.count
     )
     SELECT id::text, answer, "answeredAt", answered, displayed, clicked, opened, test FROM updated`;
   const byId = new Map(rows.map((row) => [row.id, row]));

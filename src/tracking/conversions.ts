@@ -37,7 +37,7 @@ export async function recordConversions(tx: Tx, workspaceId: string, eventIds: s
     ), counted AS (
       INSERT INTO "CampaignCount" ("campaignId", metric, count)
       SELECT "campaignId", 'conversions', count(*)::int FROM converted GROUP BY 1
-      ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + excluded.count
+      ON CONFLICT ("campaignId", metric, shard) DO UPDATE SET count = "CampaignCount".count + excluded.count
     )
     SELECT 'CONVERTED' AS type, id::text AS "messageId", "campaignId"::text AS "campaignId", "contactId"::text AS "contactId", NULL AS reason FROM converted`;
 }

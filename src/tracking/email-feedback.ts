@@ -82,7 +82,7 @@ async function hardBounce(herald: Herald, message: EmailMessage, diagnostic: str
     if (moved.length > 0 && !message.test) {
       await client.query(
         `INSERT INTO "CampaignCount" ("campaignId", metric, count) VALUES ($1::uuid, 'bounced', 1)
-         ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + 1`,
+         ON CONFLICT ("campaignId", metric, shard) DO UPDATE SET count = "CampaignCount".count + 1`,
         [message.campaignId],
       );
     }

@@ -136,7 +136,7 @@ export async function moveContactStatus(
      ), counted AS (
        INSERT INTO "CampaignCount" ("campaignId", metric, count)
        SELECT "campaignId", $5::text, 1 FROM moved WHERE $5::text IS NOT NULL AND NOT test
-       ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + 1
+       ON CONFLICT ("campaignId", metric, shard) DO UPDATE SET count = "CampaignCount".count + 1
      )
      SELECT count(*)::int AS moved FROM moved`,
     [message.id, change.status, change.source, change.from, change.metric],
@@ -170,7 +170,7 @@ async function stamp(herald: Herald, message: EmailMessage, { person, click }: {
         LATERAL (VALUES ('clicked', clicked), ('displayed', displayed), ('machineOpened', "machineOpened"), ('opened', opened)) AS metrics(metric, happened)
       WHERE happened AND NOT test
       ORDER BY metric
-      ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + 1
+      ON CONFLICT ("campaignId", metric, shard) DO UPDATE SET count = "CampaignCount".count + 1
     )
     SELECT displayed, opened, clicked, test FROM updated`;
   if (!changed || !(changed.displayed || changed.opened || changed.clicked)) return;

@@ -110,7 +110,7 @@ async function recordBeacons(herald: Herald, beacons: Beacon[]): Promise<(Messag
           LATERAL (VALUES ('displayed', displayed), ('clicked', clicked), ('closed', closed), ('opened', opened)) AS metrics(metric, happened)
         WHERE happened AND NOT test
         GROUP BY "campaignId", metric ORDER BY "campaignId", metric
-        ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + EXCLUDED.count
+        ON CONFLICT ("campaignId", metric, shard) DO UPDATE SET count = "CampaignCount".count + EXCLUDED.count
       )
       SELECT * FROM updated`, options);
     announceBeacons(herald, changed, byId);

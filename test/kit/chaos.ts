@@ -53,7 +53,9 @@ export async function countersAndLedger(databaseUrl: string, campaignId: string)
       [campaignId],
     );
     const { rows: counters } = await db.query<{ metric: string; count: number }>(
-      `SELECT metric, count FROM "CampaignCount" WHERE "campaignId" = $1 AND (metric LIKE 'status:%' OR metric LIKE 'reason:%' OR metric = 'targeted') AND count <> 0`,
+      `SELECT metric, sum(count)::int AS count FROM "CampaignCount"
+       WHERE "campaignId" = $1 AND (metric LIKE 'status:%' OR metric LIKE 'reason:%' OR metric = 'targeted')
+       GROUP BY metric HAVING sum(count) <> 0`,
       [campaignId],
     );
     const byMetric = (rows: { metric: string; count: number }[]) => Object.fromEntries(rows.map((row) => [row.metric, row.count]));

@@ -111,7 +111,7 @@ export const email: Channel<EmailAddress, Mail> = {
             UPDATE "Contact" c SET "emailStatus" = 'BOUNCED', "emailStatusAt" = now(), "emailStatusSource" = 'bounce', "updatedAt" = now()
             FROM b WHERE c.id = b.id AND c.email = b.email AND c."emailStatus" <> 'BOUNCED' RETURNING c.id)
           INSERT INTO "CampaignCount" ("campaignId", metric, count) SELECT ${campaign.id}::uuid, 'bounced', ${counted.length} WHERE ${counted.length} > 0
-          ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + excluded.count`;
+          ON CONFLICT ("campaignId", metric, shard) DO UPDATE SET count = "CampaignCount".count + excluded.count`;
         publishDeliveryEvents(
           herald,
           campaign.workspaceId,

@@ -29,7 +29,7 @@ export async function recordSmsReport(herald: Herald, workspaceId: string, messa
             RETURNING m.id, m."campaignId", m."contactId", m.test
           ), counted AS (
             INSERT INTO "CampaignCount" ("campaignId", metric, count) SELECT "campaignId", 'delivered', 1 FROM changed WHERE NOT test
-            ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + 1
+            ON CONFLICT ("campaignId", metric, shard) DO UPDATE SET count = "CampaignCount".count + 1
           )
           SELECT id::text, "campaignId"::text, "contactId"::text, test FROM changed`
       : await herald.prisma.$queryRaw<Moved[]>`
@@ -51,7 +51,7 @@ export async function recordSmsReport(herald: Herald, workspaceId: string, messa
               UNION ALL SELECT "campaignId", 'reason:UNDELIVERED', 1 FROM changed WHERE NOT test
               UNION ALL SELECT "campaignId", 'undelivered', 1 FROM changed WHERE NOT test
             ) deltas GROUP BY 1, 2 ORDER BY 1, 2
-            ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + excluded.count
+            ON CONFLICT ("campaignId", metric, shard) DO UPDATE SET count = "CampaignCount".count + excluded.count
           )
           SELECT id::text, "campaignId"::text, "contactId"::text, test FROM changed`;
   const type = report === 'delivered' ? 'DELIVERED' : 'FAILED';

@@ -90,7 +90,7 @@ export const sms: Channel<SmsAddress, Text> = {
             UPDATE "Contact" c SET "smsStatus" = 'UNSUBSCRIBED', "smsStatusAt" = now(), "smsStatusSource" = 'sms-stop', "updatedAt" = now()
             FROM s WHERE c.id = s.id AND c.phone = s.phone AND c."smsStatus" <> 'UNSUBSCRIBED' RETURNING c.id)
           INSERT INTO "CampaignCount" ("campaignId", metric, count) SELECT ${campaign.id}::uuid, 'unsubscribed', ${counted.length} WHERE ${counted.length} > 0
-          ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + excluded.count`;
+          ON CONFLICT ("campaignId", metric, shard) DO UPDATE SET count = "CampaignCount".count + excluded.count`;
         publishDeliveryEvents(
           herald,
           campaign.workspaceId,

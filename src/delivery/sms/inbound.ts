@@ -38,7 +38,7 @@ export async function recordInboundSms(herald: Herald, workspaceId: string, from
       ORDER BY m."sentAt" DESC LIMIT 1
     ), counted AS (
       INSERT INTO "CampaignCount" ("campaignId", metric, count) SELECT "campaignId", 'unsubscribed', 1 FROM answered
-      ON CONFLICT ("campaignId", metric) DO UPDATE SET count = "CampaignCount".count + 1
+      ON CONFLICT ("campaignId", metric, shard) DO UPDATE SET count = "CampaignCount".count + 1
     )
     SELECT (SELECT count(*) FROM changed)::int AS contacts, a.id::text AS "messageId", a."campaignId"::text AS "campaignId", a."contactId"::text AS "contactId"
     FROM (SELECT 1) one LEFT JOIN answered a ON true`;
