@@ -183,6 +183,22 @@ describe('events', () => {
     expect(buyer.lastSeenAt).toBe(occurredAt);
   });
 
+  it('moves lastSeenAt to the newest event to the minute: events seconds apart, or older, leave it', async () => {
+    await shop.secret(Upsert, { input: { externalId: 'regular' } });
+    const start = Date.now() - 600_000;
+    const seenAfter = async (offsetMs: number) => {
+      const occurredAt = new Date(start + offsetMs).toISOString();
+      expect(dataOf(await shop.secret(Track, { input: { externalId: 'regular', name: 'page_viewed', occurredAt } })).trackEvent.__typename).toBe('MutationTrackEventSuccess');
+      return dataOf(await shop.secret(Person, { externalId: 'regular' })).contact!.lastSeenAt;
+    };
+    const at = (offsetMs: number) => new Date(start + offsetMs).toISOString();
+    expect(await seenAfter(0)).toBe(at(0));
+    expect(await seenAfter(20_000)).toBe(at(0));
+    expect(await seenAfter(59_000)).toBe(at(0));
+    expect(await seenAfter(180_000)).toBe(at(180_000));
+    expect(await seenAfter(-3_600_000)).toBe(at(180_000));
+  });
+
   it('lists a contact’s events newest first', async () => {
     const events = [3, 1, 2].map((hoursAgo) => ({ externalId: 'timeline', name: `e${hoursAgo}`, occurredAt: new Date(Date.now() - hoursAgo * 3600_000).toISOString() }));
     expect(dataOf(await shop.secret(TrackMany, { events })).trackEvents).toEqual({ __typename: 'MutationTrackEventsSuccess', data: { count: 3, duplicates: 0 } });

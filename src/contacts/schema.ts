@@ -36,7 +36,11 @@ export const ContactRef = builder.prismaNode('Contact', {
     smsStatus: t.expose('smsStatus', { type: ChannelStatusEnum, description: 'Consent and deliverability of the contact’s phone for SMS.' }),
     smsStatusAt: t.expose('smsStatusAt', { type: 'DateTime', nullable: true, description: 'Since when smsStatus holds.' }),
     smsStatusSource: t.exposeString('smsStatusSource', { nullable: true, description: 'Who set smsStatus: api, page, sms-stop, bounce.' }),
-    lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime', nullable: true }),
+    lastSeenAt: t.expose('lastSeenAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the contact was last seen: its newest event to the minute (events less than a minute after it leave it as it is), or its latest registration.',
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     pushSubscriptions: t.relation('pushSubscriptions', { query: { orderBy: { createdAt: 'asc' } } }),
     devices: t.relation('devices', { description: 'The phones the contact gets mobile pushes on.', query: { orderBy: { createdAt: 'asc' } } }),

@@ -24,8 +24,17 @@ import { type EventInput, eventInput, eventInputs } from './validation.ts';
 export type { Event };
 
 /**
+ * lastSeenAt moves only to an event at least this much newer: a visitor's page views a few seconds
+ * apart would otherwise each write a new version of the contact row, indexes and all (the column is
+ * indexed for the segments' "seen within N days", so the update is never HOT), which was the largest
+ * single cost PostgreSQL paid per browser event (docs/benchmarks.md, the browser's path).
+ */
+const LAST_SEEN_STEP = '1 minute';
+
+/**
  * Stores many events at once: all valid or none stored. An idempotency key seen before stores
- * nothing new (counted as a duplicate). Each contact's lastSeenAt moves to its newest event.
+ * nothing new (counted as a duplicate). Each contact's lastSeenAt moves to its newest event when
+ * that is a minute or more past it (LAST_SEEN_STEP).
  */
 export async function trackEvents(
   herald: Herald,
@@ -103,9 +112,10 @@ async function storeEvents(
         ON CONFLICT ("workspaceId", "idempotencyKey") DO NOTHING
         RETURNING id, "workspaceId", "contactId", name, properties, "occurredAt", "receivedAt", "idempotencyKey"
       ), seen AS (
-        UPDATE "Contact" c SET "lastSeenAt" = GREATEST(c."lastSeenAt", e.latest)
+        UPDATE "Contact" c SET "lastSeenAt" = e.latest
         FROM (SELECT "contactId", max("occurredAt") AS latest FROM inserted GROUP BY "contactId") e
         WHERE c.id = ANY(${contacts}::uuid[]) AND c.id = e."contactId"
+          AND (c."lastSeenAt" IS NULL OR c."lastSeenAt" < e.latest - ${LAST_SEEN_STEP}::interval)
       ), ${listenersSql(workspaceId, rows)}
       SELECT i.id, i."workspaceId", i."contactId", i.name, i.properties, i."occurredAt", i."receivedAt", i."idempotencyKey",
         CASE WHEN i.first THEN (SELECT listening FROM listeners) END AS listening
