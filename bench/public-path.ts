@@ -3,9 +3,14 @@
  * processes of their own; 20 triggered campaigns listen (one-hour delay, each with its own filter)
  * plus one with no delay whose pushes time the triggers. For the default gathering window and then
  * for HERALD_PUBLIC_BATCH_MS=0 (a fresh Herald and database each, same run):
- *  (1) single `trackEvent` calls with a publishable key from 64 and 256 concurrent clients
- *      (goal ≥ 3,000 events/s, p99 < 100 ms), while one more client sends `signup` events one
- *      after another and times each to its push at the sink (goal p50 < 50 ms);
+ *  (1) single `trackEvent` calls with a publishable key from 64 and 256 concurrent clients, while
+ *      one more client sends `signup` events one after another and times each to its push at the
+ *      sink: first back to back (each client's next call as soon as the last is answered: the
+ *      most the machine takes, goal ≥ 3,000 events/s), then paced, as visitors' browsers send, at
+ *      3,000 events/s offered (BENCH_PACED_RATE) over the same connections (goals p99 < 100 ms,
+ *      trigger → push p50 < 50 ms). Back to back, a call's mean latency is clients / rate
+ *      (Little's law: 256 clients at 4,000/s wait 64 ms on average however fast each call is
+ *      served), so latency goals are read at the rate they are set for;
  *  (2) single `/track` beacons (the service worker's) from 64 and 256 clients (goal ≥ 5,000/s);
  *  (3) the batched path: `trackEvents` of 100 from 8 clients with a secret key.
  * Each phase prints Herald's and PostgreSQL's CPU time per item (from /proc), failed calls are counted.
@@ -33,6 +38,8 @@ const BEACON_MESSAGES = 5_000;
 const PROBE_FROM = 19_000;
 /** BENCH_CLIENTS=64 (say) measures one client count only. */
 const CLIENTS = process.env.BENCH_CLIENTS ? process.env.BENCH_CLIENTS.split(',').map(Number) : [64, 256];
+/** The offered rate of the paced phase, events/s: the throughput goal, at which the latency goals hold. */
+const PACED_RATE = Number(process.env.BENCH_PACED_RATE ?? 3_000);
 const now = () => performance.timeOrigin + performance.now();
 const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))] ?? NaN;
 const load = () => loadavg().map((value) => value.toFixed(1)).join(' ');
@@ -108,6 +115,55 @@ async function drive(total: number, clients: number, call: (n: number) => Promis
   return { rate: perSecond(total - failed, performance.now() - began), p50: percentile(latencies, 50), p99: percentile(latencies, 99), failed };
 }
 
+/**
+ * Open loop: `total` calls arrive at `rate` per second (Poisson arrivals, as independent visitors'
+ * are) over at most `clients` connections; a call that arrives while all are busy waits for one.
+ * Each latency is counted from the call's arrival, not from when a connection took it, so a slow
+ * server cannot hide its backlog (no coordinated omission).
+ */
+async function pace(total: number, rate: number, clients: number, call: (n: number) => Promise<void>) {
+  let failed = 0;
+  let firstFailure = '';
+  const latencies: number[] = [];
+  const waiting: number[] = [];
+  let inFlight = 0;
+  let arrived = 0;
+  let next = 0;
+  const began = performance.now();
+  let due = began;
+  await new Promise<void>((done) => {
+    const start = (arrival: number) => {
+      inFlight++;
+      call(next++)
+        .then(
+          () => latencies.push(performance.now() - arrival),
+          (error) => {
+            failed++;
+            firstFailure ||= String(error instanceof Error ? error.message : error).slice(0, 300);
+          },
+        )
+        .finally(() => {
+          inFlight--;
+          if (waiting.length) start(waiting.shift()!);
+          else if (arrived === total && inFlight === 0) done();
+        });
+    };
+    const tick = () => {
+      const at = performance.now();
+      while (arrived < total && due <= at) {
+        arrived++;
+        if (inFlight < clients) start(due);
+        else waiting.push(due);
+        due += (-Math.log(1 - Math.random()) * 1000) / rate;
+      }
+      if (arrived < total) setTimeout(tick, Math.max(0, Math.min(5, due - at)));
+    };
+    tick();
+  });
+  if (failed) console.log(`  ${failed} of ${total} calls failed; the first: ${firstFailure}`);
+  return { rate: perSecond(total - failed, performance.now() - began), p50: percentile(latencies, 50), p99: percentile(latencies, 99), failed };
+}
+
 const TRACK = 'mutation($input: EventInput!) { trackEvent(input: $input) { __typename ... on Error { message } } }';
 const TRACK_MANY = 'mutation($events: [EventInput!]!) { trackEvents(input: { events: $events }) { __typename ... on Error { message } } }';
 const CATEGORIES = 40;
@@ -137,6 +193,8 @@ const cpuText = (cpu: Cpu) =>
 type Cpu = ReturnType<typeof cpuPer>;
 interface Figures {
   singles: { clients: number; rate: number; p50: number; p99: number; failed: number; triggerP50: number; probes: number; cpu: Cpu; load: string }[];
+  /** The same calls paced at PACED_RATE offered. */
+  paced: { clients: number; rate: number; p50: number; p99: number; failed: number; triggerP50: number; probes: number; cpu: Cpu; load: string }[];
   beacons: { clients: number; rate: number; p50: number; p99: number; failed: number; cpu: Cpu; load: string }[];
   batched: { rate: number; failed: number; cpu: Cpu; load: string };
 }
@@ -189,9 +247,10 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
   };
   await drive(1_000, 16, () => track(randomEvent())); // warm-up
 
-  const figures: Figures = { singles: [], beacons: [], batched: { rate: 0, failed: 0, cpu: { herald: 0, postgres: 0, driver: 0 }, load: '' } };
+  const figures: Figures = { singles: [], paced: [], beacons: [], batched: { rate: 0, failed: 0, cpu: { herald: 0, postgres: 0, driver: 0 }, load: '' } };
   let probe = PROBE_FROM;
-  for (const clients of CLIENTS) {
+  /** One phase of single calls (driven back to back, or paced), with the trigger probe beside it. */
+  const singles = async (clients: number, phase: string, run: () => Promise<Awaited<ReturnType<typeof drive>>>, events: number) => {
     // One more client: a new visitor signs up, one after another, each timed to its push.
     let running = true;
     const sentAt = new Map<string, number>();
@@ -206,8 +265,8 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
     await topStatements(db); // with BENCH_PG_STATEMENTS: counts from here
     const cpuBefore = cpuNow(bench);
     const began = new Date();
-    const result = await drive(totalEvents, clients, () => track(randomEvent()));
-    const cpu = cpuPer(cpuBefore, cpuNow(bench), totalEvents);
+    const result = await run();
+    const cpu = cpuPer(cpuBefore, cpuNow(bench), events);
     // Rows written by one transaction share their xmin: how many gathered batches wrote the phase.
     const batches = (await db.query(`SELECT count(DISTINCT xmin::text)::int AS n FROM "Event" WHERE "receivedAt" >= $1`, [began])).rows[0].n as number;
     running = false;
@@ -220,11 +279,16 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
     });
     const top = await topStatements(db, 10);
     if (top) console.log(`  PostgreSQL's statements in that phase (BENCH_PG_STATEMENTS):\n${top}`);
-    figures.singles.push({ clients, ...result, triggerP50: percentile(triggers, 50), probes: triggers.length, cpu, load: load() });
     console.log(
-      `${label}: single trackEvent, ${clients} clients: ${result.rate.toLocaleString()} events/s, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms; ` +
-        `trigger → push p50 ${percentile(triggers, 50).toFixed(1)} ms (${triggers.length} of ${sentAt.size}); ${batches} batches (${(totalEvents / batches).toFixed(1)} events each); ${cpuText(cpu)}; load ${load()}`,
+      `${label}: single trackEvent, ${clients} clients, ${phase}: ${result.rate.toLocaleString()} events/s, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms; ` +
+        `trigger → push p50 ${percentile(triggers, 50).toFixed(1)} ms (${triggers.length} of ${sentAt.size}); ${batches} batches (${(events / batches).toFixed(1)} events each); ${cpuText(cpu)}; load ${load()}`,
     );
+    return { clients, ...result, triggerP50: percentile(triggers, 50), probes: triggers.length, cpu, load: load() };
+  };
+  for (const clients of CLIENTS) {
+    figures.singles.push(await singles(clients, 'back to back', () => drive(totalEvents, clients, () => track(randomEvent())), totalEvents));
+    const paced = Math.min(totalEvents, PACED_RATE * 5);
+    figures.paced.push(await singles(clients, `paced at ${PACED_RATE.toLocaleString()}/s offered`, () => pace(paced, PACED_RATE, clients, () => track(randomEvent())), paced));
   }
 
   const types = ['DISPLAYED', 'CLICKED', 'CLOSED'];
@@ -277,6 +341,14 @@ gathered.singles.forEach((row, index) => {
   );
   console.log(`| trigger → push p50, ms | ${row.clients} | ${row.triggerP50.toFixed(1)} | ${base.triggerP50.toFixed(1)} | | |`);
 });
+gathered.paced.forEach((row, index) => {
+  const base = alone.paced[index]!;
+  console.log(
+    `| trackEvent paced at ${PACED_RATE.toLocaleString()}/s offered, events/s (p50 / p99 ms) | ${row.clients} | ${row.rate.toLocaleString()} (${row.p50.toFixed(0)} / ${row.p99.toFixed(0)}) | ` +
+      `${base.rate.toLocaleString()} (${base.p50.toFixed(0)} / ${base.p99.toFixed(0)}) | | ${cpuCell(row.cpu)} / ${cpuCell(base.cpu)} |`,
+  );
+  console.log(`| trigger → push p50 when paced, ms | ${row.clients} | ${row.triggerP50.toFixed(1)} | ${base.triggerP50.toFixed(1)} | | |`);
+});
 gathered.beacons.forEach((row, index) => {
   const base = alone.beacons[index]!;
   console.log(
@@ -288,13 +360,17 @@ console.log(
   `| trackEvents of 100, events/s | 8 | ${gathered.batched.rate.toLocaleString()} | ${alone.batched.rate.toLocaleString()} | ${(gathered.batched.rate / alone.batched.rate).toFixed(2)}× | ` +
     `${cpuCell(gathered.batched.cpu)} / ${cpuCell(alone.batched.cpu)} |`,
 );
-const failures = (figures: Figures) => [...figures.singles, ...figures.beacons].reduce((sum, row) => sum + row.failed, 0) + figures.batched.failed;
+const failures = (figures: Figures) => [...figures.singles, ...figures.paced, ...figures.beacons].reduce((sum, row) => sum + row.failed, 0) + figures.batched.failed;
 console.log(`\nfailed calls: default window ${failures(gathered)}, HERALD_PUBLIC_BATCH_MS=0 ${failures(alone)}; requests resent after a close on a reused keep-alive connection: ${resentCount()}`);
 const best = (rows: { rate: number }[]) => Math.max(...rows.map((row) => row.rate));
 console.log(
-  `goals (default window): ≥ 3,000 single events/s: ${passFail(best(gathered.singles) >= 3_000)}; ≥ 5,000 beacons/s: ${passFail(best(gathered.beacons) >= 5_000)}; ` +
-    `p99 < 100 ms: ${passFail(gathered.singles.every((row) => row.p99 < 100) && gathered.beacons.every((row) => row.p99 < 100))}; ` +
-    `trigger p50 < 50 ms: ${passFail(gathered.singles.every((row) => row.triggerP50 < 50))}; no failed call: ${passFail(failures(gathered) === 0)}`,
+  `goals (default window): ≥ 3,000 single events/s back to back: ${passFail(best(gathered.singles) >= 3_000)}; ≥ 5,000 beacons/s: ${passFail(best(gathered.beacons) >= 5_000)}; ` +
+    `at ${PACED_RATE.toLocaleString()} events/s offered, p99 < 100 ms: ${passFail(gathered.paced.every((row) => row.p99 < 100) && gathered.beacons.every((row) => row.p99 < 100))} ` +
+    `and trigger p50 < 50 ms: ${passFail(gathered.paced.every((row) => row.triggerP50 < 50))}; no failed call: ${passFail(failures(gathered) === 0)}`,
+);
+console.log(
+  `  (back to back, where latency is clients / rate: p99 < 100 ms ${passFail(gathered.singles.every((row) => row.p99 < 100))}, ` +
+    `trigger p50 < 50 ms ${passFail(gathered.singles.every((row) => row.triggerP50 < 50))})`,
 );
 console.log(`load average at the end: ${load()}`);
 sink.kill('SIGTERM');
