@@ -61,7 +61,7 @@ export type RunSql = (text: string, values: unknown[]) => Promise<MovedRow[]>;
 /** `transition` inside a caller's transaction: the caller announces the moved rows once it commits. */
 export async function moveRows(run: RunSql, rows: readonly Transition[]): Promise<MovedRow[]> {
   if (rows.length === 0) return [];
-  return run(TRANSITION_SQL, [transitionInput(rows)]);
+  return run(TRANSITION_SQL, [transitionInput(rows), rows.map((row) => row.id)]);
 }
 
 function transitionInput(rows: readonly Transition[]): string {
@@ -100,7 +100,10 @@ const TRANSITION_SQL = `
         attempts = m.attempts + CASE WHEN i.status = 'SENDING' THEN 1 ELSE 0 END,
         "updatedAt" = now()
       FROM input i
-      WHERE m.id = i.id AND m.status = i."from"
+      -- The ids named let the planner read the rows by key: it cannot count the input's rows and,
+      -- on a table its statistics still think small (a first broadcast, or the benches), hashed
+      -- them against a scan of the whole ledger on every call.
+      WHERE m.id = ANY($2::uuid[]) AND m.id = i.id AND m.status = i."from"
       RETURNING m.id, m."workspaceId", m."campaignId", m."contactId", m.test, i."from", i.status, i.reason
     ), deltas AS (
       SELECT "campaignId", ${statusMetric('"from"')} AS metric, -1 AS delta FROM changed WHERE NOT test
