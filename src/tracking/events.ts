@@ -136,7 +136,7 @@ async function storeEvents(
       triggers,
       journeys,
     };
-  }, { preparedStatements: herald.config.HERALD_PREPARED_STATEMENTS });
+  }, { preparedStatements: herald.config.HERALD_PREPARED_STATEMENTS, genericPlans: true });
 
   if (written.stored.some(Boolean)) herald.events.publish('workspace:changed', workspaceId, { reason: 'events_tracked' });
   publishDeliveryEvents(herald, workspaceId, written.conversions);
