@@ -92,27 +92,36 @@ const closePosters = () => {
  */
 async function drive(total: number, clients: number, call: (n: number) => Promise<void>) {
   let next = 0;
-  let failed = 0;
-  let firstFailure = '';
-  const latencies: number[] = [];
-  const began = performance.now();
+  const calls = outcomes(total);
   await Promise.all(
     Array.from({ length: clients }, async () => {
       while (next < total) {
         const n = next++;
         const at = performance.now();
-        try {
-          await call(n);
-          latencies.push(performance.now() - at);
-        } catch (error) {
-          failed++;
-          firstFailure ||= String(error instanceof Error ? error.message : error).slice(0, 300);
-        }
+        await call(n).then(() => calls.answered(at), calls.failed);
       }
     }),
   );
-  if (failed) console.log(`  ${failed} of ${total} calls failed; the first: ${firstFailure}`);
-  return { rate: perSecond(total - failed, performance.now() - began), p50: percentile(latencies, 50), p99: percentile(latencies, 99), failed };
+  return calls.figures();
+}
+
+/** The calls of one phase: each answered call's latency from `since`, failures counted (the first kept), and the phase's figures. */
+function outcomes(total: number) {
+  const began = performance.now();
+  const latencies: number[] = [];
+  let failed = 0;
+  let firstFailure = '';
+  return {
+    answered: (since: number) => void latencies.push(performance.now() - since),
+    failed: (error: unknown) => {
+      failed++;
+      firstFailure ||= String(error instanceof Error ? error.message : error).slice(0, 300);
+    },
+    figures() {
+      if (failed) console.log(`  ${failed} of ${total} calls failed; the first: ${firstFailure}`);
+      return { rate: perSecond(total - failed, performance.now() - began), p50: percentile(latencies, 50), p99: percentile(latencies, 99), failed };
+    },
+  };
 }
 
 /**
@@ -122,26 +131,17 @@ async function drive(total: number, clients: number, call: (n: number) => Promis
  * server cannot hide its backlog (no coordinated omission).
  */
 async function pace(total: number, rate: number, clients: number, call: (n: number) => Promise<void>) {
-  let failed = 0;
-  let firstFailure = '';
-  const latencies: number[] = [];
+  const calls = outcomes(total);
   const waiting: number[] = [];
   let inFlight = 0;
   let arrived = 0;
   let next = 0;
-  const began = performance.now();
-  let due = began;
+  let due = performance.now();
   await new Promise<void>((done) => {
     const start = (arrival: number) => {
       inFlight++;
       call(next++)
-        .then(
-          () => latencies.push(performance.now() - arrival),
-          (error) => {
-            failed++;
-            firstFailure ||= String(error instanceof Error ? error.message : error).slice(0, 300);
-          },
-        )
+        .then(() => calls.answered(arrival), calls.failed)
         .finally(() => {
           inFlight--;
           if (waiting.length) start(waiting.shift()!);
@@ -160,8 +160,7 @@ async function pace(total: number, rate: number, clients: number, call: (n: numb
     };
     tick();
   });
-  if (failed) console.log(`  ${failed} of ${total} calls failed; the first: ${firstFailure}`);
-  return { rate: perSecond(total - failed, performance.now() - began), p50: percentile(latencies, 50), p99: percentile(latencies, 99), failed };
+  return calls.figures();
 }
 
 const TRACK = 'mutation($input: EventInput!) { trackEvent(input: $input) { __typename ... on Error { message } } }';
