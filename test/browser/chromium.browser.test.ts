@@ -7,7 +7,7 @@
  * Herald's worker shows it (seen on the D-Bus notification daemon) → DISPLAYED is counted → a
  * click on an action button opens that action's page → CLICKED is counted.
  */
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createCampaign, SendNow, subscribeBrowser } from '../kit/campaigns.ts';
 import { createWorkspace } from '../kit/flow.ts';
 import { startTestHerald, type TestHerald } from '../kit/herald.ts';
@@ -47,6 +47,8 @@ interface PageNotification {
 }
 
 describe('Herald in real Chromium', () => {
+  afterEach(() => chromium.closeOtherPages());
+
   it('push (delivered over CDP) → display → action click, counted', async () => {
     onTestFailed(() => console.log(`Chromium said:\n${chromium.logs().join('\n')}\n${chromium.output()}`));
     const origin = new URL(kit.url).origin;
@@ -60,8 +62,7 @@ describe('Herald in real Chromium', () => {
     await chromium.evaluate('Herald.ready');
     await chromium.grantNotifications(origin);
     expect(await chromium.evaluate('Notification.permission')).toBe('granted');
-    await chromium.evaluate(`navigator.serviceWorker.register('/demo/herald-sw.js').then(() => undefined)`);
-    const registrationId = await chromium.activeWorker(`${origin}/demo/`);
+    const registrationId = await chromium.registerWorker('/demo/herald-sw.js');
 
     // Herald knows a browser of this visitor, subscribed at the test push service.
     const { browser } = await subscribeBrowser(shop.publishable, push, { anonymousId: 'chromium-visitor' });
@@ -144,12 +145,11 @@ describe('Herald in real Chromium', () => {
     const origin = new URL(kit.url).origin;
     const shop = await createWorkspace(kit);
     const query = queryAs(kit.graphqlUrl, shop.secretKey);
-    // (Herald.ready is not awaited: once the permission is granted, the demo's Herald.init tries to
-    // subscribe, which Chromium cannot do offline.)
+    // Any page of the origin without the SDK: with the permission granted, the demo's Herald.init
+    // would register its own worker URL (an update racing this one) and try to subscribe offline.
     await chromium.grantNotifications(origin);
-    await chromium.navigate(`${kit.url}/demo/?key=${shop.publishableKey}`);
-    await chromium.evaluate(`navigator.serviceWorker.register('/demo/herald-sw.js').then(() => undefined)`);
-    const registrationId = await chromium.activeWorker(`${origin}/demo/`);
+    await chromium.navigate(`${kit.url}/demo/herald-sw.js`);
+    const registrationId = await chromium.registerWorker('/demo/herald-sw.js');
     const { browser } = await subscribeBrowser(shop.publishable, push, { anonymousId: 'chromium-twice' });
 
     const id = await createCampaign(shop.secret, { name: 'Twice', kind: 'BROADCAST', content: { title: 'Twice over CDP', url: `${kit.url}/demo/` } });
@@ -184,8 +184,7 @@ describe('Herald in real Chromium', () => {
     const origin = new URL(kit.url).origin;
     await chromium.grantNotifications(origin);
     await chromium.navigate(`${kit.url}/demo/herald-sw.js`); // any page of the origin; no SDK here
-    await chromium.evaluate(`navigator.serviceWorker.register('/demo/herald-sw.js').then(() => undefined)`);
-    const registrationId = await chromium.activeWorker(`${origin}/demo/`);
+    const registrationId = await chromium.registerWorker('/demo/herald-sw.js');
     const inDatabase = (script: string) =>
       chromium.evaluate<any>(`new Promise((resolve, reject) => {
         const open = indexedDB.open('herald-sw');

@@ -144,6 +144,15 @@ export interface Chromium {
   grantNotifications(origin: string): Promise<void>;
   /** Waits until a registration whose scope is `scopeURL` has an activated version; resolves with its registrationId. */
   activeWorker(scopeURL: string, timeoutMs?: number): Promise<string>;
+  /**
+   * Registers the page's service worker `scriptPath` and waits until it is the registration's active
+   * worker with nothing installing or waiting; resolves with the registrationId. A registration of
+   * another script URL at the same scope (the SDK's, with its query) is an update: a push delivered
+   * while the new version replaces the old one is lost, so nothing may be delivered before this.
+   */
+  registerWorker(scriptPath: string): Promise<string>;
+  /** Closes every page but the one these calls drive (pages a click opened, which may run the SDK). */
+  closeOtherPages(): Promise<void>;
   /** Fires the worker's `push` event with `data` as its text (CDP ServiceWorker.deliverPushMessage). */
   deliverPush(origin: string, registrationId: string, data: string): Promise<void>;
   targets(): Promise<TargetInfo[]>;
@@ -210,6 +219,7 @@ export async function launchChromium(options: LaunchOptions): Promise<Chromium> 
   const registrations = new Map<string, WorkerRegistration>();
   const versions = new Map<string, WorkerVersion>();
   let session = '';
+  let pageTarget = '';
   try {
     const url = await browser.waitForOutput(/DevTools listening on (ws:\/\/\S+)/, 'a DevTools address', timeoutMs);
     cdp = await connectCdp(url, timeoutMs);
@@ -259,6 +269,7 @@ export async function launchChromium(options: LaunchOptions): Promise<Chromium> 
     const { targetInfos } = await client.send<{ targetInfos: TargetInfo[] }>('Target.getTargets');
     const page = targetInfos.find((target) => target.type === 'page');
     if (!page) throw new Error(`Chromium has no page target (targets: ${JSON.stringify(targetInfos)})`);
+    pageTarget = page.targetId;
     session = (await client.send<{ sessionId: string }>('Target.attachToTarget', { targetId: page.targetId, flatten: true })).sessionId;
     where.set(session, 'page');
     await Promise.all(['Page.enable', 'Runtime.enable', 'Log.enable', 'ServiceWorker.enable'].map((method) => client.send(method, {}, session)));
@@ -279,7 +290,7 @@ export async function launchChromium(options: LaunchOptions): Promise<Chromium> 
     }
   };
 
-  return {
+  const chromium: Chromium = {
     cdp: client,
     session,
     async navigate(url) {
@@ -326,6 +337,24 @@ export async function launchChromium(options: LaunchOptions): Promise<Chromium> 
         waitMs,
       );
     },
+    async registerWorker(scriptPath) {
+      const scope = await chromium.evaluate<string>(`navigator.serviceWorker.register(${JSON.stringify(scriptPath)}).then((registration) =>
+        new Promise((resolve) => {
+          const script = new URL(${JSON.stringify(scriptPath)}, location.href).href;
+          const check = () =>
+            !registration.installing && !registration.waiting && registration.active?.scriptURL === script
+              ? resolve(registration.scope)
+              : setTimeout(check, 20);
+          check();
+        }))`);
+      return chromium.activeWorker(scope);
+    },
+    async closeOtherPages() {
+      const { targetInfos } = await client.send<{ targetInfos: TargetInfo[] }>('Target.getTargets');
+      for (const target of targetInfos) {
+        if (target.type === 'page' && target.targetId !== pageTarget) await client.send('Target.closeTarget', { targetId: target.targetId });
+      }
+    },
     async deliverPush(origin, registrationId, data) {
       await client.send('ServiceWorker.deliverPushMessage', { origin, registrationId, data }, session);
     },
@@ -336,4 +365,5 @@ export async function launchChromium(options: LaunchOptions): Promise<Chromium> 
     output,
     close,
   };
+  return chromium;
 }
