@@ -22,6 +22,13 @@ const STATUS_CHECK_MS = 250;
 const LANES = 4;
 const FLUSH_MS = 100;
 const FLUSH_ROWS = 500;
+/**
+ * A triggered campaign's (or a journey step's) pass, out of due rows, waits this long for a
+ * `delivery:due` before it ends: a steady stream of triggers is sent by one pass, each message
+ * without a new pass's round trips (campaign, workspace, policy; then the pass's end, which plans
+ * wake-ups). Measured in docs/benchmarks.md ("The browser's path").
+ */
+const LINGER_MS = 250;
 /** A lane whose whole batch belonged to contacts another sender held waits this long before asking again. */
 const BUSY_CONTACTS_MS = 20;
 
@@ -47,17 +54,19 @@ export async function deliverCampaign(herald: Herald, campaignId: string, heartb
   const { active } = herald.deliveries;
   const running = active.get(campaignId);
   if (running) {
-    // The running pass may have looked for due rows already: it makes one more pass.
-    running.again = true;
+    // The running pass takes the new rows if every lane will look again; else it makes one more pass.
+    if (!running.wake()) running.again = true;
     return 'stopped';
   }
-  const state = { again: false };
+  const state = { again: false, wake: () => false };
   active.set(campaignId, state);
   try {
     let result: PassResult;
     do {
       state.again = false;
-      result = await deliverPass(herald, campaignId, heartbeat);
+      // Until its lanes begin, the pass will see every row committed before the signal.
+      state.wake = () => true;
+      result = await deliverPass(herald, campaignId, heartbeat, state);
     } while (state.again);
     return result;
   } finally {
@@ -65,13 +74,14 @@ export async function deliverCampaign(herald: Herald, campaignId: string, heartb
   }
 }
 
-async function deliverPass(herald: Herald, campaignId: string, heartbeat: () => Promise<void>): Promise<PassResult> {
+async function deliverPass(herald: Herald, campaignId: string, heartbeat: () => Promise<void>, state: { wake(): boolean }): Promise<PassResult> {
   const campaign = await herald.prisma.campaign.findUnique({ where: { id: campaignId } });
   if (!campaign) return 'stopped';
   const channel = channelFor(campaign);
   await recordUnrecorded(herald, campaign, channel);
   if (!DELIVERING.has(campaign.status)) return 'stopped';
   const pass = await DeliveryPass.open(herald, campaign, channel, heartbeat);
+  state.wake = () => pass.wake();
   const sent = await pass.run();
   herald.log.debug({ campaignId, sent }, 'delivery pass finished');
   return finishPass(herald, campaign, channel);
@@ -104,6 +114,11 @@ async function recordUnrecorded(herald: Herald, campaign: Campaign, channel: Cha
 class DeliveryPass {
   private stopped = false;
   private sent = 0;
+  /** Lanes still in their loop, each bound to look for due rows again after a `wake`. */
+  private looking = LANES;
+  /** How many `delivery:due` signals this pass took; a lane compares it before and after it looks. */
+  private wakes = 0;
+  private woken: (() => void)[] = [];
   private readonly perLane: number;
   private readonly results: ResultBuffer;
 
@@ -144,6 +159,43 @@ class DeliveryPass {
     return this.sent;
   }
 
+  /**
+   * New rows are due (a trigger fired): lanes waiting for more wake and look. Answers false when a
+   * lane has left, which would not see rows of its share: then the campaign needs another pass.
+   */
+  wake(): boolean {
+    if (this.stopped || this.looking < LANES) return false;
+    this.wakes++;
+    for (const wake of this.woken.splice(0)) wake();
+    return true;
+  }
+
+  /**
+   * Whether a lane with nothing due and nothing in flight stays: a triggered campaign's lane waits
+   * up to LINGER_MS for a wake (its written answers sent first), a broadcast's rows were all due
+   * already. A lane that leaves stops `looking` in the tick it decides to, so no wake is taken for it.
+   */
+  private async stays(seen: number): Promise<boolean> {
+    if (this.campaign.kind !== 'BROADCAST' && !this.stopped && this.looking === LANES && this.wakes === seen) {
+      this.results.write();
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.woken.push(resolve);
+        timer = setTimeout(resolve, LINGER_MS);
+      });
+      clearTimeout(timer);
+    }
+    if (this.wakes !== seen && !this.stopped) return true;
+    this.leave();
+    return false;
+  }
+
+  /** This lane looks no more: the pass takes no more wakes, and the lanes waiting for one leave too. */
+  private leave(): void {
+    this.looking--;
+    for (const wake of this.woken.splice(0)) wake();
+  }
+
   /** Notices within STATUS_CHECK_MS that the campaign stopped delivering, and keeps Agenda's lock alive. */
   private watch(): NodeJS.Timeout {
     let touchedAt = Date.now();
@@ -164,11 +216,13 @@ class DeliveryPass {
   /** One lane: keeps up to `perLane` messages in flight, refilling in large batches. */
   private async lane(index: number): Promise<void> {
     const inFlight = new InFlight();
+    let left = false;
     try {
       while (!this.stopped) {
         // Written while the lane goes on claiming and sending: a 500-row write held its lane for its whole round trip.
         if (this.results.due()) this.results.write();
         const free = this.perLane - inFlight.size;
+        const seen = this.wakes;
         // Refill when half the lane is free: a few large batches cost far less than many small ones
         // (claiming 4 rows took as long as claiming 60).
         if (inFlight.size > 0 && free < Math.max(1, this.perLane / 2)) {
@@ -178,7 +232,11 @@ class DeliveryPass {
         const { tx, rows: due } = await ClaimTransaction.begin<DueMessage>(this.herald, dueQuery(this.channel, this.campaign.id, free, index));
         if (due.length === 0) {
           await tx.rollback();
-          if (inFlight.size === 0) break;
+          if (inFlight.size === 0) {
+            if (await this.stays(seen)) continue;
+            left = true;
+            break;
+          }
           await Promise.race([inFlight.next(), sleep(FLUSH_MS)]);
           continue;
         }
@@ -187,6 +245,7 @@ class DeliveryPass {
         if (claimed === 0 && skipped > 0) await sleep(BUSY_CONTACTS_MS);
       }
     } finally {
+      if (!left) this.leave();
       // Messages already sent finish and are recorded, whatever stopped the lane.
       await inFlight.settled();
     }
@@ -375,7 +434,7 @@ class ResultBuffer {
    */
   write(): void {
     if (this.failure) throw this.failure.error;
-    if (this.writing) return;
+    if (this.writing || (this.rows.length === 0 && this.gone.length === 0)) return;
     this.writing = this.writeNow()
       .catch((error: unknown) => void (this.failure ??= { error }))
       .finally(() => (this.writing = undefined));

@@ -11,8 +11,11 @@ import type { SmsConfig } from '../workspaces/sms-settings.ts';
  * never share it, and nothing in a module is global.
  */
 export interface DeliveryState {
-  /** Campaigns this process is delivering now, and whether more rows came due meanwhile. */
-  active: Map<string, { again: boolean }>;
+  /**
+   * Campaigns this process delivers now. A `delivery:due` signal for one hands its rows to the
+   * running pass (`wake`, true when every lane will look again) or asks for one more pass (`again`).
+   */
+  active: Map<string, { again: boolean; wake(): boolean }>;
   /**
    * Claims whose requests went out while their COMMIT failed (the database connection was lost),
    * by campaign: the provider may have them, but the ledger still says QUEUED. Before the

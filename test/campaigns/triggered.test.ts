@@ -196,6 +196,26 @@ describe('triggered campaigns', () => {
     expect(await messages(secret, id)).toHaveLength(2);
   });
 
+  it('sends each of a trickle of immediate triggers once, whatever a pass is doing when it fires, and the pass ends after', async () => {
+    // Triggers 0-400 ms apart reach the campaign's pass as it opens, claims, sends, waits for more
+    // (deliver.ts, LINGER_MS) and ends; each row is sent by the running pass or by the next.
+    const { secret, id, shopper } = await shopWith({ event: 'signed_up' });
+    const shoppers = await Promise.all(Array.from({ length: 24 }, (_, index) => shopper(`trickle-${index}`)));
+    const campaignId = Buffer.from(id, 'base64').toString().split(':')[1]!;
+    for (const [index] of shoppers.entries()) {
+      await track(secret, `trickle-${index}`, 'signed_up');
+      await sleep((index * 37) % 400);
+    }
+    await h.push.waitFor(() => shoppers.every((browser) => h.push.received(browser.id).length >= 1), 10_000);
+    const rows = await ledgerOnce(secret, id, (all) => all.length === shoppers.length && all.every((row) => row.status === 'SENT'));
+    expect(rows).toHaveLength(shoppers.length);
+    expect(rows.every((row) => row.status === 'SENT')).toBe(true);
+    await sleep(300);
+    for (const browser of shoppers) expect(h.push.received(browser.id)).toHaveLength(1);
+    // Nothing stays behind waiting: the last pass ends once nothing more comes.
+    await h.push.waitFor(() => !h.kit.herald.deliveries.active.has(campaignId), 5_000);
+  });
+
   it('checks the audience when the event arrives and again when the message is due', async () => {
     const { secret, id, shopper } = await shopWith(
       { event: 'cart_abandoned', delaySeconds: 2 },
