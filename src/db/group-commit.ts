@@ -1,8 +1,10 @@
 /**
  * One lane's writer: stores a batch in one transaction and answers each item, in order, with its
  * own result or its own error. Throwing means nothing was stored (the transaction rolled back).
+ * Work that follows the batch but that no answer needs (planning wake-ups) goes to `after`: the
+ * callers are answered without waiting for it, the lane's slot (and `drain`) waits; it must not reject.
  */
-export type BatchWriter<Item, Result> = (items: Item[]) => Promise<(Result | Error)[]>;
+export type BatchWriter<Item, Result> = (items: Item[], after: (work: Promise<void>) => void) => Promise<(Result | Error)[]>;
 
 interface Waiting<Item, Result> {
   item: Item;
@@ -117,19 +119,24 @@ export class GroupCommit {
   }
 
   private async write(lane: Lane, batch: Waiting<any, any>[]): Promise<void> {
+    const afterwards: Promise<void>[] = [];
+    const after = (work: Promise<void>) => void afterwards.push(work);
     try {
-      settle(batch, await lane.write(batch.map((waiting) => waiting.item)));
+      settle(batch, await lane.write(batch.map((waiting) => waiting.item), after));
     } catch (error) {
-      if (batch.length === 1) return batch[0]!.reject(error);
+      if (batch.length === 1) batch[0]!.reject(error);
       // Nothing of the batch was stored: each item alone, in order, gets its own answer.
-      for (const waiting of batch) {
-        try {
-          settle([waiting], await lane.write([waiting.item]));
-        } catch (alone) {
-          waiting.reject(alone);
+      else {
+        for (const waiting of batch) {
+          try {
+            settle([waiting], await lane.write([waiting.item], after));
+          } catch (alone) {
+            waiting.reject(alone);
+          }
         }
       }
     }
+    await Promise.all(afterwards);
   }
 }
 
