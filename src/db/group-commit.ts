@@ -125,8 +125,8 @@ export class GroupCommit {
       settle(batch, await lane.write(batch.map((waiting) => waiting.item), after));
     } catch (error) {
       if (batch.length === 1) batch[0]!.reject(error);
-      // Nothing of the batch was stored: each item alone, in order, gets its own answer.
       else {
+        // Nothing of the batch was stored: each item alone, in order, gets its own answer.
         for (const waiting of batch) {
           try {
             settle([waiting], await lane.write([waiting.item], after));

@@ -64,8 +64,7 @@ export async function deliverCampaign(herald: Herald, campaignId: string, heartb
     let result: PassResult;
     do {
       state.again = false;
-      // Until its lanes begin, the pass will see every row committed before the signal.
-      state.wake = () => true;
+      state.wake = () => false;
       result = await deliverPass(herald, campaignId, heartbeat, state);
     } while (state.again);
     return result;
@@ -80,6 +79,8 @@ async function deliverPass(herald: Herald, campaignId: string, heartbeat: () => 
   const channel = channelFor(campaign);
   await recordUnrecorded(herald, campaign, channel);
   if (!DELIVERING.has(campaign.status)) return 'stopped';
+  // From here the pass's lanes will see every row committed before a signal: it takes them.
+  state.wake = () => true;
   const pass = await DeliveryPass.open(herald, campaign, channel, heartbeat);
   state.wake = () => pass.wake();
   const sent = await pass.run();
