@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { graphql } from './generated/index.ts';
 import { createCampaign, SendNow, subscribeBrowser, waitForStatus } from './kit/campaigns.ts';
 import { dataOf } from './kit/client.ts';
@@ -98,6 +98,31 @@ describe('group commit of single trackEvent calls', () => {
     expect(ids[6]).not.toBe(ids[0]);
     const workspaceId = Buffer.from(workspace.id, 'base64').toString().split(':')[1];
     expect(await h.kit.herald.prisma.event.count({ where: { workspaceId, name: 'paid' } })).toBe(2);
+  });
+
+  // A fault injected into the one read that follows a batch's COMMIT (the replayed keys' events):
+  // the batch must not be written again, or its keyless events would be stored twice.
+  it('stores a batch once when reading back its replayed keys fails after the commit', async () => {
+    const { workspace } = await h.workspace();
+    const workspaceId = Buffer.from(workspace.id, 'base64').toString().split(':')[1]!;
+    const first = await trackEvent(h.kit.herald, workspaceId, { anonymousId: 'reader', name: 'paid', idempotencyKey: 'order-9' }, 'page');
+    const events = h.kit.herald.prisma.event;
+    const findMany = vi.spyOn(events, 'findMany').mockRejectedValueOnce(new Error('connection lost after commit'));
+    try {
+      const results = await Promise.allSettled([
+        ...Array.from({ length: 5 }, (_, n) => trackEvent(h.kit.herald, workspaceId, { anonymousId: `plain-${n}`, name: 'viewed' }, 'page')),
+        trackEvent(h.kit.herald, workspaceId, { anonymousId: 'reader', name: 'paid', idempotencyKey: 'order-9' }, 'page'),
+      ]);
+      expect(findMany).toHaveBeenCalledTimes(1);
+      expect(results.slice(0, 5).map((result) => result.status)).toEqual(Array(5).fill('fulfilled'));
+      expect(results[5]).toMatchObject({ status: 'rejected', reason: { message: expect.stringContaining('retry with the same key') } });
+    } finally {
+      findMany.mockRestore();
+    }
+    expect(await events.count({ where: { workspaceId, name: 'viewed' } })).toBe(5);
+    expect(await events.count({ where: { workspaceId, name: 'paid' } })).toBe(1);
+    // The retry the error asks for answers the event first stored.
+    expect((await trackEvent(h.kit.herald, workspaceId, { anonymousId: 'reader', name: 'paid', idempotencyKey: 'order-9' }, 'page')).id).toBe(first.id);
   });
 
   // In-process calls to the domain service, as concurrent HTTP requests may reach the server in

@@ -224,10 +224,21 @@ export async function trackEvent(herald: Herald, workspaceId: string, input: Eve
   });
 }
 
-/** Each index's event: the one it stored, or for a replayed key the one first stored with it (read only when there are such). */
+/**
+ * Each index's event: the one it stored, or for a replayed key the one first stored with it (read
+ * only when there are such). It runs after its batch's COMMIT, so it never throws: a batch writer
+ * that threw would be written again item by item, storing the keyless events twice. Should the
+ * read fail, only the replayed keys' callers get the error (retrying with their key stores nothing).
+ */
 async function answersFor(herald: Herald, workspaceId: string, stored: (Event | null)[], keys: (string | null)[]): Promise<(Event | Error)[]> {
   const replayed = keys.filter((key, index): key is string => !stored[index] && key !== null);
-  const found = replayed.length ? await herald.prisma.event.findMany({ where: { workspaceId, idempotencyKey: { in: replayed } } }) : [];
-  const byKey = new Map(found.map((event) => [event.idempotencyKey!, event]));
-  return stored.map((event, index) => event ?? byKey.get(keys[index]!) ?? new Error('a stored event could not be read back'));
+  let found: Event[] | Error = [];
+  if (replayed.length) {
+    found = await herald.prisma.event.findMany({ where: { workspaceId, idempotencyKey: { in: replayed } } }).catch((error: unknown) => {
+      herald.log.warn({ err: error, workspaceId }, 'could not read back the events of replayed idempotency keys');
+      return new Error('the event of this idempotency key could not be read back; retry with the same key');
+    });
+  }
+  const byKey = found instanceof Error ? new Map<string, Event>() : new Map(found.map((event) => [event.idempotencyKey!, event]));
+  return stored.map((event, index) => event ?? byKey.get(keys[index]!) ?? (found instanceof Error ? found : new Error('a stored event could not be read back')));
 }
