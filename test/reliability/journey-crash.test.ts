@@ -213,6 +213,7 @@ describe(`a journey killed ${KILLS} times with contacts at every step`, () => {
       let losses = 0;
       let unexplained = 0;
       let twice = 0;
+      const unexplainedIds: string[] = [];
       for (const browser of browsers) {
         const expectedTitles = pathOf.get(browser.anonymousId)!.filter((entry) => entry.outcome === 'sent').map((entry) => ({ welcome: 'Welcome', thanks: 'Thanks', nudge: 'Nudge' })[entry.step]);
         const received = push.received(browser.id).map((pushed) => pushed.json as { title: string; tag: string });
@@ -223,11 +224,23 @@ describe(`a journey killed ${KILLS} times with contacts at every step`, () => {
         expect(titles).toEqual([...expectedTitles].sort()); // nothing it should not have had
         for (const [tag, count] of tags) {
           if (count > 1) twice++;
-          if (count > 2 || (count > 1 && !resentIds.has(tag))) unexplained++;
+          if (count > 2 || (count > 1 && !resentIds.has(tag))) {
+            unexplained++;
+            unexplainedIds.push(tag);
+          }
         }
         expect(tags.size).toBe(expectedTitles.length); // one message per send step, never two
       }
       expect(losses).toBe(0);
+      if (unexplained) {
+        // What the ledger says of each message the push service got more often than it explains, and when each copy came.
+        const { rows } = await db.query(
+          `SELECT m.id::text, m.status, m.reason, m.attempts, m."claimedAt", m."sentAt", m."createdAt", m.error FROM "Message" m WHERE m.id = ANY($1::uuid[])`,
+          [unexplainedIds],
+        );
+        const arrivals = push.received().filter((pushed) => unexplainedIds.includes((pushed.json as { tag: string }).tag));
+        console.error('unexplained repeats', JSON.stringify({ kills, rows, arrivals: arrivals.map((pushed) => ({ tag: (pushed.json as { tag: string }).tag, at: pushed.receivedAt })) }, null, 1));
+      }
       expect(unexplained).toBe(0);
       tally({ check: 'SIGKILL mid-journey and restart', trials: 1, faults: kills.length, inputs: CONTACTS, duplicates: unexplained, losses });
       console.log(

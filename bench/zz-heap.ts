@@ -1,0 +1,13 @@
+import { execSync } from 'node:child_process';
+import { spawnBenchHerald } from './kit.ts';
+const bench = await spawnBenchHerald({ NODE_OPTIONS: '--max-old-space-size=256 --max-semi-space-size=8 --heapsnapshot-signal=SIGUSR2' });
+await new Promise((r) => setTimeout(r, 3000));
+console.log('rss', bench.rssMb().toFixed(1));
+const pid = execSync(`pgrep -f dist/main.mjs`).toString().trim().split('\n')[0];
+process.chdir('/tmp');
+execSync(`kill -USR2 ${pid}`);
+await new Promise((r) => setTimeout(r, 8000));
+console.log(execSync(`ls -la /proc/${pid}/cwd; ls /proc/${pid}/cwd/*.heapsnapshot || true`).toString());
+const cwd = execSync(`readlink /proc/${pid}/cwd`).toString().trim();
+execSync(`cp ${cwd}/*.heapsnapshot /tmp/herald.heapsnapshot && rm ${cwd}/*.heapsnapshot`);
+process.exit(0);
