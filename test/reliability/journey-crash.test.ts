@@ -206,8 +206,8 @@ describe(`a journey killed ${KILLS} times with contacts at every step`, () => {
       // At the push service: every browser got what its path says; a second copy of a message
       // (same tag: the ledger id) only where the ledger records that it went again: the resend of
       // a claim a kill cut, or a retry after a request got no answer in time (it may have arrived);
-      // and never more copies than the ledger counts attempts.
-      // Each claim is an attempt: a message cut by two kills went out three times (each shown once).
+      // and never more copies than the ledger counts attempts (each claim is one: a message cut by
+      // two kills went out three times, shown once).
       const sends = new Map(
         (
           await db.query<{ id: string; attempts: number; again: boolean }>(
