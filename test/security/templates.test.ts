@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompiledContent, type Content, pushRenderBudget } from '../../src/delivery/web-push/content.ts';
@@ -214,6 +215,25 @@ describe('the time budget on a busy machine', () => {
 
   it('forgives time the process spent waiting, not working: a render held up 3 budgets renders', () => {
     expect(render({ title: twoNodes }, { contact: slow(3 * budget, 'wait') }).title).toBe('done!');
+  });
+
+  it("charges a render its own thread's CPU: held up while another thread of the process works, it renders", async () => {
+    // Another thread works (as the email build thread or the main thread do beside each other) for
+    // longer than the render is held up; the process's CPU time grows by that much meanwhile.
+    const worker = new Worker(
+      `const { parentPort } = require('node:worker_threads');
+       parentPort.postMessage('working');
+       for (const end = Date.now() + ${5 * budget}; Date.now() < end; );`,
+      { eval: true },
+    );
+    try {
+      await new Promise((resolve) => worker.once('message', resolve));
+      const before = cpuMs();
+      expect(render({ title: twoNodes }, { contact: slow(3 * budget, 'wait') }).title).toBe('done!');
+      expect(cpuMs() - before).toBeGreaterThan(budget); // the process did work that much while the render waited
+    } finally {
+      await worker.terminate();
+    }
   });
 
   it('still stops a render that works past its budget, and one held up past five budgets whatever the reason', () => {
