@@ -188,7 +188,7 @@ export function refusedFileTag(error: unknown): string | undefined {
  * together within one memory and one time budget. Throws liquidjs' errors when a budget runs out.
  *
  * The time budget is checked between template nodes on a `RenderClock`, which forgives time the
- * process did not run (a busy machine descheduling it). A garbage-collection pause still counts,
+ * rendering thread did not run (a busy machine descheduling it). A garbage-collection pause still counts,
  * so a message running out of time is given one fresh budget before it fails (a slow template
  * fails twice, at twice the cost).
  */
