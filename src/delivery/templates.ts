@@ -288,7 +288,8 @@ function openThreadCpu(): () => number {
   const buffer = Buffer.alloc(64);
   return () => {
     const text = buffer.toString('latin1', 0, readSync(fd, buffer, 0, buffer.length, 0));
-    return Number(text.slice(0, text.indexOf(' '))) / 1e6; // the first field: ns on a CPU
+    const ns = Number(text.slice(0, text.indexOf(' '))); // the first field: ns on a CPU
+    return Number.isFinite(ns) ? ns / 1e6 : processCpu();
   };
 }
 
