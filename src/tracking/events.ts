@@ -232,13 +232,15 @@ export async function trackEvent(herald: Herald, workspaceId: string, input: Eve
  */
 async function answersFor(herald: Herald, workspaceId: string, stored: (Event | null)[], keys: (string | null)[]): Promise<(Event | Error)[]> {
   const replayed = keys.filter((key, index): key is string => !stored[index] && key !== null);
-  let found: Event[] | Error = [];
+  const byKey = new Map<string, Event>();
+  let unread: Error | undefined;
   if (replayed.length) {
-    found = await herald.prisma.event.findMany({ where: { workspaceId, idempotencyKey: { in: replayed } } }).catch((error: unknown) => {
+    try {
+      for (const event of await herald.prisma.event.findMany({ where: { workspaceId, idempotencyKey: { in: replayed } } })) byKey.set(event.idempotencyKey!, event);
+    } catch (error) {
       herald.log.warn({ err: error, workspaceId }, 'could not read back the events of replayed idempotency keys');
-      return new Error('the event of this idempotency key could not be read back; retry with the same key');
-    });
+      unread = new Error('the event of this idempotency key could not be read back; retry with the same key');
+    }
   }
-  const byKey = found instanceof Error ? new Map<string, Event>() : new Map(found.map((event) => [event.idempotencyKey!, event]));
-  return stored.map((event, index) => event ?? byKey.get(keys[index]!) ?? (found instanceof Error ? found : new Error('a stored event could not be read back')));
+  return stored.map((event, index) => event ?? byKey.get(keys[index]!) ?? unread ?? new Error('a stored event could not be read back'));
 }

@@ -105,15 +105,12 @@ async function checkOnce(campaignGlobalId: string, browsers: { id: string; json:
   const db = new pg.Client({ connectionString: heralds.databaseUrl });
   await db.connect();
   try {
-    const { rows: resent } = await db.query<{ endpoint: string }>(
-      `SELECT s.endpoint FROM "Message" m JOIN "PushSubscription" s ON s.id = m."subscriptionId" WHERE m."campaignId" = $1 AND ${SENT_AGAIN}`,
+    const { rows: sends } = await db.query<{ endpoint: string; attempts: number; again: boolean }>(
+      `SELECT s.endpoint, m.attempts, ${SENT_AGAIN} AS again FROM "Message" m JOIN "PushSubscription" s ON s.id = m."subscriptionId" WHERE m."campaignId" = $1`,
       [campaignId],
     );
+    const resent = sends.filter((row) => row.again);
     // Each claim is an attempt: a message cut by two kills went out three times (each shown once), never more.
-    const { rows: sends } = await db.query<{ endpoint: string; attempts: number }>(
-      `SELECT s.endpoint, m.attempts FROM "Message" m JOIN "PushSubscription" s ON s.id = m."subscriptionId" WHERE m."campaignId" = $1`,
-      [campaignId],
-    );
     const attempts = new Map(sends.map((row) => [row.endpoint, row.attempts]));
     expect(browsers.filter((browser, index) => counts[index]! > (attempts.get(browser.json.endpoint) ?? 0))).toEqual([]);
     const twice = browsers.filter((_, index) => counts[index]! > 1).map((browser) => browser.json.endpoint);
