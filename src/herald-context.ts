@@ -15,6 +15,11 @@ export interface Herald {
   prisma: PrismaClient;
   /** The pool under `prisma`, for the few hot queries where Prisma's overhead shows. */
   pool: import('pg').Pool;
+  /**
+   * The pool of the gathered browser events' transactions (`sqlTransaction`): its connections
+   * pipeline, so a batch's BEGIN and COMMIT travel with its statements.
+   */
+  pipelinedPool: import('pg').Pool;
   log: Logger;
   events: Events;
   /** Background jobs; every role has a started instance so schedules wake the workers at once. */

@@ -8,7 +8,7 @@ import { ensureDatabase } from './db/database.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
 import { applyMigrations } from './db/migrate.ts';
 import { watchForDatabaseReturn } from './db/outage.ts';
-import { createPrisma } from './db/prisma.ts';
+import { createPool, createPrisma } from './db/prisma.ts';
 import { createEvents } from './events.ts';
 import type { Herald } from './herald-context.ts';
 import { type Agenda, createAgenda } from './jobs/agenda.ts';
@@ -35,6 +35,8 @@ import { createGraphQL } from './server/yoga.ts';
 const PUBLIC_BATCH_MAX = 500;
 /** Gathered batches of one workspace written at once: the pool has 10 connections, jobs need some. */
 const PUBLIC_BATCHES_IN_FLIGHT = 4;
+/** Connections of the pool gathered events are written on: a few workspaces' batches in flight at once. */
+const PIPELINED_CONNECTIONS = 8;
 
 export interface RunningHerald {
   herald: Herald;
@@ -82,17 +84,20 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     const runsJobs = config.HERALD_ROLE !== 'api';
     // Sends an outage cut resume as soon as the database answers again (see db/outage.ts).
     const outage = watchForDatabaseReturn(databaseUrl, log, () => herald.agenda.now(Jobs.sweep));
+    const poolError = (error: Error) => {
+      log.warn({ error: error.message }, 'database connection lost');
+      if (runsJobs) outage.lost();
+    };
     const { prisma, pool } = createPrisma(databaseUrl, {
       preparedStatements: config.HERALD_PREPARED_STATEMENTS,
       onQuery: () => databaseQueries.inc(),
-      onPoolError: (error) => {
-        log.warn({ error: error.message }, 'database connection lost');
-        if (runsJobs) outage.lost();
-      },
+      onPoolError: poolError,
     });
+    const pipelinedPool = createPool(databaseUrl, { max: PIPELINED_CONNECTIONS, preparedStatements: config.HERALD_PREPARED_STATEMENTS, pipeline: true, onPoolError: poolError });
     cleanup.push(async () => {
       await prisma.$disconnect();
       await pool.end();
+      await pipelinedPool.end();
     });
     const events = createEvents(config.REDIS_URL, log);
     cleanup.push(events.close);
@@ -109,7 +114,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     cleanup.push(cache.close);
     const gathering = new GroupCommit({ windowMs: config.HERALD_PUBLIC_BATCH_MS, maxItems: PUBLIC_BATCH_MAX, maxInFlight: PUBLIC_BATCHES_IN_FLIGHT });
     cleanup.push(() => gathering.drain());
-    const herald = { config, prisma, pool, log, events, adminToken, publicUrl, push, secrets, cache, gathering, deliveries: createDeliveryState(config) } as Herald;
+    const herald = { config, prisma, pool, pipelinedPool, log, events, adminToken, publicUrl, push, secrets, cache, gathering, deliveries: createDeliveryState(config) } as Herald;
     cleanup.push(async () => herald.deliveries.mailers.close());
     cleanup.push(async () => herald.deliveries.webhooks.close());
     cleanup.push(async () => herald.deliveries.mobile.close());

@@ -57,11 +57,7 @@ export function createPrisma(
     preparedStatements = true,
   }: { onQuery?: (durationMs: number) => void; onPoolError?: (error: Error) => void; preparedStatements?: boolean } = {},
 ): { prisma: PrismaClient; pool: pg.Pool } {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, maxLifetimeSeconds: preparedStatements ? CONNECTION_LIFETIME_S : 0 });
-  // A connection the server closed (a restart, an admin) must not take the process down: idle ones
-  // report on the pool, checked-out ones on themselves, so every client gets a listener.
-  pool.on('error', (error) => onPoolError?.(error));
-  pool.on('connect', (client) => client.on('error', (error) => onPoolError?.(error)));
+  const pool = createPool(databaseUrl, { max: 10, preparedStatements, onPoolError });
   const prisma = new PrismaClient({
     // The adapter passes the name to pg, which sends the text only on a connection's first use of it.
     adapter: new PrismaPg(pool, preparedStatements ? { statementNameGenerator: statementNames() as (query: { sql: string }) => string } : {}),
@@ -69,4 +65,21 @@ export function createPrisma(
   });
   if (onQuery) prisma.$on('query' as never, (event: { duration: number }) => onQuery(event.duration));
   return { prisma, pool };
+}
+
+/**
+ * A pool of `max` connections, each replaced after CONNECTION_LIFETIME_S when it keeps statements
+ * prepared. `pipeline`: statements queued on a connection go out without waiting for the answers
+ * to those before them (node-postgres' pipelining); each still gets its own answer or error.
+ */
+export function createPool(
+  databaseUrl: string,
+  { max, preparedStatements = true, pipeline = false, onPoolError }: { max: number; preparedStatements?: boolean; pipeline?: boolean; onPoolError?: (error: Error) => void },
+): pg.Pool {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max, pipeline, maxLifetimeSeconds: preparedStatements ? CONNECTION_LIFETIME_S : 0 });
+  // A connection the server closed (a restart, an admin) must not take the process down: idle ones
+  // report on the pool, checked-out ones on themselves, so every client gets a listener.
+  pool.on('error', (error) => onPoolError?.(error));
+  pool.on('connect', (client) => client.on('error', (error) => onPoolError?.(error)));
+  return pool;
 }

@@ -8,6 +8,12 @@ import { Prisma, statementNames } from './prisma.ts';
 export interface SqlTx {
   $queryRaw<T = unknown>(query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]): Promise<T>;
   $queryRawUnsafe<T = unknown>(query: string, ...values: unknown[]): Promise<T>;
+  /**
+   * `sqlTransaction`'s only: runs the transaction's last statement with COMMIT behind it, in one
+   * round trip on a pipelining pool. The work must not throw once it answers (its caller would
+   * take the committed batch for one that stored nothing).
+   */
+  $queryRawThenCommit?<T = unknown>(query: Prisma.Sql): Promise<T>;
 }
 
 /** Shared by every pool: a name is the hash of its text, so one text has one name everywhere. */
@@ -50,21 +56,46 @@ export async function sqlTransaction<T>(
     const name = preparedStatements ? names({ sql: text }) : undefined;
     return (await client.query({ text, values, ...(name ? { name } : {}) })).rows as Row;
   };
+  // BEGIN goes out with the first statement and COMMIT with the last one asked to carry it: on a
+  // pool that pipelines (createPipelinedPool), one round trip each instead of two.
+  let begun: Promise<unknown> | undefined;
+  let committed = false;
+  const statement = async <Row>(text: string, values: unknown[]): Promise<Row> => {
+    if (committed) throw new Error('the transaction is over: a statement came after its last one');
+    begun ??= client.query(genericPlans && preparedStatements ? 'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan' : 'BEGIN');
+    const [, rows] = await Promise.all([begun, run<Row>(text, values)]);
+    return rows;
+  };
+  const sqlOf = (query: TemplateStringsArray | Prisma.Sql, values: unknown[]) => (query instanceof Prisma.Sql ? query : Prisma.sql(query, ...values));
   const tx: SqlTx = {
     $queryRaw: <Row>(query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]) => {
-      const sql = query instanceof Prisma.Sql ? query : Prisma.sql(query, ...values);
-      return run<Row>(sql.text, sql.values);
+      const sql = sqlOf(query, values);
+      return statement<Row>(sql.text, sql.values);
     },
-    $queryRawUnsafe: <Row>(text: string, ...values: unknown[]) => run<Row>(text, values),
+    $queryRawUnsafe: <Row>(text: string, ...values: unknown[]) => statement<Row>(text, values),
+    $queryRawThenCommit: async <Row>(query: Prisma.Sql) => {
+      const rows = statement<Row>(query.text, query.values);
+      const commit = client.query('COMMIT');
+      committed = true;
+      // Should the statement fail, PostgreSQL answers the COMMIT behind it with a ROLLBACK.
+      const [answer, ended] = await Promise.allSettled([rows, commit]);
+      if (answer.status === 'rejected') throw answer.reason;
+      if (ended.status === 'rejected') throw ended.reason;
+      if (ended.value.command !== 'COMMIT') throw new Error(`the transaction ended in ${ended.value.command}, not COMMIT`);
+      return answer.value;
+    },
   };
   let broken: Error | undefined;
   try {
-    await client.query(genericPlans && preparedStatements ? 'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan' : 'BEGIN');
     const result = await work(tx);
-    await client.query('COMMIT');
+    if (!committed) {
+      committed = true;
+      if (begun) await Promise.all([begun, client.query('COMMIT')]);
+    }
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch((failed: Error) => (broken = failed));
+    // After a COMMIT that did not commit, this ROLLBACK finds no transaction: a warning, no error.
+    if (begun) await client.query('ROLLBACK').catch((failed: Error) => (broken = failed));
     throw error;
   } finally {
     client.release(broken);

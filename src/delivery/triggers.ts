@@ -93,7 +93,16 @@ const NONE: TriggerOutcome = { suppressed: [], queued: [] };
  *     occurredAt + delay. Ledger ids derive from (campaign, event, browser): never two rows.
  * Per-contact advisory locks make two batches of one contact enter a campaign one after the other.
  */
-export async function applyTriggers(tx: Tx, workspaceId: string, events: readonly StoredEvent[], listening: TriggerListeners): Promise<TriggerOutcome> {
+export async function applyTriggers(
+  tx: Tx,
+  workspaceId: string,
+  events: readonly StoredEvent[],
+  listening: TriggerListeners,
+  {
+    /** The transaction runs nothing after: trigger entry carries its COMMIT (SqlTx.$queryRawThenCommit). */
+    last = false,
+  }: { last?: boolean } = {},
+): Promise<TriggerOutcome> {
   const { campaigns } = listening;
   if (events.length === 0 || campaigns.length === 0) return NONE;
   const names = new Set(events.map((event) => event.name));
@@ -107,7 +116,7 @@ export async function applyTriggers(tx: Tx, workspaceId: string, events: readonl
   if (!listening.locked) await lockContacts((sql) => tx.$queryRaw(sql), events.map((event) => event.contactId));
   const ids = events.map((event) => event.id);
   const suppressed = exceptions.length ? await suppressExcepted(tx, ids, exceptions) : [];
-  const queued = triggered.length ? await enterTriggered(tx, workspaceId, ids, triggered) : [];
+  const queued = triggered.length ? await enterTriggered(tx, workspaceId, ids, triggered, last) : [];
   return { suppressed, queued };
 }
 
@@ -129,7 +138,7 @@ async function suppressExcepted(tx: Tx, eventIds: string[], exceptions: { campai
   );
 }
 
-async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], campaigns: TriggeredCampaign[]): Promise<TriggerOutcome['queued']> {
+async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], campaigns: TriggeredCampaign[], last: boolean): Promise<TriggerOutcome['queued']> {
   const now = new Date();
   // One join of the batch's events with the campaigns listening; each campaign's own filter and
   // audience sit in one CASE arm. (A UNION of one query per campaign took PostgreSQL longer to
@@ -166,7 +175,7 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
       OFFSET 0
     ) k
     WHERE e.id = ANY(${eventIds}::uuid[]) AND CASE k.id ${Prisma.join(arms, ' ')} END`;
-  return tx.$queryRaw<TriggerOutcome['queued']>`
+  const entry = Prisma.sql`
     -- The campaigns' parameters are read once (in the subquery above, once per event of the batch).
     WITH listening AS MATERIALIZED (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(listening)}::jsonb)
@@ -206,6 +215,7 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
       RETURNING id, "campaignId", "contactId", status, reason, "dueAt"
     ), counted AS (${COUNT_INSERTED})
     SELECT id::text AS "messageId", "campaignId"::text, "contactId"::text, status::text AS type, reason::text, "dueAt" FROM inserted`;
+  return last && tx.$queryRawThenCommit ? tx.$queryRawThenCommit<TriggerOutcome['queued']>(entry) : tx.$queryRaw<TriggerOutcome['queued']>(entry);
 }
 
 /**
