@@ -28,6 +28,7 @@ import { secretsFor } from './secrets.ts';
 import { createWorkspaceCache } from './workspaces/cache.ts';
 import { GroupCommit } from './db/group-commit.ts';
 import { sealWorkspaceSecrets } from './workspaces/secrets.ts';
+import { CLAIM_SLOTS } from './delivery/claim-transaction.ts';
 import { sealStoredWebhookHeaders } from './delivery/webhook/seal-rows.ts';
 import { createGraphQL } from './server/yoga.ts';
 
@@ -35,8 +36,8 @@ import { createGraphQL } from './server/yoga.ts';
 const PUBLIC_BATCH_MAX = 500;
 /** Gathered batches of one workspace written at once: the pool has 10 connections, jobs need some. */
 const PUBLIC_BATCHES_IN_FLIGHT = 4;
-/** Connections of the pool gathered events are written on: a few workspaces' batches in flight at once. */
-const PIPELINED_CONNECTIONS = 8;
+/** Connections of the pool gathered events and claims are written on: a few workspaces' batches in flight, and the claims' slots. */
+const PIPELINED_CONNECTIONS = 8 + CLAIM_SLOTS;
 
 export interface RunningHerald {
   herald: Herald;

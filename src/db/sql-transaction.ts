@@ -19,10 +19,18 @@ export interface SqlTx {
 /** Shared by every pool: a name is the hash of its text, so one text has one name everywhere. */
 const names = statementNames();
 
+/**
+ * One statement on a pool or a connection. With `preparedStatements`, a text sent again and again
+ * is named (statementNames), so each connection parses it once and PostgreSQL may keep its plan.
+ */
+export async function namedQuery<Row>(db: pg.Pool | pg.ClientBase, text: string, values: unknown[], preparedStatements = true): Promise<Row[]> {
+  const name = preparedStatements ? names({ sql: text }) : undefined;
+  return (await db.query({ text, values, ...(name ? { name } : {}) })).rows as Row[];
+}
+
 /** One statement on the pool, outside a transaction, named as sqlTransaction's are. */
-export async function sqlQuery<Row>(pool: pg.Pool, sql: Prisma.Sql, { preparedStatements = true } = {}): Promise<Row[]> {
-  const name = preparedStatements ? names({ sql: sql.text }) : undefined;
-  return (await pool.query({ text: sql.text, values: sql.values, ...(name ? { name } : {}) })).rows as Row[];
+export function sqlQuery<Row>(pool: pg.Pool, sql: Prisma.Sql, { preparedStatements = true } = {}): Promise<Row[]> {
+  return namedQuery<Row>(pool, sql.text, sql.values, preparedStatements);
 }
 
 /**
@@ -52,10 +60,7 @@ export async function sqlTransaction<T>(
   } = {},
 ): Promise<T> {
   const client = await pool.connect();
-  const run = async <Row>(text: string, values: unknown[]): Promise<Row> => {
-    const name = preparedStatements ? names({ sql: text }) : undefined;
-    return (await client.query({ text, values, ...(name ? { name } : {}) })).rows as Row;
-  };
+  const run = <Row>(text: string, values: unknown[]) => namedQuery(client, text, values, preparedStatements) as Promise<Row>;
   // BEGIN goes out with the first statement and COMMIT with the last one asked to carry it: on a
   // pool that pipelines (createPipelinedPool), one round trip each instead of two.
   let begun: Promise<unknown> | undefined;
