@@ -56,14 +56,14 @@ export function listeningCampaignsSql(workspaceId: string): Prisma.Sql {
 }
 
 /**
- * Takes the per-contact locks of `contactIds` (a uuid[] expression; as lockContacts does) when a campaign of `campaigns` (rows
+ * Takes the batch's per-contact locks (as lockContacts does) when a campaign of `campaigns` (rows
  * of listeningCampaignsSql) is triggered by one of `names` or lists one as an exception: the
  * condition applyTriggers checks, in SQL, so that the read of the campaigns takes the locks too
  * and trigger entry, a statement later, decides under them. Answers whether it took them.
  */
-export function triggerLocksSql(campaigns: Prisma.Sql, contactIds: Prisma.Sql, names: readonly string[]): Prisma.Sql {
+export function triggerLocksSql(campaigns: Prisma.Sql, contactIds: readonly string[], names: readonly string[]): Prisma.Sql {
   return Prisma.sql`(SELECT count(pg_advisory_xact_lock(${CONTACT_LOCK}::int, key)) > 0
-    FROM (SELECT DISTINCT hashtext(id::text) AS key FROM unnest(${contactIds}) id ORDER BY 1) keys
+    FROM (SELECT DISTINCT hashtext(id::text) AS key FROM unnest(${[...contactIds]}::uuid[]) id ORDER BY 1) keys
     WHERE EXISTS (SELECT 1 FROM ${campaigns} c
       WHERE (c.status = 'ACTIVE' AND c.trigger->>'event' = ANY(${[...names]}::text[]))
         OR COALESCE(c.trigger->'exceptionEvents', '[]'::jsonb) ?| ${[...names]}::text[]))`;
