@@ -16,8 +16,8 @@ export interface Herald {
   /** The pool under `prisma`, for the few hot queries where Prisma's overhead shows. */
   pool: import('pg').Pool;
   /**
-   * The pool of the gathered browser events' transactions (`sqlTransaction`): its connections
-   * pipeline, so a batch's BEGIN and COMMIT travel with its statements.
+   * The pool of the gathered browser events' transactions (`sqlTransaction`) and of delivery's
+   * claim transactions: its connections pipeline, so BEGIN and COMMIT travel with statements.
    */
   pipelinedPool: import('pg').Pool;
   log: Logger;

@@ -34,7 +34,7 @@ import { createGraphQL } from './server/yoga.ts';
 
 /** A gathered batch of browser calls goes at once at this size. */
 const PUBLIC_BATCH_MAX = 500;
-/** Gathered batches of one workspace written at once: the pool has 10 connections, jobs need some. */
+/** Gathered batches of one workspace written at once, on the pipelining pool (8 of its connections are theirs). */
 const PUBLIC_BATCHES_IN_FLIGHT = 4;
 /** Connections of the pool gathered events and claims are written on: a few workspaces' batches in flight, and the claims' slots. */
 const PIPELINED_CONNECTIONS = 8 + CLAIM_SLOTS;

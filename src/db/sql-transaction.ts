@@ -62,11 +62,12 @@ export async function sqlTransaction<T>(
   const client = await pool.connect();
   const run = <Row>(text: string, values: unknown[]) => namedQuery(client, text, values, preparedStatements) as Promise<Row>;
   // BEGIN goes out with the first statement and COMMIT with the last one asked to carry it: on a
-  // pool that pipelines (createPipelinedPool), one round trip each instead of two.
+  // pool that pipelines (createPool's `pipeline`), one round trip each instead of two.
   let begun: Promise<unknown> | undefined;
   let committed = false;
+  const over = () => new Error('the transaction is over: a statement came after its last one');
   const statement = async <Row>(text: string, values: unknown[]): Promise<Row> => {
-    if (committed) throw new Error('the transaction is over: a statement came after its last one');
+    if (committed) throw over();
     begun ??= client.query(genericPlans && preparedStatements ? 'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan' : 'BEGIN');
     const [, rows] = await Promise.all([begun, run<Row>(text, values)]);
     return rows;
@@ -79,6 +80,7 @@ export async function sqlTransaction<T>(
     },
     $queryRawUnsafe: <Row>(text: string, ...values: unknown[]) => statement<Row>(text, values),
     $queryRawThenCommit: async <Row>(query: Prisma.Sql) => {
+      if (committed) throw over();
       const rows = statement<Row>(query.text, query.values);
       const commit = client.query('COMMIT');
       committed = true;
