@@ -34,10 +34,14 @@ import { createGraphQL } from './server/yoga.ts';
 
 /** A gathered batch of browser calls goes at once at this size. */
 const PUBLIC_BATCH_MAX = 500;
-/** Gathered batches of one workspace written at once, on the pipelining pool (8 of its connections are theirs). */
+/** Gathered batches of one workspace written at once, on the pipelining pool. */
 const PUBLIC_BATCHES_IN_FLIGHT = 4;
-/** Connections of the pool gathered events and claims are written on: a few workspaces' batches in flight, and the claims' slots. */
-const PIPELINED_CONNECTIONS = 8 + CLAIM_SLOTS;
+/**
+ * Connections of the pool gathered events and claims are written on: one workspace's batches in
+ * flight and the claims' slots (more batches wait for a connection). Opened as needed: with the
+ * main pool's 10 and Agenda's 4, a process holds at most ~25 of PostgreSQL's connections.
+ */
+const PIPELINED_CONNECTIONS = PUBLIC_BATCHES_IN_FLIGHT + CLAIM_SLOTS;
 
 export interface RunningHerald {
   herald: Herald;
