@@ -72,10 +72,9 @@ export async function sqlTransaction<T>(
     const [, rows] = await Promise.all([begun, run<Row>(text, values)]);
     return rows;
   };
-  const sqlOf = (query: TemplateStringsArray | Prisma.Sql, values: unknown[]) => (query instanceof Prisma.Sql ? query : Prisma.sql(query, ...values));
   const tx: SqlTx = {
     $queryRaw: <Row>(query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]) => {
-      const sql = sqlOf(query, values);
+      const sql = query instanceof Prisma.Sql ? query : Prisma.sql(query, ...values);
       return statement<Row>(sql.text, sql.values);
     },
     $queryRawUnsafe: <Row>(text: string, ...values: unknown[]) => statement<Row>(text, values),
