@@ -11,9 +11,13 @@ export function signToken(messageId: string, trackingSecret: string): string {
   return `${id.toString('base64url')}.${mac(id, trackingSecret).toString('base64url')}`;
 }
 
-/** The message id a token names, before its MAC is checked (that needs the row's workspace). */
+/**
+ * The message id a token names, before its MAC is checked (that needs the row's workspace).
+ * 16 bytes take 22 base64url characters, the last carrying 2 bits: only its canonical spellings
+ * (A, Q, g, w) are accepted, so no two token strings name the same message with the same MAC.
+ */
 export function tokenMessageId(token: string): string | null {
-  const match = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})$/.exec(token);
+  const match = /^([A-Za-z0-9_-]{21}[AQgw])\.([A-Za-z0-9_-]{21}[AQgw])$/.exec(token);
   if (!match) return null;
   const hex = Buffer.from(match[1]!, 'base64url').toString('hex');
   return hex.length === 32 ? `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}` : null;

@@ -203,7 +203,7 @@ describe('answerQuestion from a page', () => {
       [other.publishableKey, victimToken], // the right token, the wrong workspace
       [other.secretKey, victimToken],
       [shop.publishableKey, `${head}.${attacker.token.split('.')[1]}`], // the victim's id with the attacker's MAC
-      [shop.publishableKey, `${head}.${mac.slice(0, -2)}AA`],
+      [shop.publishableKey, `${head}.${mac[0] === 'A' ? 'B' : 'A'}${mac.slice(1)}`], // the MAC changed where every bit counts
       [shop.publishableKey, `${attacker.token.split('.')[0]}.${mac}`],
       [shop.publishableKey, victimToken.slice(0, -1)],
     ];
