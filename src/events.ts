@@ -12,8 +12,12 @@ export type EventMap = {
   'workspace:changed': [workspaceId: string, change: { reason: string }];
   /** A campaign's status or counters changed. */
   'campaign:changed': [campaignId: string, change: { reason: string }];
-  /** A campaign has messages due now: a process running jobs starts a delivery pass at once. */
-  'delivery:due': [campaignId: string];
+  /**
+   * A campaign has messages due now: a process running jobs starts a delivery pass at once.
+   * `lanes`, when the sender knows them, is the bit mask of the sending lanes the rows fall in
+   * (delivery/deliver.ts `lanesOf`): a running pass wakes only those. Absent: every lane looks.
+   */
+  'delivery:due': [due: { campaignId: string; lanes?: number }];
   /** Ledger rows of a workspace moved (see delivery/events.ts). */
   'delivery:events': [workspaceId: string, events: import('./delivery/events.ts').DeliveryEvent[]];
   /** A journey's enrolments or status changed (journeyStats). */

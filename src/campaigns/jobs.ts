@@ -39,9 +39,9 @@ export async function startCampaignSweep(agenda: Agenda): Promise<void> {
   await agenda.now(Jobs.sweep, { atStart: true });
 }
 
-/** A delivery pass; a broadcast with nothing left to send is complete. */
-async function deliverPass(herald: Herald, campaignId: string, heartbeat?: () => Promise<void>): Promise<void> {
-  if ((await deliverCampaign(herald, campaignId, heartbeat)) === 'idle') await completeBroadcast(herald, campaignId);
+/** A delivery pass (or, with one running, a wake for the `lanes` named); a broadcast with nothing left to send is complete. */
+async function deliverPass(herald: Herald, campaignId: string, heartbeat?: () => Promise<void>, lanes?: number): Promise<void> {
+  if ((await deliverCampaign(herald, campaignId, heartbeat, lanes)) === 'idle') await completeBroadcast(herald, campaignId);
 }
 
 /**
@@ -53,14 +53,14 @@ export function listenForDueDeliveries(herald: Herald): () => Promise<void> {
   const passes = new Set<Promise<void>>();
   void (async () => {
     for (let next = await signals.next(); !next.done; next = await signals.next()) {
-      const campaignId = next.value;
+      const { campaignId, lanes } = next.value;
       // A burst of signals (a worker's first sweep over many campaigns) must not start a pass for
       // each at once: past the bound, the pass waits for an Agenda job like any other.
       if (passes.size >= SIGNALLED_PASSES) {
         herald.agenda.now(Jobs.deliver, { campaignId }).catch((error: unknown) => herald.log.warn({ err: error, campaignId }, 'could not queue a delivery pass; the sweep will'));
         continue;
       }
-      const pass = deliverPass(herald, campaignId)
+      const pass = deliverPass(herald, campaignId, undefined, lanes)
         .catch((error: unknown) => herald.log.error({ err: error, campaignId }, 'delivery pass failed; the sweep will retry'))
         .finally(() => passes.delete(pass));
       passes.add(pass);

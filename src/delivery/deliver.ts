@@ -10,6 +10,7 @@ import { senderFor } from './experiment.ts';
 import { type Transition, transition } from './ledger.ts';
 import { type Claim, deliveryPolicy } from './policy.ts';
 import { enqueueDeliver } from './queue.ts';
+import type { PassState } from './state.ts';
 
 /**
  * The delivery pipeline, the same for every channel: due ledger rows → policy (audience,
@@ -20,6 +21,22 @@ import { enqueueDeliver } from './queue.ts';
 const STATUS_CHECK_MS = 250;
 /** Sending lanes per campaign (a power of two). */
 const LANES = 4;
+/** Every lane's bit: what a `delivery:due` signal without lanes wakes. */
+const ALL_LANES = (1 << LANES) - 1;
+
+/**
+ * The bit mask of the sending lanes that take these ledger rows. A row's lane is the low bits of
+ * its id's last byte (random in a UUIDv7 and in trigger entry's md5 ids), the same in dueQuery's SQL,
+ * so a trigger's `delivery:due` names the lanes its rows fall in and only those look for them.
+ */
+export function lanesOf(messageIds: readonly string[]): number {
+  let lanes = 0;
+  for (const id of messageIds) lanes |= 1 << (Number.parseInt(id.slice(-2), 16) & (LANES - 1));
+  return lanes;
+}
+
+/** A ledger row's lane in SQL (`id`: its uuid column), as `lanesOf` reads it. */
+export const laneSql = (id: Prisma.Sql) => Prisma.sql`(get_byte(uuid_send(${id}), 15) & ${LANES - 1})`;
 const FLUSH_MS = 100;
 const FLUSH_ROWS = 500;
 /**
@@ -50,15 +67,15 @@ export type PassResult = 'idle' | 'waiting' | 'stopped';
  * nothing and leaves a claim the database rolls back (the row goes again), a crash after leaves
  * both done. Claims whose sender died before the provider answered are settled after a lease.
  */
-export async function deliverCampaign(herald: Herald, campaignId: string, heartbeat: () => Promise<void> = async () => {}): Promise<PassResult> {
+export async function deliverCampaign(herald: Herald, campaignId: string, heartbeat: () => Promise<void> = async () => {}, lanes = ALL_LANES): Promise<PassResult> {
   const { active } = herald.deliveries;
   const running = active.get(campaignId);
   if (running) {
     // The running pass takes the new rows if every lane will look again; else it makes one more pass.
-    if (!running.wake()) running.again = true;
+    if (!running.wake(lanes)) running.again = true;
     return 'stopped';
   }
-  const state = { again: false, wake: () => false };
+  const state: PassState = { again: false, wake: () => false };
   active.set(campaignId, state);
   try {
     let result: PassResult;
@@ -73,7 +90,7 @@ export async function deliverCampaign(herald: Herald, campaignId: string, heartb
   }
 }
 
-async function deliverPass(herald: Herald, campaignId: string, heartbeat: () => Promise<void>, state: { wake(): boolean }): Promise<PassResult> {
+async function deliverPass(herald: Herald, campaignId: string, heartbeat: () => Promise<void>, state: PassState): Promise<PassResult> {
   const campaign = await herald.prisma.campaign.findUnique({ where: { id: campaignId } });
   if (!campaign) return 'stopped';
   const channel = channelFor(campaign);
@@ -82,7 +99,7 @@ async function deliverPass(herald: Herald, campaignId: string, heartbeat: () => 
   // From here the pass's lanes will see every row committed before a signal: it takes them.
   state.wake = () => true;
   const pass = await DeliveryPass.open(herald, campaign, channel, heartbeat);
-  state.wake = () => pass.wake();
+  state.wake = (lanes) => pass.wake(lanes);
   const sent = await pass.run();
   herald.log.debug({ campaignId, sent }, 'delivery pass finished');
   return finishPass(herald, campaign, channel);
@@ -108,7 +125,7 @@ async function recordUnrecorded(herald: Herald, campaign: Campaign, channel: Cha
 }
 
 /**
- * One pass over a campaign's due rows. LANES lanes work on disjoint rows (by a hash of the id), so
+ * One pass over a campaign's due rows. LANES lanes work on disjoint rows (by the id's last byte, `lanesOf`), so
  * one lane's database round trips overlap another's sends instead of leaving connections idle; a
  * lane that fails stops the others, and the pass ends with its error once they have settled.
  */
@@ -117,9 +134,10 @@ class DeliveryPass {
   private sent = 0;
   /** Lanes still in their loop, each bound to look for due rows again after a `wake`. */
   private looking = LANES;
-  /** How many `delivery:due` signals this pass took; a lane compares it before and after it looks. */
-  private wakes = 0;
-  private woken: (() => void)[] = [];
+  /** How many `delivery:due` signals naming each lane this pass took; a lane compares its own before and after it looks. */
+  private readonly wakes: number[] = Array(LANES).fill(0);
+  /** The lanes lingering for a wake: `wake` ends the wait, `linger` starts its LINGER_MS again. */
+  private readonly waiting = new Map<number, { wake(): void; linger(): void }>();
   private readonly perLane: number;
   private readonly results: ResultBuffer;
 
@@ -161,13 +179,21 @@ class DeliveryPass {
   }
 
   /**
-   * New rows are due (a trigger fired): lanes waiting for more wake and look. Answers false when a
-   * lane has left, which would not see rows of its share: then the campaign needs another pass.
+   * New rows are due (a trigger fired) in `lanes` (a bit mask): those lanes wake and look; the
+   * others, whose shares got nothing, linger LINGER_MS again, since the campaign is still being
+   * triggered (one lane timing out would end the pass for all). Answers false when a lane has
+   * left, which would not see rows of its share: then the campaign needs another pass.
    */
-  wake(): boolean {
+  wake(lanes: number): boolean {
     if (this.stopped || this.looking < LANES) return false;
-    this.wakes++;
-    for (const wake of this.woken.splice(0)) wake();
+    for (let lane = 0; lane < LANES; lane++) {
+      if (lanes & (1 << lane)) {
+        this.wakes[lane]!++;
+        this.waiting.get(lane)?.wake();
+      } else {
+        this.waiting.get(lane)?.linger();
+      }
+    }
     return true;
   }
 
@@ -176,17 +202,24 @@ class DeliveryPass {
    * up to LINGER_MS for a wake (its written answers sent first), a broadcast's rows were all due
    * already. A lane that leaves stops `looking` in the tick it decides to, so no wake is taken for it.
    */
-  private async stays(seen: number): Promise<boolean> {
-    if (this.campaign.kind !== 'BROADCAST' && !this.stopped && this.looking === LANES && this.wakes === seen) {
+  private async stays(lane: number, seen: number): Promise<boolean> {
+    if (this.campaign.kind !== 'BROADCAST' && !this.stopped && this.looking === LANES && this.wakes[lane] === seen) {
       this.results.write();
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
-        this.woken.push(resolve);
         timer = setTimeout(resolve, LINGER_MS);
+        this.waiting.set(lane, {
+          wake: resolve,
+          linger: () => {
+            clearTimeout(timer);
+            timer = setTimeout(resolve, LINGER_MS);
+          },
+        });
       });
       clearTimeout(timer);
+      this.waiting.delete(lane);
     }
-    if (this.wakes !== seen && !this.stopped) return true;
+    if (this.wakes[lane] !== seen && !this.stopped) return true;
     this.leave();
     return false;
   }
@@ -194,7 +227,7 @@ class DeliveryPass {
   /** This lane looks no more: the pass takes no more wakes, and the lanes waiting for one leave too. */
   private leave(): void {
     this.looking--;
-    for (const wake of this.woken.splice(0)) wake();
+    for (const { wake } of this.waiting.values()) wake();
   }
 
   /** Notices within STATUS_CHECK_MS that the campaign stopped delivering, and keeps Agenda's lock alive. */
@@ -223,7 +256,7 @@ class DeliveryPass {
         // Written while the lane goes on claiming and sending: a 500-row write held its lane for its whole round trip.
         if (this.results.due()) this.results.write();
         const free = this.perLane - inFlight.size;
-        const seen = this.wakes;
+        const seen = this.wakes[index]!;
         // Refill when half the lane is free: a few large batches cost far less than many small ones
         // (claiming 4 rows took as long as claiming 60).
         if (inFlight.size > 0 && free < Math.max(1, this.perLane / 2)) {
@@ -234,7 +267,7 @@ class DeliveryPass {
         if (due.length === 0) {
           await tx.rollback();
           if (inFlight.size === 0) {
-            if (await this.stays(seen)) continue;
+            if (await this.stays(index, seen)) continue;
             left = true;
             break;
           }
@@ -357,7 +390,7 @@ class InFlight {
 function dueQuery(channel: Channel<unknown>, campaignId: string, limit: number, lane: number): Prisma.Sql {
   return dueSql(
     channel,
-    Prisma.sql`m."campaignId" = ${campaignId}::uuid AND m.status = 'QUEUED' AND m."dueAt" <= now() AND (hashtext(m.id::text) & ${LANES - 1}) = ${lane}`,
+    Prisma.sql`m."campaignId" = ${campaignId}::uuid AND m.status = 'QUEUED' AND m."dueAt" <= now() AND ${laneSql(Prisma.sql`m.id`)} = ${lane}`,
     limit,
     Prisma.sql`FOR UPDATE OF m SKIP LOCKED`,
   );

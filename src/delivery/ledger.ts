@@ -1,4 +1,5 @@
 import { Prisma } from '../db/prisma.ts';
+import { namedQuery } from '../db/sql-transaction.ts';
 import type { Herald } from '../herald-context.ts';
 import { type DeliveryEvent, type DeliveryEventType, publishDeliveryEvents } from './events.ts';
 
@@ -48,9 +49,11 @@ export interface Transition {
  * statement, so stats always equal the ledger. A row no longer in its `from` status (another
  * worker got there first) is left alone and not counted. Returns the ids that moved.
  */
-export async function transition(herald: Pick<Herald, 'pool' | 'events'>, rows: readonly Transition[]): Promise<Set<string>> {
-  // Plain pg: this runs once per batch the sender claims, and sits between claim and send.
-  const moved = await moveRows((text, values) => herald.pool.query<MovedRow>(text, values).then((result) => result.rows), rows);
+export async function transition(herald: Pick<Herald, 'pool' | 'events' | 'config'>, rows: readonly Transition[]): Promise<Set<string>> {
+  // Plain pg: this runs once per batch the sender claims, and sits between claim and send. Named:
+  // unnamed, PostgreSQL planned it on every call, which for a triggered message's one row took
+  // longer (~0.6 ms) than the update itself.
+  const moved = await moveRows((text, values) => namedQuery<MovedRow>(herald.pool, text, values, herald.config.HERALD_PREPARED_STATEMENTS), rows);
   announce(herald, moved);
   return new Set(moved.map((row) => row.id));
 }
@@ -168,7 +171,7 @@ export async function lockContacts(run: (sql: Prisma.Sql) => Promise<unknown>, c
 export const sqlStatuses = (statuses: readonly MessageStatus[]) => Prisma.join(statuses.map((status) => Prisma.sql`${status}::"MessageStatus"`));
 
 /** Every row of a campaign still waiting becomes CANCELED/CAMPAIGN_CANCELED, in batches. */
-export async function cancelWaiting(herald: Pick<Herald, 'pool' | 'events' | 'prisma'>, campaignId: string): Promise<void> {
+export async function cancelWaiting(herald: Pick<Herald, 'pool' | 'events' | 'prisma' | 'config'>, campaignId: string): Promise<void> {
   for (;;) {
     const waiting = await herald.prisma.message.findMany({ where: { campaignId, status: 'QUEUED' }, select: { id: true }, take: 5_000 });
     if (waiting.length === 0) return;

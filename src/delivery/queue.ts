@@ -24,5 +24,5 @@ export async function enqueuePrepare(herald: Herald, campaignId: string, at?: Da
 export async function enqueueDeliver(herald: Herald, campaignId: string, at?: Date): Promise<void> {
   if (at && at.getTime() > Date.now()) return void (await herald.agenda.schedule(at, Jobs.deliver, { campaignId }));
   await herald.agenda.now(Jobs.deliver, { campaignId });
-  herald.events.publish('delivery:due', campaignId);
+  herald.events.publish('delivery:due', { campaignId });
 }

@@ -10,12 +10,19 @@ import type { SmsConfig } from '../workspaces/sms-settings.ts';
  * (`herald.deliveries`), so two Heralds in one process (tests, a future in-process worker pool)
  * never share it, and nothing in a module is global.
  */
+/**
+ * A campaign's passes in this process. A `delivery:due` signal for it hands its rows to the running
+ * pass (`wake` with the signal's lane mask, true when those lanes will look again) or asks for one
+ * more pass (`again`).
+ */
+export interface PassState {
+  again: boolean;
+  wake(lanes: number): boolean;
+}
+
 export interface DeliveryState {
-  /**
-   * Campaigns this process delivers now. A `delivery:due` signal for one hands its rows to the
-   * running pass (`wake`, true when every lane will look again) or asks for one more pass (`again`).
-   */
-  active: Map<string, { again: boolean; wake(): boolean }>;
+  /** Campaigns this process delivers now. */
+  active: Map<string, PassState>;
   /**
    * Claims whose requests went out while their COMMIT failed (the database connection was lost),
    * by campaign: the provider may have them, but the ledger still says QUEUED. Before the

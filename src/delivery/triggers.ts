@@ -9,7 +9,7 @@ import { type DeliveryEvent, publishDeliveryEvents } from './events.ts';
 import { deviceIdOf } from './channel.ts';
 import { channelFor } from './channels.ts';
 import { assignedSql, experimentOf } from './experiment.ts';
-import { scheduleWakes } from './deliver.ts';
+import { lanesOf, scheduleWakes } from './deliver.ts';
 import { announce, CONTACT_LOCK, COUNT_INSERTED, lockContacts, type MovedRow, moveRows } from './ledger.ts';
 
 type Tx = SqlTx;
@@ -25,7 +25,7 @@ function kickAt(herald: Herald, campaignId: string, at: number): void {
   kicks.add(key);
   setTimeout(() => {
     kicks.delete(key);
-    herald.events.publish('delivery:due', campaignId);
+    herald.events.publish('delivery:due', { campaignId });
   }, slot - Date.now()).unref();
 }
 
@@ -227,18 +227,23 @@ export async function announceTriggers(herald: Herald, workspaceId: string, outc
   announce(herald, outcome.suppressed);
   publishDeliveryEvents(herald, workspaceId, outcome.queued.map(({ dueAt: _dueAt, ...event }) => event));
   const earliest = new Map<string, Date>();
+  // The lanes that hold each campaign's rows due now: a running pass wakes only those lanes.
+  const lanes = new Map<string, number>();
+  const now = Date.now();
   for (const row of outcome.queued) {
+    if (row.type !== 'QUEUED') continue;
     const dueAt = new Date(row.dueAt);
     const known = earliest.get(row.campaignId);
-    if (row.type === 'QUEUED' && (!known || dueAt < known)) earliest.set(row.campaignId, dueAt);
+    if (!known || dueAt < known) earliest.set(row.campaignId, dueAt);
+    if (dueAt.getTime() <= now) lanes.set(row.campaignId, (lanes.get(row.campaignId) ?? 0) | lanesOf([row.messageId]));
   }
   const later = new Map<string, Date>();
   // An api-only process without Redis has no worker listening for the signal: Agenda carries it.
   const signalReachesWorker = herald.config.HERALD_ROLE !== 'api' || Boolean(herald.config.REDIS_URL);
   for (const [campaignId, dueAt] of earliest) {
-    const wait = dueAt.getTime() - Date.now();
+    const wait = dueAt.getTime() - now;
     if (wait <= 0 && signalReachesWorker) {
-      herald.events.publish('delivery:due', campaignId);
+      herald.events.publish('delivery:due', { campaignId, lanes: lanes.get(campaignId) });
       continue;
     }
     later.set(campaignId, dueAt);

@@ -100,7 +100,7 @@ async function move(herald: Herald, workspaceId: string, id: string, from: Journ
   // Messages queued while the journey was paused go out when it resumes.
   if (to === 'ACTIVE') {
     const campaigns = await herald.prisma.campaign.findMany({ where: { journeyId: id }, select: { id: true } });
-    for (const campaign of campaigns) herald.events.publish('delivery:due', campaign.id);
+    for (const campaign of campaigns) herald.events.publish('delivery:due', { campaignId: campaign.id });
   }
   return getJourney(herald, workspaceId, id);
 }

@@ -1,4 +1,5 @@
 import { Prisma } from '../../db/prisma.ts';
+import { namedQuery } from '../../db/sql-transaction.ts';
 import type { Campaign, Workspace } from '../../generated/prisma/client.ts';
 import type { Herald } from '../../herald-context.ts';
 import { type Channel, type DeliveryOutcome, type DueMessage, type Prepared, type Ready, settleNow } from '../channel.ts';
@@ -61,9 +62,11 @@ export const inApp: Channel<NoAddress, Stored> = {
 /** Makes one message available; a second store of the same row keeps the first. */
 async function store(herald: Herald, messageId: string, { payload, expiresAt }: Stored): Promise<DeliveryOutcome> {
   try {
-    await herald.pool.query(
+    await namedQuery(
+      herald.pool,
       `INSERT INTO "InAppMessage" ("messageId", payload, "expiresAt") VALUES ($1::uuid, $2::jsonb, $3::timestamptz) ON CONFLICT ("messageId") DO NOTHING`,
       [messageId, JSON.stringify(payload), expiresAt.toISOString()],
+      herald.config.HERALD_PREPARED_STATEMENTS,
     );
     return { kind: 'sent' };
   } catch (error) {
