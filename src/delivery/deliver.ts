@@ -37,6 +37,7 @@ export function lanesOf(messageIds: readonly string[]): number {
 
 /** A ledger row's lane in SQL (`id`: its uuid column), as `lanesOf` reads it. */
 export const laneSql = (id: Prisma.Sql) => Prisma.sql`(get_byte(uuid_send(${id}), 15) & ${LANES - 1})`;
+
 const FLUSH_MS = 100;
 const FLUSH_ROWS = 500;
 /**

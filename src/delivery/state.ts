@@ -6,11 +6,6 @@ import { SmsClient } from './sms/client.ts';
 import type { SmsConfig } from '../workspaces/sms-settings.ts';
 
 /**
- * What one Herald process keeps in memory about its deliveries. It lives on the Herald context
- * (`herald.deliveries`), so two Heralds in one process (tests, a future in-process worker pool)
- * never share it, and nothing in a module is global.
- */
-/**
  * A campaign's passes in this process. A `delivery:due` signal for it hands its rows to the running
  * pass (`wake` with the signal's lane mask, true when those lanes will look again) or asks for one
  * more pass (`again`).
@@ -20,6 +15,11 @@ export interface PassState {
   wake(lanes: number): boolean;
 }
 
+/**
+ * What one Herald process keeps in memory about its deliveries. It lives on the Herald context
+ * (`herald.deliveries`), so two Heralds in one process (tests, a future in-process worker pool)
+ * never share it, and nothing in a module is global.
+ */
 export interface DeliveryState {
   /** Campaigns this process delivers now. */
   active: Map<string, PassState>;
