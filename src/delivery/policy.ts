@@ -43,8 +43,13 @@ const PERIOD_SECONDS: Record<CapPeriod, number> = { DAY: 86_400, WEEK: 7 * 86_40
  */
 export async function deliveryPolicy(herald: Herald, campaign: Campaign, workspace: Workspace) {
   const trigger = triggerOf(campaign);
-  const audience = trigger ? selectionSql(campaign.workspaceId, await audienceOf(herald, campaign)) : null;
+  const selection = trigger ? await audienceOf(herald, campaign) : null;
+  const audience = selection ? selectionSql(campaign.workspaceId, selection) : null;
   const exceptionEvents = trigger?.exceptionEvents ?? [];
+  // A trigger's rows are looked at again only when something may have changed since they entered:
+  // an audience narrower than every contact, or exception events. (For everyone and no exceptions
+  // the verdict was a round trip and ~0.6 ms of PostgreSQL's planning per message, answering nothing.)
+  const recheck = selection !== null && (selection.rule != null || (selection.audience ?? 'ALL') !== 'ALL' || exceptionEvents.length > 0);
   const window: LocalWindow | null =
     campaign.deliveryWindowStart && campaign.deliveryWindowEnd
       ? { start: campaign.deliveryWindowStart, end: campaign.deliveryWindowEnd }
@@ -63,7 +68,7 @@ export async function deliveryPolicy(herald: Herald, campaign: Campaign, workspa
   async function gate<T extends DueRow>(tx: Pick<ClaimTransaction, 'query'>, rows: T[]): Promise<{ go: T[]; settle: Transition[] }> {
     const settle: Transition[] = [];
     let go = rows;
-    if (trigger && rows.length) {
+    if (recheck && rows.length) {
       const verdictSql = Prisma.sql`
         SELECT m.id::text, CASE
           WHEN NOT EXISTS (SELECT 1 FROM "Contact" c WHERE c.id = m."contactId" AND ${audience!}) THEN 'NOT_ELIGIBLE'
