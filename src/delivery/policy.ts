@@ -145,6 +145,11 @@ export async function deliveryPolicy(herald: Herald, campaign: Campaign, workspa
 /**
  * Rows that would take their contact over a cap. A message is one (campaign, occurrence) per
  * contact, whatever the number of browsers; within the batch, a contact's messages count in order.
+ * A message counts from its first claim: while a row claimed once waits for its retry (a push
+ * that timed out, a send resumed after a crash) it still counts against other campaigns, and its
+ * retry is not judged again. Judged again, it could be refused for a campaign let through while it
+ * waited: a person's message, perhaps already on screen, would end SUPPRESSED, or reach one of
+ * their browsers and not the other.
  */
 async function overCap(tx: Pick<ClaimTransaction, 'query'>, campaignId: string, rows: DueRow[], caps: { limit: number; seconds: number; channel: string | null }[]): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
@@ -152,13 +157,15 @@ async function overCap(tx: Pick<ClaimTransaction, 'query'>, campaignId: string, 
     `WITH candidates AS (
        SELECT r.*, dense_rank() OVER (PARTITION BY r."contactId" ORDER BY r.occurrence) AS rank
        FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, "contactId" uuid, occurrence text)
+       WHERE NOT EXISTS (SELECT 1 FROM "Message" claimed WHERE claimed.id = r.id AND claimed.attempts > 0)
      ), caps AS (
        SELECT * FROM jsonb_to_recordset($2::jsonb) AS k("limit" int, seconds int, channel "Channel")
      )
      SELECT DISTINCT c.id::text FROM candidates c CROSS JOIN caps k
      WHERE c.rank + (
        SELECT count(DISTINCT (m."campaignId", m.occurrence)) FROM "Message" m
-       WHERE m."contactId" = c."contactId" AND NOT m.test AND m.status IN ('SENT', 'SENDING') AND (k.channel IS NULL OR m.channel = k.channel)
+       WHERE m."contactId" = c."contactId" AND NOT m.test
+         AND (m.status IN ('SENT', 'SENDING') OR (m.status = 'QUEUED' AND m.attempts > 0)) AND (k.channel IS NULL OR m.channel = k.channel)
          AND COALESCE(m."sentAt", m."claimedAt") > now() - make_interval(secs => k.seconds)
          AND NOT (m."campaignId" = $3::uuid AND m.occurrence = c.occurrence)
      ) > k."limit"`,
