@@ -227,7 +227,7 @@ describe('frequency caps', () => {
       INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, "scheduledFor", "dueAt", "updatedAt")
       SELECT gen_random_uuid(), s."workspaceId", c.id, s."contactId", s.id, 'broadcast', now(), now(), now()
       FROM "PushSubscription" s CROSS JOIN unnest(${ids}::uuid[]) AS c(id) WHERE s."workspaceId" = ${ws.id}::uuid`;
-    const claimAll = async (policy: typeof early, campaignId: string) => {
+    const claimAll = async (policy: NonNullable<typeof early>, campaignId: string) => {
       const { tx, rows } = await ClaimTransaction.begin<{ id: string; contactId: string; occurrence: string }>(
         h.kit.herald,
         Prisma.sql`SELECT id::text, "contactId"::text, occurrence FROM "Message" WHERE "campaignId" = ${campaignId}::uuid AND status = 'QUEUED' FOR UPDATE SKIP LOCKED`,
