@@ -99,11 +99,17 @@ describe('delivery reports, live', () => {
     const client = wsClient(h.kit.wsUrl, secretKey);
     const collect = <T>(document: unknown, pick: (data: any) => T) => {
       const items: T[] = [];
+      const ended: string[] = [];
       const subscription = client.iterate({ query: print(document as Parameters<typeof print>[0]), variables: { id } });
       void (async () => {
-        for await (const result of subscription) items.push(pick(result.data));
+        try {
+          for await (const result of subscription) items.push(result.errors ? ({ errors: result.errors } as T) : pick(result.data));
+          ended.push('completed');
+        } catch (error) {
+          ended.push(`failed: ${JSON.stringify(error)}`);
+        }
       })();
-      return { items, stop: () => subscription.return?.() };
+      return { items, ended, stop: () => subscription.return?.() };
     };
     const stats = collect(LiveStats, (data) => data.campaignStats as { sent: number; failed: number; delivered: number; undelivered: number });
     const events = collect(LiveEvents, (data) => `${data.deliveryEvents.type}${data.deliveryEvents.reason ? `/${data.deliveryEvents.reason}` : ''} ${who[localId(data.deliveryEvents.contactId)] ?? who[data.deliveryEvents.contactId]}`);
@@ -113,10 +119,16 @@ describe('delivery reports, live', () => {
       expect(dataOf(await secret(SendNow, { id })).sendCampaignNow.__typename).toBe('MutationSendCampaignNowSuccess');
       // A report may arrive before Herald records the provider's answer (the row still SENDING, so
       // not yet counted as sent): wait for the snapshot in which both have landed.
-      await t.twilio.waitFor(() => {
-        const last = stats.items.at(-1)!;
-        return last.delivered === 1 && last.undelivered === 1 && last.sent + last.failed === 2;
-      });
+      await t.twilio
+        .waitFor(() => {
+          const last = stats.items.at(-1)!;
+          return last.delivered === 1 && last.undelivered === 1 && last.sent + last.failed === 2;
+        })
+        .catch(async (error: Error) => {
+          // Once seen in CI (server PostgreSQL, 1 run in ~10), not reproduced since: say what the stream and the ledger held.
+          const ledger = await smsCampaign(secret, id);
+          throw new Error(`${error.message}; last snapshots ${JSON.stringify(stats.items.slice(-3))}, stream ${stats.ended.join() || 'open'}, stats now ${JSON.stringify(ledger.stats)}, rows ${JSON.stringify(ledger.messages.map((row) => [row.status, row.reason, row.deliveredAt !== null]))}`);
+        });
       expect(stats.items.at(-1)).toEqual({ sent: 1, failed: 1, delivered: 1, undelivered: 1 });
       await t.twilio.waitFor(() => events.items.some((event) => event.startsWith('DELIVERED')) && events.items.some((event) => event.startsWith('FAILED')));
       expect(events.items).toEqual(expect.arrayContaining(['DELIVERED ann', 'FAILED/UNDELIVERED ben']));
