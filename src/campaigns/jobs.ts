@@ -53,7 +53,9 @@ export function listenForDueDeliveries(herald: Herald): () => Promise<void> {
   const passes = new Set<Promise<void>>();
   void (async () => {
     for (let next = await signals.next(); !next.done; next = await signals.next()) {
-      const { campaignId, lanes } = next.value;
+      // A process of a release before lanes (a rolling upgrade over Redis) names the campaign alone: every lane.
+      const due = next.value as (typeof next.value) | string;
+      const { campaignId, lanes } = typeof due === 'string' ? { campaignId: due, lanes: undefined } : due;
       // A burst of signals (a worker's first sweep over many campaigns) must not start a pass for
       // each at once: past the bound, the pass waits for an Agenda job like any other.
       if (passes.size >= SIGNALLED_PASSES) {

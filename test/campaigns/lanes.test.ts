@@ -4,6 +4,8 @@ import type pg from 'pg';
 import { createPool, Prisma } from '../../src/db/prisma.ts';
 import { uuidv7 } from '../../src/db/ids.ts';
 import { laneSql, lanesOf } from '../../src/delivery/deliver.ts';
+import { activateCampaign, createCampaign, subscribeBrowser } from '../kit/campaigns.ts';
+import { useHerald } from '../kit/fixture.ts';
 import { dropDatabase, freshDatabase } from '../kit/herald.ts';
 
 /** The lane a trigger's `delivery:due` names is the lane whose claims read the row. */
@@ -31,5 +33,24 @@ describe('sending lanes', () => {
     // Every lane gets rows, and a mask names each lane its ids fall in.
     expect(new Set(rows.map((row) => row.lane))).toEqual(new Set([0, 1, 2, 3]));
     expect(lanesOf(rows.filter((row) => row.lane === 1 || row.lane === 3).map((row) => row.id))).toBe(0b1010);
+  });
+});
+
+describe('delivery:due from a release before lanes', () => {
+  const h = useHerald();
+
+  it('names the campaign alone, and still starts a pass over every lane', async () => {
+    const { secret, publishable, workspace } = await h.workspace();
+    const { browser, subscriptionId } = await subscribeBrowser(publishable, h.push, { anonymousId: 'visitor-old-signal' });
+    const id = await createCampaign(secret, { name: 'Upgrade', kind: 'TRIGGERED', content: { title: 'Hi', body: 'there', url: 'https://shop.example/' }, trigger: { event: 'signup' } });
+    await activateCampaign(secret, id);
+    const local = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
+    const subscription = await h.kit.herald.prisma.pushSubscription.findUniqueOrThrow({ where: { id: local(subscriptionId) } });
+    // A row due now that nothing signalled yet (the sweep would find it within a minute).
+    await h.kit.herald.prisma.$executeRaw`
+      INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, "scheduledFor", "dueAt", "updatedAt")
+      VALUES (${uuidv7()}::uuid, ${local(workspace.id)}::uuid, ${local(id)}::uuid, ${subscription.contactId}::uuid, ${subscription.id}::uuid, 'event:old-signal', now(), now(), now())`;
+    h.kit.herald.events.publish('delivery:due', local(id) as never);
+    await h.push.waitFor(() => h.push.received(browser.id).length === 1, 5_000);
   });
 });
