@@ -3,7 +3,8 @@
  * processes of their own; 20 triggered campaigns listen (one-hour delay, each with its own filter)
  * plus one with no delay whose pushes time the triggers. For the default gathering window and then
  * for HERALD_PUBLIC_BATCH_MS=0 (a fresh Herald and database each, same run):
- *  (1) single `trackEvent` calls with a publishable key from 64 and 256 concurrent clients, while
+ *  (1) single `trackEvent` calls with a publishable key from 64 and 256 concurrent clients (each
+ *      count after a warm-up of BENCH_WARMUP=10000 calls at that count, unmeasured), while
  *      one more client sends `signup` events one after another and times each to its push at the
  *      sink: first back to back (each client's next call as soon as the last is answered: the
  *      most the machine takes, goal ≥ 3,000 events/s), then paced, as visitors' browsers send, at
@@ -15,7 +16,8 @@
  *  (3) the batched path: `trackEvents` of 100 from 8 clients with a secret key.
  * Each phase prints Herald's and PostgreSQL's CPU time per item (from /proc), failed calls are counted.
  *   npx tsx bench/public-path.ts [events=20000] [beacons=20000]
- * BENCH_DEFAULT_ONLY=1 measures the default window alone. CPU per item also names the driver's own
+ * BENCH_DEFAULT_ONLY=1 measures the default window alone; BENCH_SLICES=1 prints the CPU per call
+ * every 3 s of a phase driven back to back. CPU per item also names the driver's own
  * (its clients run on the same machine and take from the same two cores).
  */
 import { spawn } from 'node:child_process';
@@ -40,6 +42,8 @@ const PROBE_FROM = 19_000;
 const CLIENTS = process.env.BENCH_CLIENTS ? process.env.BENCH_CLIENTS.split(',').map(Number) : [64, 256];
 /** The offered rate of the paced phase, events/s: the throughput goal, at which the latency goals hold. */
 const PACED_RATE = Number(process.env.BENCH_PACED_RATE ?? 3_000);
+/** Calls driven, unmeasured, before each client count's phases (BENCH_WARMUP). */
+const WARMUP_CALLS = Number(process.env.BENCH_WARMUP ?? 10_000);
 const now = () => performance.timeOrigin + performance.now();
 const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))] ?? NaN;
 const load = () => loadavg().map((value) => value.toFixed(1)).join(' ');
@@ -93,6 +97,7 @@ const closePosters = () => {
 async function drive(total: number, clients: number, call: (n: number) => Promise<void>) {
   let next = 0;
   const calls = outcomes(total);
+  const slices = sliceReport?.(() => next);
   await Promise.all(
     Array.from({ length: clients }, async () => {
       while (next < total) {
@@ -102,8 +107,12 @@ async function drive(total: number, clients: number, call: (n: number) => Promis
       }
     }),
   );
+  slices?.stop();
   return calls.figures();
 }
+
+/** With BENCH_SLICES=1: Herald's and PostgreSQL's CPU per call every 3 s of a phase driven back to back. */
+let sliceReport: ((done: () => number) => { stop(): void }) | undefined;
 
 /** The calls of one phase: each answered call's latency from `since`, failures counted (the first kept), and the phase's figures. */
 function outcomes(total: number) {
@@ -203,6 +212,19 @@ const heapFlags = process.env.HERALD_NODE_OPTIONS ?? '--max-old-space-size=256 -
 
 async function measure(label: string, env: Record<string, string>): Promise<Figures> {
   const bench = await spawnBenchHerald({ HERALD_PUSH_CA: caFile, HERALD_PUBLIC_RATE_LIMIT: '100000000', NODE_OPTIONS: heapFlags, ...env });
+  if (process.env.BENCH_SLICES) {
+    sliceReport = (done) => {
+      let last = { ...bench.cpuMs(), calls: done(), at: performance.now() };
+      const timer = setInterval(() => {
+        const now = { ...bench.cpuMs(), calls: done(), at: performance.now() };
+        const calls = now.calls - last.calls;
+        const per = (ms: number) => ((ms * 1000) / calls).toFixed(0);
+        console.log(`  3 s: ${perSecond(calls, now.at - last.at).toLocaleString()} calls/s, ${per(now.herald - last.herald)} µs Herald + ${per(now.postgres - last.postgres)} µs PostgreSQL per call`);
+        last = now;
+      }, 3_000);
+      return { stop: () => clearInterval(timer) };
+    };
+  }
   const db = new pg.Client({ connectionString: bench.databaseUrl });
   await db.connect();
   await seedBrowsers(db, bench.workspaceId, CONTACTS, origin);
@@ -244,7 +266,6 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
     const { status, body } = await asPage(TRACK, { input });
     if (status !== 200 || !body.includes('MutationTrackEventSuccess')) throw new Error(`${status} ${body}\n${bench.warnings().slice(-3).join('\n')}`);
   };
-  await drive(1_000, 16, () => track(randomEvent())); // warm-up
 
   const figures: Figures = { singles: [], paced: [], beacons: [], batched: { rate: 0, failed: 0, cpu: { herald: 0, postgres: 0, driver: 0 }, load: '' } };
   let probe = PROBE_FROM;
@@ -285,6 +306,10 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
     return { clients, ...result, triggerP50: percentile(triggers, 50), probes: triggers.length, cpu, load: load() };
   };
   for (const clients of CLIENTS) {
+    // Warm-up at the phase's own concurrency: the first seconds after a start cost Herald about
+    // 1.8× the CPU per call of what follows (V8 still compiling; BENCH_SLICES=1 shows it), which
+    // a phase of a few seconds would otherwise average in.
+    await drive(WARMUP_CALLS, clients, () => track(randomEvent()));
     figures.singles.push(await singles(clients, 'back to back', () => drive(totalEvents, clients, () => track(randomEvent())), totalEvents));
     const paced = Math.min(totalEvents, PACED_RATE * 5);
     figures.paced.push(await singles(clients, `paced at ${PACED_RATE.toLocaleString()}/s offered`, () => pace(paced, PACED_RATE, clients, () => track(randomEvent())), paced));
