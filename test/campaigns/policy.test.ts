@@ -117,6 +117,19 @@ const TrackMany = graphql(`
 `);
 
 describe('frequency caps', () => {
+  /** A workspace capped at one message a day, two broadcasts in it, and each one's delivery policy (local ids). */
+  async function cappedBroadcasts(...names: [string, string]) {
+    const { secret, workspace } = await h.workspace();
+    await secret(Settings, { input: { frequencyCaps: [{ limit: 1, period: 'DAY' }] } });
+    const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
+    const ids: string[] = [];
+    for (const name of names) ids.push(rawId(await createCampaign(secret, { name, kind: 'BROADCAST', content })));
+    const db = h.kit.herald.prisma;
+    const ws = await db.workspace.findUniqueOrThrow({ where: { id: rawId(workspace.id) } });
+    const policies = await Promise.all(ids.map(async (id) => deliveryPolicy(h.kit.herald, await db.campaign.findUniqueOrThrow({ where: { id } }), ws)));
+    return { workspace, ws, ids, policies };
+  }
+
   it('hold when campaigns race for the same people at the same moment; transactional pushes bypass them', async () => {
     const { secret, publishable } = await h.workspace();
     await secret(Settings, { input: { frequencyCaps: [{ limit: 2, period: 'DAY' }, { limit: 10, period: 'WEEK' }] } });
@@ -165,17 +178,8 @@ describe('frequency caps', () => {
   });
 
   it('let two senders claiming for the same contacts at once stay within the cap (per-contact locks)', async () => {
-    const { secret, workspace } = await h.workspace();
-    await secret(Settings, { input: { frequencyCaps: [{ limit: 1, period: 'DAY' }] } });
-    const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
-    const ids = [
-      await createCampaign(secret, { name: 'Left', kind: 'BROADCAST', content }),
-      await createCampaign(secret, { name: 'Right', kind: 'BROADCAST', content }),
-    ].map(rawId);
+    const { workspace, ws, ids, policies } = await cappedBroadcasts('Left', 'Right');
     const db = h.kit.herald.prisma;
-    const campaigns = await Promise.all(ids.map((id) => db.campaign.findUniqueOrThrow({ where: { id } })));
-    const ws = await db.workspace.findUniqueOrThrow({ where: { id: rawId(workspace.id) } });
-    const policies = await Promise.all(campaigns.map((campaign) => deliveryPolicy(h.kit.herald, campaign, ws)));
 
     for (let round = 0; round < 5; round++) {
       await seedBrowsers(h.kit.databaseUrl, workspace.id, h.push, 40);
@@ -212,16 +216,8 @@ describe('frequency caps', () => {
   });
 
   it('count a message from its first claim: a retry is not judged again, and counts against others while it waits', async () => {
-    const { secret, workspace } = await h.workspace();
-    await secret(Settings, { input: { frequencyCaps: [{ limit: 1, period: 'DAY' }] } });
-    const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
-    const ids = [
-      await createCampaign(secret, { name: 'Early', kind: 'BROADCAST', content }),
-      await createCampaign(secret, { name: 'Late', kind: 'BROADCAST', content }),
-    ].map(rawId);
+    const { workspace, ws, ids, policies: [early, late] } = await cappedBroadcasts('Early', 'Late');
     const db = h.kit.herald.prisma;
-    const ws = await db.workspace.findUniqueOrThrow({ where: { id: rawId(workspace.id) } });
-    const [early, late] = await Promise.all(ids.map(async (id) => deliveryPolicy(h.kit.herald, await db.campaign.findUniqueOrThrow({ where: { id } }), ws)));
     await seedBrowsers(h.kit.databaseUrl, workspace.id, h.push, 3);
     await db.$executeRaw`
       INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, "scheduledFor", "dueAt", "updatedAt")
