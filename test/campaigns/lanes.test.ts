@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { createPool, Prisma } from '../../src/db/prisma.ts';
 import { uuidv7 } from '../../src/db/ids.ts';
 import { laneSql, lanesOf } from '../../src/delivery/deliver.ts';
+import { localId } from '../../src/graphql/ids.ts';
 import { activateCampaign, createCampaign, subscribeBrowser } from '../kit/campaigns.ts';
 import { useHerald } from '../kit/fixture.ts';
 import { dropDatabase, freshDatabase } from '../kit/herald.ts';
@@ -40,17 +41,17 @@ describe('delivery:due from a release before lanes', () => {
   const h = useHerald();
 
   it('names the campaign alone, and still starts a pass over every lane', async () => {
-    const { secret, publishable, workspace } = await h.workspace();
+    const { secret, publishable } = await h.workspace();
     const { browser, subscriptionId } = await subscribeBrowser(publishable, h.push, { anonymousId: 'visitor-old-signal' });
     const id = await createCampaign(secret, { name: 'Upgrade', kind: 'TRIGGERED', content: { title: 'Hi', body: 'there', url: 'https://shop.example/' }, trigger: { event: 'signup' } });
     await activateCampaign(secret, id);
-    const local = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
-    const subscription = await h.kit.herald.prisma.pushSubscription.findUniqueOrThrow({ where: { id: local(subscriptionId) } });
+    const campaignId = localId(id, 'Campaign')!;
+    const subscription = await h.kit.herald.prisma.pushSubscription.findUniqueOrThrow({ where: { id: localId(subscriptionId, 'PushSubscription')! } });
     // A row due now that nothing signalled yet (the sweep would find it within a minute).
     await h.kit.herald.prisma.$executeRaw`
       INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, "scheduledFor", "dueAt", "updatedAt")
-      VALUES (${uuidv7()}::uuid, ${local(workspace.id)}::uuid, ${local(id)}::uuid, ${subscription.contactId}::uuid, ${subscription.id}::uuid, 'event:old-signal', now(), now(), now())`;
-    h.kit.herald.events.publish('delivery:due', local(id) as never);
+      VALUES (${uuidv7()}::uuid, ${subscription.workspaceId}::uuid, ${campaignId}::uuid, ${subscription.contactId}::uuid, ${subscription.id}::uuid, 'event:old-signal', now(), now(), now())`;
+    h.kit.herald.events.publish('delivery:due', campaignId as never);
     await h.push.waitFor(() => h.push.received(browser.id).length === 1, 5_000);
   });
 });

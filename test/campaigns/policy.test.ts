@@ -4,6 +4,7 @@ import { graphql } from '../generated/index.ts';
 import { deliveryPolicy } from '../../src/delivery/policy.ts';
 import { ClaimTransaction } from '../../src/delivery/claim-transaction.ts';
 import { transition } from '../../src/delivery/ledger.ts';
+import { localId } from '../../src/graphql/ids.ts';
 import { Prisma } from '../../src/db/prisma.ts';
 import { campaignState, createCampaign, seedBrowsers, SendNow, subscribeBrowser, waitForStatus } from '../kit/campaigns.ts';
 import { dataOf } from '../kit/client.ts';
@@ -121,11 +122,10 @@ describe('frequency caps', () => {
   async function cappedBroadcasts(...names: [string, string]) {
     const { secret, workspace } = await h.workspace();
     await secret(Settings, { input: { frequencyCaps: [{ limit: 1, period: 'DAY' }] } });
-    const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
     const ids: string[] = [];
-    for (const name of names) ids.push(rawId(await createCampaign(secret, { name, kind: 'BROADCAST', content })));
+    for (const name of names) ids.push(localId(await createCampaign(secret, { name, kind: 'BROADCAST', content }), 'Campaign')!);
     const db = h.kit.herald.prisma;
-    const ws = await db.workspace.findUniqueOrThrow({ where: { id: rawId(workspace.id) } });
+    const ws = await db.workspace.findUniqueOrThrow({ where: { id: localId(workspace.id, 'Workspace')! } });
     const policies = await Promise.all(ids.map(async (id) => deliveryPolicy(h.kit.herald, await db.campaign.findUniqueOrThrow({ where: { id } }), ws)));
     return { workspace, ws, ids, policies };
   }
