@@ -133,8 +133,9 @@ function statementFlags(): string[] {
 /** With BENCH_PG_STATEMENTS: the statements that took most of PostgreSQL's time since the last call, which resets the count. */
 export async function topStatements(db: pg.Client, limit = 8): Promise<string> {
   if (!process.env.BENCH_PG_STATEMENTS) return '';
-  const { rows } = await db.query<{ calls: string; ms: number; plans: string; planMs: number; rows: string; query: string }>(
-    `SELECT calls, total_exec_time AS ms, plans, total_plan_time AS "planMs", rows, regexp_replace(query, '\\s+', ' ', 'g') AS query
+  const { rows } = await db.query<{ calls: string; ms: number; plans: string; planMs: number; rows: string; walKb: number; fpi: string; query: string }>(
+    `SELECT calls, total_exec_time AS ms, plans, total_plan_time AS "planMs", rows, wal_bytes / 1024 AS "walKb", wal_fpi AS fpi,
+       regexp_replace(query, '\\s+', ' ', 'g') AS query
      FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT $1`,
     [limit],
   );
@@ -143,7 +144,7 @@ export async function topStatements(db: pg.Client, limit = 8): Promise<string> {
     .map(
       (row) =>
         `      ${row.ms.toFixed(0).padStart(7)} ms ${String(row.calls).padStart(6)} calls ${String(row.rows).padStart(8)} rows ` +
-        `(planned ${row.plans} times, ${row.planMs.toFixed(0)} ms)  ${row.query.slice(0, 200)}`,
+        `(planned ${row.plans} times, ${row.planMs.toFixed(0)} ms; WAL ${Number(row.walKb).toFixed(0)} kB, ${row.fpi} full pages)  ${row.query.slice(0, 200)}`,
     )
     .join('\n');
 }
