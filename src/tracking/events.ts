@@ -102,28 +102,37 @@ async function storeEvents(
     }));
     const rows = all.filter((row) => row.contactId);
     const contacts = [...new Set(rows.map((row) => row.contactId!))];
-    // The stored rows come back from the insert itself (a replayed key stores and returns nothing),
-    // and each contact's lastSeenAt moves in the same statement (the ids named let the planner read
-    // the contacts by key: it cannot count the insert's rows, and would scan every contact). What
-    // listens to the batch comes back on the first row: one round trip less per gathered batch.
-    const inserted = await tx.$queryRaw<(Event & { listening: ListeningJson | null })[]>`
+    // The insert answers which rows it stored (a replayed key stores and returns nothing) with the
+    // one column the database chose, receivedAt: the rest is what was sent (properties read back
+    // would cost PostgreSQL their JSON text and Herald its parse, per event). Each contact's
+    // lastSeenAt moves in the same statement (the ids named let the planner read the contacts by
+    // key: it cannot count the insert's rows, and would scan every contact). What listens to the
+    // batch comes back on the first row: one round trip less per gathered batch.
+    const inserted = await tx.$queryRaw<{ id: string; receivedAt: Date; listening: ListeningJson | null }[]>`
       WITH inserted AS (
         INSERT INTO "Event" (id, "workspaceId", "contactId", name, properties, "occurredAt", "idempotencyKey")
         SELECT r.id, ${workspaceId}::uuid, r."contactId", r.name, r.properties, r."occurredAt", r."idempotencyKey"
         FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
           AS r(id uuid, "contactId" uuid, name text, properties jsonb, "occurredAt" timestamptz, "idempotencyKey" text)
         ON CONFLICT ("workspaceId", "idempotencyKey") DO NOTHING
-        RETURNING id, "workspaceId", "contactId", name, properties, "occurredAt", "receivedAt", "idempotencyKey"
+        RETURNING id, "contactId", "occurredAt", "receivedAt"
       ), seen AS (
         UPDATE "Contact" c SET "lastSeenAt" = e.latest
         FROM (SELECT "contactId", max("occurredAt") AS latest FROM inserted GROUP BY "contactId") e
         WHERE c.id = ANY(${contacts}::uuid[]) AND c.id = e."contactId"
           AND (c."lastSeenAt" IS NULL OR c."lastSeenAt" < e.latest - ${LAST_SEEN_STEP}::interval)
       ), ${listenersSql(workspaceId, rows)}
-      SELECT i.id, i."workspaceId", i."contactId", i.name, i.properties, i."occurredAt", i."receivedAt", i."idempotencyKey",
+      SELECT i.id, i."receivedAt",
         CASE WHEN i.first THEN (SELECT listening FROM listeners) END AS listening
       FROM (SELECT *, row_number() OVER () = 1 AS first FROM inserted) i`;
-    const byId = new Map(inserted.map(({ listening: _listening, ...event }) => [event.id, event as Event]));
+    const sent = new Map(rows.map((row) => [row.id, row]));
+    const byId = new Map(
+      inserted.map(({ id, receivedAt }) => {
+        const row = sent.get(id)!;
+        const event: Event = { ...row, workspaceId, contactId: row.contactId!, properties: row.properties as Prisma.JsonValue, occurredAt: new Date(row.occurredAt), receivedAt };
+        return [id, event];
+      }),
+    );
     const insertedIds = [...byId.keys()];
     const storedEvents = rows.filter((row) => byId.has(row.id)) as StoredEvent[];
     const listeners = listenersFrom(inserted[0]?.listening ?? null, storedEvents);
