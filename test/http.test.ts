@@ -37,6 +37,17 @@ describe('GraphQL over HTTP', () => {
     expect(response.errors?.map((error) => error.message).join('\n')).toMatch(/depth limit/i);
   });
 
+  it("validates documents with GraphQL's own rules beside the armor's, the second time as the first", async () => {
+    // graphql-armor adds its rules to the validation; GraphQL's specified rules must still run,
+    // and a document validated once (the caches answer by document) must get the same verdict.
+    for (let round = 0; round < 2; round++) {
+      const unknown = await post('{ viewer { id nonexistentField } }');
+      expect(unknown.errors?.map((error) => error.message)).toEqual([expect.stringMatching(/Cannot query field "nonexistentField"/)]);
+      const undefinedVariable = await post('query { contact(id: $id) { id } }');
+      expect(undefinedVariable.errors?.[0]?.message).toMatch(/Variable "\$id" is not defined/);
+    }
+  });
+
   it('answers a broken document with a clear error and no stack', async () => {
     const response = await post('{ viewer { id } ');
     expect(response.errors?.[0]?.message).toMatch(/Syntax Error/);

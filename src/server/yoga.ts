@@ -4,6 +4,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { rejectUnstorableText } from './text-input.ts';
 import type { Context } from '../graphql/context.ts';
 import { usePublicSurface } from '../graphql/public-surface.ts';
+import { validationCache } from './validation-cache.ts';
 import { schema } from '../graphql/schema.ts';
 import type { Herald } from '../herald-context.ts';
 import { authorizationOf, principalFor, rememberedPrincipal } from './auth.ts';
@@ -32,7 +33,10 @@ export function createGraphQL(herald: Herald, publicRateLimit: PublicRateLimit, 
       warn: (...args) => herald.log.warn({ args }, 'yoga'),
       error: (...args) => herald.log.error({ err: args[0], args: args.slice(1) }, 'graphql error'),
     },
+    // Parsed documents are still cached by Yoga; their validation by validationCache() instead.
+    parserAndValidationCache: { validationCache: false },
     plugins: [
+      validationCache(),
       EnvelopArmorPlugin({
         maxDepth: { n: 12, ignoreIntrospection: true, flattenFragments: true },
         costLimit: { maxCost: 10000, ignoreIntrospection: true },
