@@ -97,7 +97,8 @@ async function storeEvents(
       contactId: contactIds[index],
       name: event.name,
       properties: event.properties ?? {},
-      occurredAt: (event.occurredAt ?? now).toISOString(),
+      // A Date: JSON.stringify writes it as its ISO text, and the answer keeps it as it is.
+      occurredAt: event.occurredAt ?? now,
       idempotencyKey: event.idempotencyKey == null || !contactIds[index] ? null : scopedKey(writer, contactIds[index]!, event.idempotencyKey),
     }));
     const rows = all.filter((row) => row.contactId);
@@ -128,8 +129,8 @@ async function storeEvents(
     const sent = new Map(rows.map((row) => [row.id, row]));
     const byId = new Map(
       inserted.map(({ id, receivedAt }) => {
-        const row = sent.get(id)!;
-        const event: Event = { ...row, workspaceId, contactId: row.contactId!, properties: row.properties as Prisma.JsonValue, occurredAt: new Date(row.occurredAt), receivedAt };
+        const { contactId, name, properties, occurredAt, idempotencyKey } = sent.get(id)!;
+        const event: Event = { id, workspaceId, contactId: contactId!, name, properties: properties as Prisma.JsonValue, occurredAt, receivedAt, idempotencyKey };
         return [id, event];
       }),
     );
