@@ -11,10 +11,9 @@
  * BENCH_SQL runs a statement on the database before the rounds (an experiment, e.g. dropping an
  * index); BENCH_PG_STATEMENTS=1 prints each round's statements.
  */
-import { createInterface } from 'node:readline';
-import { spawn } from 'node:child_process';
 import pg from 'pg';
-import { seedBrowsers, spawnBenchHerald, topStatements } from './kit.ts';
+import { listeningCampaigns, randomEvent, TRACK_MANY } from './browser-load.ts';
+import { seedBrowsers, spawnBenchHerald, startPushSink, topStatements } from './kit.ts';
 
 const perRound = Number(process.argv[2] ?? 20_000);
 const rounds = Number(process.argv[3] ?? 3);
@@ -22,10 +21,7 @@ const BATCH = Number(process.env.BENCH_BATCH ?? 25);
 const CAMPAIGNS = process.env.BENCH_CAMPAIGNS ?? 'matching';
 const CLIENTS = 4;
 
-const sink = spawn(process.execPath, ['--import', 'tsx', 'bench/push-sink.ts', '--arrivals'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const line = (await createInterface({ input: sink.stdout! })[Symbol.asyncIterator]().next()).value as string;
-const { origin, caFile } = JSON.parse(line) as { origin: string; caFile: string };
-process.once('exit', () => sink.kill('SIGTERM'));
+const { sink, origin, caFile } = await startPushSink();
 
 const bench = await spawnBenchHerald({
   HERALD_PUSH_CA: caFile,
@@ -36,32 +32,8 @@ const db = new pg.Client({ connectionString: bench.databaseUrl });
 await db.connect();
 await seedBrowsers(db, bench.workspaceId, 20_000, origin);
 
-const content = { title: 'Hi {{ contact.firstName }}', body: 'Hello', url: 'https://shop.example/' };
-const triggered = async (input: Record<string, unknown>) => {
-  const created = await bench.secret('mutation($input: CampaignInput!) { createCampaign(input: $input) { ... on MutationCreateCampaignSuccess { data { id } } ... on Error { message } } }', {
-    input: { kind: 'TRIGGERED', content, ...input },
-  });
-  await bench.secret('mutation($id: ID!) { activateCampaign(input: { id: $id }) { __typename } }', { id: created.createCampaign.data.id });
-};
-if (CAMPAIGNS !== 'none') {
-  await triggered({ name: 'Welcome', trigger: { event: 'signup' } });
-  for (let i = 0; i < 20; i++) {
-    const value = CAMPAIGNS === 'unmatched' ? `none-${i}` : `cat-${i}`;
-    await triggered({ name: `Category ${i}`, trigger: { event: 'product_viewed', where: [{ path: 'category', op: 'EQ', value }], delaySeconds: 3600, reEligibleAfterSeconds: 0 } });
-  }
-}
+if (CAMPAIGNS !== 'none') await listeningCampaigns(bench.secret, { unmatched: CAMPAIGNS === 'unmatched' });
 if (process.env.BENCH_SQL) await db.query(process.env.BENCH_SQL);
-
-let sequence = 0;
-/** bench/public-path.ts's event mix: 80% product views over 40 categories (20 listened to), 20% page views. */
-const randomEvent = () => {
-  const anonymousId = `visitor-${1 + Math.floor(Math.random() * 19_000)}`;
-  const idempotencyKey = `batch-${++sequence}`;
-  return Math.random() < 0.8
-    ? { anonymousId, name: 'product_viewed', properties: { category: `cat-${Math.floor(Math.random() * 40)}`, price: Math.round(Math.random() * 200) }, idempotencyKey }
-    : { anonymousId, name: 'page_viewed', properties: { path: '/home' }, idempotencyKey };
-};
-const TRACK_MANY = 'mutation($events: [EventInput!]!) { trackEvents(input: { events: $events }) { __typename ... on Error { message } } }';
 
 console.log(`batches of ${BATCH} from ${CLIENTS} clients, campaigns: ${CAMPAIGNS}`);
 for (let round = 1; round <= rounds; round++) {

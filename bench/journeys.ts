@@ -24,11 +24,9 @@
  *   npx tsx bench/journeys.ts [contacts=100000] [waveSeconds=10]
  * Profile Herald with HERALD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/j-prof".
  */
-import { spawn } from 'node:child_process';
 import os from 'node:os';
-import { createInterface } from 'node:readline';
 import pg from 'pg';
-import { perSecond, seedBrowsers, spawnBenchHerald, topStatements } from './kit.ts';
+import { perSecond, seedBrowsers, spawnBenchHerald, startPushSink, topStatements } from './kit.ts';
 
 const N = Number(process.argv[2] ?? 100_000);
 /** Seconds from the moment the bench moves every wait (after the pushes are out) to their common end: > the engine's 5 s tick. */
@@ -47,10 +45,7 @@ const cpuText = (cpu: { herald: number; postgres: number }, item: string) =>
   `CPU per ${item} ${cpu.herald.toFixed(0)} µs Herald + ${cpu.postgres.toFixed(0)} µs PostgreSQL = ${(cpu.herald + cpu.postgres).toFixed(0)} µs`;
 const load = () => os.loadavg().map((value) => value.toFixed(2)).join(' ');
 
-const sink = spawn(process.execPath, ['--import', 'tsx', 'bench/push-sink.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const line = (await createInterface({ input: sink.stdout! })[Symbol.asyncIterator]().next()).value as string;
-const { origin, caFile } = JSON.parse(line) as { origin: string; caFile: string };
-process.once('exit', () => sink.kill('SIGTERM'));
+const { sink, origin, caFile } = await startPushSink();
 
 // Herald runs with the heap flags docs/operations.md recommends in production, as the other benches do.
 // Commit times (pg_xact_commit_timestamp) give each wait's lateness after the fact, exactly.

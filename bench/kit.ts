@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
 import { createECDH, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.ts';
@@ -260,4 +262,15 @@ function reapedCpuMs(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * bench/push-sink.ts in a process of its own (with `arrivals`, it records when each push came), killed
+ * when this process exits; answers where it listens and the CA file that trusts it.
+ */
+export async function startPushSink({ arrivals = false } = {}) {
+  const sink = spawn(process.execPath, ['--import', 'tsx', 'bench/push-sink.ts', ...(arrivals ? ['--arrivals'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = (await createInterface({ input: sink.stdout! })[Symbol.asyncIterator]().next()).value as string;
+  process.once('exit', () => sink.kill('SIGTERM'));
+  return { sink, ...(JSON.parse(line) as { origin: string; caFile: string }) };
 }

@@ -6,24 +6,20 @@
  * the final count; Herald's peak RSS. Herald runs in its own process; the push sink in another.
  *   npx tsx bench/live-stats.ts [messages=100000] [subscribers=1000] [beacons=200]
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { createClient } from 'graphql-ws';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { createSecrets } from '../src/secrets.ts';
 import { signToken } from '../src/delivery/tokens.ts';
-import { seedBrowsers, spawnBenchHerald } from './kit.ts';
+import { seedBrowsers, spawnBenchHerald, startPushSink } from './kit.ts';
 
 const messages = Number(process.argv[2] ?? 100_000);
 const subscribers = Number(process.argv[3] ?? 1_000);
 const beacons = Number(process.argv[4] ?? 200);
 const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))]!;
 
-const sink = spawn(process.execPath, ['--import', 'tsx', 'bench/push-sink.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const line = (await createInterface({ input: sink.stdout! })[Symbol.asyncIterator]().next()).value as string;
-const { origin, caFile } = JSON.parse(line) as { origin: string; caFile: string };
+const { sink, origin, caFile } = await startPushSink();
 // Our own key, so beacons can be signed with the workspace's (sealed) tracking secret read from the database.
 const secretKey = randomBytes(32);
 const bench = await spawnBenchHerald({

@@ -20,24 +20,21 @@
  * every 3 s of a phase driven back to back. CPU per item also names the driver's own
  * (its clients run on the same machine and take from the same two cores).
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { loadavg } from 'node:os';
-import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { signToken } from '../src/delivery/tokens.ts';
 import { createSecrets, parseSecretKey } from '../src/secrets.ts';
 import { TEST_SECRET_KEY } from '../test/kit/secret-key.ts';
 import { createPoster } from './http-client.ts';
-import { perSecond, seedBrowsers, spawnBenchHerald, topStatements } from './kit.ts';
+import { content, listeningCampaigns, PROBE_FROM, randomEvent, TRACK_MANY } from './browser-load.ts';
+import { perSecond, seedBrowsers, spawnBenchHerald, startPushSink, topStatements } from './kit.ts';
 
 const totalEvents = Number(process.argv[2] ?? 20_000);
 const totalBeacons = Number(process.argv[3] ?? 20_000);
 const CONTACTS = 20_000;
 const BEACON_MESSAGES = 5_000;
-/** Visitors above this one are the latency probe's: the load never names them. */
-const PROBE_FROM = 19_000;
 /** BENCH_CLIENTS=64 (say) measures one client count only. */
 const CLIENTS = process.env.BENCH_CLIENTS ? process.env.BENCH_CLIENTS.split(',').map(Number) : [64, 256];
 /** The offered rate of the paced phase, events/s: the throughput goal, at which the latency goals hold. */
@@ -49,10 +46,7 @@ const percentile = (values: number[], p: number) => [...values].sort((a, b) => a
 const load = () => loadavg().map((value) => value.toFixed(1)).join(' ');
 const passFail = (pass: boolean) => (pass ? 'PASS' : 'FAIL');
 
-const sink = spawn(process.execPath, ['--import', 'tsx', 'bench/push-sink.ts', '--arrivals'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const line = (await createInterface({ input: sink.stdout! })[Symbol.asyncIterator]().next()).value as string;
-const { origin, caFile } = JSON.parse(line) as { origin: string; caFile: string };
-process.once('exit', () => sink.kill('SIGTERM'));
+const { sink, origin, caFile } = await startPushSink({ arrivals: true });
 const ca = readFileSync(caFile);
 const arrivals = () =>
   new Promise<Record<string, number[]>>((resolve, reject) =>
@@ -173,17 +167,6 @@ async function pace(total: number, rate: number, clients: number, call: (n: numb
 }
 
 const TRACK = 'mutation($input: EventInput!) { trackEvent(input: $input) { __typename ... on Error { message } } }';
-const TRACK_MANY = 'mutation($events: [EventInput!]!) { trackEvents(input: { events: $events }) { __typename ... on Error { message } } }';
-const CATEGORIES = 40;
-let sequence = 0;
-/** A visitor's event; its idempotency key makes a resent request store nothing twice. */
-const randomEvent = (keyed = true) => {
-  const visitor = `visitor-${1 + Math.floor(Math.random() * PROBE_FROM)}`;
-  const idempotencyKey = keyed ? `bench-${++sequence}` : undefined;
-  return Math.random() < 0.8
-    ? { anonymousId: visitor, name: 'product_viewed', properties: { category: `cat-${Math.floor(Math.random() * CATEGORIES)}`, price: Math.round(Math.random() * 200) }, idempotencyKey }
-    : { anonymousId: visitor, name: 'page_viewed', properties: { path: '/home' }, idempotencyKey };
-};
 /** CPU time so far in ms: Herald's and PostgreSQL's (from /proc), and this driver's own (the clients). */
 const cpuNow = (bench: { cpuMs(): { herald: number; postgres: number } }) => {
   const { user, system } = process.cpuUsage();
@@ -240,13 +223,6 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
   const asPage = (query: string, variables: unknown) =>
     post(graphql, { 'content-type': 'application/json', authorization: `Bearer ${publishable}`, origin: 'https://shop.example' }, JSON.stringify({ query, variables }));
 
-  const triggered = async (input: Record<string, unknown>) => {
-    const created = await bench.secret('mutation($input: CampaignInput!) { createCampaign(input: $input) { ... on MutationCreateCampaignSuccess { data { id } } ... on Error { message } } }', {
-      input: { kind: 'TRIGGERED', content, ...input },
-    });
-    await bench.secret('mutation($id: ID!) { activateCampaign(input: { id: $id }) { __typename } }', { id: created.createCampaign.data.id });
-  };
-  const content = { title: 'Hi {{ contact.firstName }}', body: 'Hello', url: 'https://shop.example/' };
   // The messages whose tokens the beacons carry: a broadcast's ledger as if it had been sent
   // (written here, so the run does not wait for 5,000 sends).
   const created = await bench.secret('mutation($input: CampaignInput!) { createCampaign(input: $input) { ... on MutationCreateCampaignSuccess { data { id } } } }', {
@@ -263,10 +239,7 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
   const trackingSecret = createSecrets(parseSecretKey(TEST_SECRET_KEY)!).open(sealed);
   const tokens = (await db.query(`SELECT id FROM "Message" WHERE "campaignId" = $1`, [broadcast])).rows.map((row: { id: string }) => signToken(row.id, trackingSecret));
 
-  await triggered({ name: 'Welcome', trigger: { event: 'signup' } });
-  for (let i = 0; i < 20; i++) {
-    await triggered({ name: `Category ${i}`, trigger: { event: 'product_viewed', where: [{ path: 'category', op: 'EQ', value: `cat-${i}` }], delaySeconds: 3600, reEligibleAfterSeconds: 0 } });
-  }
+  await listeningCampaigns(bench.secret);
 
   const track = async (input: unknown) => {
     const { status, body } = await asPage(TRACK, { input });

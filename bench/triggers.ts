@@ -11,12 +11,10 @@
  *     from 16 concurrent clients with the 20 active.
  *   npx tsx bench/triggers.ts [latencyCalls=1000] [events=60000]
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { createInterface } from 'node:readline';
 import pg from 'pg';
-import { perSecond, seedBrowsers, spawnBenchHerald } from './kit.ts';
+import { perSecond, seedBrowsers, spawnBenchHerald, startPushSink } from './kit.ts';
 
 const calls = Number(process.argv[2] ?? 1_000);
 const totalEvents = Number(process.argv[3] ?? 60_000);
@@ -25,10 +23,7 @@ const now = () => performance.timeOrigin + performance.now();
 const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))]!;
 const passFail = (pass: boolean) => (pass ? 'PASS' : 'FAIL');
 
-const sink = spawn(process.execPath, ['--import', 'tsx', 'bench/push-sink.ts', '--arrivals'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const line = (await createInterface({ input: sink.stdout! })[Symbol.asyncIterator]().next()).value as string;
-const { origin, caFile } = JSON.parse(line) as { origin: string; caFile: string };
-process.once('exit', () => sink.kill('SIGTERM'));
+const { sink, origin, caFile } = await startPushSink({ arrivals: true });
 const ca = readFileSync(caFile);
 const sinkGet = (path: string) =>
   new Promise<unknown>((resolve, reject) =>
