@@ -11,9 +11,11 @@ import { publishDeliveryEvents } from '../delivery/events.ts';
 import {
   announceTriggers,
   applyTriggers,
+  listeningCampaignsJsonSql,
   listeningCampaignsSql,
   type StoredEvent,
   type TriggeredCampaign,
+  type TriggeredCampaigns,
   type TriggerListeners,
   triggerLocksSql,
 } from '../delivery/triggers.ts';
@@ -103,6 +105,7 @@ async function storeEvents(
     }));
     const rows = all.filter((row) => row.contactId);
     const contacts = [...new Set(rows.map((row) => row.contactId!))];
+    const known = herald.deliveries.triggered.get(workspaceId) ?? null;
     // The insert answers which rows it stored (a replayed key stores and returns nothing) with the
     // one column the database chose, receivedAt: the rest is what was sent (properties read back
     // would cost PostgreSQL their JSON text and Herald its parse, per event). Each contact's
@@ -122,7 +125,7 @@ async function storeEvents(
         FROM (SELECT "contactId", max("occurredAt") AS latest FROM inserted GROUP BY "contactId") e
         WHERE c.id = ANY(${contacts}::uuid[]) AND c.id = e."contactId"
           AND (c."lastSeenAt" IS NULL OR c."lastSeenAt" < e.latest - ${LAST_SEEN_STEP}::interval)
-      ), ${listenersSql(workspaceId, rows)}
+      ), ${listenersSql(workspaceId, rows, known?.version ?? null)}
       SELECT i.id, i."receivedAt",
         CASE WHEN i.first THEN (SELECT listening FROM listeners) END AS listening
       FROM (SELECT *, row_number() OVER () = 1 AS first FROM inserted) i`;
@@ -136,7 +139,10 @@ async function storeEvents(
     );
     const insertedIds = [...byId.keys()];
     const storedEvents = rows.filter((row) => byId.has(row.id)) as StoredEvent[];
-    const listeners = listenersFrom(inserted[0]?.listening ?? null, storedEvents);
+    const listening = inserted[0]?.listening ?? null;
+    const triggered = listening && (listening.triggered.campaigns === null ? known! : triggeredFrom(listening.triggered));
+    if (triggered && triggered !== known) herald.deliveries.triggered.set(workspaceId, triggered);
+    const listeners = listenersFrom(listening, triggered, storedEvents);
     const conversions = listeners.converting ? await recordConversions(tx, workspaceId, insertedIds) : [];
     // Without journeys listening, trigger entry is the batch's last statement and carries its COMMIT.
     const triggers = await applyTriggers(tx, workspaceId, storedEvents, listeners.triggers, { last: !listeners.journeys.journeys });
@@ -163,11 +169,17 @@ async function storeEvents(
   return { ...written, planned };
 }
 
-/** What listens to a batch, as `listenersSql` answers it (its campaigns' timestamps as JSON text). */
+/**
+ * What listens to a batch, as `listenersSql` answers it: the triggered campaigns' version, and the
+ * campaigns themselves (their timestamps as JSON text) unless this process knew that version.
+ */
 type ListeningJson = JourneyNeeds & {
   conversionEvents: string[];
   locked: boolean;
-  campaigns: (Omit<TriggeredCampaign, 'startAt' | 'startedAt' | 'endAt'> & { startAt: string | null; startedAt: string | null; endAt: string | null })[];
+  triggered: {
+    version: string;
+    campaigns: (Omit<TriggeredCampaign, 'startAt' | 'startedAt' | 'endAt'> & { startAt: string | null; startedAt: string | null; endAt: string | null })[] | null;
+  };
 };
 
 /**
@@ -178,24 +190,33 @@ type ListeningJson = JourneyNeeds & {
  * row of the batch, replayed ones too: locking a replayed event's contact or reading a flag for its
  * name costs nothing wrong, and each later step runs only on the events stored.
  */
-function listenersSql(workspaceId: string, rows: readonly { contactId?: string | null; name: string }[]): Prisma.Sql {
+function listenersSql(workspaceId: string, rows: readonly { contactId?: string | null; name: string }[], knownVersion: string | null): Prisma.Sql {
   const names = [...new Set(rows.map((row) => row.name))];
   const contactIds = [...new Set(rows.map((row) => row.contactId!))];
   return Prisma.sql`campaigns AS (${listeningCampaignsSql(workspaceId)}),
     flags AS (
       SELECT ${conversionEventsSql(workspaceId)} AS "conversionEvents", ${journeyNeedsSql(workspaceId, names)},
-        ${triggerLocksSql(Prisma.sql`campaigns`, contactIds, names)} AS locked
+        ${triggerLocksSql(Prisma.sql`campaigns`, contactIds, names)} AS locked,
+        ${listeningCampaignsJsonSql(Prisma.sql`campaigns`, knownVersion)} AS triggered
     ),
-    listeners AS (SELECT to_jsonb(f) || jsonb_build_object('campaigns', COALESCE((SELECT jsonb_agg(c) FROM campaigns c), '[]'::jsonb)) AS listening FROM flags f)`;
+    listeners AS (SELECT to_jsonb(f) AS listening FROM flags f)`;
+}
+
+/** The triggered campaigns of one version as applyTriggers takes them (timestamps as Dates). */
+function triggeredFrom({ version, campaigns }: ListeningJson['triggered']): TriggeredCampaigns {
+  const at = (text: string | null) => (text === null ? null : new Date(text));
+  return { version, campaigns: campaigns!.map((campaign) => ({ ...campaign, startAt: at(campaign.startAt), startedAt: at(campaign.startedAt), endAt: at(campaign.endAt) })) };
 }
 
 /** `listenersSql`'s answer as applyTriggers, conversions and journeys take it (null: nothing stored, nothing listens). */
-function listenersFrom(listening: ListeningJson | null, stored: readonly StoredEvent[]): { triggers: TriggerListeners; converting: boolean; journeys: JourneyNeeds } {
-  if (!listening) return { triggers: { campaigns: [], locked: false }, converting: false, journeys: { journeys: false, goal: false, exit: false, wait: false } };
-  const at = (text: string | null) => (text === null ? null : new Date(text));
-  const campaigns = listening.campaigns.map((campaign) => ({ ...campaign, startAt: at(campaign.startAt), startedAt: at(campaign.startedAt), endAt: at(campaign.endAt) }));
+function listenersFrom(
+  listening: ListeningJson | null,
+  triggered: TriggeredCampaigns | null,
+  stored: readonly StoredEvent[],
+): { triggers: TriggerListeners; converting: boolean; journeys: JourneyNeeds } {
+  if (!listening || !triggered) return { triggers: { campaigns: [], locked: false }, converting: false, journeys: { journeys: false, goal: false, exit: false, wait: false } };
   return {
-    triggers: { campaigns, locked: listening.locked },
+    triggers: { campaigns: triggered.campaigns, locked: listening.locked },
     converting: listening.conversionEvents.some((name) => stored.some((event) => event.name === name)),
     journeys: { journeys: listening.journeys, goal: listening.goal, exit: listening.exit, wait: listening.wait },
   };

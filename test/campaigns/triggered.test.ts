@@ -33,6 +33,16 @@ const Pause = graphql(`
 const Resume = graphql(`
   mutation TriggerResume($id: ID!) { resumeCampaign(input: { id: $id }) { __typename ... on Error { message } } }
 `);
+const CreateSegment = graphql(`
+  mutation TriggerSegment($rule: SegmentRuleInput!) {
+    createSegment(input: { name: "Plan", rule: $rule }) { __typename ... on MutationCreateSegmentSuccess { data { id } } ... on Error { message } }
+  }
+`);
+const UpdateSegment = graphql(`
+  mutation TriggerSegmentEdit($id: ID!, $rule: SegmentRuleInput!) {
+    updateSegment(input: { id: $id, rule: $rule }) { __typename ... on Error { message } }
+  }
+`);
 const Messages = graphql(`
   query TriggerMessages($id: ID!) {
     campaign(id: $id) {
@@ -258,5 +268,36 @@ describe('triggered campaigns', () => {
     expect(h.push.received(bob.id)).toHaveLength(0);
     expect((await campaignState(secret, id)).status).toBe('ACTIVE');
   });
-});
 
+  it('reads an edit of its campaigns or of their segment at the next event, after events read them before', async () => {
+    const plan = (value: string) => ({ attribute: { path: 'plan', op: 'EQ' as const, value } });
+    const { secret, publishable } = await h.workspace();
+    const segment = dataOf(await secret(CreateSegment, { rule: plan('gold') })).createSegment;
+    if (segment.__typename !== 'MutationCreateSegmentSuccess') throw new Error(JSON.stringify(segment));
+    const first = await createCampaign(secret, { name: 'Gold', kind: 'TRIGGERED', content, trigger: { event: 'viewed' }, audience: { segmentId: segment.data.id } });
+    expect(dataOf(await secret(Activate, { id: first })).activateCampaign.__typename).toBe('MutationActivateCampaignSuccess');
+    const shopper = async (externalId: string, planName: string) => {
+      await secret(Upsert, { input: { externalId, attributes: { plan: planName } } });
+      await subscribeBrowser(publishable, h.push, { externalId });
+    };
+    for (const [who, planName] of [['gold-1', 'gold'], ['gold-2', 'gold'], ['free-1', 'free'], ['free-2', 'free']] as const) await shopper(who, planName);
+    const entered = async (id: string) => (await messages(secret, id)).map((row) => row.contact.externalId).sort();
+
+    // The workspace's campaigns are read (and kept by this process) with these events.
+    await track(secret, 'gold-1', 'viewed');
+    await track(secret, 'free-1', 'viewed');
+    expect(await entered(first)).toEqual(['gold-1']);
+
+    // The segment now names the other plan: the next events are judged by the new rule.
+    expect(dataOf(await secret(UpdateSegment, { id: segment.data.id, rule: plan('free') })).updateSegment.__typename).toBe('MutationUpdateSegmentSuccess');
+    await track(secret, 'gold-2', 'viewed');
+    await track(secret, 'free-2', 'viewed');
+    expect(await entered(first)).toEqual(['free-2', 'gold-1']);
+
+    // A campaign activated since listens from the next event on.
+    const second = await createCampaign(secret, { name: 'Everyone', kind: 'TRIGGERED', content, trigger: { event: 'viewed' } });
+    await secret(Activate, { id: second });
+    await track(secret, 'gold-2', 'viewed');
+    expect(await entered(second)).toEqual(['gold-2']);
+  });
+});
