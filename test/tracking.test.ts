@@ -53,6 +53,18 @@ function beacon(url: string, body: string, contentType = 'text/plain;charset=UTF
 }
 
 describe('tracking and conversions', () => {
+  it('credits a conversion to a campaign made after events of its name were read without one', async () => {
+    const { secret, publishable } = await h.workspace();
+    await subscribeBrowser(publishable, h.push, { externalId: 'ada' });
+    // This workspace's listeners are read, and kept by this process, with no conversion among them.
+    await secret(Track, { externalId: 'ada' });
+    const id = await createCampaign(secret, { name: 'Sale', kind: 'BROADCAST', content, conversion: { event: 'purchase', withinSeconds: 3600 } });
+    await secret(SendNow, { id });
+    await waitForStatus(secret, id);
+    await secret(Track, { externalId: 'ada' });
+    expect(dataOf(await secret(Stats, { id })).campaign!.stats).toMatchObject({ sent: 1, conversions: 1 });
+  });
+
   it('counts beacons from any origin and the mutation once per message, refuses forged tokens, credits conversions in the window', async () => {
     const { secret, publishable } = await h.workspace();
     const ada = await subscribeBrowser(publishable, h.push, { externalId: 'ada' });

@@ -14,6 +14,11 @@ export interface SqlTx {
    * take the committed batch for one that stored nothing).
    */
   $queryRawThenCommit?<T = unknown>(query: Prisma.Sql): Promise<T>;
+  /**
+   * `sqlTransaction`'s only: sends COMMIT now, behind the statements already sent, unless one of
+   * them carries it; nothing may follow. Rejects if the transaction did not commit.
+   */
+  $commit?(): Promise<void>;
 }
 
 /** Shared by every pool: a name is the hash of its text, so one text has one name everywhere. */
@@ -89,6 +94,12 @@ export async function sqlTransaction<T>(
       if (ended.status === 'rejected') throw ended.reason;
       if (ended.value.command !== 'COMMIT') throw new Error(`the transaction ended in ${ended.value.command}, not COMMIT`);
       return answer.value;
+    },
+    $commit: async () => {
+      if (committed || !begun) return;
+      committed = true;
+      const [, ended] = await Promise.all([begun, client.query('COMMIT')]);
+      if (ended.command !== 'COMMIT') throw new Error(`the transaction ended in ${ended.command}, not COMMIT`);
     },
   };
   let broken: Error | undefined;

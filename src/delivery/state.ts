@@ -4,7 +4,7 @@ import { WebhookClient } from './webhook/client.ts';
 import { MobilePushClients, type MobilePushConfig } from './mobile-push/clients.ts';
 import { SmsClient } from './sms/client.ts';
 import type { SmsConfig } from '../workspaces/sms-settings.ts';
-import type { TriggeredCampaigns } from './triggers.ts';
+import type { KnownListeners } from './triggers.ts';
 
 /**
  * A campaign's passes in this process. A `delivery:due` signal for it hands its rows to the running
@@ -32,10 +32,10 @@ export interface DeliveryState {
    */
   unrecorded: Map<string, Set<string>>;
   /**
-   * Each workspace's triggered campaigns as this process last read them, with their version: a
-   * batch of events reads only the version while it is unchanged (listeningCampaignsJsonSql).
+   * What this process last read of each workspace's listeners, its triggered campaigns with their
+   * version: a batch of events reads only the version while it is unchanged (listeningCampaignsJsonSql).
    */
-  triggered: Map<string, TriggeredCampaigns>;
+  listeners: Map<string, KnownListeners>;
   /** In-memory wake-ups planned for short trigger delays, per campaign and 100 ms slot. */
   kicks: Set<string>;
   /** Claim transactions open at once in this process (see claim-transaction.ts). */
@@ -54,7 +54,7 @@ export interface DeliveryState {
 
 export function createDeliveryState(config: ConstructorParameters<typeof Mailers>[0] & ConstructorParameters<typeof WebhookClient>[0] & MobilePushConfig & SmsConfig): DeliveryState {
   return {
-    active: new Map(), unrecorded: new Map(), triggered: new Map(), kicks: new Set(), claimSlots: new Slots(CLAIM_SLOTS), sent: new Map(), mailers: new Mailers(config), webhooks: new WebhookClient(config),
+    active: new Map(), unrecorded: new Map(), listeners: new Map(), kicks: new Set(), claimSlots: new Slots(CLAIM_SLOTS), sent: new Map(), mailers: new Mailers(config), webhooks: new WebhookClient(config),
     mobile: new MobilePushClients(config),
     sms: new SmsClient(config),
   };

@@ -84,10 +84,16 @@ export function triggerLocksSql(campaigns: Prisma.Sql, contactIds: readonly stri
         OR COALESCE(c.trigger->'exceptionEvents', '[]'::jsonb) ?| ${[...names]}::text[]))`;
 }
 
-/** A workspace's triggered campaigns as read at one version (listeningCampaignsJsonSql): never changed once read. */
-export interface TriggeredCampaigns {
+/**
+ * What a process last read of a workspace's listeners: its triggered campaigns at one version
+ * (listeningCampaignsJsonSql; never changed once read), and, as they were then, the event names
+ * campaigns count as conversions and whether any journey listens (tracking/events.ts).
+ */
+export interface KnownListeners {
   version: string;
   campaigns: readonly TriggeredCampaign[];
+  conversionEvents: readonly string[];
+  journeys: boolean;
 }
 
 /** What a batch's events may trigger: the campaigns listening, and whether their contacts are locked. */

@@ -173,6 +173,17 @@ describe('journeys', () => {
     ]);
   });
 
+  it('is entered by the first event after it is published, when events were read with no journey before', async () => {
+    const { secret } = await h.workspace();
+    const ada = await contact(secret, 'ada');
+    // This workspace's listeners are read, and kept by this process, with no journey among them.
+    await secret(Track, { input: { externalId: 'ada', name: 'browsed' } });
+    await secret(Track, { input: { externalId: 'ada', name: 'browsed' } });
+    await createJourney(secret, { name: 'Late', entry: { event: { name: 'browsed' } }, steps: [{ key: 'pause', wait: { seconds: 60 } }] });
+    await secret(Track, { input: { externalId: 'ada', name: 'browsed' } });
+    expect((await until(secret, ada, (rows) => rows.length > 0, 10_000)).map((row) => row.status)).toEqual(['ACTIVE']);
+  });
+
   it('waitForEvent goes on at the event, or times out; an exit event ends a wait; a goal converts', { timeout: 90_000 }, async () => {
     const { secret } = await h.workspace();
     const journeyId = await createJourney(secret, {
