@@ -50,8 +50,7 @@ export function listeningCampaignsSql(workspaceId: string): Prisma.Sql {
   return Prisma.sql`
     SELECT c.id::text, c.kind::text, c.status::text, c.channel::text, c.trigger, c."startAt", c."startedAt", c."endAt",
       c."frequencyCapped", c."holdoutPercent", c.variants, c."audienceRule", c."audienceType"::text,
-      CASE WHEN s.id IS NULL THEN NULL ELSE jsonb_build_object('rule', s.rule) END AS segment,
-      c.xmin::text || '.' || COALESCE(s.xmin::text, '') AS "rowVersion"
+      CASE WHEN s.id IS NULL THEN NULL ELSE jsonb_build_object('rule', s.rule) END AS segment
     FROM "Campaign" c LEFT JOIN "Segment" s ON s.id = c."segmentId"
     WHERE c."workspaceId" = ${workspaceId}::uuid AND c.kind = 'TRIGGERED' AND c.status IN ('ACTIVE', 'PAUSED')`;
 }
@@ -59,15 +58,16 @@ export function listeningCampaignsSql(workspaceId: string): Prisma.Sql {
 /**
  * The campaigns of `campaigns` (rows of listeningCampaignsSql) as JSON, unless their version is
  * `known`: then null, and the caller uses the ones it read with that version. A version is the
- * rows' own (each row's xmin, its segment's too, changes with every update), so a campaign
- * activated, paused or edited, or its segment edited, is read again by the next statement after
- * the change commits, in any process: the cache needs no message to stay right.
+ * hash of the rows' text, the very columns trigger entry reads: a campaign activated, paused or
+ * edited, or its segment's rule edited, is read again by the next statement after the change
+ * commits, in any process (the cache needs no message to stay right), while the updates trigger
+ * entry never reads (a campaign's wake-up time moves with every delivery pass) keep it.
  */
 export function listeningCampaignsJsonSql(campaigns: Prisma.Sql, known: string | null): Prisma.Sql {
   return Prisma.sql`(SELECT jsonb_build_object('version', v.version,
       'campaigns', CASE WHEN v.version = ${known}::text THEN NULL
-        ELSE COALESCE((SELECT jsonb_agg(to_jsonb(c) - 'rowVersion') FROM ${campaigns} c), '[]'::jsonb) END)
-    FROM (SELECT md5(COALESCE(string_agg(id || '/' || "rowVersion", ',' ORDER BY id), '')) AS version FROM ${campaigns}) v)`;
+        ELSE COALESCE((SELECT jsonb_agg(c) FROM ${campaigns} c), '[]'::jsonb) END)
+    FROM (SELECT md5(COALESCE(string_agg(c::text, ',' ORDER BY c.id), '')) AS version FROM ${campaigns} c) v)`;
 }
 
 /**

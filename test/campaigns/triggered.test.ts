@@ -300,4 +300,22 @@ describe('triggered campaigns', () => {
     await track(secret, 'gold-2', 'viewed');
     expect(await entered(second)).toEqual(['gold-2']);
   });
+
+  it('keeps what it read of its campaigns while only their wake-up times move', async () => {
+    const { secret, id, shopper } = await shopWith({ event: 'viewed', delaySeconds: 3600 });
+    const campaignId = Buffer.from(id, 'base64').toString().split(':')[1]!;
+    const read = () => [...h.kit.herald.deliveries.listeners.values()].find((known) => known.campaigns.some((campaign) => campaign.id === campaignId))!;
+    for (const who of ['ada', 'bob', 'cy']) await shopper(who);
+    await track(secret, 'ada', 'viewed'); // queued an hour ahead: the campaign's wake-up is planned
+    const first = read();
+    await h.kit.herald.prisma.$executeRaw`UPDATE "Campaign" SET "wakeAt" = now() + interval '2 hours' WHERE id = ${campaignId}::uuid`;
+    await track(secret, 'bob', 'viewed');
+    expect(read().version).toBe(first.version);
+    expect(read().campaigns).toBe(first.campaigns); // not read again
+
+    await secret(Pause, { id });
+    await track(secret, 'cy', 'viewed');
+    expect(read().campaigns.map((campaign) => campaign.status)).toEqual(['PAUSED']);
+    expect((await messages(secret, id)).map((row) => row.contact.externalId).sort()).toEqual(['ada', 'bob']);
+  });
 });
