@@ -62,3 +62,45 @@ function answerFrom(refs: readonly ContactRef[], found: Found[]): (string | null
 function unique(values: (string | undefined)[]): string[] {
   return [...new Set(values.filter((value): value is string => Boolean(value)))];
 }
+
+/** The SQLSTATE herald_contacts_changed raises (its migration, 20261204070000_contacts_changed). */
+export const CONTACTS_CHANGED = 'HR002';
+
+/** A reference's key among a workspace's known contacts: `x:` an externalId, `a:` an anonymousId. */
+export function contactKey(ref: ContactRef): string | null {
+  if (ref.contactId) return null;
+  return ref.externalId ? `x:${ref.externalId}` : ref.anonymousId ? `a:${ref.anonymousId}` : null;
+}
+
+/**
+ * resolveContacts for a statement whose answer nothing waits for (events' batches send the insert
+ * right behind it), when this process learned before the id of every contact `refs` name by
+ * externalId or anonymousId (`known`; null when one is not known). The statement locks them FOR NO
+ * KEY UPDATE in id order, and raises herald_contacts_changed (SQLSTATE HR002), rolling back the
+ * transaction, unless each id still names its contact in the workspace (a visitor's id moves when
+ * it joins a customer, a contact may be deleted): the caller then finds them as resolveContacts does.
+ */
+export function knownContacts(workspaceId: string, refs: readonly ContactRef[], known: (key: string) => string | undefined): { ids: string[]; sql: Prisma.Sql } | null {
+  const checks = new Map<string, { id: string; externalId: string | null; anonymousId: string | null }>();
+  const ids: string[] = [];
+  for (const ref of refs) {
+    const key = contactKey(ref);
+    const id = ref.contactId ?? (key ? known(key) : undefined);
+    if (!id) return null;
+    const externalId = ref.contactId ? null : (ref.externalId ?? null);
+    const anonymousId = ref.contactId || ref.externalId ? null : (ref.anonymousId ?? null);
+    checks.set(`${id}/${key}`, { id, externalId, anonymousId });
+    ids.push(id);
+  }
+  const lockedIds = [...new Set(ids)];
+  const sql = Prisma.sql`
+    WITH locked AS MATERIALIZED (
+      SELECT id, "externalId", "anonymousId" FROM "Contact"
+      WHERE id = ANY(${lockedIds}::uuid[]) AND "workspaceId" = ${workspaceId}::uuid
+      ORDER BY id FOR NO KEY UPDATE
+    )
+    SELECT CASE WHEN (SELECT count(*) FROM jsonb_to_recordset(${JSON.stringify([...checks.values()])}::jsonb) AS k(id uuid, "externalId" text, "anonymousId" text)
+        JOIN locked l ON l.id = k.id AND (k."externalId" IS NULL OR l."externalId" = k."externalId") AND (k."anonymousId" IS NULL OR l."anonymousId" = k."anonymousId")) = ${checks.size}::int
+      THEN true ELSE herald_contacts_changed() END AS ok`;
+  return { ids, sql };
+}
