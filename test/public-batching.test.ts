@@ -48,9 +48,6 @@ const Identify = graphql(`
     }
   }
 `);
-const DeleteContact = graphql(`
-  mutation GatherDeleteContact($id: ID!) { deleteContact(input: { id: $id }) { __typename ... on Error { code } } }
-`);
 const Activate = graphql(`mutation GatherActivate($id: ID!) { activateCampaign(input: { id: $id }) { __typename } }`);
 const Stats = graphql(`query GatherStats($id: ID!) { campaign(id: $id) { stats { sent displayed clicked } } }`);
 
@@ -154,37 +151,6 @@ describe('group commit of single trackEvent calls', () => {
     const newest = events.at(-1)!.occurredAt.getTime();
     expect(contact.lastSeenAt!.getTime()).toBeLessThanOrEqual(newest);
     expect(contact.lastSeenAt!.getTime()).toBeGreaterThan(newest - 60_000);
-  });
-
-  it("writes a visitor's events to the contact that holds it now, after this process learned the visitor's id", async () => {
-    const { publishable, secret } = await h.workspace();
-    const holderOf = async (name: string) => {
-      const rows = await h.kit.herald.prisma.$queryRaw<{ id: string; anonymousId: string | null; externalId: string | null }[]>`
-        SELECT c.id::text, c."anonymousId", c."externalId" FROM "Event" e JOIN "Contact" c ON c.id = e."contactId" WHERE e.name = ${name}`;
-      expect(rows).toHaveLength(1);
-      return rows[0]!;
-    };
-    const track = async (name: string) => expect((await trackAll(publishable, [{ anonymousId: 'learned-visitor', name }]))[0]!.__typename).toBe('MutationTrackEventSuccess');
-    await track('first'); // found (created), and its id learned
-    await track('second'); // written with the id learned
-    const visitor = await holderOf('first');
-    expect(await holderOf('second')).toEqual(visitor);
-
-    // The visitor joins a customer: its next events go where identify left the visitor.
-    expect(dataOf(await secret(Identify, { input: { anonymousId: 'learned-visitor', externalId: 'learned-customer' } })).identifyContact.__typename).toBe('MutationIdentifyContactSuccess');
-    const [holder] = await h.kit.herald.prisma.$queryRaw<{ id: string }[]>`SELECT id::text FROM "Contact" WHERE "anonymousId" = 'learned-visitor'`;
-    await track('after-identify');
-    const joined = await holderOf('after-identify');
-    expect(joined.anonymousId).toBe('learned-visitor');
-    if (holder) expect(joined.id).toBe(holder.id);
-
-    // That contact is deleted: the next event makes a new one.
-    const customerId = Buffer.from(`Contact:${joined.id}`).toString('base64');
-    expect(dataOf(await secret(DeleteContact, { id: customerId })).deleteContact.__typename).toBe('MutationDeleteContactSuccess');
-    await track('after-delete');
-    const again = await holderOf('after-delete');
-    expect(again).toMatchObject({ anonymousId: 'learned-visitor', externalId: null });
-    expect(again.id).not.toBe(joined.id);
   });
 
   it('enters a triggered campaign once per contact for triggers gathered into one batch', async () => {

@@ -3,7 +3,7 @@ import { fromZodIssues, ValidationError } from '../errors.ts';
 import type { Event } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { verifyIdentities, type Writer } from '../contacts/identity.ts';
-import { CONTACTS_CHANGED, contactKey, knownContacts, resolveContacts } from '../contacts/resolve.ts';
+import { resolveContacts } from '../contacts/resolve.ts';
 import { MAX_BATCH } from '../contacts/validation.ts';
 import { Prisma } from '../db/prisma.ts';
 import { sqlTransaction } from '../db/sql-transaction.ts';
@@ -88,18 +88,10 @@ async function storeEvents(
   try {
     written = await writeEvents(herald, workspaceId, writer, events, missingAt, { pipelined: true });
   } catch (error) {
-    // A contact or what listens is not what this process last read: written again, step by step.
-    if (!(error instanceof ReadChanged)) throw error;
+    // What listens changed between the read Herald went by and this batch: written again, step by step.
+    if (!(error instanceof ListenersChanged)) throw error;
     written = await writeEvents(herald, workspaceId, writer, events, missingAt, { pipelined: false });
   }
-  herald.cache.learnContacts(
-    workspaceId,
-    events.flatMap((event, index): [string, string][] => {
-      const key = contactKey(event);
-      const id = written.contactIds[index];
-      return key && id ? [[key, id]] : [];
-    }),
-  );
 
   if (written.stored.some(Boolean)) herald.events.publish('workspace:changed', workspaceId, { reason: 'events_tracked' });
   publishDeliveryEvents(herald, workspaceId, written.conversions);
@@ -112,31 +104,19 @@ async function storeEvents(
   return { ...written, planned };
 }
 
-/** A batch's contacts or listeners were not what the statements sent behind their read assumed. */
-class ReadChanged extends Error {}
-/** The SQLSTATE herald_listeners_changed raises (its migration, 20261204060000_listeners_changed). */
-const LISTENERS_CHANGED = 'HR001';
-const READ_CHANGED = new Set([CONTACTS_CHANGED, LISTENERS_CHANGED]);
-
-/** The first failure of statements sent together: ReadChanged when one found its read changed (the others then fail too). */
-function failureOf(results: readonly PromiseSettledResult<unknown>[]): unknown {
-  const failed = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected').map((result) => result.reason as { code?: string });
-  if (failed.some((reason) => READ_CHANGED.has(reason.code ?? ''))) return new ReadChanged();
-  return failed[0];
-}
+/** The batch's insert found its listeners other than what the pipelined statements behind it assumed. */
+class ListenersChanged extends Error {}
 
 /**
  * One transaction storing the batch (storeEvents). Its statements: BEGIN with the contacts'
  * statement (they are found or created, and locked), then the events' insert, which also reads
  * what listens to them, then what those listeners do: conversions, trigger entry, journeys, and
- * COMMIT with the last of them. `pipelined`, each wait on PostgreSQL this process can skip goes:
- * when it learned every contact's id before (knownContacts), the insert goes right behind the
- * contacts' statement; when what it last read of the workspace's listeners says the batch needs
- * trigger entry at most (no exception event, conversion or journey), trigger entry and COMMIT go
- * right behind the insert, built from that read. A batch of known visitors is then one round trip.
- * The contacts' statement and the insert check what they read against what was assumed
- * (herald_contacts_changed, herald_listeners_changed): should it differ, the transaction rolls back
- * and this throws ReadChanged.
+ * COMMIT with the last of them. `pipelined`: when what this process last read of the workspace's
+ * listeners says the batch needs trigger entry at most (no exception event, conversion or
+ * journey), trigger entry and COMMIT go right behind the insert, built from that read, in the same
+ * round trip: one wait on PostgreSQL less per batch. The insert checks that read against its own
+ * (herald_listeners_changed): should they differ, the transaction rolls back and this throws
+ * ListenersChanged.
  */
 async function writeEvents(
   herald: Herald,
@@ -152,10 +132,7 @@ async function writeEvents(
     // Batches share contacts: they are locked in one order (id) as they are found, before lastSeenAt
     // moves, else two batches lock them in their own orders and deadlock. NO KEY UPDATE, the lock
     // the UPDATE takes, does not wait for the key-share locks of other batches' event inserts.
-    const known = pipelined ? knownContacts(workspaceId, events, (key) => herald.cache.contactId(workspaceId, key)) : null;
-    const locked = known ? tx.$queryRaw(known.sql) : null;
-    locked?.catch(() => undefined); // read below, with the statements sent behind it
-    const contactIds = known ? known.ids : await resolveContacts(tx, workspaceId, events, { lock: true });
+    const contactIds = await resolveContacts(tx, workspaceId, events, { lock: true });
     const missing = contactIds.findIndex((id) => id === null);
     if (missing >= 0 && missingAt) throw noContact(missingAt(missing));
 
@@ -171,8 +148,8 @@ async function writeEvents(
     }));
     const rows = all.filter((row) => row.contactId) as (typeof all[number] & StoredEvent)[];
     const contacts = [...new Set(rows.map((row) => row.contactId))];
-    const listened = herald.deliveries.listeners.get(workspaceId) ?? null;
-    const ahead = pipelined && listened && onlyTriggers(listened, rows) ? listened : null;
+    const known = herald.deliveries.listeners.get(workspaceId) ?? null;
+    const ahead = pipelined && known && onlyTriggers(known, rows) ? known : null;
     // The insert answers which rows it stored (a replayed key stores and returns nothing) with the
     // one column the database chose, receivedAt: the rest is what was sent (properties read back
     // would cost PostgreSQL their JSON text and Herald its parse, per event). Each contact's
@@ -192,7 +169,7 @@ async function writeEvents(
         FROM (SELECT "contactId", max("occurredAt") AS latest FROM inserted GROUP BY "contactId") e
         WHERE c.id = ANY(${contacts}::uuid[]) AND c.id = e."contactId"
           AND (c."lastSeenAt" IS NULL OR c."lastSeenAt" < e.latest - ${LAST_SEEN_STEP}::interval)
-      ), ${listenersSql(workspaceId, rows, listened?.version ?? null, ahead?.version ?? null)}
+      ), ${listenersSql(workspaceId, rows, known?.version ?? null, ahead?.version ?? null)}
       SELECT i.id, i."receivedAt",
         CASE WHEN i.first THEN (SELECT listening FROM listeners) END AS listening
       FROM (SELECT *, row_number() OVER () = 1 AS first FROM inserted) i`;
@@ -203,26 +180,25 @@ async function writeEvents(
       // the same campaigns), and a COMMIT no statement carried goes now.
       const entry = applyTriggers(tx, workspaceId, rows, { campaigns: ahead.campaigns, locked: true }, { last: true });
       const commit = tx.$commit!();
-      const results = await Promise.allSettled([locked, insert, entry, commit]);
-      const [, inserted, triggers] = results;
-      if (results.some((result) => result.status === 'rejected') || inserted.status === 'rejected' || triggers.status === 'rejected') throw failureOf(results);
-      remember(herald, workspaceId, inserted.value[0]?.listening ?? null, listened);
-      return { ...answers(workspaceId, all, inserted.value), contactIds, conversions: [], triggers: triggers.value, journeys: NO_JOURNEYS };
+      const [inserted, triggers, committed] = await Promise.allSettled([insert, entry, commit]);
+      if (inserted.status === 'rejected') throw (inserted.reason as { code?: string }).code === LISTENERS_CHANGED ? new ListenersChanged() : inserted.reason;
+      if (triggers.status === 'rejected') throw triggers.reason;
+      if (committed.status === 'rejected') throw committed.reason;
+      remember(herald, workspaceId, inserted.value[0]?.listening ?? null, known);
+      return { ...answers(workspaceId, all, inserted.value), conversions: [], triggers: triggers.value, journeys: NO_JOURNEYS };
     }
 
-    const sent = await Promise.allSettled([locked, insert]);
-    if (sent.some((result) => result.status === 'rejected') || sent[1].status === 'rejected') throw failureOf(sent);
-    const inserted = sent[1].value;
+    const inserted = await insert;
     const storedIds = new Set(inserted.map((event) => event.id));
     const stored = rows.filter((row) => storedIds.has(row.id));
     const listening = inserted[0]?.listening ?? null;
-    const listeners = listenersFrom(listening, remember(herald, workspaceId, listening, listened), stored);
+    const listeners = listenersFrom(listening, remember(herald, workspaceId, listening, known), stored);
     const conversions = listeners.converting ? await recordConversions(tx, workspaceId, [...storedIds]) : [];
     // Without journeys listening, trigger entry is the batch's last statement and carries its COMMIT.
     const triggers = await applyTriggers(tx, workspaceId, stored, listeners.triggers, { last: !listeners.journeys.journeys });
     const contactsStored = [...new Set(stored.map((event) => event.contactId))];
     const journeys = await applyJourneyEvents(tx, workspaceId, [...storedIds], contactsStored, listeners.journeys);
-    return { ...answers(workspaceId, all, inserted), contactIds, conversions, triggers, journeys };
+    return { ...answers(workspaceId, all, inserted), conversions, triggers, journeys };
   }, { preparedStatements: herald.config.HERALD_PREPARED_STATEMENTS, genericPlans: true });
 }
 
@@ -291,6 +267,9 @@ function listenersSql(workspaceId: string, rows: readonly { contactId?: string |
       FROM flags f
     )`;
 }
+
+/** The SQLSTATE herald_listeners_changed raises (its migration, 20261204060000_listeners_changed). */
+const LISTENERS_CHANGED = 'HR001';
 
 const NO_JOURNEYS: JourneyOutcome = { changed: new Set(), due: false };
 

@@ -16,8 +16,6 @@ export interface IdentitySettings {
 const ENTRY_TTL_MS = 30_000;
 /** Entries kept per map; past it the oldest goes (a flood of keys cannot grow memory). */
 const MAX_ENTRIES = 10_000;
-/** Contacts' ids kept (~150 bytes each); past it the least recently used goes. */
-const MAX_CONTACTS = 50_000;
 
 class Entries<V> {
   private readonly entries = new Map<string, { value: V; until: number }>();
@@ -53,13 +51,6 @@ export interface WorkspaceCache {
   /** The live key for this credential; `load` reads the database when it is not known here. */
   apiKey(credential: string, load: () => Promise<ApiKey | null>): Promise<ApiKey | null>;
   identity(workspaceId: string, load: () => Promise<IdentitySettings | null>): Promise<IdentitySettings | null>;
-  /**
-   * The id this process last found for a workspace's contact reference (contacts/resolve.ts
-   * contactKey). Only a hint: the statement that uses one checks it (knownContacts).
-   */
-  contactId(workspaceId: string, key: string): string | undefined;
-  /** Remembers the ids a committed batch found or created for its references. */
-  learnContacts(workspaceId: string, found: Iterable<[key: string, id: string]>): void;
   /** Forgets a revoked key here (revokeApiKey's `apiKey:revoked` reaches the other processes). */
   forgetKey(apiKeyId: string): void;
   /** Forgets the workspace's identity settings here and, through the bus, everywhere. */
@@ -71,21 +62,11 @@ export function createWorkspaceCache(events: Events): WorkspaceCache {
   const keys = new Entries<ApiKey>();
   const identities = new Entries<IdentitySettings>();
   const forgetWorkspace = (workspaceId: string) => identities.forget((settings) => settings.id === workspaceId);
-  const contacts = new Map<string, string>();
   const cache: WorkspaceCache = {
     // Indexed by the credential's hash: the map holds no usable key. crypto.hash, not createHash:
     // one call per request, and createHash cost ~30 µs of it under load (issue #24's profile).
     apiKey: (credential, load) => keys.get(hash('sha256', credential, 'base64'), load),
     identity: (workspaceId, load) => identities.get(workspaceId, load),
-    contactId: (workspaceId, key) => contacts.get(`${workspaceId} ${key}`),
-    learnContacts(workspaceId, found) {
-      for (const [key, id] of found) {
-        const entry = `${workspaceId} ${key}`;
-        contacts.delete(entry); // the most recently used go last, the least first
-        if (contacts.size >= MAX_CONTACTS) contacts.delete(contacts.keys().next().value!);
-        contacts.set(entry, id);
-      }
-    },
     forgetKey: (apiKeyId) => keys.forget((key) => key.id === apiKeyId),
     settingsChanged(workspaceId) {
       forgetWorkspace(workspaceId);
