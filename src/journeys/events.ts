@@ -15,7 +15,8 @@ export interface JourneyOutcome {
   due: boolean;
 }
 
-const NONE: JourneyOutcome = { changed: new Set(), due: false };
+/** What a batch no journey listens to does to journeys: nothing. */
+export const NO_JOURNEY_OUTCOME: JourneyOutcome = { changed: new Set(), due: false };
 
 /** What a batch's events may do to the workspace's journeys, read with the batch's other listeners (tracking/events.ts). */
 export interface JourneyNeeds {
@@ -57,7 +58,7 @@ export async function applyJourneyEvents(
   contactIds: readonly string[],
   needs: JourneyNeeds,
 ): Promise<JourneyOutcome> {
-  if (eventIds.length === 0 || !needs.journeys) return NONE;
+  if (eventIds.length === 0 || !needs.journeys) return NO_JOURNEY_OUTCOME;
   const ids = Prisma.sql`${[...eventIds]}::uuid[]`;
   await lockContactsForJourneys(tx, contactIds);
   const changed = new Set<string>();

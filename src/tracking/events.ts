@@ -19,7 +19,7 @@ import {
   type TriggerListeners,
   triggerLocksSql,
 } from '../delivery/triggers.ts';
-import { announceJourneyEvents, applyJourneyEvents, type JourneyNeeds, journeyNeedsSql, type JourneyOutcome } from '../journeys/events.ts';
+import { announceJourneyEvents, applyJourneyEvents, type JourneyNeeds, journeyNeedsSql, NO_JOURNEY_OUTCOME } from '../journeys/events.ts';
 import { triggerOf } from '../delivery/campaign-fields.ts';
 import { conversionEventsSql, recordConversions } from './conversions.ts';
 import { type EventInput, eventInput, eventInputs } from './validation.ts';
@@ -185,7 +185,7 @@ async function writeEvents(
       if (triggers.status === 'rejected') throw triggers.reason;
       if (committed.status === 'rejected') throw committed.reason;
       remember(herald, workspaceId, inserted.value[0]?.listening ?? null, known);
-      return { ...answers(workspaceId, all, inserted.value), conversions: [], triggers: triggers.value, journeys: NO_JOURNEYS };
+      return { ...answers(workspaceId, all, inserted.value), conversions: [], triggers: triggers.value, journeys: NO_JOURNEY_OUTCOME };
     }
 
     const inserted = await insert;
@@ -270,8 +270,6 @@ function listenersSql(workspaceId: string, rows: readonly { contactId?: string |
 
 /** The SQLSTATE herald_listeners_changed raises (its migration, 20261204060000_listeners_changed). */
 const LISTENERS_CHANGED = 'HR001';
-
-const NO_JOURNEYS: JourneyOutcome = { changed: new Set(), due: false };
 
 /**
  * Keeps what an insert read of the workspace's listeners (the campaigns themselves only when their
