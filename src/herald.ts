@@ -61,7 +61,12 @@ export interface RunningHerald {
 export interface StartOptions {
   /** More job definitions for this process, besides Herald's own (used by tests and extensions). */
   defineJobs?: (agenda: Agenda, herald: Herald) => void;
+  /** How long a start may take before Herald says, and repeats, what it is waiting for. */
+  stillStartingMs?: number;
 }
+
+/** A start longer than this is stuck on something an operator should hear about (a lock, a full server). */
+const STILL_STARTING_MS = 10_000;
 
 export async function startHerald(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningHerald> {
   const dataDir = path.resolve(config.HERALD_DATA_DIR);
@@ -74,6 +79,13 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     cleanup.length = 0;
   };
 
+  // A start that hangs says where: at warn, which every log level but error and silent shows.
+  const began = Date.now();
+  let waitingFor = config.DATABASE_URL ? 'PostgreSQL to accept a connection' : 'the embedded PostgreSQL to start';
+  const stillStarting = setInterval(
+    () => log.warn({ waitingFor, seconds: Math.round((Date.now() - began) / 1000) }, `Herald is still starting: waiting for ${waitingFor}`),
+    options.stillStartingMs ?? STILL_STARTING_MS,
+  );
   try {
     let databaseUrl = config.DATABASE_URL;
     if (databaseUrl) {
@@ -83,6 +95,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
       cleanup.push(embedded.stop);
       databaseUrl = embedded.url;
     }
+    waitingFor = 'the migrations (and their lock, held by any other process migrating this database)';
     const applied = await applyMigrations(databaseUrl, log);
     log.info({ applied: applied.length }, 'database schema is up to date');
 
@@ -124,8 +137,10 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     cleanup.push(async () => herald.deliveries.webhooks.close());
     cleanup.push(async () => herald.deliveries.mobile.close());
     cleanup.push(async () => herald.deliveries.sms.close());
+    waitingFor = 'the stored secrets to be sealed';
     await sealWorkspaceSecrets(herald);
     await sealStoredWebhookHeaders(herald);
+    waitingFor = "Agenda's job tables (and their lock, held by any other process starting on this database)";
     const jobs = await createAgenda({
       databaseUrl,
       mongoUrl: config.AGENDA_MONGO_URL,
@@ -154,6 +169,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
       publicRateLimit,
     });
     const ws = config.HERALD_ROLE === 'worker' ? undefined : attachWebSocket(server, yoga, herald, streams);
+    waitingFor = `port ${config.PORT} on ${config.HOST}`;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.PORT, config.HOST, resolve);
@@ -169,6 +185,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     if (!config.HERALD_PUBLIC_URL) herald.publicUrl = url;
     // Jobs start last: they may send pushes, whose tracking URLs need the address above.
+    waitingFor = 'the job queue to start';
     await jobs.start();
     if (runsJobs) {
       await startCampaignSweep(jobs.agenda);
@@ -181,6 +198,8 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
   } catch (error) {
     await stop();
     throw error;
+  } finally {
+    clearInterval(stillStarting);
   }
 }
 

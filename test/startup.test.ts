@@ -2,11 +2,17 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import pg from 'pg';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
+import { startHerald } from '../src/herald.ts';
 import { graphql } from './generated/index.ts';
 import { dataOf, httpClient } from './kit/client.ts';
+import { dropDatabase, freshDatabase } from './kit/herald.ts';
 import { runHeraldExpectingFailure, spawnHerald } from './kit/process.ts';
+import { TEST_SECRET_KEY } from './kit/secret-key.ts';
 
 const CreateWorkspace = graphql(`
   mutation StartupCreateWorkspace($name: String!) {
@@ -79,5 +85,35 @@ describe('configuration', () => {
 
   it('has defaults for everything', () => {
     expect(loadConfig({})).toMatchObject({ PORT: 4000, HERALD_DATA_DIR: './.herald', HERALD_ROLE: 'all', LOG_LEVEL: 'info' });
+  });
+});
+
+describe('a start held up', () => {
+  it('says, and repeats, what it is waiting for, and goes on once it is free', async () => {
+    const databaseUrl = await freshDatabase();
+    const folder = await mkdtemp(path.join(tmpdir(), 'herald-held-'));
+    // Another process migrating the same database holds Prisma Migrate's advisory lock.
+    const other = new pg.Client({ connectionString: databaseUrl });
+    await other.connect();
+    await other.query('SELECT pg_advisory_lock(72707369)');
+    const lines: { level: number; msg: string; waitingFor?: string }[] = [];
+    const log = pino({ level: 'warn' }, new Writable({ write: (chunk, _encoding, done) => done(void lines.push(JSON.parse(String(chunk)))) }));
+    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', HERALD_DATA_DIR: folder, HERALD_SECRET_KEY: TEST_SECRET_KEY, DATABASE_URL: databaseUrl });
+    const starting = startHerald(config, log, { stillStartingMs: 100 });
+    try {
+      await expect.poll(() => lines.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+      expect(lines[0]).toMatchObject({ level: 40, msg: expect.stringMatching(/^Herald is still starting: waiting for the migrations \(and their lock/) });
+      expect(new Set(lines.map((line) => line.waitingFor))).toEqual(new Set([lines[0]!.waitingFor]));
+      await other.query('SELECT pg_advisory_unlock(72707369)');
+      const running = await starting;
+      const said = lines.length;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(lines, 'a started Herald keeps quiet').toHaveLength(said);
+      await running.stop();
+    } finally {
+      await other.end();
+      await dropDatabase(databaseUrl);
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 });

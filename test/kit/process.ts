@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import pg from 'pg';
 import { fromRoot, ROOT } from '../../src/paths.ts';
 import { TEST_SECRET_KEY } from './secret-key.ts';
 
@@ -42,7 +43,13 @@ export async function spawnHerald(env: Record<string, string>, options: { proces
   child.stderr!.on('data', (chunk) => (output += chunk));
 
   const banner = await new Promise<RegExpExecArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Herald did not start:\n${output}`)), 60_000);
+    // HERALD_START_PATIENCE_MS shortens the wait when hunting a start that hangs.
+    const timer = setTimeout(() => {
+      void whatTheDatabaseIsDoing(env.DATABASE_URL).then((activity) => {
+        child.kill('SIGKILL');
+        reject(new Error(`Herald did not start:\n${output}${activity}`));
+      });
+    }, Number(process.env.HERALD_START_PATIENCE_MS ?? 60_000));
     const check = () => {
       const match = /Herald is running at (\S+)\/graphql[\s\S]*Admin token[^:]*: (\S+)/.exec(output);
       if (match) {
@@ -70,6 +77,24 @@ export async function spawnHerald(env: Record<string, string>, options: { proces
       return code as number | null;
     },
   };
+}
+
+/** What every connection to Herald's database is doing, for the message of a start that hangs. */
+async function whatTheDatabaseIsDoing(databaseUrl: string | undefined): Promise<string> {
+  if (!databaseUrl) return '';
+  const db = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000, query_timeout: 5_000 });
+  try {
+    await db.connect();
+    const { rows } = await db.query(
+      `SELECT pid, application_name, state, wait_event_type, wait_event, pg_blocking_pids(pid) AS blocked_by, now() - query_start AS running_for, left(query, 300) AS query
+       FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() ORDER BY backend_start`,
+    );
+    return `\nits database's connections:\n${rows.map((row) => JSON.stringify(row)).join('\n')}`;
+  } catch (error) {
+    return `\n(its database could not be asked: ${(error as Error).message})`;
+  } finally {
+    await db.end().catch(() => {});
+  }
 }
 
 /** Runs Herald expecting it to refuse to start; returns its exit code and output. */
