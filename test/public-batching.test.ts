@@ -86,36 +86,6 @@ describe('group commit of single trackEvent calls', () => {
     expect(await transactionsOf(`id = ANY($1::uuid[])`, [localIds])).toBeLessThan(12);
   });
 
-  it('sends a batch at once when only triggers listen, and again step by step when an event names an unknown contact', async () => {
-    const { publishable, workspace } = await h.workspace();
-    const workspaceId = Buffer.from(workspace.id, 'base64').toString().split(':')[1]!;
-    const batches = async () => {
-      const text = await (await fetch(`${h.kit.url}/metrics`)).text();
-      const count = (written: string) => Number(new RegExp(`^herald_event_batches_total\\{written="${written}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
-      return { atOnce: count('at_once'), stepByStep: count('step_by_step'), again: count('again_step_by_step') };
-    };
-    // The workspace's first batch reads what listens to it (nothing yet known): step by step.
-    const before = await batches();
-    await trackAll(publishable, [{ anonymousId: 'at-once-warm-up', name: 'viewed' }]);
-    const warm = await batches();
-    expect(warm).toEqual({ ...before, stepByStep: before.stepByStep + 1 });
-
-    const plain = await trackAll(publishable, Array.from({ length: 8 }, (_, n) => ({ anonymousId: `at-once-${n}`, name: 'viewed' })));
-    expect(plain.map((result) => result.__typename)).toEqual(Array(8).fill('MutationTrackEventSuccess'));
-    const atOnce = await batches();
-    expect(atOnce.atOnce).toBeGreaterThan(warm.atOnce);
-    expect({ stepByStep: atOnce.stepByStep, again: atOnce.again }).toEqual({ stepByStep: warm.stepByStep, again: warm.again });
-
-    // In-process, as a backend's calls: an unknown contactId reaches the batch (over HTTP its global id is refused first).
-    const mixed = await Promise.allSettled([
-      trackEvent(h.kit.herald, workspaceId, { contactId: '00000000-0000-7000-8000-000000000001', name: 'viewed' }),
-      ...Array.from({ length: 3 }, (_, n) => trackEvent(h.kit.herald, workspaceId, { anonymousId: `at-once-mixed-${n}`, name: 'viewed' })),
-    ]);
-    expect(mixed[0]).toMatchObject({ status: 'rejected', reason: { fieldErrors: [{ path: ['input', 'contactId'], message: 'no contact with this id' }] } });
-    expect(mixed.slice(1).map((result) => result.status)).toEqual(Array(3).fill('fulfilled'));
-    expect((await batches()).again).toBeGreaterThan(atOnce.again);
-  });
-
   it('stores an idempotency key replayed inside one window once, and answers every replay with that event', async () => {
     const { publishable, workspace } = await h.workspace();
     const results = await trackAll(publishable, [

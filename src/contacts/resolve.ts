@@ -14,24 +14,6 @@ type Found = { id: string; externalId: string | null; anonymousId: string | null
  * batches sharing contacts never deadlock); those created are the transaction's own anyway.
  */
 export async function resolveContacts(tx: Tx, workspaceId: string, refs: readonly ContactRef[], { lock = false } = {}): Promise<(string | null)[]> {
-  const statements = contactStatements(workspaceId, refs, lock);
-  if (!statements) return refs.map(() => null);
-  const answer = answerFrom(refs, await tx.$queryRaw<Found[]>(statements.first));
-  if (!answer.includes(null)) return answer;
-  return answerFrom(refs, await tx.$queryRaw<Found[]>(statements.again));
-}
-
-/**
- * Sends resolveContacts' first statement alone, for a transaction that sends its next ones before
- * this answers: they must find the contacts themselves, by name, and lock in id order whatever
- * this statement's snapshot missed (another batch creating the same contact), as `again` does.
- */
-export function sendContactsStatement(tx: Tx, workspaceId: string, refs: readonly ContactRef[]): Promise<unknown> {
-  const statements = contactStatements(workspaceId, refs, true);
-  return statements ? tx.$queryRaw(statements.first) : Promise.resolve();
-}
-
-function contactStatements(workspaceId: string, refs: readonly ContactRef[], lock: boolean): { first: Prisma.Sql; again: Prisma.Sql } | null {
   const contactIds = unique(refs.map((ref) => ref.contactId));
   const externalIds = unique(refs.map((ref) => (ref.contactId ? undefined : ref.externalId)));
   const anonymousIds = unique(refs.map((ref) => (ref.contactId || ref.externalId ? undefined : ref.anonymousId)));
@@ -42,7 +24,7 @@ function contactStatements(workspaceId: string, refs: readonly ContactRef[], loc
     externalIds.length ? Prisma.sql`"externalId" = ANY(${externalIds}::text[])` : null,
     anonymousIds.length ? Prisma.sql`"anonymousId" = ANY(${anonymousIds}::text[])` : null,
   ].filter((list) => list !== null);
-  if (lists.length === 0) return null;
+  if (lists.length === 0) return refs.map(() => null);
   const named = Prisma.sql`"workspaceId" = ${workspaceId}::uuid AND (${Prisma.join(lists, ' OR ')})`;
   const created = (column: 'externalId' | 'anonymousId', values: string[]) => Prisma.sql`
     INSERT INTO "Contact" (id, "workspaceId", ${Prisma.raw(`"${column}"`)}, identified)
@@ -53,16 +35,17 @@ function contactStatements(workspaceId: string, refs: readonly ContactRef[], loc
     externalIds.length ? { name: Prisma.raw('external'), sql: created('externalId', externalIds) } : null,
     anonymousIds.length ? { name: Prisma.raw('anonymous'), sql: created('anonymousId', anonymousIds) } : null,
   ].filter((step) => step !== null);
-  const locking = lock ? Prisma.sql`FOR NO KEY UPDATE` : Prisma.empty;
   // One statement creates the unknown ones and finds the rest. A concurrent request may create the
   // same contact: the unique index decides, nobody fails; but this statement's snapshot predates
   // that row, so whatever is still missing is looked up again by a statement of its own.
-  return {
-    first: Prisma.sql`
-      WITH ${Prisma.join([...creating.map((step) => Prisma.sql`${step.name} AS (${step.sql})`), Prisma.sql`existing AS (SELECT id, "externalId", "anonymousId" FROM "Contact" WHERE ${named} ORDER BY id ${locking})`], ', ')}
-      SELECT * FROM existing ${creating.length ? Prisma.join(creating.map((step) => Prisma.sql`UNION ALL SELECT * FROM ${step.name}`), ' ') : Prisma.empty}`,
-    again: Prisma.sql`SELECT id, "externalId", "anonymousId" FROM "Contact" WHERE ${named} ORDER BY id ${locking}`,
-  };
+  const found = await tx.$queryRaw<Found[]>`
+    WITH ${Prisma.join([...creating.map((step) => Prisma.sql`${step.name} AS (${step.sql})`), Prisma.sql`existing AS (SELECT id, "externalId", "anonymousId" FROM "Contact" WHERE ${named} ORDER BY id ${lock ? Prisma.sql`FOR NO KEY UPDATE` : Prisma.empty})`], ', ')}
+    SELECT * FROM existing ${creating.length ? Prisma.join(creating.map((step) => Prisma.sql`UNION ALL SELECT * FROM ${step.name}`), ' ') : Prisma.empty}`;
+  const answer = answerFrom(refs, found);
+  if (!answer.includes(null)) return answer;
+  const again = await tx.$queryRaw<Found[]>`
+    SELECT id, "externalId", "anonymousId" FROM "Contact" WHERE ${named} ORDER BY id ${lock ? Prisma.sql`FOR NO KEY UPDATE` : Prisma.empty}`;
+  return answerFrom(refs, again);
 }
 
 function answerFrom(refs: readonly ContactRef[], found: Found[]): (string | null)[] {

@@ -36,12 +36,6 @@ export interface DeliveryState {
    * version: a batch of events reads only the version while it is unchanged (listeningCampaignsJsonSql).
    */
   listeners: Map<string, KnownListeners>;
-  /**
-   * Batches of events this process wrote, by how their statements went (tracking/events.ts):
-   * `at_once`, `step_by_step`, or `again_step_by_step` when sent at once on an assumption that did
-   * not hold: `herald_event_batches_total`.
-   */
-  eventBatches: Map<string, number>;
   /** In-memory wake-ups planned for short trigger delays, per campaign and 100 ms slot. */
   kicks: Set<string>;
   /** Claim transactions open at once in this process (see claim-transaction.ts). */
@@ -60,7 +54,7 @@ export interface DeliveryState {
 
 export function createDeliveryState(config: ConstructorParameters<typeof Mailers>[0] & ConstructorParameters<typeof WebhookClient>[0] & MobilePushConfig & SmsConfig): DeliveryState {
   return {
-    active: new Map(), unrecorded: new Map(), listeners: new Map(), eventBatches: new Map(), kicks: new Set(), claimSlots: new Slots(CLAIM_SLOTS), sent: new Map(), mailers: new Mailers(config), webhooks: new WebhookClient(config),
+    active: new Map(), unrecorded: new Map(), listeners: new Map(), kicks: new Set(), claimSlots: new Slots(CLAIM_SLOTS), sent: new Map(), mailers: new Mailers(config), webhooks: new WebhookClient(config),
     mobile: new MobilePushClients(config),
     sms: new SmsClient(config),
   };

@@ -75,11 +75,10 @@ export function listeningCampaignsJsonSql(campaigns: Prisma.Sql, known: string |
  * of listeningCampaignsSql) is triggered by one of `names` or lists one as an exception: the
  * condition applyTriggers checks, in SQL, so that the read of the campaigns takes the locks too
  * and trigger entry, a statement later, decides under them. Answers whether it took them.
- * `contactIds`: the contacts' ids as a uuid[] expression (a parameter, or what the statement found).
  */
-export function triggerLocksSql(campaigns: Prisma.Sql, contactIds: Prisma.Sql, names: readonly string[]): Prisma.Sql {
+export function triggerLocksSql(campaigns: Prisma.Sql, contactIds: readonly string[], names: readonly string[]): Prisma.Sql {
   return Prisma.sql`(SELECT count(pg_advisory_xact_lock(${CONTACT_LOCK}::int, key)) > 0
-    FROM (SELECT DISTINCT hashtext(id::text) AS key FROM unnest(${contactIds}) id ORDER BY 1) keys
+    FROM (SELECT DISTINCT hashtext(id::text) AS key FROM unnest(${[...contactIds]}::uuid[]) id ORDER BY 1) keys
     WHERE EXISTS (SELECT 1 FROM ${campaigns} c
       WHERE (c.status = 'ACTIVE' AND c.trigger->>'event' = ANY(${[...names]}::text[]))
         OR COALESCE(c.trigger->'exceptionEvents', '[]'::jsonb) ?| ${[...names]}::text[]))`;
@@ -124,9 +123,7 @@ const NONE: TriggerOutcome = { suppressed: [], queued: [] };
 export async function applyTriggers(
   tx: Tx,
   workspaceId: string,
-  // Read by id (each with its contact) and name; their contacts are named only to be locked here,
-  // when the read of the campaigns did not take the locks (`listening.locked`).
-  events: readonly (Omit<StoredEvent, 'contactId'> & { contactId?: string })[],
+  events: readonly StoredEvent[],
   listening: TriggerListeners,
   {
     /** The transaction runs nothing after: trigger entry carries its COMMIT (SqlTx.$queryRawThenCommit). */
@@ -143,7 +140,7 @@ export async function applyTriggers(
   if (triggered.length === 0 && exceptions.length === 0) return NONE;
   // The read that found the campaigns took the contacts' locks (triggerLocksSql); should its
   // condition ever miss a case this one sees, they are taken here.
-  if (!listening.locked) await lockContacts((sql) => tx.$queryRaw(sql), events.map((event) => event.contactId!));
+  if (!listening.locked) await lockContacts((sql) => tx.$queryRaw(sql), events.map((event) => event.contactId));
   const ids = events.map((event) => event.id);
   const suppressed = exceptions.length ? await suppressExcepted(tx, ids, exceptions) : [];
   const queued = triggered.length ? await enterTriggered(tx, workspaceId, ids, triggered, last) : [];

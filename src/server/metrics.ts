@@ -25,19 +25,10 @@ const messagesSent = new Counter({
   registers: [registry],
 });
 
-const eventBatches = new Counter({
-  name: 'herald_event_batches_total',
-  help: 'Batches of events written, by how their statements went: at_once (one wait on PostgreSQL), step_by_step (something listening needs more), again_step_by_step (sent at once on an assumption that did not hold)',
-  labelNames: ['written'] as const,
-  registers: [registry],
-});
-
 /** The registry's text, with the delivery figures of this process's Herald. */
 export async function metricsOf(herald: Pick<Herald, 'deliveries'>): Promise<string> {
   messagesSent.reset();
   for (const [channel, count] of herald.deliveries.sent) messagesSent.inc({ channel }, count);
-  eventBatches.reset();
-  for (const [written, count] of herald.deliveries.eventBatches) eventBatches.inc({ written }, count);
   return registry.metrics();
 }
 

@@ -3,10 +3,10 @@ import { fromZodIssues, ValidationError } from '../errors.ts';
 import type { Event } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { verifyIdentities, type Writer } from '../contacts/identity.ts';
-import { resolveContacts, sendContactsStatement } from '../contacts/resolve.ts';
+import { resolveContacts } from '../contacts/resolve.ts';
 import { MAX_BATCH } from '../contacts/validation.ts';
 import { Prisma } from '../db/prisma.ts';
-import { type SqlTx, sqlTransaction } from '../db/sql-transaction.ts';
+import { sqlTransaction } from '../db/sql-transaction.ts';
 import { publishDeliveryEvents } from '../delivery/events.ts';
 import {
   announceTriggers,
@@ -17,7 +17,6 @@ import {
   type TriggeredCampaign,
   type KnownListeners,
   type TriggerListeners,
-  type TriggerOutcome,
   triggerLocksSql,
 } from '../delivery/triggers.ts';
 import { announceJourneyEvents, applyJourneyEvents, type JourneyNeeds, journeyNeedsSql, NO_JOURNEY_OUTCOME } from '../journeys/events.ts';
@@ -89,12 +88,10 @@ async function storeEvents(
   try {
     written = await writeEvents(herald, workspaceId, writer, events, missingAt, { pipelined: true });
   } catch (error) {
-    // What the statements sent at once assumed was not so (WriteStepByStep): written again, step by step.
-    if (!(error instanceof WriteStepByStep)) throw error;
-    written = { ...(await writeEvents(herald, workspaceId, writer, events, missingAt, { pipelined: false })), how: 'again_step_by_step' };
+    // What listens changed between the read Herald went by and this batch: written again, step by step.
+    if (!(error instanceof ListenersChanged)) throw error;
+    written = await writeEvents(herald, workspaceId, writer, events, missingAt, { pipelined: false });
   }
-  const batches = herald.deliveries.eventBatches;
-  batches.set(written.how, (batches.get(written.how) ?? 0) + 1);
 
   if (written.stored.some(Boolean)) herald.events.publish('workspace:changed', workspaceId, { reason: 'events_tracked' });
   publishDeliveryEvents(herald, workspaceId, written.conversions);
@@ -107,15 +104,8 @@ async function storeEvents(
   return { ...written, planned };
 }
 
-/**
- * What the statements sent ahead of the batch's answers assumed was not so: what listens to its
- * events changed since this process read it (herald_listeners_changed), or an event names a
- * contact the contacts' statement neither found nor created (herald_contact_not_found).
- */
-class WriteStepByStep extends Error {}
-
-/** The SQLSTATEs of herald_listeners_changed and herald_contact_not_found (their migrations). */
-const STEP_BY_STEP = new Set(['HR001', 'HR002']);
+/** The batch's insert found its listeners other than what the pipelined statements behind it assumed. */
+class ListenersChanged extends Error {}
 
 /**
  * One transaction storing the batch (storeEvents). Its statements: BEGIN with the contacts'
@@ -123,8 +113,10 @@ const STEP_BY_STEP = new Set(['HR001', 'HR002']);
  * what listens to them, then what those listeners do: conversions, trigger entry, journeys, and
  * COMMIT with the last of them. `pipelined`: when what this process last read of the workspace's
  * listeners says the batch needs trigger entry at most (no exception event, conversion or
- * journey), all of them leave at once (writeAhead): one wait on PostgreSQL per batch. Should what
- * they assumed not hold, the transaction rolls back and this throws WriteStepByStep.
+ * journey), trigger entry and COMMIT go right behind the insert, built from that read, in the same
+ * round trip: one wait on PostgreSQL less per batch. The insert checks that read against its own
+ * (herald_listeners_changed): should they differ, the transaction rolls back and this throws
+ * ListenersChanged.
  */
 async function writeEvents(
   herald: Herald,
@@ -137,9 +129,6 @@ async function writeEvents(
   // On a pg connection of its own, not Prisma's transaction (~0.3 ms less CPU a statement), on the
   // pipelining pool: BEGIN leaves with the contacts' statement.
   return sqlTransaction(herald.pipelinedPool, async (tx) => {
-    const known = herald.deliveries.listeners.get(workspaceId) ?? null;
-    if (pipelined && known && onlyTriggers(known, events)) return writeAhead(tx, herald, workspaceId, writer, events, known);
-
     // Batches share contacts: they are locked in one order (id) as they are found, before lastSeenAt
     // moves, else two batches lock them in their own orders and deadlock. NO KEY UPDATE, the lock
     // the UPDATE takes, does not wait for the key-share locks of other batches' event inserts.
@@ -159,13 +148,15 @@ async function writeEvents(
     }));
     const rows = all.filter((row) => row.contactId) as (typeof all[number] & StoredEvent)[];
     const contacts = [...new Set(rows.map((row) => row.contactId))];
+    const known = herald.deliveries.listeners.get(workspaceId) ?? null;
+    const ahead = pipelined && known && onlyTriggers(known, rows) ? known : null;
     // The insert answers which rows it stored (a replayed key stores and returns nothing) with the
     // one column the database chose, receivedAt: the rest is what was sent (properties read back
     // would cost PostgreSQL their JSON text and Herald its parse, per event). Each contact's
     // lastSeenAt moves in the same statement (the ids named let the planner read the contacts by
     // key: it cannot count the insert's rows, and would scan every contact). What listens to the
     // batch comes back on the first row: one round trip less per gathered batch.
-    const inserted = await tx.$queryRaw<{ id: string; receivedAt: Date; listening: ListeningJson | null }[]>`
+    const insert = tx.$queryRaw<{ id: string; receivedAt: Date; listening: ListeningJson | null }[]>`
       WITH inserted AS (
         INSERT INTO "Event" (id, "workspaceId", "contactId", name, properties, "occurredAt", "idempotencyKey")
         SELECT r.id, ${workspaceId}::uuid, r."contactId", r.name, r.properties, r."occurredAt", r."idempotencyKey"
@@ -173,11 +164,31 @@ async function writeEvents(
           AS r(id uuid, "contactId" uuid, name text, properties jsonb, "occurredAt" timestamptz, "idempotencyKey" text)
         ON CONFLICT ("workspaceId", "idempotencyKey") DO NOTHING
         RETURNING id, "contactId", "occurredAt", "receivedAt"
-      ), ${lastSeenSql(Prisma.sql`${contacts}::uuid[]`)},
-      ${listenersSql(workspaceId, rows, Prisma.sql`${contacts}::uuid[]`, known?.version ?? null, null)}
+      ), seen AS (
+        UPDATE "Contact" c SET "lastSeenAt" = e.latest
+        FROM (SELECT "contactId", max("occurredAt") AS latest FROM inserted GROUP BY "contactId") e
+        WHERE c.id = ANY(${contacts}::uuid[]) AND c.id = e."contactId"
+          AND (c."lastSeenAt" IS NULL OR c."lastSeenAt" < e.latest - ${LAST_SEEN_STEP}::interval)
+      ), ${listenersSql(workspaceId, rows, known?.version ?? null, ahead?.version ?? null)}
       SELECT i.id, i."receivedAt",
         CASE WHEN i.first THEN (SELECT listening FROM listeners) END AS listening
       FROM (SELECT *, row_number() OVER () = 1 AS first FROM inserted) i`;
+
+    if (ahead) {
+      // Trigger entry over every row sent (it reads the events by id: a replayed key's row is not
+      // there), then COMMIT, both sent now. The insert took the contacts' trigger locks (it read
+      // the same campaigns), and a COMMIT no statement carried goes now.
+      const entry = applyTriggers(tx, workspaceId, rows, { campaigns: ahead.campaigns, locked: true }, { last: true });
+      const commit = tx.$commit!();
+      const [inserted, triggers, committed] = await Promise.allSettled([insert, entry, commit]);
+      if (inserted.status === 'rejected') throw (inserted.reason as { code?: string }).code === LISTENERS_CHANGED ? new ListenersChanged() : inserted.reason;
+      if (triggers.status === 'rejected') throw triggers.reason;
+      if (committed.status === 'rejected') throw committed.reason;
+      remember(herald, workspaceId, inserted.value[0]?.listening ?? null, known);
+      return { ...answers(workspaceId, all, inserted.value), conversions: [], triggers: triggers.value, journeys: NO_JOURNEY_OUTCOME };
+    }
+
+    const inserted = await insert;
     const storedIds = new Set(inserted.map((event) => event.id));
     const stored = rows.filter((row) => storedIds.has(row.id));
     const listening = inserted[0]?.listening ?? null;
@@ -187,86 +198,8 @@ async function writeEvents(
     const triggers = await applyTriggers(tx, workspaceId, stored, listeners.triggers, { last: !listeners.journeys.journeys });
     const contactsStored = [...new Set(stored.map((event) => event.contactId))];
     const journeys = await applyJourneyEvents(tx, workspaceId, [...storedIds], contactsStored, listeners.journeys);
-    return { ...answers(workspaceId, all, inserted), conversions, triggers, journeys, how: 'step_by_step' };
+    return { ...answers(workspaceId, all, inserted), conversions, triggers, journeys };
   }, { preparedStatements: herald.config.HERALD_PREPARED_STATEMENTS, genericPlans: true });
-}
-
-/**
- * The batch's statements sent at once, none waiting for another's answer: the contacts' statement,
- * the insert, trigger entry (built from `known`, the listeners this process last read) and COMMIT.
- * The insert finds each event's contact itself, by the name the event gave (the contacts' statement
- * ahead of it created the unknown ones and locked them), and locks in id order any the contacts'
- * statement did not (one another batch created meanwhile, as resolveContacts' second statement
- * does); an event whose contact it cannot find (an unknown contactId) raises
- * herald_contact_not_found, and listeners other than `known` herald_listeners_changed: the
- * transaction rolls back, its COMMIT answers so, and this throws WriteStepByStep.
- */
-async function writeAhead(tx: SqlTx, herald: Herald, workspaceId: string, writer: Writer, events: readonly EventInput[], known: KnownListeners) {
-  const now = new Date();
-  const sent = events.map((event, index) => ({
-    n: index,
-    id: uuidv7(),
-    byId: event.contactId ?? null,
-    byExternalId: event.contactId ? null : (event.externalId ?? null),
-    byAnonymousId: event.contactId || event.externalId ? null : (event.anonymousId ?? null),
-    name: event.name,
-    properties: event.properties ?? {},
-    occurredAt: event.occurredAt ?? now,
-    key: event.idempotencyKey ?? null,
-  }));
-  const contactsFound = sendContactsStatement(tx, workspaceId, events);
-  // An expression, not a subquery: `= ANY((SELECT ...))` would compare each id with the array.
-  const ids = Prisma.sql`(SELECT array_agg("contactId") FROM rows)::uuid[]`;
-  // Each row sent comes back with its contact and scoped key, and receivedAt when it was stored (a
-  // replayed key stores nothing); what listens on the first.
-  const insert = tx.$queryRaw<{ id: string; contactId: string; idempotencyKey: string | null; receivedAt: Date | null; listening: ListeningJson | null }[]>`
-    WITH sent AS (
-      SELECT r.n, r.id, r.name, r.properties, r."occurredAt", r.key,
-        COALESCE(k.id, x.id, a.id, herald_contact_not_found()) AS "contactId"
-      FROM jsonb_to_recordset(${JSON.stringify(sent)}::jsonb)
-        AS r(n int, id uuid, "byId" uuid, "byExternalId" text, "byAnonymousId" text, name text, properties jsonb, "occurredAt" timestamptz, key text)
-      LEFT JOIN "Contact" k ON k.id = r."byId" AND k."workspaceId" = ${workspaceId}::uuid
-      LEFT JOIN "Contact" x ON x."workspaceId" = ${workspaceId}::uuid AND x."externalId" = r."byExternalId"
-      LEFT JOIN "Contact" a ON a."workspaceId" = ${workspaceId}::uuid AND a."anonymousId" = r."byAnonymousId"
-    ), locked AS (
-      SELECT count(*) FROM (SELECT id FROM "Contact" WHERE id IN (SELECT "contactId" FROM sent) ORDER BY id FOR NO KEY UPDATE) l
-    ), rows AS (
-      SELECT s.*, ${idempotencyKeySql(writer, Prisma.sql`s."contactId"`, Prisma.sql`s.key`)} AS "idempotencyKey"
-      FROM sent s CROSS JOIN locked
-    ), inserted AS (
-      INSERT INTO "Event" (id, "workspaceId", "contactId", name, properties, "occurredAt", "idempotencyKey")
-      SELECT r.id, ${workspaceId}::uuid, r."contactId", r.name, r.properties, r."occurredAt", r."idempotencyKey" FROM rows r
-      ON CONFLICT ("workspaceId", "idempotencyKey") DO NOTHING
-      RETURNING id, "contactId", "occurredAt", "receivedAt"
-    ), ${lastSeenSql(ids)},
-    ${listenersSql(workspaceId, sent, ids, known.version, known.version)}
-    SELECT r.id, r."contactId", r."idempotencyKey", i."receivedAt",
-      CASE WHEN r.n = 0 THEN (SELECT listening FROM listeners) END AS listening
-    FROM rows r LEFT JOIN inserted i ON i.id = r.id
-    ORDER BY r.n`;
-  // Trigger entry over every row sent (it reads the events by id: a replayed key's row is not
-  // there); the insert took the contacts' trigger locks, as it read the same campaigns.
-  const entry = applyTriggers(tx, workspaceId, sent, { campaigns: known.campaigns, locked: true }, { last: true });
-  const commit = tx.$commit!();
-  const [contacts, inserted, triggers, committed] = await Promise.allSettled([contactsFound, insert, entry, commit]);
-  for (const settled of [contacts, inserted, triggers, committed]) {
-    if (settled.status === 'rejected') throw STEP_BY_STEP.has((settled.reason as { code?: string }).code ?? '') ? new WriteStepByStep() : settled.reason;
-  }
-  const rows = (inserted as PromiseFulfilledResult<Awaited<typeof insert>>).value;
-  remember(herald, workspaceId, rows[0]?.listening ?? null, known);
-  const all = sent.map(({ id, name, properties, occurredAt }, index) => ({ id, name, properties, occurredAt, contactId: rows[index]!.contactId, idempotencyKey: rows[index]!.idempotencyKey }));
-  const stored = rows.filter((row) => row.receivedAt) as { id: string; receivedAt: Date }[];
-  return { ...answers(workspaceId, all, stored), conversions: [], triggers: (triggers as PromiseFulfilledResult<TriggerOutcome>).value, journeys: NO_JOURNEY_OUTCOME, how: 'at_once' };
-}
-
-/** Each contact's lastSeenAt moved to its newest event inserted, when that is LAST_SEEN_STEP past it; `contactIds` a uuid[] expression. */
-function lastSeenSql(contactIds: Prisma.Sql): Prisma.Sql {
-  return Prisma.sql`seen AS (
-    UPDATE "Contact" c SET "lastSeenAt" = e.latest
-    FROM (SELECT "contactId", max("occurredAt") AS latest FROM inserted GROUP BY "contactId") e
-    WHERE c.id = ANY(${contactIds}) AND c.id = e."contactId"
-      AND (c."lastSeenAt" IS NULL OR c."lastSeenAt" < e.latest - ${LAST_SEEN_STEP}::interval)
-  )`;
 }
 
 /** The row sent for each event (its contactId null when it named no known contact). */
@@ -318,8 +251,9 @@ type ListeningJson = JourneyNeeds & {
  * campaigns' version the statements sent behind this one were built from, which also assumed that
  * no conversion or journey listens; otherwise herald_listeners_changed rolls the transaction back.
  */
-function listenersSql(workspaceId: string, rows: readonly { name: string }[], contactIds: Prisma.Sql, knownVersion: string | null, ahead: string | null): Prisma.Sql {
+function listenersSql(workspaceId: string, rows: readonly { contactId?: string | null; name: string }[], knownVersion: string | null, ahead: string | null): Prisma.Sql {
   const names = [...new Set(rows.map((row) => row.name))];
+  const contactIds = [...new Set(rows.map((row) => row.contactId!))];
   return Prisma.sql`campaigns AS (${listeningCampaignsSql(workspaceId)}),
     flags AS (
       SELECT ${conversionEventsSql(workspaceId)} AS "conversionEvents", ${journeyNeedsSql(workspaceId, names)},
@@ -333,6 +267,9 @@ function listenersSql(workspaceId: string, rows: readonly { name: string }[], co
       FROM flags f
     )`;
 }
+
+/** The SQLSTATE herald_listeners_changed raises (its migration, 20261204060000_listeners_changed). */
+const LISTENERS_CHANGED = 'HR001';
 
 /**
  * Keeps what an insert read of the workspace's listeners (the campaigns themselves only when their
@@ -381,11 +318,6 @@ function listenersFrom(
  */
 function scopedKey(writer: Writer, contactId: string, key: string): string {
   return writer === 'page' ? `page:${contactId}:${key}` : key;
-}
-
-/** scopedKey in SQL, of a contact id and a key (NULL: no key) the statement has. */
-function idempotencyKeySql(writer: Writer, contactId: Prisma.Sql, key: Prisma.Sql): Prisma.Sql {
-  return writer === 'page' ? Prisma.sql`'page:' || ${contactId}::text || ':' || ${key}` : key;
 }
 
 /**
