@@ -22,7 +22,7 @@
  */
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import pg from 'pg';
 import { signToken } from '../src/delivery/tokens.ts';
 import { createSecrets, parseSecretKey } from '../src/secrets.ts';
@@ -178,8 +178,13 @@ const cpuPer = (before: ReturnType<typeof cpuNow>, after: ReturnType<typeof cpuN
   postgres: ((after.postgres - before.postgres) * 1000) / items,
   driver: ((after.driver - before.driver) * 1000) / items,
 });
-const cpuText = (cpu: Cpu) =>
-  `CPU per item ${cpu.herald.toFixed(0)} µs Herald + ${cpu.postgres.toFixed(0)} µs PostgreSQL (+ ${cpu.driver.toFixed(0)} µs this driver's clients)`;
+/**
+ * With the rate, the cores those costs kept busy: near the machine's count, a phase is bound by the
+ * CPU (only less CPU per item goes faster), well below it, by the calls' latency.
+ */
+const cpuText = (cpu: Cpu, itemsPerSecond: number) =>
+  `CPU per item ${cpu.herald.toFixed(0)} µs Herald + ${cpu.postgres.toFixed(0)} µs PostgreSQL (+ ${cpu.driver.toFixed(0)} µs this driver's clients), ` +
+  `${(((cpu.herald + cpu.postgres + cpu.driver) * itemsPerSecond) / 1e6).toFixed(2)} of ${availableParallelism()} cores busy`;
 
 type Cpu = ReturnType<typeof cpuPer>;
 interface Figures {
@@ -280,7 +285,7 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
     if (top) console.log(`  PostgreSQL's statements in that phase (BENCH_PG_STATEMENTS):\n${top}`);
     console.log(
       `${label}: single trackEvent, ${clients} clients, ${phase}: ${result.rate.toLocaleString()} events/s, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms; ` +
-        `trigger → push p50 ${percentile(triggers, 50).toFixed(1)} ms (${triggers.length} of ${sentAt.size}); ${batches} batches (${(events / batches).toFixed(1)} events each); ${cpuText(cpu)}; load ${load()}`,
+        `trigger → push p50 ${percentile(triggers, 50).toFixed(1)} ms (${triggers.length} of ${sentAt.size}); ${batches} batches (${(events / batches).toFixed(1)} events each); ${cpuText(cpu, result.rate)}; load ${load()}`,
     );
     return { clients, ...result, triggerP50: percentile(triggers, 50), probes: triggers.length, cpu, load: load() };
   };
@@ -304,7 +309,7 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
     });
     const cpu = cpuPer(cpuBefore, cpuNow(bench), totalBeacons);
     figures.beacons.push({ clients, ...result, cpu, load: load() });
-    console.log(`${label}: single /track beacons, ${clients} clients: ${result.rate.toLocaleString()} beacons/s, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms; ${cpuText(cpu)}; load ${load()}`);
+    console.log(`${label}: single /track beacons, ${clients} clients: ${result.rate.toLocaleString()} beacons/s, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms; ${cpuText(cpu, result.rate)}; load ${load()}`);
   }
 
   const cpuBefore = cpuNow(bench);
@@ -314,7 +319,7 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
   });
   const cpu = cpuPer(cpuBefore, cpuNow(bench), Math.ceil(totalEvents / 100) * 100);
   figures.batched = { rate: batched.rate * 100, failed: batched.failed * 100, cpu, load: load() };
-  console.log(`${label}: batched trackEvents of 100 from 8 clients: ${(batched.rate * 100).toLocaleString()} events/s; ${cpuText(cpu)}; load ${load()}`);
+  console.log(`${label}: batched trackEvents of 100 from 8 clients: ${(batched.rate * 100).toLocaleString()} events/s; ${cpuText(cpu, batched.rate * 100)}; load ${load()}`);
   clearInterval(rssTimer);
   console.log(`${label}: Herald's peak RSS ${peakRss.toFixed(0)} MB (NODE_OPTIONS="${heapFlags}")`);
   const warnings = bench.warnings();
