@@ -79,7 +79,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     cleanup.length = 0;
   };
 
-  // A start that hangs says where: at warn, which every log level but error and silent shows.
+  // A start that hangs says where: at warn, which every log level but error, fatal and silent shows.
   const began = Date.now();
   let waitingFor = config.DATABASE_URL ? 'PostgreSQL to accept a connection' : 'the embedded PostgreSQL to start';
   const stillStarting = setInterval(
