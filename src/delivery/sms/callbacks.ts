@@ -8,8 +8,9 @@ import { statusMetric } from '../ledger.ts';
  * `delivered` sets Message.deliveredAt and counts `delivered`; `undelivered` and `failed` move the
  * row to FAILED/UNDELIVERED and count `undelivered`. Each is one statement that changes the row and
  * its campaign's counters together, and only once: a repeated or late report changes nothing. The
- * report may arrive before Herald recorded the provider's answer (the row still SENDING): it counts
- * then too, and the answer recorded later finds the row already settled.
+ * report may arrive before Herald recorded the provider's answer (the row still SENDING), even
+ * before the claim that sent it committed: it counts then too, and the answer recorded later finds
+ * the row already settled.
  */
 export type SmsReport = 'delivered' | 'undelivered' | 'failed';
 
@@ -19,13 +20,19 @@ export const isFinalReport = (status: string | null): status is SmsReport => sta
 
 /** Records one report; answers whether it changed the ledger (false: unknown message, or reported before). */
 export async function recordSmsReport(herald: Herald, workspaceId: string, messageId: string, report: SmsReport, errorCode: string | null): Promise<boolean> {
+  // The row is locked before its status is read: a fast provider may report a message whose claim
+  // (QUEUED → SENDING, committed as the request leaves) has not committed yet. Filtered on the
+  // statement's snapshot, that row still reads QUEUED and the report would be dropped; locked, the
+  // statement waits for the claim and reads the row as it committed.
+  const locked = Prisma.sql`SELECT id, status, "deliveredAt" FROM "Message"
+    WHERE id = ${messageId}::uuid AND "workspaceId" = ${workspaceId}::uuid AND channel = 'SMS'
+    FOR UPDATE`;
   const rows =
     report === 'delivered'
       ? await herald.prisma.$queryRaw<Moved[]>`
-          WITH changed AS (
+          WITH before AS (${locked}), changed AS (
             UPDATE "Message" m SET "deliveredAt" = now(), "updatedAt" = now()
-            WHERE m.id = ${messageId}::uuid AND m."workspaceId" = ${workspaceId}::uuid AND m.channel = 'SMS'
-              AND m.status IN ('SENT', 'SENDING') AND m."deliveredAt" IS NULL
+            FROM before b WHERE m.id = b.id AND b.status IN ('SENT', 'SENDING') AND b."deliveredAt" IS NULL
             RETURNING m.id, m."campaignId", m."contactId", m.test
           ), counted AS (
             INSERT INTO "CampaignCount" ("campaignId", metric, count) SELECT "campaignId", 'delivered', 1 FROM changed WHERE NOT test
@@ -33,15 +40,10 @@ export async function recordSmsReport(herald: Herald, workspaceId: string, messa
           )
           SELECT id::text, "campaignId"::text, "contactId"::text, test FROM changed`
       : await herald.prisma.$queryRaw<Moved[]>`
-          WITH before AS (
-            SELECT id, status FROM "Message"
-            WHERE id = ${messageId}::uuid AND "workspaceId" = ${workspaceId}::uuid AND channel = 'SMS'
-              AND status IN ('SENT', 'SENDING') AND "deliveredAt" IS NULL
-            FOR UPDATE
-          ), changed AS (
+          WITH before AS (${locked}), changed AS (
             UPDATE "Message" m SET status = 'FAILED', reason = 'UNDELIVERED', "updatedAt" = now(),
               error = ${`the SMS provider reported it ${report}${errorCode ? ` (error ${errorCode})` : ''}`}
-            FROM before b WHERE m.id = b.id
+            FROM before b WHERE m.id = b.id AND b.status IN ('SENT', 'SENDING') AND b."deliveredAt" IS NULL
             RETURNING m.id, m."campaignId", m."contactId", m.test, b.status AS "from"
           ), counted AS (
             INSERT INTO "CampaignCount" ("campaignId", metric, count)
