@@ -7,6 +7,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
+import { PRISMA_ADVISORY_LOCK } from '../src/db/migrate.ts';
 import { startHerald } from '../src/herald.ts';
 import { graphql } from './generated/index.ts';
 import { dataOf, httpClient } from './kit/client.ts';
@@ -95,7 +96,7 @@ describe('a start held up', () => {
     // Another process migrating the same database holds Prisma Migrate's advisory lock.
     const other = new pg.Client({ connectionString: databaseUrl });
     await other.connect();
-    await other.query('SELECT pg_advisory_lock(72707369)');
+    await other.query('SELECT pg_advisory_lock($1)', [PRISMA_ADVISORY_LOCK]);
     const lines: { level: number; msg: string; waitingFor?: string }[] = [];
     const log = pino({ level: 'warn' }, new Writable({ write: (chunk, _encoding, done) => done(void lines.push(JSON.parse(String(chunk)))) }));
     const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', HERALD_DATA_DIR: folder, HERALD_SECRET_KEY: TEST_SECRET_KEY, DATABASE_URL: databaseUrl });
@@ -104,14 +105,15 @@ describe('a start held up', () => {
       await expect.poll(() => lines.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
       expect(lines[0]).toMatchObject({ level: 40, msg: expect.stringMatching(/^Herald is still starting: waiting for the migrations \(and their lock/) });
       expect(new Set(lines.map((line) => line.waitingFor))).toEqual(new Set([lines[0]!.waitingFor]));
-      await other.query('SELECT pg_advisory_unlock(72707369)');
+      await other.query('SELECT pg_advisory_unlock($1)', [PRISMA_ADVISORY_LOCK]);
       const running = await starting;
       const said = lines.length;
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(lines, 'a started Herald keeps quiet').toHaveLength(said);
-      await running.stop();
     } finally {
+      // Ending the session frees the lock: a Herald still starting then starts, and is stopped here.
       await other.end();
+      await (await starting.catch(() => undefined))?.stop();
       await dropDatabase(databaseUrl);
       await rm(folder, { recursive: true, force: true });
     }

@@ -8,7 +8,7 @@ import { fromRoot } from '../paths.ts';
 export const MIGRATIONS_DIR = fromRoot('prisma', 'migrations');
 
 /** The advisory lock key Prisma Migrate takes, so Herald and `prisma migrate deploy` never overlap. */
-const PRISMA_ADVISORY_LOCK = 72707369;
+export const PRISMA_ADVISORY_LOCK = 72707369;
 
 /**
  * Applies the SQL migrations in `prisma/migrations` that the database lacks, in order, each in
