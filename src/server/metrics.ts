@@ -53,6 +53,24 @@ export const databaseQueries = new Counter({
   registers: [registry],
 });
 
+export const compiledDocuments = new Counter({
+  name: 'herald_graphql_documents_compiled_total',
+  help: "Browsers' hot GraphQL documents compiled to functions (graphql-jit, server/compiled-execution.ts)",
+  registers: [registry],
+});
+
+const compiledRuns = new Counter({
+  name: 'herald_graphql_compiled_runs_total',
+  help: 'Runs of compiled documents, by who answered: the compiled function, or graphql-js (variables that did not coerce)',
+  labelNames: ['answered'] as const,
+  registers: [registry],
+});
+export const compiledAnswered = compiledRuns.labels('compiled');
+export const compiledHandedBack = compiledRuns.labels('graphql-js');
+// Both series from the start, at 0.
+compiledAnswered.inc(0);
+compiledHandedBack.inc(0);
+
 const graphqlOperations = new Counter({
   name: 'herald_graphql_operations_total',
   help: 'GraphQL operations executed, by type and whether they returned errors',

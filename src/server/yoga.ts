@@ -1,6 +1,7 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import type { IncomingMessage } from 'node:http';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { compiledExecution } from './compiled-execution.ts';
 import { rejectUnstorableText } from './text-input.ts';
 import type { Context } from '../graphql/context.ts';
 import { usePublicSurface } from '../graphql/public-surface.ts';
@@ -52,6 +53,8 @@ export function createGraphQL(herald: Herald, publicRateLimit: PublicRateLimit, 
       limitPublicOperations(herald.config, publicRateLimit),
       streams.plugin(),
       usePublicSurface(),
+      // Last, so that a plugin above that ends a call early (the rate limit) ends it before compiling.
+      compiledExecution(),
     ],
     context: async ({ request, connectionParams, req }): Promise<Context> => {
       // WebSocket clients authenticate in connection_init; HTTP and SSE with the header (a POST's
