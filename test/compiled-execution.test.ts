@@ -2,7 +2,7 @@ import { buildSchema, parse } from 'graphql';
 import { compileQuery, isCompiledQuery } from 'graphql-jit';
 import { describe, expect, it } from 'vitest';
 import { schema } from '../src/graphql/schema.ts';
-import { COMPILE_AFTER, qualifies } from '../src/server/compiled-execution.ts';
+import { COMPILE_AFTER, COMPILED_MAX, qualifies } from '../src/server/compiled-execution.ts';
 import { useHerald } from './kit/fixture.ts';
 
 /**
@@ -10,7 +10,8 @@ import { useHerald } from './kit/fixture.ts';
  * must answer exactly as graphql-js answers it, and nothing a caller writes may reach the code
  * graphql-jit generates.
  */
-const h = useHerald({}, { push: false });
+// Over a thousand calls from one address: more than the default rate limit lets through in a minute.
+const h = useHerald({ HERALD_PUBLIC_RATE_LIMIT: '100000' }, { push: false });
 const shop = h.useWorkspace();
 
 const TRACK = `mutation($input: EventInput!) {
@@ -42,6 +43,7 @@ async function metric(line: RegExp): Promise<number> {
   return Number(line.exec(text)?.[1] ?? NaN);
 }
 const compiledSoFar = () => metric(/^herald_graphql_documents_compiled_total (\d+)/m);
+const keptNow = () => metric(/^herald_graphql_compiled_documents (\d+)/m);
 /** Calls of compiled documents so far, by who answered them. */
 const runs = async () => ({
   compiled: await metric(/^herald_graphql_compiled_runs_total\{answered="compiled"\} (\d+)/m),
@@ -112,6 +114,23 @@ describe('a hot document', () => {
     await makeHot(page, () => undefined);
     await makeHot(page, () => undefined);
     expect(await compiledSoFar()).toBe(before + 1);
+  });
+
+  it('keeps at most COMPILED_MAX, the most recently run, and compiles an evicted one no more', async () => {
+    const before = await compiledSoFar();
+    const page = (n: number) => `query Page${n} { publicConfig { workspaceId } }`;
+    for (let n = 0; n <= COMPILED_MAX; n++) await makeHot(page(n), () => undefined);
+    expect(await compiledSoFar()).toBe(before + COMPILED_MAX + 1);
+    expect(await keptNow()).toBe(COMPILED_MAX);
+    // Page0, run least recently of them, was evicted: graphql-js answers it now, and always will.
+    const ran = await runs();
+    await makeHot(page(0), () => undefined);
+    expect(await compiledSoFar()).toBe(before + COMPILED_MAX + 1);
+    expect((await runs()).compiled).toBe(ran.compiled);
+    expect(JSON.parse((await call(page(0))).body)).toEqual({ data: { publicConfig: { workspaceId: shop.workspace.id } } });
+    // The most recent one is still compiled.
+    await call(page(COMPILED_MAX));
+    expect((await runs()).compiled).toBe(ran.compiled + 1);
   });
 });
 

@@ -14,14 +14,20 @@ import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
 import { isPromise } from 'node:util/types';
 import type { Context } from '../graphql/context.ts';
-import { compiledAnswered, compiledDocuments, compiledHandedBack } from './metrics.ts';
+import { compiledAnswered, compiledDocuments, compiledHandedBack, compiledKept } from './metrics.ts';
 
 /** Executions of one parsed document before it is compiled: a document sent once is never worth compiling. */
 export const COMPILE_AFTER = 10;
+/**
+ * Compiled documents kept, the most recently run (each holds ~100 KB of heap and took ~2 ms to
+ * compile): a browser SDK sends a few dozen documents, and a flood of made-up ones can cost
+ * neither memory nor, once evicted, another compile.
+ */
+export const COMPILED_MAX = 100;
 
 interface Seen {
   uses: number;
-  /** The compiled operation; null once the document was found not to qualify. */
+  /** The compiled operation; null once the document was found not to qualify, or was evicted. */
   compiled?: CompiledQuery | null;
   /** Its operation's name, which a call naming another must be refused for, by graphql-js. */
   name?: string;
@@ -31,9 +37,9 @@ interface Seen {
  * Compiled execution for a browser's hot documents (issue #24): a publishable key's document,
  * once executed COMPILE_AFTER times, runs as a function graphql-jit generated for it, instead of
  * graphql-js walking the document, coercing its variables and completing its answer anew on every
- * call (about a sixth of a single `trackEvent`'s CPU in Herald). The same resolvers, plugins,
- * context and answer; a call whose variables do not coerce runs through graphql-js after all, so
- * a bad call is answered in graphql-js's words.
+ * call (~7% of a single `trackEvent`'s CPU in Herald). The same resolvers, plugins, context and
+ * answer; a call whose variables do not coerce runs through graphql-js after all, so a bad call is
+ * answered in graphql-js's words.
  *
  * graphql-jit writes JavaScript from the document, so only documents it writes nothing of the
  * caller's into qualify: one query or mutation, every argument a variable (or a list or object of
@@ -46,6 +52,18 @@ interface Seen {
  */
 export function compiledExecution(): Plugin<Context> {
   const seen = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Seen>>();
+  /** The entries holding a compiled document, least recently run first. */
+  const kept = new Set<Seen>();
+  const keep = (entry: Seen) => {
+    if (kept.delete(entry)) return void kept.add(entry);
+    kept.add(entry);
+    if (kept.size > COMPILED_MAX) {
+      const [oldest] = kept;
+      kept.delete(oldest!);
+      oldest!.compiled = null;
+    }
+    compiledKept.set(kept.size);
+  };
   return {
     onExecute({ args, executeFn, setExecuteFn }) {
       if (args.contextValue.principal.kind !== 'publishable') return;
@@ -59,6 +77,7 @@ export function compiledExecution(): Plugin<Context> {
       }
       const compiled = entry.compiled;
       if (!compiled || (args.operationName != null && args.operationName !== entry.name)) return;
+      keep(entry);
       setExecuteFn((execution) => {
         // No `data`: the variables did not coerce. graphql-js answers that, in its own words.
         const answer = (result: ExecutionResult) => {

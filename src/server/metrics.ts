@@ -1,5 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Herald } from '../herald-context.ts';
 import { sameSecret } from '../workspaces/api-keys.ts';
 import { isLoopback } from './client-address.ts';
@@ -56,6 +56,12 @@ export const databaseQueries = new Counter({
 export const compiledDocuments = new Counter({
   name: 'herald_graphql_documents_compiled_total',
   help: "Browsers' hot GraphQL documents compiled to functions (graphql-jit, server/compiled-execution.ts)",
+  registers: [registry],
+});
+
+export const compiledKept = new Gauge({
+  name: 'herald_graphql_compiled_documents',
+  help: 'Compiled documents kept now (at most COMPILED_MAX, the most recently run)',
   registers: [registry],
 });
 
