@@ -1,8 +1,9 @@
 import { buildSchema, parse } from 'graphql';
+import { createYoga } from 'graphql-yoga';
 import { compileQuery, isCompiledQuery } from 'graphql-jit';
 import { describe, expect, it } from 'vitest';
 import { schema } from '../src/graphql/schema.ts';
-import { COMPILE_AFTER, COMPILED_MAX, qualifies } from '../src/server/compiled-execution.ts';
+import { COMPILE_AFTER, COMPILED_MAX, compiledExecution, qualifies } from '../src/server/compiled-execution.ts';
 import { useHerald } from './kit/fixture.ts';
 
 /**
@@ -114,6 +115,24 @@ describe('a hot document', () => {
     await makeHot(page, () => undefined);
     await makeHot(page, () => undefined);
     expect(await compiledSoFar()).toBe(before + 1);
+  });
+
+  it("hides a resolver's unexpected error as graphql-js's path does", async () => {
+    // A field that fails unexpectedly, on a Yoga of its own: Herald's public fields offer none to provoke.
+    const toy = buildSchema('type Query { boom(why: String): String }');
+    toy.getQueryType()!.getFields().boom!.resolve = (_, { why }) => {
+      throw new Error(`internal detail: ${why}`);
+    };
+    const yoga = createYoga({ schema: toy, maskedErrors: true, logging: false, plugins: [compiledExecution()], context: () => ({ principal: { kind: 'publishable' } }) });
+    const ask = async () =>
+      (await yoga.fetch('http://yoga/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'query($why: String) { boom(why: $why) }', variables: { why: 'db password' } }) })).text();
+    const answers = [];
+    for (let n = 0; n <= COMPILE_AFTER; n++) answers.push(await ask());
+    const masked = { data: { boom: null }, errors: [{ message: 'Unexpected error.', path: ['boom'], extensions: { code: 'INTERNAL_SERVER_ERROR' } }] };
+    // graphql-js's answer (the first) says where in the document; a compiled one cannot (graphql-jit keeps no nodes).
+    expect(JSON.parse(answers[0]!)).toEqual({ ...masked, errors: [{ ...masked.errors[0], locations: [{ line: 1, column: 23 }] }] });
+    expect(JSON.parse(answers.at(-1)!)).toEqual(masked);
+    for (const answer of answers) expect(answer).not.toContain('db password');
   });
 
   it('keeps at most COMPILED_MAX, the most recently run, and compiles an evicted one no more', async () => {
