@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { schema } from '../src/graphql/schema.ts';
 import { COMPILE_AFTER, COMPILED_MAX, compiledExecution, qualifies } from '../src/server/compiled-execution.ts';
 import { useHerald } from './kit/fixture.ts';
+import { PAGE_TRACK } from './kit/flow.ts';
 
 /**
  * A browser's hot documents run compiled (src/server/compiled-execution.ts). A compiled document
@@ -15,14 +16,7 @@ import { useHerald } from './kit/fixture.ts';
 const h = useHerald({ HERALD_PUBLIC_RATE_LIMIT: '100000' }, { push: false });
 const shop = h.useWorkspace();
 
-const TRACK = `mutation($input: EventInput!) {
-  trackEvent(input: $input) {
-    __typename
-    ... on MutationTrackEventSuccess { data { id name properties occurredAt } }
-    ... on ValidationError { code message fieldErrors { path message } }
-    ... on Error { code message }
-  }
-}`;
+const TRACK = PAGE_TRACK;
 const RECORD = 'mutation($token: String!, $type: MessageEventType!) { recordMessageEvent(input: { token: $token, type: $type }) { __typename ... on Error { code message } } }';
 const CONFIG = '{ publicConfig { workspaceId vapidPublicKey } }';
 const IDENTIFY = `mutation($input: MutationIdentifyContactInput!) {

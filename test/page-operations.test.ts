@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { useHerald } from './kit/fixture.ts';
+import { PAGE_TRACK } from './kit/flow.ts';
 
 /**
  * A page's JSON POST takes the lighter route (src/server/page-operations.ts); an Accept header
@@ -10,14 +11,7 @@ import { useHerald } from './kit/fixture.ts';
 const h = useHerald({}, { push: false });
 const shop = h.useWorkspace();
 
-const TRACK = `mutation($input: EventInput!) {
-  trackEvent(input: $input) {
-    __typename
-    ... on MutationTrackEventSuccess { data { id name properties occurredAt } }
-    ... on ValidationError { code message fieldErrors { path message } }
-    ... on Error { code message }
-  }
-}`;
+const TRACK = PAGE_TRACK;
 
 async function post(body: unknown, route: 'page' | 'yoga') {
   const response = await fetch(h.kit.graphqlUrl, {

@@ -19,6 +19,16 @@ const IdentitySecret = graphql(`
   query KitIdentitySecret { viewer { identitySecret } }
 `);
 
+/** A page's `trackEvent` as raw text (what a browser posts), selecting every kind of answer. */
+export const PAGE_TRACK = `mutation($input: EventInput!) {
+  trackEvent(input: $input) {
+    __typename
+    ... on MutationTrackEventSuccess { data { id name properties occurredAt } }
+    ... on ValidationError { code message fieldErrors { path message } }
+    ... on Error { code message }
+  }
+}`;
+
 /**
  * Creates a workspace with the admin token; returns its keys and clients for each. The
  * publishable client is a web page: `publishable.identityTokenFor(externalId)` is the token the
