@@ -4,7 +4,8 @@
  * plus one with no delay whose pushes time the triggers. For the default gathering window and then
  * for HERALD_PUBLIC_BATCH_MS=0 (a fresh Herald and database each, same run):
  *  (1) single `trackEvent` calls with a publishable key from 64 and 256 concurrent clients (each
- *      count after a warm-up of BENCH_WARMUP=10000 calls at that count, unmeasured), while
+ *      count after a warm-up of BENCH_WARMUP=10000 calls at that count and BENCH_WARMUP_PROBES=100
+ *      signups beside them, unmeasured), while
  *      one more client sends `signup` events one after another and times each to its push at the
  *      sink: first back to back (each client's next call as soon as the last is answered: the
  *      most the machine takes, goal ≥ 3,000 events/s), then paced, as visitors' browsers send, at
@@ -41,6 +42,8 @@ const CLIENTS = process.env.BENCH_CLIENTS ? process.env.BENCH_CLIENTS.split(',')
 const PACED_RATE = Number(process.env.BENCH_PACED_RATE ?? 3_000);
 /** Calls driven, unmeasured, before each client count's phases (BENCH_WARMUP). */
 const WARMUP_CALLS = Number(process.env.BENCH_WARMUP ?? 10_000);
+/** Signups (each a triggered push) sent one after another during each warm-up, at most. */
+const WARMUP_PROBES = Number(process.env.BENCH_WARMUP_PROBES ?? 100);
 const now = () => performance.timeOrigin + performance.now();
 const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))] ?? NaN;
 const load = () => loadavg().map((value) => value.toFixed(1)).join(' ');
@@ -292,8 +295,16 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
   for (const clients of CLIENTS) {
     // Warm-up at the phase's own concurrency: the first seconds after a start cost Herald about
     // 1.8× the CPU per call of what follows (V8 still compiling; BENCH_SLICES=1 shows it), which
-    // a phase of a few seconds would otherwise average in.
+    // a phase of a few seconds would otherwise average in. The probe's signups too (each a
+    // triggered push), so that the delivery path is warm as well: the phase after such a warm-up
+    // settled a slice sooner (2,579 / 2,548 against 2,342 / 2,106 events/s, alternated).
+    let warming = true;
+    const signups = (async () => {
+      for (let n = 0; warming && n < WARMUP_PROBES && probe < CONTACTS; n++) await track({ anonymousId: `visitor-${++probe}`, name: 'signup', idempotencyKey: 'signup' });
+    })();
     await drive(WARMUP_CALLS, clients, () => track(randomEvent()));
+    warming = false;
+    await signups;
     figures.singles.push(await singles(clients, 'back to back', () => drive(totalEvents, clients, () => track(randomEvent())), totalEvents));
     const paced = Math.min(totalEvents, PACED_RATE * 5);
     figures.paced.push(await singles(clients, `paced at ${PACED_RATE.toLocaleString()}/s offered`, () => pace(paced, PACED_RATE, clients, () => track(randomEvent())), paced));
