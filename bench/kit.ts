@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createECDH, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -44,6 +44,16 @@ export async function benchHerald(env: Record<string, string> = {}) {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * How fast this shared machine runs now (the notes' "gauge"): milliseconds a fresh Node takes for
+ * 3e8 rounds of `x += i % 7`, ~190 on the fast machine kind and ~370 on the mid-speed one, more
+ * while other tenants load it. Printed beside a run's figures, it says which runs compare.
+ */
+export function speedGauge(): number {
+  const script = 'let t=Date.now(),x=0;for(let i=0;i<3e8;i++)x+=i%7;console.log(Date.now()-t)';
+  return Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim());
 }
 
 export const perSecond = (count: number, ms: number) => Math.round(count / (ms / 1000));

@@ -30,7 +30,7 @@ import { createSecrets, parseSecretKey } from '../src/secrets.ts';
 import { TEST_SECRET_KEY } from '../test/kit/secret-key.ts';
 import { createPoster } from './http-client.ts';
 import { content, listeningCampaigns, PROBE_FROM, randomEvent, TRACK_MANY } from './browser-load.ts';
-import { perSecond, seedBrowsers, spawnBenchHerald, startPushSink, topStatements } from './kit.ts';
+import { perSecond, seedBrowsers, spawnBenchHerald, speedGauge, startPushSink, topStatements } from './kit.ts';
 
 const totalEvents = Number(process.argv[2] ?? 20_000);
 const totalBeacons = Number(process.argv[3] ?? 20_000);
@@ -341,11 +341,11 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
   return figures;
 }
 
-console.log(`load average at start: ${load()} (2 cores; the machine is shared, figures are distorted by the load)`);
+console.log(`load average at start: ${load()} (2 cores; the machine is shared, figures are distorted by the load); speed gauge ${speedGauge()} ms (bench/kit.ts)`);
 const gathered = await measure('window default', {});
 // BENCH_DEFAULT_ONLY=1: the default window's phases alone (quicker before/after comparisons).
 if (process.env.BENCH_DEFAULT_ONLY) {
-  console.log(`load average at the end: ${load()}`);
+  console.log(`load average at the end: ${load()}; speed gauge ${speedGauge()} ms`);
   sink.kill('SIGTERM');
   process.exit(0);
 }
@@ -393,5 +393,5 @@ console.log(
   `  (back to back, where latency is clients / rate: p99 < 100 ms ${passFail(gathered.singles.every((row) => row.p99 < 100))}, ` +
     `trigger p50 < 50 ms ${passFail(gathered.singles.every((row) => row.triggerP50 < 50))})`,
 );
-console.log(`load average at the end: ${load()}`);
+console.log(`load average at the end: ${load()}; speed gauge ${speedGauge()} ms`);
 sink.kill('SIGTERM');
