@@ -6,6 +6,7 @@ import { schema } from '../src/graphql/schema.ts';
 import { COMPILE_AFTER, COMPILED_MAX, compiledExecution, qualifies } from '../src/server/compiled-execution.ts';
 import { useHerald } from './kit/fixture.ts';
 import { PAGE_TRACK } from './kit/flow.ts';
+import { tally } from './kit/tally.ts';
 
 /**
  * A browser's hot documents run compiled (src/server/compiled-execution.ts). A compiled document
@@ -171,6 +172,7 @@ describe('what a caller writes', () => {
     const stored = await h.kit.herald.prisma.event.findMany({ where: { name: 'literal_sent' }, select: { properties: true } });
     expect(stored).toHaveLength(COMPILE_AFTER * 2);
     expect(new Set(stored.map((event) => (event.properties as { note: string }).note))).toEqual(new Set([PAYLOAD]));
+    tally({ check: 'security: a literal never reaches compiled code', attacks: COMPILE_AFTER * 2 });
   });
 
   it('qualifies a document only when every value is a variable', () => {
