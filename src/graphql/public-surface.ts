@@ -10,6 +10,7 @@ import {
 } from 'graphql';
 import { RequestErrorCode } from '../errors.ts';
 import type { Context } from './context.ts';
+import { documentMemo } from './document-memo.ts';
 
 /**
  * Everything a publishable key may read, as `Type: [fields]`. A publishable key lives in every
@@ -77,16 +78,11 @@ const publishableFieldsOnly: ValidationRule = (context) => ({
   },
 });
 
-/** Verdicts by schema and document: Yoga's parser cache hands the same document to every request of one query text. */
-const verdicts = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, readonly GraphQLError[]>>();
+const verdicts = documentMemo<readonly GraphQLError[]>();
 
 /** The fields of `document` a publishable key may not read, as errors; none when all are allowed. */
 export function publicSurfaceErrors(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
-  let bySchema = verdicts.get(schema);
-  if (!bySchema) verdicts.set(schema, (bySchema = new WeakMap()));
-  let errors = bySchema.get(document);
-  if (!errors) bySchema.set(document, (errors = validate(schema, document, [publishableFieldsOnly])));
-  return errors;
+  return verdicts.get(schema, document) ?? verdicts.set(schema, document, validate(schema, document, [publishableFieldsOnly]));
 }
 
 /**

@@ -14,6 +14,7 @@ import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
 import { isPromise } from 'node:util/types';
 import type { Context } from '../graphql/context.ts';
+import { documentMemo } from '../graphql/document-memo.ts';
 import { compiledAnswered, compiledDocuments, compiledHandedBack, compiledKept } from './metrics.ts';
 
 /** Executions of one parsed document before it is compiled: a document sent once is never worth compiling. */
@@ -51,7 +52,7 @@ interface Seen {
  * (the dashboard's, integrations') are not hot paths and keep graphql-js.
  */
 export function compiledExecution(): Plugin<Context> {
-  const seen = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Seen>>();
+  const seen = documentMemo<Seen>();
   /** The entries holding a compiled document, least recently run first. */
   const kept = new Set<Seen>();
   const keep = (entry: Seen) => {
@@ -67,10 +68,7 @@ export function compiledExecution(): Plugin<Context> {
   return {
     onExecute({ args, executeFn, setExecuteFn }) {
       if (args.contextValue.principal.kind !== 'publishable') return;
-      let bySchema = seen.get(args.schema);
-      if (!bySchema) seen.set(args.schema, (bySchema = new WeakMap()));
-      let entry = bySchema.get(args.document);
-      if (!entry) bySchema.set(args.document, (entry = { uses: 0 }));
+      const entry = seen.get(args.schema, args.document) ?? seen.set(args.schema, args.document, { uses: 0 });
       if (entry.compiled === undefined && ++entry.uses >= COMPILE_AFTER) {
         entry.compiled = compile(args.schema, args.document);
         entry.name = getOperationAST(args.document)?.name?.value;

@@ -1,5 +1,5 @@
-import type { DocumentNode, GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { documentMemo } from '../graphql/document-memo.ts';
 
 /**
  * Validation verdicts by schema and document (Yoga's parser cache hands one document object to
@@ -10,17 +10,15 @@ import type { Plugin } from 'graphql-yoga';
  * adds its rules, whose checks ran when the document was first validated.
  */
 export function validationCache(): Plugin {
-  const verdicts = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, readonly Error[]>>();
+  const verdicts = documentMemo<readonly Error[]>();
   return {
     onValidate({ params: { schema, documentAST }, setResult }) {
-      let bySchema = verdicts.get(schema);
-      if (!bySchema) verdicts.set(schema, (bySchema = new WeakMap()));
-      const known = bySchema.get(documentAST);
+      const known = verdicts.get(schema, documentAST);
       if (known) {
         setResult(known);
         return undefined;
       }
-      return ({ result }) => void bySchema.set(documentAST, result);
+      return ({ result }) => void verdicts.set(schema, documentAST, result);
     },
   };
 }
