@@ -89,6 +89,11 @@ describe('tracking and conversions', () => {
       data: { status: 'SENT', displayedAt: expect.any(String), clickedAt: expect.any(String) },
     });
     expect(dataOf(await publishable(Record, { token: toBob.token, type: 'CLICKED' })).recordMessageEvent.__typename).toBe('MutationRecordMessageEventSuccess');
+    // The close some desktops send after a click is not a dismissal: as a beacon or the mutation, it changes nothing.
+    expect((await beacon(toBob.trackUrl, JSON.stringify({ token: toBob.token, type: 'CLOSED' }))).status).toBe(204);
+    expect(dataOf(await publishable(Record, { token: toBob.token, type: 'CLOSED' })).recordMessageEvent).toMatchObject({
+      data: { clickedAt: expect.any(String), closedAt: null },
+    });
     expect(dataOf(await secret(Record, { token: toAda.token, type: 'CLOSED' })).recordMessageEvent).toMatchObject({ data: { closedAt: expect.any(String) } });
 
     // Forged, malformed and foreign tokens change nothing.

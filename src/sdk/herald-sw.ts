@@ -5,7 +5,7 @@
  *
  * On `push` it shows the notification (title, body, icon, large image, badge, actions,
  * requireInteraction, tag) and reports DISPLAYED; a click opens the URL (or the action's) and
- * reports CLICKED; closing reports CLOSED. Reports go to the payload's `trackUrl` with its signed
+ * reports CLICKED; closing it unclicked reports CLOSED. Reports go to the payload's `trackUrl` with its signed
  * token. When the browser replaces the subscription it registers the new one with Herald.
  *
  * Each message is shown once. Herald may send a message again (a crash left it unconfirmed), so a
@@ -185,7 +185,13 @@ worker.addEventListener('notificationclick', (event) => {
 
 worker.addEventListener('notificationclose', (event) => {
   const data = event.notification.data;
-  event.waitUntil(Promise.all([data.id ? remember(data.id, 'closed') : Promise.resolve(), report(data, 'CLOSED')]));
+  // Some desktops close a notification after each click (GNOME, Firefox's D-Bus path): that close
+  // is not a dismissal. The click's record is written first (events come in order), so it is seen.
+  const dismissed = async () => {
+    if (data.id && (await recall(data.id))?.state === 'clicked') return;
+    await Promise.all([data.id ? remember(data.id, 'closed') : Promise.resolve(), report(data, 'CLOSED')]);
+  };
+  event.waitUntil(dismissed());
 });
 
 /** The messages shown lately, by ledger id: what became of each, and when. */

@@ -24,7 +24,8 @@ interface Beacon {
 /**
  * Records what a browser did with a push: DISPLAYED, CLICKED (which implies displayed) or CLOSED;
  * or what a phone app did with a mobile push: OPENED (the person tapped it, which implies displayed);
- * each counted once per message (the first time is kept). A token that does not parse, whose MAC
+ * each counted once per message (the first time is kept). A click is what became of a notification:
+ * a CLOSED after it (some desktops close a notification after each click) changes nothing. A token that does not parse, whose MAC
  * does not match, or that belongs to another workspace than `workspaceId` changes nothing.
  * With HERALD_PUBLIC_BATCH_MS, concurrent beacons are written together (db/group-commit.ts).
  */
@@ -95,7 +96,7 @@ async function recordBeacons(herald: Herald, beacons: Beacon[]): Promise<(Messag
         UPDATE "Message" m SET
           "displayedAt" = COALESCE(m."displayedAt", CASE WHEN old.displayed THEN now() END),
           "clickedAt" = COALESCE(m."clickedAt", CASE WHEN old.clicked THEN now() END),
-          "closedAt" = COALESCE(m."closedAt", CASE WHEN old.closed THEN now() END),
+          "closedAt" = COALESCE(m."closedAt", CASE WHEN old.closed AND NOT old.clicked AND m."clickedAt" IS NULL THEN now() END),
           "openedAt" = COALESCE(m."openedAt", CASE WHEN old.opened THEN now() END),
           "updatedAt" = now()
         FROM old WHERE m.id = old.id
