@@ -56,4 +56,32 @@ describe('sqlTransaction on a pipelining pool', () => {
     await sqlTransaction(pool, (tx) => tx.$queryRaw`INSERT INTO t VALUES (30)`);
     expect(await count()).toBe(7);
   });
+
+  it('sends the statements of one tick in one socket write: BEGIN with the first, the last ones with COMMIT', async () => {
+    const writer = createPool(url, { max: 1, pipeline: true });
+    const writes: number[] = [];
+    writer.on('connect', (client) => {
+      // pg's socket: each _write or _writev is one write to the kernel.
+      const socket = (client as unknown as { connection: { stream: Record<'_write' | '_writev', (...args: unknown[]) => unknown> } }).connection.stream;
+      for (const method of ['_write', '_writev'] as const) {
+        const original = socket[method].bind(socket);
+        socket[method] = (...args: unknown[]) => (writes.push(1), original(...args));
+      }
+    });
+    try {
+      await writer.query('SELECT 1'); // connected
+      writes.length = 0;
+      const ids = await sqlTransaction(writer, async (tx) => {
+        const [first] = await tx.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM t`;
+        const second = tx.$queryRaw<{ id: number }[]>`INSERT INTO t VALUES (40) RETURNING id`;
+        const third = tx.$queryRawThenCommit!<{ id: number }[]>(Prisma.sql`INSERT INTO t VALUES (41) RETURNING id`);
+        return [first!.n, ...(await second), ...(await third)];
+      });
+      expect(ids).toEqual([7, { id: 40 }, { id: 41 }]);
+      expect(writes).toHaveLength(2); // not five: BEGIN, three statements, COMMIT
+      expect(await count()).toBe(9);
+    } finally {
+      await writer.end();
+    }
+  });
 });

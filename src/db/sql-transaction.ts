@@ -52,6 +52,7 @@ export async function sqlTransaction<T>(
   {
     preparedStatements = true,
     genericPlans = false,
+    coalesceWrites = true,
   }: {
     preparedStatements?: boolean;
     /**
@@ -62,10 +63,13 @@ export async function sqlTransaction<T>(
      * on every call, more than it took to run.
      */
     genericPlans?: boolean;
+    /** The statements sent in one tick leave in one socket write (`coalescing`); false only for bench/sql-transaction.ts's baseline. */
+    coalesceWrites?: boolean;
   } = {},
 ): Promise<T> {
   const client = await pool.connect();
-  const run = <Row>(text: string, values: unknown[]) => namedQuery(client, text, values, preparedStatements) as Promise<Row>;
+  const send = coalesceWrites ? coalescing(client) : <R>(submit: () => R) => submit();
+  const run = <Row>(text: string, values: unknown[]) => send(() => namedQuery(client, text, values, preparedStatements) as Promise<Row>);
   // BEGIN goes out with the first statement and COMMIT with the last one asked to carry it: on a
   // pool that pipelines (createPool's `pipeline`), one round trip each instead of two.
   let begun: Promise<unknown> | undefined;
@@ -73,7 +77,7 @@ export async function sqlTransaction<T>(
   const over = () => new Error('the transaction is over: a statement came after its last one');
   const statement = async <Row>(text: string, values: unknown[]): Promise<Row> => {
     if (committed) throw over();
-    begun ??= client.query(genericPlans && preparedStatements ? 'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan' : 'BEGIN');
+    begun ??= send(() => client.query(genericPlans && preparedStatements ? 'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan' : 'BEGIN'));
     const [, rows] = await Promise.all([begun, run<Row>(text, values)]);
     return rows;
   };
@@ -86,7 +90,7 @@ export async function sqlTransaction<T>(
     $queryRawThenCommit: async <Row>(query: Prisma.Sql) => {
       if (committed) throw over();
       const rows = statement<Row>(query.text, query.values);
-      const commit = client.query('COMMIT');
+      const commit = send(() => client.query('COMMIT'));
       committed = true;
       // Should the statement fail, PostgreSQL answers the COMMIT behind it with a ROLLBACK.
       const [answer, ended] = await Promise.allSettled([rows, commit]);
@@ -98,7 +102,7 @@ export async function sqlTransaction<T>(
     $commit: async () => {
       if (committed || !begun) return;
       committed = true;
-      const [, ended] = await Promise.all([begun, client.query('COMMIT')]);
+      const [, ended] = await Promise.all([begun, send(() => client.query('COMMIT'))]);
       if (ended.command !== 'COMMIT') throw new Error(`the transaction ended in ${ended.command}, not COMMIT`);
     },
   };
@@ -117,4 +121,27 @@ export async function sqlTransaction<T>(
   } finally {
     client.release(broken);
   }
+}
+
+/**
+ * Statements sent in one tick leave in one write: a gathered batch's BEGIN and first statement,
+ * then its insert, trigger entry and COMMIT, each one socket write (one wake-up of its PostgreSQL
+ * backend) instead of one per statement. pg corks each statement's messages itself; this holds the
+ * socket corked until the tick ends.
+ */
+function coalescing(client: pg.PoolClient): <T>(submit: () => T) => T {
+  const socket = (client as unknown as { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection?.stream;
+  if (!socket?.cork || !socket.uncork) return (submit) => submit();
+  let corked = false;
+  return (submit) => {
+    if (!corked) {
+      corked = true;
+      socket.cork!();
+      process.nextTick(() => {
+        corked = false;
+        socket.uncork!();
+      });
+    }
+    return submit();
+  };
 }
