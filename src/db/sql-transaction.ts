@@ -127,7 +127,8 @@ export async function sqlTransaction<T>(
  * Statements sent in one tick leave in one write: a gathered batch's BEGIN and first statement,
  * then its insert, trigger entry and COMMIT, each one socket write (one wake-up of its PostgreSQL
  * backend) instead of one per statement. pg corks each statement's messages itself; this holds the
- * socket corked until the tick ends.
+ * socket corked until the tick ends, so a statement leaves once the tick's code has run (building
+ * trigger entry's text after the insert's: tens of µs, against a write and a wake-up saved).
  */
 function coalescing(client: pg.PoolClient): <T>(submit: () => T) => T {
   const socket = (client as unknown as { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection?.stream;

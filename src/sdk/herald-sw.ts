@@ -5,8 +5,8 @@
  *
  * On `push` it shows the notification (title, body, icon, large image, badge, actions,
  * requireInteraction, tag) and reports DISPLAYED; a click opens the URL (or the action's) and
- * reports CLICKED; closing it unclicked reports CLOSED. Reports go to the payload's `trackUrl` with its signed
- * token. When the browser replaces the subscription it registers the new one with Herald.
+ * reports CLICKED; closing it unclicked reports CLOSED. Reports go to the payload's `trackUrl`
+ * with its signed token. When the browser replaces the subscription it registers the new one.
  *
  * Each message is shown once. Herald may send a message again (a crash left it unconfirmed), so a
  * push can arrive twice: the worker remembers the message ids it showed (IndexedDB, the last 500

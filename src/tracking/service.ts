@@ -24,9 +24,10 @@ interface Beacon {
 /**
  * Records what a browser did with a push: DISPLAYED, CLICKED (which implies displayed) or CLOSED;
  * or what a phone app did with a mobile push: OPENED (the person tapped it, which implies displayed);
- * each counted once per message (the first time is kept). A click is what became of a notification:
- * a CLOSED after it (some desktops close a notification after each click) changes nothing. A token that does not parse, whose MAC
- * does not match, or that belongs to another workspace than `workspaceId` changes nothing.
+ * each counted once per message (the first time is kept). A click is what became of a
+ * notification: a CLOSED after it (some desktops close a notification after each click) changes
+ * nothing. A token that does not parse, whose MAC does not match, or that belongs to another
+ * workspace than `workspaceId` changes nothing.
  * With HERALD_PUBLIC_BATCH_MS, concurrent beacons are written together (db/group-commit.ts).
  */
 export async function recordMessageEvent(
