@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { PRISMA_ADVISORY_LOCK } from '../src/db/migrate.ts';
+import { agendaSchemaFingerprint } from '../src/jobs/agenda.ts';
 import { startHerald } from '../src/herald.ts';
 import { graphql } from './generated/index.ts';
 import { dataOf, httpClient } from './kit/client.ts';
@@ -118,4 +119,54 @@ describe('a start held up', () => {
       await rm(folder, { recursive: true, force: true });
     }
   });
+});
+
+describe("Agenda's job tables", () => {
+  it('are set up on the first start and when their schema changes, and left alone by the starts between', async () => {
+    const databaseUrl = await freshDatabase();
+    const folder = await mkdtemp(path.join(tmpdir(), 'herald-agenda-'));
+    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', HERALD_DATA_DIR: folder, HERALD_SECRET_KEY: TEST_SECRET_KEY, DATABASE_URL: databaseUrl });
+    const quiet = pino({ level: 'silent' });
+    const db = new pg.Client({ connectionString: databaseUrl });
+    await db.connect();
+    const other = new pg.Client({ connectionString: databaseUrl });
+    await other.connect();
+    let starting: ReturnType<typeof startHerald> | undefined;
+    const indexes = async () =>
+      (await db.query<{ name: string }>(`SELECT indexname AS name FROM pg_indexes WHERE schemaname = 'agenda' AND tablename = 'agenda_jobs' ORDER BY 1`)).rows.map((row) => row.name);
+    try {
+      await (await startHerald(config, quiet)).stop();
+      expect((await db.query('SELECT fingerprint FROM agenda.herald_schema')).rows).toEqual([{ fingerprint: agendaSchemaFingerprint() }]);
+      const created = await indexes();
+      expect(created).toContain('agenda_jobs_find_and_lock_idx');
+
+      // A transaction writing jobs (another process's) holds the table: setting it up again would
+      // wait for it (ALTER TABLE, CREATE TRIGGER), and a start that leaves it alone does not.
+      await other.query('BEGIN');
+      await other.query('LOCK TABLE agenda.agenda_jobs IN ROW EXCLUSIVE MODE');
+      starting = startHerald(config, quiet);
+      const second = await Promise.race([
+        starting,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the second start waited for the jobs table')), 20_000)),
+      ]);
+      starting = undefined;
+      await second.stop();
+      await other.query('COMMIT');
+
+      // A release whose schema differs (another fingerprint) sets the tables up again: the index
+      // dropped here comes back.
+      await db.query(`UPDATE agenda.herald_schema SET fingerprint = 'an older release'`);
+      await db.query('DROP INDEX agenda.agenda_jobs_find_and_lock_idx');
+      await (await startHerald(config, quiet)).stop();
+      expect(await indexes()).toEqual(created);
+      expect((await db.query('SELECT fingerprint FROM agenda.herald_schema')).rows).toEqual([{ fingerprint: agendaSchemaFingerprint() }]);
+    } finally {
+      // Ending the session frees the table: a Herald still starting then starts, and is stopped here.
+      await other.end();
+      await (await starting?.catch(() => undefined))?.stop();
+      await db.end();
+      await dropDatabase(databaseUrl);
+      await rm(folder, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -1,5 +1,13 @@
 import { Agenda } from 'agenda';
-import { PostgresBackend } from '@agendajs/postgres-backend';
+import { createHash } from 'node:crypto';
+import {
+  getCreateIndexesSQL,
+  getCreateLogsIndexesSQL,
+  getCreateLogsTableSQL,
+  getCreateTableSQL,
+  getUpdateTimestampTriggerSQL,
+  PostgresBackend,
+} from '@agendajs/postgres-backend';
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
 
@@ -16,6 +24,24 @@ export interface JobStoreOptions {
 
 /** Serialises Agenda's own CREATE TABLE/INDEX IF NOT EXISTS, which races when processes start together. */
 const AGENDA_SCHEMA_LOCK = 72707370;
+
+/**
+ * The schema Agenda's Postgres backend sets up, as the text of its statements: a new release of the
+ * backend that changes its tables changes this. Its setup (`ensureSchema`) runs `ALTER TABLE`,
+ * `DROP TRIGGER` and `CREATE TRIGGER` on the jobs table, which wait for every transaction using it
+ * (and make every later one wait behind them): it runs only when this fingerprint is new to the
+ * database (`agenda.herald_schema`) or the jobs table is gone, not at every start.
+ */
+export function agendaSchemaFingerprint(): string {
+  const statements = [
+    getCreateTableSQL('agenda_jobs'),
+    ...getCreateIndexesSQL('agenda_jobs'),
+    getUpdateTimestampTriggerSQL('agenda_jobs'),
+    getCreateLogsTableSQL('agenda_logs'),
+    ...getCreateLogsIndexesSQL('agenda_logs'),
+  ];
+  return createHash('sha256').update(statements.join('\n;\n')).digest('hex');
+}
 
 /**
  * A started Agenda on PostgreSQL, its tables in their own `agenda` schema so Prisma never sees
@@ -48,14 +74,27 @@ export async function createAgenda({ databaseUrl, mongoUrl, log, define }: JobSt
   try {
     await setup.query('SELECT pg_advisory_lock($1)', [AGENDA_SCHEMA_LOCK]);
     await setup.query('CREATE SCHEMA IF NOT EXISTS agenda');
+    await setup.query('CREATE TABLE IF NOT EXISTS agenda.herald_schema (fingerprint text NOT NULL)');
+    const fingerprint = agendaSchemaFingerprint();
+    const { rows } = await setup.query<{ current: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM agenda.herald_schema WHERE fingerprint = $1) AND to_regclass('agenda.agenda_jobs') IS NOT NULL AS current`,
+      [fingerprint],
+    );
+    const current = rows[0]!.current;
     // Agenda creates its tables as soon as it is constructed, so that happens under the lock too.
-    const backend = new PostgresBackend({ pool });
+    const backend = new PostgresBackend({ pool, ensureSchema: !current });
     // The LISTEN channel re-emits a lost connection as an 'error' event before it reconnects: one
     // nobody listened to took the whole process down when PostgreSQL restarted.
     backend.notificationChannel?.on('error', (error: Error) => log.warn({ error: error.message }, 'agenda notification channel lost its connection; reconnecting'));
     agenda = new Agenda({ backend, processEvery: '5 seconds' });
     define?.(agenda);
     await agenda.ready;
+    if (!current) {
+      await setup.query('BEGIN; DELETE FROM agenda.herald_schema');
+      await setup.query('INSERT INTO agenda.herald_schema (fingerprint) VALUES ($1)', [fingerprint]);
+      await setup.query('COMMIT');
+      log.info('Agenda job tables set up');
+    }
   } finally {
     await setup.query('SELECT pg_advisory_unlock($1)', [AGENDA_SCHEMA_LOCK]).catch(() => {});
     await setup.end();
