@@ -2,7 +2,7 @@ import { Prisma } from '../db/prisma.ts';
 import type { SqlTx } from '../db/sql-transaction.ts';
 import type { Campaign } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
-import { compileEventWhere } from '../segments/compile.ts';
+import { compileEventWhere, eventKeyOf } from '../segments/compile.ts';
 import { selectionSql } from '../segments/service.ts';
 import { audienceFrom, triggerOf } from './campaign-fields.ts';
 import { type DeliveryEvent, publishDeliveryEvents } from './events.ts';
@@ -172,6 +172,7 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
   // plan than to run, and twenty campaigns halved ingestion.)
   const listening = campaigns.map((campaign) => {
     const trigger = triggerOf(campaign)!;
+    const key = eventKeyOf(trigger.where ?? []);
     return {
       id: campaign.id,
       event: trigger.event,
@@ -182,6 +183,10 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
       reEligibleAfter: trigger.reEligibleAfterSeconds ?? null,
       channel: campaign.channel,
       marketing: campaign.frequencyCapped,
+      // A condition of the filter checked first, in the join: a campaign's arm below runs only
+      // for the events that pass it, not for every event of the trigger's name.
+      keyPath: key?.path ?? null,
+      keyValue: key ? key.value : null,
     };
   });
   const arms = campaigns.map((campaign) => {
@@ -199,6 +204,7 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
     CROSS JOIN LATERAL (
       SELECT * FROM listening k
       WHERE k.event = e.name AND e."occurredAt" >= k.since AND (k.until IS NULL OR e."occurredAt" <= k.until)
+        AND (k."keyPath" IS NULL OR e.properties #> k."keyPath" = k."keyValue")
       OFFSET 0
     ) k
     WHERE e.id = ANY(${eventIds}::uuid[]) AND CASE k.id ${Prisma.join(arms, ' ')} END`;
@@ -206,7 +212,8 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
     -- The campaigns' parameters are read once (in the subquery above, once per event of the batch).
     WITH listening AS MATERIALIZED (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(listening)}::jsonb)
-        AS k(id uuid, event text, since timestamptz, until timestamptz, delay double precision, "reEligibleAfter" int, channel text, marketing boolean)
+        AS k(id uuid, event text, since timestamptz, until timestamptz, delay double precision, "reEligibleAfter" int, channel text, marketing boolean,
+          "keyPath" text[], "keyValue" jsonb)
     ),
     matched AS (${matched}),
     first AS (

@@ -77,6 +77,24 @@ export function compileEventWhere(where: readonly Condition[]): Prisma.Sql {
   return Prisma.join(where.map((condition) => compareJson(sql`(e.properties #> ${pathOf(condition.path)}::text[])`, condition)), ' AND ');
 }
 
+/**
+ * One condition of `where` that compileEventWhere writes as plain JSON equality (`EQ` on a string
+ * that is no date, or on a boolean), as the path and the JSON value it names: an event whose
+ * property there is not that value fails `where`. Lets a caller drop events before `where` itself.
+ */
+export function eventKeyOf(where: readonly Condition[]): { path: string[]; value: string | boolean } | null {
+  for (const { path, op, value } of where) {
+    const given = givenValue(path, value);
+    if (op === 'EQ' && (typeof given === 'boolean' || (typeof given === 'string' && !isIsoDate(given)))) return { path: pathOf(path), value: given };
+  }
+  return null;
+}
+
+/** A condition's value as compared: emails are stored lowercased. */
+function givenValue(path: string, value: unknown): unknown {
+  return path === 'email' && typeof value === 'string' ? value.toLowerCase() : value;
+}
+
 /** The audience restriction, as a WHERE condition on `"Contact" c`. */
 export function compileAudience(audience: Audience): Prisma.Sql {
   return audience === 'ALL' ? TRUE : audience === 'IDENTIFIED' ? sql`c.identified` : sql`(NOT c.identified)`;
@@ -153,8 +171,7 @@ function daysBefore(now: Date, days: number): Prisma.Sql {
 
 /** One comparison on a JSON value `x` (a contact field, an attribute or an event property). */
 function compareJson(x: Prisma.Sql, { path, op, value }: Condition): Prisma.Sql {
-  // Emails are stored lowercased.
-  const given = path === 'email' && typeof value === 'string' ? value.toLowerCase() : value;
+  const given = givenValue(path, value);
   const negated: Partial<Record<Op, Op>> = { NEQ: 'EQ', NOT_IN: 'IN', NOT_EXISTS: 'EXISTS' };
   const positive = negated[op];
   if (positive) return sql`(NOT ${compareJson(x, { path, op: positive, value: given })})`;

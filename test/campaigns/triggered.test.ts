@@ -4,6 +4,7 @@ import { graphql } from '../generated/index.ts';
 import { campaignState, createCampaign, subscribeBrowser } from '../kit/campaigns.ts';
 import { dataOf, type httpClient } from '../kit/client.ts';
 import { useHerald } from '../kit/fixture.ts';
+import { eventKeyOf } from '../../src/segments/compile.ts';
 
 type Client = ReturnType<typeof httpClient>;
 
@@ -159,6 +160,33 @@ describe('triggered campaigns', () => {
     expect(await messages(later.secret, later.id)).toHaveLength(0);
     expect(h.push.received(carol.id)).toHaveLength(0);
     expect((await messages(soon.secret, soon.id)).map((row) => row.contact.externalId)).toEqual(['bob']);
+  });
+
+  it('enters only the events that pass every condition, the equality it checks first among them', async () => {
+    const where = [
+      { path: 'price', op: 'GT', value: 10 },
+      { path: 'product.category', op: 'EQ', value: 'shoes' },
+      { path: 'vip', op: 'EQ', value: true },
+    ];
+    // Trigger entry joins on this condition before the campaign's whole filter: a string or boolean
+    // equality, never a number (1 = 1.0) or a date (compared as a time), whose equality differs.
+    expect(eventKeyOf(where as never)).toEqual({ path: ['product', 'category'], value: 'shoes' });
+    expect(eventKeyOf([{ path: 'price', op: 'EQ', value: 10 }, { path: 'at', op: 'EQ', value: '2026-12-04' }] as never)).toBeNull();
+    // As the filter compares it: an email lowercased.
+    expect(eventKeyOf([{ path: 'email', op: 'EQ', value: 'Ada@Shop.Example' }] as never)).toEqual({ path: ['email'], value: 'ada@shop.example' });
+    const { secret, id, shopper } = await shopWith({ event: 'viewed', where });
+    const visitors = {
+      ada: { product: { category: 'shoes' }, vip: true, price: 20 }, // passes all three
+      bob: { product: { category: 'shoes' }, vip: 'true', price: 20 }, // vip a string
+      cy: { product: { category: 'Shoes' }, vip: true, price: 20 }, // another case
+      dan: { product: { category: 'shoes' }, vip: true, price: 5 }, // too cheap
+      eve: { category: 'shoes', vip: true, price: 20 }, // not under product
+      fay: { product: { category: ['shoes'] }, vip: true, price: 20 }, // a list, not the value
+    };
+    for (const name of Object.keys(visitors)) await shopper(name);
+    for (const [name, properties] of Object.entries(visitors)) await track(secret, name, 'viewed', properties);
+    const rows = await ledgerOnce(secret, id, (all) => all.length > 0 && all.every((row) => row.status !== 'SENDING' && row.status !== 'QUEUED'));
+    expect(rows.map((row) => row.contact.externalId)).toEqual(['ada']);
   });
 
   it('sends once ever without reEligibleAfterSeconds, and again only after it with it', async () => {
