@@ -90,9 +90,7 @@ export async function createAgenda({ databaseUrl, mongoUrl, log, define }: JobSt
     define?.(agenda);
     await agenda.ready;
     if (!current) {
-      await setup.query('BEGIN; DELETE FROM agenda.herald_schema');
-      await setup.query('INSERT INTO agenda.herald_schema (fingerprint) VALUES ($1)', [fingerprint]);
-      await setup.query('COMMIT');
+      await setup.query('WITH older AS (DELETE FROM agenda.herald_schema) INSERT INTO agenda.herald_schema (fingerprint) VALUES ($1)', [fingerprint]);
       log.info('Agenda job tables set up');
     }
   } finally {
