@@ -40,7 +40,7 @@ export function compileRule(rule: Rule, context: CompileContext): Prisma.Sql {
   if ('and' in rule) return sql`(${Prisma.join(rule.and.map((child) => compileRule(child, context)), ' AND ')})`;
   if ('or' in rule) return sql`(${Prisma.join(rule.or.map((child) => compileRule(child, context)), ' OR ')})`;
   if ('not' in rule) return sql`(NOT ${compileRule(rule.not, context)})`;
-  if ('attribute' in rule) return attributeEquality(rule.attribute) ?? compareJson(contactValue(rule.attribute.path), rule.attribute);
+  if ('attribute' in rule) return attributeEquality(rule.attribute) ?? compareJson(contactValue(rule.attribute.path), asStored(rule.attribute));
   // Every condition is TRUE or FALSE, never NULL, so NOT means "everyone else".
   // Written so the GIN index on tags applies (COALESCE would hide it); NULL tags give FALSE.
   if ('tag' in rule) return sql`(c.tags @> ARRAY[${rule.tag.has}]::text[] AND c.tags IS NOT NULL)`;
@@ -84,15 +84,21 @@ export function compileEventWhere(where: readonly Condition[]): Prisma.Sql {
  */
 export function eventKeyOf(where: readonly Condition[]): { path: string[]; value: string | boolean } | null {
   for (const { path, op, value } of where) {
-    const given = givenValue(path, value);
-    if (op === 'EQ' && (typeof given === 'boolean' || (typeof given === 'string' && !isIsoDate(given)))) return { path: pathOf(path), value: given };
+    if (op === 'EQ' && (typeof value === 'boolean' || (typeof value === 'string' && !isIsoDate(value)))) return { path: pathOf(path), value };
   }
   return null;
 }
 
-/** A condition's value as compared: emails are stored lowercased. */
-function givenValue(path: string, value: unknown): unknown {
-  return path === 'email' && typeof value === 'string' ? value.toLowerCase() : value;
+/**
+ * A condition on a contact with its value as the contact's column holds it: emails are stored
+ * lowercased, so `email EQ "Ada@Shop.Example"` finds ada@shop.example. An event's properties are
+ * stored as sent and compared as given.
+ */
+function asStored(condition: Condition): Condition {
+  const { path, value } = condition;
+  if (path !== 'email') return condition;
+  const lower = (given: unknown) => (typeof given === 'string' ? given.toLowerCase() : given);
+  return { ...condition, value: Array.isArray(value) ? value.map(lower) : lower(value) } as Condition;
 }
 
 /** The audience restriction, as a WHERE condition on `"Contact" c`. */
@@ -170,8 +176,7 @@ function daysBefore(now: Date, days: number): Prisma.Sql {
 }
 
 /** One comparison on a JSON value `x` (a contact field, an attribute or an event property). */
-function compareJson(x: Prisma.Sql, { path, op, value }: Condition): Prisma.Sql {
-  const given = givenValue(path, value);
+function compareJson(x: Prisma.Sql, { path, op, value: given }: Condition): Prisma.Sql {
   const negated: Partial<Record<Op, Op>> = { NEQ: 'EQ', NOT_IN: 'IN', NOT_EXISTS: 'EXISTS' };
   const positive = negated[op];
   if (positive) return sql`(NOT ${compareJson(x, { path, op: positive, value: given })})`;

@@ -172,8 +172,8 @@ describe('triggered campaigns', () => {
     // equality, never a number (1 = 1.0) or a date (compared as a time), whose equality differs.
     expect(eventKeyOf(where as never)).toEqual({ path: ['product', 'category'], value: 'shoes' });
     expect(eventKeyOf([{ path: 'price', op: 'EQ', value: 10 }, { path: 'at', op: 'EQ', value: '2026-12-04' }] as never)).toBeNull();
-    // As the filter compares it: an email lowercased.
-    expect(eventKeyOf([{ path: 'email', op: 'EQ', value: 'Ada@Shop.Example' }] as never)).toEqual({ path: ['email'], value: 'ada@shop.example' });
+    // As the filter compares it: an event's email as sent (only a contact's email is stored lowercased).
+    expect(eventKeyOf([{ path: 'email', op: 'EQ', value: 'Ada@Shop.Example' }] as never)).toEqual({ path: ['email'], value: 'Ada@Shop.Example' });
     const { secret, id, shopper } = await shopWith({ event: 'viewed', where });
     const visitors = {
       ada: { product: { category: 'shoes' }, vip: true, price: 20 }, // passes all three
@@ -185,6 +185,16 @@ describe('triggered campaigns', () => {
     };
     for (const name of Object.keys(visitors)) await shopper(name);
     for (const [name, properties] of Object.entries(visitors)) await track(secret, name, 'viewed', properties);
+    const rows = await ledgerOnce(secret, id, (all) => all.length > 0 && all.every((row) => row.status !== 'SENDING' && row.status !== 'QUEUED'));
+    expect(rows.map((row) => row.contact.externalId)).toEqual(['ada']);
+  });
+
+  it("compares an event's email as sent, not lowercased as a contact's", async () => {
+    const { secret, id, shopper } = await shopWith({ event: 'referred', where: [{ path: 'email', op: 'EQ', value: 'Ada@Shop.Example' }] });
+    await shopper('ada');
+    await shopper('bob');
+    await track(secret, 'ada', 'referred', { email: 'Ada@Shop.Example' });
+    await track(secret, 'bob', 'referred', { email: 'ada@shop.example' });
     const rows = await ledgerOnce(secret, id, (all) => all.length > 0 && all.every((row) => row.status !== 'SENDING' && row.status !== 'QUEUED'));
     expect(rows.map((row) => row.contact.externalId)).toEqual(['ada']);
   });

@@ -27,7 +27,10 @@ const attributes = fc.record(
 
 const event = fc.record({
   name: fc.constantFrom('page_view', 'added_to_cart', 'purchase'),
-  properties: fc.record({ value: fc.integer({ min: 0, max: 200 }), sku: fc.constantFrom('A', 'B'), paid: fc.boolean() }, { requiredKeys: [] }),
+  properties: fc.record(
+    { value: fc.integer({ min: 0, max: 200 }), sku: fc.constantFrom('A', 'B'), paid: fc.boolean(), email: fc.constantFrom('ada@example.com', 'Ada@Example.com') },
+    { requiredKeys: [] },
+  ),
   daysAgo: fc.integer({ min: 0, max: 60 }),
 });
 
@@ -43,7 +46,7 @@ const contact = fc.record({
 });
 
 const scalarValue = fc.oneof(
-  fc.constantFrom('Berlin', 'berlin', 'DE', 'PL', 'shoes', 'female', 'A', 'Ber', 'ada@example.com', 'pl-PL', '30'),
+  fc.constantFrom('Berlin', 'berlin', 'DE', 'PL', 'shoes', 'female', 'A', 'Ber', 'ada@example.com', 'Ada@Example.com', 'pl-PL', '30'),
   fc.integer({ min: -5, max: 80 }),
   fc.constantFrom(1.5, 2.5, 0),
   fc.boolean(),
@@ -70,7 +73,7 @@ const leaf: fc.Arbitrary<Rule> = fc.oneof(
   fc
     .record({
       name: fc.constantFrom('page_view', 'added_to_cart', 'purchase'),
-      where: fc.option(fc.array(condition(fc.constantFrom('value', 'sku', 'paid', 'nothing')), { maxLength: 2 }), { nil: undefined }),
+      where: fc.option(fc.array(condition(fc.constantFrom('value', 'sku', 'paid', 'email', 'nothing')), { maxLength: 2 }), { nil: undefined }),
       count: fc.option(fc.record({ op: numericOp, value: fc.integer({ min: 0, max: 3 }) }), { nil: undefined }),
       withinDays: days,
     })

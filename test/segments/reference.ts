@@ -40,7 +40,6 @@ function walk(root: unknown, path: string[]): unknown {
 }
 
 function compare(x: unknown, { path, op, value }: Condition): boolean {
-  const given = path === 'email' && typeof value === 'string' ? value.toLowerCase() : value;
   const present = x !== undefined && x !== null;
   const scalar = typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean';
   switch (op) {
@@ -48,21 +47,21 @@ function compare(x: unknown, { path, op, value }: Condition): boolean {
     case 'NOT_EXISTS': return !present;
     case 'NEQ': return !compare(x, { path, op: 'EQ', value });
     case 'NOT_IN': return !compare(x, { path, op: 'IN', value });
-    case 'IN': return scalar && (given as unknown[]).some((candidate) => candidate === x);
+    case 'IN': return scalar && (value as unknown[]).some((candidate) => candidate === x);
     case 'CONTAINS':
-      if (Array.isArray(x)) return x.some((element) => element === given);
-      return typeof x === 'string' && x.includes(given as string);
-    case 'STARTS_WITH': return typeof x === 'string' && x.startsWith(given as string);
+      if (Array.isArray(x)) return x.some((element) => element === value);
+      return typeof x === 'string' && x.includes(value as string);
+    case 'STARTS_WITH': return typeof x === 'string' && x.startsWith(value as string);
     default: {
       const holds = (a: number | string, b: number | string) =>
         ({ EQ: a === b, GT: a > b, GTE: a >= b, LT: a < b, LTE: a <= b })[op as 'EQ'];
-      if (isIsoDate(given)) {
+      if (isIsoDate(value)) {
         const left = typeof x === 'string' ? instant(x) : undefined;
-        return left !== undefined && holds(left, instant(given)!);
+        return left !== undefined && holds(left, instant(value)!);
       }
-      if (typeof given === 'number') return typeof x === 'number' && holds(x, given);
-      if (op === 'EQ') return x === given;
-      return typeof x === 'string' && holds(x, String(given));
+      if (typeof value === 'number') return typeof x === 'number' && holds(x, value);
+      if (op === 'EQ') return x === value;
+      return typeof x === 'string' && holds(x, String(value));
     }
   }
 }
@@ -78,7 +77,10 @@ export function matches(rule: Rule, contact: RefContact, now: Date): boolean {
     const x = OWN_FIELDS.includes(path)
       ? contact.fields[path]
       : walk(contact.attributes, (path.startsWith('attributes.') ? path.slice(11) : path).split('.'));
-    return compare(x, rule.attribute);
+    // The contact's email is stored lowercased, and a rule on it compares lowercased; event properties as sent.
+    const lower = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v);
+    const value = rule.attribute.value;
+    return compare(x, path === 'email' ? { ...rule.attribute, value: Array.isArray(value) ? value.map(lower) : lower(value) } as Condition : rule.attribute);
   }
   if ('tag' in rule) return contact.tags.includes(rule.tag.has);
   if ('identified' in rule) return contact.identified === rule.identified;
