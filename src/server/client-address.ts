@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import ipaddr from 'ipaddr.js';
 import proxyaddr from 'proxy-addr';
 import type { Config } from '../config.ts';
 
@@ -19,6 +20,23 @@ export function clientAddress(config: Config, req: IncomingMessage): string {
     resolvers.set(config, resolve);
   }
   return resolve(req);
+}
+
+/**
+ * What a client's rate limits and caps are counted under: its IPv4 address (an IPv4-mapped IPv6
+ * address is the IPv4 one), or its IPv6 address's /64. Any IPv6 host holds a whole /64 and picks
+ * its source address in it freely (privacy addresses), so counting single IPv6 addresses would
+ * give one machine 2^64 budgets.
+ */
+export function clientKey(config: Config, req: IncomingMessage): string {
+  return limitKeyOf(clientAddress(config, req));
+}
+
+export function limitKeyOf(address: string): string {
+  if (!ipaddr.isValid(address)) return address;
+  const parsed = ipaddr.process(address);
+  if (parsed.kind() === 'ipv4') return parsed.toString();
+  return `${(parsed as ipaddr.IPv6).parts.slice(0, 4).map((part) => part.toString(16)).join(':')}::/64`;
 }
 
 /** A hop count ("1": the peer is a proxy) or a list of addresses, CIDRs and proxy-addr's names. */

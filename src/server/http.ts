@@ -6,7 +6,7 @@ import { demoEnabled, isBrowserFile, isDemoFile, serveBrowserFile } from '../sdk
 import { handleDemoIdentityToken } from './demo-identity.ts';
 import { principalFor, rememberPrincipal } from './auth.ts';
 import { readBodyWithin } from './body.ts';
-import { clientAddress } from './client-address.ts';
+import { clientAddress, clientKey } from './client-address.ts';
 import { isDashboardPath, serveDashboard, wantsPage } from './dashboard.ts';
 import { handleEmailLink, handleEmailReport } from './email-routes.ts';
 import { handleAnswerLink } from './feedback-routes.ts';
@@ -94,7 +94,7 @@ export function createHttpServer({ herald, yoga, ready, publicRateLimit }: HttpO
       }
       case '/track':
         if (!yoga) break;
-        await handleTrack(herald, publicRateLimit, req, res, clientAddress(config, req));
+        await handleTrack(herald, publicRateLimit, req, res, clientKey(config, req));
         return 'track';
       case '/email/dsn':
         if (!yoga) break;
@@ -111,14 +111,14 @@ export function createHttpServer({ herald, yoga, ready, publicRateLimit }: HttpO
     }
     const sms = yoga && path!.startsWith('/sms/') ? await handleSmsCallback(herald, req, res, path!) : null;
     if (sms) return sms;
-    const email = yoga && path!.startsWith('/e/') ? await handleEmailLink(herald, publicRateLimit, req, res, clientAddress(config, req)) : null;
+    const email = yoga && path!.startsWith('/e/') ? await handleEmailLink(herald, publicRateLimit, req, res, clientKey(config, req)) : null;
     if (email) return email;
     if (yoga && path!.startsWith(LINK_PATH)) {
-      await handleLink(herald, publicRateLimit, req, res, clientAddress(config, req));
+      await handleLink(herald, publicRateLimit, req, res, clientKey(config, req));
       return 'link';
     }
     if (yoga && path!.startsWith('/f/')) {
-      await handleAnswerLink(herald, publicRateLimit, req, res, clientAddress(config, req));
+      await handleAnswerLink(herald, publicRateLimit, req, res, clientKey(config, req));
       return 'feedback';
     }
     if (yoga && isBrowserFile(path!) && (serveDemo || !isDemoFile(path!))) {

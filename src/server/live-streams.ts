@@ -4,7 +4,7 @@ import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { RequestErrorCode } from '../errors.ts';
 import type { Context, Principal } from '../graphql/context.ts';
 import type { Herald } from '../herald-context.ts';
-import { clientAddress } from './client-address.ts';
+import { clientKey } from './client-address.ts';
 
 /** A counted place in a cap; `release` gives it back (once, however often it is called). */
 export interface Lease {
@@ -103,7 +103,7 @@ export function createLiveStreams(herald: Herald): LiveStreams {
         onSubscribeResult({ args, result, setResult }) {
           if (!isAsyncIterable(result)) return;
           const context = args.contextValue as Context & { req?: IncomingMessage };
-          const address = context.req ? clientAddress(config, context.req) : 'unknown';
+          const address = context.req ? clientKey(config, context.req) : 'unknown';
           const lease = claim(address, capKeyOf(context.principal), subscriptionsByAddress, subscriptionsByKey);
           if (typeof lease === 'string') {
             void result[Symbol.asyncIterator]().return?.();

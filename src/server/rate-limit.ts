@@ -6,7 +6,7 @@ import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimi
 import type { Config } from '../config.ts';
 import { RequestErrorCode } from '../errors.ts';
 import type { Context } from '../graphql/context.ts';
-import { clientAddress } from './client-address.ts';
+import { clientKey } from './client-address.ts';
 
 export interface PublicRateLimit {
   /** Resolves when the call (costing `points`, default 1) may go ahead; otherwise with the seconds to wait. */
@@ -53,7 +53,7 @@ export function limitPublicOperations(config: Config, limit: PublicRateLimit): P
   const refusal = async (args: { contextValue: Context; document: DocumentNode; operationName?: string | null }) => {
     const { principal, req } = args.contextValue as Context & { req?: IncomingMessage };
     if (principal.kind !== 'publishable') return undefined;
-    const address = req ? clientAddress(config, req) : 'unknown';
+    const address = req ? clientKey(config, req) : 'unknown';
     const verdict = await limit.consume(`${principal.apiKeyId}:${address}`, rootFieldCount(args.document, args.operationName));
     if (verdict.ok) return undefined;
     return new GraphQLError('Too many requests for this key from this address', {

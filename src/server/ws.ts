@@ -6,7 +6,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { Context } from '../graphql/context.ts';
 import type { Herald } from '../herald-context.ts';
 import { authorizationOf, principalFor } from './auth.ts';
-import { clientAddress } from './client-address.ts';
+import { clientKey } from './client-address.ts';
 import type { LiveStreams } from './live-streams.ts';
 
 type EnvelopedArgs = ExecutionArgs & {
@@ -27,7 +27,7 @@ export function attachWebSocket(server: Server, yoga: YogaServerInstance<any, Co
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: herald.config.HERALD_MAX_PUBLIC_BODY_BYTES });
   // Registered before graphql-ws's own listener: a socket is counted before it may say anything.
   wss.on('connection', (socket, request) => {
-    const lease = streams.openSocket(clientAddress(herald.config, request));
+    const lease = streams.openSocket(clientKey(herald.config, request));
     if (!lease) return socket.close(TOO_MANY, 'Too many open sockets from this address');
     socket.once('close', () => lease.release());
   });

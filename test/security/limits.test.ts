@@ -1,5 +1,6 @@
 import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { limitKeyOf } from '../../src/server/client-address.ts';
 import { rootFieldCount } from '../../src/server/rate-limit.ts';
 import { createWorkspace } from '../kit/flow.ts';
 import { startTestHerald, type TestHerald } from '../kit/herald.ts';
@@ -107,6 +108,19 @@ describe('public rate limit, behind a trusted proxy (HERALD_TRUST_PROXY)', () =>
     expect(await statusOf(await post(kit, shop.publishableKey, { query: TWENTY_EVENTS }, { 'x-forwarded-for': '203.0.113.99, 203.0.113.10' }))).toBe(429);
     // The visitor's second batch, and the one with an address put in front of the proxy's.
     tally({ check: 'security: getting past the public rate limit and body limit', attacks: 2, leaks: 0 });
+  });
+
+  it('counts an IPv6 client by its /64, and an IPv4-mapped address as the IPv4 one', async () => {
+    // Any IPv6 host holds a /64 and picks its source address in it: each a new address, one budget.
+    const statuses: number[] = [];
+    for (let host = 1; host <= 4; host++) statuses.push(await statusOf(await post(kit, shop.publishableKey, { query: TWENTY_EVENTS }, { 'x-forwarded-for': `2001:db8:1:2::${host}` })));
+    expect(statuses).toEqual([200, 429, 429, 429]);
+    // The next /64 is another client.
+    expect(await statusOf(await post(kit, shop.publishableKey, { query: TWENTY_EVENTS }, { 'x-forwarded-for': '2001:db8:1:3::1' }))).toBe(200);
+    expect(await statusOf(await post(kit, shop.publishableKey, { query: TWENTY_EVENTS }, { 'x-forwarded-for': '203.0.113.30' }))).toBe(200);
+    expect(await statusOf(await post(kit, shop.publishableKey, { query: TWENTY_EVENTS }, { 'x-forwarded-for': '::ffff:203.0.113.30' }))).toBe(429);
+    expect([limitKeyOf('2001:DB8:1:2:aaaa::1'), limitKeyOf('::ffff:10.0.0.1'), limitKeyOf('10.0.0.1'), limitKeyOf('unknown')]).toEqual(['2001:db8:1:2::/64', '10.0.0.1', '10.0.0.1', 'unknown']);
+    tally({ check: 'security: getting past the public rate limit and body limit', attacks: 4, leaks: 0 }); // three more hosts of a /64, the mapped address
   });
 
   it('counts /track beacons per forwarded address', async () => {
