@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ErrorCode, fromZodIssues, NotFoundError, ValidationError } from '../errors.ts';
 import type { Device } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
-import { verifyIdentities, type Writer } from './identity.ts';
+import { anonymousIdOfCustomer, mustProveCustomers, verifyIdentities, type Writer } from './identity.ts';
 import { resolveContacts } from './resolve.ts';
 import { contactRef, contactRefMessage, hasContactRef, locale, timezone } from './validation.ts';
 
@@ -49,8 +49,10 @@ export async function registerDevice(herald: Herald, workspaceId: string, input:
   const { platform, token, appId, timezone: zone, locale: language, appVersion } = parsed.data;
   await verifyIdentities(herald, workspaceId, writer, [parsed.data], () => ['input']);
 
+  const anonymousOnly = await mustProveCustomers(herald, workspaceId, writer);
   const saved = await herald.prisma.$transaction(async (tx) => {
-    const [contactId] = await resolveContacts(tx, workspaceId, [parsed.data]);
+    const [contactId] = await resolveContacts(tx, workspaceId, [parsed.data], { anonymousOnly });
+    if (contactId === false) throw anonymousIdOfCustomer(['input']);
     if (!contactId) throw ValidationError.field(['input', 'contactId'], 'no contact with this id');
     const { consentTag } = await tx.workspace.findUniqueOrThrow({ where: { id: workspaceId }, select: { consentTag: true } });
     await tx.$executeRaw`

@@ -25,7 +25,9 @@ export function identityToken(identitySecret: string, externalIdOrEmail: string)
 /**
  * Refuses a page that names customers (by externalId, email or contactId) without a valid
  * identity token for each, unless the workspace turned verification off. `path(index)` places the
- * error on the input that failed. Anonymous visitors (named by anonymousId) need no token.
+ * error on the input that failed. Anonymous visitors (named by anonymousId) need no token; an
+ * anonymousId that now belongs to a customer is refused where it resolves (resolveContacts'
+ * `anonymousOnly`, with `mustProveCustomers`).
  */
 export async function verifyIdentities(
   herald: Herald,
@@ -35,11 +37,7 @@ export async function verifyIdentities(
   path: (index: number) => string[],
 ): Promise<void> {
   if (writer === 'backend' || !named.some((ref) => ref.contactId || ref.externalId || ref.email)) return;
-  // The setting and the sealed secret, read once per process (workspaces/cache.ts): this runs for
-  // every page call naming a customer.
-  const workspace = await herald.cache.identity(workspaceId, () =>
-    herald.prisma.workspace.findUniqueOrThrow({ where: { id: workspaceId }, select: { id: true, requireIdentityVerification: true, identitySecret: true } }),
-  );
+  const workspace = await verificationOf(herald, workspaceId);
   if (!workspace?.requireIdentityVerification) return;
   const secret = await secretFromRow(herald, workspace, 'identitySecret');
   const byId = await identitiesOf(herald, workspaceId, named.flatMap((ref) => ref.contactId ?? []));
@@ -56,6 +54,33 @@ export async function verifyIdentities(
       ErrorCode.identityVerificationRequired,
     );
   });
+}
+
+/**
+ * Whether this writer must prove the customers it reaches: a page, while the workspace requires
+ * identity verification. Then an anonymousId reaches only a contact that is still anonymous: once
+ * identified (by identify, or by the backend naming the anonymousId beside an externalId or email),
+ * the browser's anonymousId names a customer, and only the customer's token may.
+ */
+export async function mustProveCustomers(herald: Herald, workspaceId: string, writer: Writer): Promise<boolean> {
+  if (writer === 'backend') return false;
+  return Boolean((await verificationOf(herald, workspaceId))?.requireIdentityVerification);
+}
+
+/** The error of an anonymousId that belongs to an identified customer, named by a page without proof. */
+export function anonymousIdOfCustomer(path: string[]): ValidationError {
+  return ValidationError.field(
+    [...path, 'identityToken'],
+    'this anonymousId belongs to an identified customer: name them by externalId with their identityToken (Herald.identify)',
+    ErrorCode.identityVerificationRequired,
+  );
+}
+
+/** The setting and the sealed secret, read once per process (workspaces/cache.ts): every page call naming a customer needs them. */
+function verificationOf(herald: Herald, workspaceId: string) {
+  return herald.cache.identity(workspaceId, () =>
+    herald.prisma.workspace.findUniqueOrThrow({ where: { id: workspaceId }, select: { id: true, requireIdentityVerification: true, identitySecret: true } }),
+  );
 }
 
 /** The externalId (or else email) of each contact id, for contacts of this workspace that have one. */

@@ -1,9 +1,9 @@
 import { v7 as uuidv7 } from 'uuid';
-import { ErrorCode, fromZodIssues, NotFoundError, ValidationError } from '../errors.ts';
+import { ConflictError, ErrorCode, fromZodIssues, NotFoundError, ValidationError } from '../errors.ts';
 import type { PushSubscription } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { endpointPolicy } from '../net/allowed-hosts.ts';
-import { verifyIdentities, type Writer } from './identity.ts';
+import { anonymousIdOfCustomer, mustProveCustomers, verifyIdentities, type Writer } from './identity.ts';
 import { resolveContacts } from './resolve.ts';
 import { allowedPushSubscriptionInput } from './validation.ts';
 
@@ -21,8 +21,10 @@ function subscriptionSchemaFor(config: Herald['config']) {
 
 /**
  * Stores a browser's push subscription for a contact and records consent: `consentedAt` is set
- * once and the workspace's consent tag added. An endpoint seen before moves to this contact. A
- * page naming a customer proves it with an identity token. With HERALD_PUBLIC_BATCH_MS,
+ * once and the workspace's consent tag added. An endpoint seen before moves to this contact; from a
+ * page only with the keys it was registered with (its `auth` secret, which only that browser and
+ * Herald know: an endpoint alone proves nothing). A page naming a customer proves it with an
+ * identity token. With HERALD_PUBLIC_BATCH_MS,
  * concurrent registrations of one workspace are written together (db/group-commit.ts): each is
  * validated alone first, so a bad one fails only its own call.
  */
@@ -32,11 +34,11 @@ export async function registerPushSubscription(herald: Herald, workspaceId: stri
   await verifyIdentities(herald, workspaceId, writer, [parsed.data], () => ['input']);
   const [answer] = herald.gathering.enabled
     ? [
-        await herald.gathering.submit(`subscriptions:${workspaceId}`, parsed.data.subscription.endpoint, parsed.data, (registrations: Registration[]) =>
-          storeSubscriptions(herald, workspaceId, registrations),
+        await herald.gathering.submit(`subscriptions:${workspaceId}:${writer}`, parsed.data.subscription.endpoint, parsed.data, (registrations: Registration[]) =>
+          storeSubscriptions(herald, workspaceId, writer, registrations),
         ),
       ]
-    : await storeSubscriptions(herald, workspaceId, [parsed.data]);
+    : await storeSubscriptions(herald, workspaceId, writer, [parsed.data]);
   if (answer instanceof Error) throw answer;
   return answer!;
 }
@@ -46,10 +48,11 @@ export async function registerPushSubscription(herald: Herald, workspaceId: stri
  * locale are the first given (they only fill gaps), an endpoint registered twice ends with the
  * later one's fields, and every caller of that endpoint is answered with the row as it ends.
  */
-async function storeSubscriptions(herald: Herald, workspaceId: string, registrations: Registration[]): Promise<(PushSubscription | Error)[]> {
+async function storeSubscriptions(herald: Herald, workspaceId: string, writer: Writer, registrations: Registration[]): Promise<(PushSubscription | Error)[]> {
+  const anonymousOnly = await mustProveCustomers(herald, workspaceId, writer);
   const stored = await herald.prisma.$transaction(
     async (tx) => {
-      const contactIds = await resolveContacts(tx, workspaceId, registrations);
+      const contactIds = await resolveContacts(tx, workspaceId, registrations, { anonymousOnly });
       const { consentTag } = await tx.workspace.findUniqueOrThrow({ where: { id: workspaceId }, select: { consentTag: true } });
       const contacts = new Map<string, { id: string; timezone: string | null; locale: string | null }>();
       const endpoints = new Map<string, object>();
@@ -72,7 +75,7 @@ async function storeSubscriptions(herald: Herald, workspaceId: string, registrat
           locale: locale ?? null,
         });
       });
-      if (!endpoints.size) return { contactIds, rows: new Map<string, PushSubscription>() };
+      if (!endpoints.size) return { contactIds, rows: new Map<string, PushSubscription>(), kept: new Set<string>() };
       // Contacts locked in one order (id), as event batches lock them: batches never deadlock.
       await tx.$executeRaw`
         UPDATE "Contact" c SET
@@ -96,19 +99,23 @@ async function storeSubscriptions(herald: Herald, workspaceId: string, registrat
         ON CONFLICT ("workspaceId", endpoint) DO UPDATE SET
           "contactId" = EXCLUDED."contactId", p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth, "expirationTime" = EXCLUDED."expirationTime",
           status = 'ACTIVE', "revokedAt" = NULL, "userAgent" = EXCLUDED."userAgent", timezone = EXCLUDED.timezone, locale = EXCLUDED.locale, "updatedAt" = now()
+        WHERE ${writer === 'backend'} OR "PushSubscription".auth = EXCLUDED.auth
         RETURNING id`;
       const rows = await tx.pushSubscription.findMany({ where: { id: { in: saved.map((row) => row.id) } } });
-      return { contactIds, rows: new Map(rows.map((row) => [row.endpoint, row])) };
+      const byEndpoint = new Map(rows.map((row) => [row.endpoint, row]));
+      // A page's endpoint that is registered with other keys was left as it was.
+      return { contactIds, rows: byEndpoint, kept: new Set([...endpoints.keys()].filter((endpoint) => !byEndpoint.has(endpoint))) };
     },
     // A busy pool makes a batch wait for a connection, not fail after Prisma's 2 s.
     { maxWait: 10_000, timeout: 60_000 },
   );
   if (stored.rows.size) herald.events.publish('workspace:changed', workspaceId, { reason: 'push_subscription_registered' });
-  return registrations.map(({ subscription }, index) =>
-    stored.contactIds[index]
-      ? (stored.rows.get(subscription.endpoint) ?? new Error('a stored subscription could not be read back'))
-      : ValidationError.field(['input', 'contactId'], 'no contact with this id'),
-  );
+  return registrations.map(({ subscription }, index) => {
+    if (stored.contactIds[index] === false) return anonymousIdOfCustomer(['input']);
+    if (!stored.contactIds[index]) return ValidationError.field(['input', 'contactId'], 'no contact with this id');
+    if (stored.kept.has(subscription.endpoint)) return new ConflictError('This endpoint is registered with other keys: only the browser that holds it may register it again');
+    return stored.rows.get(subscription.endpoint) ?? new Error('a stored subscription could not be read back');
+  });
 }
 
 /** Marks a subscription revoked (the visitor unsubscribed); it is never sent to again. */

@@ -2,7 +2,7 @@ import { uuidv7 } from '../db/ids.ts';
 import { fromZodIssues, ValidationError } from '../errors.ts';
 import type { Event } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
-import { verifyIdentities, type Writer } from '../contacts/identity.ts';
+import { anonymousIdOfCustomer, mustProveCustomers, verifyIdentities, type Writer } from '../contacts/identity.ts';
 import { resolveContacts } from '../contacts/resolve.ts';
 import { MAX_BATCH } from '../contacts/validation.ts';
 import { Prisma } from '../db/prisma.ts';
@@ -62,20 +62,21 @@ export async function trackEvents(
   }
   const events = parsed.data;
   await verifyIdentities(herald, workspaceId, writer, events, (index) => at(index));
-  const { stored, keys, planned } = await storeEvents(herald, workspaceId, writer, events, (index) => at(index, 'contactId'));
+  const { stored, keys, planned } = await storeEvents(herald, workspaceId, writer, events, (index) => at(index));
   await planned;
   const count = stored.filter(Boolean).length;
   return { count, duplicates: events.length - count, stored, keys };
 }
 
-const noContact = (path: string[]) => ValidationError.field(path, 'no contact with this id');
+const noContact = (path: string[]) => ValidationError.field([...path, 'contactId'], 'no contact with this id');
 
 /**
  * Stores validated events in one transaction, with their triggers and conversions, and announces
  * them once committed; answers each event as stored (null for an idempotency key seen before),
  * and `planned`, which settles (never rejects) once the wake-ups of messages due later are planned.
- * An event naming an unknown contactId fails the whole batch when `missingAt` places its error;
- * without it, only that event is left out (`missing`).
+ * An event naming an unknown contactId, or a customer's anonymousId a page may not name without
+ * proof (resolveContacts' `anonymousOnly`), fails the whole batch when `missingAt` places its error
+ * (the event's input path); without it, only that event is left out (`missing`, `refused`).
  */
 async function storeEvents(
   herald: Herald,
@@ -83,14 +84,15 @@ async function storeEvents(
   writer: Writer,
   events: readonly EventInput[],
   missingAt?: (index: number) => string[],
-): Promise<{ stored: (Event | null)[]; keys: (string | null)[]; missing: boolean[]; planned: Promise<void> }> {
+): Promise<{ stored: (Event | null)[]; keys: (string | null)[]; missing: boolean[]; refused: boolean[]; planned: Promise<void> }> {
+  const anonymousOnly = await mustProveCustomers(herald, workspaceId, writer);
   let written;
   try {
-    written = await writeEvents(herald, workspaceId, writer, events, missingAt, { pipelined: true });
+    written = await writeEvents(herald, workspaceId, writer, events, missingAt, { pipelined: true, anonymousOnly });
   } catch (error) {
     // What listens changed between the read Herald went by and this batch: written again, step by step.
     if (!(error instanceof ListenersChanged)) throw error;
-    written = await writeEvents(herald, workspaceId, writer, events, missingAt, { pipelined: false });
+    written = await writeEvents(herald, workspaceId, writer, events, missingAt, { pipelined: false, anonymousOnly });
   }
 
   if (written.stored.some(Boolean)) herald.events.publish('workspace:changed', workspaceId, { reason: 'events_tracked' });
@@ -124,7 +126,7 @@ async function writeEvents(
   writer: Writer,
   events: readonly EventInput[],
   missingAt: ((index: number) => string[]) | undefined,
-  { pipelined }: { pipelined: boolean },
+  { pipelined, anonymousOnly }: { pipelined: boolean; anonymousOnly: boolean },
 ) {
   // On a pg connection of its own, not Prisma's transaction (~0.3 ms less CPU a statement), on the
   // pipelining pool: BEGIN leaves with the contacts' statement.
@@ -132,9 +134,11 @@ async function writeEvents(
     // Batches share contacts: they are locked in one order (id) as they are found, before lastSeenAt
     // moves, else two batches lock them in their own orders and deadlock. NO KEY UPDATE, the lock
     // the UPDATE takes, does not wait for the key-share locks of other batches' event inserts.
-    const contactIds = await resolveContacts(tx, workspaceId, events, { lock: true });
+    const resolved = await resolveContacts(tx, workspaceId, events, { lock: true, anonymousOnly });
+    const refused = resolved.map((id) => id === false);
+    const contactIds = resolved.map((id) => id || null);
     const missing = contactIds.findIndex((id) => id === null);
-    if (missing >= 0 && missingAt) throw noContact(missingAt(missing));
+    if (missing >= 0 && missingAt) throw refused[missing] ? anonymousIdOfCustomer(missingAt(missing)) : noContact(missingAt(missing));
 
     const now = new Date();
     const all = events.map((event, index) => ({
@@ -185,7 +189,7 @@ async function writeEvents(
       if (triggers.status === 'rejected') throw triggers.reason;
       if (committed.status === 'rejected') throw committed.reason;
       remember(herald, workspaceId, inserted.value[0]?.listening ?? null, known);
-      return { ...answers(workspaceId, all, inserted.value), conversions: [], triggers: triggers.value, journeys: NO_JOURNEY_OUTCOME };
+      return { ...answers(workspaceId, all, inserted.value), refused, conversions: [], triggers: triggers.value, journeys: NO_JOURNEY_OUTCOME };
     }
 
     const inserted = await insert;
@@ -198,7 +202,7 @@ async function writeEvents(
     const triggers = await applyTriggers(tx, workspaceId, stored, listeners.triggers, { last: !listeners.journeys.journeys });
     const contactsStored = [...new Set(stored.map((event) => event.contactId))];
     const journeys = await applyJourneyEvents(tx, workspaceId, [...storedIds], contactsStored, listeners.journeys);
-    return { ...answers(workspaceId, all, inserted), conversions, triggers, journeys };
+    return { ...answers(workspaceId, all, inserted), refused, conversions, triggers, journeys };
   }, { preparedStatements: herald.config.HERALD_PREPARED_STATEMENTS, genericPlans: true });
 }
 
@@ -340,10 +344,10 @@ export async function trackEvent(herald: Herald, workspaceId: string, input: Eve
   await verifyIdentities(herald, workspaceId, writer, [event], () => ['input']);
   const order = event.contactId ?? (event.externalId ? `x:${event.externalId}` : `a:${event.anonymousId}`);
   return herald.gathering.submit(`events:${workspaceId}:${writer}`, order, event, async (events: EventInput[], after) => {
-    const { stored, keys, missing, planned } = await storeEvents(herald, workspaceId, writer, events);
+    const { stored, keys, missing, refused, planned } = await storeEvents(herald, workspaceId, writer, events);
     after(planned);
     const answers = await answersFor(herald, workspaceId, stored, keys);
-    return answers.map((answer, index) => (missing[index] ? noContact(['input', 'contactId']) : answer));
+    return answers.map((answer, index) => (refused[index] ? anonymousIdOfCustomer(['input']) : missing[index] ? noContact(['input']) : answer));
   });
 }
 

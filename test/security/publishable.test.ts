@@ -267,6 +267,59 @@ describe('identity verification', () => {
     tally({ check: 'security: a page acting as a customer without proof', attacks: attempts.length, leaks: 0 });
   });
 
+  it("refuses a page that names a customer by the browser's anonymousId, which the customer keeps", async () => {
+    // The backend linked this browser to a customer (or the visitor identified): its anonymousId names a customer now.
+    await asSecret(`mutation($input: ContactInput!) { upsertContact(input: $input) { __typename } }`, {
+      input: { externalId: 'ann-7c1e', anonymousId: 'ann-laptop', email: 'ann-7c1e@canary.example' },
+    });
+    await asSecret(`mutation($input: ContactInput!) { upsertContact(input: $input) { __typename } }`, {
+      input: { email: 'mail-only-7c1e@canary.example', anonymousId: 'mail-only-laptop' },
+    });
+    const state = async (externalId: string) =>
+      (await asSecret(`query($externalId: String!) { contact(externalId: $externalId) { pushSubscriptions { endpoint } devices { token } events(first: 5) { totalCount } } }`, { externalId })).body.data!.contact;
+    const before = await state('ann-7c1e');
+    const browser = push.subscribe();
+    const RegisterDevice = `mutation($input: MutationRegisterDeviceInput!) { registerDevice(input: $input) { __typename ... on ValidationError { code fieldErrors { path message } } } }`;
+    const attempts: [string, Record<string, unknown>][] = [];
+    for (const anonymousId of ['ann-laptop', 'mail-only-laptop']) {
+      attempts.push([Track, { input: { anonymousId, name: 'purchase', properties: { forged: true } } }]);
+      attempts.push([Register, { input: { anonymousId, subscription: browser.json } }]);
+      attempts.push([RegisterDevice, { input: { anonymousId, platform: 'IOS', token: 'ab'.repeat(32), appId: 'com.shop.app' } }]);
+    }
+    for (const [query, variables] of attempts) {
+      const { body } = await asPage(query, variables);
+      const result = Object.values(body.data!)[0] as { __typename: string; code: string; fieldErrors: { path: string[] }[] };
+      expect(result.__typename, JSON.stringify(variables)).toBe('ValidationError');
+      expect(result.code).toBe('identity/verification_required');
+      expect(result.fieldErrors[0]!.path).toEqual(['input', 'identityToken']);
+    }
+    expect(await state('ann-7c1e')).toEqual(before);
+    // Its on-site messages are closed to the anonymousId too, for a customer known by email only.
+    const inApp = await asPage(`query($a: String) { inAppMessages(anonymousId: $a) { title } }`, { a: 'mail-only-laptop' });
+    expect(inApp.body.data!.inAppMessages).toEqual([]);
+    // An anonymous visitor's own anonymousId still works, and the customer's token still does.
+    expect((await asPage(Track, { input: { anonymousId: 'still-anonymous-7c1e', name: 'viewed' } })).body.data!.trackEvent.__typename).toBe('MutationTrackEventSuccess');
+    const token = sign(await identitySecret(), 'ann-7c1e');
+    expect((await asPage(Track, { input: { externalId: 'ann-7c1e', name: 'viewed', identityToken: token } })).body.data!.trackEvent.__typename).toBe('MutationTrackEventSuccess');
+    tally({ check: 'security: a page acting as a customer without proof', attacks: attempts.length + 1, leaks: 0 });
+  });
+
+  it("refuses a page that registers a known endpoint with other keys, and lets the browser itself register again", async () => {
+    const Registered = `mutation($input: MutationRegisterPushSubscriptionInput!) {
+      registerPushSubscription(input: $input) { __typename ... on Error { code message } } }`;
+    const victim = await asSecret(`query($externalId: String!) { contact(externalId: $externalId) { pushSubscriptions { endpoint status } } }`, { externalId: canaries.externalId });
+    const stolen = { endpoint: canaries.endpoint, keys: push.subscribe().json.keys };
+    const moved = await asPage(Registered, { input: { anonymousId: 'endpoint-thief-7c1e', subscription: stolen } });
+    expect(moved.body.data!.registerPushSubscription).toMatchObject({ __typename: 'ConflictError', code: 'resource/conflict' });
+    const after = await asSecret(`query($externalId: String!) { contact(externalId: $externalId) { pushSubscriptions { endpoint status } } }`, { externalId: canaries.externalId });
+    expect(after.body.data!.contact).toEqual(victim.body.data!.contact);
+    // The attacker's own browser (identified in the walk above), with its own keys, registers again as often as it likes.
+    const identityToken = sign(await identitySecret(), 'attacker-customer');
+    const again = await asPage(Registered, { input: { externalId: 'attacker-customer', identityToken, subscription: attacker.subscription } });
+    expect(again.body.data!.registerPushSubscription.__typename).toBe('MutationRegisterPushSubscriptionSuccess');
+    tally({ check: 'security: a page acting as a customer without proof', attacks: 1, leaks: 0 });
+  });
+
   it('lets a page with a valid token identify, but a page only fills gaps', async () => {
     const secret = await identitySecret();
     const token = sign(secret, canaries.externalId);
@@ -339,17 +392,17 @@ describe('idempotency keys of a page', () => {
 
   it('never answer with the backend’s event and cannot pre-empt the backend’s key', async () => {
     const backend = await asSecret(Track, { input: { externalId: canaries.externalId, name: 'order', properties: { total: 'secret-total-1001' }, idempotencyKey: 'order-1001' } });
-    const page = await asPage(Track, { input: { anonymousId: attacker.anonymousId, name: 'order', idempotencyKey: 'order-1001' } });
+    const page = await asPage(Track, { input: { anonymousId: 'order-visitor-7c1e', name: 'order', idempotencyKey: 'order-1001' } });
     expect(page.body.data!.trackEvent.data.id).not.toBe(backend.body.data!.trackEvent.data.id);
     expect(page.text).not.toContain('secret-total-1001');
 
-    const claimed = await asPage(Track, { input: { anonymousId: attacker.anonymousId, name: 'order', idempotencyKey: 'order-1002' } });
+    const claimed = await asPage(Track, { input: { anonymousId: 'order-visitor-7c1e', name: 'order', idempotencyKey: 'order-1002' } });
     const real = await asSecret(Track, { input: { externalId: canaries.externalId, name: 'order', properties: { total: 42 }, idempotencyKey: 'order-1002' } });
     expect(real.body.data!.trackEvent.data.id).not.toBe(claimed.body.data!.trackEvent.data.id);
     expect(real.body.data!.trackEvent.data.properties).toEqual({ total: 42 });
 
     // The page's own key still deduplicates its own events, and another visitor's key is theirs.
-    const replay = await asPage(Track, { input: { anonymousId: attacker.anonymousId, name: 'order', idempotencyKey: 'order-1002' } });
+    const replay = await asPage(Track, { input: { anonymousId: 'order-visitor-7c1e', name: 'order', idempotencyKey: 'order-1002' } });
     expect(replay.body.data!.trackEvent.data.id).toBe(claimed.body.data!.trackEvent.data.id);
     const neighbour = await asPage(Track, { input: { anonymousId: 'another-visitor', name: 'order', idempotencyKey: 'order-1002' } });
     expect(neighbour.body.data!.trackEvent.data.id).not.toBe(claimed.body.data!.trackEvent.data.id);

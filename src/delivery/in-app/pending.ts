@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { verifyIdentities, type Writer } from '../../contacts/identity.ts';
+import { mustProveCustomers, verifyIdentities, type Writer } from '../../contacts/identity.ts';
 import { identifier } from '../../contacts/validation.ts';
 import { fromZodIssues } from '../../errors.ts';
 import type { Herald } from '../../herald-context.ts';
@@ -78,12 +78,11 @@ export async function inAppTriggers(herald: Herald, workspaceId: string): Promis
 async function visitorContact(herald: Herald, workspaceId: string, visitor: z.output<typeof visitorInput>, writer: Writer) {
   const contact = await herald.prisma.contact.findFirst({
     where: visitor.externalId ? { workspaceId, externalId: visitor.externalId } : { workspaceId, anonymousId: visitor.anonymousId! },
-    select: { id: true, externalId: true },
+    select: { id: true, identified: true },
   });
-  if (!contact || visitor.externalId || !contact.externalId || writer === 'backend') return contact;
+  if (!contact || visitor.externalId || !contact.identified || writer === 'backend') return contact;
   // An anonymousId that now belongs to a customer: their messages need their identity token.
-  const workspace = await herald.prisma.workspace.findUniqueOrThrow({ where: { id: workspaceId }, select: { requireIdentityVerification: true } });
-  return workspace.requireIdentityVerification ? null : contact;
+  return (await mustProveCustomers(herald, workspaceId, writer)) ? null : contact;
 }
 
 /**
