@@ -20,6 +20,11 @@ export const CONTACT_FIELDS: Record<string, string> = {
   consentedAt: '"consentedAt"',
 };
 
+/** The contact column a path names, if any: own keys only, so `constructor` or `toString` read attributes like any other name. */
+function contactColumn(path: string): string | undefined {
+  return Object.hasOwn(CONTACT_FIELDS, path) ? CONTACT_FIELDS[path] : undefined;
+}
+
 /** Turns zone-less ISO dates into UTC ones, so PostgreSQL and JavaScript read them alike. */
 export function normalizeIsoDate(value: string): string {
   if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return `${value}T00:00:00Z`;
@@ -147,7 +152,7 @@ export function satisfies(left: number, op: Op, right: number): boolean {
 }
 
 function contactValue(path: string): Prisma.Sql {
-  const column = CONTACT_FIELDS[path];
+  const column = contactColumn(path);
   if (column) return sql`to_jsonb(c.${Prisma.raw(column)})`;
   const attributePath = path.startsWith('attributes.') ? path.slice('attributes.'.length) : path;
   return sql`(c.attributes #> ${pathOf(attributePath)}::text[])`;
@@ -160,7 +165,7 @@ function contactValue(path: string): Prisma.Sql {
  * segments (list positions) keep `#>`.
  */
 function attributeEquality({ path, op, value }: Condition): Prisma.Sql | null {
-  if (op !== 'EQ' || CONTACT_FIELDS[path] || isIsoDate(value) || !['string', 'number', 'boolean'].includes(typeof value)) return null;
+  if (op !== 'EQ' || contactColumn(path) || isIsoDate(value) || !['string', 'number', 'boolean'].includes(typeof value)) return null;
   const keys = pathOf(path.startsWith('attributes.') ? path.slice('attributes.'.length) : path);
   if (keys.some((key) => /^\d+$/.test(key))) return null;
   const document = keys.reduceRight<unknown>((inner, key) => ({ [key]: inner }), value);

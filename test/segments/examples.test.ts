@@ -112,6 +112,14 @@ describe('readable segments', () => {
   it('anonymous visitors with a push subscription', async () => {
     expect(await preview({ pushSubscribed: true }, 'ANONYMOUS')).toEqual({ count: 2, who: ['visitor-a', 'visitor-b'] });
   });
+
+  it('attributes named like JavaScript object members (constructor, toString) are attributes like any other', async () => {
+    await shop.secret(Import, { contacts: [{ externalId: 'proto', attributes: { constructor: 'acme', valueOf: 3 } }] });
+    expect(await preview({ attribute: { path: 'constructor', op: 'EQ', value: 'acme' } })).toEqual({ count: 1, who: ['proto'] });
+    expect(await preview({ attribute: { path: 'valueOf', op: 'GT', value: 1 } })).toEqual({ count: 1, who: ['proto'] });
+    expect((await preview({ attribute: { path: 'toString', op: 'EXISTS' } })).count).toBe(0);
+    expect((await preview({ attribute: { path: '__proto__', op: 'EXISTS' } })).count).toBe(0);
+  });
 });
 
 describe('saved segments', () => {
