@@ -1,10 +1,10 @@
-import { pino, type Logger } from 'pino';
+import { type DestinationStream, pino, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger };
 
-/** Structured JSON logs. Secrets are redacted wherever they might appear. */
-export function createLogger(level: string): Logger {
-  return pino({
+/** Structured JSON logs (to stdout, or `destination`). Secrets are redacted wherever they might appear. */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options = {
     level,
     base: { service: 'herald' },
     redact: {
@@ -48,8 +48,17 @@ export function createLogger(level: string): Logger {
         '*.privateKey',
         'dkimPrivateKey',
         '*.dkimPrivateKey',
+        'authToken',
+        '*.authToken',
+        'smsAuthToken',
+        '*.smsAuthToken',
+        'apnsPrivateKey',
+        '*.apnsPrivateKey',
+        'fcmServiceAccount',
+        '*.fcmServiceAccount',
       ],
       censor: '[redacted]',
     },
-  });
+  } satisfies LoggerOptions;
+  return destination ? pino(options, destination) : pino(options);
 }

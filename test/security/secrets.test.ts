@@ -6,6 +6,7 @@ import pg from 'pg';
 import webpush from 'web-push';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
 import { parseSecretKey, secretKeyId } from '../../src/secrets.ts';
 import { recordMessageEvent } from '../../src/tracking/service.ts';
 import { identitySecretOf, rotateIdentitySecret } from '../../src/workspaces/secrets.ts';
@@ -281,5 +282,24 @@ describe('secrets at rest', () => {
     expect(() => loadConfig({ HERALD_SECRET_KEY: key })).not.toThrow(new RegExp(key));
     expect(() => loadConfig({ HERALD_SECRET_KEY_PREVIOUS: `${TEST_SECRET_KEY},${key}` })).toThrow(/HERALD_SECRET_KEY_PREVIOUS=\(not shown\)/);
     expect(loadConfig({ HERALD_SECRET_KEY: randomBytes(32).toString('hex') }).HERALD_SECRET_KEY).toHaveLength(64);
+  });
+
+  it('never logs a secret-bearing field, at the top of a log line or one level down', () => {
+    const names = [
+      'authorization', 'secretKey', 'publishableKey', 'key', 'token', 'vapidPrivateKey', 'trackingSecret', 'identitySecret',
+      'webhookSigningSecret', 'webhookSigningSecretPrevious', 'password', 'smtpUrl', 'privateKey', 'dkimPrivateKey',
+      'authToken', 'smsAuthToken', 'apnsPrivateKey', 'fcmServiceAccount', 'HERALD_SECRET_KEY', 'HERALD_SMTP_URL',
+    ];
+    const lines: string[] = [];
+    const log = createLogger('info', { write: (line: string) => void lines.push(line) });
+    const canary = (name: string) => `canary-${name}-5e1f`;
+    for (const name of names) {
+      log.info({ [name]: canary(name) }, 'top');
+      log.info({ account: { [name]: canary(name) } }, 'nested');
+    }
+    expect(lines).toHaveLength(names.length * 2);
+    const leaked = names.filter((name) => lines.some((line) => line.includes(canary(name))));
+    expect(leaked).toEqual([]);
+    expect(lines.every((line) => line.includes('[redacted]'))).toBe(true);
   });
 });
