@@ -49,6 +49,8 @@ describe('updateWorkspaceSettings', () => {
   it.each([
     ['a bad time zone', { timezone: 'Mars/Olympus' }, ['input', 'timezone']],
     ['an offset instead of a zone', { timezone: '+01:00' }, ['input', 'timezone']],
+    // Intl reads it (as America/Los_Angeles), Temporal, which delivery windows use, refuses it.
+    ['an ICU three-letter zone ID', { timezone: 'PST' }, ['input', 'timezone']],
     ['25:00', { quietHours: { start: '25:00', end: '07:00' } }, ['input', 'quietHours', 'start']],
     ['a time without minutes', { quietHours: { start: '22:00', end: '7' } }, ['input', 'quietHours', 'end']],
     ['a negative cap', { frequencyCaps: [{ limit: -1, period: 'DAY' as const }] }, ['input', 'frequencyCaps', '0', 'limit']],
@@ -64,6 +66,13 @@ describe('updateWorkspaceSettings', () => {
     expect(result.code).toBe('validation/invalid_input');
     expect(result.fieldErrors.map((error) => error.path)).toContainEqual(path);
     expect(dataOf(await shop.secret(Settings)).viewer.settings).toEqual(before);
+  });
+
+  it('stores a time zone by its canonical name', async () => {
+    const result = dataOf(await shop.secret(UpdateSettings, { input: { timezone: 'europe/warsaw' } })).updateWorkspaceSettings;
+    expect(result).toMatchObject({ data: { settings: { timezone: 'Europe/Warsaw' } } });
+    const cet = dataOf(await shop.secret(UpdateSettings, { input: { timezone: 'CET' } })).updateWorkspaceSettings;
+    expect(cet).toMatchObject({ data: { settings: { timezone: 'Europe/Brussels' } } });
   });
 
   it('clears quiet hours with null', async () => {

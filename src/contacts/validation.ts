@@ -1,7 +1,7 @@
 import { ECDH } from 'node:crypto';
 import { z } from 'zod';
 import type { EndpointPolicy } from '../net/allowed-hosts.ts';
-import { isTimeZone } from '../workspaces/settings.ts';
+import { resolveZone } from '../delivery/time.ts';
 
 export const MAX_ATTRIBUTES_BYTES = 16 * 1024;
 export const MAX_BATCH = 10_000;
@@ -31,7 +31,16 @@ export const locale = z.string().refine(
   },
   { message: 'must be a BCP 47 locale such as "en-US"' },
 );
-export const timezone = z.string().refine(isTimeZone, { message: 'must be an IANA time zone name, e.g. "Europe/Warsaw"' });
+/**
+ * A contact's, browser's or device's zone, stored by its canonical name. Browsers and apps report
+ * these: a name the platform knows but delivery cannot compute with (ICU's "PST", "IST", "BST")
+ * is dropped, as if no zone had been given, rather than refusing the visitor's registration; the
+ * workspace's zone stands in. A name that is no zone at all is refused.
+ */
+export const timezone = z
+  .string()
+  .refine((name) => resolveZone(name) !== undefined, { message: 'must be an IANA time zone name, e.g. "Europe/Warsaw"' })
+  .transform((name) => resolveZone(name) ?? undefined);
 
 /** The contact's own columns, validated the same wherever they are given. */
 const knownFields = {

@@ -7,7 +7,7 @@ import { frequencyCapsOf } from '../workspaces/service.ts';
 import type { CapPeriod } from '../workspaces/settings.ts';
 import type { ClaimTransaction } from './claim-transaction.ts';
 import { announce, CONTACT_LOCK, type MovedRow, moveRows, type Transition } from './ledger.ts';
-import { allowedBy, type LocalWindow, nextOpening } from './time.ts';
+import { allowedBy, type LocalWindow, nextOpening, usableZone, workspaceZone } from './time.ts';
 
 /** What the policy needs to know of a due ledger row. */
 export interface DueRow {
@@ -62,6 +62,7 @@ export async function deliveryPolicy(herald: Herald, campaign: Campaign, workspa
         .filter((cap) => !cap.channel || cap.channel === campaign.channel)
         .map((cap) => ({ limit: cap.limit, seconds: PERIOD_SECONDS[cap.period], channel: cap.channel ?? null }))
     : [];
+  const fallbackZone = workspaceZone(workspace.timezone);
   const source = campaign.deliveryWindowStart ? 'the campaign’s delivery window' : 'the workspace’s quiet hours';
 
   /** Splits due rows into those that may go now and ledger moves for the others (asking, if it must, in `tx`). */
@@ -90,7 +91,9 @@ export async function deliveryPolicy(herald: Herald, campaign: Campaign, workspa
       const now = new Date();
       const openings = new Map<string, Date>(); // per zone: rows of one batch share "now"
       go = go.filter((row) => {
-        const zone = row.timezone ?? workspace.timezone;
+        // A zone stored before names were checked as now (a browser's "PST") is not computed with:
+        // its row keeps the workspace's zone, and throwing would stop every other row of the batch.
+        const zone = usableZone(row.timezone, fallbackZone);
         let opening = openings.get(zone);
         if (!opening) openings.set(zone, (opening = nextOpening(now, zone, window)));
         if (opening.getTime() <= now.getTime()) return true;

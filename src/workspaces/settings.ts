@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { resolveZone } from '../delivery/time.ts';
 import { emailSettingsInput } from './email-settings.ts';
 import { linkSettingsInput } from './link-settings.ts';
 import { apnsSettingsInput, fcmSettingsInput } from './mobile-push-settings.ts';
@@ -16,23 +17,14 @@ export interface FrequencyCap {
   channel?: ChannelName | null;
 }
 
-/** Zones already found valid: asking Intl costs ~50 µs, and imports check one per contact. */
-const knownZones = new Set<string>();
+/** A zone delivery can compute with (see resolveZone): "PST" and its like are refused. */
+export const isTimeZone = (name: string): boolean => typeof resolveZone(name) === 'string';
 
-export function isTimeZone(name: string): boolean {
-  if (knownZones.has(name)) return true;
-  // Intl also accepts offsets such as "+01:00"; only IANA names are meant here.
-  if (!/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(name)) return false;
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: name });
-  } catch {
-    return false;
-  }
-  knownZones.add(name);
-  return true;
-}
-
-export const timeZone = z.string().refine(isTimeZone, 'must be an IANA time zone name, e.g. "Europe/Warsaw"');
+/** A workspace's zone, stored by its canonical name. */
+export const timeZone = z
+  .string()
+  .refine(isTimeZone, 'must be an IANA time zone name, e.g. "Europe/Warsaw"')
+  .transform((name) => resolveZone(name)!);
 export const localTime = z
   .string()
   .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time "HH:MM" between 00:00 and 23:59');
