@@ -9,7 +9,7 @@ import { channelFor } from './channels.ts';
 import { assignedSql, experimentOf } from './experiment.ts';
 import { cancelWaiting, COUNT_INSERTED } from './ledger.ts';
 import { enqueueDeliver } from './queue.ts';
-import { wallClock } from './time.ts';
+import { sameWallClock, usableZone, workspaceZone } from './time.ts';
 
 const BATCH = 5_000;
 
@@ -25,11 +25,7 @@ export async function prepareBroadcast(herald: Herald, campaign: Campaign): Prom
   const selection = await audienceOf(herald, campaign);
   const where = selectionSql(campaign.workspaceId, selection);
   const sendAt = campaign.sendAt ?? new Date();
-  // With localTime, each row is due at sendAt's wall-clock time in the recipient's own zone.
   const channel = channelFor(campaign);
-  const due = campaign.localTime
-    ? Prisma.sql`(${wallClock(sendAt, workspace.timezone)}::timestamp AT TIME ZONE COALESCE(r.timezone, r."addressTimezone", ${workspace.timezone}))`
-    : Prisma.sql`${sendAt}::timestamptz`;
   const log = herald.log.child({ campaignId: campaign.id });
   // Not awaited: what the first sends need is readied while the audience is written.
   channel.warm?.(herald, campaign).catch((error: unknown) => log.debug({ err: error }, 'could not ready the first sends ahead; the sender will'));
@@ -45,12 +41,11 @@ export async function prepareBroadcast(herald: Herald, campaign: Campaign): Prom
       return log.info({ contacts }, 'preparation stopped: campaign is no longer sending');
     }
     const afterSql: Prisma.Sql = after ? Prisma.sql`AND c.id > ${after}::uuid` : Prisma.empty;
+    const batch = Prisma.sql`SELECT c.id, c.timezone FROM "Contact" c WHERE ${where} ${afterSql} ORDER BY c.id LIMIT ${BATCH}`;
+    const recipients = channel.recipients(Prisma.sql`(SELECT b.id AS "contactId", b.timezone, ${campaign.frequencyCapped}::boolean AS marketing FROM batch b)`);
+    const due = campaign.localTime ? await localDue(herald, batch, recipients, sendAt, workspace.timezone) : Prisma.sql`${sendAt}::timestamptz`;
     const [result] = await herald.prisma.$queryRaw<{ last: string | null; contacts: number; inserted: number; events: Omit<DeliveryEvent, 'at' | 'campaignId'>[] }[]>`
-      WITH batch AS (
-        SELECT c.id, c.timezone FROM "Contact" c WHERE ${where} ${afterSql} ORDER BY c.id LIMIT ${BATCH}
-      ), recipients AS (
-        ${channel.recipients(Prisma.sql`(SELECT b.id AS "contactId", b.timezone, ${campaign.frequencyCapped}::boolean AS marketing FROM batch b)`)}
-      ), assigned AS (
+      WITH batch AS (${batch}), recipients AS (${recipients}), assigned AS (
         ${assignedSql(Prisma.sql`recipients`, [experimentOf(campaign)], Prisma.sql`${campaign.id}::uuid`, campaign.workspaceId)}
       ), inserted AS (
         INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", "deviceId", occurrence, channel, variant, status, reason, "scheduledFor", "dueAt", "updatedAt")
@@ -79,4 +74,29 @@ export async function prepareBroadcast(herald: Herald, campaign: Campaign): Prom
   herald.events.publish('campaign:changed', campaign.id, { reason: 'prepared' });
   log.info({ contacts, rows }, 'audience prepared');
   await enqueueDeliver(herald, campaign.id);
+}
+
+/**
+ * A local-time broadcast's due time of a recipients row `r` (SQL): sendAt's wall-clock time in the
+ * workspace's zone, read in the row's zone (contact's, else browser's or device's). Computed here
+ * with Temporal, once per zone the batch's recipients have, not by PostgreSQL's AT TIME ZONE: that
+ * reads a name as an abbreviation first ("IST" is Israel there, India to Intl), and of a wall time
+ * the autumn change repeats it takes the second, where delivery windows take the first; so a row
+ * would be due at one instant and judged by its window at another. An unusable zone (stored by an
+ * older Herald) counts as the workspace's, as the delivery window's check reads it (policy.ts).
+ * The batch is read twice; a row whose zone changed in between (not one of those read) is due at
+ * sendAt, as the workspace's zone says.
+ */
+async function localDue(herald: Herald, batch: Prisma.Sql, recipients: Prisma.Sql, sendAt: Date, storedZone: string): Promise<Prisma.Sql> {
+  const zones = await herald.prisma.$queryRaw<{ zone: string }[]>`
+    WITH batch AS (${batch}), recipients AS (${recipients})
+    SELECT DISTINCT COALESCE(r.timezone, r."addressTimezone") AS zone FROM recipients r WHERE COALESCE(r.timezone, r."addressTimezone") IS NOT NULL`;
+  const workspace = workspaceZone(storedZone);
+  const dueByZone: Record<string, string> = {};
+  for (const { zone } of zones) {
+    const usable = usableZone(zone, workspace);
+    // In the workspace's own zone it is sendAt itself, even when that is the second of a repeated time.
+    if (usable !== workspace) dueByZone[zone] = sameWallClock(sendAt, workspace, usable).toISOString();
+  }
+  return Prisma.sql`COALESCE((${JSON.stringify(dueByZone)}::jsonb ->> COALESCE(r.timezone, r."addressTimezone"))::timestamptz, ${sendAt}::timestamptz)`;
 }

@@ -59,6 +59,15 @@ export function atWallClock(date: Temporal.PlainDate, time: Temporal.PlainTime, 
   return at.toPlainTime().equals(time) ? at : (at.getTimeZoneTransition('previous') ?? at);
 }
 
+/**
+ * When a local-time send is due in `zone`: the instant its wall clock reads what the workspace's
+ * (`from`) reads at `sendAt`.
+ */
+export function sameWallClock(sendAt: Date, from: string, zone: string): Date {
+  const local = Temporal.Instant.fromEpochMilliseconds(sendAt.getTime()).toZonedDateTimeISO(from).toPlainDateTime();
+  return new Date(atWallClock(local.toPlainDate(), local.toPlainTime(), zone).epochMilliseconds);
+}
+
 /** The wall-clock date and time of `instant` in `zone`, as "YYYY-MM-DD HH:MM:SS" for SQL's timestamp. */
 export function wallClock(instant: Date, zone: string): string {
   const parts = Object.fromEntries(

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { prepareBroadcast } from '../../src/delivery/prepare.ts';
 import { resolveZone } from '../../src/delivery/time.ts';
 import { graphql } from '../generated/index.ts';
 import { createCampaign, SendNow, subscribeBrowser, waitForStatus } from '../kit/campaigns.ts';
@@ -8,6 +9,12 @@ import { useHerald } from '../kit/fixture.ts';
 const Messages = graphql(`
   query TimeZonesMessages($id: ID!) {
     campaign(id: $id) { messages(first: 100) { edges { node { status reason error contact { anonymousId } } } } }
+  }
+`);
+
+const Schedule = graphql(`
+  mutation TimeZonesSchedule($id: ID!, $sendAt: DateTime!) {
+    scheduleCampaign(input: { id: $id, sendAt: $sendAt, localTime: true }) { __typename ... on Error { message } }
   }
 `);
 
@@ -60,4 +67,26 @@ describe('time zone names', () => {
     expect(rows).toHaveLength(9);
     for (const row of rows) expect(row).toMatchObject({ status: 'SENT', reason: 'ACCEPTED' });
   }, 30_000);
+
+  it('makes a local-time broadcast due when the recipient’s zone reads sendAt’s wall clock, as delivery windows read it', async () => {
+    const { secret, publishable } = await h.workspace(); // UTC
+    await subscribeBrowser(publishable, h.push, { anonymousId: 'berlin', timezone: 'Europe/Berlin' });
+    await subscribeBrowser(publishable, h.push, { anonymousId: 'kolkata', timezone: 'Asia/Kolkata' });
+    await subscribeBrowser(publishable, h.push, { anonymousId: 'legacy' });
+    // Stored by an older Herald: India to Intl, Israel to PostgreSQL, refused by Temporal.
+    await h.kit.herald.prisma.$executeRaw`UPDATE "Contact" SET timezone = 'IST' WHERE "anonymousId" = 'legacy'`;
+    const id = await createCampaign(secret, { name: 'Night owls', kind: 'BROADCAST', content });
+    // 02:30 on the night Europe/Berlin's clocks go back: 02:30 comes twice there.
+    const sendAt = '2027-10-31T02:30:00.000Z';
+    expect(dataOf(await secret(Schedule, { id, sendAt })).scheduleCampaign.__typename).toBe('MutationScheduleCampaignSuccess');
+    // Its preparation is planned for a year from now: run it as its job would.
+    const campaign = await h.kit.herald.prisma.campaign.update({ where: { id: localIdOf(id) }, data: { status: 'SENDING' } });
+    await prepareBroadcast(h.kit.herald, campaign);
+    const rows = await h.kit.herald.prisma.message.findMany({ where: { campaignId: campaign.id }, select: { scheduledFor: true, contact: { select: { anonymousId: true } } } });
+    expect(Object.fromEntries(rows.map((row) => [row.contact.anonymousId, row.scheduledFor?.toISOString()]))).toEqual({
+      berlin: '2027-10-31T00:30:00.000Z', // the first 02:30 (CEST), where a window opening at 02:30 opens
+      kolkata: '2027-10-30T21:00:00.000Z',
+      legacy: sendAt, // the workspace's zone stands in, as for its delivery window
+    });
+  });
 });
