@@ -37,7 +37,9 @@ export interface Transition {
   id: string;
   from: MessageStatus;
   status: MessageStatus;
+  /** Absent: the row keeps its reason (a claim, a wait for the window: a resend stays one); null clears it. */
   reason?: MessageReason | null;
+  /** Absent or null: the row keeps its error, except a note that it waits (WAITING), which its claim clears. */
   error?: string | null;
   /** For a retry: when the row may be tried again. */
   dueAt?: Date | null;
@@ -73,6 +75,7 @@ function transitionInput(rows: readonly Transition[]): string {
     from: row.from,
     status: row.status,
     reason: row.reason ?? null,
+    keepReason: row.reason === undefined,
     error: row.error?.slice(0, 500) ?? null,
     dueAt: row.dueAt?.toISOString() ?? null,
   }));
@@ -87,15 +90,19 @@ function transitionInput(rows: readonly Transition[]): string {
  */
 export const statusMetric = (column: string) => `'status:' || CASE WHEN ${column} = 'SENDING' THEN 'QUEUED' ELSE ${column}::text END`;
 
+/** How the error of a row held for its delivery window begins (policy.ts): a note, cleared by its claim. */
+export const WAITING = 'waits for ';
+
 const TRANSITION_SQL = `
     WITH input AS (
       SELECT * FROM jsonb_to_recordset($1::jsonb)
-        AS r(id uuid, "from" "MessageStatus", status "MessageStatus", reason "MessageReason", error text, "dueAt" timestamptz)
+        AS r(id uuid, "from" "MessageStatus", status "MessageStatus", reason "MessageReason", "keepReason" boolean, error text, "dueAt" timestamptz)
     ), changed AS (
       UPDATE "Message" m SET
         status = i.status,
-        reason = i.reason,
-        error = COALESCE(i.error, m.error),
+        reason = CASE WHEN i."keepReason" THEN m.reason ELSE i.reason END,
+        -- Why a row waited is over once it is claimed: the row sent does not say it waits.
+        error = CASE WHEN i.error IS NOT NULL THEN i.error WHEN i.status = 'SENDING' AND starts_with(m.error, '${WAITING}') THEN NULL ELSE m.error END,
         "dueAt" = COALESCE(i."dueAt", m."dueAt"),
         "sentAt" = CASE WHEN i.status = 'SENT' THEN now() ELSE m."sentAt" END,
         -- The claim's transaction began when its rows were read: the lease counts from the claim itself.
@@ -107,7 +114,7 @@ const TRANSITION_SQL = `
       -- on a table its statistics still think small (a first broadcast, or the benches), hashed
       -- them against a scan of the whole ledger on every call.
       WHERE m.id = ANY($2::uuid[]) AND m.id = i.id AND m.status = i."from"
-      RETURNING m.id, m."workspaceId", m."campaignId", m."contactId", m.test, i."from", i.status, i.reason
+      RETURNING m.id, m."workspaceId", m."campaignId", m."contactId", m.test, i."from", i.status, m.reason
     ), deltas AS (
       SELECT "campaignId", ${statusMetric('"from"')} AS metric, -1 AS delta FROM changed WHERE NOT test
       UNION ALL SELECT "campaignId", ${statusMetric('status')}, 1 FROM changed WHERE NOT test

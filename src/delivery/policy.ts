@@ -6,7 +6,7 @@ import { selectionSql } from '../segments/service.ts';
 import { frequencyCapsOf } from '../workspaces/service.ts';
 import type { CapPeriod } from '../workspaces/settings.ts';
 import type { ClaimTransaction } from './claim-transaction.ts';
-import { announce, CONTACT_LOCK, type MovedRow, moveRows, type Transition } from './ledger.ts';
+import { announce, CONTACT_LOCK, type MovedRow, moveRows, type Transition, WAITING } from './ledger.ts';
 import { allowedBy, type LocalWindow, nextOpening, usableZone, workspaceZone } from './time.ts';
 
 /** What the policy needs to know of a due ledger row. */
@@ -101,7 +101,8 @@ export async function deliveryPolicy(herald: Herald, campaign: Campaign, workspa
         if (campaign.activeUntil && opening >= campaign.activeUntil) {
           settle.push({ id: row.id, from: 'QUEUED', status: 'SUPPRESSED', reason: 'QUIET_HOURS', error: `${source} (${hours} ${zone}) opens only after activeUntil` });
         } else {
-          settle.push({ id: row.id, from: 'QUEUED', status: 'QUEUED', dueAt: opening, error: `waits for ${source} (${hours} ${zone}) to open` });
+          // No reason given: the row keeps its own (a resend waiting for the window stays RESENT_AFTER_CRASH).
+          settle.push({ id: row.id, from: 'QUEUED', status: 'QUEUED', dueAt: opening, error: `${WAITING}${source} (${hours} ${zone}) to open` });
         }
         return false;
       });

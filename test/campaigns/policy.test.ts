@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.ts';
 import { deliveryPolicy } from '../../src/delivery/policy.ts';
 import { ClaimTransaction } from '../../src/delivery/claim-transaction.ts';
+import { deliverCampaign } from '../../src/delivery/deliver.ts';
 import { transition } from '../../src/delivery/ledger.ts';
 import { localId } from '../../src/graphql/ids.ts';
 import { Prisma } from '../../src/db/prisma.ts';
@@ -46,6 +47,14 @@ const content = { title: 'News', body: 'Something new', url: 'https://shop.examp
 const hhmm = (date: Date) => date.toISOString().slice(11, 16);
 const MINUTE = 60_000;
 
+/** One delivery pass of a campaign, here and now (a pass the scheduler runs at the moment is waited for). */
+async function pass(campaignId: string) {
+  for (let tries = 0; tries < 50; tries++) {
+    if ((await deliverCampaign(h.kit.herald, campaignId)) !== 'stopped') return;
+    await sleep(100);
+  }
+}
+
 
 describe('delivery windows', () => {
   it('holds a broadcast outside its window until the window opens in each recipient’s zone', async () => {
@@ -79,7 +88,35 @@ describe('delivery windows', () => {
     expect(h.push.received(london.id)[0]!.receivedAt).toBeGreaterThanOrEqual(opening.getTime());
     expect(h.push.received(tokyo.id)).toHaveLength(0);
     expect((await campaignState(secret, id)).status).toBe('SENDING'); // Tokyo's message still waits
+    // Sent, London's row no longer says it waits.
+    await expect.poll(async () => (await rows()).find((row) => row.contact.externalId === 'london')).toMatchObject({ status: 'SENT', reason: 'ACCEPTED', error: null });
   }, 90_000);
+
+  it('keeps a resend’s reason while it waits for the window, and sends it as a resend', async () => {
+    const { secret, publishable } = await h.workspace(); // UTC
+    const { browser } = await subscribeBrowser(publishable, h.push, { anonymousId: 'night-owl' });
+    // A window that opens in two hours.
+    const now = Date.now();
+    const id = await createCampaign(secret, { name: 'Windowed resend', kind: 'BROADCAST', content, deliveryWindow: { start: hhmm(new Date(now + 120 * MINUTE)), end: hhmm(new Date(now + 180 * MINUTE)) } });
+    await secret(SendNow, { id });
+    const campaignId = localId(id, 'Campaign')!;
+    const db = h.kit.herald.prisma;
+    const row = () => db.message.findFirstOrThrow({ where: { campaignId } });
+    await expect.poll(async () => (await row()).error, { timeout: 10_000 }).toMatch(/^waits for/);
+    // As if a sender had claimed it while the window was open, then died: the lease has long passed.
+    await db.$executeRaw`UPDATE "Message" SET status = 'SENDING', attempts = 1, "claimedAt" = now() - interval '1 hour' WHERE "campaignId" = ${campaignId}::uuid`;
+    await pass(campaignId); // the claim goes again: QUEUED, RESENT_AFTER_CRASH, due now
+    expect(await row()).toMatchObject({ status: 'QUEUED', reason: 'RESENT_AFTER_CRASH' });
+    await pass(campaignId); // due, but the window is closed: it waits
+    expect(await row()).toMatchObject({ status: 'QUEUED', reason: 'RESENT_AFTER_CRASH', error: expect.stringMatching(/^waits for the campaign’s delivery window/) });
+    // The window opens now; the resend goes.
+    await db.$executeRaw`UPDATE "Campaign" SET "deliveryWindowStart" = ${hhmm(new Date(Date.now() - 60 * MINUTE))}, "deliveryWindowEnd" = ${hhmm(new Date(Date.now() + 60 * MINUTE))} WHERE id = ${campaignId}::uuid`;
+    await db.$executeRaw`UPDATE "Message" SET "dueAt" = now() WHERE "campaignId" = ${campaignId}::uuid`;
+    await pass(campaignId);
+    expect(await row()).toMatchObject({ status: 'SENT', reason: 'RESENT_AFTER_CRASH', error: null });
+    expect(h.push.received(browser.id)).toHaveLength(1);
+    expect((await campaignState(secret, id)).stats).toMatchObject({ sent: 1, queued: 0 });
+  }, 30_000);
 
   it('applies the workspace’s quiet hours to triggered messages, and suppresses what activeUntil would outlive', async () => {
     const { secret, publishable } = await h.workspace();
