@@ -195,7 +195,7 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
     return Prisma.sql`WHEN ${campaign.id}::uuid THEN ${rule}`;
   });
   const matched = Prisma.sql`
-    SELECT k.id AS "campaignId", e.id AS "eventId", e."contactId",
+    SELECT k.id AS "campaignId", e.id AS "eventId", e."contactId", e."occurredAt",
       e."occurredAt" + make_interval(secs => k.delay) AS due, k."reEligibleAfter", k.channel, k.marketing
     FROM "Event" e
     JOIN "Contact" c ON c.id = e."contactId"
@@ -221,12 +221,13 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
       SELECT DISTINCT ON ("campaignId", "contactId") * FROM matched ORDER BY "campaignId", "contactId", due
     ), eligible AS (
       -- Not while a message of this campaign waits for the contact; again only reEligibleAfter
-      -- seconds after the last one sent (never again when absent).
+      -- seconds after the last one sent (never again when absent), counted to the trigger itself,
+      -- not to its message's due time: with a delay, that would let in triggers inside the span.
       SELECT f.* FROM first f WHERE NOT EXISTS (
         SELECT 1 FROM "Message" x
         WHERE x."contactId" = f."contactId" AND x."campaignId" = f."campaignId" AND NOT x.test
           AND (x.status IN ('QUEUED', 'SENDING')
-            OR (x.status = 'SENT' AND (f."reEligibleAfter" IS NULL OR x."sentAt" > f.due - make_interval(secs => f."reEligibleAfter")))))
+            OR (x.status = 'SENT' AND (f."reEligibleAfter" IS NULL OR x."sentAt" > f."occurredAt" - make_interval(secs => f."reEligibleAfter")))))
     ), recipients AS (
       ${Prisma.join(
         // The columns the insert reads, whatever else a channel's rows carry: only mobile push has "deviceId".

@@ -221,6 +221,23 @@ describe('triggered campaigns', () => {
     expect(rows.filter((row) => row.status === 'SENT')).toHaveLength(2);
   });
 
+  it('counts reEligibleAfterSeconds from the last push sent to the trigger itself, not to its delayed message', async () => {
+    // Each push goes 3 s after its trigger; a contact is eligible again 5 s after the last one sent.
+    const { secret, shopper } = await shopWith({ event: 'visit', delaySeconds: 3, reEligibleAfterSeconds: 5 });
+    const ada = await shopper('ada');
+    await track(secret, 'ada', 'visit');
+    await h.push.waitFor(() => h.push.received(ada.id).length === 1, 10_000);
+    const sent = h.push.received(ada.id)[0]!.receivedAt;
+    // 3 s after the push: inside the 5 s, ignored (though its message would have been due 6 s after, past them).
+    await sleep(sent + 3_000 - Date.now());
+    await track(secret, 'ada', 'visit');
+    await sleep(sent + 7_000 - Date.now());
+    expect(h.push.received(ada.id)).toHaveLength(1);
+    // 7 s after: eligible again.
+    await track(secret, 'ada', 'visit');
+    await h.push.waitFor(() => h.push.received(ada.id).length === 2, 10_000);
+  }, 30_000);
+
   it('never sends twice for a replayed event, nor for two triggers in one batch', async () => {
     const { secret, id, shopper } = await shopWith({ event: 'checkout_started', reEligibleAfterSeconds: 0 });
     const ada = await shopper('ada');
