@@ -252,6 +252,85 @@ describe('the time budget on a busy machine', () => {
   });
 });
 
+describe('the time budget inside one node: filters that loop', () => {
+  /** Milliseconds of CPU this process has used. */
+  const cpuMs = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
+  const budget = pushRenderBudget.timeMs;
+  // "x == -1 or x == -2 or …": every term false, so each element evaluates all 300.
+  const slowTest = Array.from({ length: 300 }, (_, i) => `x == ${-i - 1}`).join(' or ');
+  /** A string `s` of 131,072 characters, and an array `a` of 8,192 references to `item` (`s`, or what `prelude` assigns). */
+  const copies = (item: string, prelude = '') =>
+    `{% assign s = "Ab" %}{% for i in (1..16) %}{% assign s = s | append: s %}{% endfor %}${prelude}` +
+    `{% assign a = "" | split: "" | push: ${item} %}{% for i in (1..13) %}{% assign a = a | concat: a %}{% endfor %}`;
+  // Each is one `{% assign %}`; unchecked, each ran 6-100 s on a 50 ms budget.
+  const loops: Record<string, string> = {
+    where_exp: `{% assign a = (1..6000) | where_exp: "x", "${slowTest}" %}{{ a | size }}`,
+    reject_exp: `{% assign a = (1..6000) | reject_exp: "x", "${slowTest}" %}{{ a | size }}`,
+    group_by_exp: `{% assign a = (1..6000) | group_by_exp: "x", "${slowTest}" %}{{ a | size }}`,
+    find_exp: `{% assign a = (1..6000) | find_exp: "x", "${slowTest}" %}{{ a }}`,
+    find_index_exp: `{% assign a = (1..6000) | find_index_exp: "x", "${slowTest}" %}{{ a }}`,
+    has_exp: `{% assign a = (1..6000) | has_exp: "x", "${slowTest}" %}{{ a }}`,
+    // Each comparison lowercases both strings.
+    sort_natural: `${copies('s')}{% assign b = a | sort_natural %}{{ b | size }}`,
+    // Each comparison joins both arrays (of 131,072 characters) into strings.
+    sort: `${copies('chars', '{% assign chars = s | split: "" %}')}{% assign b = a | sort %}{{ b | size }}`,
+  };
+
+  it.each(Object.entries(loops))('%s: the render stops at its budget, within a small factor of it', (_, title) => {
+    const before = cpuMs();
+    expect(() => render({ title })).toThrow(/^title: template render limit exceeded/);
+    // A render out of time gets one fresh budget (a GC pause), and the check comes after an element:
+    // ~2-4 budgets here. The bound is loose for a loaded machine; unchecked, seconds.
+    expect(cpuMs() - before).toBeLessThan(20 * budget);
+  });
+
+  it('still renders what a template does with these filters', () => {
+    const scope = { products: [{ title: 'Lamp', price: 30 }, { title: 'desk', price: 120 }, { title: 'Chair', price: 80 }, { title: 'mat', price: null }] };
+    const title = [
+      '{{ products | where_exp: "p", "p.price > 50" | map: "title" | join: "," }}',
+      '{{ products | reject_exp: "p", "p.price > 50" | map: "title" | join: "," }}',
+      '{{ products | find_exp: "p", "p.price == 80" | map: "title" }}',
+      '{{ products | find_index_exp: "p", "p.price == 80" }}',
+      '{{ products | has_exp: "p", "p.price > 100" }}',
+      '{% assign groups = products | group_by_exp: "p", "p.price > 50" %}{% for g in groups %}{{ g.name }}:{{ g.items | size }} {% endfor %}',
+      '{{ products | sort: "price" | map: "title" | join: "," }}',
+      '{{ products | sort_natural: "title" | map: "title" | join: "," }}',
+      '{{ "b,a,C" | split: "," | sort | join: "" }}',
+      '{{ products | sample: 4 | map: "title" | sort | join: "," }}',
+    ].join('|');
+    expect(render({ title }, scope).title).toBe(
+      'desk,Chair|Lamp,mat|Chair|2|true|false:2 true:2 |Lamp,Chair,desk,mat|Chair,desk,Lamp,mat|Cab|Chair,Lamp,desk,mat',
+    );
+  });
+
+  it('an expression built as the template renders may be as long as a template, no longer', () => {
+    // 10 characters doubled 11 times: 20,480.
+    const built = '{% assign e = "x == 1 or " %}{% for i in (1..11) %}{% assign e = e | append: e %}{% endfor %}{% assign e = e | append: "x == 2" %}';
+    expect(() => render({ title: `${built}{{ (1..3) | where_exp: "x", e | size }}` })).toThrow(/^title: where_exp: the expression has 20486 characters; at most 10000/);
+    expect(render({ title: '{{ (1..3) | where_exp: "x", "x == 1 or x == 3" | join: "," }}' }).title).toBe('1,3');
+  });
+
+  it('saving a webhook campaign whose body loops in one node answers a validation error, without stalling Herald', async () => {
+    const { secret } = await createWorkspace(kit);
+    let [last, stallMs] = [performance.now(), 0];
+    const timer = setInterval(() => {
+      stallMs = Math.max(stallMs, performance.now() - last);
+      last = performance.now();
+    }, 10);
+    const webhook = { url: 'https://hooks.example.com/x', body: `{"n": "${loops.where_exp}"}` };
+    const input = { name: 'Hook', kind: 'BROADCAST', channel: 'WEBHOOK', webhook };
+    const result = dataOf(await secret(CreateCampaign, { input } as never)).createCampaign;
+    clearInterval(timer);
+    expect(result).toMatchObject({ __typename: 'ValidationError', fieldErrors: [{ path: ['input', 'webhook', 'body'], message: expect.stringContaining('template render limit exceeded') }] });
+    // Herald renders a webhook's sample on its event loop: unchecked, it stopped there for 10 s.
+    expect(stallMs).toBeLessThan(budget + TIME_SLACK_MS);
+    tally({ check: 'security: templates exhausting memory and time', attacks: Object.keys(loops).length + 2, leaks: 0 });
+  });
+});
+
 describe('every template stays within the budgets', () => {
   // Templates built from Liquid's constructs that grow strings and loop: for, capture, assign,
   // append/prepend/replace/join, times, url_encode/escape/base64_encode, nested in each other.
