@@ -8,6 +8,7 @@ import {
   type EmailToSend,
   type RenderedEmail,
 } from '../../src/delivery/email/content.ts';
+import { MJML_COMPILE_MS } from '../../src/delivery/email/mjml.ts';
 import { RenderError } from '../../src/delivery/templates.ts';
 import { newsletterMjml, newsletterPreheader, newsletterSubject } from '../../bench/email-newsletter.ts';
 import { EMAIL_PATHS, openPixelUrl, unsubscribeUrl, verifyLinkSignature } from '../../src/delivery/email/links.ts';
@@ -466,6 +467,29 @@ describe('budgets', () => {
     const compiled = await compileEmail({ subject: '{{ contact.firstName }}', html: 'x' });
     expect(() => compiled.render({ contact: { firstName: 'x'.repeat(3_000) } }, links)).toThrow(new RenderError('subject', 'rendered to 3000 characters; at most 2000'));
   });
+});
+
+describe('the MJML thread', () => {
+  it('ends a compile that holds it past its time limit, answered as a field error, and compiles the next save on a fresh thread', async () => {
+    // Inlined CSS costs rules × elements: 3,000 rules over 8,000 elements (125 KB, the input takes
+    // 512 KB) held the thread ~35 s, and every other save's MJML waited behind it.
+    const css = Array.from({ length: 3000 }, (_, i) => `p.c${i} b{color:red}`).join('\n');
+    const slow = `<mjml><mj-head><mj-style inline="inline">${css}</mj-style></mj-head><mj-body><mj-section><mj-column><mj-text><p class="c1">${'<b>x</b>'.repeat(8000)}</p></mj-text></mj-column></mj-section></mj-body></mjml>`;
+    const started = performance.now();
+    const refused = contentError({ mjml: slow });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Another save's MJML, asked for while the slow one holds the thread.
+    const other = compileEmail({ subject: 'Hi', mjml: mjmlEmail('        <mj-text>Hello {{ contact.firstName }}</mj-text>') }).then((compiled) => ({
+      compiled,
+      ms: performance.now() - started,
+    }));
+    const error = await refused;
+    expect([error.path, error.message]).toEqual([['mjml'], `took more than ${MJML_COMPILE_MS / 1000} s to compile (inlined CSS costs its rules times the elements they are matched against)`]);
+    const { compiled, ms } = await other;
+    expect(compiled.render(fox, links).html).toContain('Hello Fox');
+    // It waited for the time limit and a fresh thread (~1 s), not the whole slow compile.
+    expect(ms).toBeLessThan(MJML_COMPILE_MS + 15_000);
+  }, 60_000);
 });
 
 describe('warnings', () => {
