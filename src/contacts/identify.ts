@@ -3,6 +3,7 @@ import { ConflictError, ErrorCode, fromZodIssues, HeraldError } from '../errors.
 import type { Contact } from '../generated/prisma/client.ts';
 import type { Prisma } from '../db/prisma.ts';
 import type { Herald } from '../herald-context.ts';
+import { mergeEnrolments } from '../journeys/entry.ts';
 import { applyContacts } from './apply.ts';
 import { sourceOf } from './channel-status.ts';
 import { doubleOptInFor, queueConfirmations } from './email-confirmation.ts';
@@ -122,7 +123,7 @@ async function identifyOne(tx: Prisma.TransactionClient, workspaceId: string, { 
     await tx.pushSubscription.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
     // The visitor's phones, journeys and link clicks too: deleting the visitor's row would cascade to (or forget) them.
     await tx.device.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
-    await tx.journeyEnrollment.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
+    await mergeEnrolments(tx, joining.id, known.id);
     await tx.linkClick.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
     // The ledger goes with them: its rows are the contact's message history and back the stats.
     await tx.message.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });

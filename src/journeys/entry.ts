@@ -115,6 +115,42 @@ export async function enterJourney(herald: Herald, workspaceId: string, journeyI
   return latest;
 }
 
+/**
+ * Identify merged the visitor `from` into the customer `into`: the visitor's enrolments become the
+ * customer's, as its events and messages do, except where that would put one person in a journey
+ * twice. A journey the customer may not enter now (ACTIVE in it, or ever in it for a once-ever
+ * journey) ends the visitor's ACTIVE enrolment there EXITED, path outcome `merged`: it stays in the
+ * history (its messages were sent, its stats counted) but sends nothing more. The contacts'
+ * journey locks are held meanwhile, so the engine never advances an enrolment being merged.
+ */
+export async function mergeEnrolments(tx: Tx, from: string, into: string): Promise<void> {
+  await lockContactsForJourneys(tx, [from, into]);
+  const clashes = await tx.$queryRaw<{ id: string; journeyId: string; version: number; active: boolean }[]>`
+    SELECT v.id::text, v."journeyId"::text, j.version, bool_or(k.status = 'ACTIVE') AS active
+    FROM "JourneyEnrollment" v
+    JOIN "Journey" j ON j.id = v."journeyId"
+    JOIN "JourneyEnrollment" k ON k."journeyId" = v."journeyId" AND k."contactId" = ${into}::uuid
+    WHERE v."contactId" = ${from}::uuid AND v.status = 'ACTIVE'
+    GROUP BY 1, 2, 3`;
+  const ending: string[] = [];
+  // Re-entry as entry judges it: by the journey's current version.
+  for (const clash of clashes) {
+    if (clash.active || (await definitionOf(tx, clash.journeyId, clash.version)).reEntryAfterSeconds == null) ending.push(clash.id);
+  }
+  if (ending.length) {
+    await tx.$queryRaw`
+      WITH ended AS (
+        UPDATE "JourneyEnrollment" en SET status = 'EXITED', seq = en.seq + 1, "endedAt" = now(), "wakeAt" = NULL, "waitingFor" = NULL, "eventAt" = NULL
+        WHERE en.id = ANY(${ending}::uuid[]) AND en.status = 'ACTIVE'
+        RETURNING en.id, en.seq, en."journeyId", en.step, en."arrivedAt", en."endedAt"
+      )
+      INSERT INTO "JourneyPathEntry" ("enrollmentId", seq, "journeyId", step, at, "passedAt", outcome)
+      SELECT id, seq, "journeyId", step, "arrivedAt", "endedAt", 'merged' FROM ended WHERE step IS NOT NULL
+      ON CONFLICT DO NOTHING`;
+  }
+  await tx.$queryRaw`UPDATE "JourneyEnrollment" SET "contactId" = ${into}::uuid WHERE "contactId" = ${from}::uuid`;
+}
+
 /** The per-contact locks the engine tries (engine.ts): taken in one order, so holders never deadlock. */
 export async function lockContactsForJourneys(tx: Tx, contactIds: readonly string[]): Promise<void> {
   await tx.$queryRaw`

@@ -114,7 +114,7 @@ const PathEntryRef = builder.objectRef<{ step: string; at: Date; passedAt: Date 
     at: t.expose('at', { type: 'DateTime', description: 'When the contact arrived at the step.' }),
     passedAt: t.expose('passedAt', { type: 'DateTime', nullable: true, description: 'When it left; null while there.' }),
     outcome: t.exposeString('outcome', {
-      description: 'sent, suppressed, waited, event, timeout, yes, no, a split path’s name, exited; waiting while there.',
+      description: 'sent, suppressed, waited, event, timeout, yes, no, a split path’s name, exited, merged (identify ended it: the person was in the journey already); waiting while there.',
     }),
     channel: t.exposeString('channel', { nullable: true, description: 'A send step: the channel the message went on.' }),
     reason: t.exposeString('reason', { nullable: true, description: 'A suppressed send step: why (the first channel’s reason, e.g. NO_EMAIL).' }),

@@ -59,7 +59,7 @@ export async function journeyStatsMany(herald: Herald, journeyIds: readonly stri
     FROM "JourneyEnrollment" WHERE "journeyId" = ANY(${ids}::uuid[]) GROUP BY 1, 2`;
   const passed = await herald.prisma.$queryRaw<PassedRow[]>`
     SELECT p."journeyId"::text AS "journeyId", en.version, p.step, count(*)::int AS left,
-      count(*) FILTER (WHERE p.outcome <> 'exited')::int AS passed, count(*) FILTER (WHERE p.outcome = 'sent')::int AS sent
+      count(*) FILTER (WHERE p.outcome NOT IN ('exited', 'merged'))::int AS passed, count(*) FILTER (WHERE p.outcome = 'sent')::int AS sent
     FROM "JourneyPathEntry" p JOIN "JourneyEnrollment" en ON en.id = p."enrollmentId" WHERE p."journeyId" = ANY(${ids}::uuid[]) GROUP BY 1, 2, 3`;
   const here = await herald.prisma.$queryRaw<WaitingRow[]>`
     SELECT "journeyId"::text AS "journeyId", version, step, count(*)::int
