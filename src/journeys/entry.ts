@@ -26,35 +26,38 @@ export interface PublishedJourney {
  * at `at`: those in its audience, without an ACTIVE enrolment, and never entered before (or, with
  * reEntryAfterSeconds, not within that long). The enrolment waits at the first step, due at once:
  * the engine runs it. Ids derive from (journey, contact) for once-ever journeys and from the
- * entering event or call otherwise, so a replay enrols nobody twice. Answers the new ids.
+ * entering event or call otherwise, so a replay enrols nobody twice. A contact with several rows
+ * enters on the first by (at, key). Answers the new enrolments with the key they entered on.
  */
-export async function enrol(tx: Tx, journey: PublishedJourney, source: Prisma.Sql): Promise<string[]> {
+export async function enrol(tx: Tx, journey: PublishedJourney, source: Prisma.Sql): Promise<{ id: string; key: string }[]> {
   const { definition } = journey;
   const reEntry = definition.reEntryAfterSeconds;
   const audience = await audienceOf(tx, journey.workspaceId, definition);
   const inAudience = audience ? selectionSql(journey.workspaceId, audience) : Prisma.sql`c."workspaceId" = ${journey.workspaceId}::uuid`;
-  const rows = await tx.$queryRaw<{ id: string }[]>`
+  return tx.$queryRaw<{ id: string; key: string }[]>`
     WITH candidates AS (
+      -- Keys in byte order (event ids: as the backtest orders events of one instant).
       SELECT DISTINCT ON (s."contactId") s.* FROM (${source}) s
       JOIN "Contact" c ON c.id = s."contactId"
       WHERE ${inAudience}
-      ORDER BY s."contactId", s.at
+      ORDER BY s."contactId", s.at, s.key::text COLLATE "C"
+    ), inserted AS (
+      INSERT INTO "JourneyEnrollment" (id, "workspaceId", "journeyId", version, "contactId", step, "arrivedAt", "wakeAt", "enteredAt")
+      SELECT md5(${journey.id}::text || '/' || s."contactId"::text ${reEntry == null ? Prisma.empty : Prisma.sql`|| '/' || s.key::text`})::uuid,
+        ${journey.workspaceId}::uuid, ${journey.id}::uuid, ${journey.version}, s."contactId", ${definition.steps[0]!.key}, s.at, s.at, s.at
+      FROM candidates s
+      -- A probe of the (journey, contact) index per candidate (LIMIT keeps it one): as NOT EXISTS the
+      -- planner hashed every enrolment of the journey for each batch, O(enrolled) per event batch.
+      LEFT JOIN LATERAL (
+        SELECT true AS found FROM "JourneyEnrollment" x WHERE x."journeyId" = ${journey.id}::uuid AND x."contactId" = s."contactId"
+          AND (x.status = 'ACTIVE' OR ${reEntry == null ? Prisma.sql`TRUE` : Prisma.sql`x."enteredAt" > s.at - make_interval(secs => ${reEntry}::int)`})
+        LIMIT 1
+      ) entered ON true
+      WHERE entered.found IS NULL
+      ON CONFLICT DO NOTHING
+      RETURNING id, "contactId"
     )
-    INSERT INTO "JourneyEnrollment" (id, "workspaceId", "journeyId", version, "contactId", step, "arrivedAt", "wakeAt", "enteredAt")
-    SELECT md5(${journey.id}::text || '/' || s."contactId"::text ${reEntry == null ? Prisma.empty : Prisma.sql`|| '/' || s.key::text`})::uuid,
-      ${journey.workspaceId}::uuid, ${journey.id}::uuid, ${journey.version}, s."contactId", ${definition.steps[0]!.key}, s.at, s.at, s.at
-    FROM candidates s
-    -- A probe of the (journey, contact) index per candidate (LIMIT keeps it one): as NOT EXISTS the
-    -- planner hashed every enrolment of the journey for each batch, O(enrolled) per event batch.
-    LEFT JOIN LATERAL (
-      SELECT true AS found FROM "JourneyEnrollment" x WHERE x."journeyId" = ${journey.id}::uuid AND x."contactId" = s."contactId"
-        AND (x.status = 'ACTIVE' OR ${reEntry == null ? Prisma.sql`TRUE` : Prisma.sql`x."enteredAt" > s.at - make_interval(secs => ${reEntry}::int)`})
-      LIMIT 1
-    ) entered ON true
-    WHERE entered.found IS NULL
-    ON CONFLICT DO NOTHING
-    RETURNING id::text`;
-  return rows.map((row) => row.id);
+    SELECT i.id::text, s.key::text FROM inserted i JOIN candidates s ON s."contactId" = i."contactId"`;
 }
 
 /** Who may enter: the audience's segment and rule together, in its audience type; null for everyone. */
@@ -95,7 +98,7 @@ export async function enterJourney(herald: Herald, workspaceId: string, journeyI
   if (definition.entry.kind !== 'api') throw ValidationError.field(['input', 'journeyId'], `contacts enter this journey on ${definition.entry.kind === 'event' ? `the event "${definition.entry.name}"` : 'its segment'}, not through enterJourney`);
   const contact = await herald.prisma.contact.findFirst({ where: { id: contactId, workspaceId }, select: { id: true } });
   if (!contact) throw new NotFoundError(ErrorCode.contactNotFound, 'No contact with this id');
-  const [id] = await herald.prisma.$transaction(async (tx) => {
+  const [{ id } = { id: undefined }] = await herald.prisma.$transaction(async (tx) => {
     await lockContactsForJourneys(tx, [contactId]);
     return enrol(tx, { id: journey.id, workspaceId, version: journey.version, definition }, Prisma.sql`SELECT ${contactId}::uuid AS "contactId", now() AS at, ${randomUUID()} AS key`);
   });

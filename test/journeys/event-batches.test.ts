@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { graphql } from '../generated/index.ts';
+import { dataOf } from '../kit/client.ts';
+import { useHerald } from '../kit/fixture.ts';
+
+/**
+ * A backend's trackEvents batch (or the browser calls gathered into one) stores a contact's entry
+ * event and what followed it together: the enrolment the batch makes takes the exit and goal
+ * events after its entering one, as the backtest does, and none before it.
+ */
+
+const Upsert = graphql(`
+  mutation BatchJourneyUpsert($input: ContactInput!) {
+    upsertContact(input: $input) { __typename ... on MutationUpsertContactSuccess { data { id } } ... on Error { message } }
+  }
+`);
+const Create = graphql(`
+  mutation BatchJourneyCreate($input: JourneyInput!) {
+    createJourney(input: $input) { __typename ... on MutationCreateJourneySuccess { data { id } } ... on Error { message } }
+  }
+`);
+const Publish = graphql(`
+  mutation BatchJourneyPublish($id: ID!) { publishJourney(input: { id: $id }) { __typename ... on Error { message } } }
+`);
+const Track = graphql(`
+  mutation BatchJourneyTrack($events: [EventInput!]!) { trackEvents(input: { events: $events }) { __typename ... on Error { message } } }
+`);
+const JourneysOf = graphql(`
+  query BatchJourneyJourneysOf($externalId: String!) {
+    contact(externalId: $externalId) { journeys { status step convertedAt path { step outcome } } }
+  }
+`);
+const Simulate = graphql(`
+  query BatchJourneySimulate($id: ID, $from: DateTime!, $to: DateTime!) {
+    simulateJourney(id: $id, from: $from, to: $to) { entered active completed exited converted }
+  }
+`);
+
+describe('an entry event and later exit / goal events in one trackEvents call', () => {
+  const h = useHerald({}, { push: false });
+  const shop = h.useWorkspace();
+
+  it('the enrolment takes the events after its entering one, as the backtest says', { timeout: 60_000 }, async () => {
+    const created = dataOf(await shop.secret(Create, { input: {
+      name: 'Trial', entry: { event: { name: 'trial_started' } },
+      exitEvents: ['cancelled'],
+      goal: { event: 'upgraded', withinSeconds: 3600 },
+      steps: [{ key: 'pause', wait: { seconds: 3600 } }],
+    } } as never)).createJourney;
+    if (created.__typename !== 'MutationCreateJourneySuccess') throw new Error(JSON.stringify(created));
+    const journeyId = created.data.id;
+    await shop.secret(Publish, { id: journeyId });
+    for (const externalId of ['ann', 'bob', 'cid']) await shop.secret(Upsert, { input: { externalId } });
+
+    const t0 = Date.now() - 60_000;
+    const at = (s: number) => new Date(t0 + s * 1000).toISOString();
+    // ann starts a trial and cancels 10 s later; bob starts and upgrades; cid cancelled and upgraded before starting.
+    await shop.secret(Track, { events: [
+      { externalId: 'ann', name: 'trial_started', occurredAt: at(0) },
+      { externalId: 'ann', name: 'cancelled', occurredAt: at(10) },
+      { externalId: 'bob', name: 'trial_started', occurredAt: at(0) },
+      { externalId: 'bob', name: 'upgraded', occurredAt: at(10) },
+      { externalId: 'cid', name: 'cancelled', occurredAt: at(-10) },
+      { externalId: 'cid', name: 'upgraded', occurredAt: at(-5) },
+      { externalId: 'cid', name: 'trial_started', occurredAt: at(0) },
+    ] });
+    const journeysOf = async (externalId: string) => dataOf(await shop.secret(JourneysOf, { externalId })).contact!.journeys;
+    const [ann, bob, cid] = [await journeysOf('ann'), await journeysOf('bob'), await journeysOf('cid')];
+    expect(ann).toMatchObject([{ status: 'EXITED', convertedAt: null, path: [{ step: 'pause', outcome: 'exited' }] }]);
+    expect(bob).toMatchObject([{ status: 'ACTIVE', step: 'pause' }]);
+    expect(bob[0]!.convertedAt).toBe(at(10));
+    expect(cid).toMatchObject([{ status: 'ACTIVE', step: 'pause', convertedAt: null }]);
+
+    const backtest = dataOf(await shop.secret(Simulate, { id: journeyId, from: at(-15), to: at(30) })).simulateJourney;
+    expect(backtest).toMatchObject({ entered: 3, active: 2, exited: 1, converted: 1 });
+  });
+});
