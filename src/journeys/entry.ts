@@ -32,7 +32,7 @@ export interface PublishedJourney {
 export async function enrol(tx: Tx, journey: PublishedJourney, source: Prisma.Sql): Promise<{ id: string; key: string }[]> {
   const { definition } = journey;
   const reEntry = definition.reEntryAfterSeconds;
-  const audience = await audienceOf(tx, journey.workspaceId, definition);
+  const audience = definition.audience ? await selectionFor(tx, journey.workspaceId, definition.audience) : null;
   const inAudience = audience ? selectionSql(journey.workspaceId, audience) : Prisma.sql`c."workspaceId" = ${journey.workspaceId}::uuid`;
   return tx.$queryRaw<{ id: string; key: string }[]>`
     WITH candidates AS (
@@ -49,9 +49,7 @@ export async function enrol(tx: Tx, journey: PublishedJourney, source: Prisma.Sq
       -- A probe of the (journey, contact) index per candidate (LIMIT keeps it one): as NOT EXISTS the
       -- planner hashed every enrolment of the journey for each batch, O(enrolled) per event batch.
       LEFT JOIN LATERAL (
-        SELECT true AS found FROM "JourneyEnrollment" x WHERE x."journeyId" = ${journey.id}::uuid AND x."contactId" = s."contactId"
-          AND (x.status = 'ACTIVE' OR ${reEntry == null ? Prisma.sql`TRUE` : Prisma.sql`x."enteredAt" > s.at - make_interval(secs => ${reEntry}::int)`})
-        LIMIT 1
+        SELECT true AS found FROM "JourneyEnrollment" x WHERE ${keepsOut(journey, Prisma.sql`s."contactId"`, Prisma.sql`s.at`)} LIMIT 1
       ) entered ON true
       WHERE entered.found IS NULL
       ON CONFLICT DO NOTHING
@@ -60,22 +58,47 @@ export async function enrol(tx: Tx, journey: PublishedJourney, source: Prisma.Sq
     SELECT i.id::text, s.key::text FROM inserted i JOIN candidates s ON s."contactId" = i."contactId"`;
 }
 
-/** Who may enter: the audience's segment and rule together, in its audience type; null for everyone. */
-async function audienceOf(tx: Tx, workspaceId: string, definition: JourneyDefinition): Promise<Selection | null> {
-  const { audience } = definition;
-  if (!audience) return null;
+/** An enrolment `x` that keeps the contact out of the journey at `at`: an ACTIVE one, or (once-ever) any, or one entered within reEntryAfterSeconds. */
+function keepsOut(journey: PublishedJourney, contactId: Prisma.Sql, at: Prisma.Sql): Prisma.Sql {
+  const reEntry = journey.definition.reEntryAfterSeconds;
+  return Prisma.sql`x."journeyId" = ${journey.id}::uuid AND x."contactId" = ${contactId}
+    AND (x.status = 'ACTIVE' OR ${reEntry == null ? Prisma.sql`TRUE` : Prisma.sql`x."enteredAt" > ${at} - make_interval(secs => ${reEntry}::int)`})`;
+}
+
+/**
+ * A saved segment (in its own audience type) and a rule together, in `type` if given: a journey's
+ * audience or its segment entry, as the backtest reads them (simulate.ts). A segment deleted since
+ * publishing admits nobody rather than everybody.
+ */
+async function selectionFor(tx: Tx, workspaceId: string, { segmentId, rule, type }: { segmentId: string | null; rule: Rule | null; type?: Audience | null }): Promise<Selection> {
   const rules: Rule[] = [];
-  let type = audience.type;
-  if (audience.segmentId) {
+  if (segmentId) {
     const [segment] = await tx.$queryRaw<{ rule: unknown; audience: Audience }[]>`
-      SELECT rule, audience::text FROM "Segment" WHERE id = ${audience.segmentId}::uuid AND "workspaceId" = ${workspaceId}::uuid`;
-    // A segment deleted since publishing admits nobody rather than everybody.
+      SELECT rule, audience::text FROM "Segment" WHERE id = ${segmentId}::uuid AND "workspaceId" = ${workspaceId}::uuid`;
     if (!segment) return { rule: { not: { and: [] } } as Rule };
     rules.push(segment.rule as unknown as Rule);
     type ??= segment.audience;
   }
-  if (audience.rule) rules.push(audience.rule);
+  if (rule) rules.push(rule);
   return { rule: rules.length === 0 ? null : rules.length === 1 ? rules[0]! : { and: rules }, audience: type ?? 'ALL' };
+}
+
+/**
+ * Segment entry's candidates now, as enrol's source: contacts matching the entry segment (in its
+ * audience) and rule, in the journey's audience, that no enrolment keeps out, at most `limit`.
+ * Everything enrol would refuse is left out before the limit: refused contacts that outnumber it
+ * would otherwise fill every run and keep the eligible ones out for good.
+ */
+export async function segmentEntrants(tx: Tx, journey: PublishedJourney, limit: number): Promise<Prisma.Sql> {
+  const { entry, audience } = journey.definition;
+  if (entry.kind !== 'segment') throw new Error(`journey ${journey.id} is not entered on a segment`);
+  const members = await selectionFor(tx, journey.workspaceId, entry);
+  const admitted = audience ? selectionSql(journey.workspaceId, await selectionFor(tx, journey.workspaceId, audience)) : Prisma.sql`TRUE`;
+  return Prisma.sql`
+    SELECT c.id AS "contactId", now() AS at, md5(random()::text) AS key FROM "Contact" c
+    WHERE ${selectionSql(journey.workspaceId, members)} AND ${admitted}
+      AND NOT EXISTS (SELECT 1 FROM "JourneyEnrollment" x WHERE ${keepsOut(journey, Prisma.sql`c.id`, Prisma.sql`now()`)})
+    LIMIT ${limit}::int`;
 }
 
 /** The ACTIVE journeys of a workspace with their current definitions. */

@@ -1,11 +1,8 @@
-import { Prisma } from '../db/prisma.ts';
 import type { Herald } from '../herald-context.ts';
 import type { Agenda } from '../jobs/agenda.ts';
 import { advanceSteps, announceWaits } from './engine.ts';
-import { activeJourneys, enrol } from './entry.ts';
+import { activeJourneys, enrol, segmentEntrants } from './entry.ts';
 import { nextWakeAt, passDueWaits, WAIT_BATCH, type WaitCursor } from './waits.ts';
-import type { Rule } from '../segments/rule.ts';
-import { selectionSql } from '../segments/service.ts';
 
 export const JourneyJobs = { advance: 'journeys:advance', segments: 'journeys:segment-entry' } as const;
 
@@ -13,6 +10,8 @@ export const JourneyJobs = { advance: 'journeys:advance', segments: 'journeys:se
 const LANES = 3;
 /** Statements passing ended waits at once: one per core keeps PostgreSQL busy without queueing. */
 const WAIT_LANES = 2;
+/** Contacts entering one segment journey per run (a minute). */
+const SEGMENT_ENTRY_LIMIT = 10_000;
 /** Waits up to this long are also timed in memory, for a wake-up on the dot. */
 const TIMED_IN_MEMORY_MS = 10 * 60_000;
 
@@ -127,31 +126,15 @@ export function listenForDueJourneys(herald: Herald): () => Promise<void> {
 }
 
 /**
- * Segment entry, on a schedule: contacts matching an ACTIVE segment journey's entry segment (and
- * rule) who may enter now enter now, at most 10,000 per journey a minute. (Re-evaluating on every
+ * Segment entry, on a schedule: contacts matching an ACTIVE segment journey's entry segment (in
+ * the segment's audience) and rule who may enter now enter now, at most 10,000 per journey a minute. (Re-evaluating on every
  * contact change would put a segment query on every write; a minute's delay is the price.)
  */
 async function enterSegments(herald: Herald): Promise<void> {
   const journeys = (await activeJourneys(herald.prisma, null)).filter((journey) => journey.definition.entry.kind === 'segment');
   let entered = 0;
   for (const journey of journeys) {
-    const entry = journey.definition.entry as { kind: 'segment'; segmentId: string | null; rule: Prisma.JsonValue };
-    const rules: unknown[] = [];
-    if (entry.segmentId) {
-      const segment = await herald.prisma.segment.findFirst({ where: { id: entry.segmentId, workspaceId: journey.workspaceId }, select: { rule: true } });
-      if (!segment) continue;
-      rules.push(segment.rule);
-    }
-    if (entry.rule) rules.push(entry.rule);
-    const rule = (rules.length === 1 ? rules[0] : { and: rules }) as Rule;
-    const enrolled = journey.definition.reEntryAfterSeconds == null ? Prisma.empty : Prisma.sql`AND x.status = 'ACTIVE'`;
-    const ids = await herald.prisma.$transaction((tx) =>
-      enrol(tx, journey, Prisma.sql`
-        SELECT c.id AS "contactId", now() AS at, md5(random()::text) AS key FROM "Contact" c
-        WHERE ${selectionSql(journey.workspaceId, { rule })}
-          AND NOT EXISTS (SELECT 1 FROM "JourneyEnrollment" x WHERE x."journeyId" = ${journey.id}::uuid AND x."contactId" = c.id ${enrolled})
-        LIMIT 10000`),
-    );
+    const ids = await herald.prisma.$transaction(async (tx) => enrol(tx, journey, await segmentEntrants(tx, journey, SEGMENT_ENTRY_LIMIT)));
     entered += ids.length;
     if (ids.length) herald.events.publish('journey:changed', journey.id, { reason: 'entered' });
   }
