@@ -46,6 +46,9 @@ export async function identifyContact(herald: Herald, workspaceId: string, input
   return answer!;
 }
 
+/** Lock namespace for one externalId's identify calls (delivery/ledger.ts and journeys/waits.ts hold the others). */
+const IDENTIFY_LOCK = 72_530;
+
 interface Identification {
   anonymousId: string;
   externalId: string;
@@ -68,6 +71,13 @@ async function identifyAll(herald: Herald, workspaceId: string, calls: Identific
     const done = await herald.prisma
       .$transaction(
         async (tx) => {
+          // A customer not yet stored has no row to lock: identifies of several visitors into one new
+          // externalId (a login on two devices at once) would each create it, and all but one fail on
+          // its unique key. Each externalId's lock, taken first and in one order, makes them merge one
+          // after the other instead.
+          await tx.$queryRaw`
+            SELECT count(pg_advisory_xact_lock(${IDENTIFY_LOCK}::int, key))
+            FROM (SELECT DISTINCT hashtext(${workspaceId} || '/' || id) AS key FROM unnest(${pending.map((index) => calls[index]!.externalId)}::text[]) id ORDER BY 1) keys`;
           // Every row the batch names, locked up front in one order (id): batches never deadlock on them.
           if (pending.length > 1) {
             await tx.$queryRaw`
