@@ -4,6 +4,7 @@ import type { Contact } from '../generated/prisma/client.ts';
 import type { Prisma } from '../db/prisma.ts';
 import type { Herald } from '../herald-context.ts';
 import { mergeEnrolments } from '../journeys/entry.ts';
+import { pageKeyPrefix } from '../tracking/events.ts';
 import { applyContacts } from './apply.ts';
 import { sourceOf } from './channel-status.ts';
 import { doubleOptInFor, queueConfirmations } from './email-confirmation.ts';
@@ -129,6 +130,14 @@ async function identifyOne(tx: Prisma.TransactionClient, workspaceId: string, { 
 
   let row: ValidContact = { externalId, ...given, ...(anonymous && !joining ? {} : { anonymousId }) };
   if (joining && known && joining.id !== known.id) {
+    // The page names the customer from now on, so a retry of a visitor's event (an SDK's offline
+    // queue) is keyed in the customer's namespace: the visitor's keys move there, or it is stored
+    // twice. A key the customer's own pages used already stays as it was (its retry finds theirs).
+    const [from, into] = [pageKeyPrefix(joining.id), pageKeyPrefix(known.id)];
+    await tx.$executeRaw`
+      UPDATE "Event" e SET "contactId" = ${known.id}::uuid, "idempotencyKey" = ${into} || substr(e."idempotencyKey", ${from.length + 1}::int)
+      WHERE e."contactId" = ${joining.id}::uuid AND starts_with(e."idempotencyKey", ${from})
+        AND NOT EXISTS (SELECT 1 FROM "Event" x WHERE x."workspaceId" = e."workspaceId" AND x."idempotencyKey" = ${into} || substr(e."idempotencyKey", ${from.length + 1}::int))`;
     await tx.event.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
     await tx.pushSubscription.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
     // The visitor's phones, journeys and link clicks too: deleting the visitor's row would cascade to (or forget) them.

@@ -321,7 +321,12 @@ function listenersFrom(
  * backend's event by guessing its key nor pre-empt the backend's key. The backend's keys are as given.
  */
 function scopedKey(writer: Writer, contactId: string, key: string): string {
-  return writer === 'page' ? `page:${contactId}:${key}` : key;
+  return writer === 'page' ? `${pageKeyPrefix(contactId)}${key}` : key;
+}
+
+/** The namespace of a contact's page keys: identify moves a merged visitor's into its customer's (contacts/identify.ts). */
+export function pageKeyPrefix(contactId: string): string {
+  return `page:${contactId}:`;
 }
 
 /**
