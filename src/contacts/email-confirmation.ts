@@ -86,6 +86,13 @@ export async function forgetConfirmationRequest(herald: Herald, request: Confirm
     WHERE "contactId" = ${request.contactId}::uuid AND email = ${request.email} AND "requestedAt" = ${request.requestedAt} AND "sentAt" IS NULL`;
 }
 
+/** The contact a request's id names now: itself, or the customer identify merged it into since. */
+export async function currentContactId(herald: Herald, contactId: string): Promise<string> {
+  const [merged] = await herald.prisma.$queryRaw<{ contactId: string }[]>`
+    SELECT "contactId"::text AS "contactId" FROM "MergedContact" WHERE id = ${contactId}::uuid`;
+  return merged?.contactId ?? contactId;
+}
+
 const CONFIRMED_BY: StatusSource = 'double-opt-in';
 
 export type ConfirmOutcome = 'confirmed' | 'already-subscribed' | 'refused' | 'not-found';

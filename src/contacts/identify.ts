@@ -146,6 +146,14 @@ async function identifyOne(tx: Prisma.TransactionClient, workspaceId: string, { 
     await tx.linkClick.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
     // The ledger goes with them: its rows are the contact's message history and back the stats.
     await tx.message.updateMany({ where: { contactId: joining.id }, data: { contactId: known.id } });
+    // A confirmation link mailed to the visitor (double opt-in) names its id: it reaches the
+    // customer through MergedContact, and the request (its window, its unsent mail) goes along
+    // unless the customer has one of its own.
+    await tx.$executeRaw`UPDATE "MergedContact" SET "contactId" = ${known.id}::uuid WHERE "contactId" = ${joining.id}::uuid`;
+    await tx.$executeRaw`INSERT INTO "MergedContact" (id, "contactId") VALUES (${joining.id}::uuid, ${known.id}::uuid)`;
+    await tx.$executeRaw`
+      UPDATE "EmailConfirmation" SET "contactId" = ${known.id}::uuid
+      WHERE "contactId" = ${joining.id}::uuid AND NOT EXISTS (SELECT 1 FROM "EmailConfirmation" WHERE "contactId" = ${known.id}::uuid)`;
     await tx.contact.delete({ where: { id: joining.id } });
     await tx.contact.update({ where: { id: known.id }, data: mergedContact(known, joining, given.attributes, options.fillOnly) });
     // The merged contact then takes the call's own fields and opt-ins like any other (its attributes are in).

@@ -142,6 +142,25 @@ describe('with double opt-in on', () => {
     expect(smtp.to(address)).toHaveLength(1);
   });
 
+  it('a link mailed to a visitor who then logs in confirms for the customer it merged into', async () => {
+    const address = unique('visitor');
+    const customer = await upsert(shop, { externalId: 'cust-doi' });
+    // The newsletter form before login, then the login before the mail is opened.
+    await upsert(shop, { anonymousId: 'v-doi', email: address, emailOptIn: true });
+    const [mail] = await mailsTo(address);
+    await until(async () => (await h.kit.herald.prisma.emailConfirmation.findFirst({ where: { email: address } }))?.sentAt != null, 'the mail to be recorded');
+    expect(dataOf(await shop.secret(Identify, { input: { anonymousId: 'v-doi', externalId: 'cust-doi' } })).identifyContact.__typename).toBe('MutationIdentifyContactSuccess');
+    expect(await consentOf('cust-doi')).toMatchObject({ email: address, emailStatus: 'NONE' });
+    // The request went along: its window still holds for the customer.
+    expect(await requestOf(localId(customer.id))).toMatchObject({ email: address });
+
+    const confirmed = await press(linkIn(mail!));
+    expect(confirmed.status).toBe(200);
+    expect(await confirmed.text()).toContain('Subscription confirmed');
+    expect(await consentOf('cust-doi')).toMatchObject({ email: address, emailStatus: 'SUBSCRIBED', emailStatusSource: 'double-opt-in' });
+    expect(smtp.to(address)).toHaveLength(1);
+  });
+
   it('a form sent twice within 10 minutes mails once; after the window, or for another address, it asks again', async () => {
     const address = unique('twice');
     const { id } = await upsert(shop, { externalId: 'twice', email: address, emailOptIn: true });

@@ -1,6 +1,6 @@
 import { exponential } from 'agenda';
 import { z } from 'zod';
-import { CONFIRM_OPT_IN_JOB, type ConfirmOutcome, confirmEmailOptIn, forgetConfirmationRequest } from '../../contacts/email-confirmation.ts';
+import { CONFIRM_OPT_IN_JOB, type ConfirmOutcome, confirmEmailOptIn, currentContactId, forgetConfirmationRequest } from '../../contacts/email-confirmation.ts';
 import type { Herald } from '../../herald-context.ts';
 import type { Agenda } from '../../jobs/agenda.ts';
 import { emailSendingProblem, emailSettingsOf, emailTransportOf } from '../../workspaces/email-settings.ts';
@@ -43,7 +43,9 @@ export function defineEmailConfirmationJob(agenda: Agenda, herald: Herald): void
   });
 }
 
-export async function sendConfirmationEmail(herald: Herald, request: z.output<typeof confirmJob>): Promise<'sent' | 'skipped' | 'cannot-send' | 'bounced'> {
+export async function sendConfirmationEmail(herald: Herald, queued: z.output<typeof confirmJob>): Promise<'sent' | 'skipped' | 'cannot-send' | 'bounced'> {
+  // A visitor who logged in since the request: its request moved to the customer (contacts/identify.ts).
+  const request = { ...queued, contactId: await currentContactId(herald, queued.contactId) };
   const row = await herald.prisma.emailConfirmation.findUnique({
     where: { contactId: request.contactId },
     select: {
@@ -136,9 +138,11 @@ export type ConfirmationLink =
  */
 export async function confirmationByToken(herald: Herald, token: string): Promise<ConfirmationLink> {
   const claim = readConfirmationToken(token);
-  const contact = claim
+  // A link mailed to a visitor who logged in since confirms for the customer it became.
+  const contactId = claim ? await currentContactId(herald, claim.contactId) : null;
+  const contact = contactId
     ? await herald.prisma.contact.findUnique({
-        where: { id: claim.contactId },
+        where: { id: contactId },
         select: { email: true, workspace: { select: { id: true, name: true, emailSettings: true, trackingSecret: true } } },
       })
     : null;
@@ -147,7 +151,7 @@ export async function confirmationByToken(herald: Herald, token: string): Promis
   if (!verifyConfirmationToken(token, contact.email, await secretFromRow(herald, workspace, 'trackingSecret'))) return { kind: 'invalid' };
   const sender = emailSettingsOf(workspace).fromName ?? workspace.name;
   if (claim.requestedAt.getTime() + CONFIRM_LINK_TTL_MS < Date.now()) return { kind: 'expired', sender };
-  return { kind: 'valid', workspaceId: workspace.id, contactId: claim.contactId, email: contact.email, requestedAt: claim.requestedAt, sender };
+  return { kind: 'valid', workspaceId: workspace.id, contactId: contactId!, email: contact.email, requestedAt: claim.requestedAt, sender };
 }
 
 /** POST of a confirmation link: subscribes the contact (contacts/email-confirmation.ts) when the link is valid. */
