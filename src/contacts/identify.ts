@@ -4,11 +4,10 @@ import type { Contact } from '../generated/prisma/client.ts';
 import type { Prisma } from '../db/prisma.ts';
 import type { Herald } from '../herald-context.ts';
 import { mergeEnrolments } from '../journeys/entry.ts';
-import { pageKeyPrefix } from '../tracking/events.ts';
 import { applyContacts } from './apply.ts';
 import { sourceOf } from './channel-status.ts';
 import { doubleOptInFor, queueConfirmations } from './email-confirmation.ts';
-import { verifyIdentities, type Writer } from './identity.ts';
+import { pageKeyPrefix, verifyIdentities, type Writer } from './identity.ts';
 import { mergedContact } from './merge.ts';
 import { identityTokenInput, jsonObject, liftKnownFields, MAX_ATTRIBUTES_BYTES, optIn, type ValidContact } from './validation.ts';
 

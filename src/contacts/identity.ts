@@ -9,6 +9,14 @@ import { secretFromRow } from '../workspaces/secrets.ts';
  */
 export type Writer = 'backend' | 'page';
 
+/**
+ * The namespace of a contact's page idempotency keys (tracking/events.ts scopes a page's keys by
+ * it; identify moves a merged visitor's into its customer's).
+ */
+export function pageKeyPrefix(contactId: string): string {
+  return `page:${contactId}:`;
+}
+
 /** What a page names a contact by, with its proof. */
 export interface NamedContact {
   contactId?: string | undefined;

@@ -1,7 +1,7 @@
 import { ECDH } from 'node:crypto';
 import { z } from 'zod';
 import type { EndpointPolicy } from '../net/allowed-hosts.ts';
-import { resolveZone } from '../delivery/time.ts';
+import { resolveZone } from '../workspaces/settings.ts';
 
 export const MAX_ATTRIBUTES_BYTES = 16 * 1024;
 export const MAX_BATCH = 10_000;

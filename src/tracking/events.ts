@@ -2,7 +2,7 @@ import { uuidv7 } from '../db/ids.ts';
 import { fromZodIssues, ValidationError } from '../errors.ts';
 import type { Event } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
-import { anonymousIdOfCustomer, mustProveCustomers, verifyIdentities, type Writer } from '../contacts/identity.ts';
+import { anonymousIdOfCustomer, mustProveCustomers, pageKeyPrefix, verifyIdentities, type Writer } from '../contacts/identity.ts';
 import { resolveContacts } from '../contacts/resolve.ts';
 import { MAX_BATCH } from '../contacts/validation.ts';
 import { Prisma } from '../db/prisma.ts';
@@ -322,11 +322,6 @@ function listenersFrom(
  */
 function scopedKey(writer: Writer, contactId: string, key: string): string {
   return writer === 'page' ? `${pageKeyPrefix(contactId)}${key}` : key;
-}
-
-/** The namespace of a contact's page keys: identify moves a merged visitor's into its customer's (contacts/identify.ts). */
-export function pageKeyPrefix(contactId: string): string {
-  return `page:${contactId}:`;
 }
 
 /**

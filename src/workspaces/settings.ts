@@ -1,5 +1,5 @@
+import { Temporal } from 'temporal-polyfill';
 import { z } from 'zod';
-import { resolveZone } from '../delivery/time.ts';
 import { emailSettingsInput } from './email-settings.ts';
 import { linkSettingsInput } from './link-settings.ts';
 import { apnsSettingsInput, fcmSettingsInput } from './mobile-push-settings.ts';
@@ -15,6 +15,46 @@ export interface FrequencyCap {
   period: CapPeriod;
   /** Only this channel's messages count and are limited; absent: all channels. */
   channel?: ChannelName | null;
+}
+
+/**
+ * Zone names seen, lowercased (the platform reads them regardless of case, so variants cannot grow
+ * this past the platform's list): the canonical name if delivery can compute with the zone, null
+ * for a name the platform knows but Temporal refuses. Asking costs ~50 µs; imports ask per contact.
+ */
+const zones = new Map<string, string | null>();
+
+/**
+ * What `name` is as a time zone: its canonical name (Intl's: the name a browser reports, links
+ * resolved, e.g. "europe/berlin" → "Europe/Berlin", "US/Pacific" → "America/Los_Angeles", "CET" →
+ * "Europe/Brussels"; ICU keeps some older names, "Asia/Kolkata" → "Asia/Calcutta"), null if the
+ * platform knows it but delivery cannot compute with it, undefined if it is no zone name.
+ * The nulls are ICU's three-letter IDs ("PST", "IST", "BST", "CST", "JST", "EAT"): Intl reads them
+ * (BST as Bangladesh, IST as India), Temporal refuses them, and PostgreSQL reads some of them as
+ * other zones' abbreviations (IST as Israel). Nothing that means one zone here and another there
+ * is kept: canonical names are Area/Location names (or "UTC", "Etc/GMT+3"), which mean the same
+ * to Intl, Temporal and PostgreSQL.
+ */
+export function resolveZone(name: string): string | null | undefined {
+  // Intl also accepts offsets such as "+01:00"; only IANA names are meant here.
+  if (!/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(name)) return undefined;
+  const key = name.toLowerCase();
+  const known = zones.get(key);
+  if (known !== undefined) return known;
+  let canonical: string | null;
+  try {
+    canonical = new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+  } catch {
+    return undefined; // not remembered: any string may come this way
+  }
+  try {
+    Temporal.Instant.fromEpochMilliseconds(0).toZonedDateTimeISO(name);
+    Temporal.Instant.fromEpochMilliseconds(0).toZonedDateTimeISO(canonical);
+  } catch {
+    canonical = null;
+  }
+  zones.set(key, canonical);
+  return canonical;
 }
 
 /** A zone delivery can compute with (see resolveZone): "PST" and its like are refused. */

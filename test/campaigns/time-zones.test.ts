@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { prepareBroadcast } from '../../src/delivery/prepare.ts';
-import { resolveZone } from '../../src/delivery/time.ts';
+import { resolveZone } from '../../src/workspaces/settings.ts';
 import { graphql } from '../generated/index.ts';
 import { createCampaign, SendNow, subscribeBrowser, waitForStatus } from '../kit/campaigns.ts';
 import { dataOf } from '../kit/client.ts';
