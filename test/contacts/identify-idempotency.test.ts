@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.ts';
 import { dataOf } from '../kit/client.ts';
@@ -19,6 +20,7 @@ const Track = graphql(`
     trackEvent(input: $input) { __typename ... on MutationTrackEventSuccess { data { id } } ... on Error { message } }
   }
 `);
+const Secret = graphql(`query IdempotencyMergeSecret { viewer { identitySecret } }`);
 const Identify = graphql(`
   mutation IdempotencyMergeIdentify($input: MutationIdentifyContactInput!) {
     identifyContact(input: $input) { __typename ... on MutationIdentifyContactSuccess { data { id } } ... on Error { code message } }
@@ -37,7 +39,12 @@ describe("a page's idempotency key across identify", () => {
     expect(dataOf(await shop.publishable(Track, { input: event })).trackEvent).toEqual(first);
     expect(dataOf(await shop.secret(Identify, { input: { anonymousId: 'browser-1', externalId: 'cust-1' } })).identifyContact.__typename).toBe('MutationIdentifyContactSuccess');
 
-    expect(dataOf(await shop.publishable(Track, { input: event })).trackEvent).toEqual(first);
+    // The page names the customer from now on (its anonymousId alone is refused), and its retry finds the event.
+    expect(dataOf(await shop.publishable(Track, { input: event })).trackEvent).toMatchObject({ __typename: 'ValidationError' });
+    const secret = dataOf(await shop.secret(Secret)).viewer.identitySecret!;
+    const identityToken = createHmac('sha256', secret).update('cust-1').digest('hex');
+    const { anonymousId: _, ...named } = event;
+    expect(dataOf(await shop.publishable(Track, { input: { ...named, externalId: 'cust-1', identityToken } })).trackEvent).toEqual(first);
     const [row] = await h.kit.herald.prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM "Event" WHERE name = 'purchase'`;
     expect(row!.n).toBe(1);
   });
