@@ -223,12 +223,11 @@ describe('the time budget on a busy machine', () => {
     const worker = new Worker(
       `const { parentPort } = require('node:worker_threads');
        parentPort.postMessage('working');
-       for (const end = Date.now() + ${8 * budget}; Date.now() < end; );`,
+       for (const end = Date.now() + ${30 * budget}; Date.now() < end; );`,
       { eval: true },
     );
     try {
       await new Promise((resolve) => worker.once('message', resolve));
-      const before = cpuMs();
       // Held up (waiting) until the process has worked 1.2 budgets on the other thread, within 4
       // budgets of wall time however busy the machine running the tests (the hard limit is 5, and
       // a render out of time would be given one more budget, whose read is held up as long).
@@ -239,8 +238,15 @@ describe('the time budget on a busy machine', () => {
           return 'done';
         },
       };
-      expect(render({ title: twoNodes }, { contact: heldUp }).title).toBe('done!');
-      expect(cpuMs() - before).toBeGreaterThan(budget); // the process did work that much while the render waited
+      // A machine too busy to run the other thread that much within 4 budgets proves nothing (a CI
+      // run once gave it 27 ms of 50): the render is tried again, up to 5 times, until it does.
+      let worked = 0;
+      for (let attempt = 0; attempt < 5 && worked <= budget; attempt++) {
+        const before = cpuMs();
+        expect(render({ title: twoNodes }, { contact: heldUp }).title).toBe('done!');
+        worked = cpuMs() - before;
+      }
+      expect(worked).toBeGreaterThan(budget); // the process did work that much while the render waited
     } finally {
       await worker.terminate();
     }
