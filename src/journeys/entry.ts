@@ -165,16 +165,29 @@ export async function mergeEnrolments(tx: Tx, from: string, into: string): Promi
   }
   if (ending.length) {
     await tx.$queryRaw`
-      WITH ended AS (
-        UPDATE "JourneyEnrollment" en SET status = 'EXITED', seq = en.seq + 1, "endedAt" = now(), "wakeAt" = NULL, "waitingFor" = NULL, "eventAt" = NULL
-        WHERE en.id = ANY(${ending}::uuid[]) AND en.status = 'ACTIVE'
-        RETURNING en.id, en.seq, en."journeyId", en.step, en."arrivedAt", en."endedAt"
-      )
-      INSERT INTO "JourneyPathEntry" ("enrollmentId", seq, "journeyId", step, at, "passedAt", outcome)
-      SELECT id, seq, "journeyId", step, "arrivedAt", "endedAt", 'merged' FROM ended WHERE step IS NOT NULL
-      ON CONFLICT DO NOTHING`;
+      WITH hit AS (
+        SELECT id, seq, step, "arrivedAt", now() AS at FROM "JourneyEnrollment" WHERE id = ANY(${ending}::uuid[]) AND status = 'ACTIVE'
+      ), ${exitedSql('merged')}
+      SELECT count(*) FROM moved`;
   }
   await tx.$queryRaw`UPDATE "JourneyEnrollment" SET "contactId" = ${into}::uuid WHERE "contactId" = ${from}::uuid`;
+}
+
+/**
+ * CTEs `moved` and `path` after a CTE `hit` (id, seq, step, "arrivedAt", at): each ACTIVE enrolment
+ * of `hit`, still at its seq, ends EXITED at `at`, its step on the path with `outcome`. `moved`
+ * answers id, seq, "journeyId", step, "arrivedAt", at.
+ */
+export function exitedSql(outcome: 'exited' | 'merged'): Prisma.Sql {
+  return Prisma.sql`moved AS (
+      UPDATE "JourneyEnrollment" en SET status = 'EXITED', seq = en.seq + 1, "endedAt" = hit.at, "wakeAt" = NULL, "waitingFor" = NULL, "eventAt" = NULL
+      FROM hit WHERE en.id = hit.id AND en.seq = hit.seq AND en.status = 'ACTIVE'
+      RETURNING en.id, en.seq, en."journeyId", hit.step, hit."arrivedAt", hit.at
+    ), path AS (
+      INSERT INTO "JourneyPathEntry" ("enrollmentId", seq, "journeyId", step, at, "passedAt", outcome)
+      SELECT id, seq, "journeyId", step, "arrivedAt", at, ${outcome} FROM moved WHERE step IS NOT NULL
+      ON CONFLICT DO NOTHING
+    )`;
 }
 
 /** The per-contact locks the engine tries (engine.ts): taken in one order, so holders never deadlock. */

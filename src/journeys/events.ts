@@ -3,7 +3,7 @@ import type { SqlTx } from '../db/sql-transaction.ts';
 import type { Herald } from '../herald-context.ts';
 import { compileEventWhere } from '../segments/compile.ts';
 import { stepOf, type WaitForEventStep } from './definition.ts';
-import { activeJourneys, enrol, lockContactsForJourneys } from './entry.ts';
+import { activeJourneys, enrol, exitedSql, lockContactsForJourneys } from './entry.ts';
 import { definitionOf } from './versions.ts';
 
 type Tx = SqlTx;
@@ -135,15 +135,7 @@ function exitOnEvents(tx: Tx, ids: Prisma.Sql, after?: Prisma.Sql): Promise<{ jo
       JOIN "JourneyVersion" v ON v."journeyId" = en."journeyId" AND v.version = en.version
       WHERE e.id = ANY(${ids}) AND e.name = ANY(v."exitEvents") ${afterEntry(after, Prisma.sql`en.id`)}
       GROUP BY en.id, en.seq, en.step, en."arrivedAt"
-    ), moved AS (
-      UPDATE "JourneyEnrollment" en SET status = 'EXITED', seq = en.seq + 1, "endedAt" = hit.at, "wakeAt" = NULL, "waitingFor" = NULL, "eventAt" = NULL
-      FROM hit WHERE en.id = hit.id AND en.seq = hit.seq AND en.status = 'ACTIVE'
-      RETURNING en.id, en.seq, en."journeyId", hit.step, hit."arrivedAt", hit.at
-    ), path AS (
-      INSERT INTO "JourneyPathEntry" ("enrollmentId", seq, "journeyId", step, at, "passedAt", outcome)
-      SELECT id, seq, "journeyId", step, "arrivedAt", at, 'exited' FROM moved WHERE step IS NOT NULL
-      ON CONFLICT DO NOTHING
-    )
+    ), ${exitedSql('exited')}
     SELECT "journeyId"::text FROM moved`;
 }
 
