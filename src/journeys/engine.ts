@@ -180,11 +180,13 @@ async function arrive(tx: Tx, step: JourneyStep, group: Visit[], queued: QueuedM
       return;
     }
     case 'waitForEvent': {
-      const first = await firstEvents(tx, group, step.name, compileEventWhere(step.where), step.withinSeconds, now);
+      const first = await firstEvents(tx, group, step.name, compileEventWhere(step.where), step.withinSeconds);
       for (const visit of group) {
         const timeout = visit.at + step.withinSeconds * 1000;
         const eventAt = first.get(visit.row.id);
-        if (eventAt != null) pass(visit, 'event', eventAt, step.onEvent);
+        if (eventAt != null && eventAt <= now) pass(visit, 'event', eventAt, step.onEvent);
+        // Timed ahead of now (a device clock a little fast): due at its time, as the event hook would make it.
+        else if (eventAt != null) visit.waiting = { wakeAt: eventAt, waitingFor: step.name, eventAt };
         else if (timeout <= now) pass(visit, 'timeout', timeout, step.onTimeout);
         else visit.waiting = { wakeAt: timeout, waitingFor: step.name };
       }
@@ -282,13 +284,16 @@ async function engagementTimes(tx: Tx, group: Visit[], step: EngagementStep): Pr
   return new Map(rows.map((row) => [row.id, row.at.getTime()]));
 }
 
-/** The first matching event of each enrolment's contact after its arrival, up to now and the timeout. */
-async function firstEvents(tx: Tx, group: Visit[], name: string, where: Prisma.Sql, withinSeconds: number, now: number): Promise<Map<string, number>> {
+/**
+ * The first matching event of each enrolment's contact after its arrival, up to the timeout: one
+ * stored already but timed after now too, since no later store will wake the wait for it.
+ */
+async function firstEvents(tx: Tx, group: Visit[], name: string, where: Prisma.Sql, withinSeconds: number): Promise<Map<string, number>> {
   const input = group.map((visit) => ({
     id: visit.row.id,
     contactId: visit.row.contactId,
     after: new Date(visit.at).toISOString(),
-    until: new Date(Math.min(visit.at + withinSeconds * 1000, now)).toISOString(),
+    until: new Date(visit.at + withinSeconds * 1000).toISOString(),
   }));
   const rows = await tx.$queryRaw<{ id: string; at: Date }[]>`
     SELECT x.id::text, first.at FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS x(id uuid, "contactId" uuid, after timestamptz, until timestamptz)
@@ -326,13 +331,14 @@ async function write(tx: Tx, visits: Visit[]): Promise<void> {
     ran: visit.waiting != null,
     wakeAt: visit.waiting ? new Date(visit.waiting.wakeAt).toISOString() : null,
     waitingFor: visit.waiting?.waitingFor ?? null,
+    eventAt: visit.waiting?.eventAt != null ? new Date(visit.waiting.eventAt).toISOString() : null,
     endedAt: visit.completedAt != null ? new Date(visit.completedAt).toISOString() : null,
   }));
   const updated = await tx.$executeRaw`
     UPDATE "JourneyEnrollment" en SET seq = r.seq, status = r.status::"JourneyEnrollmentStatus", step = r.step, "arrivedAt" = r."arrivedAt",
-      ran = r.ran, "wakeAt" = r."wakeAt", "waitingFor" = r."waitingFor", "eventAt" = NULL, "endedAt" = r."endedAt"
+      ran = r.ran, "wakeAt" = r."wakeAt", "waitingFor" = r."waitingFor", "eventAt" = r."eventAt", "endedAt" = r."endedAt"
     FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
-      AS r(id uuid, expected int, seq int, status text, step text, "arrivedAt" timestamptz, ran boolean, "wakeAt" timestamptz, "waitingFor" text, "endedAt" timestamptz)
+      AS r(id uuid, expected int, seq int, status text, step text, "arrivedAt" timestamptz, ran boolean, "wakeAt" timestamptz, "waitingFor" text, "eventAt" timestamptz, "endedAt" timestamptz)
     WHERE en.id = r.id AND en.seq = r.expected AND en.status = 'ACTIVE'`;
   if (updated !== input.length) throw new Error(`journey enrolments moved meanwhile (${input.length - updated} of ${input.length}); the batch is retried`);
   const path = moved.flatMap((visit) => visit.path.map((entry) => ({ ...entry, enrollmentId: visit.row.id, journeyId: visit.row.journeyId })));

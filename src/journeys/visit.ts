@@ -35,7 +35,8 @@ export interface Visit {
   key: string | null;
   /** When it arrived at `key` (ms, event time). */
   at: number;
-  waiting: { wakeAt: number; waitingFor: string | null } | null;
+  /** eventAt: a waited-for event already stored, timed after now (the wait ends then, on it). */
+  waiting: { wakeAt: number; waitingFor: string | null; eventAt?: number } | null;
   completedAt: number | null;
   path: PathRow[];
   /** Send steps run in this batch: when, and whether a message went. */

@@ -23,6 +23,11 @@ const Create = graphql(`
 const Publish = graphql(`
   mutation EventTimesPublish($id: ID!) { publishJourney(input: { id: $id }) { __typename ... on Error { message } } }
 `);
+const Enter = graphql(`
+  mutation EventTimesEnter($journeyId: ID!, $contactId: ID!) {
+    enterJourney(input: { journeyId: $journeyId, contactId: $contactId }) { __typename ... on Error { message } }
+  }
+`);
 const Track = graphql(`
   mutation EventTimesTrack($events: [EventInput!]!) { trackEvents(input: { events: $events }) { __typename ... on Error { message } } }
 `);
@@ -63,6 +68,29 @@ describe('journey events by their occurredAt', () => {
       if (done(rows) || Date.now() - start > 40_000) return rows;
     }
   }
+
+  it('waitForEvent takes an event timed inside its window whenever it was stored: before the step, or out of order', { timeout: 90_000 }, async () => {
+    const journeyId = await publish({
+      name: 'Viewed',
+      entry: { api: true },
+      steps: [{ key: 'browse', waitForEvent: { name: 'viewed', withinSeconds: 20 } }],
+    });
+    const [ann, bob] = [await contact('ann'), await contact('bob')];
+    // ann's phone runs 5 s ahead: its "viewed" is stored just before she reaches the step, timed just after.
+    const viewedAt = Date.now() + 5_000;
+    await track('ann', 'viewed', viewedAt);
+    await shop.secret(Enter, { journeyId, contactId: ann });
+    // bob's events come out of order while he waits: the later-timed one is stored first.
+    await shop.secret(Enter, { journeyId, contactId: bob });
+    const bobArrived = new Date((await journeysOf('bob'))[0]!.enteredAt).getTime();
+    await track('bob', 'viewed', bobArrived + 6_000);
+    await track('bob', 'viewed', bobArrived + 3_000);
+
+    const [annRow] = await until('ann', (rows) => rows[0]?.status === 'COMPLETED');
+    expect(annRow!.path).toMatchObject([{ step: 'browse', outcome: 'event', passedAt: new Date(viewedAt).toISOString() }]);
+    const [bobRow] = await until('bob', (rows) => rows[0]?.status === 'COMPLETED');
+    expect(bobRow!.path).toMatchObject([{ step: 'browse', outcome: 'event', passedAt: new Date(bobArrived + 3_000).toISOString() }]);
+  });
 
   it('a goal event stored late converts the enrolment whose window holds its time, not a newer one', { timeout: 60_000 }, async () => {
     const journeyId = await publish({
