@@ -69,7 +69,6 @@ export async function applyJourneyEvents(
   const add = (rows: { journeyId: string }[]) => rows.forEach((row) => changed.add(row.journeyId));
 
   // A goal, exit or waited-for event no version of the workspace's journeys names would find nothing: skipped.
-  if (needs.goal) add(await convertGoals(tx, ids));
   if (needs.exit) add(await exitOnEvents(tx, ids));
 
   // Skipped, the probe was one index lookup per event (1,000 events: 14-23 ms at load 11, 0 rows).
@@ -78,44 +77,48 @@ export async function applyJourneyEvents(
 
   const entered = await enterOnEvents(tx, workspaceId, ids);
   add(entered);
+  // Each new enrolment's entering event, by enrolment id: only events after it act on it.
   const fresh = entered.flatMap((journey) => journey.enrolments);
-  if (fresh.length && (needs.goal || needs.exit)) {
-    // Each new enrolment's entering event, by enrolment id: only events after it act on it.
-    const after = Prisma.sql`${JSON.stringify(Object.fromEntries(fresh.map((enrolment) => [enrolment.id, enrolment.key])))}::jsonb`;
-    if (needs.goal) add(await convertGoals(tx, ids, after));
-    if (needs.exit) add(await exitOnEvents(tx, ids, after));
-  }
+  const after = Prisma.sql`${JSON.stringify(Object.fromEntries(fresh.map((enrolment) => [enrolment.id, enrolment.key])))}::jsonb`;
+  // Goals once entry is known: a goal event after a re-entry in the batch converts the new enrolment, never the one before it.
+  if (needs.goal) add(await convertGoals(tx, ids, after));
+  if (fresh.length && needs.exit) add(await exitOnEvents(tx, ids, after));
   return { changed, due: woken.length > 0 || entered.length > 0 };
 }
 
 /** Limits a pass to the enrolments of `after` (id → entering event id) and their events after the entering one. */
 function afterEntry(after: Prisma.Sql | undefined, enrolment: Prisma.Sql): Prisma.Sql {
   if (!after) return Prisma.empty;
-  return Prisma.sql`AND (${after} ->> ${enrolment}::text) IS NOT NULL
-    AND (e."occurredAt", e.id) > (SELECT f."occurredAt", f.id FROM "Event" f WHERE f.id = (${after} ->> ${enrolment}::text)::uuid)`;
+  return Prisma.sql`AND (${after} ->> ${enrolment}::text) IS NOT NULL AND ${afterEntering(after, enrolment)}`;
+}
+
+/** The event `e` comes after the entering event of `enrolment`, one of `after`'s, by (occurredAt, id). */
+function afterEntering(after: Prisma.Sql, enrolment: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`(e."occurredAt", e.id) > (SELECT f."occurredAt", f.id FROM "Event" f WHERE f.id = (${after} ->> ${enrolment}::text)::uuid)`;
 }
 
 /**
  * goal: each contact's latest enrolment by the event's time (an event stored late never looks at one
- * entered after it) of a journey whose goal the event is, within its window, converts once.
+ * entered after it) of a journey whose goal the event is, within its window, converts once. Runs
+ * after entry: an enrolment of `after` (the batch made it) counts only for events after its entering one.
  * From each event to its contact's enrolments (a lateral probe of the contactId index), never a join
  * of the batch's events with each other: on a prepared statement's generic plan, which takes the
  * id array for 10 rows, that join was a nested loop over the batch squared (1,000 events: 160 ms
  * instead of 30).
  */
-function convertGoals(tx: Tx, ids: Prisma.Sql, after?: Prisma.Sql): Promise<{ journeyId: string }[]> {
+function convertGoals(tx: Tx, ids: Prisma.Sql, after: Prisma.Sql): Promise<{ journeyId: string }[]> {
   return tx.$queryRaw<{ journeyId: string }[]>`
     WITH hit AS (
       SELECT l.id, min(e."occurredAt") AS at
       FROM "Event" e CROSS JOIN LATERAL (
         SELECT DISTINCT ON (en."journeyId") en.id, en."journeyId", en.version, en."enteredAt", en."convertedAt"
         FROM "JourneyEnrollment" en WHERE en."contactId" = e."contactId" AND en."enteredAt" <= e."occurredAt"
+          AND ((${after} ->> en.id::text) IS NULL OR ${afterEntering(after, Prisma.sql`en.id`)})
         ORDER BY en."journeyId", en."enteredAt" DESC
       ) l
       JOIN "JourneyVersion" v ON v."journeyId" = l."journeyId" AND v.version = l.version
       WHERE e.id = ANY(${ids}) AND l."convertedAt" IS NULL AND e.name = v."goalEvent"
         AND e."occurredAt" <= l."enteredAt" + make_interval(secs => v."goalWithinSeconds")
-        ${afterEntry(after, Prisma.sql`l.id`)}
       GROUP BY l.id
     )
     UPDATE "JourneyEnrollment" en SET "convertedAt" = hit.at FROM hit WHERE en.id = hit.id AND en."convertedAt" IS NULL

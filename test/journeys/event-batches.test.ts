@@ -27,7 +27,7 @@ const Track = graphql(`
 `);
 const JourneysOf = graphql(`
   query BatchJourneyJourneysOf($externalId: String!) {
-    contact(externalId: $externalId) { journeys { status step convertedAt path { step outcome } } }
+    contact(externalId: $externalId) { journeys { status step enteredAt convertedAt path { step outcome } } }
   }
 `);
 const Simulate = graphql(`
@@ -73,5 +73,37 @@ describe('an entry event and later exit / goal events in one trackEvents call', 
 
     const backtest = dataOf(await shop.secret(Simulate, { id: journeyId, from: at(-15), to: at(30) })).simulateJourney;
     expect(backtest).toMatchObject({ entered: 3, active: 2, exited: 1, converted: 1 });
+  });
+
+  it('a batch that re-enters and then reaches the goal converts only the new enrolment, as the backtest says', { timeout: 60_000 }, async () => {
+    const created = dataOf(await shop.secret(Create, { input: {
+      name: 'Trial again', entry: { event: { name: 'trial_restarted' } },
+      reEntryAfterSeconds: 60,
+      exitEvents: ['trial_ended'],
+      goal: { event: 'subscribed', withinSeconds: 3600 },
+      steps: [{ key: 'pause', wait: { seconds: 3600 } }],
+    } } as never)).createJourney;
+    if (created.__typename !== 'MutationCreateJourneySuccess') throw new Error(JSON.stringify(created));
+    const journeyId = created.data.id;
+    await shop.secret(Publish, { id: journeyId });
+    await shop.secret(Upsert, { input: { externalId: 'dan' } });
+
+    const t0 = Date.now() - 600_000;
+    const at = (s: number) => new Date(t0 + s * 1000).toISOString();
+    // dan's first trial ends unconverted; a later batch starts a second and subscribes inside both goal windows.
+    await shop.secret(Track, { events: [
+      { externalId: 'dan', name: 'trial_restarted', occurredAt: at(0) },
+      { externalId: 'dan', name: 'trial_ended', occurredAt: at(10) },
+    ] });
+    await shop.secret(Track, { events: [
+      { externalId: 'dan', name: 'trial_restarted', occurredAt: at(100) },
+      { externalId: 'dan', name: 'subscribed', occurredAt: at(200) },
+    ] });
+    const dan = dataOf(await shop.secret(JourneysOf, { externalId: 'dan' })).contact!.journeys;
+    const byEntry = [...dan].sort((a, b) => a.enteredAt.localeCompare(b.enteredAt));
+    expect(byEntry).toMatchObject([{ status: 'EXITED', convertedAt: null }, { status: 'ACTIVE', convertedAt: at(200) }]);
+
+    const backtest = dataOf(await shop.secret(Simulate, { id: journeyId, from: at(-1), to: at(300) })).simulateJourney;
+    expect(backtest).toMatchObject({ entered: 2, active: 1, exited: 1, converted: 1 });
   });
 });
