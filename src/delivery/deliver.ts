@@ -108,17 +108,20 @@ async function deliverPass(herald: Herald, campaignId: string, heartbeat: () => 
 
 /**
  * Claims whose COMMIT failed after their messages left (see DeliveryState) are still QUEUED: the
- * provider may have them. A `resend` channel marks them RESENT_AFTER_CRASH (they go again and
- * are shown once); otherwise they are recorded SENT/UNCONFIRMED and never sent again.
+ * provider may have them. Their lost claim is written first, so each counts as sent once (frequency
+ * caps count it against others and do not judge its resend again); then, as a stopped sender's
+ * claim, a `resend` channel marks it RESENT_AFTER_CRASH (it goes again and is shown once), others
+ * record it SENT/UNCONFIRMED, never sent again. Stopped between the two, the lease settles it.
  */
 async function recordUnrecorded(herald: Herald, campaign: Campaign, channel: Channel<unknown>): Promise<void> {
   const ids = herald.deliveries.unrecorded.get(campaign.id);
   if (!ids) return;
   const error = 'sent while the database connection was lost; the provider’s answer is unknown';
-  const moves: Transition[] = [...ids].map((id) =>
+  const claimed = await transition(herald, [...ids].map((id): Transition => ({ id, from: 'QUEUED', status: 'SENDING' })));
+  const moves: Transition[] = [...claimed].map((id) =>
     channel.afterCrash === 'resend'
-      ? { id, from: 'QUEUED', status: 'QUEUED', reason: 'RESENT_AFTER_CRASH', error }
-      : { id, from: 'QUEUED', status: 'SENT', reason: 'UNCONFIRMED', error },
+      ? { id, from: 'SENDING', status: 'QUEUED', reason: 'RESENT_AFTER_CRASH', error }
+      : { id, from: 'SENDING', status: 'SENT', reason: 'UNCONFIRMED', error },
   );
   await transition(herald, moves);
   herald.deliveries.unrecorded.delete(campaign.id);

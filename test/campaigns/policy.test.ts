@@ -283,5 +283,45 @@ describe('frequency caps', () => {
     expect(await claimAll(early!, ids[0]!)).toEqual({ rows: 3, sending: 3 });
     expect(await statuses(ids[0]!)).toEqual(Array(3).fill('SENDING'));
   });
+
+  it('count a message whose claim’s COMMIT failed after it was sent: its resend is not judged again, and counts against others while it waits', async () => {
+    const { workspace, ws, ids } = await cappedBroadcasts('Cut', 'Later');
+    const [cut, later] = ids as [string, string];
+    const db = h.kit.herald.prisma;
+    const browsers = await seedBrowsers(h.kit.databaseUrl, workspace.id, h.push, 3);
+    await db.$executeRaw`
+      INSERT INTO "Message" (id, "workspaceId", "campaignId", "contactId", "subscriptionId", occurrence, "scheduledFor", "dueAt", "updatedAt")
+      SELECT gen_random_uuid(), s."workspaceId", c.id, s."contactId", s.id, 'broadcast', now(), now(), now()
+      FROM "PushSubscription" s CROSS JOIN unnest(${ids}::uuid[]) AS c(id) WHERE s."workspaceId" = ${ws.id}::uuid`;
+    const sending = (campaignId: string) => db.$executeRaw`UPDATE "Campaign" SET status = 'SENDING', "preparedAt" = now() WHERE id = ${campaignId}::uuid`;
+    const statuses = (campaignId: string) =>
+      db.message.findMany({ where: { campaignId }, select: { status: true, reason: true } }).then((rows) => rows.map((row) => `${row.status}${row.reason ? `/${row.reason}` : ''}`).sort());
+
+    // Cut's claim fails at COMMIT, after its pushes left with it (as when the connection drops): a deferred trigger refuses it.
+    await db.$executeRawUnsafe(`CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'COMMIT refused by the test'; END $$`);
+    await db.$executeRawUnsafe(
+      `CREATE CONSTRAINT TRIGGER refuse_commit AFTER UPDATE ON "Message" DEFERRABLE INITIALLY DEFERRED
+       FOR EACH ROW WHEN (NEW.status = 'SENDING' AND NEW."campaignId" = '${cut}'::uuid) EXECUTE FUNCTION refuse_commit()`,
+    );
+    await sending(cut);
+    await expect(deliverCampaign(h.kit.herald, cut)).rejects.toThrow(/COMMIT refused/);
+    await db.$executeRawUnsafe(`DROP TRIGGER refuse_commit ON "Message"; DROP FUNCTION refuse_commit()`);
+    expect(browsers.map((browser) => h.push.received(browser.id).length)).toEqual([1, 1, 1]);
+    expect(await statuses(cut)).toEqual(Array(3).fill('QUEUED')); // the claims were rolled back
+
+    // Cut is paused before its next pass, which records its resends; they wait.
+    await db.$executeRaw`UPDATE "Campaign" SET status = 'PAUSED' WHERE id = ${cut}::uuid`;
+    expect(await deliverCampaign(h.kit.herald, cut)).toBe('stopped');
+    expect(await statuses(cut)).toEqual(Array(3).fill('QUEUED/RESENT_AFTER_CRASH'));
+    // Later comes meanwhile: Cut's messages, already on screen, count, so Later is over the cap.
+    await sending(later);
+    await pass(later);
+    expect(await statuses(later)).toEqual(Array(3).fill('SUPPRESSED/FREQUENCY_CAP'));
+    // Cut resumes: its resends were let through once and are the same messages.
+    await sending(cut);
+    await pass(cut);
+    expect(await statuses(cut)).toEqual(Array(3).fill('SENT/RESENT_AFTER_CRASH'));
+    expect(browsers.map((browser) => h.push.received(browser.id).length)).toEqual([2, 2, 2]);
+  });
 });
 
