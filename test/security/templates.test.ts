@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompiledContent, type Content, pushRenderBudget } from '../../src/delivery/web-push/content.ts';
-import { RenderError } from '../../src/delivery/templates.ts';
+import { messageRenderer, parseTemplate, RenderError } from '../../src/delivery/templates.ts';
 import { graphql } from '../generated/index.ts';
 import { CreateCampaign, createCampaign, SendNow, subscribeBrowser, waitForStatus } from '../kit/campaigns.ts';
 import { dataOf } from '../kit/client.ts';
@@ -267,10 +267,11 @@ describe('the time budget inside one node: filters that loop', () => {
   const budget = pushRenderBudget.timeMs;
   // "x == -1 or x == -2 or …": every term false, so each element evaluates all 300.
   const slowTest = Array.from({ length: 300 }, (_, i) => `x == ${-i - 1}`).join(' or ');
-  /** A string `s` of 131,072 characters, and an array `a` of 8,192 references to `item` (`s`, or what `prelude` assigns). */
-  const copies = (item: string, prelude = '') =>
+  /** A string `s` of 131,072 characters, and an array `a` of 2^doublings (8,192) references to `item` (`s`, or what `prelude` assigns). */
+  const copies = (item: string, prelude = '', doublings = 13) =>
     `{% assign s = "Ab" %}{% for i in (1..16) %}{% assign s = s | append: s %}{% endfor %}${prelude}` +
-    `{% assign a = "" | split: "" | push: ${item} %}{% for i in (1..13) %}{% assign a = a | concat: a %}{% endfor %}`;
+    `{% assign a = "" | split: "" | push: ${item} %}{% for i in (1..${doublings}) %}{% assign a = a | concat: a %}{% endfor %}`;
+  const chars = '{% assign chars = s | split: "" %}';
   // Each is one `{% assign %}`; unchecked, each ran 6-100 s on a 50 ms budget.
   const loops: Record<string, string> = {
     where_exp: `{% assign a = (1..6000) | where_exp: "x", "${slowTest}" %}{{ a | size }}`,
@@ -282,7 +283,13 @@ describe('the time budget inside one node: filters that loop', () => {
     // Each comparison lowercases both strings.
     sort_natural: `${copies('s')}{% assign b = a | sort_natural %}{{ b | size }}`,
     // Each comparison joins both arrays (of 131,072 characters) into strings.
-    sort: `${copies('chars', '{% assign chars = s | split: "" %}')}{% assign b = a | sort %}{{ b | size }}`,
+    sort: `${copies('chars', chars)}{% assign b = a | sort %}{{ b | size }}`,
+    // One `{% if %}` compares arrays element by element: 256 references to 131,072 elements with
+    // the same 256; 512 references to 65,536 elements with a copy whose last element differs.
+    '==': `${copies('chars', chars, 8)}{% assign b = a | push: 1 | pop %}{% if a == b %}same{% endif %}`,
+    contains:
+      '{% assign s = "Ab" %}{% for i in (1..15) %}{% assign s = s | append: s %}{% endfor %}{% assign chars = s | split: "" %}{% assign other = chars | pop | push: "z" %}' +
+      '{% assign a = "" | split: "" | push: chars %}{% for i in (1..9) %}{% assign a = a | concat: a %}{% endfor %}{% if a contains other %}in{% endif %}',
   };
 
   it.each(Object.entries(loops))('%s: the render stops at its budget, within a small factor of it', (_, title) => {
@@ -291,6 +298,41 @@ describe('the time budget inside one node: filters that loop', () => {
     // A render out of time gets one fresh budget (a GC pause), and the check comes after an element:
     // ~2-4 budgets here. The bound is loose for a loaded machine; unchecked, seconds.
     expect(cpuMs() - before).toBeLessThan(20 * budget);
+  });
+
+  it('join stops at a budget before writing out 1,024 references to an array of 131,072 elements', () => {
+    const before = cpuMs();
+    // Each reference is written out to be measured: its memory is charged as it is, not at the end.
+    expect(() => render({ title: `${copies('chars', chars, 10)}{{ a | join: "," | size }}` })).toThrow(/^title: memory alloc limit exceeded/);
+    expect(cpuMs() - before).toBeLessThan(20 * budget); // unchecked, seconds
+  });
+
+  describe('one pass over a big array', () => {
+    // A channel's memory budget bounds the arrays a template builds to about a million elements,
+    // whose pass took a few budgets unchecked (uniq of (1..1300000) on an email's 100 ms: 0.25-0.7 s
+    // of CPU). Here memory is plenty and time short, so a pass that does not look at the clock shows.
+    const shortBudget = { outputChars: 100, memoryChars: 100_000_000, timeMs: 10 };
+    let numbers: number[] | undefined; // made by the first test that needs it
+    const scope = () => ({ a: (numbers ??= Array.from({ length: 4_000_000 }, (_, i) => i + 1)) });
+    const passes: Record<string, string> = {
+      uniq: '{{ a | uniq | size }}',
+      compact: '{{ a | compact | size }}',
+      join: '{{ a | join: "," | size }}',
+      contains: '{% if a contains 0 %}in{% endif %}',
+    };
+
+    it.each(Object.entries(passes))('%s over 4,000,000 numbers stops at the budget, within a small factor of it', (_, source) => {
+      const [templates, a] = [parseTemplate(source), scope()];
+      const before = cpuMs();
+      expect(() => messageRenderer(shortBudget)(templates, a)).toThrow(/template render limit exceeded/);
+      // Two budgets (a render out of time gets a fresh one) and a few checks; unchecked, 0.5-3 s.
+      expect(cpuMs() - before).toBeLessThan(20 * shortBudget.timeMs);
+    });
+
+    it('the filters still give liquidjs’ results', () => {
+      const title = '{{ "b,a,,b,c,a" | split: "," | uniq | join: "-" }}|{{ (1..3) | join }}|{{ nils | compact | join: "," }}|{{ nils | compact | size }}';
+      expect(render({ title }, { nils: [1, null, 'x', undefined, 0] }).title).toBe('b-a--c|1 2 3|1,x,0|3');
+    });
   });
 
   it('still renders what a template does with these filters', () => {
