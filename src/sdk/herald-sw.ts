@@ -6,13 +6,16 @@
  * On `push` it shows the notification (title, body, icon, large image, badge, actions,
  * requireInteraction, tag) and reports DISPLAYED; a click opens the URL (or the action's) and
  * reports CLICKED; closing it unclicked reports CLOSED. Reports go to the payload's `trackUrl`
- * with its signed token. When the browser replaces the subscription it registers the new one.
+ * with its signed token. When the browser replaces the subscription it registers the new one
+ * (for an identified customer, with the identity the page shared: visitor-identity.ts).
  *
  * Each message is shown once. Herald may send a message again (a crash left it unconfirmed), so a
  * push can arrive twice: the worker remembers the message ids it showed (IndexedDB, the last 500
  * within 30 days) and shows nothing for one it already showed, whether that notification is still
  * on screen, was clicked or was closed. Why nothing, and what browsers make of it: docs/sdk.md.
  */
+
+import { sharedIdentity } from './visitor-identity.ts';
 
 // The parts of the service worker API used here (TypeScript's DOM library does not have them).
 interface ExtendableEvent extends Event {
@@ -270,7 +273,11 @@ async function openOrFocus(url: string): Promise<void> {
   else await worker.clients.openWindow(url);
 }
 
-/** The browser replaced the subscription (keys rotated, expired): subscribe again and tell Herald. */
+/**
+ * The browser replaced the subscription (keys rotated, expired): subscribe again and tell Herald,
+ * for the customer the page identified (their externalId and token, from IndexedDB), else for the
+ * anonymous visitor of the worker's URL.
+ */
 worker.addEventListener('pushsubscriptionchange', (event) => {
   const params = new URL(worker.location.href).searchParams;
   const apiUrl = params.get('herald');
@@ -291,8 +298,11 @@ worker.addEventListener('pushsubscriptionchange', (event) => {
       const applicationServerKey =
         event.oldSubscription?.options.applicationServerKey ?? (await graphql('query { publicConfig { vapidPublicKey } }')).publicConfig.vapidPublicKey;
       const subscription = event.newSubscription ?? (await worker.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey }));
+      // A customer is named as the page names them: an identified visitor's anonymousId is refused (identity verification).
+      const customer = await sharedIdentity();
+      const visitor = customer ? { externalId: customer.externalId, identityToken: customer.identityToken } : { anonymousId };
       await graphql('mutation($input: MutationRegisterPushSubscriptionInput!) { registerPushSubscription(input: $input) { __typename } }', {
-        input: { anonymousId, subscription: subscription.toJSON(), userAgent: navigator.userAgent },
+        input: { ...visitor, subscription: subscription.toJSON(), userAgent: navigator.userAgent },
       });
     })(),
   );

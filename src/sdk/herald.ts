@@ -77,8 +77,15 @@ function contactRef(): { anonymousId: string } | { externalId: string; identityT
   return externalId ? { externalId, identityToken } : { anonymousId: anonymousId() };
 }
 
+/** Tells the service worker who this browser is, as the page names it (visitor-identity.ts). */
+function shareContact(): Promise<void> {
+  const ref = contactRef();
+  return shareIdentity('externalId' in ref ? ref : null);
+}
+
 import { InAppFeed } from './in-app-feed.ts';
 import type { InAppActions, InAppMessage } from './in-app.ts';
+import { shareIdentity } from './visitor-identity.ts';
 
 /**
  * Fetch's `keepalive` lets a request outlive the page (as `navigator.sendBeacon` does, which
@@ -240,6 +247,7 @@ async function register(subscription: PushSubscription): Promise<void> {
   );
   unwrap(registerPushSubscription);
   store(KEYS.endpoint, subscription.endpoint);
+  await shareContact(); // the worker registers a replaced subscription for the same visitor
 }
 
 /**
@@ -248,6 +256,7 @@ async function register(subscription: PushSubscription): Promise<void> {
  */
 async function resync(): Promise<void> {
   if (permission() !== 'granted') return;
+  void shareContact(); // as this page names the visitor now (local storage may have been cleared since)
   const worker = await registration();
   const current = await worker.pushManager.getSubscription();
   if (current && current.endpoint === store(KEYS.endpoint)) return;
@@ -296,6 +305,7 @@ export async function identify(
   unwrap(identifyContact);
   store(KEYS.externalId, externalId);
   if (identityToken) store(KEYS.identityToken, identityToken);
+  await shareContact();
   if (inAppEnabled()) void loadInApp();
 }
 

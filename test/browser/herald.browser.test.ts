@@ -230,6 +230,34 @@ describe('Herald in real Firefox', () => {
     expect(second.startsWith(`${push.origin}/push/`)).toBe(true);
     expect(push.endpoints()).toContain(second);
   });
+
+  it("registers an identified customer's new subscription from the worker, with their identity token", async () => {
+    onTestFailed(() => console.log(`Firefox said:\n${firefox.logs().join('\n')}`));
+    const shop = await createWorkspace(kit); // identity verification on: the anonymousId alone is refused for a customer
+    const query = queryAs(kit.graphqlUrl, shop.secretKey);
+    const endpoints = async () => {
+      const { contact } = await query(`query { contact(externalId: "grace") { pushSubscriptions { endpoint } } }`);
+      return (contact?.pushSubscriptions ?? []).map((subscription: any) => subscription.endpoint) as string[];
+    };
+    await firefox.grantNotifications(kit.url);
+    await firefox.navigate(`${kit.url}/demo/?key=${shop.publishableKey}`);
+    await firefox.evaluate('localStorage.clear(), Herald.ready');
+    const first = await firefox.evaluate<string>('Herald.subscribe().then((subscription) => subscription.endpoint)');
+    await firefox.evaluate(`fetch('/demo/identity-token', { method: 'POST', headers: { authorization: 'Bearer ${shop.publishableKey}' }, body: JSON.stringify({ externalId: 'grace' }) })
+      .then((response) => response.json())
+      .then(({ identityToken }) => Herald.identify('grace', {}, { identityToken }))`);
+    expect(await endpoints()).toEqual([first]);
+
+    // The browser replaces the subscription while no page of the site is open to register it.
+    await firefox.navigate('about:blank');
+    push.forgetBrowsers();
+    const second = await eventually(
+      'the worker registered the new subscription for the customer',
+      async () => (await endpoints()).find((endpoint) => endpoint !== first),
+      30_000,
+    );
+    expect(push.endpoints()).toContain(second);
+  });
 });
 
 
