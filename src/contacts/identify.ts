@@ -46,8 +46,28 @@ export async function identifyContact(herald: Herald, workspaceId: string, input
   return answer!;
 }
 
-/** Lock namespace for one externalId's identify calls (delivery/ledger.ts and journeys/waits.ts hold the others). */
+/** Lock namespace for one externalId's (or anonymousId's) identify calls (delivery/ledger.ts and journeys/waits.ts hold the others). */
 const IDENTIFY_LOCK = 72_530;
+
+/**
+ * Takes the identify lock of each externalId and anonymousId named, first in the transaction and
+ * in one order. A contact not yet stored has no row to lock: identifies of several visitors into
+ * one new externalId (a login on two devices at once), an identify racing the backend's upsert of
+ * that customer, or one new visitor identified into two customers at once would each create or
+ * claim it, and all but one fail on its unique key (or one customer's row is renamed to the
+ * other's). Under the lock they run one after the other instead. upsertContact takes it too.
+ */
+export async function lockIdentities(
+  tx: Prisma.TransactionClient,
+  workspaceId: string,
+  named: readonly { externalId?: string | null | undefined; anonymousId?: string | null | undefined }[],
+): Promise<void> {
+  const keys = named.flatMap(({ externalId, anonymousId }) => [...(externalId ? [externalId] : []), ...(anonymousId ? [`anonymous:${anonymousId}`] : [])]);
+  if (!keys.length) return;
+  await tx.$queryRaw`
+    SELECT count(pg_advisory_xact_lock(${IDENTIFY_LOCK}::int, key))
+    FROM (SELECT DISTINCT hashtext(${workspaceId} || '/' || id) AS key FROM unnest(${keys}::text[]) id ORDER BY 1) keys`;
+}
 
 interface Identification {
   anonymousId: string;
@@ -71,13 +91,7 @@ async function identifyAll(herald: Herald, workspaceId: string, calls: Identific
     const done = await herald.prisma
       .$transaction(
         async (tx) => {
-          // A customer not yet stored has no row to lock: identifies of several visitors into one new
-          // externalId (a login on two devices at once) would each create it, and all but one fail on
-          // its unique key. Each externalId's lock, taken first and in one order, makes them merge one
-          // after the other instead.
-          await tx.$queryRaw`
-            SELECT count(pg_advisory_xact_lock(${IDENTIFY_LOCK}::int, key))
-            FROM (SELECT DISTINCT hashtext(${workspaceId} || '/' || id) AS key FROM unnest(${pending.map((index) => calls[index]!.externalId)}::text[]) id ORDER BY 1) keys`;
+          await lockIdentities(tx, workspaceId, pending.map((index) => calls[index]!));
           // Every row the batch names, locked up front in one order (id): batches never deadlock on them.
           if (pending.length > 1) {
             await tx.$queryRaw`

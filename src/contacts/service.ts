@@ -5,6 +5,7 @@ import type { Herald } from '../herald-context.ts';
 import type { Prisma } from '../db/prisma.ts';
 import { applyContacts } from './apply.ts';
 import { doubleOptInFor, queueConfirmations } from './email-confirmation.ts';
+import { lockIdentities } from './identify.ts';
 import { type ContactInput, contactInput, MAX_BATCH, tags as tagList } from './validation.ts';
 
 export type { Contact };
@@ -14,7 +15,11 @@ export async function upsertContact(herald: Herald, workspaceId: string, input: 
   const parsed = contactInput.safeParse(input);
   if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
   const doubleOptIn = await doubleOptInFor(herald, workspaceId, [parsed.data]);
-  const applied = await herald.prisma.$transaction((tx) => applyContacts(tx, workspaceId, [parsed.data], { doubleOptIn }));
+  const applied = await herald.prisma.$transaction(async (tx) => {
+    // A new customer created here while a page identifies a visitor into them: one after the other.
+    await lockIdentities(tx, workspaceId, [parsed.data]);
+    return applyContacts(tx, workspaceId, [parsed.data], { doubleOptIn });
+  });
   const failure = applied.failed[0];
   if (failure) throw new ConflictError(`${failure.errors.map((error) => error.path.join('.')).join(', ')} already belongs to another contact`, ErrorCode.contactKeyTaken);
   await queueConfirmations(herald, applied.confirmations);
