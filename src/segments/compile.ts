@@ -1,4 +1,5 @@
 import { Prisma } from '../db/prisma.ts';
+import { resolveZone } from '../workspaces/settings.ts';
 import { type Audience, type Comparison, type Condition, isIsoDate, type Op, type Rule } from './rule.ts';
 
 const sql = Prisma.sql;
@@ -96,14 +97,22 @@ export function eventKeyOf(where: readonly Condition[]): { path: string[]; value
 
 /**
  * A condition on a contact with its value as the contact's column holds it: emails are stored
- * lowercased, so `email EQ "Ada@Shop.Example"` finds ada@shop.example. An event's properties are
- * stored as sent and compared as given.
+ * lowercased, so `email EQ "Ada@Shop.Example"` finds ada@shop.example; time zones by their
+ * canonical name (resolveZone), which ICU keeps older for some, so `timezone EQ "Asia/Kolkata"`
+ * finds the contacts stored as "Asia/Calcutta" (a prefix, STARTS_WITH, is compared as given). An
+ * event's properties are stored as sent and compared as given.
  */
 function asStored(condition: Condition): Condition {
-  const { path, value } = condition;
-  if (path !== 'email') return condition;
-  const lower = (given: unknown) => (typeof given === 'string' ? given.toLowerCase() : given);
-  return { ...condition, value: Array.isArray(value) ? value.map(lower) : lower(value) } as Condition;
+  const { path, op } = condition;
+  if (path === 'email') return withValues(condition, (given) => given.toLowerCase());
+  if (path === 'timezone' && ['EQ', 'NEQ', 'IN', 'NOT_IN'].includes(op)) return withValues(condition, (given) => resolveZone(given) ?? given);
+  return condition;
+}
+
+/** The condition with each string of its value (or its list) as `stored` gives it. */
+function withValues(condition: Condition, stored: (given: string) => string): Condition {
+  const each = (given: unknown) => (typeof given === 'string' ? stored(given) : given);
+  return { ...condition, value: Array.isArray(condition.value) ? condition.value.map(each) : each(condition.value) };
 }
 
 /** The audience restriction, as a WHERE condition on `"Contact" c`. */
