@@ -190,6 +190,25 @@ const cpuText = (cpu: Cpu, itemsPerSecond: number) =>
   `${(((cpu.herald + cpu.postgres + cpu.driver) * itemsPerSecond) / 1e6).toFixed(2)} of ${availableParallelism()} cores busy`;
 
 type Cpu = ReturnType<typeof cpuPer>;
+
+/**
+ * Herald's main thread over a phase, from its /metrics (prom-client, which resets its event-loop
+ * histogram at each read): how late the loop ran its callbacks (p99 and max) and the time GC paused
+ * it, so a phase's latency tail can be told apart from its queueing. Read once before a phase
+ * (the reset) and once after.
+ */
+async function mainThread(baseUrl: string) {
+  const text = await fetch(`${baseUrl}/metrics`).then((response) => response.text());
+  const value = (pattern: RegExp) => [...text.matchAll(pattern)].reduce((sum, match) => sum + Number(match[1]), 0);
+  return {
+    lagP99: value(/^herald_nodejs_eventloop_lag_p99_seconds (\S+)$/gm) * 1000,
+    lagMax: value(/^herald_nodejs_eventloop_lag_max_seconds (\S+)$/gm) * 1000,
+    gcMs: value(/^herald_nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm) * 1000,
+    majorGcMs: value(/^herald_nodejs_gc_duration_seconds_sum\{kind="major"\} (\S+)$/gm) * 1000,
+  };
+}
+const mainThreadText = (before: Awaited<ReturnType<typeof mainThread>>, after: Awaited<ReturnType<typeof mainThread>>) =>
+  `Herald's event loop late p99 ${after.lagP99.toFixed(0)} / max ${after.lagMax.toFixed(0)} ms, GC ${(after.gcMs - before.gcMs).toFixed(0)} ms (major ${(after.majorGcMs - before.majorGcMs).toFixed(0)})`;
 interface Figures {
   singles: { clients: number; rate: number; p50: number; p99: number; failed: number; triggerP50: number; probes: number; cpu: Cpu; load: string }[];
   /** The same calls paced at PACED_RATE offered. */
@@ -270,10 +289,12 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
       }
     })();
     await topStatements(db); // with BENCH_PG_STATEMENTS: counts from here
+    const threadBefore = await mainThread(bench.url);
     const cpuBefore = cpuNow(bench);
     const began = new Date();
     const result = await run();
     const cpu = cpuPer(cpuBefore, cpuNow(bench), events);
+    const thread = mainThreadText(threadBefore, await mainThread(bench.url));
     // Rows written by one transaction share their xmin: how many gathered batches wrote the phase.
     const batches = (await db.query(`SELECT count(DISTINCT xmin::text)::int AS n FROM "Event" WHERE "receivedAt" >= $1`, [began])).rows[0].n as number;
     running = false;
@@ -288,7 +309,7 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
     if (top) console.log(`  PostgreSQL's statements in that phase (BENCH_PG_STATEMENTS):\n${top}`);
     console.log(
       `${label}: single trackEvent, ${clients} clients, ${phase}: ${result.rate.toLocaleString()} events/s, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms; ` +
-        `trigger → push p50 ${percentile(triggers, 50).toFixed(1)} ms (${triggers.length} of ${sentAt.size}); ${batches} batches (${(events / batches).toFixed(1)} events each); ${cpuText(cpu, result.rate)}; load ${load()}`,
+        `trigger → push p50 ${percentile(triggers, 50).toFixed(1)} ms (${triggers.length} of ${sentAt.size}); ${batches} batches (${(events / batches).toFixed(1)} events each); ${cpuText(cpu, result.rate)}; ${thread}; load ${load()}`,
     );
     return { clients, ...result, triggerP50: percentile(triggers, 50), probes: triggers.length, cpu, load: load() };
   };
