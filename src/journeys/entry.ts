@@ -27,7 +27,8 @@ export interface PublishedJourney {
  * reEntryAfterSeconds, not within that long). The enrolment waits at the first step, due at once:
  * the engine runs it. Ids derive from (journey, contact) for once-ever journeys and from the
  * entering event or call otherwise, so a replay enrols nobody twice. A contact with several rows
- * enters on the first by (at, key). Answers the new enrolments with the key they entered on.
+ * enters on the first by (at, key) that no enrolment keeps out. Answers the new enrolments with
+ * the key they entered on.
  */
 export async function enrol(tx: Tx, journey: PublishedJourney, source: Prisma.Sql): Promise<{ id: string; key: string }[]> {
   const { definition } = journey;
@@ -39,30 +40,33 @@ export async function enrol(tx: Tx, journey: PublishedJourney, source: Prisma.Sq
       -- Keys in byte order (event ids: as the backtest orders events of one instant).
       SELECT DISTINCT ON (s."contactId") s.* FROM (${source}) s
       JOIN "Contact" c ON c.id = s."contactId"
-      WHERE ${inAudience}
+      -- A probe of the (journey, contact) index per row (LIMIT keeps it one): as NOT EXISTS the
+      -- planner hashed every enrolment of the journey for each batch, O(enrolled) per event batch.
+      LEFT JOIN LATERAL (
+        SELECT true AS found FROM "JourneyEnrollment" x WHERE ${keepsOut(journey, Prisma.sql`s."contactId"`, Prisma.sql`s.at`)} LIMIT 1
+      ) entered ON true
+      WHERE ${inAudience} AND entered.found IS NULL
       ORDER BY s."contactId", s.at, s.key::text COLLATE "C"
     ), inserted AS (
       INSERT INTO "JourneyEnrollment" (id, "workspaceId", "journeyId", version, "contactId", step, "arrivedAt", "wakeAt", "enteredAt")
       SELECT md5(${journey.id}::text || '/' || s."contactId"::text ${reEntry == null ? Prisma.empty : Prisma.sql`|| '/' || s.key::text`})::uuid,
         ${journey.workspaceId}::uuid, ${journey.id}::uuid, ${journey.version}, s."contactId", ${definition.steps[0]!.key}, s.at, s.at, s.at
       FROM candidates s
-      -- A probe of the (journey, contact) index per candidate (LIMIT keeps it one): as NOT EXISTS the
-      -- planner hashed every enrolment of the journey for each batch, O(enrolled) per event batch.
-      LEFT JOIN LATERAL (
-        SELECT true AS found FROM "JourneyEnrollment" x WHERE ${keepsOut(journey, Prisma.sql`s."contactId"`, Prisma.sql`s.at`)} LIMIT 1
-      ) entered ON true
-      WHERE entered.found IS NULL
       ON CONFLICT DO NOTHING
       RETURNING id, "contactId"
     )
     SELECT i.id::text, s.key::text FROM inserted i JOIN candidates s ON s."contactId" = i."contactId"`;
 }
 
-/** An enrolment `x` that keeps the contact out of the journey at `at`: an ACTIVE one, or (once-ever) any, or one entered within reEntryAfterSeconds. */
+/**
+ * An enrolment `x` that keeps the contact out of the journey at `at`: an ACTIVE one, one that ended
+ * after `at` (the contact was in it then: a batch's exit event after its entry event ended it
+ * first), or (once-ever) any, or one entered within reEntryAfterSeconds.
+ */
 function keepsOut(journey: PublishedJourney, contactId: Prisma.Sql, at: Prisma.Sql): Prisma.Sql {
   const reEntry = journey.definition.reEntryAfterSeconds;
   return Prisma.sql`x."journeyId" = ${journey.id}::uuid AND x."contactId" = ${contactId}
-    AND (x.status = 'ACTIVE' OR ${reEntry == null ? Prisma.sql`TRUE` : Prisma.sql`x."enteredAt" > ${at} - make_interval(secs => ${reEntry}::int)`})`;
+    AND (x.status = 'ACTIVE' OR x."endedAt" > ${at} OR ${reEntry == null ? Prisma.sql`TRUE` : Prisma.sql`x."enteredAt" > ${at} - make_interval(secs => ${reEntry}::int)`})`;
 }
 
 /**

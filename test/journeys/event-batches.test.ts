@@ -6,7 +6,8 @@ import { useHerald } from '../kit/fixture.ts';
 /**
  * A backend's trackEvents batch (or the browser calls gathered into one) stores a contact's entry
  * event and what followed it together: the enrolment the batch makes takes the exit and goal
- * events after its entering one, as the backtest does, and none before it.
+ * events after its entering one, as the backtest does, and none before it; an entry event counts
+ * only when the contact was out of the journey at its time.
  */
 
 const Upsert = graphql(`
@@ -27,7 +28,7 @@ const Track = graphql(`
 `);
 const JourneysOf = graphql(`
   query BatchJourneyJourneysOf($externalId: String!) {
-    contact(externalId: $externalId) { journeys { status step enteredAt convertedAt path { step outcome } } }
+    contact(externalId: $externalId) { journeys { status step enteredAt endedAt convertedAt path { step outcome } } }
   }
 `);
 const Simulate = graphql(`
@@ -105,5 +106,41 @@ describe('an entry event and later exit / goal events in one trackEvents call', 
 
     const backtest = dataOf(await shop.secret(Simulate, { id: journeyId, from: at(-1), to: at(300) })).simulateJourney;
     expect(backtest).toMatchObject({ entered: 2, active: 1, exited: 1, converted: 1 });
+  });
+
+  /** A published journey: entered on `entry`, left on `exit`, converting on `goal`, re-entered after 60 s; its one step waits an hour. */
+  const reEnterable = async (name: string, entry: string, exit: string, goal: string) => {
+    const created = dataOf(await shop.secret(Create, { input: {
+      name, entry: { event: { name: entry } },
+      reEntryAfterSeconds: 60,
+      exitEvents: [exit],
+      goal: { event: goal, withinSeconds: 3600 },
+      steps: [{ key: 'pause', wait: { seconds: 3600 } }],
+    } } as never)).createJourney;
+    if (created.__typename !== 'MutationCreateJourneySuccess') throw new Error(JSON.stringify(created));
+    await shop.secret(Publish, { id: created.data.id });
+    return created.data.id;
+  };
+  const byEntry = async (externalId: string) =>
+    [...dataOf(await shop.secret(JourneysOf, { externalId })).contact!.journeys].sort((a, b) => a.enteredAt.localeCompare(b.enteredAt));
+
+  it('an entry event timed while the contact was still in the journey does not enter it, though the batch exits it later', { timeout: 60_000 }, async () => {
+    const journeyId = await reEnterable('Cart', 'cart_opened', 'cart_closed', 'cart_paid');
+    await shop.secret(Upsert, { input: { externalId: 'eve' } });
+    const t0 = Date.now() - 600_000;
+    const at = (s: number) => new Date(t0 + s * 1000).toISOString();
+    await shop.secret(Track, { events: [{ externalId: 'eve', name: 'cart_opened', occurredAt: at(0) }] });
+    // Still in it at 100 (re-entry's minute long past): the cart closes at 200, opens again at 300.
+    await shop.secret(Track, { events: [
+      { externalId: 'eve', name: 'cart_opened', occurredAt: at(100) },
+      { externalId: 'eve', name: 'cart_closed', occurredAt: at(200) },
+      { externalId: 'eve', name: 'cart_opened', occurredAt: at(300) },
+    ] });
+    expect(await byEntry('eve')).toMatchObject([
+      { status: 'EXITED', enteredAt: at(0), endedAt: at(200) },
+      { status: 'ACTIVE', enteredAt: at(300), step: 'pause' },
+    ]);
+    const backtest = dataOf(await shop.secret(Simulate, { id: journeyId, from: at(-1), to: at(400) })).simulateJourney;
+    expect(backtest).toMatchObject({ entered: 2, active: 1, exited: 1 });
   });
 });
