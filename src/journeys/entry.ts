@@ -21,6 +21,14 @@ export interface PublishedJourney {
   definition: JourneyDefinition;
 }
 
+/** A new enrolment, the key it entered on, and whether its contact had later rows it might enter on. */
+export interface Enrolled {
+  id: string;
+  key: string;
+  contactId: string;
+  more: boolean;
+}
+
 /**
  * Enrols the contacts of `source` (rows of "contactId", at, key) in a journey's current version
  * at `at`: those in its audience, without an ACTIVE enrolment, and never entered before (or, with
@@ -28,17 +36,17 @@ export interface PublishedJourney {
  * the engine runs it. Ids derive from (journey, contact) for once-ever journeys and from the
  * entering event or call otherwise, so a replay enrols nobody twice. A contact with several rows
  * enters on the first by (at, key) that no enrolment keeps out. Answers the new enrolments with
- * the key they entered on.
+ * the key they entered on, and whether the contact had later rows it might enter on (`more`).
  */
-export async function enrol(tx: Tx, journey: PublishedJourney, source: Prisma.Sql): Promise<{ id: string; key: string }[]> {
+export async function enrol(tx: Tx, journey: PublishedJourney, source: Prisma.Sql): Promise<Enrolled[]> {
   const { definition } = journey;
   const reEntry = definition.reEntryAfterSeconds;
   const audience = definition.audience ? await selectionFor(tx, journey.workspaceId, definition.audience) : null;
   const inAudience = audience ? selectionSql(journey.workspaceId, audience) : Prisma.sql`c."workspaceId" = ${journey.workspaceId}::uuid`;
-  return tx.$queryRaw<{ id: string; key: string }[]>`
+  return tx.$queryRaw<Enrolled[]>`
     WITH candidates AS (
       -- Keys in byte order (event ids: as the backtest orders events of one instant).
-      SELECT DISTINCT ON (s."contactId") s.* FROM (${source}) s
+      SELECT DISTINCT ON (s."contactId") s.*, count(*) OVER (PARTITION BY s."contactId") > 1 AS more FROM (${source}) s
       JOIN "Contact" c ON c.id = s."contactId"
       -- A probe of the (journey, contact) index per row (LIMIT keeps it one): as NOT EXISTS the
       -- planner hashed every enrolment of the journey for each batch, O(enrolled) per event batch.
@@ -55,7 +63,7 @@ export async function enrol(tx: Tx, journey: PublishedJourney, source: Prisma.Sq
       ON CONFLICT DO NOTHING
       RETURNING id, "contactId"
     )
-    SELECT i.id::text, s.key::text FROM inserted i JOIN candidates s ON s."contactId" = i."contactId"`;
+    SELECT i.id::text, s.key::text, s."contactId"::text, s.more FROM inserted i JOIN candidates s ON s."contactId" = i."contactId"`;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { SqlTx } from '../db/sql-transaction.ts';
 import type { Herald } from '../herald-context.ts';
 import { compileEventWhere } from '../segments/compile.ts';
 import { stepOf, type WaitForEventStep } from './definition.ts';
-import { activeJourneys, enrol, exitedSql, lockContactsForJourneys } from './entry.ts';
+import { activeJourneys, enrol, type Enrolled, exitedSql, lockContactsForJourneys, type PublishedJourney } from './entry.ts';
 import { definitionOf } from './versions.ts';
 
 type Tx = SqlTx;
@@ -49,9 +49,11 @@ export function journeyNeedsSql(workspaceId: string, names: readonly string[]): 
  *    becomes due at the event's time; the engine moves it to onEvent;
  *  - entry: ACTIVE journeys entered on it enrol the contact (engine runs the first step).
  * An enrolment the batch made then takes the goal and exit events of the batch that come after
- * the one it entered on, by (occurredAt, id) as the backtest orders them: a backend's batch of a
- * day's events acts as they would have one by one. (A waitForEvent first step needs nothing here:
- * the engine looks for the events stored since arrival when it gets there.)
+ * the one it entered on, by (occurredAt, id) as the backtest orders them, and a contact it exited
+ * may enter again on a later entry event of the batch (another round of entry and exit, for those
+ * contacts only): a backend's batch of a day's events acts as they would have one by one while its
+ * new enrolments wait at their first step. (A waitForEvent first step needs nothing here: the
+ * engine looks for the events stored since arrival when it gets there.)
  * The contacts' journey locks are held meanwhile, so the engine never decides a contact's wait
  * without this batch's events.
  */
@@ -75,15 +77,27 @@ export async function applyJourneyEvents(
   const woken = needs.wait ? await wakeWaiting(tx, ids) : [];
   add(woken);
 
-  const entered = await enterOnEvents(tx, workspaceId, ids);
-  add(entered);
-  // Each new enrolment's entering event, by enrolment id: only events after it act on it.
-  const fresh = entered.flatMap((journey) => journey.enrolments);
-  const after = Prisma.sql`${JSON.stringify(Object.fromEntries(fresh.map((enrolment) => [enrolment.id, enrolment.key])))}::jsonb`;
+  // Entry, then the batch's exit events after each new enrolment's entering one. A contact that
+  // exited so and has a later entry event in the batch may enter again: another round, for those only.
+  const fresh: Enrolled[] = [];
+  for (let round = await enterOnEvents(tx, workspaceId, ids); round.length; ) {
+    add(round.map(({ journey }) => ({ journeyId: journey.id })));
+    const enrolments = round.flatMap((entered) => entered.enrolments);
+    fresh.push(...enrolments);
+    const exited = needs.exit ? await exitOnEvents(tx, ids, afterOf(enrolments)) : [];
+    add(exited);
+    const ended = new Set(exited.map((row) => row.id));
+    const outAgain = round.map(({ journey, enrolments }) => ({ journey, enrolments: enrolments.filter((enrolment) => enrolment.more && ended.has(enrolment.id)) }));
+    round = await enterAgain(tx, ids, outAgain);
+  }
   // Goals once entry is known: a goal event after a re-entry in the batch converts the new enrolment, never the one before it.
-  if (needs.goal) add(await convertGoals(tx, ids, after));
-  if (fresh.length && needs.exit) add(await exitOnEvents(tx, ids, after));
-  return { changed, due: woken.length > 0 || entered.length > 0 };
+  if (needs.goal) add(await convertGoals(tx, ids, afterOf(fresh)));
+  return { changed, due: woken.length > 0 || fresh.length > 0 };
+}
+
+/** Each new enrolment's entering event, by enrolment id: only events after it act on it. */
+function afterOf(enrolments: readonly Enrolled[]): Prisma.Sql {
+  return Prisma.sql`${JSON.stringify(Object.fromEntries(enrolments.map((enrolment) => [enrolment.id, enrolment.key])))}::jsonb`;
 }
 
 /** Limits a pass to the enrolments of `after` (id → entering event id) and their events after the entering one. */
@@ -126,8 +140,8 @@ function convertGoals(tx: Tx, ids: Prisma.Sql, after: Prisma.Sql): Promise<{ jou
 }
 
 /** exit: an ACTIVE enrolment whose version lists the event ends EXITED at its time, its step on the path. */
-function exitOnEvents(tx: Tx, ids: Prisma.Sql, after?: Prisma.Sql): Promise<{ journeyId: string }[]> {
-  return tx.$queryRaw<{ journeyId: string }[]>`
+function exitOnEvents(tx: Tx, ids: Prisma.Sql, after?: Prisma.Sql): Promise<{ journeyId: string; id: string }[]> {
+  return tx.$queryRaw<{ journeyId: string; id: string }[]>`
     WITH hit AS (
       -- From each event to its contact's ACTIVE enrolments, as convertGoals (OFFSET 0 keeps the probe per event).
       SELECT en.id, en.seq, en.step, en."arrivedAt", min(e."occurredAt") AS at
@@ -140,7 +154,7 @@ function exitOnEvents(tx: Tx, ids: Prisma.Sql, after?: Prisma.Sql): Promise<{ jo
       WHERE e.id = ANY(${ids}) AND e.name = ANY(v."exitEvents") ${afterEntry(after, Prisma.sql`en.id`)}
       GROUP BY en.id, en.seq, en.step, en."arrivedAt"
     ), ${exitedSql('exited')}
-    SELECT "journeyId"::text FROM moved`;
+    SELECT "journeyId"::text, id::text FROM moved`;
 }
 
 /** waitForEvent: the first matching event in (arrival, timeout] makes the enrolment due at its time. */
@@ -188,22 +202,43 @@ async function wakeWaiting(tx: Tx, ids: Prisma.Sql): Promise<{ journeyId: string
 }
 
 /** Entry: ACTIVE journeys entered on these events, each event checked against its `where` and audience. */
-async function enterOnEvents(tx: Tx, workspaceId: string, ids: Prisma.Sql): Promise<{ journeyId: string; enrolments: { id: string; key: string }[] }[]> {
+async function enterOnEvents(tx: Tx, workspaceId: string, ids: Prisma.Sql): Promise<Entered[]> {
   const names = await tx.$queryRaw<{ name: string }[]>`SELECT DISTINCT name FROM "Event" WHERE id = ANY(${ids})`;
   const wanted = new Set(names.map((row) => row.name));
   const journeys = (await activeJourneys(tx, workspaceId)).filter(
     (journey) => journey.definition.entry.kind === 'event' && wanted.has(journey.definition.entry.name),
   );
-  const entered: { journeyId: string; enrolments: { id: string; key: string }[] }[] = [];
+  const entered: Entered[] = [];
   for (const journey of journeys) {
-    const entry = journey.definition.entry as { kind: 'event'; name: string; where: Parameters<typeof compileEventWhere>[0] };
-    const source = Prisma.sql`
-      SELECT e."contactId", e."occurredAt" AS at, e.id::text AS key FROM "Event" e
-      WHERE e.id = ANY(${ids}) AND e.name = ${entry.name} AND ${compileEventWhere(entry.where)}`;
-    const enrolled = await enrol(tx, journey, source);
-    if (enrolled.length) entered.push({ journeyId: journey.id, enrolments: enrolled });
+    const enrolments = await enrol(tx, journey, entrySource(journey, ids));
+    if (enrolments.length) entered.push({ journey, enrolments });
   }
   return entered;
+}
+
+type Entered = { journey: PublishedJourney; enrolments: Enrolled[] };
+
+/** Another round of entry for `entered`'s contacts (their enrolments ended since), on their entry events after the one they entered on. */
+async function enterAgain(tx: Tx, ids: Prisma.Sql, entered: readonly Entered[]): Promise<Entered[]> {
+  const again: Entered[] = [];
+  for (const { journey, enrolments } of entered) {
+    if (enrolments.length === 0 || journey.definition.reEntryAfterSeconds == null) continue;
+    const after = Prisma.sql`${JSON.stringify(Object.fromEntries(enrolments.map((enrolment) => [enrolment.contactId, enrolment.key])))}::jsonb`;
+    const more = await enrol(tx, journey, entrySource(journey, ids, after));
+    if (more.length) again.push({ journey, enrolments: more });
+  }
+  return again;
+}
+
+/** enrol's source: the journey's entry events among `ids`; with `after` (contact id → event id), only those contacts' events after that one. */
+function entrySource(journey: PublishedJourney, ids: Prisma.Sql, after?: Prisma.Sql): Prisma.Sql {
+  const entry = journey.definition.entry as { kind: 'event'; name: string; where: Parameters<typeof compileEventWhere>[0] };
+  const later = after
+    ? Prisma.sql`AND (e."occurredAt", e.id) > (SELECT f."occurredAt", f.id FROM "Event" f WHERE f.id = (${after} ->> e."contactId"::text)::uuid)`
+    : Prisma.empty;
+  return Prisma.sql`
+    SELECT e."contactId", e."occurredAt" AS at, e.id::text AS key FROM "Event" e
+    WHERE e.id = ANY(${ids}) AND e.name = ${entry.name} AND ${compileEventWhere(entry.where)} ${later}`;
 }
 
 /** After the events' transaction commits: dashboards hear of it, and due enrolments are advanced. */

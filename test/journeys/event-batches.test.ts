@@ -7,7 +7,8 @@ import { useHerald } from '../kit/fixture.ts';
  * A backend's trackEvents batch (or the browser calls gathered into one) stores a contact's entry
  * event and what followed it together: the enrolment the batch makes takes the exit and goal
  * events after its entering one, as the backtest does, and none before it; an entry event counts
- * only when the contact was out of the journey at its time.
+ * only when the contact was out of the journey at its time, and one batch may enter a contact
+ * again after it exited.
  */
 
 const Upsert = graphql(`
@@ -142,5 +143,28 @@ describe('an entry event and later exit / goal events in one trackEvents call', 
     ]);
     const backtest = dataOf(await shop.secret(Simulate, { id: journeyId, from: at(-1), to: at(400) })).simulateJourney;
     expect(backtest).toMatchObject({ entered: 2, active: 1, exited: 1 });
+  });
+
+  it('one batch enters, exits and enters again as often as its events say, as the backtest does', { timeout: 60_000 }, async () => {
+    const journeyId = await reEnterable('Session', 'session_started', 'session_ended', 'session_paid');
+    await shop.secret(Upsert, { input: { externalId: 'fay' } });
+    const t0 = Date.now() - 600_000;
+    const at = (s: number) => new Date(t0 + s * 1000).toISOString();
+    await shop.secret(Track, { events: [
+      { externalId: 'fay', name: 'session_started', occurredAt: at(0) },
+      { externalId: 'fay', name: 'session_ended', occurredAt: at(10) },
+      { externalId: 'fay', name: 'session_started', occurredAt: at(100) },
+      { externalId: 'fay', name: 'session_paid', occurredAt: at(105) },
+      { externalId: 'fay', name: 'session_ended', occurredAt: at(110) },
+      { externalId: 'fay', name: 'session_started', occurredAt: at(130) }, // within re-entry's minute of 100: refused
+      { externalId: 'fay', name: 'session_started', occurredAt: at(200) },
+    ] });
+    expect(await byEntry('fay')).toMatchObject([
+      { status: 'EXITED', enteredAt: at(0), endedAt: at(10), convertedAt: null },
+      { status: 'EXITED', enteredAt: at(100), endedAt: at(110), convertedAt: at(105) },
+      { status: 'ACTIVE', enteredAt: at(200), step: 'pause', convertedAt: null },
+    ]);
+    const backtest = dataOf(await shop.secret(Simulate, { id: journeyId, from: at(-1), to: at(300) })).simulateJourney;
+    expect(backtest).toMatchObject({ entered: 3, active: 1, exited: 2, converted: 1 });
   });
 });

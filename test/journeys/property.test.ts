@@ -7,6 +7,8 @@
  * must then match what `interpret` works out from the same definition and events: status, entry,
  * end, conversion, and the path step by step with its times, outcomes and channels.
  * The timeline lies half an hour ahead, so the background jobs (real clock) find nothing due.
+ * A second property sends the events in a few trackEvents calls instead, each with several events
+ * per contact (entries, exits, goals, re-entries), as a backend's batch does.
  * Runs: JOURNEY_PROPERTY_RUNS (default 30).
  */
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
@@ -130,6 +132,127 @@ interface Shape {
   convertedAt: number | null;
   path: Step[];
 }
+type Contact = typeof contactArb extends fc.Arbitrary<infer T> ? T : never;
+interface Person {
+  externalId: string;
+  id: string;
+  contact: Contact;
+  events: JourneyEvent[];
+}
+
+/** A workspace with `contacts` (their events timed from t0) and `input` published in it. */
+async function setUp(runs: number, input: unknown, contacts: readonly Contact[], t0: number) {
+  const { secret, publishable } = await h.workspace(`Property ${runs}`);
+  const people: Person[] = [];
+  for (const [index, contact] of contacts.entries()) {
+    const externalId = `p${index}`;
+    const upserted = dataOf(await secret(Upsert, { input: { externalId, attributes: { tier: contact.gold ? 'gold' : 'plain' } } })).upsertContact;
+    if (!upserted.data) throw new Error(JSON.stringify(upserted));
+    if (contact.browser) await subscribeBrowser(publishable, h.push, { externalId });
+    const events: JourneyEvent[] = contact.events
+      .map((event, at) => ({ id: `${index}-${at}`, name: event.name, at: new Date(t0 + event.second * S + index * 100), properties: { n: event.n } }))
+      .sort((a, b) => a.at.getTime() - b.at.getTime());
+    people.push({ externalId, id: rawId(upserted.data.id), contact, events });
+  }
+  const created = dataOf(await secret(Create, { input })).createJourney;
+  if (!created.data) throw new Error(`createJourney: ${JSON.stringify(created)} for ${JSON.stringify(input)}`);
+  expect(dataOf(await secret(Publish, { id: created.data.id })).publishJourney.__typename).toBe('MutationPublishJourneySuccess');
+  const track = async (batch: { person: Person; event: JourneyEvent }[]) => {
+    const events = batch.map(({ person, event }) => ({ externalId: person.externalId, name: event.name, occurredAt: event.at.toISOString(), properties: event.properties }));
+    expect(dataOf(await secret(Track, { events })).trackEvents.__typename).toBe('MutationTrackEventsSuccess');
+  };
+  const timeline = people.flatMap((person) => person.events.map((event) => ({ person, event }))).sort((a, b) => a.event.at.getTime() - b.event.at.getTime());
+  return { people, timeline, track, journeyId: rawId(created.data.id), pause: () => secret(Pause, { id: created.data!.id }) };
+}
+
+/** The engine's clock is `advanceDue`'s `now`: it catches up to `now`. */
+async function drainTo(now: number) {
+  for (let result = await advanceDue(h.kit.herald, undefined, now); result.claimed > 0; result = await advanceDue(h.kit.herald, undefined, now));
+}
+
+/** Each contact's enrolments as the engine stored them must be the interpreter's over [t0, to]; `seen` counts the outcomes compared. */
+async function compare(input: unknown, journeyId: string, people: readonly Person[], t0: number, to: number, seen: Map<string, number>) {
+  const definition = parseJourney(input);
+  for (const person of people) {
+    const expected = interpret(definition, journeyId, person.events, {
+      contactId: person.id,
+      zone: 'UTC',
+      inAudience: () => true,
+      matches: (event, where) => where.every((condition) => Number(event.properties?.n) > Number(condition.value)),
+      unreachable: (channel) => (channel === 'WEB_PUSH' && person.contact.browser ? null : 'NO_SUBSCRIPTION'),
+      branch: () => person.contact.gold,
+      engagedAt: () => null, // the messages fall due half an hour ahead: none is sent, shown or clicked meanwhile
+    }, { from: new Date(t0), to: new Date(to) }).map(
+      (enrolment): Shape => ({
+        status: enrolment.status,
+        enteredAt: enrolment.enteredAt.getTime(),
+        endedAt: enrolment.endedAt?.getTime() ?? null,
+        convertedAt: enrolment.convertedAt?.getTime() ?? null,
+        path: enrolment.path.map((entry) => ({
+          step: entry.step,
+          at: entry.at.getTime(),
+          outcome: entry.outcome,
+          // An exit leaves the step at the exit's time.
+          passedAt: entry.outcome === 'exited' ? (enrolment.endedAt?.getTime() ?? null) : (entry.passedAt?.getTime() ?? null),
+          channel: entry.outcome === 'sent' ? (enrolment.sends.find((send) => send.step === entry.step)?.channel ?? null) : null,
+        })),
+      }),
+    );
+    const rows = await h.kit.herald.prisma.journeyEnrollment.findMany({
+      where: { journeyId, contactId: person.id },
+      orderBy: { enteredAt: 'asc' },
+      include: { path: { orderBy: { seq: 'asc' } } },
+    });
+    const actual = rows.map(
+      (row): Shape => ({
+        status: row.status,
+        enteredAt: row.enteredAt.getTime(),
+        endedAt: row.endedAt?.getTime() ?? null,
+        convertedAt: row.convertedAt?.getTime() ?? null,
+        path: [
+          ...row.path.map((entry) => ({ step: entry.step, at: entry.at.getTime(), outcome: entry.outcome, passedAt: entry.passedAt.getTime(), channel: entry.channel })),
+          ...(row.status === 'ACTIVE' && row.step ? [{ step: row.step, at: row.arrivedAt.getTime(), outcome: null, passedAt: null, channel: null }] : []),
+        ],
+      }),
+    );
+    const count = (key: string) => seen.set(key, (seen.get(key) ?? 0) + 1);
+    for (const enrolment of actual) for (const entry of enrolment.path) count(entry.outcome ?? 'waiting');
+    for (const enrolment of actual) count(enrolment.status);
+    if (actual.length > 1) count('re-entered');
+    expect(actual, `contact ${person.externalId} (${JSON.stringify(person.contact)}) in ${JSON.stringify(input)}`).toEqual(expected);
+  }
+}
+
+// A batch's events act together, before the engine runs the enrolments it made; that is the
+// timeline one by one as long as every enrolment still waits at its first step meanwhile: here an
+// hour's wait, and the events of the batches lie within 3,000 s of each other.
+const batchedJourneyInput = fc
+  .record({ count: fc.integer({ min: 2, max: 5 }) })
+  .chain(({ count }) =>
+    fc.record({
+      steps: fc.tuple(...Array.from({ length: count }, (_, index) => stepAt(index, count, false))),
+      first: target(0, count),
+      exit: fc.boolean(),
+      goal: fc.boolean(),
+      reEntry: fc.constantFrom(null, 0, 60, 600),
+    }),
+  )
+  .map(({ steps, first, exit, goal, reEntry }) => ({
+    name: 'Batched',
+    entry: { event: { name: 'signup' } },
+    steps: reachable([{ key: 's0', wait: { seconds: 3600, next: key(first) } }, ...steps.slice(1)]),
+    exitEvents: exit ? ['quit'] : [],
+    goal: goal ? { event: 'buy', withinSeconds: 3600 } : null,
+    reEntryAfterSeconds: reEntry,
+  }));
+const batchedContactArb = fc.record({
+  browser: fc.boolean(),
+  gold: fc.boolean(),
+  events: fc.uniqueArray(fc.record({ name: fc.constantFrom('signup', 'signup', 'signup', 'view', 'quit', 'quit', 'buy'), second: fc.integer({ min: 0, max: 3000 }), n: fc.integer({ min: 0, max: 9 }) }), {
+    maxLength: 10,
+    selector: (event) => event.second,
+  }),
+});
 
 describe('the engine against the reference interpreter', () => {
   it(`agrees on every contact's enrolments, step by step, over ${RUNS} random journeys and event streams`, { timeout: 600_000 }, async () => {
@@ -138,91 +261,49 @@ describe('the engine against the reference interpreter', () => {
     await fc.assert(
       fc.asyncProperty(journeyInput, fc.array(contactArb, { minLength: 1, maxLength: 3 }), fc.constantFrom(1800, 3600, 5 * 3600), async (input, contacts, horizon) => {
         runs++;
-        const { secret, publishable } = await h.workspace(`Property ${runs}`);
         const t0 = Math.ceil(Date.now() / S) * S + 30 * 60 * S;
         const to = t0 + horizon * S; // some enrolments still wait at the end, some events come after it
-        const people = [];
-        for (const [index, contact] of contacts.entries()) {
-          const externalId = `p${index}`;
-          const upserted = dataOf(await secret(Upsert, { input: { externalId, attributes: { tier: contact.gold ? 'gold' : 'plain' } } })).upsertContact;
-          if (!upserted.data) throw new Error(JSON.stringify(upserted));
-          if (contact.browser) await subscribeBrowser(publishable, h.push, { externalId });
-          const events: JourneyEvent[] = contact.events
-            .map((event, at) => ({ id: `${index}-${at}`, name: event.name, at: new Date(t0 + event.second * S + index * 100), properties: { n: event.n } }))
-            .sort((a, b) => a.at.getTime() - b.at.getTime());
-          people.push({ externalId, id: rawId(upserted.data.id), contact, events });
-        }
-        const created = dataOf(await secret(Create, { input })).createJourney;
-        if (!created.data) throw new Error(`createJourney: ${JSON.stringify(created)} for ${JSON.stringify(input)}`);
-        const journeyId = rawId(created.data.id);
-        expect(dataOf(await secret(Publish, { id: created.data.id })).publishJourney.__typename).toBe('MutationPublishJourneySuccess');
-
+        const { people, timeline, track, journeyId, pause } = await setUp(runs, input, contacts, t0);
         // The timeline: before each instant with events, the engine catches up to just before it.
-        const herald = h.kit.herald;
-        const drainTo = async (now: number) => {
-          for (let result = await advanceDue(herald, undefined, now); result.claimed > 0; result = await advanceDue(herald, undefined, now));
-        };
-        const timeline = people.flatMap((person) => person.events.map((event) => ({ person, event }))).sort((a, b) => a.event.at.getTime() - b.event.at.getTime());
-        for (const { person, event } of timeline.filter(({ event }) => event.at.getTime() <= to)) {
-          await drainTo(event.at.getTime() - 1);
-          const tracked = dataOf(await secret(Track, { events: [{ externalId: person.externalId, name: event.name, occurredAt: event.at.toISOString(), properties: event.properties }] })).trackEvents;
-          expect(tracked.__typename).toBe('MutationTrackEventsSuccess');
+        for (const item of timeline.filter(({ event }) => event.at.getTime() <= to)) {
+          await drainTo(item.event.at.getTime() - 1);
+          await track([item]);
         }
         await drainTo(to);
-        await secret(Pause, { id: created.data.id }); // later runs' steps leave it alone
-
-        const definition = parseJourney(input);
-        for (const person of people) {
-          const expected = interpret(definition, journeyId, person.events, {
-            contactId: person.id,
-            zone: 'UTC',
-            inAudience: () => true,
-            matches: (event, where) => where.every((condition) => Number(event.properties?.n) > Number(condition.value)),
-            unreachable: (channel) => (channel === 'WEB_PUSH' && person.contact.browser ? null : 'NO_SUBSCRIPTION'),
-            branch: () => person.contact.gold,
-            engagedAt: () => null, // the messages fall due half an hour ahead: none is sent, shown or clicked meanwhile
-          }, { from: new Date(t0), to: new Date(to) }).map(
-            (enrolment): Shape => ({
-              status: enrolment.status,
-              enteredAt: enrolment.enteredAt.getTime(),
-              endedAt: enrolment.endedAt?.getTime() ?? null,
-              convertedAt: enrolment.convertedAt?.getTime() ?? null,
-              path: enrolment.path.map((entry) => ({
-                step: entry.step,
-                at: entry.at.getTime(),
-                outcome: entry.outcome,
-                // An exit leaves the step at the exit's time.
-                passedAt: entry.outcome === 'exited' ? (enrolment.endedAt?.getTime() ?? null) : (entry.passedAt?.getTime() ?? null),
-                channel: entry.outcome === 'sent' ? (enrolment.sends.find((send) => send.step === entry.step)?.channel ?? null) : null,
-              })),
-            }),
-          );
-          const rows = await herald.prisma.journeyEnrollment.findMany({
-            where: { journeyId, contactId: person.id },
-            orderBy: { enteredAt: 'asc' },
-            include: { path: { orderBy: { seq: 'asc' } } },
-          });
-          const actual = rows.map(
-            (row): Shape => ({
-              status: row.status,
-              enteredAt: row.enteredAt.getTime(),
-              endedAt: row.endedAt?.getTime() ?? null,
-              convertedAt: row.convertedAt?.getTime() ?? null,
-              path: [
-                ...row.path.map((entry) => ({ step: entry.step, at: entry.at.getTime(), outcome: entry.outcome, passedAt: entry.passedAt.getTime(), channel: entry.channel })),
-                ...(row.status === 'ACTIVE' && row.step ? [{ step: row.step, at: row.arrivedAt.getTime(), outcome: null, passedAt: null, channel: null }] : []),
-              ],
-            }),
-          );
-          for (const enrolment of actual) for (const entry of enrolment.path) seen.set(`${entry.outcome ?? 'waiting'}`, (seen.get(`${entry.outcome ?? 'waiting'}`) ?? 0) + 1);
-          for (const enrolment of actual) seen.set(enrolment.status, (seen.get(enrolment.status) ?? 0) + 1);
-          expect(actual, `contact ${person.externalId} (${JSON.stringify(person.contact)}) in ${JSON.stringify(input)}`).toEqual(expected);
-        }
+        await pause(); // later runs' steps leave it alone
+        await compare(input, journeyId, people, t0, to, seen);
       }),
       { numRuns: RUNS, endOnFailure: true },
     );
     expect(runs).toBe(RUNS);
     console.log(`engine = interpreter over ${RUNS} journeys: ${JSON.stringify(Object.fromEntries([...seen].sort()))}`);
     expect(seen.get('COMPLETED') ?? 0).toBeGreaterThan(0);
+  });
+
+  it(`agrees when the contacts' events come in a few trackEvents batches, over ${RUNS} random journeys`, { timeout: 600_000 }, async () => {
+    let runs = 0;
+    const seen = new Map<string, number>();
+    const cuts = fc.uniqueArray(fc.integer({ min: 1, max: 29 }), { maxLength: 2 });
+    await fc.assert(
+      fc.asyncProperty(batchedJourneyInput, fc.array(batchedContactArb, { minLength: 1, maxLength: 3 }), cuts, fc.boolean(), fc.constantFrom(3300, 3 * 3600), async (input, contacts, cutAt, reversed, horizon) => {
+        runs++;
+        const t0 = Math.ceil(Date.now() / S) * S + 30 * 60 * S;
+        const to = t0 + horizon * S;
+        const { people, timeline, track, journeyId, pause } = await setUp(1000 + runs, input, contacts, t0);
+        // The timeline cut into batches (every contact's events in them, in time order or reversed).
+        const bounds = [0, ...[...cutAt].sort((a, b) => a - b).map((cut) => Math.round((cut / 30) * timeline.length)), timeline.length];
+        for (let i = 0; i + 1 < bounds.length; i++) {
+          const batch = timeline.slice(bounds[i], bounds[i + 1]);
+          if (batch.length) await track(reversed ? batch.reverse() : batch);
+        }
+        await drainTo(to);
+        await pause();
+        await compare(input, journeyId, people, t0, to, seen);
+      }),
+      { numRuns: RUNS, endOnFailure: true },
+    );
+    expect(runs).toBe(RUNS);
+    console.log(`engine = interpreter over ${RUNS} journeys in batches: ${JSON.stringify(Object.fromEntries([...seen].sort()))}`);
+    expect(seen.get('re-entered') ?? 0).toBeGreaterThan(0);
   });
 });
