@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
-import type { FieldError } from '../errors.ts';
-import { Prisma } from '../db/prisma.ts';
+import { ConflictError, ErrorCode, type FieldError } from '../errors.ts';
+import { isUniqueViolation, Prisma } from '../db/prisma.ts';
 import { insertStatusSql, optInStatus, type StatusSource, statusColumnsSql, updateStatusSql } from './channel-status.ts';
 import { type ConfirmationRequest, recordConfirmationRequests } from './email-confirmation.ts';
 import type { ValidContact } from './validation.ts';
@@ -130,6 +130,40 @@ export async function applyContacts(
     result.confirmations = await recordConfirmationRequests(tx, workspaceId, optedIn);
   }
   return result;
+}
+
+/**
+ * A contact key (externalId, email, anonymousId) the transaction looked up was created or claimed
+ * by a concurrent writer before it wrote: retryingKeyRaces runs it again. Its message is the
+ * answer should the tries run out.
+ */
+export class KeyRaceLost extends ConflictError {
+  constructor(message: string) {
+    super(message, ErrorCode.contactKeyTaken);
+  }
+}
+
+/** Each lost race means another writer's row committed; a third in a row is not expected. */
+const KEY_RACE_TRIES = 3;
+
+/**
+ * Runs `write`, a transaction applying contacts, again when it lost a race for a contact key: a
+ * concurrent writer (an event naming a new customer, an import, an identify) created or claimed the
+ * key after this transaction looked it up, so its INSERT or UPDATE met that row on the unique index
+ * (23505, raised once the other writer committed), or it threw KeyRaceLost. Run again, it finds
+ * that row and updates or merges into it. Imports and events take no identify lock (up to 10,000
+ * locks per import; a statement per batch of events), so this is where they meet an identify.
+ */
+export async function retryingKeyRaces<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (error) {
+      if (!(error instanceof KeyRaceLost) && !isUniqueViolation(error)) throw error;
+      if (attempt < KEY_RACE_TRIES) continue;
+      throw error instanceof KeyRaceLost ? error : new KeyRaceLost('a key of this contact was taken by another call at the same moment; try again');
+    }
+  }
 }
 
 /** Two rows for the same contact in one batch: the later one's fields win. */

@@ -4,7 +4,7 @@ import type { Contact } from '../generated/prisma/client.ts';
 import type { Prisma } from '../db/prisma.ts';
 import type { Herald } from '../herald-context.ts';
 import { mergeEnrolments } from '../journeys/entry.ts';
-import { applyContacts } from './apply.ts';
+import { applyContacts, KeyRaceLost, retryingKeyRaces } from './apply.ts';
 import { sourceOf } from './channel-status.ts';
 import { doubleOptInFor, queueConfirmations } from './email-confirmation.ts';
 import { pageKeyPrefix, verifyIdentities, type Writer } from './identity.ts';
@@ -88,9 +88,11 @@ async function identifyAll(herald: Herald, workspaceId: string, calls: Identific
     const pending = calls.flatMap((call, index) => (answers[index] ? [] : [index]));
     if (!pending.length) return answers as (Contact | Error)[];
     const failed = { index: -1, error: null as HeraldError | null };
-    const done = await herald.prisma
-      .$transaction(
+    // An event or an import creating the customer meanwhile takes no identify lock: see retryingKeyRaces.
+    const done = await retryingKeyRaces(() =>
+      herald.prisma.$transaction(
         async (tx) => {
+          Object.assign(failed, { index: -1, error: null });
           await lockIdentities(tx, workspaceId, pending.map((index) => calls[index]!));
           // Every row the batch names, locked up front in one order (id): batches never deadlock on them.
           if (pending.length > 1) {
@@ -116,12 +118,12 @@ async function identifyAll(herald: Herald, workspaceId: string, calls: Identific
         },
         // A busy pool makes a batch wait for a connection, not fail after Prisma's 2 s.
         { maxWait: 10_000, timeout: 60_000 },
-      )
-      .catch((error: unknown) => {
-        if (failed.error !== error) throw error;
-        answers[failed.index] = error as HeraldError;
-        return null;
-      });
+      ),
+    ).catch((error: unknown) => {
+      if (failed.error !== error) throw error;
+      answers[failed.index] = error as HeraldError;
+      return null;
+    });
     if (!done) continue;
 
     await queueConfirmations(herald, done.flatMap((one) => one.confirmations));
@@ -173,8 +175,10 @@ async function identifyOne(tx: Prisma.TransactionClient, workspaceId: string, { 
     row = { ...row, attributes: undefined };
   }
   const applied = await applyContacts(tx, workspaceId, [row], options);
+  // The rows read above (locked) leave this row no key of another contact: a refusal means a
+  // concurrent writer created or claimed one since (the customer, by an event or an import).
   const failure = applied.failed[0];
-  if (failure) throw new ConflictError(`${failure.errors.map((error) => error.path.join('.')).join(', ')} already belongs to another contact`, ErrorCode.contactKeyTaken);
+  if (failure) throw new KeyRaceLost(`${failure.errors.map((error) => error.path.join('.')).join(', ')} already belongs to another contact`);
   return { contactId: applied.ids.get(0)!, confirmations: applied.confirmations };
 }
 

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { PrismaClient } from '../generated/prisma/client.ts';
+import { Prisma, PrismaClient } from '../generated/prisma/client.ts';
 
 export type { PrismaClient };
-export { Prisma } from '../generated/prisma/client.ts';
+export { Prisma };
 
 /** A statement text Prisma sends this often is kept prepared on each connection from then on. */
 const PREPARE_AFTER = 3;
@@ -82,4 +82,14 @@ export function createPool(
   pool.on('error', (error) => onPoolError?.(error));
   pool.on('connect', (client) => client.on('error', (error) => onPoolError?.(error)));
   return pool;
+}
+
+/**
+ * Whether `error` is PostgreSQL's unique violation (23505) as Prisma reports it: P2002 from a model
+ * call, P2010 (raw query failed) carrying the driver's UniqueConstraintViolation from a raw statement.
+ */
+export function isUniqueViolation(error: unknown): boolean {
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  const cause = (error.meta?.driverAdapterError as { cause?: { kind?: string } } | undefined)?.cause;
+  return error.code === 'P2002' || (error.code === 'P2010' && cause?.kind === 'UniqueConstraintViolation');
 }

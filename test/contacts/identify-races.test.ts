@@ -5,8 +5,9 @@ import { useHerald } from '../kit/fixture.ts';
 
 /**
  * Races the identify lock (one externalId's identifies, one after the other) does not cover by
- * itself: the backend creating a customer while a page identifies a visitor into them, and one
- * visitor identified into two customers at once. Each ends as if the calls came one after the other.
+ * itself: the backend creating a customer (an upsert, an event naming them) while a page
+ * identifies a visitor into them, and one visitor identified into two customers at once. Each ends
+ * as if the calls came one after the other.
  */
 
 const Track = graphql(`
@@ -62,6 +63,45 @@ for (const batchMs of ['0', '2']) describe(`identify racing other writers (HERAL
       })),
     );
   });
+
+  // The backend names a new customer (an event for them) while a page identifies a
+  // visitor into them: the identify finds no customer yet and loses the race for the externalId.
+  const creators = [
+    { creator: "an event for them (the backend's trackEvents)", key: 'tracked', create: (externalId: string) => shop.secret(Track, { events: [{ externalId, name: 'signed_up' }] }), events: ['signed_up'], plan: undefined },
+  ];
+  for (const { creator, key, create, events, plan } of creators) {
+    it(`${creator} and an identify into a new customer, at once: one contact with everything, nothing refused`, async () => {
+      const rounds = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const [externalId, anonymousId] = [`${key}-customer-${round}`, `${key}-visitor-${round}`];
+        const seen = round % 2 === 0;
+        if (seen) await shop.secret(Track, { events: [{ anonymousId, name: 'page_view' }] });
+        const identify = () => shop.secret(Identify, { input: { anonymousId, externalId } });
+        // Either call is sent first, so that each side loses the race for the externalId in some rounds.
+        const identified = round % 4 >= 2 ? identify() : undefined;
+        const answers = await Promise.all([create(externalId), identified ?? identify()]);
+        const customers = await contactsOf({ externalId });
+        rounds.push({
+          round,
+          outcomes: answers.map(outcome),
+          customers: customers.map((contact) => ({
+            anonymousId: contact.anonymousId,
+            plan: (contact.attributes as { plan?: string }).plan,
+            events: contact.events.map((event) => event.name).sort(),
+          })),
+          visitorContacts: (await contactsOf({ anonymousId })).length,
+        });
+      }
+      expect(rounds).toEqual(
+        rounds.map(({ round }) => ({
+          round,
+          outcomes: ['success', 'success'],
+          customers: [{ anonymousId: `${key}-visitor-${round}`, plan, events: [...events, ...(round % 2 === 0 ? ['page_view'] : [])].sort() }],
+          visitorContacts: 1,
+        })),
+      );
+    });
+  }
 
   it('one visitor identified into two customers at once: one takes the visitor, the other is created, nothing refused', async () => {
     const rounds = [];
