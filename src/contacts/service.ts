@@ -3,7 +3,7 @@ import { ConflictError, ErrorCode, type FieldError, fromZodIssues, NotFoundError
 import type { Contact } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import type { Prisma } from '../db/prisma.ts';
-import { applyContacts } from './apply.ts';
+import { applyContacts, retryingKeyRaces } from './apply.ts';
 import { doubleOptInFor, queueConfirmations } from './email-confirmation.ts';
 import { lockIdentities } from './identify.ts';
 import { type ContactInput, contactInput, MAX_BATCH, tags as tagList } from './validation.ts';
@@ -15,11 +15,14 @@ export async function upsertContact(herald: Herald, workspaceId: string, input: 
   const parsed = contactInput.safeParse(input);
   if (!parsed.success) throw fromZodIssues(parsed.error.issues, ['input']);
   const doubleOptIn = await doubleOptInFor(herald, workspaceId, [parsed.data]);
-  const applied = await herald.prisma.$transaction(async (tx) => {
-    // A new customer created here while a page identifies a visitor into them: one after the other.
-    await lockIdentities(tx, workspaceId, [parsed.data]);
-    return applyContacts(tx, workspaceId, [parsed.data], { doubleOptIn });
-  });
+  // An event or an import creating the customer meanwhile takes no identify lock: see retryingKeyRaces.
+  const applied = await retryingKeyRaces(() =>
+    herald.prisma.$transaction(async (tx) => {
+      // A new customer created here while a page identifies a visitor into them: one after the other.
+      await lockIdentities(tx, workspaceId, [parsed.data]);
+      return applyContacts(tx, workspaceId, [parsed.data], { doubleOptIn });
+    }),
+  );
   const failure = applied.failed[0];
   if (failure) throw new ConflictError(`${failure.errors.map((error) => error.path.join('.')).join(', ')} already belongs to another contact`, ErrorCode.contactKeyTaken);
   await queueConfirmations(herald, applied.confirmations);
@@ -44,7 +47,9 @@ export async function importContacts(herald: Herald, workspaceId: string, inputs
     return null;
   });
   const doubleOptIn = await doubleOptInFor(herald, workspaceId, rows);
-  const applied = await herald.prisma.$transaction((tx) => applyContacts(tx, workspaceId, rows, { doubleOptIn }), { timeout: 60_000 });
+  // No identify lock (one per row would strain PostgreSQL's lock table): a customer an identify or
+  // an event creates meanwhile makes the import run again, which then updates them (retryingKeyRaces).
+  const applied = await retryingKeyRaces(() => herald.prisma.$transaction((tx) => applyContacts(tx, workspaceId, rows, { doubleOptIn }), { timeout: 60_000 }));
   await queueConfirmations(herald, applied.confirmations);
   if (applied.created + applied.updated > 0) herald.events.publish('workspace:changed', workspaceId, { reason: 'contacts_changed' });
   herald.log.info({ workspaceId, created: applied.created, updated: applied.updated, failed: failed.length + applied.failed.length }, 'contacts imported');

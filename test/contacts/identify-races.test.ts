@@ -5,7 +5,7 @@ import { useHerald } from '../kit/fixture.ts';
 
 /**
  * Races the identify lock (one externalId's identifies, one after the other) does not cover by
- * itself: the backend creating a customer (an upsert, an event naming them) while a page
+ * itself: the backend creating a customer (an upsert, an import, an event naming them) while a page
  * identifies a visitor into them, and one visitor identified into two customers at once. Each ends
  * as if the calls came one after the other.
  */
@@ -16,6 +16,11 @@ const Track = graphql(`
 const Upsert = graphql(`
   mutation IdentifyRaceUpsert($input: ContactInput!) { upsertContact(input: $input) { __typename ... on Error { message } } }
 `);
+const Import = graphql(`
+  mutation IdentifyRaceImport($contacts: [ContactInput!]!) {
+    importContacts(input: { contacts: $contacts }) { __typename ... on Error { message } ... on MutationImportContactsSuccess { data { failed { index } } } }
+  }
+`);
 const Identify = graphql(`
   mutation IdentifyRaceIdentify($input: MutationIdentifyContactInput!) { identifyContact(input: $input) { __typename ... on Error { message } } }
 `);
@@ -23,9 +28,10 @@ const Identify = graphql(`
 const ROUNDS = 12;
 
 /** "Success", or what went wrong: the typed error's message, or the masked one of a bug. */
-function outcome(answer: Result<Record<string, { __typename: string; message?: string }>>): string {
+function outcome(answer: Result<Record<string, { __typename: string; message?: string; data?: { failed?: unknown[] } }>>): string {
   if (answer.errors?.length) return `error: ${answer.errors[0]!.message}`;
   const [result] = Object.values(answer.data!);
+  if (result!.data?.failed?.length) return `failed rows: ${JSON.stringify(result!.data.failed)}`;
   return result!.__typename.endsWith('Success') ? 'success' : `${result!.__typename}: ${result!.message}`;
 }
 
@@ -64,10 +70,11 @@ for (const batchMs of ['0', '2']) describe(`identify racing other writers (HERAL
     );
   });
 
-  // The backend names a new customer (an event for them) while a page identifies a
+  // The backend names a new customer (an event for them, or an import) while a page identifies a
   // visitor into them: the identify finds no customer yet and loses the race for the externalId.
   const creators = [
     { creator: "an event for them (the backend's trackEvents)", key: 'tracked', create: (externalId: string) => shop.secret(Track, { events: [{ externalId, name: 'signed_up' }] }), events: ['signed_up'], plan: undefined },
+    { creator: 'an import of them', key: 'imported', create: (externalId: string) => shop.secret(Import, { contacts: [{ externalId, attributes: { plan: 'gold' } }] }), events: [], plan: 'gold' },
   ];
   for (const { creator, key, create, events, plan } of creators) {
     it(`${creator} and an identify into a new customer, at once: one contact with everything, nothing refused`, async () => {
