@@ -95,9 +95,9 @@ export async function applyJourneyEvents(
   return { changed, due: woken.length > 0 || fresh.length > 0 };
 }
 
-/** Each new enrolment's entering event, by enrolment id: only events after it act on it. */
-function afterOf(enrolments: readonly Enrolled[]): Prisma.Sql {
-  return Prisma.sql`${JSON.stringify(Object.fromEntries(enrolments.map((enrolment) => [enrolment.id, enrolment.key])))}::jsonb`;
+/** Each new enrolment's entering event, by enrolment id (or by its contact's id): only events after it act on it. */
+function afterOf(enrolments: readonly Enrolled[], by: 'id' | 'contactId' = 'id'): Prisma.Sql {
+  return Prisma.sql`${JSON.stringify(Object.fromEntries(enrolments.map((enrolment) => [enrolment[by], enrolment.key])))}::jsonb`;
 }
 
 /** Limits a pass to the enrolments of `after` (id → entering event id) and their events after the entering one. */
@@ -106,9 +106,9 @@ function afterEntry(after: Prisma.Sql | undefined, enrolment: Prisma.Sql): Prism
   return Prisma.sql`AND (${after} ->> ${enrolment}::text) IS NOT NULL AND ${afterEntering(after, enrolment)}`;
 }
 
-/** The event `e` comes after the entering event of `enrolment`, one of `after`'s, by (occurredAt, id). */
-function afterEntering(after: Prisma.Sql, enrolment: Prisma.Sql): Prisma.Sql {
-  return Prisma.sql`(e."occurredAt", e.id) > (SELECT f."occurredAt", f.id FROM "Event" f WHERE f.id = (${after} ->> ${enrolment}::text)::uuid)`;
+/** The event `e` comes after the entering event `after` holds for `key` (an enrolment's id, or a contact's), by (occurredAt, id). */
+function afterEntering(after: Prisma.Sql, key: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`(e."occurredAt", e.id) > (SELECT f."occurredAt", f.id FROM "Event" f WHERE f.id = (${after} ->> ${key}::text)::uuid)`;
 }
 
 /**
@@ -223,8 +223,7 @@ async function enterAgain(tx: Tx, ids: Prisma.Sql, entered: readonly Entered[]):
   const again: Entered[] = [];
   for (const { journey, enrolments } of entered) {
     if (enrolments.length === 0 || journey.definition.reEntryAfterSeconds == null) continue;
-    const after = Prisma.sql`${JSON.stringify(Object.fromEntries(enrolments.map((enrolment) => [enrolment.contactId, enrolment.key])))}::jsonb`;
-    const more = await enrol(tx, journey, entrySource(journey, ids, after));
+    const more = await enrol(tx, journey, entrySource(journey, ids, afterOf(enrolments, 'contactId')));
     if (more.length) again.push({ journey, enrolments: more });
   }
   return again;
@@ -233,9 +232,7 @@ async function enterAgain(tx: Tx, ids: Prisma.Sql, entered: readonly Entered[]):
 /** enrol's source: the journey's entry events among `ids`; with `after` (contact id → event id), only those contacts' events after that one. */
 function entrySource(journey: PublishedJourney, ids: Prisma.Sql, after?: Prisma.Sql): Prisma.Sql {
   const entry = journey.definition.entry as { kind: 'event'; name: string; where: Parameters<typeof compileEventWhere>[0] };
-  const later = after
-    ? Prisma.sql`AND (e."occurredAt", e.id) > (SELECT f."occurredAt", f.id FROM "Event" f WHERE f.id = (${after} ->> e."contactId"::text)::uuid)`
-    : Prisma.empty;
+  const later = after ? Prisma.sql`AND ${afterEntering(after, Prisma.sql`e."contactId"`)}` : Prisma.empty;
   return Prisma.sql`
     SELECT e."contactId", e."occurredAt" AS at, e.id::text AS key FROM "Event" e
     WHERE e.id = ANY(${ids}) AND e.name = ${entry.name} AND ${compileEventWhere(entry.where)} ${later}`;
