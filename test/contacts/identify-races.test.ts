@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.ts';
-import { type Result } from '../kit/client.ts';
+import { outcome } from '../kit/client.ts';
 import { useHerald } from '../kit/fixture.ts';
 
 /**
@@ -26,14 +26,6 @@ const Identify = graphql(`
 `);
 
 const ROUNDS = 12;
-
-/** "Success", or what went wrong: the typed error's message, or the masked one of a bug. */
-function outcome(answer: Result<Record<string, { __typename: string; message?: string; data?: { failed?: unknown[] } }>>): string {
-  if (answer.errors?.length) return `error: ${answer.errors[0]!.message}`;
-  const [result] = Object.values(answer.data!);
-  if (result!.data?.failed?.length) return `failed rows: ${JSON.stringify(result!.data.failed)}`;
-  return result!.__typename.endsWith('Success') ? 'success' : `${result!.__typename}: ${result!.message}`;
-}
 
 for (const batchMs of ['0', '2']) describe(`identify racing other writers (HERALD_PUBLIC_BATCH_MS=${batchMs})`, () => {
   const h = useHerald({ HERALD_PUBLIC_BATCH_MS: batchMs }, { push: false });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.ts';
-import { type Result } from '../kit/client.ts';
+import { outcome } from '../kit/client.ts';
 import { useHerald } from '../kit/fixture.ts';
 
 /**
@@ -22,14 +22,6 @@ const Import = graphql(`
 `);
 
 const ROUNDS = 12;
-
-/** "Success", or what went wrong: the typed error's message, a refused row, or the masked message of a bug. */
-function outcome(answer: Result<Record<string, { __typename: string; message?: string; data?: { failed?: unknown[] } }>>): string {
-  if (answer.errors?.length) return `error: ${answer.errors[0]!.message}`;
-  const [result] = Object.values(answer.data!);
-  if (result!.data?.failed?.length) return `failed rows: ${JSON.stringify(result!.data.failed)}`;
-  return result!.__typename.endsWith('Success') ? 'success' : `${result!.__typename}: ${result!.message}`;
-}
 
 describe('backend writers of one new customer at once', () => {
   const h = useHerald({}, { push: false });

@@ -80,3 +80,11 @@ export async function postRaw(graphqlUrl: string, credential: string, query: str
   const text = await response.text();
   return { text, body: JSON.parse(text) as RawAnswer };
 }
+
+/** "success", or what went wrong with a mutation: the typed error's message, a refused row, or the masked message of a bug. */
+export function outcome(answer: Result<Record<string, { __typename: string; message?: string; data?: { failed?: unknown[] } }>>): string {
+  if (answer.errors?.length) return `error: ${answer.errors[0]!.message}`;
+  const [result] = Object.values(answer.data!);
+  if (result!.data?.failed?.length) return `failed rows: ${JSON.stringify(result!.data.failed)}`;
+  return result!.__typename.endsWith('Success') ? 'success' : `${result!.__typename}: ${result!.message}`;
+}
