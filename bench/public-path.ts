@@ -18,12 +18,14 @@
  * Each phase prints Herald's and PostgreSQL's CPU time per item (from /proc), failed calls are counted.
  *   npx tsx bench/public-path.ts [events=20000] [beacons=20000]
  * BENCH_DEFAULT_ONLY=1 measures the default window alone; BENCH_SLICES=1 prints the CPU per call
- * every 3 s of a phase driven back to back. CPU per item also names the driver's own
- * (its clients run on the same machine and take from the same two cores).
+ * every 3 s of a phase driven back to back; BENCH_TIMELINE=1 lists each phase's quarter-seconds
+ * with a call over 100 ms. CPU per item also names the driver's own (its clients run on the same
+ * machine and take from the same two cores).
  */
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { availableParallelism, loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
 import { signToken } from '../src/delivery/tokens.ts';
 import { createSecrets, parseSecretKey } from '../src/secrets.ts';
@@ -108,23 +110,63 @@ async function drive(total: number, clients: number, call: (n: number) => Promis
   return calls.figures();
 }
 
+/** With BENCH_TIMELINE=1: Herald's and PostgreSQL's CPU time so far, ms. */
+let cpuSample: (() => { herald: number; postgres: number }) | undefined;
+
 /** With BENCH_SLICES=1: Herald's and PostgreSQL's CPU per call every 3 s of a phase driven back to back. */
 let sliceReport: ((done: () => number) => { stop(): void }) | undefined;
+
+/**
+ * With BENCH_TIMELINE=1: the phase's quarter-seconds (by calls' arrival) in which some call took
+ * over 100 ms, so a p99 made by one stall tells apart from one made by a queue that grows.
+ */
+function slowWindows(began: number, arrivals: number[], latencies: number[], cpu: { at: number; herald: number; postgres: number }[]) {
+  const windows = new Map<number, number[]>();
+  arrivals.forEach((at, index) => {
+    const window = Math.floor((at - began) / 250);
+    if (!windows.has(window)) windows.set(window, []);
+    windows.get(window)!.push(latencies[index]!);
+  });
+  const slow = [...windows].filter(([, inside]) => Math.max(...inside) > 100).sort(([a], [b]) => a - b);
+  const over = latencies.filter((latency) => latency > 100).length;
+  console.log(`  ${over} of ${latencies.length} calls over 100 ms, in ${slow.length} of ${windows.size} quarter-seconds:`);
+  for (const [window, inside] of slow) {
+    const clock = new Date(performance.timeOrigin + began + window * 250).toISOString().slice(11, 23);
+    // Herald's and PostgreSQL's CPU over that quarter-second (sampled every 250 ms), as cores busy.
+    const from = cpu.findLast((sample) => sample.at <= began + window * 250);
+    const to = cpu.find((sample) => sample.at >= began + (window + 1) * 250);
+    const cores = (key: 'herald' | 'postgres') => (from && to ? ((to[key] - from[key]) / (to.at - from.at)).toFixed(2) : '?');
+    console.log(
+      `    at ${(window / 4).toFixed(2)} s (${clock}): ${inside.length} calls, ${inside.filter((latency) => latency > 100).length} over 100 ms, max ${Math.max(...inside).toFixed(0)} ms; ` +
+        `cores busy: Herald ${cores('herald')}, PostgreSQL ${cores('postgres')}`,
+    );
+  }
+}
 
 /** The calls of one phase: each answered call's latency from `since`, failures counted (the first kept), and the phase's figures. */
 function outcomes(total: number) {
   const began = performance.now();
   const latencies: number[] = [];
+  const arrivals: number[] = [];
+  const cpu: { at: number; herald: number; postgres: number }[] = [];
+  const sample = process.env.BENCH_TIMELINE ? cpuSample : undefined;
+  if (sample) cpu.push({ at: began, ...sample() });
+  const sampler = sample ? setInterval(() => cpu.push({ at: performance.now(), ...sample() }), 250) : undefined;
   let failed = 0;
   let firstFailure = '';
   return {
-    answered: (since: number) => void latencies.push(performance.now() - since),
+    answered: (since: number) => {
+      latencies.push(performance.now() - since);
+      arrivals.push(since);
+    },
     failed: (error: unknown) => {
       failed++;
       firstFailure ||= String(error instanceof Error ? error.message : error).slice(0, 300);
     },
     figures() {
       if (failed) console.log(`  ${failed} of ${total} calls failed; the first: ${firstFailure}`);
+      clearInterval(sampler);
+      if (process.env.BENCH_TIMELINE) slowWindows(began, arrivals, latencies, cpu);
       return { rate: perSecond(total - failed, performance.now() - began), p50: percentile(latencies, 50), p99: percentile(latencies, 99), failed };
     },
   };
@@ -228,6 +270,7 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
   const bench = await spawnBenchHerald({ HERALD_PUSH_CA: caFile, HERALD_PUBLIC_RATE_LIMIT: '100000000', NODE_OPTIONS: heapFlags, ...env });
   let peakRss = 0;
   const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, bench.rssMb())), 500);
+  cpuSample = () => bench.cpuMs();
   if (process.env.BENCH_SLICES) {
     sliceReport = (done) => {
       let last = { ...bench.cpuMs(), calls: done(), at: performance.now() };
@@ -290,11 +333,15 @@ async function measure(label: string, env: Record<string, string>): Promise<Figu
     })();
     await topStatements(db); // with BENCH_PG_STATEMENTS: counts from here
     const threadBefore = await mainThread(bench.url);
+    // This driver's own event loop: a late loop sends calls late and counts that as their latency.
+    const driverLoop = monitorEventLoopDelay({ resolution: 10 });
+    driverLoop.enable();
     const cpuBefore = cpuNow(bench);
     const began = new Date();
     const result = await run();
     const cpu = cpuPer(cpuBefore, cpuNow(bench), events);
-    const thread = mainThreadText(threadBefore, await mainThread(bench.url));
+    driverLoop.disable();
+    const thread = `${mainThreadText(threadBefore, await mainThread(bench.url))}; this driver's loop late p99 ${(driverLoop.percentile(99) / 1e6).toFixed(0)} / max ${(driverLoop.max / 1e6).toFixed(0)} ms`;
     // Rows written by one transaction share their xmin: how many gathered batches wrote the phase.
     const batches = (await db.query(`SELECT count(DISTINCT xmin::text)::int AS n FROM "Event" WHERE "receivedAt" >= $1`, [began])).rows[0].n as number;
     running = false;
