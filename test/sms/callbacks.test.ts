@@ -230,6 +230,26 @@ describe('inbound messages', () => {
     expect(await status(ada!)).toBe('SUBSCRIBED');
   }, 60_000);
 
+  // The FCC's TCPA revocation rule (47 CFR 64.1200(a)(10), from April 2025) names "revoke" and
+  // "opt out" beside stop, quit, end, cancel and unsubscribe; Twilio's default opt-out list has REVOKE and OPTOUT.
+  it('REVOKE, OPTOUT and OPT OUT unsubscribe like STOP', async () => {
+    const { secret } = await h.workspace('SMS revoke');
+    const settings = await useKitAccount(secret, t.twilio);
+    const url = settings.settings.sms.inboundUrl;
+    const phone = '+48601000051';
+    const [ada] = await upsertContacts(secret, [{ externalId: 'ada', phone, smsOptIn: true }]);
+    const status = async () => dataOf(await secret(SmsContact, { id: ada! })).contact!.smsStatus;
+
+    for (const word of ['REVOKE', 'optout', 'Opt out.']) {
+      const fields = { MessageSid: `SM${Date.now()}`, AccountSid: t.twilio.accountSid, From: phone, To: '+15017122661', Body: word };
+      expect(await post(url, fields, signTwilioRequest(t.twilio.authToken, url, fields))).toMatchObject({ status: 200 });
+      expect(await status(), word).toBe('UNSUBSCRIBED');
+      const start = { ...fields, MessageSid: `SM${Date.now()}s`, Body: 'START' };
+      expect(await post(url, start, signTwilioRequest(t.twilio.authToken, url, start))).toMatchObject({ status: 200 });
+      expect(await status(), word).toBe('SUBSCRIBED');
+    }
+  }, 60_000);
+
   it('a STOP counts as unsubscribed for the campaign whose SMS that number last got, once', async () => {
     t.twilio.clear();
     const { secret } = await h.workspace('SMS stop attribution');

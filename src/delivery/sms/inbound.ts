@@ -3,12 +3,13 @@ import { publishDeliveryEvents } from '../events.ts';
 
 /**
  * Messages people text to the workspace's number (POST /sms/inbound/…). The carriers' standard
- * keywords, the whole message in any case: STOP, UNSUBSCRIBE, CANCEL, END, QUIT (and STOPALL)
- * unsubscribe every contact with that number from SMS; START and UNSTOP subscribe them again; HELP
+ * keywords, the whole message in any case: STOP, UNSUBSCRIBE, CANCEL, END, QUIT (and STOPALL), and
+ * REVOKE and OPT OUT (OPTOUT), which the FCC's TCPA revocation rule names too, unsubscribe every
+ * contact with that number from SMS; START and UNSTOP subscribe them again; HELP
  * (and INFO) is answered. As everywhere, a BOUNCED or COMPLAINED number keeps its status. A STOP
  * counts as `unsubscribed` in the stats of the campaign whose SMS the number last got (within 7 days).
  */
-export const STOP_WORDS = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT']);
+export const STOP_WORDS = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'REVOKE', 'OPTOUT', 'OPT OUT']);
 export const START_WORDS = new Set(['START', 'UNSTOP']);
 export const HELP_WORDS = new Set(['HELP', 'INFO']);
 
