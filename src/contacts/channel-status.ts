@@ -17,7 +17,7 @@ import type { Writer } from './identity.ts';
  *   (a page only fills gaps, see applyContacts' fillOnly), its opt-in is ignored too.
  * - The time and source change only when the status does (or starts over for a new address).
  */
-export type StatusSource = 'api' | 'page' | 'double-opt-in' | 'unsubscribe-link' | 'bounce' | 'complaint' | 'sms-stop' | 'sms-start';
+export type StatusSource = 'api' | 'page' | 'double-opt-in' | 'unsubscribe-link' | 'unsubscribe-mail' | 'bounce' | 'complaint' | 'sms-stop' | 'sms-start';
 
 export const sourceOf = (writer: Writer): StatusSource => (writer === 'page' ? 'page' : 'api');
 

@@ -86,8 +86,8 @@ export async function handleEmailLink(herald: Herald, limit: PublicRateLimit, re
 }
 
 /**
- * `POST /email/dsn` with a workspace secret key: a raw RFC 3464 delivery report or RFC 5965
- * complaint. 202 with what it matched and recorded; 400 unparseable; 404 no email of this
+ * `POST /email/dsn` with a workspace secret key: a raw RFC 3464 delivery report, RFC 5965
+ * complaint, or the mail List-Unsubscribe's mailto: sends. 202 with what it matched and recorded; 400 unparseable; 404 no email of this
  * workspace matches; 401/403 without a secret key; 413 over MAX_REPORT_BYTES.
  */
 export async function handleEmailReport(herald: Herald, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -102,7 +102,9 @@ export async function handleEmailReport(herald: Herald, req: IncomingMessage, re
   if (raw === null) return json(res, 413, { error: `the report is larger than ${MAX_REPORT_BYTES} bytes` }, { connection: 'close' });
   const result = await recordEmailReport(herald, principal.workspaceId, raw);
   if (result.kind === 'unparseable') {
-    return json(res, 400, { error: 'not a delivery status notification (multipart/report; report-type=delivery-status) or feedback report (report-type=feedback-report)' });
+    return json(res, 400, {
+      error: 'not a delivery status notification (multipart/report; report-type=delivery-status), feedback report (report-type=feedback-report) or unsubscribe mail (Subject: unsubscribe)',
+    });
   }
   const { report } = result;
   const summary = { kind: report.kind, action: report.action, status: report.status, feedbackType: report.feedbackType };

@@ -1,15 +1,16 @@
 import type { Herald } from '../herald-context.ts';
 import { messageIdFromHeader, messageIdFromVerp, verifyVerp } from '../delivery/email/links.ts';
 import { applyEmailFeedback, type EmailFeedback, type FeedbackOutcome } from './email-feedback.ts';
-import { type EmailMessage, emailMessageById } from './email.ts';
+import { type EmailMessage, emailMessageById, unsubscribeContactOf } from './email.ts';
 
 /**
- * Mail sent back about an email: an RFC 3464 delivery status notification (a bounce) or an RFC
- * 5965 ARF feedback report (a complaint), as a mailbox receiving them at the VERP Return-Path
- * would hand them to POST /email/dsn.
+ * Mail sent back about an email: an RFC 3464 delivery status notification (a bounce), an RFC
+ * 5965 ARF feedback report (a complaint), or the unsubscribe mail List-Unsubscribe's mailto:
+ * asks for (message.ts), as a mailbox receiving them at the VERP Return-Path would hand them to
+ * POST /email/dsn.
  */
 export interface EmailReport {
-  kind: 'delivery-status' | 'feedback-report';
+  kind: 'delivery-status' | 'feedback-report' | 'unsubscribe';
   /** What to record; null when the report asks for nothing (a delivery, a "not spam"). */
   feedback: EmailFeedback | null;
   /** DSN: the first failed (else delayed, else any) recipient's Action and Status; ARF: Feedback-Type. */
@@ -28,8 +29,10 @@ const ENVELOPE_HEADERS = ['x-original-to', 'delivered-to', 'envelope-to', 'x-env
 /** RFC 5965 types that are someone's complaint; not-spam and auth-failure are not. */
 const COMPLAINTS = ['abuse', 'fraud', 'virus', 'other'];
 const VERP = /bounces\+[0-9a-f]{64}@[^\s<>"';,]+/gi;
+/** The subject List-Unsubscribe's mailto: gives (message.ts). */
+const UNSUBSCRIBE_SUBJECT = /^\s*unsubscribe\s*$/i;
 
-/** The report, or null when `raw` is not a multipart/report of either kind. */
+/** The report, or null when `raw` is neither a multipart/report of either kind nor an unsubscribe mail. */
 export async function parseEmailReport(raw: Buffer): Promise<EmailReport | null> {
   let mail;
   try {
@@ -50,10 +53,16 @@ export async function parseEmailReport(raw: Buffer): Promise<EmailReport | null>
   }
   const type = mail.headers.get('content-type') as { value?: string; params?: Record<string, string> } | undefined;
   const reportType = type?.value === 'multipart/report' ? type.params?.['report-type']?.toLowerCase() : undefined;
-  if (reportType !== 'delivery-status' && reportType !== 'feedback-report') return null;
+  const envelope = mail.headerLines.filter((line) => ENVELOPE_HEADERS.includes(line.key)).map((line) => line.line);
+  if (reportType !== 'delivery-status' && reportType !== 'feedback-report') {
+    // RFC 2369's mailto: unsubscribe: a person's mail to the VERP address with the subject the
+    // header gave. An auto-reply (out of office, RFC 3834) sent to the envelope sender is not one.
+    const automatic = mail.headerLines.some((line) => line.key === 'auto-submitted' && !/^auto-submitted:\s*no\b/i.test(line.line));
+    if (!UNSUBSCRIBE_SUBJECT.test(mail.subject ?? '') || automatic) return null;
+    return { kind: 'unsubscribe', feedback: null, verp: addresses(envelope), messageIds: [] };
+  }
   const part = (types: string[]) => mail.attachments.find((attachment) => types.includes(attachment.contentType.toLowerCase()))?.content.toString('utf8');
   const returned = fieldGroups(headerBlock(part(RETURNED_HEADERS) ?? ''))[0] ?? new Map<string, string>();
-  const envelope = mail.headerLines.filter((line) => ENVELOPE_HEADERS.includes(line.key)).map((line) => line.line);
   const messageIds = [returned.get('message-id'), mail.headers.get('in-reply-to'), mail.headers.get('references')]
     .flat()
     .map((value) => (typeof value === 'string' ? messageIdFromHeader(value) : null));
@@ -96,18 +105,21 @@ export async function parseEmailReport(raw: Buffer): Promise<EmailReport | null>
 export type ReportOutcome =
   | { kind: 'unparseable' }
   | { kind: 'unmatched'; report: EmailReport }
-  | { kind: 'matched'; report: EmailReport; messageId: string; matchedBy: 'verp' | 'message-id'; outcome: FeedbackOutcome | 'ignored' };
+  | { kind: 'matched'; report: EmailReport; messageId: string; matchedBy: 'verp' | 'message-id'; outcome: FeedbackOutcome | 'unsubscribed' | 'ignored' };
 
 /**
  * Parses a report, finds its email in `workspaceId` (a VERP address whose MAC verifies, else a
- * returned Message-ID of Herald's) and records it as recordEmailFeedback would.
+ * returned Message-ID of Herald's; an unsubscribe mail only by its VERP address) and records it
+ * as recordEmailFeedback, or the unsubscribe link, would.
  */
 export async function recordEmailReport(herald: Herald, workspaceId: string, raw: Buffer): Promise<ReportOutcome> {
   const report = await parseEmailReport(raw);
   if (!report) return { kind: 'unparseable' };
   const found = await findMessage(herald, workspaceId, report);
   if (!found) return { kind: 'unmatched', report };
-  const outcome = report.feedback ? await applyEmailFeedback(herald, found.message, report.feedback) : 'ignored';
+  let outcome: FeedbackOutcome | 'unsubscribed' | 'ignored' = 'ignored';
+  if (report.kind === 'unsubscribe') outcome = (await unsubscribeContactOf(herald, found.message, 'unsubscribe-mail')) ? 'unsubscribed' : 'unchanged';
+  else if (report.feedback) outcome = await applyEmailFeedback(herald, found.message, report.feedback);
   return { kind: 'matched', report, messageId: found.message.id, matchedBy: found.by, outcome };
 }
 

@@ -1,3 +1,4 @@
+import type { StatusSource } from '../contacts/channel-status.ts';
 import type { Herald } from '../herald-context.ts';
 import { type DeliveryEventType, publishDeliveryEvents } from '../delivery/events.ts';
 import { verifyLinkSignature } from '../delivery/email/links.ts';
@@ -103,15 +104,15 @@ export async function recordEmailClick(herald: Herald, link: { token: string; ta
 export async function unsubscribeByToken(herald: Herald, token: string): Promise<{ changed: boolean; sender: string } | null> {
   const message = await emailMessageByToken(herald, token);
   if (!message) return null;
-  const changed = await moveContactStatus(herald.pool, message, {
-    status: 'UNSUBSCRIBED',
-    source: 'unsubscribe-link',
-    from: ['NONE', 'SUBSCRIBED'],
-    metric: 'unsubscribed',
-  });
+  return { changed: await unsubscribeContactOf(herald, message, 'unsubscribe-link'), sender: message.workspaceName };
+}
+
+/** The message's contact asked to stop, by its link or by the List-Unsubscribe mailto: (email-reports.ts). Answers whether it moved. */
+export async function unsubscribeContactOf(herald: Herald, message: EmailMessage, source: Extract<StatusSource, 'unsubscribe-link' | 'unsubscribe-mail'>): Promise<boolean> {
+  const changed = await moveContactStatus(herald.pool, message, { status: 'UNSUBSCRIBED', source, from: ['NONE', 'SUBSCRIBED'], metric: 'unsubscribed' });
   if (changed) herald.events.publish('campaign:changed', message.campaignId, { reason: 'tracked' });
   if (changed && !message.test) publishEmailEvents(herald, message, ['UNSUBSCRIBED']);
-  return { changed, sender: message.workspaceName };
+  return changed;
 }
 
 type Run = Pick<import('pg').PoolClient, 'query'>;
