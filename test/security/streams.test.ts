@@ -180,6 +180,30 @@ describe('live streams', () => {
     tally({ check: 'security: live streams: no key, a revoked key, over the caps', attacks: 2, leaks: 0 });
   });
 
+  it('answers a subscribe it cannot parse with an error for that id, and keeps the socket and its other subscriptions', async () => {
+    const { key } = await newSecretKey(kit.graphqlUrl, shop);
+    const { socket, closed } = await liveSocket(kit.wsUrl, key);
+    const messages: Array<{ id?: string; type: string; payload?: any }> = [];
+    socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+    const malformed = {
+      '2': '{',
+      '3': 'subscription { workspaceStats { activeApiKeys } } subscription { workspaceStats { activeApiKeys } }',
+      '4': 'x'.repeat(100),
+    };
+    try {
+      for (const [id, query] of Object.entries(malformed)) socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query } }));
+      await expect.poll(() => Object.keys(malformed).every((id) => messages.some((message) => message.id === id)) || socket.readyState !== WebSocket.OPEN).toBe(true);
+      expect(socket.readyState).toBe(WebSocket.OPEN);
+      for (const id of Object.keys(malformed)) expect(messages.find((message) => message.id === id)?.type).toBe('error');
+      // The subscription opened before them goes on.
+      await newSecretKey(kit.graphqlUrl, shop);
+      await expect.poll(() => messages.some((message) => message.id === '1' && message.type === 'next')).toBe(true);
+    } finally {
+      socket.close();
+      await closed;
+    }
+  });
+
   it('refuses subscriptions over the cap per key, over WebSocket and SSE', async () => {
     const { key } = await newSecretKey(kit.graphqlUrl, shop);
     const { outcome, socket } = await connectionInit(kit.wsUrl, { authorization: `Bearer ${key}` });
