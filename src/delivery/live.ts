@@ -4,6 +4,7 @@ import { builder } from '../graphql/builder.ts';
 import { type Context, workspaceIdOf } from '../graphql/context.ts';
 import { inQuery } from '../graphql/errors.ts';
 import { localId } from '../graphql/ids.ts';
+import { newest } from '../graphql/live.ts';
 import { type DeliveryEvent, DeliveryEventTypes } from './events.ts';
 
 const DeliveryEventTypeEnum = builder.enumType('DeliveryEventType', { values: DeliveryEventTypes });
@@ -32,6 +33,9 @@ function ownCampaignId(context: Context, globalId: string | number): Promise<str
   });
 }
 
+/** The batches kept for a reader that is behind (a socket nobody reads); it misses older ones. */
+const BATCHES_BEHIND = 100;
+
 builder.subscriptionField('deliveryEvents', (t) =>
   t.field({
     type: DeliveryEventRef,
@@ -39,7 +43,7 @@ builder.subscriptionField('deliveryEvents', (t) =>
     args: { campaignId: t.arg.id() },
     subscribe: async function* (_root, { campaignId }, context) {
       const only = campaignId == null ? null : await ownCampaignId(context, campaignId);
-      for await (const batch of context.herald.events.subscribe('delivery:events', workspaceIdOf(context))) {
+      for await (const batch of newest(context.herald.events.subscribe('delivery:events', workspaceIdOf(context)), BATCHES_BEHIND)) {
         for (const event of batch) if (!only || event.campaignId === only) yield event;
       }
     },

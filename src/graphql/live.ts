@@ -42,3 +42,34 @@ export async function* liveSnapshots<T>(
     await listening;
   }
 }
+
+/**
+ * `source` read as fast as it comes, whatever its reader's pace: a reader that falls behind (a
+ * socket nobody reads) gets the newest `limit` values, older ones are dropped. Read at the
+ * reader's pace instead, the event bus would queue each subscriber's values and, past 1,024, throw
+ * inside `publish`, ending the process.
+ */
+export async function* newest<T>(source: AsyncIterable<T>, limit: number): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  const waiting: T[] = [];
+  let ended = false;
+  let wake: (() => void) | undefined;
+  const listening = (async () => {
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      if (waiting.push(next.value) > limit) waiting.shift();
+      wake?.();
+    }
+    ended = true;
+    wake?.();
+  })();
+  try {
+    while (true) {
+      if (!waiting.length && !ended) await new Promise<void>((resolve) => (wake = resolve));
+      if (waiting.length) yield waiting.shift()!;
+      else if (ended) return;
+    }
+  } finally {
+    await iterator.return?.();
+    await listening;
+  }
+}
