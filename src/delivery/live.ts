@@ -33,19 +33,18 @@ function ownCampaignId(context: Context, globalId: string | number): Promise<str
   });
 }
 
-/** The batches kept for a reader that is behind (a socket nobody reads); it misses older ones. */
-const BATCHES_BEHIND = 100;
+/** The events kept for a reader that is behind (a socket nobody reads); it misses older ones. */
+const EVENTS_BEHIND = 10_000;
 
 builder.subscriptionField('deliveryEvents', (t) =>
   t.field({
     type: DeliveryEventRef,
     description: "Each message's steps as they happen: in one campaign, or the whole workspace.",
     args: { campaignId: t.arg.id() },
-    subscribe: async function* (_root, { campaignId }, context) {
+    subscribe: async (_root, { campaignId }, context) => {
       const only = campaignId == null ? null : await ownCampaignId(context, campaignId);
-      for await (const batch of newest(context.herald.events.subscribe('delivery:events', workspaceIdOf(context)), BATCHES_BEHIND)) {
-        for (const event of batch) if (!only || event.campaignId === only) yield event;
-      }
+      const batches = context.herald.events.subscribe('delivery:events', workspaceIdOf(context));
+      return newest(batches, EVENTS_BEHIND, (batch) => (only ? batch.filter((event) => event.campaignId === only) : batch));
     },
     resolve: (event) => event,
   }),
