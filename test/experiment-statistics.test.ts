@@ -103,6 +103,31 @@ describe('always-valid experiment statistics', () => {
     expect(compare({ successes: 60, trials: 120 }, { successes: 0, trials: 120 })).toMatchObject({ significant: true, lift: -1 });
   });
 
+  it('stays valid when one arm is small: a 5% or 10% holdout at 1% and 2% rates (1,000 A/A experiments each)', () => {
+    const next = random(5);
+    // Each outcome goes to the holdout with probability `share`, else to everyone messaged; looked at every 200 outcomes.
+    const unbalanced = (share: number, rate: number): boolean => {
+      const holdout: Arm = { successes: 0, trials: 0 };
+      const messaged: Arm = { successes: 0, trials: 0 };
+      for (let look = 1; look <= 200; look++) {
+        for (let i = 0; i < 200; i++) {
+          const arm = next() < share ? holdout : messaged;
+          arm.trials++;
+          if (next() < rate) arm.successes++;
+        }
+        if (compare(holdout, messaged).significant) return true;
+      }
+      return false;
+    };
+    for (const share of [0.05, 0.1]) {
+      for (const rate of [0.01, 0.02]) {
+        const falsePositives = Array.from({ length: 1000 }, () => unbalanced(share, rate)).filter(Boolean).length / 1000;
+        console.log(`A/A, ${share * 100}% holdout at ${rate * 100}%: sequential false positives ${(falsePositives * 100).toFixed(1)}%`);
+        expect(falsePositives).toBeLessThanOrEqual(0.05);
+      }
+    }
+  });
+
   it('says nothing from too little data', () => {
     const result = compare({ successes: 2, trials: 20 }, { successes: 9, trials: 20 });
     expect(result).toMatchObject({ significant: false, interval: null });

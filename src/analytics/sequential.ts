@@ -79,9 +79,13 @@ export function compare(control: Arm, variant: Arm, alpha = DEFAULT_ALPHA, tau =
   const smoothed = (arm: Arm) => (arm.successes + 1) / (arm.trials + 2);
   const spread = (p: number) => p * (1 - p);
   const estimate = rate(variant) - rate(control);
-  const variance = spread(smoothed(variant)) / variant.trials + spread(smoothed(control)) / control.trials;
+  const pooled = spread(smoothed({ successes: control.successes + variant.successes, trials: control.trials + variant.trials }));
+  // The larger of the per-arm and the pooled variance: a small arm (a 5% holdout) with few or no
+  // successes by chance would have its own variance, and so the interval, far too narrow; under
+  // no difference the pooled one is the right one.
+  const variance = Math.max(spread(smoothed(variant)) / variant.trials + spread(smoothed(control)) / control.trials, pooled / variant.trials + pooled / control.trials);
   // The mixture's spread in the metric's own scale: tau standard deviations of one outcome.
-  const t2 = tau * tau * spread(smoothed({ successes: control.successes + variant.successes, trials: control.trials + variant.trials }));
+  const t2 = tau * tau * pooled;
   // mSPRT with a N(0, t2) mixture: the differences whose likelihood ratio stays below 1/alpha.
   const halfWidth = Math.sqrt(((variance * (variance + t2)) / t2) * (2 * Math.log(1 / alpha) + Math.log((variance + t2) / variance)));
   const significant = estimate - halfWidth > 0 || estimate + halfWidth < 0;
