@@ -53,7 +53,8 @@ export async function campaignExperiment(herald: Herald, campaign: Pick<Campaign
       SELECT m.variant, m."contactId", m.status, m.reason, m."displayedAt", m."openedAt", m."clickedAt", m."convertedAt", m."scheduledFor"
       FROM "Message" m WHERE m."campaignId" = ${campaign.id}::uuid AND NOT m.test
     ), held AS (
-      SELECT "contactId", min("scheduledFor") AS at FROM rows WHERE reason = 'HOLDOUT' GROUP BY 1
+      -- A triggered campaign holds a contact out of each trigger it would have sent for.
+      SELECT DISTINCT "contactId", "scheduledFor" AS at FROM rows WHERE reason = 'HOLDOUT'
     )
     SELECT variant,
       count(DISTINCT "contactId") FILTER (WHERE status = 'SENT')::int AS sent,
@@ -64,10 +65,10 @@ export async function campaignExperiment(herald: Herald, campaign: Pick<Campaign
       0 AS held, 0 AS "heldConverted"
     FROM rows WHERE reason IS DISTINCT FROM 'HOLDOUT' GROUP BY variant
     UNION ALL
-    -- The held-out convert as the messaged do: the goal event within its window after the time
+    -- The held-out convert as the messaged do: the goal event within its window after a time
     -- they would have been sent.
-    SELECT '#holdout', 0, 0, 0, 0, 0, (SELECT count(*) FROM held)::int,
-      (SELECT count(*) FROM held h WHERE ${goal?.event ?? null}::text IS NOT NULL AND EXISTS (
+    SELECT '#holdout', 0, 0, 0, 0, 0, (SELECT count(DISTINCT "contactId") FROM held)::int,
+      (SELECT count(DISTINCT h."contactId") FROM held h WHERE ${goal?.event ?? null}::text IS NOT NULL AND EXISTS (
         SELECT 1 FROM "Event" e WHERE e."contactId" = h."contactId" AND e.name = ${goal?.event ?? null}::text
           AND e."occurredAt" >= h.at AND e."occurredAt" <= h.at + make_interval(secs => ${goal?.withinSeconds ?? 0}::int)))::int`;
   const metric: ExperimentMetric = goal ? 'CONVERSIONS' : 'CLICKS';

@@ -223,11 +223,14 @@ async function enterTriggered(tx: Tx, workspaceId: string, eventIds: string[], c
       -- Not while a message of this campaign waits for the contact; again only reEligibleAfter
       -- seconds after the last one sent (never again when absent), counted to the trigger itself,
       -- not to its message's due time: with a delay, that would let in triggers inside the span.
+      -- A contact held out (or in the control group) counts as sent when it would have been, so
+      -- the held-out are held out of the triggers the messaged are sent for, no more.
       SELECT f.* FROM first f WHERE NOT EXISTS (
         SELECT 1 FROM "Message" x
         WHERE x."contactId" = f."contactId" AND x."campaignId" = f."campaignId" AND NOT x.test
           AND (x.status IN ('QUEUED', 'SENDING')
-            OR (x.status = 'SENT' AND (f."reEligibleAfter" IS NULL OR x."sentAt" > f."occurredAt" - make_interval(secs => f."reEligibleAfter")))))
+            OR ((x.status = 'SENT' OR x.reason IN ('HOLDOUT', 'CONTROL_GROUP'))
+              AND (f."reEligibleAfter" IS NULL OR COALESCE(x."sentAt", x."scheduledFor") > f."occurredAt" - make_interval(secs => f."reEligibleAfter")))))
     ), recipients AS (
       ${Prisma.join(
         // The columns the insert reads, whatever else a channel's rows carry: only mobile push has "deviceId".

@@ -1,9 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { MIN_TRIALS } from '../../src/analytics/sequential.ts';
 import { bucketOf, controlKey, holdoutKey, variantOf } from '../../src/delivery/experiment.ts';
 import { graphql } from '../generated/index.ts';
-import { CreateCampaign, createCampaign, seedBrowsers, SendNow, waitForStatus } from '../kit/campaigns.ts';
+import { activateCampaign, CreateCampaign, createCampaign, seedBrowsers, SendNow, waitForStatus } from '../kit/campaigns.ts';
 import { dataOf } from '../kit/client.ts';
 import { useHerald } from '../kit/fixture.ts';
 
@@ -49,8 +50,8 @@ async function ledger(databaseUrl: string, campaignGlobalId: string) {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ contactId: string; variant: string | null; status: string; reason: string | null }>(
-      `SELECT "contactId"::text, variant, status::text, reason::text FROM "Message" WHERE "campaignId" = $1::uuid`,
+    const { rows } = await client.query<{ contactId: string; variant: string | null; status: string; reason: string | null; scheduledFor: Date; sentAt: Date | null }>(
+      `SELECT "contactId"::text, variant, status::text, reason::text, "scheduledFor", "sentAt" FROM "Message" WHERE "campaignId" = $1::uuid ORDER BY "scheduledFor"`,
       [idOf(campaignGlobalId)],
     );
     return rows;
@@ -151,6 +152,64 @@ describe('experiments', () => {
     expect(experiment.variants.reduce((sum, variant) => sum + variant.conversions, 0)).toBe(buyers.length);
     expect(experiment).toMatchObject({ holdout: null, significant: false, winner: null });
   }, 180_000);
+
+  it('a triggered campaign holds out the triggers it would have sent for, and counts a held-out conversion after any of them', async () => {
+    const { workspace, secret } = await h.workspace();
+    const browsers = await seedBrowsers(h.kit.databaseUrl, workspace.id, h.push, 30);
+    const used = new Set<string>(); // each contact's purchases are its own campaign's
+    /** One held-out and one messaged contact of a TRIGGERED campaign on `cart`, each triggering it twice 2.5 s apart. */
+    const twoCarts = async (trigger: Record<string, unknown>) => {
+      const id = await createCampaign(secret, {
+        name: 'Abandoned cart',
+        kind: 'TRIGGERED',
+        content: push('Your cart'),
+        trigger: { event: 'cart', ...trigger },
+        holdoutPercent: 50,
+        conversion: { event: 'purchase', withinSeconds: 60 },
+      });
+      await activateCampaign(secret, id);
+      const heldOut = (browser: (typeof browsers)[number]) => bucketOf(holdoutKey(idOf(id), browser.anonymousId)) < 5000;
+      const held = browsers.find((browser) => !used.has(browser.anonymousId) && heldOut(browser))!;
+      const messaged = browsers.find((browser) => !used.has(browser.anonymousId) && !heldOut(browser))!;
+      used.add(held.anonymousId).add(messaged.anonymousId);
+      const cart = async () => dataOf(await secret(Track, { events: [held, messaged].map(({ anonymousId }) => ({ anonymousId, name: 'cart' })) }));
+      const pushes = h.push.received(messaged.id).length;
+      await cart();
+      await h.push.waitFor(() => h.push.received(messaged.id).length === pushes + 1, 10_000);
+      await sleep(2500);
+      await cart();
+      await sleep(1000);
+      return { id, held, messaged };
+    };
+    /** Each contact buys 61 s after its first (would-be) message: past that one's window, inside a second one's. */
+    const purchaseAfterFirst = async (id: string, contacts: { anonymousId: string }[]) => {
+      const rows = await ledger(h.kit.databaseUrl, id);
+      const events = contacts.map(({ anonymousId }) => {
+        const first = rows.find((row) => row.contactId === anonymousId)!;
+        return { anonymousId, name: 'purchase', occurredAt: new Date((first.sentAt ?? first.scheduledFor).getTime() + 61_000).toISOString() };
+      });
+      dataOf(await secret(Track, { events }));
+      return dataOf(await secret(Experiment, { id })).campaign!.experiment!;
+    };
+
+    // Eligible again after 1 s: both contacts are messaged (or would be) twice, and both convert on the second.
+    const again = await twoCarts({ reEligibleAfterSeconds: 1 });
+    const againRows = await ledger(h.kit.databaseUrl, again.id);
+    expect(againRows.filter((row) => row.contactId === again.messaged.anonymousId).map((row) => row.status)).toEqual(['SENT', 'SENT']);
+    expect(againRows.filter((row) => row.contactId === again.held.anonymousId).map((row) => row.reason)).toEqual(['HOLDOUT', 'HOLDOUT']);
+    const converted = await purchaseAfterFirst(again.id, [again.held, again.messaged]);
+    expect(converted.variants).toMatchObject([{ sent: 1, conversions: 1 }]);
+    expect(converted.holdout).toEqual({ size: 1, conversions: 1, rate: 1 });
+
+    // Once ever: the messaged contact gets one message, so the held-out one is held out of one, and neither converts after its window.
+    const once = await twoCarts({});
+    const onceRows = await ledger(h.kit.databaseUrl, once.id);
+    expect(onceRows.filter((row) => row.contactId === once.messaged.anonymousId).map((row) => row.status)).toEqual(['SENT']);
+    expect(onceRows.filter((row) => row.contactId === once.held.anonymousId).map((row) => row.reason)).toEqual(['HOLDOUT']);
+    const notConverted = await purchaseAfterFirst(once.id, [once.held, once.messaged]);
+    expect(notConverted.variants).toMatchObject([{ sent: 1, conversions: 0 }]);
+    expect(notConverted.holdout).toEqual({ size: 1, conversions: 0, rate: 0 });
+  }, 60_000);
 
   it('the global control group gets no marketing message from any campaign, always the same people, and receipts still go', async () => {
     const { workspace, secret } = await h.workspace();
