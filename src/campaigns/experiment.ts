@@ -70,7 +70,14 @@ export async function campaignExperiment(herald: Herald, campaign: Pick<Campaign
     SELECT '#holdout', 0, 0, 0, 0, 0, (SELECT count(DISTINCT "contactId") FROM held)::int,
       (SELECT count(DISTINCT h."contactId") FROM held h WHERE ${goal?.event ?? null}::text IS NOT NULL AND EXISTS (
         SELECT 1 FROM "Event" e WHERE e."contactId" = h."contactId" AND e.name = ${goal?.event ?? null}::text
-          AND e."occurredAt" >= h.at AND e."occurredAt" <= h.at + make_interval(secs => ${goal?.withinSeconds ?? 0}::int)))::int`;
+          AND e."occurredAt" >= h.at AND e."occurredAt" <= h.at + make_interval(secs => ${goal?.withinSeconds ?? 0}::int)
+          -- Credited as a messaged contact's would be (tracking/conversions.ts): not if a later
+          -- message of a campaign with the same goal, its window open, is the event's last touch.
+          AND NOT EXISTS (
+            SELECT 1 FROM "Message" o JOIN "Campaign" oc ON oc.id = o."campaignId"
+            WHERE o."contactId" = h."contactId" AND o.status = 'SENT' AND NOT o.test AND oc.conversion->>'event' = e.name
+              AND o."sentAt" > h.at AND o."sentAt" <= e."occurredAt"
+              AND o."sentAt" >= e."occurredAt" - make_interval(secs => (oc.conversion->>'withinSeconds')::int))))::int`;
   const metric: ExperimentMetric = goal ? 'CONVERSIONS' : 'CLICKS';
   const successes = (row: { clicked: number; converted: number }) => (metric === 'CONVERSIONS' ? row.converted : row.clicked);
 

@@ -211,6 +211,31 @@ describe('experiments', () => {
     expect(notConverted.holdout).toEqual({ size: 1, conversions: 0, rate: 0 });
   }, 60_000);
 
+  it('a held-out conversion is credited as a messaged one: to the latest campaign with that goal, so a later campaign takes both', async () => {
+    const { workspace, secret } = await h.workspace();
+    const browsers = await seedBrowsers(h.kit.databaseUrl, workspace.id, h.push, 240);
+    const goal = { event: 'purchase', withinSeconds: 3600 };
+    const sent = async (input: Record<string, unknown>) => {
+      const id = await createCampaign(secret, { kind: 'BROADCAST', content: push(String(input.name)), conversion: goal, ...input });
+      dataOf(await secret(SendNow, { id }));
+      await waitForStatus(secret, id, 'SENT', 120_000);
+      return id;
+    };
+    // A campaign with a holdout, then one to everyone with the same goal: the second is each purchase's last touch.
+    const first = await sent({ name: 'Spring sale', holdoutPercent: 50 });
+    const second = await sent({ name: 'Last day of the sale' });
+    dataOf(await secret(Track, { events: browsers.map(({ anonymousId }) => ({ anonymousId, name: 'purchase' })) }));
+
+    expect(dataOf(await secret(Experiment, { id: second })).campaign!.stats.experiment).toBeNull();
+    const experiment = dataOf(await secret(Experiment, { id: first })).campaign!.experiment!;
+    const held = (await ledger(h.kit.databaseUrl, first)).filter((row) => row.reason === 'HOLDOUT').length;
+    expect(held).toBeGreaterThan(80);
+    // Nobody's purchase is the first campaign's, messaged or held out: it makes no difference.
+    expect(experiment.variants).toMatchObject([{ sent: 240 - held, conversions: 0 }]);
+    expect(experiment.holdout).toEqual({ size: held, conversions: 0, rate: 0 });
+    expect(experiment.significant).toBe(false);
+  }, 180_000);
+
   it('the global control group gets no marketing message from any campaign, always the same people, and receipts still go', async () => {
     const { workspace, secret } = await h.workspace();
     const workspaceId = idOf(workspace.id);
