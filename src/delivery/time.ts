@@ -17,7 +17,11 @@ export const workspaceZone = (name: string): string => usableZone(name, 'UTC');
 export function atWallClock(date: Temporal.PlainDate, time: Temporal.PlainTime, zone: string): Temporal.ZonedDateTime {
   // 'compatible' (the default) takes the earlier of a repeated time, and moves a skipped one past the jump by the gap's length.
   const at = date.toZonedDateTime({ timeZone: zone, plainTime: time });
-  return at.toPlainTime().equals(time) ? at : (at.getTimeZoneTransition('previous') ?? at);
+  if (at.toPlainTime().equals(time)) return at;
+  // Skipped: the jump is the first transition after the time moved back by the gap ('earlier'). (Not
+  // the one before `at`: `at` is the jump itself when the time is the gap's first, 02:00 in Berlin.)
+  const before = date.toPlainDateTime(time).toZonedDateTime(zone, { disambiguation: 'earlier' });
+  return before.getTimeZoneTransition('next') ?? at;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allowedBy, nextOpening } from '../../src/delivery/time.ts';
+import { allowedBy, nextOpening, sameWallClock } from '../../src/delivery/time.ts';
 
 const opening = (at: string, zone: string, window: { start: string; end: string }) => nextOpening(new Date(at), zone, window).toISOString();
 
@@ -47,6 +47,15 @@ describe('delivery windows in the recipient’s time zone', () => {
       expect(opening('2026-03-08T05:00:00.000Z', 'America/New_York', allowedBy({ start: '22:00', end: '08:00' }))).toBe('2026-03-08T12:00:00.000Z');
       // A window 02:15-05:00 on the night that skips 02:00-03:00: opens at the jump, 03:00 EDT = 07:00Z.
       expect(opening('2026-03-08T06:30:00.000Z', 'America/New_York', { start: '02:15', end: '05:00' })).toBe('2026-03-08T07:00:00.000Z');
+    });
+
+    it('a time the clocks skip from its first minute opens at the jump, that day (not at the previous transition, months before)', () => {
+      // Berlin skips 02:00-03:00 on 2026-03-29: a window opening at 02:00 opens at 03:00 CEST = 01:00Z.
+      expect(opening('2026-03-28T23:00:00.000Z', 'Europe/Berlin', { start: '02:00', end: '06:00' })).toBe('2026-03-29T01:00:00.000Z');
+      // Santiago skips midnight on 2026-09-06 (00:00 -04 → 01:00 -03): a window opening at 00:00 opens at 04:00Z.
+      expect(opening('2026-09-06T03:30:00.000Z', 'America/Santiago', { start: '00:00', end: '08:00' })).toBe('2026-09-06T04:00:00.000Z');
+      // A local-time send at 02:00 (UTC's wall clock) reaches Berlin when its clocks jump, not in October 2025.
+      expect(sameWallClock(new Date('2026-03-29T02:00:00.000Z'), 'UTC', 'Europe/Berlin').toISOString()).toBe('2026-03-29T01:00:00.000Z');
     });
 
     it('America/New_York fall back (2026-11-01, 02:00 EDT → 01:00 EST)', () => {
