@@ -1,5 +1,5 @@
 import { Temporal } from 'temporal-polyfill';
-import { usableZone } from '../delivery/time.ts';
+import { atWallClock, usableZone } from '../delivery/time.ts';
 
 /**
  * The next instant strictly after `after` (ms) at which the wall clock in `zone` reads `time`
@@ -14,8 +14,7 @@ export function nextLocalTime(after: number, storedZone: string, time: string): 
   const plainTime = Temporal.PlainTime.from(time);
   const today = Temporal.Instant.fromEpochMilliseconds(after).toZonedDateTimeISO(zone).toPlainDate();
   for (let days = 0; ; days++) {
-    let at = today.add({ days }).toZonedDateTime({ timeZone: zone, plainTime });
-    if (!at.toPlainTime().equals(plainTime)) at = at.getTimeZoneTransition('previous') ?? at;
+    const at = atWallClock(today.add({ days }), plainTime, zone);
     if (at.epochMilliseconds > after) return at.epochMilliseconds;
   }
 }

@@ -78,6 +78,16 @@ describe('the reference interpreter, step by step', () => {
     expect(new Date(nextLocalTime(Date.parse('2026-03-28T12:00:00Z'), 'Europe/Berlin', '02:30')).toISOString()).toBe('2026-03-29T01:00:00.000Z');
   });
 
+  it.each([
+    // The gap's first minute: the wall-clock time is the jump itself, and the transition before it
+    // is the previous autumn's (already past: the wait ran on to the next day's).
+    { zone: 'Europe/Berlin', time: '02:00', after: '2026-03-28T12:00:00Z', passes: '2026-03-29T01:00:00.000Z' },
+    { zone: 'America/New_York', time: '02:00', after: '2026-03-07T12:00:00Z', passes: '2026-03-08T07:00:00.000Z' },
+    { zone: 'America/Santiago', time: '00:00', after: '2026-09-05T12:00:00Z', passes: '2026-09-06T04:00:00.000Z' },
+  ])('wait until $time in $zone, the first minute the clocks skip, happens at the jump that day', ({ zone, time, after, passes }) => {
+    expect(new Date(nextLocalTime(Date.parse(after), zone, time)).toISOString()).toBe(passes);
+  });
+
   const waitForEvent = [
     { key: 'w', waitForEvent: { name: 'paid', where: [{ path: 'plan', op: 'EQ', value: 'pro' }], withinSeconds: 600, onEvent: 'got', onTimeout: 'lost' } },
     { key: 'got', branch: { rule: { identified: true } } },
