@@ -13,6 +13,8 @@ import type { Writer } from './identity.ts';
  *   look deliverable again. Only a new address starts over.
  * - A new address (the email or phone changes, also from none) resets the status to NONE, or to
  *   what the same input's opt-in says: consent given for one address is not consent for another.
+ *   Likewise a late bounce, complaint or unsubscribe about an email sent to the old address leaves
+ *   the new one alone (Message.sentTo, tracking/email.ts moveContactStatus).
  * - An opt-in sent with an address applies to that address only: when the address is not stored
  *   (a page only fills gaps, see applyContacts' fillOnly), its opt-in is ignored too.
  * - The time and source change only when the status does (or starts over for a new address).

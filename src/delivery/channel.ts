@@ -115,6 +115,11 @@ export interface Channel<Address, Payload = unknown> {
    */
   address: { value: Prisma.Sql; timezone: Prisma.Sql; join: Prisma.Sql };
   /**
+   * The address to keep on the message when it is claimed (Message.sentTo): reports that arrive
+   * later (email: bounces, complaints, unsubscribes) change the contact only while it still has it.
+   */
+  sentTo?(address: Address): string | null;
+  /**
    * The ledger rows contacts get on this channel, as a query over `source` (a relation of rows
    * with "contactId" and `marketing`, whether the campaign is subject to consent and caps): one
    * row per address (web push: per active browser) with "subscriptionId" (push only, else null),

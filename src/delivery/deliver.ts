@@ -308,7 +308,7 @@ class DeliveryPass {
       settled.push(...staged.flatMap((item) => ('settle' in item ? [item.settle] : [])));
       ready = ready.filter((_, index) => !('settle' in staged[index]!));
       outgoing = staged.filter((item): item is Outgoing => !('settle' in item));
-      const claims = ready.map(({ message }) => ({ id: message.id, from: 'QUEUED' as const, status: 'SENDING' as const, row: message }));
+      const claims = ready.map(({ message }) => ({ ...claimOf(this.channel, message), row: message }));
       try {
         claim = await this.policy.claim(tx, claims, settled);
       } catch (error) {
@@ -434,11 +434,16 @@ export async function sendNow(herald: Herald, campaign: Campaign, messageId: str
   if ('settle' in prepared) return void (await transition(herald, [prepared.settle]));
   const [staged] = await sender.stage([prepared]);
   if ('settle' in staged!) return void (await transition(herald, [staged.settle]));
-  await transition(herald, [{ id: messageId, from: 'QUEUED', status: 'SENDING' }]);
+  await transition(herald, [claimOf(channel, message)]);
   const outcome = await staged!.send();
   if (outcome.kind === 'sent') countSent(herald, channel);
   if (outcome.kind === 'gone') await sender.forget([message]);
   await transition(herald, [settleOutcome(herald, message, outcome, 1)]);
+}
+
+/** The claim of a due message (QUEUED → SENDING), with the address it goes to when its channel keeps one. */
+function claimOf(channel: Channel<unknown>, message: DueMessage): Transition & { from: 'QUEUED'; status: 'SENDING' } {
+  return { id: message.id, from: 'QUEUED', status: 'SENDING', sentTo: channel.sentTo?.(message.address) ?? null };
 }
 
 /** Providers' answers waiting to be written to the ledger in one statement. */

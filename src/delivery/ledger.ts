@@ -43,6 +43,8 @@ export interface Transition {
   error?: string | null;
   /** For a retry: when the row may be tried again. */
   dueAt?: Date | null;
+  /** A claim: the address the message goes to (Channel.sentTo), kept as Message.sentTo. */
+  sentTo?: string | null;
 }
 
 
@@ -78,6 +80,7 @@ function transitionInput(rows: readonly Transition[]): string {
     keepReason: row.reason === undefined,
     error: row.error?.slice(0, 500) ?? null,
     dueAt: row.dueAt?.toISOString() ?? null,
+    ...(row.sentTo ? { sentTo: row.sentTo } : {}),
   }));
   return JSON.stringify(input);
 }
@@ -96,7 +99,7 @@ export const WAITING = 'waits for ';
 const TRANSITION_SQL = `
     WITH input AS (
       SELECT * FROM jsonb_to_recordset($1::jsonb)
-        AS r(id uuid, "from" "MessageStatus", status "MessageStatus", reason "MessageReason", "keepReason" boolean, error text, "dueAt" timestamptz)
+        AS r(id uuid, "from" "MessageStatus", status "MessageStatus", reason "MessageReason", "keepReason" boolean, error text, "dueAt" timestamptz, "sentTo" text)
     ), changed AS (
       UPDATE "Message" m SET
         status = i.status,
@@ -108,6 +111,8 @@ const TRANSITION_SQL = `
         -- The claim's transaction began when its rows were read: the lease counts from the claim itself.
         "claimedAt" = CASE WHEN i.status = 'SENDING' THEN clock_timestamp() ELSE m."claimedAt" END,
         attempts = m.attempts + CASE WHEN i.status = 'SENDING' THEN 1 ELSE 0 END,
+        -- Written by the claim (a retry's claim writes the address it goes to then); a claim a cap suppressed sent nothing.
+        "sentTo" = CASE WHEN i.status = 'SENDING' THEN COALESCE(i."sentTo", m."sentTo") ELSE m."sentTo" END,
         "updatedAt" = now()
       FROM input i
       -- The ids named let the planner read the rows by key: it cannot count the input's rows and,

@@ -46,16 +46,13 @@ export async function recordEmailFeedback(
  *   retrying such a message itself, so no counter and no change to the contact.
  * - complaint: the contact becomes COMPLAINED, counted once in `complained` (when the contact
  *   moved: a contact complains once); the message stays SENT.
+ * A report about an address the contact has since changed (Message.sentTo) counts for the message
+ * as above (a complaint once per message) but leaves the contact's new address alone.
  */
 export async function applyEmailFeedback(herald: Herald, message: EmailMessage, feedback: EmailFeedback): Promise<FeedbackOutcome> {
   const diagnostic = cleanDiagnostic(feedback.diagnostic);
   if (feedback.type === 'COMPLAINT') {
-    const moved = await moveContactStatus(herald.pool, message, {
-      status: 'COMPLAINED',
-      source: 'complaint',
-      from: ['NONE', 'SUBSCRIBED', 'UNSUBSCRIBED', 'BOUNCED'],
-      metric: 'complained',
-    });
+    const moved = await moveContactStatus(herald.pool, message, { status: 'COMPLAINED', source: 'complaint', from: ['NONE', 'SUBSCRIBED', 'UNSUBSCRIBED', 'BOUNCED'] });
     if (moved) herald.events.publish('campaign:changed', message.campaignId, { reason: 'tracked' });
     if (moved && !message.test) publishEmailEvents(herald, message, ['COMPLAINED']);
     return moved ? 'complained' : 'unchanged';
@@ -86,8 +83,9 @@ async function hardBounce(herald: Herald, message: EmailMessage, diagnostic: str
         [message.campaignId],
       );
     }
-    // The address is undeliverable whatever the message's state: a resend would bounce too.
-    await moveContactStatus(client, message, { status: 'BOUNCED', source: 'bounce', from: ['NONE', 'SUBSCRIBED', 'UNSUBSCRIBED'], metric: null });
+    // The address is undeliverable whatever the message's state: a resend would bounce too. The
+    // contact is marked only while its email is still that address (moveContactStatus).
+    await moveContactStatus(client, message, { status: 'BOUNCED', source: 'bounce', from: ['NONE', 'SUBSCRIBED', 'UNSUBSCRIBED'] });
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);

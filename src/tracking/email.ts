@@ -107,42 +107,77 @@ export async function unsubscribeByToken(herald: Herald, token: string): Promise
   return { changed: await unsubscribeContactOf(herald, message, 'unsubscribe-link'), sender: message.workspaceName };
 }
 
-/** The message's contact asked to stop, by its link or by the List-Unsubscribe mailto: (email-reports.ts). Answers whether it moved. */
+/**
+ * The message's contact asked to stop, by its link or by the List-Unsubscribe mailto: (email-reports.ts).
+ * Answers whether it counted (see moveContactStatus).
+ */
 export async function unsubscribeContactOf(herald: Herald, message: EmailMessage, source: Extract<StatusSource, 'unsubscribe-link' | 'unsubscribe-mail'>): Promise<boolean> {
-  const changed = await moveContactStatus(herald.pool, message, { status: 'UNSUBSCRIBED', source, from: ['NONE', 'SUBSCRIBED'], metric: 'unsubscribed' });
-  if (changed) herald.events.publish('campaign:changed', message.campaignId, { reason: 'tracked' });
-  if (changed && !message.test) publishEmailEvents(herald, message, ['UNSUBSCRIBED']);
-  return changed;
+  const counted = await moveContactStatus(herald.pool, message, { status: 'UNSUBSCRIBED', source, from: ['NONE', 'SUBSCRIBED'] });
+  if (counted) herald.events.publish('campaign:changed', message.campaignId, { reason: 'tracked' });
+  if (counted && !message.test) publishEmailEvents(herald, message, ['UNSUBSCRIBED']);
+  return counted;
 }
 
 type Run = Pick<import('pg').PoolClient, 'query'>;
 
 /**
- * Moves the message's contact to an email status if it is in one of `from`, counting `metric`
- * for the message's campaign when it moved (test messages are not counted). One statement; two
- * at once move the contact once. Answers whether it moved.
+ * What a late report does, by the status it asks for: the campaign counter it counts in, and the
+ * message's column stamped with the first one (a bounce is counted by its ledger move instead).
+ */
+const LATE_REPORTS = {
+  UNSUBSCRIBED: { metric: 'unsubscribed', stamp: '"unsubscribedAt"' },
+  COMPLAINED: { metric: 'complained', stamp: '"complainedAt"' },
+  BOUNCED: null,
+} as const;
+
+/**
+ * Moves the message's contact to an email status if it is in one of `from`, in one statement; two
+ * at once move the contact once. The status is a fact about an address (contacts/channel-status.ts):
+ * it moves only while the contact's email is still the one the message was sent to (Message.sentTo,
+ * compared without case; a message sent before Herald kept it is taken to be about the current one).
+ *
+ * A complaint or unsubscribe counts for the message's campaign when it moved the contact (a person
+ * complains or leaves once), or when it is the message's first about an address the contact no
+ * longer has: the send was reported, so its campaign counts it, but the new address is untouched.
+ * Test messages are never counted. Answers whether it counted (moved or not, for a test message).
  */
 export async function moveContactStatus(
   run: Run,
   message: Pick<EmailMessage, 'id'>,
-  change: { status: 'UNSUBSCRIBED' | 'BOUNCED' | 'COMPLAINED'; source: string; from: string[]; metric: string | null },
+  change: { status: keyof typeof LATE_REPORTS; source: string; from: string[] },
 ): Promise<boolean> {
-  const result = await run.query<{ moved: number }>(
-    `WITH target AS (
-       SELECT "contactId", "campaignId", test FROM "Message" WHERE id = $1::uuid
-     ), moved AS (
+  const late = LATE_REPORTS[change.status];
+  const sameAddress = (contact: string, sentTo: string) => `(${sentTo} IS NULL OR lower(${contact}.email) = lower(${sentTo}))`;
+  const moved = `moved AS (
        UPDATE "Contact" c SET "emailStatus" = $2::"ChannelStatus", "emailStatusAt" = now(), "emailStatusSource" = $3, "updatedAt" = now()
-       FROM target WHERE c.id = target."contactId" AND c."emailStatus" = ANY($4::"ChannelStatus"[])
+       FROM target WHERE c.id = target."contactId" AND c."emailStatus" = ANY($4::"ChannelStatus"[]) AND ${sameAddress('c', 'target."sentTo"')}
        RETURNING target."campaignId", target.test
-     ), counted AS (
-       INSERT INTO "CampaignCount" ("campaignId", metric, count)
-       SELECT "campaignId", $5::text, 1 FROM moved WHERE $5::text IS NOT NULL AND NOT test
-       ON CONFLICT ("campaignId", metric, shard) DO UPDATE SET count = "CampaignCount".count + 1
-     )
-     SELECT count(*)::int AS moved FROM moved`,
-    [message.id, change.status, change.source, change.from, change.metric],
-  );
-  return (result.rows[0]?.moved ?? 0) > 0;
+     )`;
+  const text = late
+    ? `WITH target AS (
+         SELECT "contactId", "campaignId", test, "sentTo" FROM "Message" WHERE id = $1::uuid
+       ), stamped AS (
+         UPDATE "Message" m SET ${late.stamp} = now(), "updatedAt" = now()
+         WHERE m.id = $1::uuid AND m.${late.stamp} IS NULL
+         RETURNING m."contactId", m."campaignId", m.test, m."sentTo"
+       ), ${moved}, elsewhere AS (
+         -- Read from the statement's snapshot, as moved reads the contact: one of the two at most.
+         SELECT s."campaignId", s.test FROM stamped s
+         WHERE s."sentTo" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "Contact" c WHERE c.id = s."contactId" AND ${sameAddress('c', 's."sentTo"')})
+       ), reported AS (
+         SELECT * FROM moved UNION ALL SELECT * FROM elsewhere
+       ), counted AS (
+         INSERT INTO "CampaignCount" ("campaignId", metric, count)
+         SELECT "campaignId", '${late.metric}', 1 FROM reported WHERE NOT test
+         ON CONFLICT ("campaignId", metric, shard) DO UPDATE SET count = "CampaignCount".count + 1
+       )
+       SELECT count(*)::int AS reported FROM reported`
+    : `WITH target AS (
+         SELECT "contactId", "campaignId", test, "sentTo" FROM "Message" WHERE id = $1::uuid
+       ), ${moved}
+       SELECT count(*)::int AS reported FROM moved`;
+  const result = await run.query<{ reported: number }>(text, [message.id, change.status, change.source, change.from]);
+  return (result.rows[0]?.reported ?? 0) > 0;
 }
 
 /**

@@ -78,6 +78,35 @@ describe('status callbacks', () => {
   }, 90_000);
 });
 
+describe('a late report about an SMS', () => {
+  // The email defect (a late bounce or unsubscribe about an old address applied to the new one,
+  // test/email/late-feedback.test.ts) has no SMS twin: a status callback, even a refusal for STOP
+  // (21610), moves only its message, and an inbound STOP names the number that texted.
+  it('sent to a number the contact has since changed leaves the contact’s new number alone', async () => {
+    t.twilio.clear();
+    const { secret } = await h.workspace('SMS late reports');
+    const settings = await useKitAccount(secret, t.twilio);
+    const [old, current] = ['+48601000051', '+48601000052'];
+    const [contactId] = await upsertContacts(secret, [{ externalId: 'mover', phone: old, smsOptIn: true }]);
+    const id = await createCampaign(secret, { name: 'Before the move', kind: 'BROADCAST', channel: 'SMS', sms: { body: 'Hello' } });
+    dataOf(await secret(SendNow, { id }));
+    await waitForStatus(secret, id, 'SENT', 30_000);
+    await upsertContacts(secret, [{ externalId: 'mover', phone: current, smsOptIn: true }]);
+
+    const [message] = (await smsCampaign(secret, id)).messages;
+    const workspaceId = t.twilio.messages(old)[0]!.statusCallback!.split('/sms/status/')[1]!.split('?')[0]!;
+    const url = `${h.kit.url}/sms/status/${workspaceId}?m=${localId(message!.id)}`;
+    const failed = { MessageSid: 'SMlate', MessageStatus: 'failed', SmsStatus: 'failed', To: old, AccountSid: t.twilio.accountSid, ErrorCode: '21610' };
+    expect(await post(url, failed, signTwilioRequest(t.twilio.authToken, url, failed))).toMatchObject({ status: 200 });
+    const inbound = settings.settings.sms.inboundUrl;
+    const stop = { MessageSid: 'SMstop', AccountSid: t.twilio.accountSid, From: old, To: '+15017122661', Body: 'STOP' };
+    expect(await post(inbound, stop, signTwilioRequest(t.twilio.authToken, inbound, stop))).toMatchObject({ status: 200 });
+
+    expect((await smsCampaign(secret, id)).messages[0]).toMatchObject({ status: 'FAILED', reason: 'UNDELIVERED' });
+    expect(dataOf(await secret(SmsContact, { id: contactId! })).contact).toMatchObject({ phone: current, smsStatus: 'SUBSCRIBED' });
+  }, 60_000);
+});
+
 describe('a report that outruns the claim', () => {
   // Herald sends a message as its claim (QUEUED → SENDING) commits, in the same tick: a fast
   // provider's report can reach Herald before that commit. Here the claim is a transaction the test

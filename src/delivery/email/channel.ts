@@ -42,6 +42,8 @@ export const email: Channel<EmailAddress, Mail> = {
     timezone: Prisma.sql`NULL::text`,
     join: Prisma.empty,
   },
+  // Bounces, complaints and unsubscribes come back later, maybe after the contact's email changed (tracking/email.ts).
+  sentTo: (address) => address.email,
   // One row per contact; SUPPRESSED at once without an address or consent (see refusal()).
   recipients: (source) => Prisma.sql`
     SELECT r.*, NULL::uuid AS "subscriptionId", NULL::text AS "addressTimezone",
