@@ -14,7 +14,7 @@ export interface ReceivedApns {
 }
 
 export type ApnsBehaviour =
-  | { status: 400; reason: 'BadDeviceToken' | 'BadCollapseId' | 'BadTopic' }
+  | { status: 400; reason: 'BadDeviceToken' | 'BadCollapseId' | 'BadTopic' | 'DeviceTokenNotForTopic' }
   | { status: 410; reason?: 'Unregistered' | 'ExpiredToken' }
   | { status: 429 | 500 | 503; reason?: string }
   | { hang: true }

@@ -126,6 +126,22 @@ describe('MOBILE_PUSH campaigns through the local APNs and FCM', () => {
     expect(next.stats).toMatchObject({ targeted: 1, sent: 1 });
   });
 
+  it('keeps a device APNs answers DeviceTokenNotForTopic: the app or bundle id is misconfigured, the token is not dead', async () => {
+    // Apple answers it when the push's topic (the workspace's bundleId) is not the token's app: a
+    // settings mistake, not an uninstall. Only 410 and BadDeviceToken prune (docs/mobile-push.md).
+    await configureMobilePush(shop.secret, m);
+    const phone = await registerDevice(shop.secret, { platform: 'IOS', externalId: 'dora' });
+    m.apns.behave({ status: 400, reason: 'DeviceTokenNotForTopic' }, { token: phone.token });
+    const campaign = await broadcast('Wrong topic', ['dora']);
+    expect(campaign.messages.edges.map((edge) => edge.node)).toMatchObject([
+      { status: 'FAILED', reason: 'PUSH_SERVICE_REJECTED', error: 'APNs answered 400 (DeviceTokenNotForTopic)' },
+    ]);
+    expect(dataOf(await shop.secret(Devices, { externalId: 'dora' })).contact!.devices).toEqual([{ token: phone.token, status: 'ACTIVE', platform: 'IOS' }]);
+    // Once the settings are right, the phone gets the next campaign.
+    const next = await broadcast('Right topic', ['dora']);
+    expect(next.stats).toMatchObject({ targeted: 1, sent: 1 });
+  });
+
   it('retries APNs 429 and 503 and FCM RESOURCE_EXHAUSTED and UNAVAILABLE, then delivers', async () => {
     const iphone = await registerDevice(shop.secret, { platform: 'IOS', externalId: 'carol' });
     const pixel = await registerDevice(shop.secret, { platform: 'ANDROID', externalId: 'carol' });

@@ -90,13 +90,15 @@ const keyOf = (apns: ApnsCredentials) => `${apns.teamId}/${apns.keyId}/${apns.pr
 /**
  * What APNs' answer means: 410 (Unregistered, ExpiredToken) and 400 BadDeviceToken say the token
  * is dead; 429, 5xx and 403 about the provider token are worth another try; other refusals are not.
+ * DeviceTokenNotForTopic is such a refusal: the workspace's bundleId is not the token's app (a
+ * settings mistake would otherwise expire every iPhone), not a sign the token is dead.
  */
 export function classify(answer: Answer): DeliveryOutcome {
   if ('error' in answer) return answer.refused ? { kind: 'rejected', error: answer.error, tooLarge: false } : { kind: 'retry', error: answer.error };
   if (answer.status === 200) return { kind: 'sent' };
   const reason = reasonOf(answer.body);
   const error = `APNs answered ${answer.status}${reason ? ` (${reason})` : ''}`;
-  if (answer.status === 410 || (answer.status === 400 && (reason === 'BadDeviceToken' || reason === 'DeviceTokenNotForTopic'))) return { kind: 'gone', error };
+  if (answer.status === 410 || (answer.status === 400 && reason === 'BadDeviceToken')) return { kind: 'gone', error };
   if (answer.status === 429 || answer.status >= 500) return { kind: 'retry', error };
   if (answer.status === 403 && /ProviderToken/.test(reason)) return { kind: 'retry', error };
   return { kind: 'rejected', error, tooLarge: answer.status === 413 };
