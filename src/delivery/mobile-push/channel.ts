@@ -13,6 +13,8 @@ import { apnsBody, fcmBody } from './payloads.ts';
 /** Where a mobile push goes: one app install's token. */
 export interface DeviceAddress {
   deviceId: string;
+  /** Whose phone it is now: a token registered again for someone else moves to them. */
+  contactId: string;
   platform: $Enums.DevicePlatform;
   token: string;
   status: 'ACTIVE' | 'EXPIRED' | 'REVOKED';
@@ -33,7 +35,7 @@ export const mobilePush: Channel<DeviceAddress, MobilePayload> = {
   // apps can drop a repeated `herald.messageId`. Neither APNs nor FCM has an idempotency key.
   afterCrash: 'resend',
   address: {
-    value: Prisma.sql`jsonb_build_object('deviceId', d.id, 'platform', d.platform, 'token', d.token, 'status', d.status)`,
+    value: Prisma.sql`jsonb_build_object('deviceId', d.id, 'contactId', d."contactId", 'platform', d.platform, 'token', d.token, 'status', d.status)`,
     timezone: Prisma.sql`d.timezone`,
     join: Prisma.sql`JOIN "Device" d ON d.id = m."deviceId"`,
   },
@@ -60,6 +62,8 @@ export const mobilePush: Channel<DeviceAddress, MobilePayload> = {
         const { address } = message;
         if (address.status === 'EXPIRED') return settleNow(message, 'FAILED', 'SUBSCRIPTION_GONE', 'the device token expired before this send');
         if (address.status === 'REVOKED') return settleNow(message, 'SUPPRESSED', 'NOT_ELIGIBLE', 'the device was revoked before this send');
+        // The phone changed hands while the message waited: it was written for, and from the data of, its previous owner.
+        if (address.contactId !== message.contactId) return settleNow(message, 'SUPPRESSED', 'NOT_ELIGIBLE', 'the device moved to another contact before this send');
         const provider = address.platform === 'IOS' ? apns : fcm;
         if (!provider) return settleNow(message, 'FAILED', 'PUSH_SERVICE_REJECTED', `the workspace has no ${address.platform === 'IOS' ? 'APNs' : 'FCM'} settings`);
         let rendered = compiled.render({ contact: templateContact(message.contact), event: message.event });
