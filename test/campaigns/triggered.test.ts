@@ -52,6 +52,11 @@ const Messages = graphql(`
   }
 `);
 
+const RegisterAgain = graphql(`
+  mutation TriggerRegisterAgain($input: MutationRegisterPushSubscriptionInput!) {
+    registerPushSubscription(input: $input) { __typename ... on Error { code message } }
+  }
+`);
 const h = useHerald({ HERALD_PUSH_RETRY_BASE_MS: '50', HERALD_PUSH_TIMEOUT_MS: '1000' });
 
 
@@ -71,7 +76,7 @@ async function shopWith(trigger: Record<string, unknown>, extra: Record<string, 
     await secret(Upsert, { input: { externalId, firstName: externalId, attributes } });
     return (await subscribeBrowser(publishable, h.push, { externalId })).browser;
   };
-  return { secret, id, shopper };
+  return { secret, publishable, id, shopper };
 }
 
 async function track(secret: Client, externalId: string, name: string, properties: Record<string, unknown> = {}, idempotencyKey?: string) {
@@ -118,6 +123,19 @@ describe('triggered campaigns', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ status: 'SENT', reason: 'ACCEPTED', contact: { externalId: 'ada' } });
     expect(new Date(rows[0]!.scheduledFor).getTime() - trackedAt).toBeGreaterThanOrEqual(1900);
+  });
+
+  it("does not send a browser that moved to another contact its previous owner's waiting message", async () => {
+    // A shared computer: Ada's browser is subscribed, her trigger's message waits out its delay, and
+    // meanwhile the browser is registered again for someone else (another sign-in, a new visitor).
+    const { secret, publishable, id, shopper } = await shopWith({ event: 'cart_abandoned', delaySeconds: 1 });
+    const ada = await shopper('ada');
+    await track(secret, 'ada', 'cart_abandoned', { cart_value: 150, item: 'the red shoes' });
+    const moved = dataOf(await publishable(RegisterAgain, { input: { anonymousId: 'next-visitor', subscription: ada.json } })).registerPushSubscription;
+    expect(moved.__typename).toBe('MutationRegisterPushSubscriptionSuccess');
+    const rows = await ledgerOnce(secret, id, (all) => all.length === 1 && all[0]!.status !== 'QUEUED' && all[0]!.status !== 'SENDING');
+    expect(rows).toMatchObject([{ status: 'SUPPRESSED', reason: 'NOT_ELIGIBLE', contact: { externalId: 'ada' } }]);
+    expect(h.push.received(ada.id)).toHaveLength(0);
   });
 
   it('cancels the message when an exception event arrives during the delay, and not after the send', async () => {

@@ -12,6 +12,8 @@ import { CompiledContent, type Content, encryptedSize, MAX_ENCRYPTED_BYTES, MAX_
 /** Where a web push goes: one browser's subscription. */
 export interface PushAddress {
   subscriptionId: string;
+  /** Whose browser it is now: a subscription registered again for someone else moves to them. */
+  contactId: string;
   endpoint: string;
   p256dh: string;
   auth: string;
@@ -28,7 +30,7 @@ export const webPush: Channel<PushAddress, string> = {
   // The service worker shows each ledger id once (src/sdk/herald-sw.ts), so a resend is safe.
   afterCrash: 'resend',
   address: {
-    value: Prisma.sql`jsonb_build_object('subscriptionId', s.id, 'endpoint', s.endpoint, 'p256dh', s.p256dh, 'auth', s.auth, 'status', s.status)`,
+    value: Prisma.sql`jsonb_build_object('subscriptionId', s.id, 'contactId', s."contactId", 'endpoint', s.endpoint, 'p256dh', s.p256dh, 'auth', s.auth, 'status', s.status)`,
     timezone: Prisma.sql`s.timezone`,
     join: Prisma.sql`JOIN "PushSubscription" s ON s.id = m."subscriptionId"`,
   },
@@ -50,6 +52,9 @@ export const webPush: Channel<PushAddress, string> = {
         if (campaign.activeUntil && campaign.activeUntil.getTime() <= Date.now()) return settleNow(message, 'EXPIRED', 'EXPIRED', 'activeUntil has passed');
         if (message.address.status === 'EXPIRED') return settleNow(message, 'FAILED', 'SUBSCRIPTION_GONE', 'the subscription expired before this send');
         if (message.address.status === 'REVOKED') return settleNow(message, 'SUPPRESSED', 'NOT_ELIGIBLE', 'the visitor unsubscribed before this send');
+        // The browser changed hands while the message waited (another sign-in on a shared computer):
+        // the message was written for, and from the data of, its previous owner.
+        if (message.address.contactId !== message.contactId) return settleNow(message, 'SUPPRESSED', 'NOT_ELIGIBLE', 'the browser moved to another contact before this send');
         const token = signToken(message.id, trackingSecret);
         const scope = { contact: templateContact(message.contact), event: message.event };
         const payload = JSON.stringify(withLinkTokens(compiled.render(scope, { tag: message.id, token, trackUrl }), herald.publicUrl, token));
