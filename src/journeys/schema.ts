@@ -7,6 +7,7 @@ import { inQuery } from '../graphql/errors.ts';
 import { liveSnapshots } from '../graphql/live.ts';
 import { localId, requireLocalId } from '../graphql/ids.ts';
 import { JourneyInput, JourneyStatusEnum, UpdateJourneyInput } from './inputs.ts';
+import { enrolmentsOfContacts, journeysById, pathsOfEnrolments } from './enrolments.ts';
 import { enterJourney } from './entry.ts';
 import { archiveJourney, createJourney, getJourney, type Journey, pauseJourney, publishJourney, resumeJourney, updateJourney, withStepHeaders } from './service.ts';
 import type { SplitExperiment, SplitPathResult } from './splits.ts';
@@ -124,9 +125,10 @@ const PathEntryRef = builder.objectRef<{ step: string; at: Date; passedAt: Date 
 export const JourneyEnrollmentRef = builder.objectRef<JourneyEnrollment>('JourneyEnrollment').implement({
   fields: (t) => ({
     id: t.id({ resolve: (enrolment) => enrolment.id }),
-    journey: t.prismaField({
-      type: 'Journey',
-      resolve: (query, enrolment, _args, context) => context.herald.prisma.journey.findUniqueOrThrow({ ...query, where: { id: enrolment.journeyId } }),
+    journey: t.loadable({
+      type: JourneyRef,
+      load: (ids: string[], context) => journeysById(context.herald, ids),
+      resolve: (enrolment) => enrolment.journeyId,
     }),
     version: t.exposeInt('version'),
     status: t.expose('status', { type: EnrollmentStatusEnum }),
@@ -140,24 +142,28 @@ export const JourneyEnrollmentRef = builder.objectRef<JourneyEnrollment>('Journe
       description: 'A waiting step: when it ends (a wait, a timeout, an engagement deadline).',
       resolve: (enrolment) => (enrolment.status === 'ACTIVE' && enrolment.ran ? enrolment.wakeAt : null),
     }),
-    path: t.field({
-      type: [PathEntryRef],
+    path: t.loadableList({
+      type: PathEntryRef,
       description: 'The steps taken, in order, with the current one last (outcome waiting).',
-      resolve: async (enrolment, _args, context) => {
-        const passed = await context.herald.prisma.journeyPathEntry.findMany({ where: { enrollmentId: enrolment.id }, orderBy: { seq: 'asc' } });
-        const here = enrolment.status === 'ACTIVE' && enrolment.step ? [{ step: enrolment.step, at: enrolment.arrivedAt, passedAt: null, outcome: 'waiting', channel: null, reason: null }] : [];
-        return [...passed, ...here];
+      load: async (enrolments: JourneyEnrollment[], context) => {
+        const passed = await pathsOfEnrolments(context.herald, enrolments.map((enrolment) => enrolment.id));
+        return enrolments.map((enrolment, index) => {
+          const here = enrolment.status === 'ACTIVE' && enrolment.step ? [{ step: enrolment.step, at: enrolment.arrivedAt, passedAt: null, outcome: 'waiting', channel: null, reason: null }] : [];
+          return [...passed[index]!, ...here];
+        });
       },
+      loaderOptions: { cacheKeyFn: (enrolment) => enrolment.id },
+      resolve: (enrolment) => enrolment,
     }),
   }),
 });
 
 builder.prismaObjectField('Contact', 'journeys', (t) =>
-  t.field({
-    type: [JourneyEnrollmentRef],
+  t.loadableList({
+    type: JourneyEnrollmentRef,
     description: 'The contact’s journey enrolments, newest first (at most 100).',
-    resolve: (contact, _args, context) =>
-      context.herald.prisma.journeyEnrollment.findMany({ where: { contactId: contact.id }, orderBy: { enteredAt: 'desc' }, take: 100 }),
+    load: (contactIds: string[], context) => enrolmentsOfContacts(context.herald, contactIds),
+    resolve: (contact) => contact.id,
   }),
 );
 
