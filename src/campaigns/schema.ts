@@ -1,5 +1,6 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../graphql/builder.ts';
+import { checkedCursor } from '../graphql/connections.ts';
 import { workspaceIdOf } from '../graphql/context.ts';
 import { localId } from '../graphql/ids.ts';
 import { AudienceEnum } from '../segments/inputs.ts';
@@ -305,7 +306,7 @@ builder.queryFields((t) => ({
       args: { status: t.arg({ type: [CampaignStatusEnum] }), kind: t.arg({ type: CampaignKindEnum }) },
       totalCount: (_parent, args, context) => context.herald.prisma.campaign.count({ where: campaignFilter(workspaceIdOf(context), args) }),
       resolve: (query, _root, args, context) =>
-        context.herald.prisma.campaign.findMany({ ...query, where: campaignFilter(workspaceIdOf(context), args), orderBy: { id: 'desc' } }),
+        context.herald.prisma.campaign.findMany({ ...checkedCursor(query), where: campaignFilter(workspaceIdOf(context), args), orderBy: { id: 'desc' } }),
     },
     { name: 'CampaignConnection' },
     { name: 'CampaignEdge' },

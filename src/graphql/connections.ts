@@ -1,4 +1,7 @@
+import { GraphQLError } from 'graphql';
+import { RequestErrorCode } from '../errors.ts';
 import { builder } from './builder.ts';
+import { isUuid } from './ids.ts';
 
 /**
  * `totalCount` for a connection type shared by several fields: Pothos hands over either the count
@@ -11,4 +14,16 @@ export function totalCountField(t: PothosSchemaTypes.ObjectFieldBuilder<typeof b
       return typeof totalCount === 'function' ? totalCount() : (totalCount ?? 0);
     },
   });
+}
+
+/**
+ * A Pothos prisma connection's query, once its cursor is known to hold a row id: a cursor a client
+ * made up (the right prefix around anything else) is bad input, not a query PostgreSQL refuses.
+ */
+export function checkedCursor<Query extends { cursor?: { id?: unknown } }>(query: Query): Query {
+  const id = query.cursor?.id;
+  if (query.cursor && (typeof id !== 'string' || !isUuid(id))) {
+    throw new GraphQLError('Invalid cursor', { extensions: { code: RequestErrorCode.badUserInput } });
+  }
+  return query;
 }

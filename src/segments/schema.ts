@@ -2,7 +2,7 @@ import { GraphQLError } from 'graphql';
 import { ErrorCode, RequestErrorCode } from '../errors.ts';
 import { inQuery } from '../graphql/errors.ts';
 import { builder } from '../graphql/builder.ts';
-import { totalCountField } from '../graphql/connections.ts';
+import { checkedCursor, totalCountField } from '../graphql/connections.ts';
 import { type Context, workspaceIdOf } from '../graphql/context.ts';
 import { localId, requireLocalId } from '../graphql/ids.ts';
 import { type Audience, validateRule } from './rule.ts';
@@ -29,7 +29,7 @@ function connectionPage(
   selection: Selection,
   query: { take?: number; skip?: number; cursor?: { id?: string }; include?: object; select?: object },
 ) {
-  const { take = 21, skip: _skip, cursor, ...relations } = query;
+  const { take = 21, skip: _skip, cursor, ...relations } = checkedCursor(query);
   if (take < 0) throw new GraphQLError('Page forward with first and after', { extensions: { code: RequestErrorCode.badUserInput } });
   return contactsPage(context.herald, workspaceIdOf(context), selection, { afterId: cursor?.id, limit: take }, relations);
 }
@@ -100,7 +100,7 @@ builder.queryFields((t) => ({
     type: 'Segment',
     cursor: 'id',
     totalCount: (_parent, _args, context) => context.herald.prisma.segment.count({ where: { workspaceId: workspaceIdOf(context) } }),
-    resolve: (query, _root, _args, context) => context.herald.prisma.segment.findMany({ ...query, where: { workspaceId: workspaceIdOf(context) } }),
+    resolve: (query, _root, _args, context) => context.herald.prisma.segment.findMany({ ...checkedCursor(query), where: { workspaceId: workspaceIdOf(context) } }),
   }, { name: 'SegmentConnection' }, { name: 'SegmentEdge' }),
   previewSegment: t.field({
     type: SegmentPreview,
