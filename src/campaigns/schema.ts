@@ -1,6 +1,6 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../graphql/builder.ts';
-import { checkedCursor } from '../graphql/connections.ts';
+import { pagedById } from '../graphql/connections.ts';
 import { workspaceIdOf } from '../graphql/context.ts';
 import { localId } from '../graphql/ids.ts';
 import { AudienceEnum } from '../segments/inputs.ts';
@@ -305,8 +305,10 @@ builder.queryFields((t) => ({
       description: 'Newest first. Without `status`, ARCHIVED campaigns are left out.',
       args: { status: t.arg({ type: [CampaignStatusEnum] }), kind: t.arg({ type: CampaignKindEnum }) },
       totalCount: (_parent, args, context) => context.herald.prisma.campaign.count({ where: campaignFilter(workspaceIdOf(context), args) }),
-      resolve: (query, _root, args, context) =>
-        context.herald.prisma.campaign.findMany({ ...checkedCursor(query), where: campaignFilter(workspaceIdOf(context), args), orderBy: { id: 'desc' } }),
+      resolve: (query, _root, args, context) => {
+        const { page, after } = pagedById(query, 'desc');
+        return context.herald.prisma.campaign.findMany({ ...page, where: { ...campaignFilter(workspaceIdOf(context), args), ...after }, orderBy: { id: 'desc' } });
+      },
     },
     { name: 'CampaignConnection' },
     { name: 'CampaignEdge' },

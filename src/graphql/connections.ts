@@ -27,3 +27,18 @@ export function checkedCursor<Query extends { cursor?: { id?: unknown } }>(query
   }
   return query;
 }
+
+/**
+ * A Pothos prisma connection's query (ordered by id) paged from its cursor's id value instead of
+ * from its row: Prisma's cursor reads the row it names and, once that row is deleted, finds
+ * nothing after it, so a client paging while rows go would lose every later page. `after` goes
+ * into the query's where (`skip`, which stepped over the cursor's row, is dropped); a negative
+ * `take` (paging back with `before`) still takes the rows nearest the cursor.
+ */
+export function pagedById<Query extends { cursor?: { id?: unknown }; skip?: number; take?: number }>(query: Query, order: 'asc' | 'desc') {
+  const { cursor, skip, ...page } = checkedCursor(query);
+  if (!cursor) return { page: { ...page, skip }, after: {} };
+  const id = cursor.id as string;
+  const forward = (page.take ?? 0) >= 0;
+  return { page, after: { id: forward === (order === 'asc') ? { gt: id } : { lt: id } } };
+}

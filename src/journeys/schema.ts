@@ -2,7 +2,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { ErrorCode, NotFoundError, ValidationError } from '../errors.ts';
 import type { JourneyEnrollment } from '../generated/prisma/client.ts';
 import { builder } from '../graphql/builder.ts';
-import { checkedCursor } from '../graphql/connections.ts';
+import { pagedById } from '../graphql/connections.ts';
 import { type Context, workspaceIdOf } from '../graphql/context.ts';
 import { inQuery } from '../graphql/errors.ts';
 import { liveSnapshots } from '../graphql/live.ts';
@@ -185,8 +185,10 @@ builder.queryFields((t) => ({
       description: 'Newest first. Without `status`, ARCHIVED journeys are left out.',
       args: { status: t.arg({ type: [JourneyStatusEnum] }) },
       totalCount: (_parent, args, context) => context.herald.prisma.journey.count({ where: journeyFilter(workspaceIdOf(context), args.status) }),
-      resolve: (query, _root, args, context) =>
-        context.herald.prisma.journey.findMany({ ...checkedCursor(query), where: journeyFilter(workspaceIdOf(context), args.status), orderBy: { id: 'desc' } }),
+      resolve: (query, _root, args, context) => {
+        const { page, after } = pagedById(query, 'desc');
+        return context.herald.prisma.journey.findMany({ ...page, where: { ...journeyFilter(workspaceIdOf(context), args.status), ...after }, orderBy: { id: 'desc' } });
+      },
     },
     { name: 'JourneyConnection' },
     { name: 'JourneyEdge' },

@@ -1,5 +1,5 @@
 import { builder } from '../graphql/builder.ts';
-import { checkedCursor } from '../graphql/connections.ts';
+import { pagedById } from '../graphql/connections.ts';
 import { workspaceIdOf } from '../graphql/context.ts';
 import { createLink, shortUrlOf } from './service.ts';
 import type { Device } from './targets.ts';
@@ -49,7 +49,10 @@ builder.queryFields((t) => ({
       cursor: 'id',
       description: "The workspace's smart links, oldest first.",
       totalCount: (_parent, _args, context) => context.herald.prisma.link.count({ where: { workspaceId: workspaceIdOf(context) } }),
-      resolve: (query, _root, _args, context) => context.herald.prisma.link.findMany({ ...checkedCursor(query), where: { workspaceId: workspaceIdOf(context) } }),
+      resolve: (query, _root, _args, context) => {
+        const { page, after } = pagedById(query, 'asc');
+        return context.herald.prisma.link.findMany({ ...page, where: { workspaceId: workspaceIdOf(context), ...after }, orderBy: { id: 'asc' } });
+      },
     },
     { name: 'LinkConnection' },
     { name: 'LinkEdge' },

@@ -2,7 +2,7 @@ import { GraphQLError } from 'graphql';
 import { ErrorCode, RequestErrorCode } from '../errors.ts';
 import { inQuery } from '../graphql/errors.ts';
 import { builder } from '../graphql/builder.ts';
-import { checkedCursor, totalCountField } from '../graphql/connections.ts';
+import { checkedCursor, pagedById, totalCountField } from '../graphql/connections.ts';
 import { type Context, workspaceIdOf } from '../graphql/context.ts';
 import { localId, requireLocalId } from '../graphql/ids.ts';
 import { type Audience, validateRule } from './rule.ts';
@@ -100,7 +100,10 @@ builder.queryFields((t) => ({
     type: 'Segment',
     cursor: 'id',
     totalCount: (_parent, _args, context) => context.herald.prisma.segment.count({ where: { workspaceId: workspaceIdOf(context) } }),
-    resolve: (query, _root, _args, context) => context.herald.prisma.segment.findMany({ ...checkedCursor(query), where: { workspaceId: workspaceIdOf(context) } }),
+    resolve: (query, _root, _args, context) => {
+      const { page, after } = pagedById(query, 'asc');
+      return context.herald.prisma.segment.findMany({ ...page, where: { workspaceId: workspaceIdOf(context), ...after }, orderBy: { id: 'asc' } });
+    },
   }, { name: 'SegmentConnection' }, { name: 'SegmentEdge' }),
   previewSegment: t.field({
     type: SegmentPreview,
