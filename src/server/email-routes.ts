@@ -87,8 +87,9 @@ export async function handleEmailLink(herald: Herald, limit: PublicRateLimit, re
 
 /**
  * `POST /email/dsn` with a workspace secret key: a raw RFC 3464 delivery report, RFC 5965
- * complaint, or the mail List-Unsubscribe's mailto: sends. 202 with what it matched and recorded; 400 unparseable; 404 no email of this
- * workspace matches; 401/403 without a secret key; 413 over MAX_REPORT_BYTES.
+ * complaint, or the mail List-Unsubscribe's mailto: sends. 202 with what it matched and recorded;
+ * 400 unparseable; 404 no email of this workspace matches; 401/403 without a secret key; 413 over
+ * MAX_REPORT_BYTES.
  */
 export async function handleEmailReport(herald: Herald, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'POST') return json(res, 405, { error: 'use POST with the raw report as the body' }, { allow: 'POST' });
