@@ -157,13 +157,17 @@ describe('experiments', () => {
     const { workspace, secret } = await h.workspace();
     const browsers = await seedBrowsers(h.kit.databaseUrl, workspace.id, h.push, 30);
     const used = new Set<string>(); // each contact's purchases are its own campaign's
-    /** One held-out and one messaged contact of a TRIGGERED campaign on `cart`, each triggering it twice 2.5 s apart. */
-    const twoCarts = async (trigger: Record<string, unknown>) => {
+    /**
+     * One held-out and one messaged contact of a TRIGGERED campaign on `event`, each triggering it
+     * twice 2.5 s apart (each call's campaign listens to an event of its own: an earlier one
+     * still active would send the messaged contact a push of its own too).
+     */
+    const twoCarts = async (event: string, trigger: Record<string, unknown>) => {
       const id = await createCampaign(secret, {
         name: 'Abandoned cart',
         kind: 'TRIGGERED',
         content: push('Your cart'),
-        trigger: { event: 'cart', ...trigger },
+        trigger: { event, ...trigger },
         holdoutPercent: 50,
         conversion: { event: 'purchase', withinSeconds: 60 },
       });
@@ -172,7 +176,7 @@ describe('experiments', () => {
       const held = browsers.find((browser) => !used.has(browser.anonymousId) && heldOut(browser))!;
       const messaged = browsers.find((browser) => !used.has(browser.anonymousId) && !heldOut(browser))!;
       used.add(held.anonymousId).add(messaged.anonymousId);
-      const cart = async () => dataOf(await secret(Track, { events: [held, messaged].map(({ anonymousId }) => ({ anonymousId, name: 'cart' })) }));
+      const cart = async () => dataOf(await secret(Track, { events: [held, messaged].map(({ anonymousId }) => ({ anonymousId, name: event })) }));
       const pushes = h.push.received(messaged.id).length;
       await cart();
       await h.push.waitFor(() => h.push.received(messaged.id).length === pushes + 1, 10_000);
@@ -193,7 +197,7 @@ describe('experiments', () => {
     };
 
     // Eligible again after 1 s: both contacts are messaged (or would be) twice, and both convert on the second.
-    const again = await twoCarts({ reEligibleAfterSeconds: 1 });
+    const again = await twoCarts('cart', { reEligibleAfterSeconds: 1 });
     const againRows = await ledger(h.kit.databaseUrl, again.id);
     expect(againRows.filter((row) => row.contactId === again.messaged.anonymousId).map((row) => row.status)).toEqual(['SENT', 'SENT']);
     expect(againRows.filter((row) => row.contactId === again.held.anonymousId).map((row) => row.reason)).toEqual(['HOLDOUT', 'HOLDOUT']);
@@ -202,7 +206,7 @@ describe('experiments', () => {
     expect(converted.holdout).toEqual({ size: 1, conversions: 1, rate: 1 });
 
     // Once ever: the messaged contact gets one message, so the held-out one is held out of one, and neither converts after its window.
-    const once = await twoCarts({});
+    const once = await twoCarts('basket', {});
     const onceRows = await ledger(h.kit.databaseUrl, once.id);
     expect(onceRows.filter((row) => row.contactId === once.messaged.anonymousId).map((row) => row.status)).toEqual(['SENT']);
     expect(onceRows.filter((row) => row.contactId === once.held.anonymousId).map((row) => row.reason)).toEqual(['HOLDOUT']);
