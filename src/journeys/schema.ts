@@ -1,6 +1,5 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { ErrorCode, NotFoundError, ValidationError } from '../errors.ts';
-import type { JourneyEnrollment } from '../generated/prisma/client.ts';
 import { builder } from '../graphql/builder.ts';
 import { pagedById } from '../graphql/connections.ts';
 import { type Context, workspaceIdOf } from '../graphql/context.ts';
@@ -8,7 +7,6 @@ import { inQuery } from '../graphql/errors.ts';
 import { liveSnapshots } from '../graphql/live.ts';
 import { localId, requireLocalId } from '../graphql/ids.ts';
 import { JourneyInput, JourneyStatusEnum, UpdateJourneyInput } from './inputs.ts';
-import { enrolmentsOfContacts, journeysById, pathsOfEnrolments } from './enrolments.ts';
 import { enterJourney } from './entry.ts';
 import { archiveJourney, createJourney, getJourney, type Journey, pauseJourney, publishJourney, resumeJourney, updateJourney, withStepHeaders } from './service.ts';
 import type { SplitExperiment, SplitPathResult } from './splits.ts';
@@ -123,14 +121,10 @@ const PathEntryRef = builder.objectRef<{ step: string; at: Date; passedAt: Date 
   }),
 });
 
-export const JourneyEnrollmentRef = builder.objectRef<JourneyEnrollment>('JourneyEnrollment').implement({
+export const JourneyEnrollmentRef = builder.prismaObject('JourneyEnrollment', {
   fields: (t) => ({
-    id: t.id({ resolve: (enrolment) => enrolment.id }),
-    journey: t.loadable({
-      type: JourneyRef,
-      load: (ids: string[], context) => journeysById(context.herald, ids),
-      resolve: (enrolment) => enrolment.journeyId,
-    }),
+    id: t.exposeID('id'),
+    journey: t.relation('journey'),
     version: t.exposeInt('version'),
     status: t.expose('status', { type: EnrollmentStatusEnum }),
     step: t.exposeString('step', { nullable: true, description: 'Where the contact is now; null once ended.' }),
@@ -143,28 +137,23 @@ export const JourneyEnrollmentRef = builder.objectRef<JourneyEnrollment>('Journe
       description: 'A waiting step: when it ends (a wait, a timeout, an engagement deadline).',
       resolve: (enrolment) => (enrolment.status === 'ACTIVE' && enrolment.ran ? enrolment.wakeAt : null),
     }),
-    path: t.loadableList({
-      type: PathEntryRef,
+    path: t.field({
+      type: [PathEntryRef],
       description: 'The steps taken, in order, with the current one last (outcome waiting).',
-      load: async (enrolments: JourneyEnrollment[], context) => {
-        const passed = await pathsOfEnrolments(context.herald, enrolments.map((enrolment) => enrolment.id));
-        return enrolments.map((enrolment, index) => {
-          const here = enrolment.status === 'ACTIVE' && enrolment.step ? [{ step: enrolment.step, at: enrolment.arrivedAt, passedAt: null, outcome: 'waiting', channel: null, reason: null }] : [];
-          return [...passed[index]!, ...here];
-        });
+      select: { path: { orderBy: { seq: 'asc' } } },
+      resolve: (enrolment) => {
+        const here = enrolment.status === 'ACTIVE' && enrolment.step ? [{ step: enrolment.step, at: enrolment.arrivedAt, passedAt: null, outcome: 'waiting', channel: null, reason: null }] : [];
+        return [...enrolment.path, ...here];
       },
-      loaderOptions: { cacheKeyFn: (enrolment) => enrolment.id },
-      resolve: (enrolment) => enrolment,
     }),
   }),
 });
 
+// Loaded with the page of contacts (Pothos prisma's relation selection), not one query per contact.
 builder.prismaObjectField('Contact', 'journeys', (t) =>
-  t.loadableList({
-    type: JourneyEnrollmentRef,
+  t.relation('journeyEnrollments', {
     description: 'The contact’s journey enrolments, newest first (at most 100).',
-    load: (contactIds: string[], context) => enrolmentsOfContacts(context.herald, contactIds),
-    resolve: (contact) => contact.id,
+    query: { orderBy: { enteredAt: 'desc' }, take: 100 },
   }),
 );
 
