@@ -101,7 +101,11 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
 
     const runsJobs = config.HERALD_ROLE !== 'api';
     // Sends an outage cut resume as soon as the database answers again (see db/outage.ts).
-    const outage = watchForDatabaseReturn(databaseUrl, log, () => herald.agenda.now(Jobs.sweep));
+    // The sweep's job wakes the workers only once Agenda listens again, so that comes first.
+    const outage = watchForDatabaseReturn(databaseUrl, log, async () => {
+      await jobs.listening().catch((error: Error) => log.warn({ error: error.message }, 'agenda notification channel not connected yet; the sweep runs at the next poll'));
+      await herald.agenda.now(Jobs.sweep);
+    });
     const poolError = (error: Error) => {
       log.warn({ error: error.message }, 'database connection lost');
       if (runsJobs) outage.lost();

@@ -7,6 +7,7 @@ import {
   getCreateTableSQL,
   getUpdateTimestampTriggerSQL,
   PostgresBackend,
+  PostgresNotificationChannel,
 } from '@agendajs/postgres-backend';
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
@@ -51,7 +52,38 @@ export interface JobStore {
   agenda: Agenda;
   /** Starts processing jobs: called once the rest of the process is ready for them. */
   start(): Promise<void>;
+  /**
+   * Resolves once jobs saved from now on wake the processes at once: the LISTEN connection is up,
+   * connected now if it is down (after a database outage, before the sends are resumed).
+   */
+  listening(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Agenda's LISTEN/NOTIFY channel, kept up for as long as the process runs. The stock one retries a
+ * lost connection 10 times with a delay doubling up to 30 s and then stops for good, and a job saved
+ * while it is not connected sends no wake-up at all: after an outage of a few seconds the jobs that
+ * resumed sends (saved while it still waited out its back-off) ran only at the next 5 s poll, and
+ * after one of 80 s every job for the rest of the process's life did. This one retries every second
+ * at most, without end, and connects at once when asked (one connection attempt at a time).
+ */
+class LastingNotificationChannel extends PostgresNotificationChannel {
+  #connecting: Promise<void> | undefined;
+
+  constructor(pool: pg.Pool) {
+    super({ pool, reconnect: { enabled: true, maxAttempts: Number.POSITIVE_INFINITY, initialDelayMs: 100, maxDelayMs: 1_000 } });
+  }
+
+  override connect(): Promise<void> {
+    this.#connecting ??= super.connect().finally(() => (this.#connecting = undefined));
+    return this.#connecting;
+  }
+
+  /** Connected now if not already (a failed attempt leaves the regular retries scheduled). */
+  async listening(): Promise<void> {
+    if (this.state !== 'connected') await this.connect();
+  }
 }
 
 export async function createAgenda({ databaseUrl, mongoUrl, log, define }: JobStoreOptions): Promise<JobStore> {
@@ -60,7 +92,7 @@ export async function createAgenda({ databaseUrl, mongoUrl, log, define }: JobSt
     const agenda = new Agenda({ backend: new MongoBackend({ address: mongoUrl }), processEvery: '5 seconds' });
     define?.(agenda);
     log.info('Agenda jobs are stored in MongoDB');
-    return { agenda, start: () => agenda.start(), close: async () => void (await agenda.drain({ timeout: 30_000 })) };
+    return { agenda, start: () => agenda.start(), listening: async () => {}, close: async () => void (await agenda.drain({ timeout: 30_000 })) };
   }
 
   // The LISTEN connection holds one pooled client for good, hence max ≥ 2.
@@ -68,6 +100,15 @@ export async function createAgenda({ databaseUrl, mongoUrl, log, define }: JobSt
   pool.on('error', (error) => log.warn({ error: error.message }, 'agenda pool error'));
   // Agenda's LISTEN connection stays checked out: its errors are emitted on the client itself.
   pool.on('connect', (client) => client.on('error', (error) => log.warn({ error: error.message }, 'agenda connection error')));
+  // The LISTEN channel emits a lost connection, and each failed attempt to connect again, as an
+  // 'error' event: one nobody listened to took the whole process down when PostgreSQL restarted.
+  // Only the loss is worth a warning (the channel is still 'connected' when it reports it).
+  const channel = new LastingNotificationChannel(pool);
+  channel.on('error', (error: Error) =>
+    channel.state === 'connected'
+      ? log.warn({ error: error.message }, 'agenda notification channel lost its connection; reconnecting')
+      : log.debug({ error: error.message }, 'agenda notification channel still not connected'),
+  );
   const setup = new pg.Client({ connectionString: databaseUrl });
   await setup.connect();
   let agenda: Agenda;
@@ -82,11 +123,8 @@ export async function createAgenda({ databaseUrl, mongoUrl, log, define }: JobSt
     );
     const current = rows[0]!.current;
     // Agenda creates its tables as soon as it is constructed, so that happens under the lock too.
-    const backend = new PostgresBackend({ pool, ensureSchema: !current });
-    // The LISTEN channel re-emits a lost connection as an 'error' event before it reconnects: one
-    // nobody listened to took the whole process down when PostgreSQL restarted.
-    backend.notificationChannel?.on('error', (error: Error) => log.warn({ error: error.message }, 'agenda notification channel lost its connection; reconnecting'));
-    agenda = new Agenda({ backend, processEvery: '5 seconds' });
+    const backend = new PostgresBackend({ pool, ensureSchema: !current, disableNotifications: true });
+    agenda = new Agenda({ backend, notificationChannel: channel, processEvery: '5 seconds' });
     define?.(agenda);
     await agenda.ready;
     if (!current) {
@@ -104,6 +142,7 @@ export async function createAgenda({ databaseUrl, mongoUrl, log, define }: JobSt
   return {
     agenda,
     start: () => agenda.start(),
+    listening: () => channel.listening(),
     async close() {
       // Running jobs finish (up to 30 s); jobs not yet started stay queued for the next worker.
       const result = await agenda.drain({ timeout: 30_000 });
