@@ -307,4 +307,23 @@ describe('inbound messages', () => {
     expect((await smsCampaign(secret, earlier)).stats.unsubscribed).toBe(0);
     expect((await smsCampaign(secret, latest)).messages[0]!.contact.smsStatus).toBe('UNSUBSCRIBED');
   }, 60_000);
+
+  it('a STOP from the number a contact moved to is not credited to the SMS their old number got', async () => {
+    t.twilio.clear();
+    const { secret } = await h.workspace('SMS stop after a new number');
+    const url = (await useKitAccount(secret, t.twilio)).settings.sms.inboundUrl;
+    const [before, after] = ['+48601000041', '+48601000042'];
+    await upsertContacts(secret, [{ externalId: 'mover', phone: before, smsOptIn: true }]);
+    const id = await createCampaign(secret, { name: 'To the old number', kind: 'BROADCAST', channel: 'SMS', sms: { body: 'Hello' } });
+    dataOf(await secret(SendNow, { id }));
+    await waitForStatus(secret, id, 'SENT', 30_000);
+    expect(t.twilio.messages(before)).toHaveLength(1);
+    await upsertContacts(secret, [{ externalId: 'mover', phone: after, smsOptIn: true }]);
+
+    const fields = { MessageSid: `SM${Date.now()}`, AccountSid: t.twilio.accountSid, From: after, To: '+15017122661', Body: 'STOP' };
+    expect(await post(url, fields, signTwilioRequest(t.twilio.authToken, url, fields))).toMatchObject({ status: 200 });
+    const campaign = await smsCampaign(secret, id);
+    expect(campaign.messages[0]!.contact.smsStatus).toBe('UNSUBSCRIBED'); // the person is unsubscribed
+    expect(campaign.stats.unsubscribed).toBe(0); // but never got this campaign at that number
+  }, 60_000);
 });

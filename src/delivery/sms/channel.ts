@@ -34,6 +34,8 @@ export const sms: Channel<SmsAddress, Text> = {
   afterCrash: 'unconfirmed',
   // Twilio serves at most 100 concurrent API requests per account (more answer 429): 96 stays under it.
   inFlight: 96,
+  // A STOP from a number is credited only to an SMS that went to that number (inbound.ts).
+  sentTo: (address) => address.phone,
   address: {
     value: Prisma.sql`jsonb_build_object('phone', c.phone, 'status', c."smsStatus")`,
     timezone: Prisma.sql`NULL::text`,

@@ -26,7 +26,8 @@ export async function recordInboundSms(herald: Herald, workspaceId: string, from
   const status = keyword === 'STOP' ? 'UNSUBSCRIBED' : 'SUBSCRIBED';
   const source = keyword === 'STOP' ? 'sms-stop' : 'sms-start';
   // A STOP that changed someone counts as `unsubscribed` for the campaign of the last SMS that
-  // number was sent in the week before (the one it answers, as far as anyone can tell).
+  // number was sent in the week before (the one it answers, as far as anyone can tell); not one
+  // that went to the contact's number before it changed (Message.sentTo).
   const [row] = await herald.prisma.$queryRaw<{ contacts: number; messageId: string | null; campaignId: string | null; contactId: string | null }[]>`
     WITH changed AS (
       UPDATE "Contact" SET "smsStatus" = ${status}::"ChannelStatus", "smsStatusAt" = now(), "smsStatusSource" = ${source}, "updatedAt" = now()
@@ -35,7 +36,7 @@ export async function recordInboundSms(herald: Herald, workspaceId: string, from
     ), answered AS (
       SELECT m.id, m."campaignId", m."contactId" FROM "Message" m
       WHERE ${keyword === 'STOP'} AND m."contactId" IN (SELECT id FROM changed) AND m.channel = 'SMS' AND m.status = 'SENT' AND NOT m.test
-        AND m."sentAt" > now() - interval '7 days'
+        AND m."sentAt" > now() - interval '7 days' AND (m."sentTo" IS NULL OR m."sentTo" = ${from})
       ORDER BY m."sentAt" DESC LIMIT 1
     ), counted AS (
       INSERT INTO "CampaignCount" ("campaignId", metric, count) SELECT "campaignId", 'unsubscribed', 1 FROM answered
