@@ -1,5 +1,6 @@
 import type { ChannelStatus } from '../generated/prisma/enums.ts';
 import { builder } from '../graphql/builder.ts';
+import { checkCursorArgs } from '../graphql/connections.ts';
 import { workspaceIdOf } from '../graphql/context.ts';
 import { inQuery } from '../graphql/errors.ts';
 import { localId } from '../graphql/ids.ts';
@@ -48,7 +49,10 @@ export const ContactRef = builder.prismaNode('Contact', {
       description: 'Newest first.',
       cursor: 'contactId_occurredAt_id',
       totalCount: true,
-      query: { orderBy: [{ occurredAt: 'desc' }, { id: 'desc' }] },
+      query: (args) => {
+        checkCursorArgs(args, 'uuid', 'time', 'uuid');
+        return { orderBy: [{ occurredAt: 'desc' }, { id: 'desc' }] };
+      },
     }, { name: 'EventConnection' }, { name: 'EventEdge' }),
   }),
 });

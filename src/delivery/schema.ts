@@ -1,5 +1,5 @@
 import { builder } from '../graphql/builder.ts';
-import { totalCountField } from '../graphql/connections.ts';
+import { checkCursorArgs, totalCountField } from '../graphql/connections.ts';
 import { workspaceIdOf } from '../graphql/context.ts';
 import { ChannelEnum } from '../workspaces/schema.ts';
 import type { MessageReason, MessageStatus } from './ledger.ts';
@@ -107,7 +107,10 @@ for (const [model, scopes] of [['Campaign', {}], ['Contact', { authScopes: { sec
         cursor: 'id',
         args: { status: t.arg({ type: MessageStatusEnum }), reason: t.arg({ type: MessageReasonEnum }) },
         totalCount: true,
-        query: (args) => ({ where: filter(args), orderBy: { id: 'desc' } }),
+        query: (args) => {
+          checkCursorArgs(args, 'uuid');
+          return { where: filter(args), orderBy: { id: 'desc' } };
+        },
       },
       MessageConnection,
     ),

@@ -1,3 +1,4 @@
+import { parsePrismaCursor } from '@pothos/plugin-prisma';
 import { GraphQLError } from 'graphql';
 import { RequestErrorCode } from '../errors.ts';
 import { builder } from './builder.ts';
@@ -22,10 +23,42 @@ export function totalCountField(t: PothosSchemaTypes.ObjectFieldBuilder<typeof b
  */
 export function checkedCursor<Query extends { cursor?: { id?: unknown } }>(query: Query): Query {
   const id = query.cursor?.id;
-  if (query.cursor && (typeof id !== 'string' || !isUuid(id))) {
-    throw new GraphQLError('Invalid cursor', { extensions: { code: RequestErrorCode.badUserInput } });
-  }
+  if (query.cursor && (typeof id !== 'string' || !isUuid(id))) invalidCursor();
   return query;
+}
+
+function invalidCursor(): never {
+  throw new GraphQLError('Invalid cursor', { extensions: { code: RequestErrorCode.badUserInput } });
+}
+
+/** What one column of a cursor holds: a row id, or a time. */
+type CursorPart = 'uuid' | 'time';
+
+const fits: Record<CursorPart, (value: unknown) => boolean> = {
+  uuid: (value) => typeof value === 'string' && isUuid(value),
+  // A Date as cursors are written now; a string as older compound (`J:`) cursors held it.
+  time: (value) => (value instanceof Date || typeof value === 'string') && Number.isFinite(new Date(value).getTime()),
+};
+
+/**
+ * A related connection's `after` and `before`, checked before Pothos gives them to Prisma: each
+ * must name a row by `parts`, the cursor's columns in order, or it is bad input as in
+ * checkedCursor. `args` are what the connection's `query` is called with: Pothos types only the
+ * field's own arguments there, but passes the connection's too (its query never sees the parsed cursor).
+ */
+export function checkCursorArgs(args: object, ...parts: CursorPart[]): void {
+  const { after, before } = args as { after?: string | null; before?: string | null };
+  for (const cursor of [after, before]) {
+    if (cursor == null) continue;
+    let value: unknown;
+    try {
+      value = parsePrismaCursor(cursor);
+    } catch {
+      invalidCursor();
+    }
+    const values = parts.length === 1 ? [value] : value;
+    if (!Array.isArray(values) || values.length !== parts.length || !parts.every((part, index) => fits[part](values[index]))) invalidCursor();
+  }
 }
 
 /**

@@ -1,6 +1,9 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { PothosValidationError } from '@pothos/core';
+import { GraphQLError } from 'graphql';
 import type { IncomingMessage } from 'node:http';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
+import { RequestErrorCode } from '../errors.ts';
 import { compiledExecution } from './compiled-execution.ts';
 import { rejectUnstorableText } from './text-input.ts';
 import type { Context } from '../graphql/context.ts';
@@ -27,7 +30,7 @@ export function createGraphQL(herald: Herald, publicRateLimit: PublicRateLimit, 
     landingPage: false,
     cors: false, // openCors() below
     // Unexpected errors reach the client as "Unexpected error."; the log keeps the cause.
-    maskedErrors: true,
+    maskedErrors: { maskError: (error, message, isDev) => asBadUserInput(error) ?? maskError(error, message, isDev) },
     logging: {
       debug: (...args) => herald.log.debug({ args }, 'yoga'),
       info: (...args) => herald.log.info({ args }, 'yoga'),
@@ -63,5 +66,21 @@ export function createGraphQL(herald: Herald, publicRateLimit: PublicRateLimit, 
         rememberedPrincipal(req) ?? (await principalFor(herald, authorizationOf(connectionParams) ?? request.headers.get('authorization')));
       return { herald, principal };
     },
+  });
+}
+
+/**
+ * Pothos' own checks of a call's arguments (a cursor that does not decode, `before` with `first`)
+ * are the caller's mistake: said with their message, as BAD_USER_INPUT like Herald's own.
+ */
+function asBadUserInput(error: unknown): GraphQLError | undefined {
+  if (!(error instanceof GraphQLError) || !(error.originalError instanceof PothosValidationError)) return undefined;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: { ...error.extensions, code: RequestErrorCode.badUserInput },
   });
 }
