@@ -6,6 +6,7 @@
  *   await Herald.subscribe();                  // asks for permission, subscribes, registers with Herald
  *   await Herald.identify('customer-42', { plan: 'gold' }, { identityToken }); // token from your server
  *   await Herald.track('added_to_cart', { sku: 'A1', value: 30 });
+ *   await Herald.logout();                     // signed out: an anonymous visitor again, pushes included
  *
  * On-site messages (IN_APP campaigns and journey steps) are fetched once per page load (cached
  * for a minute in session storage, see in-app-feed.ts), after identify, and after tracking an event that triggers
@@ -309,6 +310,33 @@ export async function identify(
   if (inAppEnabled()) void loadInApp();
 }
 
+/**
+ * The customer signed out (call it from your logout): this browser becomes a new anonymous
+ * visitor, so what it does next joins no one's history, and its push subscription goes with it:
+ * the customer's messages, the ones already waiting included, no longer reach this browser (a
+ * shared computer, the next person to sign in). The customer keeps their own history; on-site
+ * messages read for them are not shown on this page any more. Events tracked before the call are
+ * sent first, as the customer's.
+ *
+ *   await Herald.logout();
+ */
+export async function logout(): Promise<void> {
+  flush();
+  try {
+    localStorage.removeItem(KEYS.externalId);
+    localStorage.removeItem(KEYS.identityToken);
+    localStorage.removeItem(KEYS.anonymousId);
+  } catch {
+    // storage blocked: nothing was kept
+  }
+  inAppFeed.forget();
+  await shareContact(); // the worker forgets the customer
+  if (permission() !== 'granted') return;
+  const worker = await registration(); // the worker's URL names the new anonymous visitor
+  const subscription = await worker.pushManager.getSubscription();
+  if (subscription) await register(subscription);
+}
+
 interface Pending {
   input: Record<string, unknown>;
   resolve(): void;
@@ -457,6 +485,7 @@ export const Herald = {
   subscribe,
   unsubscribe,
   identify,
+  logout,
   track,
   shouldAsk,
   notNow,

@@ -33,6 +33,8 @@ export class InAppFeed {
   /** Tokens queued or shown on this page. */
   private readonly seen = new Set<string>();
   private showing = false;
+  /** Counts `forget`s: a read still on its way for a forgotten visitor is dropped. */
+  private generation = 0;
 
   constructor(
     private readonly read: (visitor: Record<string, string | undefined>) => Promise<InAppAnswer>,
@@ -43,10 +45,12 @@ export class InAppFeed {
   /** Reads the visitor's messages (from the session cache unless `fresh`) and shows the new ones. */
   async load(visitor: Record<string, string | undefined>, fresh = false): Promise<void> {
     const who = JSON.stringify(visitor);
+    const generation = this.generation;
     const cached = session<InAppAnswer & { who: string; at: number }>(CACHE_KEY);
     let answer: InAppAnswer | null = !fresh && cached?.who === who && Date.now() - cached.at < CACHE_MS ? cached : null;
     if (!answer) {
       answer = await this.read(visitor);
+      if (generation !== this.generation) return;
       session(CACHE_KEY, { ...answer, who, at: Date.now() });
     }
     this.triggers = new Set(answer.triggers);
@@ -57,6 +61,18 @@ export class InAppFeed {
       this.waiting.push(message);
     }
     void this.showNext();
+  }
+
+  /** The visitor changed (logout): what was read for the last one is neither cached nor still to be shown. */
+  forget(): void {
+    this.generation++;
+    this.waiting.length = 0;
+    this.triggers.clear();
+    try {
+      sessionStorage.removeItem(CACHE_KEY);
+    } catch {
+      // storage blocked: nothing was cached
+    }
   }
 
   private async showNext(): Promise<void> {

@@ -258,6 +258,49 @@ describe('Herald in real Firefox', () => {
     );
     expect(push.endpoints()).toContain(second);
   });
+
+  it('logout: the browser becomes a new anonymous visitor; its subscription, what it tracks and what its worker registers are no longer the customer’s', async () => {
+    onTestFailed(() => console.log(`Firefox said:\n${firefox.logs().join('\n')}`));
+    const shop = await createWorkspace(kit);
+    const query = queryAs(kit.graphqlUrl, shop.secretKey);
+    const customer = async () =>
+      (await query(`query { contact(externalId: "lin") { pushSubscriptions { endpoint status } events(first: 10) { edges { node { name } } } } }`)).contact;
+    const visitor = (anonymousId: string) =>
+      kit.herald.prisma.contact.findFirstOrThrow({ where: { anonymousId }, include: { pushSubscriptions: true, events: true } });
+    await firefox.grantNotifications(kit.url);
+    await firefox.navigate(`${kit.url}/demo/?key=${shop.publishableKey}`);
+    await firefox.evaluate('localStorage.clear(), Herald.ready');
+    const endpoint = await firefox.evaluate<string>('Herald.subscribe().then((subscription) => subscription.endpoint)');
+    await firefox.evaluate(`fetch('/demo/identity-token', { method: 'POST', headers: { authorization: 'Bearer ${shop.publishableKey}' }, body: JSON.stringify({ externalId: 'lin' }) })
+      .then((response) => response.json())
+      .then(({ identityToken }) => Herald.identify('lin', {}, { identityToken }))
+      .then(() => Herald.track('signed_in'))`);
+    expect((await customer()).pushSubscriptions).toEqual([{ endpoint, status: 'ACTIVE' }]);
+    const before = await firefox.evaluate<string>('Herald.anonymousId()');
+
+    await firefox.evaluate('Herald.logout()');
+    const after = await firefox.evaluate<string>('Herald.anonymousId()');
+    expect(after).not.toBe(before);
+    await firefox.evaluate(`Herald.track('browsed_after_logout')`);
+    const lin = await customer();
+    expect(lin.pushSubscriptions).toEqual([]); // the customer's pushes no longer reach this browser
+    expect(lin.events.edges.map((edge: any) => edge.node.name)).toEqual(['signed_in']);
+    const anonymous = await visitor(after);
+    expect(anonymous.externalId).toBeNull();
+    expect(anonymous.pushSubscriptions.map((subscription) => [subscription.endpoint, subscription.status])).toEqual([[endpoint, 'ACTIVE']]);
+    expect(anonymous.events.map((event) => event.name)).toEqual(['browsed_after_logout']);
+
+    // The worker forgot the customer too: a subscription the browser replaces with no page open is the visitor's.
+    await firefox.navigate('about:blank');
+    push.forgetBrowsers();
+    const replaced = await eventually(
+      'the worker registered the new subscription for the anonymous visitor',
+      async () => (await visitor(after)).pushSubscriptions.find((subscription) => subscription.endpoint !== endpoint),
+      30_000,
+    );
+    expect(push.endpoints()).toContain(replaced.endpoint);
+    expect((await customer()).pushSubscriptions).toEqual([]);
+  });
 });
 
 
