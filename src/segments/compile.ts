@@ -210,7 +210,9 @@ function compareJson(x: Prisma.Sql, { path, op, value: given }: Condition): Pris
     default: {
       const operator = Prisma.raw({ EQ: '=', GT: '>', GTE: '>=', LT: '<', LTE: '<=' }[op as 'EQ']);
       if (isIsoDate(given)) {
-        return sql`COALESCE(${isString} AND herald_timestamptz(${text}) ${operator} ${new Date(normalizeIsoDate(given)).toISOString()}::timestamptz, FALSE)`;
+        // As milliseconds since 1970: PostgreSQL reads no year 0000 (it says 1 BC) nor JavaScript's "+010000-…".
+        const instant = sql`('epoch'::timestamptz + ${new Date(normalizeIsoDate(given)).getTime()}::bigint * interval '1 millisecond')`;
+        return sql`COALESCE(${isString} AND herald_timestamptz(${text}) ${operator} ${instant}, FALSE)`;
       }
       if (typeof given === 'number') {
         return sql`COALESCE(jsonb_typeof(${x}) = 'number' AND (${x})::numeric ${operator} ${given}::numeric, FALSE)`;

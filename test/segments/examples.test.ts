@@ -120,6 +120,13 @@ describe('readable segments', () => {
     expect((await preview({ attribute: { path: 'toString', op: 'EXISTS' } })).count).toBe(0);
     expect((await preview({ attribute: { path: '__proto__', op: 'EXISTS' } })).count).toBe(0);
   });
+
+  it('dates at the ends of the ISO range (year 0000, an instant in year 10000) compare as instants', async () => {
+    const everyone = (await preview({ attribute: { path: 'createdAt', op: 'EXISTS' } })).count;
+    expect(await preview({ attribute: { path: 'createdAt', op: 'GT', value: '0000-01-01' } })).toMatchObject({ count: everyone });
+    expect(await preview({ attribute: { path: 'createdAt', op: 'LT', value: '9999-12-31T23:59:59-23:59' } })).toMatchObject({ count: everyone });
+    expect(await preview({ attribute: { path: 'createdAt', op: 'LT', value: '0001-01-01T00:00:00+01:00' } })).toMatchObject({ count: 0 });
+  });
 });
 
 describe('saved segments', () => {
