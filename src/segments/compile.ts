@@ -43,8 +43,9 @@ export interface CompileContext {
 
 export function compileRule(rule: Rule, context: CompileContext): Prisma.Sql {
   const { now } = context;
-  if ('and' in rule) return sql`(${Prisma.join(rule.and.map((child) => compileRule(child, context)), ' AND ')})`;
-  if ('or' in rule) return sql`(${Prisma.join(rule.or.map((child) => compileRule(child, context)), ' OR ')})`;
+  // An empty group (Herald's own "nobody", { not: { and: [] } }, for a deleted segment) is TRUE or FALSE: Prisma.join refuses none.
+  if ('and' in rule) return rule.and.length ? sql`(${Prisma.join(rule.and.map((child) => compileRule(child, context)), ' AND ')})` : TRUE;
+  if ('or' in rule) return rule.or.length ? sql`(${Prisma.join(rule.or.map((child) => compileRule(child, context)), ' OR ')})` : FALSE;
   if ('not' in rule) return sql`(NOT ${compileRule(rule.not, context)})`;
   if ('attribute' in rule) return attributeEquality(rule.attribute) ?? compareJson(contactValue(rule.attribute.path), asStored(rule.attribute));
   // Every condition is TRUE or FALSE, never NULL, so NOT means "everyone else".

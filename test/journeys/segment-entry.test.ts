@@ -33,6 +33,12 @@ const Stats = graphql(`
 const Simulate = graphql(`
   query SegmentEntrySimulate($id: ID, $from: DateTime!, $to: DateTime!) { simulateJourney(id: $id, from: $from, to: $to) { entered } }
 `);
+const DeleteSegment = graphql(`
+  mutation SegmentEntryDeleteSegment($id: ID!) { deleteSegment(input: { id: $id }) { __typename } }
+`);
+const Track = graphql(`
+  mutation SegmentEntryTrack($events: [EventInput!]!) { trackEvents(input: { events: $events }) { __typename ... on MutationTrackEventsSuccess { data { count } } } }
+`);
 const JourneysOf = graphql(`
   query SegmentEntryJourneysOf($externalId: String!) { contact(externalId: $externalId) { journeys { status } } }
 `);
@@ -94,5 +100,26 @@ describe('segment entry', () => {
     });
     const enrolled = async () => dataOf(await shop.secret(JourneysOf, { externalId: 'dormant-customer' })).contact!.journeys.length > 0;
     expect(await segmentEntryUntil(enrolled)).toBe(true);
+  });
+
+  it('a journey whose segment was deleted admits nobody, and its entry events are still stored', { timeout: 60_000 }, async () => {
+    await shop.secret(Import, { contacts: [{ externalId: 'orphan', tags: ['orphaned'] }] });
+    const segment = dataOf(await shop.secret(CreateSegment, { rule: { tag: { has: 'orphaned' } } })).createSegment;
+    if (segment.__typename !== 'MutationCreateSegmentSuccess') throw new Error(JSON.stringify(segment));
+    await publish({ name: 'Orphaned audience', entry: { event: { name: 'orphan_visit' } }, audience: { segmentId: segment.data.id }, steps: [{ key: 'pause', wait: { seconds: 3600 } }] });
+    await publish({ name: 'Orphaned entry', entry: { segment: { segmentId: segment.data.id } }, steps: [{ key: 'pause', wait: { seconds: 3600 } }] });
+    expect(dataOf(await shop.secret(DeleteSegment, { id: segment.data.id })).deleteSegment.__typename).toBe('MutationDeleteSegmentSuccess');
+
+    const tracked = await shop.secret(Track, { events: [{ externalId: 'orphan', name: 'orphan_visit' }] });
+    expect(tracked.errors).toBeUndefined();
+    expect(dataOf(tracked).trackEvents).toEqual({ __typename: 'MutationTrackEventsSuccess', data: { count: 1 } });
+    // The segment-entry run finishes without an error (it admits nobody).
+    const failed: unknown[] = [];
+    agenda!.on('fail:journeys:segment-entry', (error: unknown) => failed.push(error));
+    const ran = new Promise((resolve) => agenda!.once('complete:journeys:segment-entry', resolve));
+    await agenda!.now('journeys:segment-entry');
+    await ran;
+    expect(failed).toEqual([]);
+    expect(dataOf(await shop.secret(JourneysOf, { externalId: 'orphan' })).contact!.journeys).toEqual([]);
   });
 });
