@@ -172,12 +172,12 @@ function contactValue(path: string): Prisma.Sql {
  * `city EQ "Berlin"` as JSON containment, `c.attributes @> '{"city":"Berlin"}'`: the same meaning
  * (a list holding "Berlin" does not match), checked without extracting each contact's value, which
  * measured ~25% faster over a million contacts. Dates keep their instant comparison; numeric path
- * segments (list positions) keep `#>`.
+ * segments (list positions, "-1" the last) keep `#>`.
  */
 function attributeEquality({ path, op, value }: Condition): Prisma.Sql | null {
   if (op !== 'EQ' || contactColumn(path) || isIsoDate(value) || !['string', 'number', 'boolean'].includes(typeof value)) return null;
   const keys = pathOf(path.startsWith('attributes.') ? path.slice('attributes.'.length) : path);
-  if (keys.some((key) => /^\d+$/.test(key))) return null;
+  if (keys.some((key) => /^-?\d+$/.test(key))) return null;
   const document = keys.reduceRight<unknown>((inner, key) => ({ [key]: inner }), value);
   return sql`(c.attributes @> ${JSON.stringify(document)}::jsonb)`;
 }

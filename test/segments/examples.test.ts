@@ -121,6 +121,15 @@ describe('readable segments', () => {
     expect((await preview({ attribute: { path: '__proto__', op: 'EXISTS' } })).count).toBe(0);
   });
 
+  it('EQ and NEQ on a list position counted from the end (scores.-1) split the contacts between them', async () => {
+    await shop.secret(Import, { contacts: [{ externalId: 'scorer', attributes: { scores: [3, 7] } }] });
+    const everyone = (await preview({ attribute: { path: 'createdAt', op: 'EXISTS' } })).count;
+    const equal = await preview({ attribute: { path: 'scores.-1', op: 'EQ', value: 7 } });
+    const other = await preview({ attribute: { path: 'scores.-1', op: 'NEQ', value: 7 } });
+    expect(equal.count + other.count).toBe(everyone);
+    expect(equal).toEqual({ count: 1, who: ['scorer'] });
+  });
+
   it('dates at the ends of the ISO range (year 0000, an instant in year 10000) compare as instants', async () => {
     const everyone = (await preview({ attribute: { path: 'createdAt', op: 'EXISTS' } })).count;
     expect(await preview({ attribute: { path: 'createdAt', op: 'GT', value: '0000-01-01' } })).toMatchObject({ count: everyone });

@@ -52,7 +52,7 @@ const scalarValue = fc.oneof(
   fc.boolean(),
   fc.constantFrom(...dates),
 );
-const paths = fc.constantFrom('city', 'age', 'address.country', 'interests', 'signup', 'vip', 'score', 'gender', 'email', 'locale', 'missing', 'attributes.city', 'address');
+const paths = fc.constantFrom('city', 'age', 'address.country', 'interests', 'signup', 'vip', 'score', 'gender', 'email', 'locale', 'missing', 'attributes.city', 'address', 'interests.-1');
 const condition = (pathArb: fc.Arbitrary<string>) =>
   fc.oneof(
     fc.record({ path: pathArb, op: fc.constantFrom('EQ', 'NEQ' as const), value: scalarValue }),

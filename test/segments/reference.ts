@@ -34,7 +34,8 @@ function walk(root: unknown, path: string[]): unknown {
   let value = root;
   for (const key of path) {
     if (typeof value !== 'object' || value === null) return undefined;
-    value = (value as Record<string, unknown>)[key];
+    // As PostgreSQL's #>: a negative list position counts from the end.
+    value = Array.isArray(value) && /^-\d+$/.test(key) ? value[value.length + Number(key)] : (value as Record<string, unknown>)[key];
   }
   return value;
 }
