@@ -29,12 +29,13 @@ export type WebhookBehaviour =
   | { hang: true } // never answers (until close)
   | { slowBody: true; chunks: number; intervalMs: number; status?: number } // answers status (default 200) at once, then drips its body
   | { hugeBody: number; status?: number } // answers status (default 200) with a body of this many bytes
-  | { reset: true }; // destroys the socket without answering
+  | { reset: true } // destroys the socket without answering
+  | { raw: string }; // writes these bytes on the connection as its answer (a hostile or broken receiver), then leaves it open
 
 export interface Attempt {
   id: string;
   /** What the receiver answered: a status, or what it did instead. */
-  outcome: number | 'hang' | 'reset' | 'unverified';
+  outcome: number | 'hang' | 'reset' | 'raw' | 'unverified';
   reason: string;
   at: number;
 }
@@ -113,6 +114,12 @@ export async function startWebhookReceiver(options: { keep?: boolean } = {}): Pr
     if ('reset' in behaviour) {
       attempt('reset', 'behaviour: reset');
       return void req.socket.destroy();
+    }
+    if ('raw' in behaviour) {
+      attempt('raw', `behaviour: raw ${JSON.stringify(behaviour.raw.slice(0, 40))}`);
+      hanging.add(res);
+      res.once('close', () => hanging.delete(res));
+      return void req.socket.write(behaviour.raw);
     }
     const status = 'status' in behaviour && behaviour.status !== undefined ? behaviour.status : 200;
     attempt(status, `behaviour: ${status}`);

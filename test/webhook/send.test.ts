@@ -180,6 +180,15 @@ describe('the receiver’s answers', () => {
     expect(stored).toEqual([]);
   });
 
+  it('fails a message whose receiver answers 101 Switching Protocols instead of an answer, and finishes the campaign', async () => {
+    r.receiver.clear();
+    const workspace = await workspaceWith({ externalId: 'switch' });
+    r.receiver.behave({ raw: 'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n' }, { times: 1 });
+    const campaign = await broadcast(workspace, { url: r.receiver.url('/switch') });
+    expect(campaign.messages[0]).toMatchObject({ status: 'FAILED', reason: 'PROVIDER_REJECTED', attempts: 1, error: 'the receiver answered 101 (switching protocols)' });
+    expect(r.receiver.attempts().map((attempt) => attempt.outcome)).toEqual(['raw']);
+  });
+
   it('takes the status of a receiver that drips or floods its answer, without waiting for or keeping the body', async () => {
     r.receiver.clear();
     const workspace = await workspaceWith({ externalId: 'drip' });

@@ -72,6 +72,12 @@ export class WebhookClient {
         res.on('error', () => {});
         res.on('close', () => clearTimeout(deadline));
       });
+      // Node reports a 101 (Switching Protocols) as neither a response nor an error: unheard, the request would never settle.
+      req.on('upgrade', (res, socket) => {
+        clearTimeout(deadline);
+        socket.destroy();
+        done(classify(res.statusCode ?? 101, undefined));
+      });
       req.on('error', (error) => {
         clearTimeout(deadline);
         done(isAddressRefused(error) ? { kind: 'rejected', error: error.message, tooLarge: false, reason: 'PROVIDER_REJECTED' } : { kind: 'retry', error: `webhook request failed: ${error.message}` });
