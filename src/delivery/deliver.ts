@@ -7,7 +7,7 @@ import { type Channel, type ChannelSender, type DeliveryOutcome, type DueMessage
 import { ClaimTransaction } from './claim-transaction.ts';
 import { channelFor } from './channels.ts';
 import { senderFor } from './experiment.ts';
-import { type Transition, transition } from './ledger.ts';
+import { cancelWaiting, type Transition, transition } from './ledger.ts';
 import { type Claim, deliveryPolicy } from './policy.ts';
 import { enqueueDeliver } from './queue.ts';
 import type { PassState } from './state.ts';
@@ -96,6 +96,8 @@ async function deliverPass(herald: Herald, campaignId: string, heartbeat: () => 
   if (!campaign) return 'stopped';
   const channel = channelFor(campaign);
   await recordUnrecorded(herald, campaign, channel);
+  // A retry written after the campaign was canceled (its request was in flight then) waits no more: its wake-up lands here.
+  if (campaign.status === 'CANCELED') await cancelWaiting(herald, campaignId);
   if (!DELIVERING.has(campaign.status)) return 'stopped';
   // From here the pass's lanes will see every row committed before a signal: it takes them.
   state.wake = () => true;

@@ -205,6 +205,37 @@ describe('the receiver’s answers', () => {
   });
 });
 
+const CancelCampaign = graphql(`
+  mutation WebhookCancel($id: ID!) {
+    cancelCampaign(input: { id: $id }) { __typename ... on Error { message } }
+  }
+`);
+
+describe('a campaign canceled mid-send', () => {
+  it('cancels a message whose request was in flight and answered a retryable failure: never sent again, never left waiting', async () => {
+    r.receiver.clear();
+    const workspace = await workspaceWith({ externalId: 'late-500' });
+    // The request is in flight when the campaign is canceled; its answer, a 500, comes after.
+    r.receiver.behave({ status: 500, delayMs: 800 }, { times: 1 });
+    const id = await createCampaign(workspace.secret, { name: 'Canceled hook', kind: 'BROADCAST', channel: 'WEBHOOK', webhook: { url: r.receiver.url('/late') } });
+    expect(dataOf(await workspace.secret(SendNow, { id })).sendCampaignNow.__typename).toBe('MutationSendCampaignNowSuccess');
+    await r.receiver.waitFor(() => r.receiver.attempts().length === 1);
+    expect(dataOf(await workspace.secret(CancelCampaign, { id })).cancelCampaign.__typename).toBe('MutationCancelCampaignSuccess');
+
+    // The 500 was answered and its retry would long be due (backoff base 50 ms).
+    let campaign = await messagesOf(workspace, id);
+    const deadline = Date.now() + 20_000;
+    while (campaign.messages[0]!.status !== 'CANCELED' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      campaign = await messagesOf(workspace, id);
+    }
+    expect(campaign.status).toBe('CANCELED');
+    expect(campaign.messages[0]).toMatchObject({ status: 'CANCELED', reason: 'CAMPAIGN_CANCELED', attempts: 1 });
+    expect(campaign.stats).toMatchObject({ targeted: 1, queued: 0, sent: 0 });
+    expect(r.receiver.attempts().map((attempt) => attempt.outcome)).toEqual([500]);
+  });
+});
+
 describe('signing secrets', () => {
   it('rotates: for a grace period both secrets sign (either verifies), then only the new one', async () => {
     r.receiver.clear();
