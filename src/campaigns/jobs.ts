@@ -89,9 +89,9 @@ async function sweep(herald: Herald, atStart: boolean): Promise<void> {
   const waiting = await herald.prisma.$queryRaw<{ id: string; status: string; preparedAt: Date | null }[]>`
     SELECT c.id::text, c.status::text, c."preparedAt" FROM "Campaign" c
     WHERE (c.status = 'ACTIVE' AND EXISTS (
-      SELECT 1 FROM "Message" m WHERE m."campaignId" = c.id AND m.status IN ('QUEUED', 'SENDING') AND m."dueAt" <= ${dueBy}))
+      SELECT 1 FROM "Message" m WHERE m."campaignId" = c.id AND m.status IN ('QUEUED', 'SENDING') AND NOT m.test AND m."dueAt" <= ${dueBy}))
     OR (c.status = 'SENDING' AND (c."preparedAt" IS NULL OR EXISTS (
-      SELECT 1 FROM "Message" m WHERE m."campaignId" = c.id AND m.status IN ('QUEUED', 'SENDING') AND m."dueAt" <= ${dueBy})))`;
+      SELECT 1 FROM "Message" m WHERE m."campaignId" = c.id AND m.status IN ('QUEUED', 'SENDING') AND NOT m.test AND m."dueAt" <= ${dueBy})))`;
   for (const campaign of waiting) {
     if (campaign.status === 'SENDING' && !campaign.preparedAt) await herald.agenda.now(Jobs.prepare, { campaignId: campaign.id });
     else await enqueueDeliver(herald, campaign.id);

@@ -124,7 +124,7 @@ export async function startDueBroadcast(herald: Herald, campaignId: string): Pro
 /** SENDING → SENT once the audience is prepared and no message waits or is being sent. */
 export async function completeBroadcast(herald: Herald, campaignId: string): Promise<void> {
   const { count } = await herald.prisma.campaign.updateMany({
-    where: { id: campaignId, status: 'SENDING', preparedAt: { not: null }, messages: { none: { status: { in: ['QUEUED', 'SENDING'] } } } },
+    where: { id: campaignId, status: 'SENDING', preparedAt: { not: null }, messages: { none: { status: { in: ['QUEUED', 'SENDING'] }, test: false } } },
     data: { status: 'SENT', completedAt: new Date() },
   });
   if (!count) return;
@@ -137,7 +137,7 @@ export async function endTriggeredCampaigns(herald: Herald): Promise<void> {
   const ended = await herald.prisma.$queryRaw<{ id: string }[]>`
     UPDATE "Campaign" c SET status = 'SENT', "completedAt" = now(), "updatedAt" = now()
     WHERE c.kind = 'TRIGGERED' AND c.status = 'ACTIVE' AND c."endAt" < now()
-      AND NOT EXISTS (SELECT 1 FROM "Message" m WHERE m."campaignId" = c.id AND m.status IN ('QUEUED', 'SENDING'))
+      AND NOT EXISTS (SELECT 1 FROM "Message" m WHERE m."campaignId" = c.id AND m.status IN ('QUEUED', 'SENDING') AND NOT m.test)
     RETURNING c.id::text`;
   if (!ended.length) return;
   herald.log.info({ campaigns: ended.length }, 'triggered campaigns past their end marked sent');

@@ -392,11 +392,12 @@ class InFlight {
 /**
  * Up to `limit` of a lane's rows whose time has come, oldest due first, locked for the claim
  * transaction; rows another lane or worker holds are skipped, so senders take disjoint batches.
+ * Test sends are not the campaign's: sendNow alone sends them (a pass took one too, sending it twice).
  */
 function dueQuery(channel: Channel<unknown>, campaignId: string, limit: number, lane: number): Prisma.Sql {
   return dueSql(
     channel,
-    Prisma.sql`m."campaignId" = ${campaignId}::uuid AND m.status = 'QUEUED' AND m."dueAt" <= now() AND ${laneSql(Prisma.sql`m.id`)} = ${lane}`,
+    Prisma.sql`m."campaignId" = ${campaignId}::uuid AND m.status = 'QUEUED' AND NOT m.test AND m."dueAt" <= now() AND ${laneSql(Prisma.sql`m.id`)} = ${lane}`,
     limit,
     Prisma.sql`FOR UPDATE OF m SKIP LOCKED`,
   );
@@ -551,7 +552,7 @@ async function finishPass(herald: Herald, campaign: Campaign, channel: Channel<u
   const campaignId = campaign.id;
   const leaseMs = herald.config.HERALD_PUSH_TIMEOUT_MS + 5_000;
   const stale = await herald.prisma.message.findMany({
-    where: { campaignId, status: 'SENDING', claimedAt: { lt: new Date(Date.now() - leaseMs) } },
+    where: { campaignId, status: 'SENDING', test: false, claimedAt: { lt: new Date(Date.now() - leaseMs) } },
     select: { id: true },
   });
   if (stale.length) {
@@ -566,8 +567,8 @@ async function finishPass(herald: Herald, campaign: Campaign, channel: Channel<u
     herald.log.warn({ campaignId, count: stale.length }, resend ? 'claims of a stopped sender go again' : 'settled claims of a stopped sender as unconfirmed');
   }
   const [next] = await herald.prisma.$queryRaw<{ queued: Date | null; claimed: Date | null }[]>`
-    SELECT (SELECT min("dueAt") FROM "Message" WHERE "campaignId" = ${campaignId}::uuid AND status = 'QUEUED') AS queued,
-           (SELECT min("claimedAt") FROM "Message" WHERE "campaignId" = ${campaignId}::uuid AND status = 'SENDING') AS claimed`;
+    SELECT (SELECT min("dueAt") FROM "Message" WHERE "campaignId" = ${campaignId}::uuid AND status = 'QUEUED' AND NOT test) AS queued,
+           (SELECT min("claimedAt") FROM "Message" WHERE "campaignId" = ${campaignId}::uuid AND status = 'SENDING' AND NOT test) AS claimed`;
   const wakeAt = [next?.queued, next?.claimed && new Date(next.claimed.getTime() + leaseMs)]
     .filter((date): date is Date => date instanceof Date)
     .sort((a, b) => a.getTime() - b.getTime())[0];

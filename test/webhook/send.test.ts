@@ -1,7 +1,9 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.ts';
-import { createCampaign, SendNow, waitForStatus } from '../kit/campaigns.ts';
+import { v7 as uuidv7 } from 'uuid';
+import { deliverCampaign, sendNow } from '../../src/delivery/deliver.ts';
+import { activateCampaign, createCampaign, SendNow, waitForStatus } from '../kit/campaigns.ts';
 import { dataOf } from '../kit/client.ts';
 import { useHerald } from '../kit/fixture.ts';
 import { ledgerIdOf, messagesOf, signingSecretOf, UpsertWebhookContact, useReceiver } from './kit.ts';
@@ -270,6 +272,24 @@ describe('signing secrets', () => {
 });
 
 describe('sendTestMessage', () => {
+  it('is sent once, by the test send: a pass of the running campaign leaves the test’s ledger row alone', async () => {
+    r.receiver.clear();
+    const workspace = await workspaceWith({ externalId: 'live-tester' });
+    const campaignId = await createCampaign(workspace.secret, { name: 'Live hook', kind: 'TRIGGERED', channel: 'WEBHOOK', trigger: { event: 'never_fired' }, webhook: { url: r.receiver.url('/live') } });
+    await activateCampaign(workspace.secret, campaignId);
+    const { herald } = h.kit;
+    const campaign = await herald.prisma.campaign.findUniqueOrThrow({ where: { id: ledgerIdOf(campaignId) } });
+    // sendTestMessage writes its row QUEUED, then sends it; the campaign's pass runs in between.
+    const now = new Date();
+    const row = await herald.prisma.message.create({
+      data: { workspaceId: campaign.workspaceId, campaignId: campaign.id, contactId: ledgerIdOf(workspace.contactIds[0]!), channel: 'WEBHOOK', occurrence: `test:${uuidv7()}`, test: true, scheduledFor: now, dueAt: now },
+    });
+    await deliverCampaign(herald, campaign.id);
+    await sendNow(herald, campaign, row.id);
+    expect(r.receiver.received(row.id)).toHaveLength(1);
+    expect(await herald.prisma.message.findUniqueOrThrow({ where: { id: row.id } })).toMatchObject({ status: 'SENT', reason: 'ACCEPTED', attempts: 1 });
+  });
+
   it('sends a WEBHOOK campaign’s request for one contact now, whatever the campaign’s status', async () => {
     r.receiver.clear();
     const workspace = await workspaceWith({ externalId: 'tester', firstName: 'Tess' });
