@@ -125,6 +125,29 @@ describe('a webhook broadcast', () => {
     expect(r.receiver.received().map((delivery) => delivery.json)).toEqual([{ n: 5, who: 'num' }]);
   });
 
+  it('fails every message (TEMPLATE_ERROR) of a campaign whose stored header no longer opens, and finishes the campaign', async () => {
+    r.receiver.clear();
+    const workspace = await workspaceWith({ externalId: 'sealed-a' }, { externalId: 'sealed-b' });
+    const other = await h.workspace();
+    const theirs = await createCampaign(other.secret, { name: 'Theirs', kind: 'BROADCAST', channel: 'WEBHOOK', webhook: { url: r.receiver.url('/theirs'), headers: { 'X-Token': 'theirs' } } });
+    const id = await createCampaign(workspace.secret, { name: 'Ours', kind: 'BROADCAST', channel: 'WEBHOOK', webhook: { url: r.receiver.url('/ours'), headers: { 'X-Token': 'ours' } } });
+    // A header sealed for another workspace (a row copied across) does not open here.
+    const { prisma } = h.kit.herald;
+    const foreign = await prisma.campaign.findUniqueOrThrow({ where: { id: ledgerIdOf(theirs) } });
+    const ours = await prisma.campaign.findUniqueOrThrow({ where: { id: ledgerIdOf(id) } });
+    await prisma.campaign.update({ where: { id: ours.id }, data: { content: { ...(ours.content as object), headers: (foreign.content as { headers: object }).headers } } });
+
+    expect(dataOf(await workspace.secret(SendNow, { id })).sendCampaignNow.__typename).toBe('MutationSendCampaignNowSuccess');
+    await waitForStatus(workspace.secret, id, 'SENT', 20_000);
+    const campaign = await messagesOf(workspace, id);
+    expect(campaign.stats).toMatchObject({ targeted: 2, failed: 2, sent: 0, queued: 0 });
+    for (const message of campaign.messages) {
+      expect(message).toMatchObject({ status: 'FAILED', reason: 'TEMPLATE_ERROR', attempts: 0 });
+      expect(message.error).toMatch(/^headers\.X-Token: was sealed for another workspace/);
+    }
+    expect(r.receiver.attempts()).toEqual([]);
+  });
+
   it('is refused by a receiver that holds another secret: 401 fails the message, not retried', async () => {
     r.receiver.clear();
     const workspace = await workspaceWith({ externalId: 'wrong' });

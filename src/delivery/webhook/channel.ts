@@ -53,7 +53,9 @@ export const webhook: Channel<NoAddress, RenderedWebhook> = {
       },
 
       async stage(ready: Ready<NoAddress, RenderedWebhook>[]) {
-        const { method, headers } = compiled as CompiledWebhook;
+        // Content that does not compile readies nothing (prepare failed its messages), but the pass still stages the empty batch.
+        if (compiled instanceof WebhookContentError) return [];
+        const { method, headers } = compiled;
         const base = withDefaults(headers);
         const timestamp = new Date();
         // Signed here, just before the claim commits and the requests leave: the timestamp is the send's.
