@@ -35,6 +35,11 @@ const Analytics = graphql(`
     analytics(from: $from, to: $to, interval: HOUR) { timezone buckets { start sent } totals { sent displayed clicked conversions } }
   }
 `);
+const Buckets = graphql(`
+  query TrackBuckets($from: DateTime!, $to: DateTime!, $interval: Interval!) {
+    analytics(from: $from, to: $to, interval: $interval) { timezone buckets { start sent } }
+  }
+`);
 const LiveStats = graphql(`
   subscription TrackLiveStats($id: ID!) { campaignStats(campaignId: $id) { sent queued targeted displayed } }
 `);
@@ -126,6 +131,45 @@ describe('tracking and conversions', () => {
     expect(analytics.totals).toEqual({ sent: 2, displayed: 2, clicked: 1, conversions: 1 });
     expect(analytics.buckets.length).toBeGreaterThanOrEqual(2);
     expect(analytics.timezone).toBe('UTC');
+  });
+});
+
+describe('analytics buckets', () => {
+  it('buckets each real hour once on the days the clocks change, in the workspace zone', async () => {
+    const { secret, publishable, workspace } = await h.workspace();
+    for (const anonymousId of ['a', 'b', 'c', 'd']) await subscribeBrowser(publishable, h.push, { anonymousId });
+    const id = await createCampaign(secret, { name: 'Night', kind: 'BROADCAST', content });
+    await secret(SendNow, { id });
+    await waitForStatus(secret, id);
+    const workspaceId = Buffer.from(workspace.id, 'base64').toString().split(':')[1]!;
+    await h.kit.herald.prisma.$executeRaw`UPDATE "Workspace" SET timezone = 'Europe/Berlin' WHERE id = ${workspaceId}::uuid`;
+    // Berlin: 2026-03-29 02:00 CET jumps to 03:00 CEST (01:00Z); 2026-10-25 03:00 CEST goes back to 02:00 CET (01:00Z).
+    const sentAt = ['2026-03-29T00:30:00Z', '2026-03-29T01:30:00Z', '2026-10-25T00:30:00Z', '2026-10-25T01:30:00Z'];
+    await h.kit.herald.prisma.$executeRaw`
+      UPDATE "Message" m SET "sentAt" = t.at::timestamptz
+      FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM "Message" WHERE "workspaceId" = ${workspaceId}::uuid) r
+      JOIN unnest(${sentAt}::text[]) WITH ORDINALITY AS t(at, n) ON t.n = r.n
+      WHERE m.id = r.id`;
+    const buckets = async (from: string, to: string, interval: 'HOUR' | 'DAY') =>
+      dataOf(await secret(Buckets, { from, to, interval })).analytics.buckets.map(({ start, sent }) => [new Date(start).toISOString(), sent]);
+
+    expect(await buckets('2026-03-28T23:00:00Z', '2026-03-29T03:00:00Z', 'HOUR')).toEqual([
+      ['2026-03-28T23:00:00.000Z', 0],
+      ['2026-03-29T00:00:00.000Z', 1],
+      ['2026-03-29T01:00:00.000Z', 1],
+      ['2026-03-29T02:00:00.000Z', 0],
+    ]);
+    expect(await buckets('2026-10-24T23:00:00Z', '2026-10-25T03:00:00Z', 'HOUR')).toEqual([
+      ['2026-10-24T23:00:00.000Z', 0],
+      ['2026-10-25T00:00:00.000Z', 1],
+      ['2026-10-25T01:00:00.000Z', 1],
+      ['2026-10-25T02:00:00.000Z', 0],
+    ]);
+    // Days start at local midnight, whatever their length.
+    expect(await buckets('2026-10-24T22:00:00Z', '2026-10-26T23:00:00Z', 'DAY')).toEqual([
+      ['2026-10-24T22:00:00.000Z', 2],
+      ['2026-10-25T23:00:00.000Z', 0],
+    ]);
   });
 });
 

@@ -38,20 +38,22 @@ export async function workspaceAnalytics(herald: Herald, workspaceId: string, fr
   const fact = (column: string) => `SELECT '${column}' AS kind, "${column}" AS ts FROM "Message"
       WHERE "workspaceId" = $1::uuid AND NOT test AND "${column}" >= $2 AND "${column}" < $3`;
   const { rows } = await herald.pool.query<AnalyticsBucket>(
+    // Bucket starts are instants, truncated and stepped in the zone: on a day the clocks change a
+    // local wall-clock series would skip or repeat an hour (two real hours in one bucket).
     `WITH buckets AS (
-       SELECT b AS local FROM generate_series(date_trunc($5, $2::timestamptz AT TIME ZONE $4), $3::timestamptz AT TIME ZONE $4 - interval '1 millisecond', $6::interval) b
+       SELECT b AS start FROM generate_series(date_trunc($5, $2::timestamptz, $4::text), $3::timestamptz - interval '1 millisecond', $6::interval, $4::text) b
      ), facts AS (
-       SELECT date_trunc($5, ts AT TIME ZONE $4) AS local, kind FROM (
+       SELECT date_trunc($5, ts, $4::text) AS start, kind FROM (
          ${fact('sentAt')} UNION ALL ${fact('displayedAt')} UNION ALL ${fact('clickedAt')} UNION ALL ${fact('convertedAt')}
        ) f
      )
-     SELECT b.local AT TIME ZONE $4 AS start,
+     SELECT b.start,
        count(*) FILTER (WHERE kind = 'sentAt')::int AS sent,
        count(*) FILTER (WHERE kind = 'displayedAt')::int AS displayed,
        count(*) FILTER (WHERE kind = 'clickedAt')::int AS clicked,
        count(*) FILTER (WHERE kind = 'convertedAt')::int AS conversions
-     FROM buckets b LEFT JOIN facts f USING (local)
-     GROUP BY b.local ORDER BY b.local`,
+     FROM buckets b LEFT JOIN facts f USING (start)
+     GROUP BY b.start ORDER BY b.start`,
     [workspaceId, from, to, timezone, unit, step],
   );
   return { from, to, interval, timezone, buckets: rows };
