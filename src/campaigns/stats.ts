@@ -102,8 +102,10 @@ function statsFrom(campaignId: string, channel: string, counts: Map<string, numb
   const delivered = REPORTS_DELIVERY.has(channel as Channel) ? count('delivered') : sent;
   const clickBase = channel === 'EMAIL' ? delivered : displayed;
   // reason:BOUNCED also counts messages that bounced when sent (FAILED, each counted in `bounced`).
-  // Likewise reason:UNSUBSCRIBED counts SMS the provider refused because the person had texted STOP (21610, each in `unsubscribed`).
-  const failedFor = (reason: SuppressionReason) => (reason === 'BOUNCED' ? count('bounced') : reason === 'UNSUBSCRIBED' && channel === 'SMS' ? count('unsubscribed') : 0);
+  // Likewise reason:UNSUBSCRIBED counts SMS the provider refused because the person had texted STOP
+  // (21610, each in `unsubscribed`, as are STOP replies, which are no ledger row and also in `unsubscribed:reply`).
+  const failedFor = (reason: SuppressionReason) =>
+    reason === 'BOUNCED' ? count('bounced') : reason === 'UNSUBSCRIBED' && channel === 'SMS' ? count('unsubscribed') - count('unsubscribed:reply') : 0;
   const suppressedFor = (reason: SuppressionReason) => count(`reason:${reason}`) - failedFor(reason);
   const answers = answerCounts(counts);
   return {

@@ -326,4 +326,25 @@ describe('inbound messages', () => {
     expect(campaign.messages[0]!.contact.smsStatus).toBe('UNSUBSCRIBED'); // the person is unsubscribed
     expect(campaign.stats.unsubscribed).toBe(0); // but never got this campaign at that number
   }, 60_000);
+
+  it('a STOP reply leaves the suppressions of the campaign it is counted for as they were', async () => {
+    t.twilio.clear();
+    const { secret } = await h.workspace('SMS stop and suppressions');
+    const settings = await useKitAccount(secret, t.twilio);
+    const url = settings.settings.sms.inboundUrl;
+    await upsertContacts(secret, [
+      { externalId: 'stopper', phone: '+48601000051', smsOptIn: true },
+      { externalId: 'never-opted', phone: '+48601000052' },
+    ]);
+    const id = await createCampaign(secret, { name: 'Sale', kind: 'BROADCAST', channel: 'SMS', sms: { body: 'Sale' } });
+    dataOf(await secret(SendNow, { id }));
+    await waitForStatus(secret, id, 'SENT', 30_000);
+    const before = (await smsCampaign(secret, id)).stats;
+    expect(before).toMatchObject({ sent: 1, suppressed: 1, suppressedBy: [{ reason: 'UNSUBSCRIBED', count: 1 }] });
+
+    const fields = { MessageSid: 'SMstop51', AccountSid: t.twilio.accountSid, From: '+48601000051', To: '+15017122661', Body: 'STOP' };
+    expect(await post(url, fields, signTwilioRequest(t.twilio.authToken, url, fields))).toMatchObject({ status: 200 });
+    // The reply is counted as unsubscribed; the contact that was never sent the SMS is still suppressed as before.
+    expect((await smsCampaign(secret, id)).stats).toMatchObject({ sent: 1, unsubscribed: 1, suppressed: 1, suppressedBy: [{ reason: 'UNSUBSCRIBED', count: 1 }] });
+  }, 60_000);
 });

@@ -39,7 +39,8 @@ export async function recordInboundSms(herald: Herald, workspaceId: string, from
         AND m."sentAt" > now() - interval '7 days' AND (m."sentTo" IS NULL OR m."sentTo" = ${from})
       ORDER BY m."sentAt" DESC LIMIT 1
     ), counted AS (
-      INSERT INTO "CampaignCount" ("campaignId", metric, count) SELECT "campaignId", 'unsubscribed', 1 FROM answered
+      -- Also as a reply: campaigns/stats.ts tells the refusals (21610) in \`unsubscribed\` from these.
+      INSERT INTO "CampaignCount" ("campaignId", metric, count) SELECT "campaignId", metric, 1 FROM answered, unnest(ARRAY['unsubscribed', 'unsubscribed:reply']) metric
       ON CONFLICT ("campaignId", metric, shard) DO UPDATE SET count = "CampaignCount".count + 1
     )
     SELECT (SELECT count(*) FROM changed)::int AS contacts, a.id::text AS "messageId", a."campaignId"::text AS "campaignId", a."contactId"::text AS "contactId"
