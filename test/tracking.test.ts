@@ -40,6 +40,14 @@ const Buckets = graphql(`
     analytics(from: $from, to: $to, interval: $interval) { timezone buckets { start sent } }
   }
 `);
+const ContactId = graphql(`
+  query TrackContactId($externalId: String!) { contact(externalId: $externalId) { id } }
+`);
+const TestPush = graphql(`
+  mutation TrackTestPush($campaignId: ID!, $contactId: ID!) {
+    sendTestPush(input: { campaignId: $campaignId, contactId: $contactId }) { __typename ... on MutationSendTestPushSuccess { data { id } } }
+  }
+`);
 const LiveStats = graphql(`
   subscription TrackLiveStats($id: ID!) { campaignStats(campaignId: $id) { sent queued targeted displayed } }
 `);
@@ -217,6 +225,37 @@ describe('live stats', () => {
     expect(sse.snapshots.at(-1)).toMatchObject({ sent: 1_000 });
     for (const browser of browsers) expect(h.push.received(browser.id)).toHaveLength(1);
   }, 60_000);
+
+  it('leaves what is done with a test push out of the live feed, as out of the stats', async () => {
+    const { secret, secretKey, publishable } = await h.workspace();
+    const ada = await subscribeBrowser(publishable, h.push, { externalId: 'ada' });
+    const bob = await subscribeBrowser(publishable, h.push, { externalId: 'bob' });
+    const id = await createCampaign(secret, { name: 'Sale', kind: 'BROADCAST', content });
+    await secret(SendNow, { id });
+    await waitForStatus(secret, id);
+    const contactId = dataOf(await secret(ContactId, { externalId: 'ada' })).contact!.id;
+    const sent = dataOf(await secret(TestPush, { campaignId: id, contactId })).sendTestPush;
+    if (sent.__typename !== 'MutationSendTestPushSuccess') throw new Error(`sendTestPush failed: ${JSON.stringify(sent)}`);
+    const testToken = (h.push.received(ada.browser.id)[1]!.json as { token: string }).token;
+
+    const client = wsClient(h.kit.wsUrl, secretKey);
+    const seen: { type: string; messageId: string }[] = [];
+    const feed = (async () => {
+      for await (const result of client.iterate({ query: printDoc(LiveEvents), variables: { id } })) {
+        seen.push((result.data as { deliveryEvents: (typeof seen)[number] }).deliveryEvents);
+        if (seen.length === 3) break;
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // let the subscription settle
+    await secret(Record, { token: testToken, type: 'CLICKED' });
+    await secret(Record, { token: payloadOf(bob.browser.id).token, type: 'CLICKED' });
+    await secret(Record, { token: payloadOf(ada.browser.id).token, type: 'DISPLAYED' });
+    await feed;
+    await client.dispose();
+
+    expect(seen.map((event) => event.messageId)).not.toContain(sent.data.id);
+    expect(dataOf(await secret(Stats, { id })).campaign!.stats).toMatchObject({ displayed: 2, clicked: 1 });
+  });
 
   it("refuses another workspace's campaign", async () => {
     const { secret } = await h.workspace();

@@ -124,12 +124,14 @@ async function recordBeacons(herald: Herald, beacons: Beacon[]): Promise<(Messag
 
 function announceBeacons(
   herald: Herald,
-  changed: { id: string; displayed: boolean; clicked: boolean; closed: boolean; opened: boolean; contactId: string }[],
+  changed: { id: string; displayed: boolean; clicked: boolean; closed: boolean; opened: boolean; contactId: string; test: boolean }[],
   messages: Map<string, { workspaceId: string; campaignId: string }>,
 ): void {
   const byWorkspace = new Map<string, Parameters<typeof publishDeliveryEvents>[2]>();
   const campaigns = new Set<string>();
   for (const row of changed) {
+    // A test push stays out of the live feed, as out of the stats.
+    if (row.test) continue;
     const { workspaceId, campaignId } = messages.get(row.id)!;
     // The live feed has no OPENED step (as for email): a first open shows as DISPLAYED.
     const types = [row.displayed && 'DISPLAYED', row.clicked && 'CLICKED', row.closed && 'CLOSED'].filter(Boolean) as Exclude<MessageEventType, 'OPENED'>[];
