@@ -143,6 +143,32 @@ describe('tracking and conversions', () => {
 });
 
 describe('analytics buckets', () => {
+  it('buckets a conversion at the time of its event, as the message shows it', async () => {
+    const { secret, publishable, workspace } = await h.workspace();
+    await subscribeBrowser(publishable, h.push, { externalId: 'ada' });
+    const id = await createCampaign(secret, { name: 'Sale', kind: 'BROADCAST', content, conversion: { event: 'purchase', withinSeconds: 3 * 3600 } });
+    await secret(SendNow, { id });
+    await waitForStatus(secret, id);
+    const workspaceId = Buffer.from(workspace.id, 'base64').toString().split(':')[1]!;
+    const hour = 3600_000;
+    const start = Math.floor(Date.now() / hour) * hour;
+    // Sent two hours before this hour began; the purchase, tracked only now, was made in the hour before this one.
+    await h.kit.herald.prisma.$executeRaw`UPDATE "Message" SET "sentAt" = ${new Date(start - 2 * hour)} WHERE "workspaceId" = ${workspaceId}::uuid`;
+    const purchasedAt = new Date(start - hour / 2);
+    await secret(Track, { externalId: 'ada', occurredAt: purchasedAt.toISOString() });
+
+    const message = dataOf(await secret(Stats, { id })).campaign!.messages.edges[0]!.node;
+    expect(new Date(message.convertedAt!).toISOString()).toBe(purchasedAt.toISOString());
+    const buckets = dataOf(await secret(Analytics, { from: new Date(start - 3 * hour).toISOString(), to: new Date(start + hour).toISOString() })).analytics.buckets;
+    expect(buckets.map((bucket) => [new Date(bucket.start).getTime() - start, bucket.sent])).toEqual([
+      [-3 * hour, 0],
+      [-2 * hour, 1],
+      [-hour, 0],
+      [0, 0],
+    ]);
+    expect(dataOf(await secret(Analytics, { from: new Date(start - hour).toISOString(), to: new Date(start).toISOString() })).analytics.totals.conversions).toBe(1);
+  });
+
   it('buckets each real hour once on the days the clocks change, in the workspace zone', async () => {
     const { secret, publishable, workspace } = await h.workspace();
     for (const anonymousId of ['a', 'b', 'c', 'd']) await subscribeBrowser(publishable, h.push, { anonymousId });

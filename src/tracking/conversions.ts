@@ -12,7 +12,7 @@ export function conversionEventsSql(workspaceId: string): Prisma.Sql {
 /**
  * Credits new events as conversions: for each event, the most recent message sent to its contact
  * by a campaign whose `conversion.event` is that event's name, within `conversion.withinSeconds`
- * before it, converts, once (a message already converted stays as it was). Runs in the
+ * before it, converts, once, at the event's time (a message already converted stays as it was). Runs in the
  * transaction that stores the events; answers the conversions for the live feed.
  */
 export async function recordConversions(tx: Tx, workspaceId: string, eventIds: string[]): Promise<Omit<DeliveryEvent, 'at'>[]> {
@@ -22,7 +22,7 @@ export async function recordConversions(tx: Tx, workspaceId: string, eventIds: s
       SELECT id, conversion->>'event' AS event, (conversion->>'withinSeconds')::int AS within
       FROM "Campaign" WHERE "workspaceId" = ${workspaceId}::uuid AND conversion IS NOT NULL
     ), candidates AS (
-      SELECT DISTINCT ON (e.id) m.id
+      SELECT DISTINCT ON (e.id) m.id, e."occurredAt"
       FROM "Event" e
       JOIN goals g ON g.event = e.name
       JOIN "Message" m ON m."contactId" = e."contactId" AND m."campaignId" = g.id AND m.status = 'SENT' AND NOT m.test
@@ -30,8 +30,9 @@ export async function recordConversions(tx: Tx, workspaceId: string, eventIds: s
       WHERE e.id = ANY(${eventIds}::uuid[])
       ORDER BY e.id, m."sentAt" DESC
     ), converted AS (
-      UPDATE "Message" m SET "convertedAt" = now(), "updatedAt" = now()
-      FROM (SELECT DISTINCT id FROM candidates) c
+      -- Converted when its event happened (analytics buckets it there), not when it was tracked.
+      UPDATE "Message" m SET "convertedAt" = c."occurredAt", "updatedAt" = now()
+      FROM (SELECT id, min("occurredAt") AS "occurredAt" FROM candidates GROUP BY id) c
       WHERE m.id = c.id AND m."convertedAt" IS NULL
       RETURNING m.id, m."campaignId", m."contactId"
     ), counted AS (
