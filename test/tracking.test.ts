@@ -48,6 +48,15 @@ const TestPush = graphql(`
     sendTestPush(input: { campaignId: $campaignId, contactId: $contactId }) { __typename ... on MutationSendTestPushSuccess { data { id } } }
   }
 `);
+const DeleteContact = graphql(`
+  mutation TrackDeleteContact($id: ID!) { deleteContact(input: { id: $id }) { __typename } }
+`);
+const Cancel = graphql(`
+  mutation TrackCancel($id: ID!) { cancelCampaign(input: { id: $id }) { __typename } }
+`);
+const Waiting = graphql(`
+  query TrackWaiting($id: ID!) { campaign(id: $id) { stats { targeted queued sent } messages(first: 10, status: QUEUED) { totalCount } } }
+`);
 const LiveStats = graphql(`
   subscription TrackLiveStats($id: ID!) { campaignStats(campaignId: $id) { sent queued targeted displayed } }
 `);
@@ -204,6 +213,30 @@ describe('analytics buckets', () => {
       ['2026-10-24T22:00:00.000Z', 2],
       ['2026-10-25T23:00:00.000Z', 0],
     ]);
+  });
+});
+
+describe('campaign counters', () => {
+  it('stop counting a waiting message as queued once its contact is deleted', async () => {
+    const { secret, publishable } = await h.workspace();
+    await subscribeBrowser(publishable, h.push, { externalId: 'ada' });
+    await subscribeBrowser(publishable, h.push, { externalId: 'bob' });
+    // A window that opens in three hours: both messages wait, QUEUED.
+    const hhmm = (at: number) => new Date(at).toISOString().slice(11, 16);
+    const deliveryWindow = { start: hhmm(Date.now() + 3 * 3600_000), end: hhmm(Date.now() + 4 * 3600_000) };
+    const id = await createCampaign(secret, { name: 'Later', kind: 'BROADCAST', content, deliveryWindow });
+    await secret(SendNow, { id });
+    for (let waited = 0; dataOf(await secret(Waiting, { id })).campaign!.stats.queued < 2; waited += 100) {
+      if (waited > 20_000) throw new Error('the messages never waited');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const contactId = dataOf(await secret(ContactId, { externalId: 'ada' })).contact!.id;
+    expect(dataOf(await secret(DeleteContact, { id: contactId })).deleteContact.__typename).toBe('MutationDeleteContactSuccess');
+    const afterDelete = dataOf(await secret(Waiting, { id })).campaign!;
+    expect(afterDelete.stats.queued).toBe(afterDelete.messages.totalCount);
+    expect(afterDelete.stats.queued).toBe(1);
+    await secret(Cancel, { id });
+    expect(dataOf(await secret(Waiting, { id })).campaign!.stats).toMatchObject({ queued: 0, sent: 0 });
   });
 });
 

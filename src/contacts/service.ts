@@ -74,11 +74,31 @@ export async function findContact(
   return herald.prisma.contact.findUnique({ ...query, where: { workspaceId_email: { workspaceId, email: email!.toLowerCase() } } });
 }
 
-/** Erases a contact with its events and subscriptions (the database cascades). */
+/**
+ * Erases a contact with its events, subscriptions and ledger rows (the database cascades). Its
+ * messages still waiting (QUEUED, or SENDING: counted as waiting) leave the campaign counters'
+ * `status:QUEUED` for `status:CANCELED`, as a canceled campaign's do, in the same statement: the
+ * rows are locked first, so one a sender settles meanwhile is counted by the sender alone.
+ */
 export async function deleteContact(herald: Herald, workspaceId: string, id: string): Promise<{ id: string }> {
-  const { count } = await herald.prisma.contact.deleteMany({ where: { id, workspaceId } });
-  if (!count) throw new NotFoundError(ErrorCode.contactNotFound, 'No contact with this id');
+  const rows = await herald.prisma.$queryRaw<{ campaignId: string | null }[]>`
+    WITH waiting AS (
+      SELECT "campaignId" FROM "Message"
+      WHERE "contactId" = ${id}::uuid AND "workspaceId" = ${workspaceId}::uuid AND status IN ('QUEUED', 'SENDING') AND NOT test
+      ORDER BY id FOR UPDATE
+    ), gone AS (
+      DELETE FROM "Contact" WHERE id = ${id}::uuid AND "workspaceId" = ${workspaceId}::uuid RETURNING id
+    ), counted AS (
+      INSERT INTO "CampaignCount" ("campaignId", metric, count)
+      SELECT w."campaignId", d.metric, sum(d.delta)::int FROM waiting w CROSS JOIN gone,
+        LATERAL (VALUES ('status:QUEUED', -1), ('status:CANCELED', 1)) AS d(metric, delta)
+      GROUP BY 1, 2 ORDER BY 1, 2
+      ON CONFLICT ("campaignId", metric, shard) DO UPDATE SET count = "CampaignCount".count + excluded.count
+    )
+    SELECT DISTINCT w."campaignId"::text AS "campaignId" FROM gone LEFT JOIN waiting w ON true`;
+  if (!rows.length) throw new NotFoundError(ErrorCode.contactNotFound, 'No contact with this id');
   herald.events.publish('workspace:changed', workspaceId, { reason: 'contacts_changed' });
+  for (const { campaignId } of rows) if (campaignId) herald.events.publish('campaign:changed', campaignId, { reason: 'contact_deleted' });
   return { id };
 }
 
