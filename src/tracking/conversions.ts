@@ -30,8 +30,9 @@ export async function recordConversions(tx: Tx, workspaceId: string, eventIds: s
       WHERE e.id = ANY(${eventIds}::uuid[])
       ORDER BY e.id, m."sentAt" DESC
     ), converted AS (
-      -- Converted when its event happened (analytics buckets it there), not when it was tracked.
-      UPDATE "Message" m SET "convertedAt" = c."occurredAt", "updatedAt" = now()
+      -- Converted when its event happened (analytics buckets it there), not when it was tracked; never
+      -- later than now (an event may be timed up to a day ahead).
+      UPDATE "Message" m SET "convertedAt" = LEAST(c."occurredAt", now()), "updatedAt" = now()
       FROM (SELECT id, min("occurredAt") AS "occurredAt" FROM candidates GROUP BY id) c
       WHERE m.id = c.id AND m."convertedAt" IS NULL
       RETURNING m.id, m."campaignId", m."contactId"
