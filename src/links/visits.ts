@@ -10,10 +10,11 @@ import type { Device } from './targets.ts';
  *
  * Machines, whose visits are redirected but not counted: HEAD requests, no User-Agent, and known
  * crawlers, scanners and link-preview fetchers (chat apps and social sites fetch a link to show a
- * card before anyone clicks it).
+ * card before anyone clicks it). Named by their fetchers' own names: LinkedIn, Pinterest and
+ * Snapchat open a person's click in an in-app browser whose User-Agent carries the app's name.
  */
 
-const LINK_PREVIEWS = /facebookexternalhit|facebookcatalog|whatsapp|slack|telegram|discord|skypeuripreview|embedly|iframely|pinterest|vkshare|mastodon|snapchat|linkedin|outbrain|quora link preview|redditbot|bingpreview|google-read-aloud|googleother|apis-google|feedfetcher|lighthouse|pingdom|uptimerobot/i;
+const LINK_PREVIEWS = /facebookexternalhit|facebookcatalog|whatsapp|slack|telegram|discord|skypeuripreview|embedly|iframely|pinterestbot|vkshare|mastodon|snap url preview|linkedinbot|outbrain|quora link preview|redditbot|bingpreview|google-read-aloud|googleother|apis-google|feedfetcher|lighthouse|pingdom|uptimerobot/i;
 
 export function deviceOf(userAgent: string | undefined): Device {
   const agent = userAgent ?? '';

@@ -217,6 +217,22 @@ describe('following a short link', () => {
     expect(await h.kit.herald.prisma.linkClick.count({ where: { link: { code: link.code } } })).toBe(4);
   });
 
+  it('counts a person’s click in the in-app browsers of LinkedIn, Pinterest and Snapchat; not their preview fetchers', async () => {
+    const link = await created(shop.secret, { url: 'https://shop.example/social' });
+    const people = [
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [LinkedInApp]/9.29.8653',
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [Pinterest/iOS]',
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Snapchat/12.80.0.39 (like Safari/8617.1.17.10.9, panda)',
+    ];
+    const fetchers = [
+      'LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)',
+      'Pinterest/0.2 (+https://www.pinterest.com/bot.html)',
+      'Mozilla/5.0 (compatible; Snap URL Preview Service; bot; snapchat; +https://developers.snap.com/robots)',
+    ];
+    for (const agent of [...people, ...fetchers]) expect((await follow(link.shortUrl, agent)).status).toBe(302);
+    expect(await clicksOf(shop.secret, link.id)).toEqual({ clicks: 3, byDevice: { IOS: 3, ANDROID: 0, DESKTOP: 0 } });
+  });
+
   it('answers 404 for an unknown code and chooses nothing from the query string', async () => {
     const link = await created(shop.secret, { url: 'https://shop.example/safe' });
     for (const path of ['/l/AAAAAAAA', '/l/', '/l/short', `/l/${link.code}x`, `/l/${link.code}/`, '/l/..%2f..%2fgraphql']) {
