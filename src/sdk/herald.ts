@@ -66,9 +66,12 @@ function store(key: string, value?: string): string | null {
   }
 }
 
+/** With storage blocked, the anonymous id this page uses (a new visitor on every page load). */
+let unstoredAnonymousId: string | undefined;
+
 /** The visitor's anonymous id, made once per browser and kept in local storage. */
 export function anonymousId(): string {
-  return store(KEYS.anonymousId) ?? store(KEYS.anonymousId, crypto.randomUUID())!;
+  return store(KEYS.anonymousId) ?? store(KEYS.anonymousId, crypto.randomUUID()) ?? (unstoredAnonymousId ??= crypto.randomUUID());
 }
 
 /** Who this browser is: the identified customer (with the proof their site's server gave), else the anonymous visitor. */

@@ -1,0 +1,41 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+/**
+ * The browser SDK (src/sdk/herald.ts) in Node, with the browser's parts it touches stubbed: what
+ * it does when the page's storage is blocked (cookies blocked for the site, some private modes),
+ * where reading or writing local storage throws.
+ */
+
+const blocked = () => {
+  throw new DOMException('The operation is insecure.', 'SecurityError');
+};
+
+describe('the SDK with storage blocked', () => {
+  beforeEach(() => {
+    Object.defineProperty(globalThis, 'localStorage', { get: blocked, configurable: true });
+    Object.defineProperty(globalThis, 'sessionStorage', { get: blocked, configurable: true });
+  });
+  afterEach(() => {
+    delete (globalThis as { localStorage?: unknown }).localStorage;
+    delete (globalThis as { sessionStorage?: unknown }).sessionStorage;
+    vi.unstubAllGlobals();
+  });
+
+  it('keeps one anonymous id for the page and tracks with it', async () => {
+    const requests: { variables: Record<string, Record<string, unknown>> }[] = [];
+    vi.stubGlobal('fetch', async (_url: string, init: { body: string }) => {
+      requests.push(JSON.parse(init.body));
+      return new Response(JSON.stringify({ data: { e0: { __typename: 'MutationTrackEventSuccess' } } }));
+    });
+    const { Herald } = await import('../src/sdk/herald.ts');
+
+    const id = Herald.anonymousId();
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Herald.anonymousId()).toBe(id);
+
+    await Herald.init({ publishableKey: 'pk_test', apiUrl: 'https://herald.example', inApp: false });
+    await Herald.track('viewed_item');
+    expect(requests).toHaveLength(1);
+    expect(requests[0]!.variables.e0).toMatchObject({ anonymousId: id, name: 'viewed_item' });
+  });
+});
