@@ -19,6 +19,7 @@ describe('the SDK with storage blocked', () => {
     delete (globalThis as { localStorage?: unknown }).localStorage;
     delete (globalThis as { sessionStorage?: unknown }).sessionStorage;
     vi.unstubAllGlobals();
+    vi.resetModules();
   });
 
   it('keeps one anonymous id for the page and tracks with it', async () => {
@@ -37,5 +38,51 @@ describe('the SDK with storage blocked', () => {
     await Herald.track('viewed_item');
     expect(requests).toHaveLength(1);
     expect(requests[0]!.variables.e0).toMatchObject({ anonymousId: id, name: 'viewed_item' });
+  });
+});
+
+/** Just enough of a page for the soft prompt: elements that record what is appended where. */
+class FakeElement {
+  style: Record<string, string> = {};
+  dataset: Record<string, string> = {};
+  textContent = '';
+  onclick: (() => void) | null = null;
+  children: FakeElement[] = [];
+  constructor(private readonly page: FakeElement[]) {}
+  get isConnected() {
+    return this.page.includes(this);
+  }
+  setAttribute() {}
+  append(...children: FakeElement[]) {
+    this.children.push(...children);
+  }
+  remove() {
+    this.page.splice(this.page.indexOf(this), 1);
+  }
+}
+
+describe('the SDK initialised twice', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.resetModules();
+  });
+
+  it('shows one soft prompt', async () => {
+    const page: FakeElement[] = [];
+    const storage = new Map<string, string>();
+    vi.stubGlobal('localStorage', { getItem: (key: string) => storage.get(key) ?? null, setItem: (key: string, value: string) => storage.set(key, value) });
+    vi.stubGlobal('window', { PushManager: {}, Notification: {} });
+    vi.stubGlobal('navigator', { serviceWorker: {} });
+    vi.stubGlobal('Notification', { permission: 'default' });
+    vi.stubGlobal('document', {
+      createElement: () => new FakeElement(page),
+      body: { append: (element: FakeElement) => page.push(element) },
+    });
+    const { Herald } = await import('../src/sdk/herald.ts');
+
+    const options = { publishableKey: 'pk_test', apiUrl: 'https://herald.example', inApp: false, softPrompt: { title: 'Get notified?' } };
+    await Herald.init(options);
+    await Herald.init(options); // a site that runs its snippet twice, or re-mounts it
+    expect(page.filter((element) => element.dataset.herald === 'soft-prompt')).toHaveLength(1);
   });
 });

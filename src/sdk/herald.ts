@@ -454,8 +454,12 @@ function loadInApp(fresh = false): Promise<void> {
   return inAppRead;
 }
 
+/** The soft prompt on the page: init called again (a snippet run twice) shows no second one. */
+let softPromptBox: HTMLElement | undefined;
+
 function showSoftPrompt(prompt: SoftPrompt): void {
-  const box = document.createElement('div');
+  if (softPromptBox?.isConnected) return;
+  const box = (softPromptBox = document.createElement('div'));
   box.setAttribute('role', 'dialog');
   box.dataset.herald = 'soft-prompt';
   box.style.cssText =
