@@ -86,3 +86,43 @@ describe('the SDK initialised twice', () => {
     expect(page.filter((element) => element.dataset.herald === 'soft-prompt')).toHaveLength(1);
   });
 });
+
+describe('the service worker', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.resetModules();
+  });
+
+  it("leaves the notifications the site's own worker code shows to it", async () => {
+    const listeners = new Map<string, (event: unknown) => void>();
+    const opened: string[] = [];
+    const beacons: unknown[] = [];
+    vi.stubGlobal('self', {
+      addEventListener: (type: string, listener: (event: unknown) => void) => listeners.set(type, listener),
+      location: { href: 'https://shop.example/herald-sw.js' },
+      clients: { matchAll: async () => [], openWindow: async (url: string) => void opened.push(url) },
+    });
+    vi.stubGlobal('fetch', async (_url: string, init: { body: string }) => {
+      beacons.push(JSON.parse(init.body));
+      return new Response(null, { status: 204 });
+    });
+    await import('../src/sdk/herald-sw.ts');
+    let closes = 0;
+    const dispatch = async (type: 'notificationclick' | 'notificationclose', data: unknown) => {
+      const waits: Promise<unknown>[] = [];
+      listeners.get(type)!({ action: '', notification: { data, close: () => closes++ }, waitUntil: (promise: Promise<unknown>) => waits.push(promise) });
+      await Promise.all(waits);
+    };
+
+    // The site's own notifications (its worker shows them and opens their pages itself).
+    for (const data of [{ url: 'https://shop.example/orders/1' }, null]) {
+      await dispatch('notificationclick', data);
+      await dispatch('notificationclose', data);
+    }
+    expect({ opened, beacons, closes }).toEqual({ opened: [], beacons: [], closes: 0 });
+
+    // Herald's own: the click opens its URL and is reported.
+    await dispatch('notificationclick', { url: 'https://shop.example/sale', actions: {}, token: 'a-token', trackUrl: 'https://herald.example/track' });
+    expect({ opened, beacons, closes }).toEqual({ opened: ['https://shop.example/sale'], beacons: [{ token: 'a-token', type: 'CLICKED' }], closes: 1 });
+  });
+});

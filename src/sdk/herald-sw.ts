@@ -173,8 +173,18 @@ function reportAnswer(data: NotificationData, answer: string): Promise<void> {
   );
 }
 
+/**
+ * The data of a notification this worker showed (every one carries `actions`), else null: the
+ * site's own worker code may show notifications too, and opens and closes them itself.
+ */
+function heraldData(notification: { data: unknown }): NotificationData | null {
+  const data = notification.data as Partial<NotificationData> | null;
+  return data !== null && typeof data === 'object' && typeof data.actions === 'object' ? (data as NotificationData) : null;
+}
+
 worker.addEventListener('notificationclick', (event) => {
-  const data = event.notification.data;
+  const data = heraldData(event.notification);
+  if (!data) return;
   event.notification.close();
   if (event.action.startsWith(ANSWER_ACTION)) {
     // An answer is the whole interaction: nothing opens.
@@ -187,7 +197,8 @@ worker.addEventListener('notificationclick', (event) => {
 });
 
 worker.addEventListener('notificationclose', (event) => {
-  const data = event.notification.data;
+  const data = heraldData(event.notification);
+  if (!data) return;
   // Some desktops close a notification after each click (GNOME, Firefox's D-Bus path): that close
   // is not a dismissal. The click's record is written first (events come in order), so it is seen.
   const dismissed = async () => {
