@@ -126,3 +126,53 @@ describe('the service worker', () => {
     expect({ opened, beacons, closes }).toEqual({ opened: ['https://shop.example/sale'], beacons: [{ token: 'a-token', type: 'CLICKED' }], closes: 1 });
   });
 });
+
+describe('Herald.unsubscribe', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.resetModules();
+  });
+
+  it('stays unsubscribed on the next page load', async () => {
+    const storage = new Map<string, string>();
+    let current: { endpoint: string; toJSON(): unknown; unsubscribe(): Promise<boolean> } | null = null;
+    let subscribed = 0;
+    const pushManager = {
+      getSubscription: async () => current,
+      subscribe: async () => {
+        subscribed++;
+        const endpoint = `https://push.example/${subscribed}`;
+        current = { endpoint, toJSON: () => ({ endpoint, keys: { p256dh: 'p', auth: 'a' } }), unsubscribe: async () => ((current = null), true) };
+        return current;
+      },
+    };
+    const registration = { active: {}, pushManager };
+    vi.stubGlobal('localStorage', { getItem: (key: string) => storage.get(key) ?? null, setItem: (key: string, value: string) => storage.set(key, value), removeItem: (key: string) => storage.delete(key) });
+    vi.stubGlobal('location', new URL('https://shop.example/'));
+    vi.stubGlobal('window', { PushManager: {}, Notification: {} });
+    vi.stubGlobal('navigator', { language: 'en', userAgent: 'Test', serviceWorker: { register: async () => registration, getRegistration: async () => registration } });
+    vi.stubGlobal('Notification', { permission: 'granted' });
+    vi.stubGlobal('fetch', async (_url: string, init: { body: string }) => {
+      const { query } = JSON.parse(init.body) as { query: string };
+      const field = ['publicConfig', 'registerPushSubscription', 'revokePushSubscription'].find((name) => query.includes(name))!;
+      const answer = field === 'publicConfig' ? { vapidPublicKey: 'AAAA' } : { __typename: 'Success' };
+      return new Response(JSON.stringify({ data: { [field]: answer } }));
+    });
+    const options = { publishableKey: 'pk_test', apiUrl: 'https://herald.example', inApp: false };
+
+    const firstPage = (await import('../src/sdk/herald.ts')).Herald;
+    await firstPage.init(options);
+    await firstPage.subscribe();
+    expect(subscribed).toBe(1);
+    await firstPage.unsubscribe(); // "turn off notifications" on the site
+    expect(current).toBeNull();
+
+    vi.resetModules();
+    const nextPage = (await import('../src/sdk/herald.ts')).Herald;
+    await nextPage.init(options);
+    expect({ subscribed, current }).toEqual({ subscribed: 1, current: null });
+
+    await nextPage.subscribe(); // the visitor turns them on again
+    expect(subscribed).toBe(2);
+  });
+});

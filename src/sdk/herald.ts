@@ -48,6 +48,8 @@ const KEYS = {
   externalId: 'herald:externalId',
   identityToken: 'herald:identityToken',
   endpoint: 'herald:endpoint',
+  /** Set by unsubscribe(): no page load subscribes again until subscribe() is called. */
+  unsubscribed: 'herald:unsubscribed',
   consent: 'herald:consent',
   visit: 'herald:visit',
 } as const;
@@ -63,6 +65,14 @@ function store(key: string, value?: string): string | null {
     return localStorage.getItem(key);
   } catch {
     return null; // storage blocked: Herald still works for this page
+  }
+}
+
+function forget(key: string): void {
+  try {
+    localStorage.removeItem(key);
+  } catch {
+    // storage blocked
   }
 }
 
@@ -212,6 +222,7 @@ export async function subscribe(): Promise<PushSubscription | null> {
     if (answer !== 'granted') return null;
   }
   if (Notification.permission !== 'granted') return null;
+  forget(KEYS.unsubscribed);
   const worker = await registration();
   const existing = await worker.pushManager.getSubscription();
   const subscription = existing ?? (await withTimeout(worker.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: await vapidKey() })));
@@ -259,7 +270,7 @@ async function register(subscription: PushSubscription): Promise<void> {
  * data cleared) or changed, subscribe and register again.
  */
 async function resync(): Promise<void> {
-  if (permission() !== 'granted') return;
+  if (permission() !== 'granted' || store(KEYS.unsubscribed)) return;
   void shareContact(); // as this page names the visitor now (local storage may have been cleared since)
   const worker = await registration();
   const current = await worker.pushManager.getSubscription();
@@ -267,9 +278,10 @@ async function resync(): Promise<void> {
   await subscribe();
 }
 
-/** Stops pushes to this browser: unsubscribes it and tells Herald. */
+/** Stops pushes to this browser: unsubscribes it and tells Herald; page loads leave it so until subscribe(). */
 export async function unsubscribe(): Promise<void> {
   if (!pushSupported()) return;
+  store(KEYS.unsubscribed, '1');
   const worker = await navigator.serviceWorker.getRegistration(new URL(options.serviceWorkerPath, location.href).href);
   const subscription = await worker?.pushManager.getSubscription();
   if (!subscription) return;
@@ -279,11 +291,7 @@ export async function unsubscribe(): Promise<void> {
     { endpoint: subscription.endpoint },
   );
   unwrap(revokePushSubscription);
-  try {
-    localStorage.removeItem(KEYS.endpoint);
-  } catch {
-    // storage blocked
-  }
+  forget(KEYS.endpoint);
 }
 
 /**
