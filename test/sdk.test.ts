@@ -39,6 +39,23 @@ describe('the SDK with storage blocked', () => {
     expect(requests).toHaveLength(1);
     expect(requests[0]!.variables.e0).toMatchObject({ anonymousId: id, name: 'viewed_item' });
   });
+
+  it('names the customer after identify, with their identity token', async () => {
+    const requests: { query: string; variables: Record<string, Record<string, unknown>> }[] = [];
+    vi.stubGlobal('fetch', async (_url: string, init: { body: string }) => {
+      const request = JSON.parse(init.body) as (typeof requests)[number];
+      requests.push(request);
+      const field = request.query.includes('identifyContact') ? 'identifyContact' : 'e0';
+      return new Response(JSON.stringify({ data: { [field]: { __typename: 'Success' } } }));
+    });
+    const { Herald } = await import('../src/sdk/herald.ts');
+    await Herald.init({ publishableKey: 'pk_test', apiUrl: 'https://herald.example', inApp: false });
+
+    // With identity verification on (the default), Herald refuses a customer's anonymousId from a page.
+    await Herald.identify('customer-1', {}, { identityToken: 'proof-1' });
+    await Herald.track('viewed_item');
+    expect(requests.at(-1)!.variables.e0).toEqual({ externalId: 'customer-1', identityToken: 'proof-1', name: 'viewed_item' });
+  });
 });
 
 /** Just enough of a page for the soft prompt: elements that record what is appended where. */

@@ -59,16 +59,22 @@ const DAY_MS = 86_400_000;
 let options: Required<Omit<HeraldOptions, 'softPrompt'>> & { softPrompt: SoftPrompt | false };
 let ready: Promise<void> | undefined;
 
+/** What this page keeps while local storage is blocked (or full), so Herald still works for the page. */
+const unstored = new Map<string, string>();
+
 function store(key: string, value?: string): string | null {
   try {
     if (value !== undefined) localStorage.setItem(key, value);
-    return localStorage.getItem(key);
+    const kept = localStorage.getItem(key);
+    if (kept !== null) return kept;
   } catch {
-    return null; // storage blocked: Herald still works for this page
+    if (value !== undefined) unstored.set(key, value);
   }
+  return unstored.get(key) ?? null;
 }
 
 function forget(key: string): void {
+  unstored.delete(key);
   try {
     localStorage.removeItem(key);
   } catch {
@@ -76,12 +82,9 @@ function forget(key: string): void {
   }
 }
 
-/** With storage blocked, the anonymous id this page uses (a new visitor on every page load). */
-let unstoredAnonymousId: string | undefined;
-
-/** The visitor's anonymous id, made once per browser and kept in local storage. */
+/** The visitor's anonymous id, made once per browser and kept in local storage (with storage blocked, once per page). */
 export function anonymousId(): string {
-  return store(KEYS.anonymousId) ?? store(KEYS.anonymousId, crypto.randomUUID()) ?? (unstoredAnonymousId ??= crypto.randomUUID());
+  return store(KEYS.anonymousId) ?? store(KEYS.anonymousId, crypto.randomUUID())!;
 }
 
 /** Who this browser is: the identified customer (with the proof their site's server gave), else the anonymous visitor. */
