@@ -55,6 +55,14 @@ describe('the SDK with storage blocked', () => {
     await Herald.identify('customer-1', {}, { identityToken: 'proof-1' });
     await Herald.track('viewed_item');
     expect(requests.at(-1)!.variables.e0).toEqual({ externalId: 'customer-1', identityToken: 'proof-1', name: 'viewed_item' });
+
+    // Signed out: the page is a new anonymous visitor, the customer and their token forgotten.
+    const before = Herald.anonymousId();
+    await Herald.logout();
+    await Herald.track('browsed');
+    const after = requests.at(-1)!.variables.e0!;
+    expect(after).toEqual({ anonymousId: Herald.anonymousId(), name: 'browsed' });
+    expect(after.anonymousId).not.toBe(before);
   });
 });
 

@@ -336,13 +336,7 @@ export async function identify(
  */
 export async function logout(): Promise<void> {
   flush();
-  try {
-    localStorage.removeItem(KEYS.externalId);
-    localStorage.removeItem(KEYS.identityToken);
-    localStorage.removeItem(KEYS.anonymousId);
-  } catch {
-    // storage blocked: nothing was kept
-  }
+  for (const key of [KEYS.externalId, KEYS.identityToken, KEYS.anonymousId]) forget(key);
   inAppFeed.forget();
   await shareContact(); // the worker forgets the customer
   if (permission() !== 'granted') return;
