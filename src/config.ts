@@ -104,6 +104,8 @@ const schema = z.object({
     .optional(),
   /** Extra CA certificates (PEM file) trusted for webhook receivers: an internal CA, or the test kit's. */
   HERALD_WEBHOOK_CA: z.string().min(1).optional(),
+  /** How long an API read of a segment (a count, a page of members, a preview) may run in PostgreSQL. */
+  HERALD_SEGMENT_READ_TIMEOUT_MS: z.coerce.number().int().min(10).default(30_000),
   HERALD_PUSH_CONCURRENCY: z.coerce.number().int().min(2).max(1000).default(256),
   HERALD_PUSH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   HERALD_PUSH_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),

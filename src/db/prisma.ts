@@ -93,3 +93,10 @@ export function isUniqueViolation(error: unknown): boolean {
   const cause = (error.meta?.driverAdapterError as { cause?: { kind?: string } } | undefined)?.cause;
   return error.code === 'P2002' || (error.code === 'P2010' && cause?.kind === 'UniqueConstraintViolation');
 }
+
+/** Whether `error` is PostgreSQL cancelling a statement (57014: its statement_timeout passed). */
+export function isQueryCanceled(error: unknown): boolean {
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  const cause = (error.meta?.driverAdapterError as { cause?: { originalCode?: string } } | undefined)?.cause;
+  return cause?.originalCode === '57014';
+}

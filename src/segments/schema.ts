@@ -56,7 +56,7 @@ const SegmentRef = builder.prismaNode('Segment', {
     audience: t.expose('audience', { type: AudienceEnum }),
     size: t.int({
       description: 'How many contacts match now.',
-      resolve: (segment, _args, context) => countContacts(context.herald, workspaceIdOf(context), selectionOf(segment)),
+      resolve: (segment, _args, context) => inQuery(() => countContacts(context.herald, workspaceIdOf(context), selectionOf(segment))),
     }),
     contacts: t.prismaConnection({
       type: 'Contact',
@@ -64,8 +64,8 @@ const SegmentRef = builder.prismaNode('Segment', {
       defaultSize: 50,
       maxSize: 1000,
       description: 'Members in a stable order (new contacts appear at the end).',
-      totalCount: (segment, _args, context) => countContacts(context.herald, workspaceIdOf(context), selectionOf(segment)),
-      resolve: (query, segment, _args, context) => connectionPage(context, selectionOf(segment), query),
+      totalCount: (segment, _args, context) => inQuery(() => countContacts(context.herald, workspaceIdOf(context), selectionOf(segment))),
+      resolve: (query, segment, _args, context) => inQuery(() => connectionPage(context, selectionOf(segment), query)),
     }, ContactConnection),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -74,13 +74,13 @@ const SegmentRef = builder.prismaNode('Segment', {
 
 const SegmentPreview = builder.objectRef<Selection>('SegmentPreview').implement({
   fields: (t) => ({
-    count: t.int({ resolve: (selection, _args, context) => countContacts(context.herald, workspaceIdOf(context), selection) }),
+    count: t.int({ resolve: (selection, _args, context) => inQuery(() => countContacts(context.herald, workspaceIdOf(context), selection)) }),
     sample: t.prismaField({
       type: ['Contact'],
       args: { first: t.arg.int({ defaultValue: 10 }) },
       resolve: async (query, selection, { first }, context) => {
         const limit = Math.min(Math.max(first ?? 10, 0), 100);
-        return contactsPage(context.herald, workspaceIdOf(context), selection, { limit }, query);
+        return inQuery(() => contactsPage(context.herald, workspaceIdOf(context), selection, { limit }, query));
       },
     }),
   }),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { Prisma } from '../db/prisma.ts';
-import { ConflictError, ErrorCode, fromZodIssues, NotFoundError } from '../errors.ts';
+import { isQueryCanceled, Prisma } from '../db/prisma.ts';
+import { ConflictError, ErrorCode, fromZodIssues, NotFoundError, ValidationError } from '../errors.ts';
 import type { Segment } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
 import { compileAudience, compileRule } from './compile.ts';
@@ -21,9 +21,28 @@ export function selectionSql(workspaceId: string, { rule, audience = 'ALL' }: Se
   return Prisma.join(conditions, ' AND ');
 }
 
+/**
+ * Runs an API read of a selection (a count, a page of ids) with a statement timeout
+ * (HERALD_SEGMENT_READ_TIMEOUT_MS): a rule can ask to read every contact's attributes hundreds of
+ * times, minutes of PostgreSQL's time over a million contacts, and the dashboard previews as one
+ * types. Past it PostgreSQL stops and the caller is told to narrow the rule. Campaigns and
+ * journeys select in their own jobs, unbounded.
+ */
+async function boundedRead<T>(herald: Herald, query: Prisma.Sql): Promise<T[]> {
+  const timeoutMs = herald.config.HERALD_SEGMENT_READ_TIMEOUT_MS;
+  try {
+    return await herald.prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT set_config('statement_timeout', ${String(timeoutMs)}, true)`;
+      return tx.$queryRaw<T[]>(query);
+    });
+  } catch (error) {
+    if (!isQueryCanceled(error)) throw error;
+    throw ValidationError.field(['rule'], `took longer than ${timeoutMs} ms to evaluate over this workspace's contacts: narrow it (fewer conditions on attributes)`);
+  }
+}
+
 export async function countContacts(herald: Herald, workspaceId: string, selection: Selection): Promise<number> {
-  const [row] = await herald.prisma.$queryRaw<{ count: bigint }[]>`
-    SELECT count(*) AS count FROM "Contact" c WHERE ${selectionSql(workspaceId, selection)}`;
+  const [row] = await boundedRead<{ count: bigint }>(herald, Prisma.sql`SELECT count(*) AS count FROM "Contact" c WHERE ${selectionSql(workspaceId, selection)}`);
   return Number(row!.count);
 }
 
@@ -35,8 +54,10 @@ export async function contactIdsPage(
   { afterId, limit }: { afterId?: string | null; limit: number },
 ): Promise<string[]> {
   const after = afterId ? Prisma.sql`AND c.id > ${afterId}::uuid` : Prisma.empty;
-  const rows = await herald.prisma.$queryRaw<{ id: string }[]>`
-    SELECT c.id FROM "Contact" c WHERE ${selectionSql(workspaceId, selection)} ${after} ORDER BY c.id LIMIT ${limit}`;
+  const rows = await boundedRead<{ id: string }>(
+    herald,
+    Prisma.sql`SELECT c.id FROM "Contact" c WHERE ${selectionSql(workspaceId, selection)} ${after} ORDER BY c.id LIMIT ${limit}`,
+  );
   return rows.map((row) => row.id);
 }
 
