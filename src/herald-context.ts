@@ -20,6 +20,8 @@ export interface Herald {
    * claim transactions: its connections pipeline, so BEGIN and COMMIT travel with statements.
    */
   pipelinedPool: import('pg').Pool;
+  /** A small pool whose statements PostgreSQL stops after HERALD_SEGMENT_READ_TIMEOUT_MS: the API's reads of segments. */
+  boundedPool: import('pg').Pool;
   log: Logger;
   events: Events;
   /** Background jobs; every role has a started instance so schedules wake the workers at once. */

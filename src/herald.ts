@@ -39,9 +39,11 @@ const PUBLIC_BATCHES_IN_FLIGHT = 4;
 /**
  * Connections of the pool gathered events and claims are written on: one workspace's batches in
  * flight and the claims' slots (more batches wait for a connection). Opened as needed: with the
- * main pool's 10 and Agenda's 4, a process holds at most ~25 of PostgreSQL's connections.
+ * main pool's 10, Agenda's 4 and the segment reads' 2, a process holds at most ~27 of PostgreSQL's connections.
  */
 const PIPELINED_CONNECTIONS = PUBLIC_BATCHES_IN_FLIGHT + CLAIM_SLOTS;
+/** Connections of the pool the API's segment reads run on, under their statement timeout (opened as needed). */
+const BOUNDED_CONNECTIONS = 2;
 
 export interface RunningHerald {
   herald: Herald;
@@ -116,10 +118,12 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
       onPoolError: poolError,
     });
     const pipelinedPool = createPool(databaseUrl, { max: PIPELINED_CONNECTIONS, preparedStatements: config.HERALD_PREPARED_STATEMENTS, pipeline: true, onPoolError: poolError });
+    const boundedPool = createPool(databaseUrl, { max: BOUNDED_CONNECTIONS, statementTimeoutMs: config.HERALD_SEGMENT_READ_TIMEOUT_MS, onPoolError: poolError });
     cleanup.push(async () => {
       await prisma.$disconnect();
       await pool.end();
       await pipelinedPool.end();
+      await boundedPool.end();
     });
     const events = createEvents(config.REDIS_URL, log);
     cleanup.push(events.close);
@@ -136,7 +140,7 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
     cleanup.push(cache.close);
     const gathering = new GroupCommit({ windowMs: config.HERALD_PUBLIC_BATCH_MS, maxItems: PUBLIC_BATCH_MAX, maxInFlight: PUBLIC_BATCHES_IN_FLIGHT });
     cleanup.push(() => gathering.drain());
-    const herald = { config, prisma, pool, pipelinedPool, log, events, adminToken, publicUrl, push, secrets, cache, gathering, deliveries: createDeliveryState(config) } as Herald;
+    const herald = { config, prisma, pool, pipelinedPool, boundedPool, log, events, adminToken, publicUrl, push, secrets, cache, gathering, deliveries: createDeliveryState(config) } as Herald;
     cleanup.push(async () => herald.deliveries.mailers.close());
     cleanup.push(async () => herald.deliveries.webhooks.close());
     cleanup.push(async () => herald.deliveries.mobile.close());

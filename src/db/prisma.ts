@@ -74,9 +74,22 @@ export function createPrisma(
  */
 export function createPool(
   databaseUrl: string,
-  { max, preparedStatements = true, pipeline = false, onPoolError }: { max: number; preparedStatements?: boolean; pipeline?: boolean; onPoolError?: (error: Error) => void },
+  {
+    max,
+    preparedStatements = true,
+    pipeline = false,
+    statementTimeoutMs,
+    onPoolError,
+  }: { max: number; preparedStatements?: boolean; pipeline?: boolean; statementTimeoutMs?: number; onPoolError?: (error: Error) => void },
 ): pg.Pool {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max, pipeline, maxLifetimeSeconds: preparedStatements ? CONNECTION_LIFETIME_S : 0 });
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max,
+    pipeline,
+    maxLifetimeSeconds: preparedStatements ? CONNECTION_LIFETIME_S : 0,
+    // Set when each connection starts: no statement of its own per query.
+    ...(statementTimeoutMs ? { options: `-c statement_timeout=${statementTimeoutMs}` } : {}),
+  });
   // A connection the server closed (a restart, an admin) must not take the process down: idle ones
   // report on the pool, checked-out ones on themselves, so every client gets a listener.
   pool.on('error', (error) => onPoolError?.(error));
@@ -92,11 +105,4 @@ export function isUniqueViolation(error: unknown): boolean {
   if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
   const cause = (error.meta?.driverAdapterError as { cause?: { kind?: string } } | undefined)?.cause;
   return error.code === 'P2002' || (error.code === 'P2010' && cause?.kind === 'UniqueConstraintViolation');
-}
-
-/** Whether `error` is PostgreSQL cancelling a statement (57014: its statement_timeout passed). */
-export function isQueryCanceled(error: unknown): boolean {
-  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
-  const cause = (error.meta?.driverAdapterError as { cause?: { originalCode?: string } } | undefined)?.cause;
-  return cause?.originalCode === '57014';
 }

