@@ -38,10 +38,16 @@ export async function workspaceAnalytics(herald: Herald, workspaceId: string, fr
   const fact = (column: string) => `SELECT '${column}' AS kind, "${column}" AS ts FROM "Message"
       WHERE "workspaceId" = $1::uuid AND NOT test AND "${column}" >= $2 AND "${column}" < $3`;
   const { rows } = await herald.pool.query<AnalyticsBucket>(
-    // Bucket starts are instants, truncated and stepped in the zone: on a day the clocks change a
-    // local wall-clock series would skip or repeat an hour (two real hours in one bucket).
+    // Bucket starts are instants truncated in the zone, as each fact's: hours step by real hours (on
+    // a day the clocks change a wall-clock series would skip or repeat one), longer intervals by the
+    // zone's calendar, each wall-clock start made an instant and truncated again (a midnight the
+    // clocks skip). Not generate_series' time-zone form: PostgreSQL 15 has none.
     `WITH buckets AS (
-       SELECT b AS start FROM generate_series(date_trunc($5, $2::timestamptz, $4::text), $3::timestamptz - interval '1 millisecond', $6::interval, $4::text) b
+       SELECT DISTINCT date_trunc($5, b, $4::text) AS start FROM (
+         SELECT generate_series(date_trunc('hour', $2::timestamptz, $4::text), $3::timestamptz - interval '1 millisecond', interval '1 hour') AS b WHERE $5 = 'hour'
+         UNION ALL
+         SELECT local AT TIME ZONE $4 FROM generate_series(date_trunc($5, $2::timestamptz AT TIME ZONE $4), $3::timestamptz AT TIME ZONE $4 - interval '1 millisecond', $6::interval) local WHERE $5 <> 'hour'
+       ) series
      ), facts AS (
        SELECT date_trunc($5, ts, $4::text) AS start, kind FROM (
          ${fact('sentAt')} UNION ALL ${fact('displayedAt')} UNION ALL ${fact('clickedAt')} UNION ALL ${fact('convertedAt')}
