@@ -118,7 +118,13 @@ export async function startHerald(config: Config, log: Logger, options: StartOpt
       onPoolError: poolError,
     });
     const pipelinedPool = createPool(databaseUrl, { max: PIPELINED_CONNECTIONS, preparedStatements: config.HERALD_PREPARED_STATEMENTS, pipeline: true, onPoolError: poolError });
-    const boundedPool = createPool(databaseUrl, { max: BOUNDED_CONNECTIONS, statementTimeoutMs: config.HERALD_SEGMENT_READ_TIMEOUT_MS, onPoolError: poolError });
+    // Behind a pooler (HERALD_PREPARED_STATEMENTS=false) a connection's startup options may be refused (PgBouncer): no timeout there.
+    const boundedPool = createPool(databaseUrl, {
+      max: BOUNDED_CONNECTIONS,
+      preparedStatements: config.HERALD_PREPARED_STATEMENTS,
+      ...(config.HERALD_PREPARED_STATEMENTS ? { statementTimeoutMs: config.HERALD_SEGMENT_READ_TIMEOUT_MS } : {}),
+      onPoolError: poolError,
+    });
     cleanup.push(async () => {
       await prisma.$disconnect();
       await pool.end();
