@@ -3,6 +3,7 @@ import { graphql } from './generated/index.ts';
 import { dataOf } from './kit/client.ts';
 import { useHerald } from './kit/fixture.ts';
 import { browserSubscription } from './kit/push-keys.ts';
+import { statementsOf } from './kit/statements.ts';
 
 const Register = graphql(`
   mutation LimitsRegister($input: MutationRegisterPushSubscriptionInput!) {
@@ -61,28 +62,15 @@ describe('no N+1', () => {
       );
     }
 
-    // The counter is the process's: the job system's polls and other background statements land in
-    // it too, and on a loaded machine (CI) one may fall inside a measurement. They only ever add, so
-    // the fewest statements over a few identical requests is the request's own count.
-    const statementsFor = async (first: number) => {
-      const counts: number[] = [];
-      for (let attempt = 0; attempt < 5; attempt++) {
-        const before = await queryCount();
+    const statementsFor = (first: number) =>
+      statementsOf(h.kit.url, async () => {
         const result = dataOf(await shop.secret(Page, { first }));
-        counts.push((await queryCount()) - before);
         expect(result.contacts.edges).toHaveLength(first);
         expect(result.contacts.edges.every((edge) => edge.node.pushSubscriptions.length === 1)).toBe(true);
-      }
-      return Math.min(...counts);
-    };
+      }, 5);
     const forTen = await statementsFor(10);
     const forHundred = await statementsFor(100);
     expect(forHundred).toBe(forTen);
     expect(forHundred).toBeLessThanOrEqual(5);
   });
 });
-
-async function queryCount(): Promise<number> {
-  const text = await (await fetch(`${h.kit.url}/metrics`)).text();
-  return Number(/^herald_db_queries_total (\d+)/m.exec(text)?.[1]);
-}

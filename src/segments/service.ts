@@ -21,6 +21,9 @@ export function selectionSql(workspaceId: string, { rule, audience = 'ALL' }: Se
   return Prisma.join(conditions, ' AND ');
 }
 
+/** PostgreSQL's query_canceled, which a statement timeout raises. */
+const QUERY_CANCELED = '57014';
+
 /**
  * Runs an API read of a selection (a count, a page of ids) on the pool whose statements PostgreSQL
  * stops after HERALD_SEGMENT_READ_TIMEOUT_MS: a rule can ask to read every contact's attributes
@@ -37,9 +40,6 @@ async function boundedRead<T extends object>(herald: Herald, query: Prisma.Sql):
     throw ValidationError.field(['rule'], `took longer than ${timeoutMs} ms to evaluate over this workspace's contacts: narrow it (fewer conditions on attributes)`);
   }
 }
-
-/** PostgreSQL's query_canceled, which a statement timeout raises. */
-const QUERY_CANCELED = '57014';
 
 export async function countContacts(herald: Herald, workspaceId: string, selection: Selection): Promise<number> {
   const [row] = await boundedRead<{ count: string }>(herald, Prisma.sql`SELECT count(*) AS count FROM "Contact" c WHERE ${selectionSql(workspaceId, selection)}`);

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.ts';
 import { dataOf } from '../kit/client.ts';
 import { useHerald } from '../kit/fixture.ts';
+import { statementsOf } from '../kit/statements.ts';
 
 const Import = graphql(`
   mutation EnrolmentsImport($contacts: [ContactInput!]!) {
@@ -52,29 +53,17 @@ describe("a page of contacts' journeys", () => {
       ]));
     }
 
-    // The counter is the process's: background statements may land in a measurement, and only
-    // ever add, so the fewest over a few identical requests is the request's own count.
-    const statementsFor = async (first: number) => {
-      const counts: number[] = [];
-      for (let attempt = 0; attempt < 3; attempt++) {
-        const before = await queryCount();
+    const statementsFor = (first: number) =>
+      statementsOf(h.kit.url, async () => {
         const page = dataOf(await shop.secret(Page, { first }));
-        counts.push((await queryCount()) - before);
         for (const [index, { node }] of page.contacts.edges.entries()) {
           const expected = [...(index % 2 === 0 ? ['Welcome'] : []), ...(index % 3 === 0 ? ['Winback'] : [])];
           expect(node.journeys.map((enrolment) => enrolment.journey.name).sort()).toEqual(expected);
           expect(node.journeys.every((enrolment) => enrolment.status === 'ACTIVE' && enrolment.path.at(-1)?.step === 'pause')).toBe(true);
         }
-      }
-      return Math.min(...counts);
-    };
+      });
     const forTen = await statementsFor(10);
     const forHundred = await statementsFor(100);
     expect(forHundred).toBe(forTen);
   });
 });
-
-async function queryCount(): Promise<number> {
-  const text = await (await fetch(`${h.kit.url}/metrics`)).text();
-  return Number(/^herald_db_queries_total (\d+)/m.exec(text)?.[1]);
-}
